@@ -1,0 +1,152 @@
+from django.contrib.auth.models import AbstractUser, UserManager
+from django.db import models
+
+
+class Company(models.Model):
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(unique=True)
+
+    class Meta:
+        verbose_name_plural = "companies"
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Office(models.Model):
+    """A brokerage office. Its fields fill Spark's ListOffice* fields."""
+
+    company = models.ForeignKey(Company, on_delete=models.PROTECT, related_name="offices")
+    name = models.CharField(max_length=200)
+    phone = models.CharField(max_length=40, blank=True)
+    phone_ext = models.CharField(max_length=20, blank=True)
+    fax = models.CharField(max_length=40, blank=True)
+    email = models.EmailField(blank=True)
+    url = models.URLField(blank=True)
+    mls_office_id = models.CharField("MLS office id", max_length=40, blank=True)
+
+    class Meta:
+        ordering = ["company__name", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["company", "name"], name="office_name_unique_in_company"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def spark_fields(self) -> dict[str, str]:
+        return {
+            "ListOfficeName": self.name,
+            "ListOfficePhone": self.phone,
+            "ListOfficePhoneExt": self.phone_ext,
+            "ListOfficeFax": self.fax,
+            "ListOfficeEmail": self.email,
+            "ListOfficeURL": self.url,
+        }
+
+
+class Role(models.TextChoices):
+    AGENT = "agent", "Agent"
+    OFFICE_ADMIN = "office_admin", "Office admin"
+    COMPANY_ADMIN = "company_admin", "Company admin"
+
+
+class User(AbstractUser):
+    """A member of a brokerage. The agent profile fields fill Spark's ListAgent* fields."""
+
+    office = models.ForeignKey(
+        Office, on_delete=models.PROTECT, related_name="members", null=True, blank=True
+    )
+    role = models.CharField(max_length=20, choices=Role.choices, default=Role.AGENT)
+
+    middle_name = models.CharField(max_length=150, blank=True)
+    preferred_phone = models.CharField(max_length=40, blank=True)
+    preferred_phone_ext = models.CharField(max_length=20, blank=True)
+    office_phone = models.CharField(max_length=40, blank=True)
+    office_phone_ext = models.CharField(max_length=20, blank=True)
+    cell_phone = models.CharField(max_length=40, blank=True)
+    direct_phone = models.CharField(max_length=40, blank=True)
+    toll_free_phone = models.CharField(max_length=40, blank=True)
+    fax = models.CharField(max_length=40, blank=True)
+    pager = models.CharField(max_length=40, blank=True)
+    voice_mail = models.CharField(max_length=40, blank=True)
+    voice_mail_ext = models.CharField(max_length=20, blank=True)
+    url = models.URLField("web site", blank=True)
+    state_license = models.CharField(max_length=40, blank=True)
+    designation = models.CharField(max_length=100, blank=True, help_text="e.g. CRS, GRI")
+    remote_agent_id = models.CharField(
+        "MLS agent id", max_length=26, blank=True, help_text="The agent's Id in the MLS (ListAgentId)."
+    )
+
+    objects = UserManager()
+
+    class Meta:
+        ordering = ["last_name", "first_name", "username"]
+        constraints = [
+            # Everyone but a superuser belongs to an office: scoping starts from it.
+            models.CheckConstraint(
+                condition=models.Q(office__isnull=False) | models.Q(is_superuser=True),
+                name="user_has_office_unless_superuser",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.get_full_name() or self.username
+
+    @property
+    def is_agent(self) -> bool:
+        return self.role == Role.AGENT
+
+    @property
+    def is_office_admin(self) -> bool:
+        return self.role == Role.OFFICE_ADMIN
+
+    @property
+    def is_company_admin(self) -> bool:
+        return self.role == Role.COMPANY_ADMIN
+
+    @property
+    def is_reviewer(self) -> bool:
+        return self.role in (Role.OFFICE_ADMIN, Role.COMPANY_ADMIN)
+
+    @property
+    def company_id(self) -> int | None:
+        return self.office.company_id if self.office_id else None
+
+    def spark_fields(self, prefix: str = "ListAgent") -> dict[str, str]:
+        values = {
+            "FirstName": self.first_name,
+            "MiddleName": self.middle_name,
+            "LastName": self.last_name,
+            "PreferredPhone": self.preferred_phone,
+            "PreferredPhoneExt": self.preferred_phone_ext,
+            "OfficePhone": self.office_phone,
+            "OfficePhoneExt": self.office_phone_ext,
+            "CellPhone": self.cell_phone,
+            "DirectPhone": self.direct_phone,
+            "TollFreePhone": self.toll_free_phone,
+            "Fax": self.fax,
+            "Pager": self.pager,
+            "VoiceMail": self.voice_mail,
+            "VoiceMailExt": self.voice_mail_ext,
+            "Email": self.email,
+            "URL": self.url,
+            "StateLicense": self.state_license,
+            "Designation": self.designation,
+        }
+        return {prefix + key: value for key, value in values.items()}
+
+
+class LoginAttempt(models.Model):
+    """A failed sign-in, counted per username and per client address for throttling."""
+
+    username = models.CharField(max_length=150, db_index=True)
+    ip_address = models.GenericIPAddressField(null=True, db_index=True)
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-at"]
+
+    def __str__(self) -> str:
+        return f"{self.username} from {self.ip_address} at {self.at:%Y-%m-%d %H:%M}"

@@ -1,0 +1,24 @@
+"""The one way views reach a draft: starting from the user, 404 for what they may not see."""
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+
+from .models import Draft
+
+
+def get_draft_for(user, pk: int, *, write: bool = False, include_trash: bool = False) -> Draft:
+    """The draft `pk` if `user` may see it (and edit it, with `write`), else 404 / 403.
+
+    Another office's draft is a 404, never a 403: its existence is not disclosed.
+    A visible draft the user may not change (live, being published, in the trash) is a 403.
+    """
+    drafts = Draft.objects.visible_to(user).select_related("office__company", "list_agent", "co_list_agent")
+    if not include_trash:
+        drafts = drafts.active()
+    try:
+        draft = drafts.get(pk=pk)
+    except Draft.DoesNotExist:
+        raise Http404("No such draft.") from None
+    if write and not draft.can_edit(user):
+        raise PermissionDenied("This draft can no longer be edited.")
+    return draft

@@ -1,0 +1,472 @@
+"""The incomplete listing (a draft), its history, and the queryset that scopes it."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from . import doorbell
+from .fields import EDITABLE_FIELDS, SPARK_NAMES
+
+
+class PropertyType(models.TextChoices):
+    RESIDENTIAL = "A", "Residential"
+    MULTI_FAMILY = "B", "Multi Family"
+    LAND = "C", "Land"
+    COMMERCIAL = "D", "Commercial"
+    FARM = "E", "Farm"
+    RENTAL = "F", "Rental"
+
+
+class DraftStatus(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    SUBMITTED = "submitted", "Submitted for review"
+    CHANGES_REQUESTED = "changes_requested", "Changes requested"
+    APPROVED = "approved", "Approved"
+    PROMOTING = "promoting", "Publishing"
+    LIVE = "live", "Live"
+    PROMOTION_FAILED = "promotion_failed", "Publishing failed"
+
+
+class DraftQuerySet(models.QuerySet["Draft"]):
+    def visible_to(self, user) -> DraftQuerySet:
+        """Drafts `user` may see: the one scoping rule every view goes through.
+
+        Agents see drafts they list, co-list or created; office admins their office's;
+        company admins their company's; anyone else nothing.
+        """
+        if not user.is_authenticated or not user.is_active:
+            return self.none()
+        if user.is_superuser:
+            return self
+        if user.office_id is None:
+            return self.none()
+        if user.is_company_admin:
+            return self.filter(office__company_id=user.office.company_id)
+        if user.is_office_admin:
+            return self.filter(office_id=user.office_id)
+        return self.filter(Q(list_agent=user) | Q(co_list_agent=user) | Q(created_by=user))
+
+    def active(self) -> DraftQuerySet:
+        return self.filter(deleted_at__isnull=True)
+
+    def in_trash(self) -> DraftQuerySet:
+        return self.filter(deleted_at__isnull=False)
+
+    def matching_address(self, text: str) -> DraftQuerySet:
+        query = Q()
+        for word in text.split():
+            query &= (
+                Q(street_number__icontains=word)
+                | Q(street_name__icontains=word)
+                | Q(city__icontains=word)
+                | Q(postal_code__icontains=word)
+                | Q(subdivision_name__icontains=word)
+            )
+        return self.filter(query)
+
+    def awaiting_review(self) -> DraftQuerySet:
+        return self.filter(status=DraftStatus.SUBMITTED)
+
+    def within_box(self, latitude: float, longitude: float, km: float) -> DraftQuerySet:
+        lat_delta = km / 111.0
+        lon_delta = km / (111.0 * max(math.cos(math.radians(latitude)), 0.01))
+        return self.filter(
+            latitude__range=(latitude - lat_delta, latitude + lat_delta),
+            longitude__range=(longitude - lon_delta, longitude + lon_delta),
+        )
+
+
+class StaleEdit(Exception):
+    """The field changed since the version the editor saw; nothing was saved."""
+
+    def __init__(self, field: str, current: Any, version: int):
+        super().__init__(field)
+        self.field = field
+        self.current = current
+        self.version = version
+
+
+@dataclass(frozen=True)
+class FieldSaved:
+    draft: Draft
+    changed: bool
+
+
+def _comparable(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return value.normalize()
+    if value == "":
+        return None
+    return value
+
+
+class Draft(models.Model):
+    """A listing being drafted: Spark's incomplete listing, kept here first.
+
+    `version` is the optimistic lock for editors. `change_seq` counts every change that
+    must reach the remote (fields, photos, documents, order); the sync engine pushes
+    until it has confirmed the latest value.
+    """
+
+    office = models.ForeignKey("accounts.Office", on_delete=models.PROTECT, related_name="drafts")
+    list_agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="listed_drafts"
+    )
+    co_list_agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        related_name="co_listed_drafts",
+        null=True,
+        blank=True,
+        verbose_name="co-listing agent",
+    )
+    status = models.CharField(max_length=20, choices=DraftStatus.choices, default=DraftStatus.DRAFT)
+
+    # --- The fields of Spark's incomplete-listing body ---
+    property_type = models.CharField(
+        max_length=1, choices=PropertyType.choices, default=PropertyType.RESIDENTIAL
+    )
+    property_sub_type = models.CharField("property sub-type", max_length=20, blank=True)
+    list_price = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    street_number = models.CharField(max_length=25, blank=True)
+    street_dir_prefix = models.CharField("direction prefix", max_length=5, blank=True)
+    street_name = models.CharField(max_length=80, blank=True)
+    street_suffix = models.CharField(max_length=25, blank=True)
+    street_dir_suffix = models.CharField("direction suffix", max_length=5, blank=True)
+    street_additional_info = models.CharField("unit / additional info", max_length=50, blank=True)
+    city = models.CharField(max_length=60, blank=True)
+    state_or_province = models.CharField("state", max_length=2, blank=True)
+    postal_code = models.CharField(max_length=10, blank=True)
+    county_or_parish = models.CharField("county", max_length=60, blank=True)
+    subdivision_name = models.CharField("subdivision", max_length=80, blank=True)
+    mls_area_minor = models.CharField("MLS area", max_length=60, blank=True)
+    latitude = models.FloatField(null=True, blank=True)
+    longitude = models.FloatField(null=True, blank=True)
+    year_built = models.PositiveSmallIntegerField(null=True, blank=True)
+    building_area_total = models.PositiveIntegerField("building area (sq ft)", null=True, blank=True)
+    beds_total = models.PositiveSmallIntegerField("bedrooms", null=True, blank=True)
+    baths_total = models.PositiveSmallIntegerField("baths total", null=True, blank=True)
+    baths_full = models.PositiveSmallIntegerField("full baths", null=True, blank=True)
+    baths_three_quarter = models.PositiveSmallIntegerField("three-quarter baths", null=True, blank=True)
+    baths_half = models.PositiveSmallIntegerField("half baths", null=True, blank=True)
+    public_remarks = models.TextField(blank=True)
+    private_remarks = models.TextField(blank=True)
+    # {"Group name": {"Field name": value}} as Spark's CustomFields.
+    custom_fields = models.JSONField(default=dict, blank=True)
+
+    # --- Bookkeeping ---
+    version = models.PositiveIntegerField(default=1)
+    change_seq = models.PositiveBigIntegerField(default=1)
+    deleted_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    # --- What the remote holds (filled by the sync engine) ---
+    remote_id = models.CharField(max_length=26, blank=True)
+    remote_resource_uri = models.CharField(max_length=200, blank=True)
+    remote_modified_at = models.DateTimeField(null=True, blank=True)
+    live_listing_id = models.CharField(max_length=26, blank=True)
+
+    objects = DraftQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-updated_at", "-pk"]
+        indexes = [
+            models.Index(fields=["office", "deleted_at", "-updated_at"], name="draft_office_recent"),
+            models.Index(fields=["list_agent", "deleted_at", "-updated_at"], name="draft_agent_recent"),
+            models.Index(fields=["latitude", "longitude"], name="draft_coordinates"),
+            models.Index(fields=["status"], name="draft_status"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(status__in=DraftStatus.values), name="draft_status_valid"),
+            models.CheckConstraint(
+                condition=Q(property_type__in=PropertyType.values), name="draft_property_type_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(latitude__isnull=True) | Q(latitude__gte=-90, latitude__lte=90),
+                name="draft_latitude_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(longitude__isnull=True) | Q(longitude__gte=-180, longitude__lte=180),
+                name="draft_longitude_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(list_price__isnull=True) | Q(list_price__gte=0), name="draft_price_not_negative"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.unparsed_first_line_address or f"Draft #{self.pk}"
+
+    # --- Derived address, as the remote shows it ---
+    @property
+    def unparsed_first_line_address(self) -> str:
+        parts = [
+            self.street_number,
+            self.street_dir_prefix,
+            self.street_name,
+            self.street_suffix,
+            self.street_dir_suffix,
+        ]
+        line = " ".join(part for part in parts if part)
+        if self.street_additional_info:
+            line = f"{line} {self.street_additional_info}" if line else self.street_additional_info
+        return line
+
+    @property
+    def unparsed_address(self) -> str:
+        state_zip = " ".join(part for part in (self.state_or_province, self.postal_code) if part)
+        return ", ".join(part for part in (self.unparsed_first_line_address, self.city, state_zip) if part)
+
+    @property
+    def is_deleted(self) -> bool:
+        return self.deleted_at is not None
+
+    # --- Permissions of one object ---
+    def can_edit(self, user) -> bool:
+        if self.is_deleted or self.status in (DraftStatus.PROMOTING, DraftStatus.LIVE):
+            return False
+        return Draft.objects.visible_to(user).filter(pk=self.pk).exists()
+
+    # --- Spark payload ---
+    def spark_fields(self) -> dict[str, Any]:
+        """The incomplete-listing body as Spark names it (ListAgentId from the agent)."""
+        body: dict[str, Any] = {}
+        for name, spark_name in SPARK_NAMES.items():
+            value = getattr(self, name)
+            if isinstance(value, Decimal):
+                value = float(value) if value % 1 else int(value)
+            body[spark_name] = None if value == "" else value
+        body["ListAgentId"] = self.list_agent.remote_agent_id or None
+        if self.custom_fields:
+            body["CustomFields"] = self.custom_fields
+        return body
+
+    # --- Changes ---
+    def mark_changed(self) -> None:
+        """Record, inside the caller's transaction, that the remote must catch up.
+
+        Call inside `transaction.atomic()` after changing this draft or its media.
+        """
+        Draft.objects.filter(pk=self.pk).update(change_seq=F("change_seq") + 1)
+        doorbell.ring_after_commit(self.pk)
+
+    def save_field(self, name: str, raw_value: Any, *, by, seen_version: int, seen_value: Any) -> FieldSaved:
+        """Save one field typed in the editor.
+
+        Refuses (StaleEdit) when the draft moved on since `seen_version` *and* this field
+        no longer holds `seen_value`: someone else changed it, and the person must choose.
+        Raises ValidationError for a value the field cannot hold.
+        """
+        if name not in EDITABLE_FIELDS:
+            raise ValidationError(f"{name} is not an editable field.")
+        model_field = self._meta.get_field(name)
+        if isinstance(raw_value, str):
+            raw_value = raw_value.strip() if name not in ("public_remarks", "private_remarks") else raw_value
+        if raw_value in ("", None):
+            if not model_field.blank:
+                raise ValidationError("This field cannot be empty.")
+            value = None if model_field.null else ""
+        else:
+            value = model_field.clean(raw_value, self)
+        with transaction.atomic():
+            locked = Draft.objects.select_for_update().get(pk=self.pk)
+            if not locked.can_edit(by):
+                raise ValidationError("This draft can no longer be edited.")
+            current = getattr(locked, name)
+            if locked.version != seen_version and _comparable(current) != _comparable(
+                _parse_seen(model_field, seen_value)
+            ):
+                raise StaleEdit(name, current, locked.version)
+            if _comparable(current) == _comparable(value):
+                return FieldSaved(locked, changed=False)
+            setattr(locked, name, value)
+            locked.version += 1
+            locked.change_seq += 1
+            locked.updated_by = by
+            locked.updated_at = timezone.now()
+            status_before = locked.status
+            if locked.status in (
+                DraftStatus.CHANGES_REQUESTED,
+                DraftStatus.APPROVED,
+                DraftStatus.PROMOTION_FAILED,
+            ):
+                # Editing a reviewed draft sends it back to drafting.
+                locked.status = DraftStatus.DRAFT
+            locked.save(update_fields=[name, "version", "change_seq", "updated_by", "updated_at", "status"])
+            DraftEvent.record(locked, by, DraftEvent.Kind.FIELD_CHANGED, field=name, old=current, new=value)
+            if status_before != locked.status:
+                DraftEvent.record(
+                    locked,
+                    by,
+                    DraftEvent.Kind.STATUS_CHANGED,
+                    field="status",
+                    old=status_before,
+                    new=locked.status,
+                )
+            doorbell.ring_after_commit(locked.pk)
+        return FieldSaved(locked, changed=True)
+
+    def move_to_trash(self, *, by) -> None:
+        with transaction.atomic():
+            Draft.objects.filter(pk=self.pk).update(
+                deleted_at=timezone.now(), version=F("version") + 1, updated_by=by, updated_at=timezone.now()
+            )
+            DraftEvent.record(self, by, DraftEvent.Kind.TRASHED)
+        self.refresh_from_db()
+
+    def restore_from_trash(self, *, by) -> None:
+        with transaction.atomic():
+            Draft.objects.filter(pk=self.pk).update(
+                deleted_at=None, version=F("version") + 1, updated_by=by, updated_at=timezone.now()
+            )
+            DraftEvent.record(self, by, DraftEvent.Kind.RESTORED)
+        self.refresh_from_db()
+
+    @classmethod
+    def start(cls, *, by, **values: Any) -> Draft:
+        """Create a draft listed by `by` (or values['list_agent']) in that agent's office."""
+        agent = values.pop("list_agent", None) or by
+        with transaction.atomic():
+            draft = cls.objects.create(
+                office_id=agent.office_id, list_agent=agent, created_by=by, updated_by=by, **values
+            )
+            DraftEvent.record(draft, by, DraftEvent.Kind.CREATED)
+            doorbell.ring_after_commit(draft.pk)
+        return draft
+
+    def duplicate(self, *, by) -> Draft:
+        """A new draft with this one's listing fields (not its photos, history or remote ids)."""
+        values = {name: getattr(self, name) for name in EDITABLE_FIELDS}
+        with transaction.atomic():
+            copy = Draft.start(by=by, list_agent=self.list_agent, co_list_agent=self.co_list_agent, **values)
+            DraftEvent.record(copy, by, DraftEvent.Kind.CLONED, new=self.pk)
+        return copy
+
+    def nearby(self, *, km: float = 0.5, limit: int = 10) -> list[tuple[Draft, float]]:
+        """Other live drafts within `km` of this one, nearest first, as (draft, metres)."""
+        if self.latitude is None or self.longitude is None:
+            return []
+        candidates = (
+            Draft.objects.active()
+            .filter(office__company_id=self.office.company_id)
+            .exclude(pk=self.pk)
+            .within_box(self.latitude, self.longitude, km)
+            .select_related("list_agent")[:500]
+        )
+        found = []
+        for other in candidates:
+            metres = haversine_metres(self.latitude, self.longitude, other.latitude, other.longitude)
+            if metres <= km * 1000:
+                found.append((other, metres))
+        found.sort(key=lambda pair: pair[1])
+        return found[:limit]
+
+
+def _parse_seen(model_field, seen_value: Any) -> Any:
+    if seen_value in ("", None):
+        return None
+    try:
+        return model_field.to_python(seen_value)
+    except ValidationError:
+        return seen_value
+
+
+def haversine_metres(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    radius = 6_371_000.0
+    phi1, phi2 = math.radians(lat1), math.radians(lat2)
+    dphi = math.radians(lat2 - lat1)
+    dlambda = math.radians(lon2 - lon1)
+    a = math.sin(dphi / 2) ** 2 + math.cos(phi1) * math.cos(phi2) * math.sin(dlambda / 2) ** 2
+    return 2 * radius * math.asin(math.sqrt(a))
+
+
+class DraftEventQuerySet(models.QuerySet["DraftEvent"]):
+    def update(self, **kwargs):  # type: ignore[override]
+        raise PermissionError("History is append-only.")
+
+    def delete(self):  # type: ignore[override]
+        raise PermissionError("History is append-only.")
+
+
+class DraftEvent(models.Model):
+    """One entry of a draft's history. Append-only: the app never edits or deletes one."""
+
+    class Kind(models.TextChoices):
+        CREATED = "created", "Created"
+        FIELD_CHANGED = "field_changed", "Field changed"
+        STATUS_CHANGED = "status_changed", "Status changed"
+        TRASHED = "trashed", "Moved to trash"
+        RESTORED = "restored", "Restored"
+        CLONED = "cloned", "Cloned"
+        PHOTO = "photo", "Photo"
+        DOCUMENT = "document", "Document"
+        REVIEW = "review", "Review"
+        SYNC = "sync", "Sync"
+
+    draft = models.ForeignKey(Draft, on_delete=models.PROTECT, related_name="events")
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+")
+    at = models.DateTimeField(default=timezone.now)
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    field = models.CharField(max_length=60, blank=True)
+    old_value = models.JSONField(null=True, blank=True)
+    new_value = models.JSONField(null=True, blank=True)
+    note = models.CharField(max_length=500, blank=True)
+
+    objects = DraftEventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-at", "-pk"]
+        indexes = [models.Index(fields=["draft", "-at"], name="draftevent_draft_recent")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.field}".strip()
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise PermissionError("History is append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise PermissionError("History is append-only.")
+
+    @classmethod
+    def record(
+        cls,
+        draft: Draft,
+        actor,
+        kind: str,
+        *,
+        field: str = "",
+        old: Any = None,
+        new: Any = None,
+        note: str = "",
+    ) -> DraftEvent:
+        return cls.objects.create(
+            draft=draft,
+            actor=actor,
+            kind=kind,
+            field=field,
+            old_value=_jsonable(old),
+            new_value=_jsonable(new),
+            note=note[:500],
+        )
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return value

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class SparkConfig(AppConfig):
+    name = "spark"
+    verbose_name = "Spark sync"

@@ -1,0 +1,2 @@
+// Photos and documents: uploads, drag and keyboard reorder.
+"use strict";

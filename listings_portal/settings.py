@@ -195,7 +195,7 @@ SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 60 * 60 * 12)
 SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", not DEBUG)
 SECURE_HSTS_SECONDS = env_int("DJANGO_SECURE_HSTS_SECONDS", 0 if DEBUG else 31_536_000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
-SECURE_HSTS_PRELOAD = env_bool("DJANGO_SECURE_HSTS_PRELOAD", False)
+SECURE_HSTS_PRELOAD = env_bool("DJANGO_SECURE_HSTS_PRELOAD", not DEBUG)
 SECURE_PROXY_SSL_HEADER = (
     ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("DJANGO_BEHIND_PROXY", False) else None
 )
@@ -216,9 +216,14 @@ SECURE_CSP = {
 }
 
 # --- Email ----------------------------------------------------------------------------
+# Console in development; SMTP (configured below) unless EMAIL_BACKEND says otherwise.
+EMAIL_BACKEND_PATH = env_str(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.console.EmailBackend" if DEBUG else "django.core.mail.backends.smtp.EmailBackend",
+)
 MAILERS = {
     "default": {
-        "BACKEND": env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend"),
+        "BACKEND": EMAIL_BACKEND_PATH,
         "OPTIONS": (
             {
                 "host": env_str("EMAIL_HOST", "localhost"),
@@ -227,7 +232,7 @@ MAILERS = {
                 "password": env_str("EMAIL_HOST_PASSWORD"),
                 "use_tls": env_bool("EMAIL_USE_TLS", False),
             }
-            if env_str("EMAIL_BACKEND", "").endswith("smtp.EmailBackend")
+            if EMAIL_BACKEND_PATH.endswith("smtp.EmailBackend")
             else {}
         ),
     }

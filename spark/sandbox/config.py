@@ -1,0 +1,136 @@
+"""Run-time configuration of the sandbox: options, the sandbox clock and Spark-style ids.
+
+Options are layered: ``DEFAULTS`` below <- the ``SPARK_SANDBOX_OPTIONS`` setting (a dict, or JSON in the
+environment) <- ``POST _control/options`` (stored in ``SandboxConfig``, wiped by ``_control/reset``), so a
+test in another process can flip one without restarting the server.
+
+Every behaviour spark-api.md §10 lists as unconfirmed is an option here; the comment on each names the
+§10 item. The defaults pick the variant that is hardest on a client where the sources do not decide.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import datetime as dt
+import json
+import threading
+import time
+from typing import Any
+
+from django.conf import settings
+from django.utils import timezone
+
+from .models import SandboxConfig
+
+DEFAULTS: dict[str, Any] = {
+    # §10.1: no promotion endpoint exists in any source. When on, POST {owner}/promote turns an incomplete
+    # listing into a listing (same Id, media kept) after a fatal rule check. Off: clients must POST
+    # /v1/listings themselves and re-attach media (option (a) of spark-api.md §7.3).
+    "promotion_endpoint": False,
+    # §10.2: photo limits are unpublished.
+    "photo_max_bytes": 25 * 1024 * 1024,
+    "photo_formats": ["JPEG", "PNG", "GIF", "WEBP"],
+    "photo_max_count": 100,
+    "photo_min_long_edge": 0,
+    # §10.3: document types and size are unpublished (every example is a PDF).
+    "document_max_bytes": 25 * 1024 * 1024,
+    "document_types": ["application/pdf"],
+    # §10.4: ticket paths for incomplete listings and upload error answers are undocumented.
+    "incomplete_tickets": True,
+    "ticket_ttl_seconds": 3600,
+    "ticket_error_status": 401,
+    "ticket_error_code": 1000,
+    # §10.4: how form booleans (Primary) are spelled is undocumented; these spellings mean true.
+    "form_true_values": ["true", "1", "yes", "on"],
+    # §10.5: the older Photos page says PUT on the collection is 405; the newer one says it reorders.
+    # "reorder" or "not_allowed".
+    "photo_collection_put": "reorder",
+    # §10.5: whether a reorder body must list every item. False: the listed ones go first, in that order.
+    "reorder_requires_all": True,
+    # §10.6: the Rule.Status carried by a *warning* on incomplete listings ("Fatal" as on the rule, or
+    # e.g. "Warn"). Clients must decide on D.Success, never on Status.
+    "warning_rule_status": "Fatal",
+    # §10.7: proximity parameters beyond _lat/_lon. When on, _distance (+ _units mi|km) limits nearby
+    # results; radius() lengths are in ``distance_units``.
+    "nearby_distance_param": True,
+    "distance_units": "mi",
+    # §10.8: HTTP status of code 1550 when a rate_limit fault rule gives none (429 or 503).
+    "rate_limit_status": 429,
+    # §10.9: whether a refresh_token grant retires the refresh token it used.
+    "rotate_refresh_tokens": True,
+    # §10.10: HTTP status of a successful creation (200 or 201); clients must accept any 2xx.
+    "create_status": 201,
+    # §10.11: _limit above 25: "reject" (400/1053) or "clamp".
+    "limit_over_max": "reject",
+    # §10.12: whether a missing X-SparkApi-User-Agent is refused (400/1016).
+    "require_user_agent": True,
+    # Not in §10 but undocumented too: whether a replaced photo's old Id still answers.
+    "photo_replace_keeps_old_id": False,
+    # Our own guard on JSON bodies (base64 photos are large; Django's DATA_UPLOAD_MAX_MEMORY_SIZE is not
+    # applied to API bodies).
+    "max_body_bytes": 64 * 1024 * 1024,
+}
+
+_request_config: contextvars.ContextVar[SandboxConfig | None] = contextvars.ContextVar(
+    "sandbox_request_config", default=None
+)
+
+
+def load_config() -> SandboxConfig:
+    config, _created = SandboxConfig.objects.get_or_create(pk=1)
+    return config
+
+
+def use_config(config: SandboxConfig | None) -> contextvars.Token:
+    """Pin one config row for the rest of a request (one query, a consistent view)."""
+    return _request_config.set(config)
+
+
+def release_config(token: contextvars.Token) -> None:
+    _request_config.reset(token)
+
+
+def current_config() -> SandboxConfig:
+    return _request_config.get() or load_config()
+
+
+def settings_options() -> dict[str, Any]:
+    raw = getattr(settings, "SPARK_SANDBOX_OPTIONS", None) or {}
+    return json.loads(raw) if isinstance(raw, str) else dict(raw)
+
+
+def options() -> dict[str, Any]:
+    return {**DEFAULTS, **settings_options(), **(current_config().options or {})}
+
+
+def option(name: str) -> Any:
+    return options()[name]
+
+
+def now() -> dt.datetime:
+    """The sandbox clock: real time plus the offset set by ``_control/clock`` (ticket/token expiry)."""
+    return timezone.now() + dt.timedelta(seconds=current_config().clock_offset_seconds)
+
+
+def iso(moment: dt.datetime | None) -> str | None:
+    if moment is None:
+        return None
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+_id_lock = threading.Lock()
+_last_id_micros = 0
+
+
+def new_spark_id() -> str:
+    """A 26-digit id like Spark's: YYYYMMDDhhmmss + 6 fractional digits + 000000.
+
+    Strictly increasing within a process. Two processes would have to create something in the same
+    microsecond to clash, and the unique constraints would then refuse the second (a 500, never a mix-up).
+    """
+    global _last_id_micros
+    with _id_lock:
+        micros = max(time.time_ns() // 1000, _last_id_micros + 1)
+        _last_id_micros = micros
+    moment = dt.datetime.fromtimestamp(micros / 1_000_000, tz=dt.UTC)
+    return moment.strftime("%Y%m%d%H%M%S") + f"{micros % 1_000_000:06d}" + "000000"

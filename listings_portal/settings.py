@@ -292,6 +292,11 @@ SPARK_USER_AGENT = env_str("SPARK_USER_AGENT", "ListingDraftsPortal/1.0")
 SPARK_CONNECT_TIMEOUT = env_float("SPARK_CONNECT_TIMEOUT", 5.0)
 SPARK_READ_TIMEOUT = env_float("SPARK_READ_TIMEOUT", 30.0)
 SPARK_RATE_LIMIT_PER_SECOND = env_float("SPARK_RATE_LIMIT_PER_SECOND", 5.0)
+# Redis shared by all workers for the rate limit and the OAuth token; empty = one machine.
+SYNC_REDIS_URL = env_str(
+    "SYNC_REDIS_URL",
+    CACHE_URL if CACHE_URL.startswith("redis") else (CELERY_BROKER_URL if CELERY_BROKER_URL.startswith("redis") else ""),
+)
 SPARK_SANDBOX_ENABLED = env_bool("SPARK_SANDBOX_ENABLED", True)
 # The fault-injection and reset endpoints of the sandbox; never on in production.
 SPARK_SANDBOX_CONTROL_ENABLED = env_bool("SPARK_SANDBOX_CONTROL_ENABLED", DEBUG)

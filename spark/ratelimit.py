@@ -1,0 +1,171 @@
+"""One request rate toward the MLS, shared by every worker process.
+
+`RedisTokenBucket` keeps the bucket in Redis (one Lua script, Redis's own clock, so workers
+on several machines agree); `FileTokenBucket` does the same across the processes of one
+machine through a locked file, for the embedded setup that has no Redis. Both also hold a
+shared pause: when the remote says "slow down" (1550 with a wait), every worker waits.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Protocol
+
+_TAKE = """
+local key = KEYS[1]
+local pause_key = KEYS[2]
+local rate = tonumber(ARGV[1])
+local burst = tonumber(ARGV[2])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local paused_until = tonumber(redis.call('GET', pause_key) or '0')
+if paused_until > now then
+  return 'p' .. tostring(paused_until - now)
+end
+local data = redis.call('HMGET', key, 'tokens', 'ts')
+local tokens = tonumber(data[1]) or burst
+local ts = tonumber(data[2]) or now
+tokens = math.min(burst, tokens + math.max(0, now - ts) * rate)
+-- Take the token now, even into debt: the caller pays the debt by waiting, and the
+-- next caller queues behind it instead of racing for the same refill.
+tokens = tokens - 1
+local wait = 0
+if tokens < 0 then
+  wait = -tokens / rate
+end
+redis.call('HSET', key, 'tokens', tostring(tokens), 'ts', tostring(now))
+redis.call('EXPIRE', key, 3600)
+return tostring(wait)
+"""
+
+_PAUSE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local until_ = now + tonumber(ARGV[1])
+local current = tonumber(redis.call('GET', KEYS[1]) or '0')
+if until_ > current then
+  redis.call('SET', KEYS[1], tostring(until_), 'EX', math.ceil(tonumber(ARGV[1])) + 1)
+end
+return 1
+"""
+
+
+class RateLimiter(Protocol):
+    def acquire(self, timeout: float = 60.0) -> float:
+        """Block until one request may be sent; return the seconds waited."""
+        ...
+
+    def pause(self, seconds: float) -> None:
+        """Hold every caller for `seconds` (the remote asked us to back off)."""
+        ...
+
+
+class RateLimitTimeout(Exception):
+    """No request slot within the caller's timeout."""
+
+
+def _acquire(try_take: Callable[[], tuple[float, bool]], timeout: float) -> float:
+    """Wait for a token. A token taken with a wait is already ours: the debt is paid by
+    sleeping, not by asking again. A pause takes no token, so ask again after it."""
+    started = time.monotonic()
+    while True:
+        wait, taken = try_take()
+        if time.monotonic() - started + wait > timeout:
+            raise RateLimitTimeout(f"no request slot toward the MLS within {timeout:.0f} s")
+        if wait > 0:
+            time.sleep(wait)
+        if taken:
+            return time.monotonic() - started
+
+
+class RedisTokenBucket:
+    """A token bucket in Redis: `rate` requests per second, bursts of `burst`."""
+
+    def __init__(self, client, *, rate: float, burst: float | None = None, key: str = "spark:ratelimit"):
+        self.client = client
+        self.rate = float(rate)
+        self.burst = float(burst if burst is not None else max(1.0, rate))
+        self.key = key
+        self.pause_key = key + ":pause"
+        self._take = client.register_script(_TAKE)
+        self._pause = client.register_script(_PAUSE)
+
+    @classmethod
+    def from_url(cls, url: str, **options) -> RedisTokenBucket:
+        import redis
+
+        return cls(redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2), **options)
+
+    def try_take(self) -> tuple[float, bool]:
+        answer = self._take(keys=[self.key, self.pause_key], args=[self.rate, self.burst]).decode()
+        return (float(answer[1:]), False) if answer.startswith("p") else (float(answer), True)
+
+    def acquire(self, timeout: float = 60.0) -> float:
+        return _acquire(self.try_take, timeout)
+
+    def pause(self, seconds: float) -> None:
+        self._pause(keys=[self.pause_key], args=[max(0.0, float(seconds))])
+
+
+class FileTokenBucket:
+    """The same bucket in a small JSON file guarded by `flock`: one machine, many processes."""
+
+    def __init__(self, path: Path | str, *, rate: float, burst: float | None = None):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.rate = float(rate)
+        self.burst = float(burst if burst is not None else max(1.0, rate))
+
+    def _update(self, change: Callable[[dict, float], Any]) -> Any:
+        with open(self.path, "a+") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                handle.seek(0)
+                raw = handle.read()
+                state = json.loads(raw) if raw.strip() else {}
+                result = change(state, time.time())
+                handle.seek(0)
+                handle.truncate()
+                handle.write(json.dumps(state))
+                handle.flush()
+                os.fsync(handle.fileno())
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+        return result
+
+    def try_take(self) -> tuple[float, bool]:
+        def take(state: dict, now: float) -> tuple[float, bool]:
+            if state.get("paused_until", 0) > now:
+                return state["paused_until"] - now, False
+            tokens = min(
+                self.burst, state.get("tokens", self.burst) + max(0.0, now - state.get("ts", now)) * self.rate
+            )
+            tokens -= 1
+            state.update(tokens=tokens, ts=now)
+            return (-tokens / self.rate if tokens < 0 else 0.0), True
+
+        return self._update(take)
+
+    def acquire(self, timeout: float = 60.0) -> float:
+        return _acquire(self.try_take, timeout)
+
+    def pause(self, seconds: float) -> None:
+        def extend(state: dict, now: float) -> None:
+            state["paused_until"] = max(state.get("paused_until", 0), now + seconds)
+
+        self._update(extend)
+
+
+def limiter_from_settings() -> RateLimiter:
+    """The shared limiter for this deployment: Redis when configured, else a local file."""
+    from django.conf import settings
+
+    rate = settings.SPARK_RATE_LIMIT_PER_SECOND
+    if settings.SYNC_REDIS_URL:
+        return RedisTokenBucket.from_url(settings.SYNC_REDIS_URL, rate=rate)
+    return FileTokenBucket(Path(settings.VAR_DIR) / "spark-ratelimit.json", rate=rate)

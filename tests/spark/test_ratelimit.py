@@ -1,0 +1,118 @@
+"""All workers together stay under the configured rate toward the MLS (RELIABILITY J6)."""
+
+import multiprocessing
+import os
+import threading
+import time
+import uuid
+
+import pytest
+import redis
+
+from spark.ratelimit import FileTokenBucket, RedisTokenBucket
+from spark.tokens import RedisTokenStore
+
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+@pytest.fixture
+def redis_client():
+    client = redis.Redis.from_url(REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
+    try:
+        client.ping()
+    except redis.exceptions.ConnectionError:
+        pytest.skip(f"no Redis at {REDIS_URL}")
+    yield client
+    client.close()
+
+
+def max_in_window(stamps: list[float], window: float) -> int:
+    stamps = sorted(stamps)
+    best, start = 0, 0
+    for end, stamp in enumerate(stamps):
+        while stamp - stamps[start] >= window:
+            start += 1
+        best = max(best, end - start + 1)
+    return best
+
+
+def test_redis_bucket_holds_ten_threads_under_the_rate(redis_client):
+    bucket = RedisTokenBucket(redis_client, rate=20, burst=2, key=f"test:rl:{uuid.uuid4().hex}")
+    stamps: list[float] = []
+    lock = threading.Lock()
+
+    def worker():
+        for _ in range(6):
+            bucket.acquire(timeout=30)
+            with lock:
+                stamps.append(time.monotonic())
+
+    threads = [threading.Thread(target=worker) for _ in range(10)]
+    started = time.monotonic()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.monotonic() - started
+    assert len(stamps) == 60
+    # 60 requests at 20/s with a burst of 2 need at least (60 - 2) / 20 = 2.9 s.
+    assert elapsed >= 2.7, elapsed
+    # No one-second window holds more than rate + burst (+1 for clock edges).
+    assert max_in_window(stamps, 1.0) <= 23
+
+
+def test_redis_pause_holds_every_caller(redis_client):
+    bucket = RedisTokenBucket(redis_client, rate=100, key=f"test:rl:{uuid.uuid4().hex}")
+    bucket.pause(0.6)
+    started = time.monotonic()
+    waited = bucket.acquire(timeout=5)
+    assert time.monotonic() - started >= 0.5
+    assert waited >= 0.5
+
+
+def _take_many(path: str, count: int, queue) -> None:
+    bucket = FileTokenBucket(path, rate=20, burst=2)
+    for _ in range(count):
+        bucket.acquire(timeout=30)
+        queue.put(time.time())
+
+
+def test_file_bucket_is_shared_across_processes(tmp_path):
+    path = str(tmp_path / "bucket.json")
+    queue = multiprocessing.get_context("fork").Queue()
+    processes = [
+        multiprocessing.get_context("fork").Process(target=_take_many, args=(path, 10, queue))
+        for _ in range(4)
+    ]
+    started = time.time()
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join(30)
+    stamps = [queue.get(timeout=1) for _ in range(40)]
+    assert time.time() - started >= (40 - 2) / 20 * 0.9
+    assert max_in_window(stamps, 1.0) <= 23
+
+
+def test_redis_token_store_shares_tokens_and_lock(redis_client):
+    from spark.client import TokenSet
+
+    key = f"test:oauth:{uuid.uuid4().hex}"
+    first, second = RedisTokenStore(redis_client, key=key), RedisTokenStore(redis_client, key=key)
+    assert first.get() is None
+    with first.lock():
+        first.set(TokenSet("access-1", "refresh-1", time.time() + 3600))
+    assert second.get().access_token == "access-1"
+    acquired = []
+
+    def contender():
+        with second.lock():
+            acquired.append(time.monotonic())
+
+    with first.lock():
+        thread = threading.Thread(target=contender)
+        thread.start()
+        time.sleep(0.3)
+        released = time.monotonic()
+    thread.join(5)
+    assert acquired and acquired[0] >= released

@@ -16,6 +16,21 @@ from django.utils import timezone
 from . import doorbell
 from .fields import EDITABLE_FIELDS, SPARK_NAMES
 
+# What the editor autosaves one at a time: the Spark fields plus the co-listing agent
+# and the grouped custom fields (both pushed with the listing as well).
+AUTOSAVE_FIELDS: frozenset[str] = EDITABLE_FIELDS | {"co_list_agent", "custom_fields"}
+
+# The list's sort keys: the query string value -> the ordering it means.
+SORTS: dict[str, tuple[str, ...]] = {
+    "-updated": ("-updated_at", "-pk"),
+    "updated": ("updated_at", "pk"),
+    "-price": ("-list_price", "-pk"),
+    "price": ("list_price", "pk"),
+    "address": ("city", "street_name", "street_number", "pk"),
+    "-address": ("-city", "-street_name", "-street_number", "-pk"),
+    "status": ("status", "-updated_at", "-pk"),
+}
+
 
 class PropertyType(models.TextChoices):
     RESIDENTIAL = "A", "Residential"
@@ -72,6 +87,10 @@ class DraftQuerySet(models.QuerySet["Draft"]):
                 | Q(subdivision_name__icontains=word)
             )
         return self.filter(query)
+
+    def ordered_by(self, sort: str) -> DraftQuerySet:
+        """Ordered by one of SORTS' keys; an unknown key means most recently updated first."""
+        return self.order_by(*SORTS.get(sort, SORTS["-updated"]))
 
     def awaiting_review(self) -> DraftQuerySet:
         return self.filter(status=DraftStatus.SUBMITTED)
@@ -183,8 +202,18 @@ class Draft(models.Model):
     class Meta:
         ordering = ["-updated_at", "-pk"]
         indexes = [
-            models.Index(fields=["office", "deleted_at", "-updated_at"], name="draft_office_recent"),
-            models.Index(fields=["list_agent", "deleted_at", "-updated_at"], name="draft_agent_recent"),
+            # Partial on the live drafts, so the list's ORDER BY updated_at DESC, id DESC reads
+            # them in order (PostgreSQL cannot order by a column after an IS NULL one).
+            models.Index(
+                fields=["office", "-updated_at", "-id"],
+                condition=Q(deleted_at__isnull=True),
+                name="draft_office_recent",
+            ),
+            models.Index(
+                fields=["list_agent", "-updated_at", "-id"],
+                condition=Q(deleted_at__isnull=True),
+                name="draft_agent_recent",
+            ),
             models.Index(fields=["latitude", "longitude"], name="draft_coordinates"),
             models.Index(fields=["status"], name="draft_status"),
         ]
@@ -234,8 +263,13 @@ class Draft(models.Model):
         return self.deleted_at is not None
 
     # --- Permissions of one object ---
+    @property
+    def is_editable(self) -> bool:
+        """Whether the draft's state allows edits at all (who may edit is `can_edit`)."""
+        return not self.is_deleted and self.status not in (DraftStatus.PROMOTING, DraftStatus.LIVE)
+
     def can_edit(self, user) -> bool:
-        if self.is_deleted or self.status in (DraftStatus.PROMOTING, DraftStatus.LIVE):
+        if not self.is_editable:
             return False
         return Draft.objects.visible_to(user).filter(pk=self.pk).exists()
 
@@ -262,16 +296,29 @@ class Draft(models.Model):
         Draft.objects.filter(pk=self.pk).update(change_seq=F("change_seq") + 1)
         doorbell.ring_after_commit(self.pk)
 
-    def save_field(self, name: str, raw_value: Any, *, by, seen_version: int, seen_value: Any) -> FieldSaved:
+    def save_field(
+        self,
+        name: str,
+        raw_value: Any,
+        *,
+        by,
+        seen_version: int,
+        seen_value: Any,
+        own_unconfirmed: tuple[Any, ...] = (),
+    ) -> FieldSaved:
         """Save one field typed in the editor.
 
         Refuses (StaleEdit) when the draft moved on since `seen_version` *and* this field
         no longer holds `seen_value`: someone else changed it, and the person must choose.
-        Raises ValidationError for a value the field cannot hold.
+        `own_unconfirmed` are values this same editor sent before without hearing back
+        (a reply lost on the way); the field holding one of them is not someone else's
+        change. Raises ValidationError for a value the field cannot hold.
         """
-        if name not in EDITABLE_FIELDS:
+        if name not in AUTOSAVE_FIELDS:
             raise ValidationError(f"{name} is not an editable field.")
         model_field = self._meta.get_field(name)
+        # A foreign key is saved and compared by its id.
+        attname = model_field.attname
         if isinstance(raw_value, str):
             raw_value = raw_value.strip() if name not in ("public_remarks", "private_remarks") else raw_value
         if raw_value in ("", None):
@@ -284,14 +331,13 @@ class Draft(models.Model):
             locked = Draft.objects.select_for_update().get(pk=self.pk)
             if not locked.can_edit(by):
                 raise ValidationError("This draft can no longer be edited.")
-            current = getattr(locked, name)
-            if locked.version != seen_version and _comparable(current) != _comparable(
-                _parse_seen(model_field, seen_value)
-            ):
+            current = getattr(locked, attname)
+            known = [_comparable(_parse_seen(model_field, seen)) for seen in (seen_value, *own_unconfirmed)]
+            if locked.version != seen_version and _comparable(current) not in known:
                 raise StaleEdit(name, current, locked.version)
             if _comparable(current) == _comparable(value):
                 return FieldSaved(locked, changed=False)
-            setattr(locked, name, value)
+            setattr(locked, attname, value)
             locked.version += 1
             locked.change_seq += 1
             locked.updated_by = by
@@ -317,6 +363,12 @@ class Draft(models.Model):
                 )
             doorbell.ring_after_commit(locked.pk)
         return FieldSaved(locked, changed=True)
+
+    def last_change_of(self, name: str) -> DraftEvent | None:
+        """The latest history entry that changed field `name` (who and when, for a conflict)."""
+        return (
+            self.events.filter(kind=DraftEvent.Kind.FIELD_CHANGED, field=name).select_related("actor").first()
+        )
 
     def move_to_trash(self, *, by) -> None:
         with transaction.atomic():
@@ -349,21 +401,27 @@ class Draft(models.Model):
     def duplicate(self, *, by) -> Draft:
         """A new draft with this one's listing fields (not its photos, history or remote ids)."""
         values = {name: getattr(self, name) for name in EDITABLE_FIELDS}
+        values["custom_fields"] = dict(self.custom_fields or {})
         with transaction.atomic():
             copy = Draft.start(by=by, list_agent=self.list_agent, co_list_agent=self.co_list_agent, **values)
             DraftEvent.record(copy, by, DraftEvent.Kind.CLONED, new=self.pk)
         return copy
 
-    def nearby(self, *, km: float = 0.5, limit: int = 10) -> list[tuple[Draft, float]]:
-        """Other live drafts within `km` of this one, nearest first, as (draft, metres)."""
+    def nearby(self, *, km: float = 0.5, limit: int = 10, user=None) -> list[tuple[Draft, float]]:
+        """Other live drafts within `km` of this one, nearest first, as (draft, metres).
+
+        With `user`, only the drafts that user may see (what the editor shows).
+        """
         if self.latitude is None or self.longitude is None:
             return []
+        scope = Draft.objects.visible_to(user) if user is not None else Draft.objects.all()
         candidates = (
-            Draft.objects.active()
+            scope.active()
             .filter(office__company_id=self.office.company_id)
             .exclude(pk=self.pk)
             .within_box(self.latitude, self.longitude, km)
-            .select_related("list_agent")[:500]
+            .select_related("list_agent")
+            .order_by()[:500]  # sorted by distance below: no ORDER BY, no sort in the database
         )
         found = []
         for other in candidates:

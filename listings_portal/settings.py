@@ -153,6 +153,7 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = Path(env_str("STATIC_ROOT", str(VAR_DIR / "staticfiles")))
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise warns on every request without it
 # Uploaded files are private: they are only ever served by views that check access.
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(VAR_DIR / "media")))
 MEDIA_URL = None
@@ -300,6 +301,46 @@ SYNC_REDIS_URL = env_str(
 SPARK_SANDBOX_ENABLED = env_bool("SPARK_SANDBOX_ENABLED", True)
 # The fault-injection and reset endpoints of the sandbox; never on in production.
 SPARK_SANDBOX_CONTROL_ENABLED = env_bool("SPARK_SANDBOX_CONTROL_ENABLED", DEBUG)
+# The sandbox's OAuth client (POST /sandbox/v1/oauth2/grant) and the lifetime of the tokens it issues.
+SPARK_SANDBOX_CLIENT_ID = env_str("SPARK_SANDBOX_CLIENT_ID", "sandbox-client")
+SPARK_SANDBOX_CLIENT_SECRET = env_str("SPARK_SANDBOX_CLIENT_SECRET", "sandbox-secret")
+SPARK_SANDBOX_TOKEN_TTL = env_int("SPARK_SANDBOX_TOKEN_TTL", 3600)
+# Fault rules a fresh (or reset) sandbox starts with: JSON as POSTed to _control/faults; none by default.
+SPARK_SANDBOX_FAULTS = env_str("SPARK_SANDBOX_FAULTS", "")
+# JSON overrides of the sandbox's switches for what spark-api.md §10 leaves open (spark/sandbox/config.py).
+SPARK_SANDBOX_OPTIONS = env_str("SPARK_SANDBOX_OPTIONS", "")
+
+# --- Sync engine (spark/sync.py) ----------------------------------------------------------
+# After-commit doorbell toward the broker (a background thread; never blocks a request).
+SYNC_ENQUEUE_ENABLED = env_bool("SYNC_ENQUEUE_ENABLED", True)
+# One worker per draft: the claim's lease, renewed before every remote call. Empty = derived
+# from the Spark timeouts (2 x (connect + read) + 60 s), so a live worker never loses it.
+SYNC_LEASE_SECONDS = env_float("SYNC_LEASE_SECONDS", 0.0)
+# Transient failures: full-jitter back-off from the base to the cap; then "needs attention".
+SYNC_BACKOFF_BASE_SECONDS = env_float("SYNC_BACKOFF_BASE_SECONDS", 2.0)
+SYNC_BACKOFF_CAP_SECONDS = env_float("SYNC_BACKOFF_CAP_SECONDS", 600.0)
+SYNC_MAX_ATTEMPTS = env_int("SYNC_MAX_ATTEMPTS", 10)
+# How long a request whose answer was lost may still land remotely (longer than the read
+# timeout): before re-creating, or to read the remote back after an unanswered write.
+SYNC_AMBIGUOUS_SETTLE_SECONDS = env_float("SYNC_AMBIGUOUS_SETTLE_SECONDS", 120.0)
+# Reorders within the interval of the last one wait until the order is still for the settle.
+SYNC_ORDER_SETTLE_SECONDS = env_float("SYNC_ORDER_SETTLE_SECONDS", 1.0)
+SYNC_ORDER_MIN_INTERVAL_SECONDS = env_float("SYNC_ORDER_MIN_INTERVAL_SECONDS", 10.0)
+# One task stops after this long (under the soft time limit) and queues itself again.
+SYNC_PUSH_BUDGET_SECONDS = env_float("SYNC_PUSH_BUDGET_SECONDS", 200.0)
+# Longest wait for the shared rate limit before a call counts as a transient failure.
+SYNC_RATE_WAIT_SECONDS = env_float("SYNC_RATE_WAIT_SECONDS", 60.0)
+# The sweep re-queues a pending draft whose last message is older than this.
+SYNC_SWEEP_SECONDS = env_float("SYNC_SWEEP_SECONDS", 10.0)
+SYNC_REQUEUE_AFTER_SECONDS = env_float("SYNC_REQUEUE_AFTER_SECONDS", 30.0)
+SYNC_DRIFT_INTERVAL_SECONDS = env_float("SYNC_DRIFT_INTERVAL_SECONDS", 300.0)
+# Remote calls older than this leave the per-draft sync log (pruned by the drift check).
+SYNC_CALL_LOG_DAYS = env_int("SYNC_CALL_LOG_DAYS", 30)
+CELERY_BEAT_SCHEDULE["spark-sync-sweep"] = {"task": "spark.sweep", "schedule": SYNC_SWEEP_SECONDS}
+CELERY_BEAT_SCHEDULE["spark-check-drift"] = {
+    "task": "spark.check_drift",
+    "schedule": SYNC_DRIFT_INTERVAL_SECONDS,
+}
 
 # --- Media limits (media_manager) -----------------------------------------------------
 PHOTO_MAX_BYTES = env_int("PHOTO_MAX_BYTES", 25 * 1024 * 1024)
@@ -311,6 +352,15 @@ PHOTO_MASTER_LONG_EDGE = env_int("PHOTO_MASTER_LONG_EDGE", 2048)
 PHOTO_MASTER_MAX_BYTES = env_int("PHOTO_MASTER_MAX_BYTES", 5 * 1024 * 1024)
 DOCUMENT_MAX_BYTES = env_int("DOCUMENT_MAX_BYTES", 20 * 1024 * 1024)
 DOCUMENT_MAX_PAGES = env_int("DOCUMENT_MAX_PAGES", 200)
+DOCUMENT_MAX_PER_DRAFT = env_int("DOCUMENT_MAX_PER_DRAFT", 50)
+# SQLite cannot defer the unique (draft, position) constraints of photos and documents;
+# media_manager's migration 0002 gives it plain unique indexes instead, so nothing is lost.
+SILENCED_SYSTEM_CHECKS = ["models.W038"]
+# Re-queue photos whose processing message was lost (the media page's polling does it too).
+CELERY_BEAT_SCHEDULE["media-requeue-stuck-photos"] = {
+    "task": "media_manager.tasks.requeue_stuck_photos",
+    "schedule": 60.0,
+}
 
 # --- Logging ----------------------------------------------------------------------------
 LOGGING = {

@@ -920,7 +920,15 @@ class SparkClient:
             return tokens.access_token
         if self.can_refresh:
             stale = tokens.access_token if tokens else None
-            refreshed = self.refresh_access_token(stale)
+            try:
+                refreshed = self.refresh_access_token(stale)
+            except SparkError as error:
+                # Refreshing ahead of expiry is a courtesy: while the old token is still valid, a
+                # grant endpoint hiccup must not fail the call.
+                still_valid = tokens is not None and tokens.access_token and not tokens.expires_soon(margin=0)
+                if not (error.transient and still_valid):
+                    raise
+                return tokens.access_token  # type: ignore[union-attr,return-value]
             if refreshed.access_token:
                 return refreshed.access_token
         if tokens is not None and tokens.access_token:
@@ -1098,7 +1106,7 @@ class SparkClient:
             extra={"spark": fields},
         )
 
-    def _call(
+    def request(
         self,
         method: str,
         path: str,
@@ -1107,7 +1115,13 @@ class SparkClient:
         params: Mapping[str, Any] | None = None,
         body: Any = None,
     ) -> SparkResult:
-        """An authenticated request with a ``D``-wrapped JSON body; one refresh+retry on 1020."""
+        """Any authenticated Spark call: ``body`` (if not None) is sent as ``{"D": body}``.
+
+        ``path`` starts with ``/v1``; ``route`` names the call for ``before_request`` and the log.
+        On code 1020 the token is refreshed once (when refresh credentials exist) and the request
+        sent once more. The typed methods below all go through here.
+        """
+        method = method.upper()
         data = json.dumps({"D": body}).encode() if body is not None else None
         url = self.base_url + path
         for attempt in (1, 2):
@@ -1171,7 +1185,7 @@ class SparkClient:
         return params
 
     def _list(self, path: str, route: str, **query: Any) -> SparkResult:
-        return self._call("GET", path, route=route, params=self.build_query(**query))
+        return self.request("GET", path, route=route, params=self.build_query(**query))
 
     def iter_pages(
         self,
@@ -1190,7 +1204,7 @@ class SparkClient:
         page = start_page
         fetched = 0
         while True:
-            result = self._call(
+            result = self.request(
                 "GET",
                 path,
                 route=route,
@@ -1243,9 +1257,7 @@ class SparkClient:
     def create_incomplete_listing(self, fields: Mapping[str, Any]) -> SparkResult:
         """POST /v1/listings/incomplete; ``result.resource_id`` is the new Id, ``warnings`` the
         rule violations Spark accepted."""
-        return self._call(
-            "POST", "/v1/listings/incomplete", route="incomplete.create", body=dict(fields)
-        )
+        return self.request("POST", "/v1/listings/incomplete", route="incomplete.create", body=dict(fields))
 
     def get_incomplete_listing(
         self, listing_id: str, *, expand: ListArg = None, select: ListArg = None
@@ -1258,7 +1270,7 @@ class SparkClient:
         )
 
     def update_incomplete_listing(self, listing_id: str, fields: Mapping[str, Any]) -> SparkResult:
-        return self._call(
+        return self.request(
             "PUT",
             f"/v1/listings/incomplete/{_check_id(listing_id)}",
             route="incomplete.update",
@@ -1266,7 +1278,7 @@ class SparkClient:
         )
 
     def delete_incomplete_listing(self, listing_id: str) -> SparkResult:
-        return self._call(
+        return self.request(
             "DELETE", f"/v1/listings/incomplete/{_check_id(listing_id)}", route="incomplete.delete"
         )
 
@@ -1323,7 +1335,7 @@ class SparkClient:
         return self.iter_records("/v1/listings", route="listings.search", page_size=page_size, **query)
 
     def create_listing(self, fields: Mapping[str, Any]) -> SparkResult:
-        return self._call("POST", "/v1/listings", route="listings.create", body=dict(fields))
+        return self.request("POST", "/v1/listings", route="listings.create", body=dict(fields))
 
     def get_listing(self, listing_id: str, *, expand: ListArg = None, select: ListArg = None) -> SparkResult:
         return self._list(
@@ -1331,7 +1343,7 @@ class SparkClient:
         )
 
     def update_listing(self, listing_id: str, fields: Mapping[str, Any]) -> SparkResult:
-        return self._call(
+        return self.request(
             "PUT", f"/v1/listings/{_check_id(listing_id)}", route="listings.update", body=dict(fields)
         )
 
@@ -1379,11 +1391,11 @@ class SparkClient:
 
     def validate_listing(self, fields: Mapping[str, Any]) -> SparkResult:
         """POST /v1/listings/validation: checks a creation payload; nothing is stored."""
-        return self._call("POST", "/v1/listings/validation", route="listings.validate", body=dict(fields))
+        return self.request("POST", "/v1/listings/validation", route="listings.validate", body=dict(fields))
 
     def validate_listing_update(self, listing_id: str, fields: Mapping[str, Any]) -> SparkResult:
         """PUT /v1/listings/{Id}/validation: checks an update payload; nothing is stored."""
-        return self._call(
+        return self.request(
             "PUT",
             f"/v1/listings/{_check_id(listing_id)}/validation",
             route="listings.validate_update",
@@ -1393,10 +1405,10 @@ class SparkClient:
     # -- photos (§7.4) ------------------------------------------------------------------------
 
     def list_photos(self, listing: ListingRef) -> SparkResult:
-        return self._call("GET", f"{listing.path}/photos", route="photos.list")
+        return self.request("GET", f"{listing.path}/photos", route="photos.list")
 
     def get_photo(self, listing: ListingRef, photo_id: str) -> SparkResult:
-        return self._call("GET", f"{listing.path}/photos/{_check_id(photo_id)}", route="photos.get")
+        return self.request("GET", f"{listing.path}/photos/{_check_id(photo_id)}", route="photos.get")
 
     def upload_photo(
         self, listing: ListingRef, picture: bytes, *, file_name: str, name: str, caption: str | None = None
@@ -1418,7 +1430,7 @@ class SparkClient:
         }
         if caption is not None:
             photo["Caption"] = caption
-        return self._call("POST", f"{listing.path}/photos", route="photos.create", body={"Photos": [photo]})
+        return self.request("POST", f"{listing.path}/photos", route="photos.create", body={"Photos": [photo]})
 
     def update_photo(
         self,
@@ -1486,13 +1498,13 @@ class SparkClient:
     def _put_photo(
         self, listing: ListingRef, photo_id: str, changes: dict[str, Any], route: str
     ) -> SparkResult:
-        return self._call(
+        return self.request(
             "PUT", f"{listing.path}/photos/{_check_id(photo_id)}", route=route, body={"Photos": [changes]}
         )
 
     def reorder_photos(self, listing: ListingRef, photo_ids: Sequence[str]) -> SparkResult:
         """PUT .../photos with every photo Id in the wanted order (newer docs; §7.4 [UNCONFIRMED])."""
-        return self._call(
+        return self.request(
             "PUT",
             f"{listing.path}/photos",
             route="photos.reorder",
@@ -1500,23 +1512,23 @@ class SparkClient:
         )
 
     def delete_photo(self, listing: ListingRef, photo_id: str) -> SparkResult:
-        return self._call("DELETE", f"{listing.path}/photos/{_check_id(photo_id)}", route="photos.delete")
+        return self.request("DELETE", f"{listing.path}/photos/{_check_id(photo_id)}", route="photos.delete")
 
     def delete_photos(self, listing: ListingRef, photo_ids: Sequence[str]) -> SparkResult:
         """Batch delete: DELETE .../photos/{Id1},{Id2} (§7.4)."""
         ids = [_check_id(pid) for pid in photo_ids]
         if not ids:
             raise ValueError("no photo ids given")
-        return self._call("DELETE", f"{listing.path}/photos/{','.join(ids)}", route="photos.batch_delete")
+        return self.request("DELETE", f"{listing.path}/photos/{','.join(ids)}", route="photos.batch_delete")
 
     # -- documents (§7.7) ---------------------------------------------------------------------
 
     def list_documents(self, listing: ListingRef) -> SparkResult:
-        return self._call("GET", f"{listing.path}/documents", route="documents.list")
+        return self.request("GET", f"{listing.path}/documents", route="documents.list")
 
     def reorder_documents(self, listing: ListingRef, document_ids: Sequence[str]) -> SparkResult:
         """PUT .../documents with the whole list of Ids in the wanted order."""
-        return self._call(
+        return self.request(
             "PUT",
             f"{listing.path}/documents",
             route="documents.reorder",
@@ -1524,7 +1536,9 @@ class SparkClient:
         )
 
     def get_document(self, listing: ListingRef, document_id: str) -> SparkResult:
-        return self._call("GET", f"{listing.path}/documents/{_check_id(document_id)}", route="documents.get")
+        return self.request(
+            "GET", f"{listing.path}/documents/{_check_id(document_id)}", route="documents.get"
+        )
 
     def set_document_order(self, listing: ListingRef, document_id: str, order: int) -> SparkResult:
         if order < 1:
@@ -1543,18 +1557,18 @@ class SparkClient:
 
     def _put_document(self, listing: ListingRef, document_id: str, body: dict[str, Any]) -> SparkResult:
         # Spark takes one operation per request (§7.7), hence one method per operation.
-        return self._call(
+        return self.request(
             "PUT", f"{listing.path}/documents/{_check_id(document_id)}", route="documents.update", body=body
         )
 
     def delete_document(self, listing: ListingRef, document_id: str) -> SparkResult:
-        return self._call(
+        return self.request(
             "DELETE", f"{listing.path}/documents/{_check_id(document_id)}", route="documents.delete"
         )
 
     def required_documents(self, listing: ListingRef) -> SparkResult:
         """GET .../documents/required (alpha service, §7.7)."""
-        return self._call("GET", f"{listing.path}/documents/required", route="documents.required")
+        return self.request("GET", f"{listing.path}/documents/required", route="documents.required")
 
     # -- tickets and uploads (§7.5, §7.6, §7.8) -----------------------------------------------
 
@@ -1571,7 +1585,7 @@ class SparkClient:
         return self._create_ticket(listing, "/tickets", service)
 
     def _create_ticket(self, listing: ListingRef, suffix: str, service: str) -> Ticket:
-        result = self._call(
+        result = self.request(
             "POST", f"{listing.path}{suffix}", route="tickets.create", body={"Service": service}
         )
         item = result.first
@@ -1668,12 +1682,12 @@ class SparkClient:
 
     def photos_meta(self, *, incomplete: bool = True) -> SparkResult:
         path = "/v1/listings/incomplete/photos/meta" if incomplete else "/v1/listings/photos/meta"
-        return self._call("GET", path, route="photos.meta")
+        return self.request("GET", path, route="photos.meta")
 
     def documents_meta(self, *, incomplete: bool = True, property_type: str | None = None) -> SparkResult:
         base = "/v1/listings/incomplete/documents" if incomplete else "/v1/listings/documents"
         path = f"{base}/propertytypes/{_check_id(property_type)}/meta" if property_type else f"{base}/meta"
-        return self._call("GET", path, route="documents.meta")
+        return self.request("GET", path, route="documents.meta")
 
     def standard_fields(self, *, mls: ListArg = None) -> SparkResult:
         """GET /v1/standardfields: one result keyed by field name."""
@@ -1681,7 +1695,7 @@ class SparkClient:
 
     def standard_field(self, field_name: str) -> SparkResult:
         """GET /v1/standardfields/{Field}, with its ``FieldList`` of allowed values."""
-        return self._call("GET", f"/v1/standardfields/{_check_id(field_name)}", route="standardfields.get")
+        return self.request("GET", f"/v1/standardfields/{_check_id(field_name)}", route="standardfields.get")
 
     def property_types(self, *, include_inactive: bool = False, mls: ListArg = None) -> SparkResult:
         if include_inactive:

@@ -10,6 +10,7 @@ Every behaviour spark-api.md §10 lists as unconfirmed is an option here; the co
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import datetime as dt
 import json
@@ -18,6 +19,7 @@ import time
 from typing import Any
 
 from django.conf import settings
+from django.db import DEFAULT_DB_ALIAS, connections
 from django.utils import timezone
 
 from .models import SandboxConfig
@@ -71,14 +73,31 @@ DEFAULTS: dict[str, Any] = {
     "max_body_bytes": 64 * 1024 * 1024,
 }
 
+_shared_connection_lock = threading.RLock()
+
+
+def db_guard() -> contextlib.AbstractContextManager:
+    """A process-wide lock while every thread shares one in-memory SQLite connection.
+
+    That is the test live server's set-up (pytest-django hands its connection to the server threads);
+    sqlite3 fails with "bad parameter or other API misuse" when two threads use it at once. File SQLite
+    and PostgreSQL give each thread its own connection and need no lock.
+    """
+    connection = connections[DEFAULT_DB_ALIAS]
+    if connection.vendor == "sqlite" and connection.is_in_memory_db():
+        return _shared_connection_lock
+    return contextlib.nullcontext()
+
+
 _request_config: contextvars.ContextVar[SandboxConfig | None] = contextvars.ContextVar(
     "sandbox_request_config", default=None
 )
 
 
 def load_config() -> SandboxConfig:
-    config, _created = SandboxConfig.objects.get_or_create(pk=1)
-    return config
+    from .faults import ensure_config  # faults imports this module
+
+    return ensure_config()
 
 
 def use_config(config: SandboxConfig | None) -> contextvars.Token:

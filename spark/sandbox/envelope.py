@@ -27,6 +27,8 @@ class ApiError(Exception):
 def envelope(body: dict[str, Any], status: int = 200) -> HttpResponse:
     response = HttpResponse(json.dumps({"D": body}), status=status, content_type=JSON)
     response.spark_code = None if body.get("Success", True) else body.get("Code")
+    # Spark errors are ordinary answers here; the pipeline logs real failures itself.
+    response._has_been_logged = True
     return response
 
 

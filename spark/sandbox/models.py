@@ -20,6 +20,9 @@ class Blob(models.Model):
     width = models.PositiveIntegerField(null=True)
     height = models.PositiveIntegerField(null=True)
 
+    def __str__(self) -> str:
+        return self.sha256
+
 
 class Rendition(models.Model):
     """A cached resize of an image blob for one of the ``Uri*`` sizes."""
@@ -33,6 +36,9 @@ class Rendition(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["blob", "variant"], name="sandbox_rendition_once")]
 
+    def __str__(self) -> str:
+        return self.variant
+
 
 class ListingQuerySet(models.QuerySet):
     def incomplete(self) -> ListingQuerySet:
@@ -42,9 +48,11 @@ class ListingQuerySet(models.QuerySet):
         return self.filter(is_incomplete=False)
 
     def with_media(self) -> ListingQuerySet:
+        """Live photos and documents in order, two queries in all; their blobs without the bytes."""
+        photos = Photo.objects.live().select_related("blob").defer("blob__data").order_by("position")
+        documents = Document.objects.select_related("blob").defer("blob__data").order_by("position")
         return self.prefetch_related(
-            models.Prefetch("photos", queryset=Photo.objects.live().select_related("blob").order_by("position")),
-            models.Prefetch("documents", queryset=Document.objects.order_by("position")),
+            models.Prefetch("photos", queryset=photos), models.Prefetch("documents", queryset=documents)
         )
 
 
@@ -72,7 +80,11 @@ class Listing(models.Model):
 
     @property
     def owner_path(self) -> str:
-        return f"/v1/listings/incomplete/{self.spark_id}" if self.is_incomplete else f"/v1/listings/{self.spark_id}"
+        return (
+            f"/v1/listings/incomplete/{self.spark_id}"
+            if self.is_incomplete
+            else f"/v1/listings/{self.spark_id}"
+        )
 
 
 class PhotoQuerySet(models.QuerySet):
@@ -99,7 +111,9 @@ class Photo(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["listing"], condition=Q(primary=True, deleted_at__isnull=True), name="sandbox_one_primary"
+                fields=["listing"],
+                condition=Q(primary=True, deleted_at__isnull=True),
+                name="sandbox_one_primary",
             )
         ]
 
@@ -112,6 +126,9 @@ class PhotoAlias(models.Model):
 
     old_id = models.CharField(max_length=26, unique=True)
     photo = models.ForeignKey(Photo, on_delete=models.CASCADE, related_name="aliases")
+
+    def __str__(self) -> str:
+        return self.old_id
 
 
 class Document(models.Model):
@@ -135,6 +152,9 @@ class Ticket(models.Model):
     expires_at = models.DateTimeField()
     used_at = models.DateTimeField(null=True)
 
+    def __str__(self) -> str:
+        return self.token
+
 
 class AccessToken(models.Model):
     """An OAuth access token issued by ``/v1/oauth2/grant`` (the settings token is not stored)."""
@@ -145,11 +165,17 @@ class AccessToken(models.Model):
     refresh_used = models.BooleanField(default=False)
     revoked = models.BooleanField(default=False)
 
+    def __str__(self) -> str:
+        return self.access_token
+
 
 class GrantCode(models.Model):
     """Authorization codes already exchanged: a code works once."""
 
     code = models.CharField(max_length=255, unique=True)
+
+    def __str__(self) -> str:
+        return self.code
 
 
 class SandboxConfig(models.Model):
@@ -159,6 +185,9 @@ class SandboxConfig(models.Model):
     latency_ms = models.PositiveIntegerField(default=0)
     clock_offset_seconds = models.FloatField(default=0.0)
     options = models.JSONField(default=dict)
+
+    def __str__(self) -> str:
+        return "sandbox configuration"
 
 
 class FaultRule(models.Model):
@@ -174,6 +203,9 @@ class FaultRule(models.Model):
 
     class Meta:
         ordering = ["position"]
+
+    def __str__(self) -> str:
+        return self.kind
 
 
 class Call(models.Model):
@@ -191,3 +223,6 @@ class Call(models.Model):
 
     class Meta:
         ordering = ["id"]
+
+    def __str__(self) -> str:
+        return self.route

@@ -64,3 +64,330 @@ unknown                    any     a path the sandbox does not know (404)
 
 Not journaled and never faulted: the HTML page (``/``) and the control interface (``/_control/...``).
 """
+
+from __future__ import annotations
+
+from django.urls import URLPattern, path, re_path
+
+from . import api_listings as listings
+from . import api_media as media
+from . import api_meta as meta
+from . import control, pages
+from .envelope import not_found
+from .pipeline import Api, endpoint, handle
+
+L = "v1/listings/<str:listing_id>"
+I = "v1/listings/incomplete/<str:incomplete_id>"  # noqa: E741 - reads like the docs' {IId}
+
+
+def _unknown(api: Api, **kwargs: object) -> None:
+    raise not_found("Resource")
+
+
+def _owner_patterns(prefix: str, *, incomplete: bool) -> list[URLPattern]:
+    """Photo, document and ticket routes; the same names for listings and incomplete listings."""
+    kind = "incomplete" if incomplete else "listing"
+    patterns = [
+        path(
+            f"{prefix}/photos",
+            endpoint(
+                "photos",
+                GET=handle("photos.list", media.photos_list),
+                POST=handle("photos.create", media.photos_create),
+                PUT=handle("photos.reorder", media.photos_reorder),
+            ),
+            name=f"{kind}_photos",
+        ),
+        path(
+            f"{prefix}/photos/tickets",
+            endpoint("tickets", POST=handle("tickets.create", media.tickets_create)),
+            {"service_path": "photos"},
+            name=f"{kind}_photo_tickets",
+        ),
+        path(
+            f"{prefix}/photos/<str:photo_id>/versions/current",
+            endpoint("photos", PUT=handle("photos.restore", media.photos_restore)),
+            name=f"{kind}_photo_restore",
+        ),
+        path(
+            f"{prefix}/photos/<str:photo_id>",
+            endpoint(
+                "photos",
+                GET=handle("photos.get", media.photos_get),
+                PUT=handle(media.photo_put_route, media.photos_update),
+                DELETE=handle(media.photo_delete_route, media.photos_delete),
+            ),
+            name=f"{kind}_photo",
+        ),
+        path(
+            f"{prefix}/documents",
+            endpoint(
+                "documents",
+                GET=handle("documents.list", media.documents_list),
+                PUT=handle("documents.reorder", media.documents_reorder),
+            ),
+            name=f"{kind}_documents",
+        ),
+        path(
+            f"{prefix}/documents/tickets",
+            endpoint("tickets", POST=handle("tickets.create", media.tickets_create)),
+            {"service_path": "documents"},
+            name=f"{kind}_document_tickets",
+        ),
+        path(
+            f"{prefix}/documents/required",
+            endpoint("documents", GET=handle("documents.required", media.documents_required)),
+            name=f"{kind}_documents_required",
+        ),
+        path(
+            f"{prefix}/documents/<str:document_id>",
+            endpoint(
+                "documents",
+                GET=handle("documents.get", media.documents_get),
+                PUT=handle("documents.update", media.documents_update),
+                DELETE=handle("documents.delete", media.documents_delete),
+            ),
+            name=f"{kind}_document",
+        ),
+        path(
+            f"{prefix}/tickets",
+            endpoint("tickets", POST=handle("tickets.create", media.tickets_create)),
+            name=f"{kind}_tickets",
+        ),
+    ]
+    return patterns
+
+
+urlpatterns: list[URLPattern] = [
+    # OAuth (no Spark credentials needed).
+    path(
+        "v1/oauth2/grant",
+        endpoint("oauth", POST=handle("oauth.grant", meta.oauth_grant, auth=False)),
+        name="oauth_grant",
+    ),
+    path(
+        "openid/token",
+        endpoint("oauth", POST=handle("oauth.openid_token", meta.oauth_openid_token, auth=False)),
+        name="openid_token",
+    ),
+    path(
+        "v1/oauth2/token/<str:token>",
+        endpoint("oauth", DELETE=handle("oauth.revoke", meta.oauth_revoke)),
+        name="oauth_revoke",
+    ),
+    # Metadata.
+    path(
+        "v1/standardfields",
+        endpoint("standardfields", GET=handle("standardfields.list", meta.standardfields_list)),
+        name="standardfields",
+    ),
+    path(
+        "v1/mls/<str:mls_id>/standardfields",
+        endpoint("standardfields", GET=handle("standardfields.list", meta.standardfields_list)),
+        name="mls_standardfields",
+    ),
+    path(
+        "v1/standardfields/<str:field_name>",
+        endpoint("standardfields", GET=handle("standardfields.get", meta.standardfields_get)),
+        name="standardfield",
+    ),
+    path(
+        "v1/propertytypes",
+        endpoint("propertytypes", GET=handle("propertytypes.list", meta.propertytypes_list)),
+        name="propertytypes",
+    ),
+    path(
+        "v1/propertytypes/all",
+        endpoint("propertytypes", GET=handle("propertytypes.all", meta.propertytypes_all)),
+        name="propertytypes_all",
+    ),
+    path(
+        "v1/mls/<str:mls_id>/propertytypes",
+        endpoint("propertytypes", GET=handle("propertytypes.list", meta.propertytypes_list)),
+        name="mls_propertytypes",
+    ),
+    path(
+        "v1/listings/rules/meta",
+        endpoint("rules", GET=handle("rules.meta", meta.rules_meta)),
+        name="rules_meta",
+    ),
+    path(
+        "v1/listings/rules/propertytypes/<str:property_type>",
+        endpoint("rules", GET=handle("rules.list", meta.rules_list)),
+        name="rules",
+    ),
+    path(
+        "v1/listings/photos/meta",
+        endpoint("photos", GET=handle("photos.meta", media.photos_meta)),
+        name="photos_meta",
+    ),
+    path(
+        "v1/listings/incomplete/photos/meta",
+        endpoint("photos", GET=handle("photos.meta", media.photos_meta)),
+        name="incomplete_photos_meta",
+    ),
+    path(
+        "v1/listings/documents/meta",
+        endpoint("documents", GET=handle("documents.meta", media.documents_meta)),
+        name="documents_meta",
+    ),
+    path(
+        "v1/listings/incomplete/documents/meta",
+        endpoint("documents", GET=handle("documents.meta", media.documents_meta)),
+        name="incomplete_documents_meta",
+    ),
+    path(
+        "v1/listings/documents/propertytypes/<str:property_type>/meta",
+        endpoint("documents", GET=handle("documents.meta", media.documents_meta)),
+        name="documents_type_meta",
+    ),
+    path(
+        "v1/listings/incomplete/documents/propertytypes/<str:property_type>/meta",
+        endpoint("documents", GET=handle("documents.meta", media.documents_meta)),
+        name="incomplete_documents_type_meta",
+    ),
+    # Incomplete listings.
+    path(
+        "v1/listings/incomplete",
+        endpoint(
+            "incomplete",
+            GET=handle("incomplete.list", listings.incomplete_list),
+            POST=handle("incomplete.create", listings.incomplete_create),
+        ),
+        name="incomplete_listings",
+    ),
+    path(
+        "v1/listings/incomplete/nearby",
+        endpoint("incomplete", GET=handle("incomplete.nearby", listings.incomplete_nearby)),
+        name="incomplete_nearby",
+    ),
+    path(
+        I,
+        endpoint(
+            "incomplete",
+            GET=handle("incomplete.get", listings.incomplete_get),
+            PUT=handle("incomplete.update", listings.incomplete_update),
+            DELETE=handle("incomplete.delete", listings.incomplete_delete),
+        ),
+        name="incomplete_listing",
+    ),
+    path(
+        f"{I}/promote",
+        endpoint("incomplete", POST=handle("incomplete.promote", listings.incomplete_promote)),
+        name="incomplete_promote",
+    ),
+    *_owner_patterns(I, incomplete=True),
+    # Listings.
+    path(
+        "v1/listings",
+        endpoint(
+            "listings",
+            GET=handle("listings.search", listings.listings_search),
+            POST=handle("listings.create", listings.listings_create),
+        ),
+        name="listings",
+    ),
+    path(
+        "v1/listings/nearby",
+        endpoint("listings", GET=handle("listings.nearby", listings.listings_nearby)),
+        name="listings_nearby",
+    ),
+    path(
+        "v1/listings/validation",
+        endpoint("listings", POST=handle("listings.validate", listings.listings_validate)),
+        name="listings_validation",
+    ),
+    path(
+        "v1/my/listings",
+        endpoint("listings", GET=handle("listings.my", listings.listings_my)),
+        name="my_listings",
+    ),
+    path(
+        "v1/office/listings",
+        endpoint("listings", GET=handle("listings.office", listings.listings_office)),
+        name="office_listings",
+    ),
+    path(
+        "v1/company/listings",
+        endpoint("listings", GET=handle("listings.company", listings.listings_company)),
+        name="company_listings",
+    ),
+    path(
+        "v1/contacts/<str:contact_id>/listings",
+        endpoint("listings", GET=handle("listings.search", listings.listings_search)),
+        name="contact_listings",
+    ),
+    path(
+        "v1/contacts/<str:contact_id>/listings/nearby",
+        endpoint("listings", GET=handle("listings.nearby", listings.listings_nearby)),
+        name="contact_listings_nearby",
+    ),
+    path(
+        "v1/contacts/<str:contact_id>/listings/<str:listing_id>",
+        endpoint("listings", GET=handle("listings.get", listings.listings_get)),
+        name="contact_listing",
+    ),
+    path(
+        "v1/flexmls/listings/<str:listing_id>",
+        endpoint("listings", PUT=handle("listings.flexmls_update", listings.flexmls_update)),
+        name="flexmls_listing",
+    ),
+    path(
+        L,
+        endpoint(
+            "listings",
+            GET=handle("listings.get", listings.listings_get),
+            PUT=handle("listings.update", listings.listings_update),
+        ),
+        name="listing",
+    ),
+    path(
+        f"{L}/validation",
+        endpoint("listings", PUT=handle("listings.validate_update", listings.listings_validate_update)),
+        name="listing_validation",
+    ),
+    *_owner_patterns(L, incomplete=False),
+    # Ticket uploads: no Authorization header, the ticket is the credential (SEED-0).
+    path(
+        "uploads/photos",
+        endpoint("uploads", POST=handle("uploads.photo", media.uploads_photo, auth=False)),
+        name="upload_photo",
+    ),
+    path(
+        "uploads/documents",
+        endpoint("uploads", POST=handle("uploads.document", media.uploads_document, auth=False)),
+        name="upload_document",
+    ),
+    # The files behind Uri* / Uri (public, like Spark's photo CDN).
+    path(
+        "files/photos/<str:photo_id>/<str:key>/<str:variant>.jpg",
+        endpoint("files", opt_in=True, GET=handle("files.photo", media.files_photo, auth=False)),
+        name="photo_file",
+    ),
+    path(
+        "files/documents/<str:document_id>/<path:file_name>",
+        endpoint("files", opt_in=True, GET=handle("files.document", media.files_document, auth=False)),
+        name="document_file",
+    ),
+    # Control interface and the HTML page (never journaled or faulted).
+    path("_control/reset", control.reset, name="control_reset"),
+    path("_control/faults", control.fault_rules, name="control_faults"),
+    path("_control/calls", control.calls, name="control_calls"),
+    path("_control/expire_tokens", control.expire_tokens, name="control_expire_tokens"),
+    path("_control/state", control.state, name="control_state"),
+    path("_control/options", control.option_overrides, name="control_options"),
+    path("_control/clock", control.clock, name="control_clock"),
+    path("", pages.index, name="index"),
+    # Anything else inside the sandbox: a 404 in the D envelope, journaled as "unknown".
+    re_path(
+        r"^.*$",
+        endpoint(
+            "unknown",
+            **{
+                method: handle("unknown", _unknown, auth=False)
+                for method in ("GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS")
+            },
+        ),
+        name="unknown",
+    ),
+]

@@ -1,2 +1,350 @@
-// Photos and documents: uploads, drag and keyboard reorder.
+// Photos and documents: uploads, drag and keyboard reorder, counters, announcements.
+// No inline scripts anywhere (strict CSP): everything is wired here from data-* attributes.
 "use strict";
+
+(function () {
+  document.documentElement.classList.add("js");
+
+  var POOL_SIZE = 4;            // files uploaded at the same time
+  var MAX_ATTEMPTS = 4;         // one try plus three retries on a dropped connection
+  var RETRY_BASE_MS = 1000;     // back-off 1 s, 2 s, 4 s (plus jitter)
+  var REFRESH_DELAY_MS = 400;   // coalesce grid refreshes after uploads
+
+  // --- Announcements and focus ------------------------------------------------------------
+
+  function announce(message) {
+    var region = document.getElementById("live-region");
+    if (!region || !message) return;
+    region.textContent = "";
+    // A new text node after clearing makes screen readers speak a repeated message too.
+    window.setTimeout(function () { region.textContent = message; }, 30);
+  }
+
+  document.addEventListener("media-announce", function (event) {
+    var detail = event.detail || {};
+    announce(detail.message);
+    if (detail.focus) {
+      var target = document.getElementById(detail.focus);
+      if (target) target.focus();
+    }
+  });
+
+  // --- Counters (Name 40, Caption 1000) -----------------------------------------------------
+
+  function updateCounter(field) {
+    var counter = document.getElementById(field.getAttribute("data-counter"));
+    if (!counter) return;
+    var max = field.getAttribute("maxlength");
+    counter.textContent = field.value.length + " / " + max;
+    counter.classList.toggle("counter-full", String(field.value.length) === max);
+  }
+
+  document.addEventListener("input", function (event) {
+    var field = event.target;
+    if (field.hasAttribute && field.hasAttribute("data-counter")) {
+      updateCounter(field);
+      field.setAttribute("data-dirty", "true");
+    }
+  });
+
+  // --- htmx: show error regions, and do not redraw under someone's fingers -------------------
+
+  var dragging = false;
+  var pendingRefresh = {};
+
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var status = event.detail.xhr.status;
+    var target = event.detail.target;
+    if (!target || !target.closest("[data-media-page]")) return;
+    if ([400, 409, 413, 422].indexOf(status) !== -1) {
+      event.detail.shouldSwap = true;
+      event.detail.isError = false;
+    }
+    // Sortable leaves inline styles (its animation) on the items; htmx would copy them onto
+    // the new items while settling, which the CSP (no inline styles) refuses.
+    target.querySelectorAll("[style]").forEach(function (el) { el.removeAttribute("style"); });
+  });
+
+  function editingInside(region) {
+    var active = document.activeElement;
+    if (!active || !region.contains(active)) return false;
+    return active.matches("input[type=text], input:not([type]), textarea, select") ||
+      active.getAttribute("data-dirty") === "true";
+  }
+
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var elt = event.detail.elt;
+    if (!elt || !elt.hasAttribute || !elt.hasAttribute("data-media-region")) return;
+    if (event.detail.requestConfig && event.detail.requestConfig.verb !== "get") return;
+    if (dragging || editingInside(elt)) {
+      // Redraw later: now it would throw away typing or a drag in progress.
+      event.preventDefault();
+      pendingRefresh[elt.id] = true;
+    }
+  });
+
+  document.addEventListener("focusout", function (event) {
+    var region = event.target.closest && event.target.closest("[data-media-region]");
+    if (!region) return;
+    window.setTimeout(function () {
+      var current = document.getElementById(region.id);
+      if (current && pendingRefresh[region.id] && !editingInside(current) && !dragging) {
+        pendingRefresh[region.id] = false;
+        htmx.trigger(document.body, region.id === "photo-grid" ? "photos-changed" : "documents-changed");
+      }
+    }, 50);
+  });
+
+  document.addEventListener("htmx:afterRequest", function (event) {
+    // A saved name/caption is no longer dirty.
+    var form = event.detail.elt;
+    if (form && form.matches && form.matches("form.photo-text") && event.detail.successful) {
+      form.querySelectorAll("[data-dirty]").forEach(function (field) { field.removeAttribute("data-dirty"); });
+    }
+  });
+
+  // --- Drag to reorder (the htmx Sortable recipe) ---------------------------------------------
+
+  function initSortables(root) {
+    if (typeof Sortable === "undefined") return;
+    var lists = root.querySelectorAll ? root.querySelectorAll(".sortable") : [];
+    if (root.matches && root.matches(".sortable")) lists = [root].concat(Array.prototype.slice.call(lists));
+    Array.prototype.forEach.call(lists, function (list) {
+      if (list._sortable) return;
+      list._sortable = new Sortable(list, {
+        animation: 150,
+        handle: ".drag-area",
+        draggable: "[data-id]",
+        forceFallback: true,       // pointer events: mouse, touch and pen alike
+        fallbackTolerance: 4,
+        ghostClass: "sortable-ghost",
+        chosenClass: "sortable-chosen",
+        onStart: function () { dragging = true; document.body.classList.add("is-dragging"); },
+        onEnd: function (evt) {
+          dragging = false;
+          document.body.classList.remove("is-dragging");
+          if (evt.oldIndex === evt.newIndex) return;
+          var form = document.getElementById(list.getAttribute("data-sortable-form"));
+          var moved = form && form.querySelector("[data-moved-input]");
+          if (moved) moved.value = evt.item.getAttribute("data-id");
+          // Hidden inputs sit inside the items (form="..."), so their order is the new order.
+          this.option("disabled", true);
+          list.dispatchEvent(new CustomEvent("media-reordered", { bubbles: true }));
+        }
+      });
+    });
+  }
+
+  // --- Keyboard reorder ---------------------------------------------------------------------
+
+  var KEY_TO_MOVE = { ArrowLeft: "earlier", ArrowUp: "earlier", ArrowRight: "later", ArrowDown: "later",
+                      Home: "first", End: "last" };
+
+  document.addEventListener("keydown", function (event) {
+    if (!event.altKey || !KEY_TO_MOVE[event.key]) return;
+    var item = event.target.closest && event.target.closest(".sortable > [data-id]");
+    if (!item || event.target !== item) return;
+    var button = item.querySelector('[data-move="' + KEY_TO_MOVE[event.key] + '"]');
+    if (!button) return;
+    event.preventDefault();
+    if (!button.disabled) {
+      button.form.requestSubmit(button);
+    } else {
+      announce(KEY_TO_MOVE[event.key] === "earlier" || KEY_TO_MOVE[event.key] === "first"
+        ? "Already first" : "Already last");
+    }
+  });
+
+  // --- Uploads -------------------------------------------------------------------------------
+
+  function formatBytes(bytes) {
+    return (bytes / (1024 * 1024)).toFixed(1) + " MB";
+  }
+
+  function newKey() {
+    if (window.crypto && window.crypto.randomUUID) return window.crypto.randomUUID();
+    var bytes = new Uint8Array(16);
+    window.crypto.getRandomValues(bytes);
+    bytes[6] = (bytes[6] & 0x0f) | 0x40;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    var hex = Array.prototype.map.call(bytes, function (b) { return (b + 0x100).toString(16).slice(1); }).join("");
+    return hex.slice(0, 8) + "-" + hex.slice(8, 12) + "-" + hex.slice(12, 16) + "-" + hex.slice(16, 20) + "-" + hex.slice(20);
+  }
+
+  function Uploader(form) {
+    this.form = form;
+    this.url = form.getAttribute("action");
+    this.maxBytes = parseInt(form.getAttribute("data-max-bytes"), 10);
+    this.refreshEvent = form.getAttribute("data-refresh-event");
+    this.queueList = document.querySelector('[data-upload-queue="' + form.getAttribute("data-kind") + '"]');
+    this.waiting = [];
+    this.running = 0;
+    this.refreshTimer = null;
+    var token = form.querySelector("[name=csrfmiddlewaretoken]");
+    this.csrf = token ? token.value : "";
+    this.bind();
+  }
+
+  Uploader.prototype.bind = function () {
+    var self = this;
+    var input = this.form.querySelector("input[type=file]");
+    input.addEventListener("change", function () {
+      self.add(input.files);
+      input.value = "";
+    });
+    this.form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      self.add(input.files);
+      input.value = "";
+    });
+    ["dragenter", "dragover"].forEach(function (name) {
+      self.form.addEventListener(name, function (event) {
+        if (!event.dataTransfer || Array.prototype.indexOf.call(event.dataTransfer.types, "Files") === -1) return;
+        event.preventDefault();
+        self.form.classList.add("is-over");
+      });
+    });
+    ["dragleave", "drop"].forEach(function (name) {
+      self.form.addEventListener(name, function () { self.form.classList.remove("is-over"); });
+    });
+    this.form.addEventListener("drop", function (event) {
+      if (!event.dataTransfer || !event.dataTransfer.files.length) return;
+      event.preventDefault();
+      self.add(event.dataTransfer.files);
+    });
+  };
+
+  Uploader.prototype.add = function (files) {
+    var self = this;
+    Array.prototype.forEach.call(files || [], function (file) {
+      var entry = self.row(file);
+      if (file.size > self.maxBytes) {
+        self.finish(entry, "rejected", "This file is " + formatBytes(file.size) + "; the limit is " +
+          formatBytes(self.maxBytes) + ". Export a smaller copy and upload that.");
+        return;
+      }
+      self.waiting.push(entry);
+    });
+    this.pump();
+  };
+
+  Uploader.prototype.row = function (file) {
+    var li = document.createElement("li");
+    li.className = "upload-item is-waiting";
+    var name = document.createElement("span");
+    name.className = "upload-name";
+    name.textContent = file.name;   // textContent: a file name is never markup
+    var progress = document.createElement("progress");
+    progress.max = 100;
+    progress.value = 0;
+    progress.setAttribute("aria-label", "Upload progress of " + file.name);
+    var status = document.createElement("span");
+    status.className = "upload-status";
+    status.setAttribute("role", "status");
+    status.textContent = "Waiting";
+    li.appendChild(name);
+    li.appendChild(progress);
+    li.appendChild(status);
+    if (this.queueList) this.queueList.appendChild(li);
+    return { file: file, li: li, progress: progress, status: status, attempts: 0, key: newKey() };
+  };
+
+  Uploader.prototype.pump = function () {
+    while (this.running < POOL_SIZE && this.waiting.length) {
+      this.running += 1;
+      this.send(this.waiting.shift());
+    }
+  };
+
+  Uploader.prototype.send = function (entry) {
+    var self = this;
+    entry.attempts += 1;
+    entry.li.className = "upload-item is-sending";
+    entry.status.textContent = entry.attempts > 1 ? "Retrying (" + entry.attempts + ")" : "Uploading";
+    var data = new FormData();
+    data.append("csrfmiddlewaretoken", this.csrf);
+    data.append("client_key", entry.key);   // a retry of the same file is recognised, not doubled
+    data.append("file", entry.file, entry.file.name);
+    var xhr = new XMLHttpRequest();
+    xhr.open("POST", this.url);
+    xhr.setRequestHeader("Accept", "application/json");
+    xhr.setRequestHeader("X-CSRFToken", this.csrf);
+    xhr.upload.addEventListener("progress", function (event) {
+      if (event.lengthComputable) entry.progress.value = Math.round((event.loaded / event.total) * 100);
+    });
+    xhr.addEventListener("load", function () { self.loaded(entry, xhr); });
+    xhr.addEventListener("error", function () { self.retryOrFail(entry, "The connection dropped."); });
+    xhr.addEventListener("timeout", function () { self.retryOrFail(entry, "The upload timed out."); });
+    xhr.send(data);
+  };
+
+  Uploader.prototype.loaded = function (entry, xhr) {
+    var body = null;
+    try { body = JSON.parse(xhr.responseText); } catch (e) { body = null; }
+    if (xhr.status >= 500 || xhr.status === 429 || xhr.status === 408) {
+      this.retryOrFail(entry, "The server could not take the file just now.");
+      return;
+    }
+    if (!body || (xhr.responseURL && xhr.responseURL.indexOf("/login") !== -1)) {
+      this.finish(entry, "rejected", "Your session has ended. Sign in again, then upload this file again.");
+      return;
+    }
+    var result = body.files && body.files[0];
+    if (result) {
+      this.finish(entry, result.status, result.message);
+    } else {
+      this.finish(entry, "rejected", body.error || "The upload was refused.");
+    }
+  };
+
+  Uploader.prototype.retryOrFail = function (entry, why) {
+    var self = this;
+    if (entry.attempts >= MAX_ATTEMPTS) {
+      this.finish(entry, "rejected", why + " It was tried " + entry.attempts + " times; choose the file again to retry.");
+      return;
+    }
+    var delay = RETRY_BASE_MS * Math.pow(2, entry.attempts - 1) * (0.5 + Math.random());
+    entry.status.textContent = why + " Retrying in " + Math.ceil(delay / 1000) + " s…";
+    window.setTimeout(function () { self.send(entry); }, delay);
+  };
+
+  Uploader.prototype.finish = function (entry, status, message) {
+    var labels = { accepted: "Uploaded", warning: "Uploaded, with a warning", rejected: "Not uploaded" };
+    entry.li.className = "upload-item is-" + status;
+    entry.progress.value = status === "rejected" ? entry.progress.value : 100;
+    entry.status.textContent = labels[status] + (message ? ": " + message : "");
+    if (entry.attempts > 0) {
+      this.running -= 1;
+      this.pump();
+    }
+    if (status !== "rejected") this.scheduleRefresh();
+    if (!this.running && !this.waiting.length) announce("Uploads finished.");
+  };
+
+  Uploader.prototype.scheduleRefresh = function () {
+    var self = this;
+    window.clearTimeout(this.refreshTimer);
+    this.refreshTimer = window.setTimeout(function () { htmx.trigger(document.body, self.refreshEvent); },
+      REFRESH_DELAY_MS);
+  };
+
+  function initUploaders(root) {
+    var forms = root.querySelectorAll ? root.querySelectorAll("form[data-uploader]") : [];
+    Array.prototype.forEach.call(forms, function (form) {
+      if (!form._uploader) form._uploader = new Uploader(form);
+    });
+  }
+
+  // --- Start ---------------------------------------------------------------------------------
+
+  function init(root) {
+    initSortables(root);
+    initUploaders(root);
+  }
+
+  if (typeof htmx !== "undefined") {
+    htmx.onLoad(init);
+  } else {
+    document.addEventListener("DOMContentLoaded", function () { init(document); });
+  }
+})();

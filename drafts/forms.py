@@ -1,0 +1,306 @@
+"""Forms validate what the pages send; the views call the model."""
+
+from __future__ import annotations
+
+import json
+import re
+from decimal import Decimal
+from typing import Any
+
+from django import forms
+from django.core.exceptions import ValidationError
+
+from accounts.models import Role, User
+
+from .models import AUTOSAVE_FIELDS, SORTS, Draft, DraftStatus, PropertyType
+
+PAGE_SIZE_CHOICES = (25, 50, 100)
+CUSTOM_GROUP_DEFAULT = "General"
+CUSTOM_MAX_ROWS = 100
+CUSTOM_NAME_MAX = 60
+CUSTOM_VALUE_MAX = 255
+
+
+def agents_in_scope(user) -> Any:
+    """The agents whose drafts `user` oversees (for the list's agent filter and new drafts)."""
+    agents = User.objects.filter(role=Role.AGENT, is_active=True).select_related("office")
+    if user.is_superuser:
+        return agents
+    if user.is_company_admin:
+        return agents.filter(office__company_id=user.office.company_id)
+    if user.is_office_admin:
+        return agents.filter(office_id=user.office_id)
+    return agents.none()
+
+
+def agent_label(agent: User) -> str:
+    return f"{agent.get_full_name() or agent.username} ({agent.office})"
+
+
+class AgentChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: User) -> str:
+        return agent_label(obj)
+
+
+class DraftFilterForm(forms.Form):
+    """The list's search, filters and sort, from the query string."""
+
+    q = forms.CharField(required=False, max_length=100, label="Search address")
+    status = forms.ChoiceField(required=False, choices=[("", "Any status"), *DraftStatus.choices])
+    property_type = forms.ChoiceField(required=False, choices=[("", "Any type"), *PropertyType.choices])
+    agent = AgentChoiceField(required=False, queryset=User.objects.none(), empty_label="Any agent")
+    sort = forms.ChoiceField(
+        required=False,
+        choices=[
+            ("-updated", "Recently updated"),
+            ("updated", "Least recently updated"),
+            ("-price", "Price, high to low"),
+            ("price", "Price, low to high"),
+            ("address", "Address, A to Z"),
+            ("-address", "Address, Z to A"),
+            ("status", "Status"),
+        ],
+    )
+    trash = forms.BooleanField(required=False, label="Trash")
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        if user.is_agent and not user.is_superuser:
+            del self.fields["agent"]
+        else:
+            self.fields["agent"].queryset = agents_in_scope(user)
+
+    def filter(self, drafts):
+        """`drafts` narrowed and ordered as asked (an invalid form filters nothing)."""
+        data = self.cleaned_data if self.is_valid() else {}
+        drafts = drafts.in_trash() if data.get("trash") else drafts.active()
+        if data.get("q"):
+            drafts = drafts.matching_address(data["q"])
+        if data.get("status"):
+            drafts = drafts.filter(status=data["status"])
+        if data.get("property_type"):
+            drafts = drafts.filter(property_type=data["property_type"])
+        if data.get("agent"):
+            agent = data["agent"]
+            drafts = drafts.filter(list_agent=agent) | drafts.filter(co_list_agent=agent)
+        sort = data.get("sort") or "-updated"
+        return drafts.ordered_by(sort if sort in SORTS else "-updated")
+
+
+class DraftCreateForm(forms.Form):
+    property_type = forms.ChoiceField(choices=PropertyType.choices, initial=PropertyType.RESIDENTIAL)
+    list_agent = AgentChoiceField(
+        required=False, queryset=User.objects.none(), empty_label="Me", label="Listing agent"
+    )
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        if user.is_agent and not user.is_superuser:
+            del self.fields["list_agent"]
+        else:
+            self.fields["list_agent"].queryset = agents_in_scope(user)
+
+
+# --- Autosave of one field ---
+
+
+class PriceField(forms.DecimalField):
+    """A price as people type it: "$250,000" is 250000."""
+
+    def to_python(self, value):
+        if isinstance(value, str):
+            value = re.sub(r"[\s$,]", "", value)
+        return super().to_python(value)
+
+
+def co_listing_candidates(draft: Draft):
+    """Who may co-list `draft`: the other active agents of its office."""
+    return (
+        User.objects.filter(office_id=draft.office_id, role=Role.AGENT, is_active=True)
+        .exclude(pk=draft.list_agent_id)
+        .order_by("last_name", "first_name", "username")
+    )
+
+
+def _value_field(draft: Draft, name: str) -> forms.Field:
+    """The form field that checks what the database can hold (the rules judge the rest)."""
+    if name == "co_list_agent":
+        return AgentChoiceField(queryset=co_listing_candidates(draft), required=False, empty_label="None")
+    model_field = Draft._meta.get_field(name)
+    if name == "list_price":
+        return PriceField(max_digits=14, decimal_places=2, min_value=0, required=False)
+    if name == "latitude":
+        return forms.FloatField(min_value=-90, max_value=90, required=False)
+    if name == "longitude":
+        return forms.FloatField(min_value=-180, max_value=180, required=False)
+    if name in ("public_remarks", "private_remarks"):
+        # Typed text is kept as typed (spaces and line breaks matter while typing).
+        return forms.CharField(required=False, strip=False, max_length=20_000)
+    field = model_field.formfield()
+    if name == "property_type":
+        field.required = True
+    return field
+
+
+def value_for_model(name: str, cleaned: Any) -> Any:
+    """What `Draft.save_field` takes for a cleaned form value."""
+    if name == "co_list_agent":
+        return cleaned.pk if cleaned is not None else None
+    if name in ("state_or_province", "postal_code") and isinstance(cleaned, str):
+        return cleaned.upper()
+    return cleaned
+
+
+class FieldSaveForm(forms.Form):
+    """One autosave request: the typed value and what the page last knew of the field.
+
+    `version` and `seen_value` are the pair the page holds for this field (the field
+    had `seen_value` at `version`); `unconfirmed` are values this page sent earlier
+    without hearing back.
+    """
+
+    version = forms.IntegerField(min_value=1)
+    seen_value = forms.CharField(required=False, strip=False)
+
+    def __init__(self, *args, draft: Draft, name: str, **kwargs):
+        super().__init__(*args, **kwargs)
+        if name not in AUTOSAVE_FIELDS or name == "custom_fields":
+            raise ValueError(name)
+        self.draft = draft
+        self.name = name
+        self.fields["value"] = _value_field(draft, name)
+
+    def typed_value(self) -> str:
+        return self.data.get("value", "")
+
+    def clean_seen_value(self) -> str:
+        return _one_line_ending(self.cleaned_data["seen_value"])
+
+    def clean(self):
+        cleaned = super().clean()
+        if isinstance(cleaned.get("value"), str):
+            cleaned["value"] = _one_line_ending(cleaned["value"])
+        return cleaned
+
+    def model_value(self) -> Any:
+        return value_for_model(self.name, self.cleaned_data["value"])
+
+    def seen(self) -> Any:
+        return self.cleaned_data.get("seen_value", "")
+
+    def unconfirmed(self) -> tuple[Any, ...]:
+        values = []
+        for raw in self.data.getlist("unconfirmed")[:10]:
+            try:
+                values.append(value_for_model(self.name, self.fields["value"].clean(raw)))
+            except ValidationError:
+                continue
+        return tuple(values)
+
+
+def _one_line_ending(text: str) -> str:
+    # Browsers send textarea line breaks as CRLF in plain form posts and LF through htmx.
+    return text.replace("\r\n", "\n")
+
+
+def custom_rows(data) -> list[tuple[str, str, str]]:
+    groups, names, values = (data.getlist(key) for key in ("cf_group", "cf_name", "cf_value"))
+    return [
+        (group, name, value)
+        for group, name, value in zip(groups, names, values, strict=False)
+        if group.strip() or name.strip() or value.strip()
+    ]
+
+
+def rows_to_custom_fields(rows, previous: dict | None = None) -> dict[str, dict[str, Any]]:
+    """{"Group": {"Field": value}} from (group, name, value) rows.
+
+    A value whose text did not change keeps its earlier JSON type (a number stays a number).
+    """
+    previous = previous or {}
+    result: dict[str, dict[str, Any]] = {}
+    errors = []
+    if len(rows) > CUSTOM_MAX_ROWS:
+        raise ValidationError(f"At most {CUSTOM_MAX_ROWS} custom fields.")
+    for group, name, value in rows:
+        group, name, value = group.strip() or CUSTOM_GROUP_DEFAULT, name.strip(), value.strip()
+        if not name:
+            errors.append(f'Give the field with value "{value[:30]}" a name.')
+            continue
+        if len(group) > CUSTOM_NAME_MAX or len(name) > CUSTOM_NAME_MAX:
+            errors.append(f"Group and field names are {CUSTOM_NAME_MAX} characters at most.")
+            continue
+        if len(value) > CUSTOM_VALUE_MAX:
+            errors.append(f'"{name}" is longer than {CUSTOM_VALUE_MAX} characters.')
+            continue
+        fields = result.setdefault(group, {})
+        if name in fields:
+            errors.append(f'"{name}" appears twice in group "{group}".')
+            continue
+        earlier = (previous.get(group) or {}).get(name) if isinstance(previous.get(group), dict) else None
+        fields[name] = earlier if earlier is not None and _text(earlier) == value else value
+    if errors:
+        raise ValidationError(errors)
+    return result
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "Yes" if value else "No"
+    if isinstance(value, float | int | Decimal):
+        return format(value, "f") if isinstance(value, Decimal) else str(value)
+    return "" if value is None else str(value)
+
+
+def custom_fields_json(value: dict | None) -> str:
+    """The canonical text of a custom-fields dict (the browser builds the same)."""
+    return json.dumps(value or {}, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+class CustomFieldsSaveForm(forms.Form):
+    """The custom-fields table as one autosaved value."""
+
+    version = forms.IntegerField(min_value=1)
+    seen_value = forms.CharField(required=False, strip=False)
+
+    def __init__(self, *args, draft: Draft, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.draft = draft
+        self.name = "custom_fields"
+
+    def clean(self):
+        cleaned = super().clean()
+        try:
+            cleaned["value"] = rows_to_custom_fields(custom_rows(self.data), self.draft.custom_fields)
+        except ValidationError as error:
+            self.add_error(None, error)
+        return cleaned
+
+    def typed_value(self) -> str:
+        try:
+            return custom_fields_json(rows_to_custom_fields(custom_rows(self.data)))
+        except ValidationError:
+            return json.dumps([list(row) for row in custom_rows(self.data)])
+
+    def model_value(self) -> Any:
+        return self.cleaned_data["value"]
+
+    def seen(self) -> Any:
+        return _json_dict(self.cleaned_data.get("seen_value", ""))
+
+    def unconfirmed(self) -> tuple[Any, ...]:
+        return tuple(
+            parsed
+            for parsed in (_json_dict(raw) for raw in self.data.getlist("unconfirmed")[:10])
+            if parsed is not None
+        )
+
+
+def _json_dict(raw: str) -> dict | None:
+    if not raw:
+        return {}
+    try:
+        parsed = json.loads(raw)
+    except ValueError:
+        return None
+    return parsed if isinstance(parsed, dict) else None

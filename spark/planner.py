@@ -1,0 +1,431 @@
+"""What to send: the local draft and the remote mirror in, the calls that close the gap out.
+
+Pure: no database, no HTTP, no clock (`now` is an argument). spark/sync.py takes a snapshot
+of the draft and of the mirror, asks `plan()`, makes the calls, records each confirmed one
+in the mirror, and asks again, until the plan is empty.
+
+Dependency order (DESIGN.md "Data flow of one change"): create the remote listing (or find
+the one a lost answer created); update changed fields; per kind (photos, then documents):
+settle any upload whose answer was lost before anything else, delete removed items, upload
+new ones (in local order, so appends land in order), replace changed pictures, update
+names/captions/privacy, set the primary photo, and only then, once every item has a remote
+id and the set is settled, apply the order.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+PHOTO = "photo"
+DOCUMENT = "document"
+KINDS = (PHOTO, DOCUMENT)
+
+
+# --- State in ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LocalItem:
+    """A photo or document of the draft as the portal holds it (not in the trash)."""
+
+    kind: str
+    local_id: int
+    upload_token: str = ""
+    name: str = ""
+    caption: str = ""
+    primary: bool = False
+    privacy: str = ""
+    content_hash: str = ""
+    # Photos: a processed master exists. Documents: always.
+    uploadable: bool = True
+
+
+@dataclass(frozen=True)
+class LocalState:
+    seq: int
+    fields: Mapping[str, Any]
+    photos: tuple[LocalItem, ...] = ()  # in local order
+    documents: tuple[LocalItem, ...] = ()
+
+    def items(self, kind: str) -> tuple[LocalItem, ...]:
+        return self.photos if kind == PHOTO else self.documents
+
+
+@dataclass(frozen=True)
+class MirrorItem:
+    """A photo or document as the remote last confirmed it (or as last sent, while `sending`)."""
+
+    kind: str
+    local_id: int | None
+    remote_id: str = ""
+    sending: bool = False
+    name: str = ""
+    caption: str = ""
+    privacy: str = ""
+    content_hash: str = ""
+    failed_seq: int | None = None
+
+    def blocked_at(self, seq: int) -> bool:
+        return self.failed_seq is not None and self.failed_seq >= seq
+
+
+@dataclass(frozen=True)
+class MirrorState:
+    remote_id: str = ""
+    create_pending: bool = False
+    fields: Mapping[str, Any] = field(default_factory=dict)
+    fields_failed_seq: int | None = None
+    items: tuple[MirrorItem, ...] = ()
+    photo_order: tuple[str, ...] = ()
+    document_order: tuple[str, ...] = ()
+    primary_photo: str = ""
+    verify_after: dt.datetime | None = None
+    # When the local order was last seen to change, and last pushed (coalescing).
+    order_seen_at: Mapping[str, dt.datetime | None] = field(default_factory=dict)
+    order_pushed_at: Mapping[str, dt.datetime | None] = field(default_factory=dict)
+
+    def order(self, kind: str) -> tuple[str, ...]:
+        return self.photo_order if kind == PHOTO else self.document_order
+
+    def items_of(self, kind: str) -> list[MirrorItem]:
+        return [item for item in self.items if item.kind == kind]
+
+
+@dataclass(frozen=True)
+class Timing:
+    now: dt.datetime
+    # A reorder within `order_min_interval` of the last one waits until the local order has
+    # been still for `order_settle`: twenty drags in five seconds become one or two calls.
+    order_settle: float = 1.0
+    order_min_interval: float = 10.0
+
+
+# --- Calls out -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Op:
+    # After this op the mirror changes in ways the rest of the plan did not foresee.
+    replan_after: ClassVar[bool] = False
+
+    @property
+    def kind_of_item(self) -> str | None:
+        return getattr(self, "kind", None)
+
+
+@dataclass(frozen=True)
+class FindListing(Op):
+    """A create was sent without a confirmed answer: look for the listing it may have made."""
+
+    replan_after: ClassVar[bool] = True
+
+
+@dataclass(frozen=True)
+class CreateListing(Op):
+    fields: Mapping[str, Any]
+    replan_after: ClassVar[bool] = True
+
+
+@dataclass(frozen=True)
+class Verify(Op):
+    """Read the remote back (fields, photos, documents) after a write whose answer was lost."""
+
+    replan_after: ClassVar[bool] = True
+
+
+@dataclass(frozen=True)
+class UpdateFields(Op):
+    changes: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class ReconcileItems(Op):
+    """List the remote's items and adopt the ones whose upload answer was lost."""
+
+    kind: str
+    replan_after: ClassVar[bool] = True
+
+
+@dataclass(frozen=True)
+class Forget(Op):
+    """Drop the mirror row of an item that never reached the remote and is gone locally."""
+
+    kind: str
+    local_id: int
+
+
+@dataclass(frozen=True)
+class Delete(Op):
+    kind: str
+    local_id: int | None
+    remote_id: str
+
+
+@dataclass(frozen=True)
+class Upload(Op):
+    kind: str
+    local_id: int
+    upload_token: str
+    name: str
+    content_hash: str
+    caption: str = ""
+    primary: bool = False
+    privacy: str = ""
+
+
+@dataclass(frozen=True)
+class Replace(Op):
+    """A new picture for a photo the remote has (rotated or replaced locally)."""
+
+    kind: str
+    local_id: int
+    remote_id: str
+    upload_token: str
+    name: str
+    caption: str
+    content_hash: str
+
+
+@dataclass(frozen=True)
+class UpdatePhoto(Op):
+    kind: str
+    local_id: int
+    remote_id: str
+    name: str | None = None
+    caption: str | None = None
+
+
+@dataclass(frozen=True)
+class SetPrimary(Op):
+    kind: str
+    local_id: int
+    remote_id: str
+
+
+@dataclass(frozen=True)
+class RenameDocument(Op):
+    kind: str
+    local_id: int
+    remote_id: str
+    name: str
+
+
+@dataclass(frozen=True)
+class SetPrivacy(Op):
+    kind: str
+    local_id: int
+    remote_id: str
+    privacy: str
+
+
+@dataclass(frozen=True)
+class Reorder(Op):
+    kind: str
+    remote_ids: tuple[str, ...]
+    local_ids: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Plan:
+    ops: list[Op]
+    # Nothing to do now, but come back then (a reorder settling, a read-back due).
+    wait_until: dt.datetime | None = None
+    # What the remote refused at this change_seq: the draft is not in sync but waits for a person.
+    blocked: tuple[str, ...] = ()
+
+    @property
+    def done(self) -> bool:
+        return not self.ops and self.wait_until is None
+
+
+# --- Planning ------------------------------------------------------------------------------
+
+
+def same_value(a: Any, b: Any) -> bool:
+    """Equality of two field values as JSON carries them (1 == 1.0, tuples == lists)."""
+    return _normal(a) == _normal(b)
+
+
+def _normal(value: Any) -> Any:
+    return json.loads(json.dumps(value, sort_keys=True, default=str))
+
+
+def changed_fields(local: Mapping[str, Any], confirmed: Mapping[str, Any]) -> dict[str, Any]:
+    missing = object()
+    return {
+        name: value
+        for name, value in local.items()
+        if (old := confirmed.get(name, missing)) is missing or not same_value(old, value)
+    }
+
+
+def plan(local: LocalState, mirror: MirrorState, timing: Timing) -> Plan:
+    """The calls that make the remote equal to `local`, in dependency order."""
+    seq = local.seq
+    if not mirror.remote_id:
+        if mirror.create_pending:
+            return Plan([FindListing()])
+        if mirror.fields_failed_seq is not None and mirror.fields_failed_seq >= seq:
+            return Plan([], blocked=("listing",))
+        return Plan([CreateListing(dict(local.fields))])
+    if mirror.verify_after is not None and mirror.verify_after <= timing.now:
+        return Plan([Verify()])
+
+    ops: list[Op] = []
+    blocked: list[str] = []
+    waits: list[dt.datetime] = []
+    if mirror.verify_after is not None:
+        waits.append(mirror.verify_after)
+    if mirror.fields_failed_seq is not None and mirror.fields_failed_seq >= seq:
+        blocked.append("fields")
+    else:
+        changes = changed_fields(local.fields, mirror.fields)
+        if changes:
+            ops.append(UpdateFields(changes))
+    for kind in KINDS:
+        kind_ops, wait, kind_blocked = _plan_items(kind, local, mirror, timing)
+        ops.extend(kind_ops)
+        blocked.extend(kind_blocked)
+        if wait is not None:
+            waits.append(wait)
+    return Plan(ops, wait_until=min(waits) if waits and not ops else None, blocked=tuple(blocked))
+
+
+def _plan_items(
+    kind: str, local: LocalState, mirror: MirrorState, timing: Timing
+) -> tuple[list[Op], dt.datetime | None, list[str]]:
+    seq = local.seq
+    mirrored = {m.local_id: m for m in mirror.items_of(kind) if m.local_id is not None}
+    orphans = [m for m in mirror.items_of(kind) if m.local_id is None]
+    # An upload whose answer was lost is settled first: until we know whether the remote made
+    # it, deleting, re-sending or ordering around it could duplicate or misplace it.
+    if any(m.sending for m in [*mirrored.values(), *orphans]):
+        return [ReconcileItems(kind)], None, []
+
+    items = local.items(kind)
+    active = {item.local_id: item for item in items}
+    ops: list[Op] = []
+    blocked = [
+        f"{kind}:{m.local_id}" for m in mirrored.values() if m.local_id in active and m.blocked_at(seq)
+    ]
+
+    for m in orphans:
+        if m.blocked_at(seq):
+            blocked.append(f"{kind}:{m.remote_id}")
+        elif m.remote_id:
+            ops.append(Delete(kind, None, m.remote_id))
+    for local_id, m in mirrored.items():
+        if local_id in active:
+            continue
+        if m.blocked_at(seq):
+            blocked.append(f"{kind}:{local_id}")
+        else:
+            ops.append(Delete(kind, local_id, m.remote_id) if m.remote_id else Forget(kind, local_id))
+
+    for item in items:
+        m = mirrored.get(item.local_id)
+        if m is not None and m.blocked_at(seq):
+            continue
+        if m is None or not m.remote_id:
+            if item.uploadable:
+                ops.append(
+                    Upload(
+                        kind,
+                        item.local_id,
+                        upload_token=item.upload_token,
+                        name=item.name,
+                        content_hash=item.content_hash,
+                        caption=item.caption,
+                        primary=item.primary,
+                        privacy=item.privacy,
+                    )
+                )
+        elif (
+            kind == PHOTO
+            and item.uploadable
+            and item.content_hash
+            and m.content_hash
+            and item.content_hash != m.content_hash
+        ):
+            ops.append(
+                Replace(
+                    kind,
+                    item.local_id,
+                    remote_id=m.remote_id,
+                    upload_token=item.upload_token,
+                    name=item.name,
+                    caption=item.caption,
+                    content_hash=item.content_hash,
+                )
+            )
+
+    replacing = {op.local_id for op in ops if isinstance(op, Replace)}
+    for item in items:
+        m = mirrored.get(item.local_id)
+        if m is None or not m.remote_id or m.blocked_at(seq) or item.local_id in replacing:
+            continue
+        if kind == PHOTO:
+            name = item.name if item.name != m.name else None
+            caption = item.caption if item.caption != m.caption else None
+            if name is not None or caption is not None:
+                ops.append(UpdatePhoto(kind, item.local_id, m.remote_id, name=name, caption=caption))
+        else:
+            if item.name != m.name:
+                ops.append(RenameDocument(kind, item.local_id, m.remote_id, item.name))
+            if item.privacy and item.privacy != m.privacy:
+                ops.append(SetPrivacy(kind, item.local_id, m.remote_id, item.privacy))
+
+    if kind == PHOTO:
+        primary = next((item for item in items if item.primary), None)
+        m = mirrored.get(primary.local_id) if primary is not None else None
+        if m is not None and m.remote_id and not m.blocked_at(seq) and mirror.primary_photo != m.remote_id:
+            ops.append(SetPrimary(kind, primary.local_id, m.remote_id))
+
+    wait = None
+    if not any(isinstance(op, Delete | Forget | Upload | Replace) for op in ops):
+        # Remote items we failed to delete are still there: they keep the last places.
+        stuck = [
+            m.remote_id
+            for m in [*orphans, *(m for lid, m in mirrored.items() if lid not in active)]
+            if m.remote_id and m.blocked_at(seq)
+        ]
+        reorder, wait = _plan_order(kind, items, mirrored, mirror, timing, stuck)
+        if reorder is not None:
+            ops.append(reorder)
+    return ops, wait, blocked
+
+
+def _plan_order(
+    kind: str,
+    items: Iterable[LocalItem],
+    mirrored: Mapping[int | None, MirrorItem],
+    mirror: MirrorState,
+    timing: Timing,
+    stuck: list[str],
+) -> tuple[Reorder | None, dt.datetime | None]:
+    """The full wanted order, once the set of remote items is settled; None if already so."""
+    remote_ids: list[str] = []
+    local_ids: list[int] = []
+    for item in items:
+        m = mirrored.get(item.local_id)
+        if m is not None and m.remote_id:
+            remote_ids.append(m.remote_id)
+            local_ids.append(item.local_id)
+        # Items the remote refused, or photos not processed yet, have no remote place.
+    remote_ids.extend(stuck)
+    if not local_ids or tuple(remote_ids) == mirror.order(kind):
+        return None, None
+    now = timing.now
+    pushed_at = mirror.order_pushed_at.get(kind)
+    seen_at = mirror.order_seen_at.get(kind)
+    if pushed_at is None or (now - pushed_at).total_seconds() >= timing.order_min_interval:
+        return Reorder(kind, tuple(remote_ids), tuple(local_ids)), None
+    if seen_at is None or (now - seen_at).total_seconds() >= timing.order_settle:
+        return Reorder(kind, tuple(remote_ids), tuple(local_ids)), None
+    settle_at = seen_at + dt.timedelta(seconds=timing.order_settle)
+    interval_at = pushed_at + dt.timedelta(seconds=timing.order_min_interval)
+    return None, min(settle_at, interval_at)

@@ -1,0 +1,51 @@
+"""The read-only HTML page at the sandbox root: what the emulated MLS holds right now."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_safe
+
+from .config import db_guard, iso
+from .models import Listing
+from .representation import base_url, full_address, photo_urls
+
+
+@require_safe
+def index(request: HttpRequest) -> HttpResponse:
+    with db_guard():
+        return _render_index(request)
+
+
+def _render_index(request: HttpRequest) -> HttpResponse:
+    base = base_url(request)
+    listings = []
+    for listing in Listing.objects.with_media():
+        listings.append(
+            {
+                "id": listing.spark_id,
+                "kind": "Incomplete listing" if listing.is_incomplete else "Listing",
+                "number": listing.listing_number,
+                "address": full_address(listing.fields) or "(no address yet)",
+                "modified": iso(listing.modified_at),
+                "fields": sorted(listing.fields.items()),
+                "custom": sorted(
+                    (f"{group}: {name}", value)
+                    for group, values in listing.custom_fields.items()
+                    for name, value in values.items()
+                ),
+                "photos": [
+                    {"photo": photo, "urls": photo_urls(photo, base)} for photo in listing.photos.all()
+                ],
+                "documents": list(listing.documents.all()),
+                "document_base": f"{base}/files/documents",
+            }
+        )
+    return render(
+        request,
+        "sandbox/index.html",
+        {
+            "incomplete": [item for item in listings if item["kind"] == "Incomplete listing"],
+            "complete": [item for item in listings if item["kind"] == "Listing"],
+        },
+    )

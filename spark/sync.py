@@ -1,0 +1,1839 @@
+"""Reconcile one draft with the remote MLS: the sync engine.
+
+`push_draft(draft_id)` claims the draft (a lease in `DraftSync`, so one worker at a time),
+reads the draft and the mirror of the remote, asks spark/planner.py for the calls that close
+the gap, makes them, records each confirmed one at once, and repeats until the plan is empty;
+then it marks `change_seq` confirmed. It is idempotent: a second push makes no call.
+
+Failures (RELIABILITY.md §1, J5-J9):
+
+- transient (timeouts, connection errors, 5xx, 1510/1515/1516/1023/1024, 1550/429, 1020):
+  back-off with full jitter (base 2 s, cap 10 min), Retry-After as a lower bound (and a
+  shared pause of every worker), stored in `next_attempt_at`; after 10 attempts the draft
+  waits for a person ("needs attention");
+- permanent (listing rules, 403, 405, 1017, ...): recorded on the draft or on the item, in
+  the remote's words plus ours, and not retried until the draft changes again or a person
+  presses retry;
+- ambiguous (the write may have been applied although no answer came): creates and uploads
+  carry a marker we control and are matched against the remote's list before anything is
+  sent again (> 1 candidate: needs attention); other writes are idempotent and re-sent, and
+  the remote is read back once a late answer can no longer land (`verify_after`).
+
+The create-listing marker: the create body carries
+``CustomFields: {"Listing Drafts Portal": {"Draft Key": "<32 hex>"}}`` (`DraftSync.create_marker`).
+After a lost create answer, incomplete listings of the same agent modified since the create
+was sent (and not already mapped to another draft) are read with their custom fields, and
+the one carrying the key is adopted. Photos and documents carry their `upload_token` as the
+remote FileName (``<token hex>.jpg`` / ``.pdf``); photos whose FileName the remote does not
+show are matched by Name and Caption among the remote photos we do not know.
+
+Drift (`check_drift`): a periodic read of the remote's ModificationTimestamp; a draft whose
+remote changed is compared with the mirror, and a difference the portal did not make pauses
+its push until a person chooses "keep portal version" or "accept remote".
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import datetime as dt
+import enum
+import json
+import logging
+import os
+import random
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.files.storage import default_storage
+from django.db import DatabaseError, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from drafts.fields import SPARK_TO_FIELD
+from drafts.models import Draft, DraftEvent
+
+from . import planner
+from .client import (
+    ListingRef,
+    SparkClient,
+    SparkError,
+    SparkMethodNotAllowed,
+    SparkNotFound,
+    SparkRateLimited,
+    SparkResult,
+    SparkTicketError,
+    SparkTokenExpired,
+    Ticket,
+)
+from .models import HELD_STATES, DraftSync, ItemKind, RemoteCall, RemoteItem, SyncState, new_marker
+
+logger = logging.getLogger(__name__)
+
+MARKER_GROUP = "Listing Drafts Portal"
+MARKER_FIELD = "Draft Key"
+MASKED = "********"
+# A broker countdown never exceeds this; longer waits live in `next_attempt_at` (J15).
+MAX_BROKER_COUNTDOWN = 60
+# Waits shorter than this are slept through while holding the lease (a reorder settling).
+SHORT_WAIT_SECONDS = 3.0
+# Remote listings modified this long before our create was sent cannot be ours.
+CREATE_CLOCK_SKEW = dt.timedelta(minutes=5)
+
+
+def setting(name: str, default: Any) -> Any:
+    return getattr(settings, name, default)
+
+
+class Outcome(enum.StrEnum):
+    SYNCED = "synced"
+    NOTHING = "nothing"  # nothing to push
+    BUSY = "busy"  # another worker holds the draft
+    WAITING = "waiting"  # come back later (settling, read-back due)
+    RETRY = "retry"  # transient failure, back-off set
+    FAILED = "failed"  # refused by the remote; waits for an edit or a retry
+    ATTENTION = "attention"
+    PAUSED = "paused"  # drift or attention: waits for a person
+    REQUEUED = "requeued"  # time budget spent; queued again
+    GONE = "gone"  # no such draft, or in the trash
+
+
+class LeaseLost(Exception):
+    """Another worker took the draft (our lease expired): stop without recording anything."""
+
+
+class NotYet(Exception):
+    """The remote may still be applying an earlier request: look again at `until`."""
+
+    def __init__(self, until: dt.datetime, reason: str) -> None:
+        super().__init__(reason)
+        self.until = until
+        self.reason = reason
+
+
+class NeedsAttention(Exception):
+    """The engine cannot decide safely (e.g. two remote candidates for one upload)."""
+
+
+# Idempotent writes whose late arrival could undo a newer one: read the remote back after them.
+# (Creates and uploads carry their own markers; a late delete repeats a delete.)
+VERIFY_AFTER_AMBIGUOUS = (
+    planner.UpdateFields,
+    planner.Reorder,
+    planner.UpdatePhoto,
+    planner.SetPrimary,
+    planner.RenameDocument,
+    planner.SetPrivacy,
+)
+
+
+class _Stop(Exception):
+    """A refusal ended the push; it is already recorded."""
+
+
+# --- The client, shared per process ---------------------------------------------------------
+
+_current: contextvars.ContextVar[Pusher | None] = contextvars.ContextVar("spark_sync_push", default=None)
+_client_lock = threading.Lock()
+_client_cache: dict[tuple, SparkClient] = {}
+_limiter_cache: dict[tuple, Any] = {}
+
+
+class RecordingClient(SparkClient):
+    """The Spark client, writing each HTTP exchange of a push to the sync log."""
+
+    def _log(self, method, path, route, status, code, started, request_id, failure) -> None:  # type: ignore[override]
+        super()._log(method, path, route, status, code, started, request_id, failure)
+        push = _current.get()
+        if push is not None:
+            push.record_call(
+                method=method,
+                path=path,
+                route=route,
+                status=status,
+                code=code,
+                duration_ms=(time.monotonic() - started) * 1000,
+                request_id=request_id,
+                failure=failure,
+            )
+
+
+def limiter():
+    """The deployment's shared rate limiter (Redis when configured, else a file bucket)."""
+    from .ratelimit import limiter_from_settings
+
+    key = (settings.SYNC_REDIS_URL, settings.SPARK_RATE_LIMIT_PER_SECOND, str(settings.VAR_DIR))
+    with _client_lock:
+        if key not in _limiter_cache:
+            _limiter_cache[key] = limiter_from_settings()
+        return _limiter_cache[key]
+
+
+def _before_request(method: str, route: str) -> None:
+    # Every request of every worker takes a token from the shared bucket; then the lease is
+    # renewed, so a worker that waited long cannot send after losing the draft.
+    limiter().acquire(timeout=float(setting("SYNC_RATE_WAIT_SECONDS", 60)))
+    push = _current.get()
+    if push is not None:
+        push.renew_lease()
+
+
+def client() -> SparkClient:
+    key = (
+        settings.SPARK_API_URL,
+        settings.SPARK_ACCESS_TOKEN,
+        settings.SYNC_REDIS_URL,
+        settings.SPARK_CONNECT_TIMEOUT,
+        settings.SPARK_READ_TIMEOUT,
+    )
+    with _client_lock:
+        found = _client_cache.get(key)
+        if found is None:
+            from .tokens import token_store_from_settings
+
+            found = RecordingClient.from_settings(
+                token_store=token_store_from_settings(), before_request=_before_request
+            )
+            _client_cache.clear()
+            _client_cache[key] = found
+        return found
+
+
+# --- Reading the draft ----------------------------------------------------------------------
+
+
+def _photo_model():
+    from media_manager.models import Photo
+
+    return Photo
+
+
+def _document_model():
+    from media_manager.models import Document
+
+    return Document
+
+
+def remote_file_name(kind: str, upload_token: str) -> str:
+    """The FileName we give the remote: our token, so a lost upload can be recognised."""
+    return f"{uuid.UUID(str(upload_token)).hex}.{'jpg' if kind == planner.PHOTO else 'pdf'}"
+
+
+def local_state(draft: Draft) -> planner.LocalState:
+    """The draft as the remote should show it. Read `draft` first: the media read after it are
+    at least as new, so confirming `draft.change_seq` never claims more than was pushed."""
+    from media_manager.models import ProcessingState
+
+    photos = tuple(
+        planner.LocalItem(
+            kind=planner.PHOTO,
+            local_id=photo.pk,
+            upload_token=str(photo.upload_token),
+            name=photo.name,
+            caption=photo.caption,
+            primary=photo.is_primary,
+            content_hash=photo.sha256,
+            uploadable=photo.state == ProcessingState.READY and bool(photo.master),
+        )
+        for photo in _photo_model().objects.active().filter(draft_id=draft.pk).order_by("position", "pk")
+    )
+    documents = tuple(
+        planner.LocalItem(
+            kind=planner.DOCUMENT,
+            local_id=document.pk,
+            upload_token=str(document.upload_token),
+            name=document.name,
+            privacy=document.privacy,
+            content_hash=document.sha256,
+            uploadable=bool(document.file),
+        )
+        for document in _document_model()
+        .objects.active()
+        .filter(draft_id=draft.pk)
+        .order_by("position", "pk")
+    )
+    return planner.LocalState(
+        seq=draft.change_seq, fields=draft.spark_fields(), photos=photos, documents=documents
+    )
+
+
+def mirror_state(draft: Draft, sync: DraftSync) -> planner.MirrorState:
+    items = tuple(
+        planner.MirrorItem(
+            kind=row.kind,
+            local_id=row.local_id,
+            remote_id=row.remote_id,
+            sending=row.sending,
+            name=row.name,
+            caption=row.caption,
+            privacy=row.privacy,
+            content_hash=row.content_sha256,
+            failed_seq=row.failed_seq,
+        )
+        for row in RemoteItem.objects.filter(draft_id=draft.pk)
+    )
+    return planner.MirrorState(
+        remote_id=draft.remote_id,
+        create_pending=sync.create_sent_at is not None,
+        fields=sync.confirmed_fields or {},
+        fields_failed_seq=sync.fields_failed_seq,
+        items=items,
+        photo_order=tuple(sync.photo_order or ()),
+        document_order=tuple(sync.document_order or ()),
+        primary_photo=sync.primary_photo,
+        verify_after=sync.verify_after,
+        order_seen_at={
+            planner.PHOTO: sync.photo_order_seen_at,
+            planner.DOCUMENT: sync.document_order_seen_at,
+        },
+        order_pushed_at={
+            planner.PHOTO: sync.photo_order_pushed_at,
+            planner.DOCUMENT: sync.document_order_pushed_at,
+        },
+    )
+
+
+def timing(now: dt.datetime | None = None) -> planner.Timing:
+    return planner.Timing(
+        now=now or timezone.now(),
+        order_settle=float(setting("SYNC_ORDER_SETTLE_SECONDS", 1.0)),
+        order_min_interval=float(setting("SYNC_ORDER_MIN_INTERVAL_SECONDS", 10.0)),
+    )
+
+
+# --- Back-off -----------------------------------------------------------------------------
+
+
+def backoff_seconds(
+    attempt: int, retry_after: float | None = None, rng: random.Random | None = None
+) -> float:
+    """Full jitter: uniform in [0, min(cap, base * 2^(attempt-1))], never below Retry-After."""
+    base = float(setting("SYNC_BACKOFF_BASE_SECONDS", 2.0))
+    cap = float(setting("SYNC_BACKOFF_CAP_SECONDS", 600.0))
+    ceiling = min(cap, base * 2 ** max(0, attempt - 1))
+    delay = (rng or random).uniform(0, ceiling)
+    if retry_after is not None:
+        delay = max(delay, float(retry_after))
+    return delay
+
+
+def is_transient(error: BaseException) -> bool:
+    if isinstance(error, SparkError):
+        # 1020 reaches us only when the client's one refresh did not help; a later attempt
+        # (with the token another worker refreshed) may.
+        return error.transient or error.ambiguous or isinstance(error, SparkTokenExpired)
+    return True  # Redis, database, rate-limit wait, local I/O: all worth another try
+
+
+def _lease_seconds() -> float:
+    configured = setting("SYNC_LEASE_SECONDS", None)
+    if configured:
+        return float(configured)
+    # Outlives one request (connect + read) plus a wait for the shared rate limit.
+    return 2 * (settings.SPARK_CONNECT_TIMEOUT + settings.SPARK_READ_TIMEOUT) + 60
+
+
+def _settle_seconds() -> float:
+    return float(setting("SYNC_AMBIGUOUS_SETTLE_SECONDS", 120))
+
+
+def _owner_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def _owner_is_dead(owner: str) -> bool:
+    """A lease held by a process of this machine that no longer exists (SIGKILLed worker)."""
+    host, _, rest = owner.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return False
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return _is_zombie(pid)
+
+
+def _is_zombie(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except (OSError, IndexError):
+        return False
+
+
+# --- One push -------------------------------------------------------------------------------
+
+
+@dataclass
+class _Context:
+    seq: int
+    ref: ListingRef | None
+
+
+class Pusher:
+    """One claim of one draft: the loop of plan, call, record."""
+
+    def __init__(self, draft_id: int, *, owner: str | None = None, budget: float | None = None) -> None:
+        self.draft_id = draft_id
+        self.owner = owner or _owner_id()
+        self.budget = float(budget if budget is not None else setting("SYNC_PUSH_BUDGET_SECONDS", 200))
+        self.lease = _lease_seconds()
+        self.held = False
+        self.purpose = ""
+        self.seq: int | None = None
+        self.progressed = False
+        self.verify_needed = False
+        self.calls = 0
+        self.renewed_at = 0.0
+        self.pending_calls: list[RemoteCall] = []
+        self.row: DraftSync | None = None
+
+    # -- the claim --
+    def claim(self) -> bool:
+        now = timezone.now()
+        claimable = (
+            DraftSync.objects.filter(pk=self.draft_id)
+            .exclude(state__in=HELD_STATES)
+            .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+        )
+        values = {
+            "lease_owner": self.owner,
+            "lease_expires_at": now + dt.timedelta(seconds=self.lease),
+            "state": SyncState.SYNCING,
+            "last_attempt_at": now,
+        }
+        taken = claimable.filter(
+            Q(lease_owner="") | Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now)
+        ).update(**values)
+        if not taken:
+            holder = DraftSync.objects.filter(pk=self.draft_id).values_list("lease_owner", flat=True).first()
+            if holder and _owner_is_dead(holder):
+                taken = claimable.filter(lease_owner=holder).update(**values)
+                if taken:
+                    logger.info("draft %s: took over the lease of dead worker %s", self.draft_id, holder)
+        self.held = taken == 1
+        self.renewed_at = time.monotonic()
+        return self.held
+
+    def renew_lease(self, *, force: bool = False) -> None:
+        """Extend the claim; LeaseLost if another worker has it. Renewed at most every quarter
+        lease: until our lease expires nobody else can take it, so a recent renewal is proof."""
+        if not self.held:
+            return
+        if not force and time.monotonic() - self.renewed_at < self.lease / 4:
+            return
+        renewed = DraftSync.objects.filter(pk=self.draft_id, lease_owner=self.owner).update(
+            lease_expires_at=timezone.now() + dt.timedelta(seconds=self.lease)
+        )
+        if renewed != 1:
+            self.held = False
+            raise LeaseLost(f"draft {self.draft_id}: lease lost")
+        self.renewed_at = time.monotonic()
+
+    def release(self, **values: Any) -> None:
+        if not self.held:
+            return
+        values.setdefault("state", SyncState.PENDING)
+        DraftSync.objects.filter(pk=self.draft_id, lease_owner=self.owner).update(
+            lease_owner="", lease_expires_at=None, **values
+        )
+        self.held = False
+
+    @contextlib.contextmanager
+    def recording(self) -> Iterator[None]:
+        """A transaction that records a confirmed call (and the log of the calls made for it),
+        only while we still hold the draft."""
+        if not self.held:
+            raise LeaseLost(f"draft {self.draft_id}: lease lost before recording")
+        with transaction.atomic():
+            self.renew_lease()
+            self.flush_calls()
+            yield
+
+    # -- the log --
+    def record_call(self, **fields: Any) -> None:
+        self.calls += 1
+        status = fields["status"]
+        failure = fields["failure"]
+        if failure is not None and status is None:
+            outcome = RemoteCall.Outcome.UNKNOWN
+        elif failure is not None or status is None or status >= 400:
+            outcome = RemoteCall.Outcome.FAILED
+        else:
+            outcome = RemoteCall.Outcome.OK
+        self.pending_calls.append(
+            RemoteCall(
+                draft_id=self.draft_id,
+                method=fields["method"][:8],
+                route=(fields["route"] or "")[:40],
+                path=(fields["path"] or "")[:300],
+                status=status,
+                spark_code=fields["code"],
+                duration_ms=round(fields["duration_ms"], 1),
+                outcome=outcome,
+                purpose=self.purpose[:200],
+                message=(failure or "")[:500],
+                change_seq=self.seq,
+                request_id=(fields["request_id"] or "")[:80],
+                worker=self.owner[:120],
+            )
+        )
+
+    def save_row(self, **values: Any) -> None:
+        """Write fields of the held DraftSync row. Only the lease holder writes the mirror's
+        fields, so the copy read at the top of the loop stays current: no re-read, no lock."""
+        DraftSync.objects.filter(pk=self.draft_id).update(**values)
+        for name, value in values.items():
+            setattr(self.row, name, value)
+
+    def flush_calls(self) -> None:
+        """Write the calls logged since the last flush (with the confirmation they led to)."""
+        if not self.pending_calls:
+            return
+        calls, self.pending_calls = self.pending_calls, []
+        if transaction.get_connection().in_atomic_block:
+            RemoteCall.objects.bulk_create(calls)  # with the confirmation it led to
+            return
+        try:
+            RemoteCall.objects.bulk_create(calls)
+        except DatabaseError:
+            # The log is for people; a push must not fail for it.
+            logger.warning("draft %s: could not write the sync log", self.draft_id, exc_info=True)
+
+    def annotate_last_call(self, message: str) -> None:
+        if self.pending_calls:
+            self.pending_calls[-1].message = message[:500]
+
+    # -- the loop --
+    def run(self) -> Outcome:
+        token = _current.set(self)
+        try:
+            for _round in range(5):
+                outcome = self._run_once()
+                # A change committed while we were finishing rang a doorbell we answered
+                # "busy": look again now that the claim is released.
+                if outcome is not Outcome.SYNCED or not _has_work(self.draft_id):
+                    return outcome
+            return outcome
+        finally:
+            _current.reset(token)
+
+    def _run_once(self) -> Outcome:
+        if not _has_work(self.draft_id):
+            return Outcome.NOTHING
+        if not self.claim():
+            return Outcome.BUSY
+        try:
+            return self._loop()
+        except LeaseLost:
+            logger.warning("draft %s: lost the lease mid-push; another worker continues", self.draft_id)
+            return Outcome.BUSY
+        except _Stop:
+            return Outcome.FAILED
+        except NeedsAttention as problem:
+            self._finish_attention(str(problem))
+            return Outcome.ATTENTION
+        except NotYet as wait:
+            self._finish_waiting(wait.until, wait.reason)
+            return Outcome.WAITING
+        except BaseException as error:
+            if not isinstance(error, Exception):
+                self.release()
+                raise
+            logger.warning("draft %s: push failed: %r", self.draft_id, error)
+            return self._finish_transient(error)
+        finally:
+            self.flush_calls()
+            if self.held:
+                self.release()
+
+    def _loop(self) -> Outcome:
+        deadline = time.monotonic() + self.budget
+        replans = 0
+        while True:
+            if time.monotonic() > deadline or replans > 2000:
+                self._finish_requeue()
+                return Outcome.REQUEUED
+            replans += 1
+            self.renew_lease()
+            draft = Draft.objects.select_related("list_agent").filter(pk=self.draft_id).first()
+            if draft is None or draft.is_deleted:
+                self.release(state=SyncState.PENDING)
+                return Outcome.GONE
+            local = local_state(draft)
+            self.seq = local.seq
+            sync = self.row = DraftSync.objects.get(pk=self.draft_id)
+            if sync.drift_decision:
+                _apply_drift_decision(self, draft, sync)
+                continue
+            self._note_order(sync, local)
+            mirror = mirror_state(draft, sync)
+            now = timezone.now()
+            the_plan = planner.plan(local, mirror, timing(now))
+            if not the_plan.ops:
+                if the_plan.wait_until is not None:
+                    delay = (the_plan.wait_until - now).total_seconds()
+                    if delay <= SHORT_WAIT_SECONDS and time.monotonic() + delay < deadline:
+                        time.sleep(max(0.05, min(delay, 0.5)))
+                        continue
+                    self._finish_waiting(the_plan.wait_until, "")
+                    return Outcome.WAITING
+                if the_plan.blocked:
+                    self._finish_blocked(local.seq, the_plan.blocked)
+                    return Outcome.FAILED
+                self._finish_synced(local.seq)
+                return Outcome.SYNCED
+            context = _Context(
+                local.seq, ListingRef.for_incomplete(draft.remote_id) if draft.remote_id else None
+            )
+            for op in the_plan.ops:
+                try:
+                    self._execute(op, draft, context)
+                except SparkError as error:
+                    if error.ambiguous and isinstance(op, VERIFY_AFTER_AMBIGUOUS):
+                        self.verify_needed = True
+                    if is_transient(error):
+                        raise
+                    self._record_refusal(op, error, context)
+                    break
+                self.progressed = True
+                if op.replan_after:
+                    break
+
+    def _note_order(self, sync: DraftSync, local: planner.LocalState) -> None:
+        """Remember when the local order last changed: reorders are coalesced on it."""
+        now = timezone.now()
+        updates: dict[str, Any] = {}
+        for kind, seen_field in (
+            (planner.PHOTO, "photo_order_seen"),
+            (planner.DOCUMENT, "document_order_seen"),
+        ):
+            ids = [item.local_id for item in local.items(kind)]
+            if ids != (getattr(sync, seen_field) or []):
+                updates[seen_field] = ids
+                updates[f"{seen_field}_at"] = now
+        if updates:
+            DraftSync.objects.filter(pk=self.draft_id, lease_owner=self.owner).update(**updates)
+            for name, value in updates.items():
+                setattr(sync, name, value)
+
+    # -- endings --
+    def _finish_synced(self, seq: int) -> None:
+        now = timezone.now()
+        with transaction.atomic():
+            DraftSync.objects.filter(pk=self.draft_id, lease_owner=self.owner).update(
+                lease_owner="",
+                lease_expires_at=None,
+                state=SyncState.SYNCED,
+                confirmed_seq=seq,
+                attempts=0,
+                next_attempt_at=None,
+                blocked_seq=None,
+                error_message="",
+                error_status=None,
+                error_code=None,
+                error_details=[],
+                error_at=None,
+                last_synced_at=now,
+            )
+        self.held = False
+
+    def _finish_blocked(self, seq: int, blocked: tuple[str, ...]) -> None:
+        sync = DraftSync.objects.get(pk=self.draft_id)
+        values: dict[str, Any] = {
+            "state": SyncState.FAILED,
+            "blocked_seq": seq,
+            "attempts": 0,
+            "next_attempt_at": None,
+        }
+        # Keep a refusal of the listing or its fields; else name the first refused item (an
+        # older "will retry" message must not linger on a refused draft).
+        if not sync.error_message.startswith("The MLS refused"):
+            refused = RemoteItem.objects.filter(draft_id=self.draft_id, failed_seq__gte=seq).exclude(
+                error_message=""
+            )
+            first = refused.first()
+            values["error_message"] = (
+                f"The MLS refused {_noun(first)}: {first.error_message}"
+                if first is not None
+                else "The MLS refused a change"
+            )
+            values["error_code"] = first.error_code if first is not None else None
+            values["error_at"] = timezone.now()
+        self.release(**values)
+
+    def _finish_waiting(self, until: dt.datetime, reason: str) -> None:
+        self.release(state=SyncState.PENDING, next_attempt_at=until)
+        _requeue_at(self.draft_id, until)
+
+    def _finish_requeue(self) -> None:
+        self.release(state=SyncState.PENDING, next_attempt_at=None)
+        _requeue_at(self.draft_id, timezone.now())
+
+    def _finish_attention(self, reason: str) -> None:
+        self.release(
+            state=SyncState.ATTENTION,
+            error_message=reason[:2000],
+            error_at=timezone.now(),
+            next_attempt_at=None,
+        )
+        _record_event(self.draft_id, f"Sync needs attention: {reason}")
+
+    def _finish_transient(self, error: BaseException) -> Outcome:
+        sync = DraftSync.objects.filter(pk=self.draft_id).first()
+        if sync is None or not self.held:
+            return Outcome.BUSY
+        attempts = 0 if self.progressed else sync.attempts
+        attempts += 1
+        retry_after = error.retry_after if isinstance(error, SparkError) else None
+        message = _describe(error)
+        details = _field_details(error)
+        now = timezone.now()
+        if isinstance(error, SparkRateLimited):
+            with contextlib.suppress(Exception):
+                limiter().pause(retry_after if retry_after is not None else backoff_seconds(1))
+        if self.verify_needed:
+            # A late answer could still land: read the remote back once it no longer can.
+            settle_at = now + dt.timedelta(seconds=_settle_seconds())
+            verify_after = max(sync.verify_after, settle_at) if sync.verify_after else settle_at
+            DraftSync.objects.filter(pk=self.draft_id).update(verify_after=verify_after)
+        self.annotate_last_call(message)
+        max_attempts = int(setting("SYNC_MAX_ATTEMPTS", 10))
+        if attempts >= max_attempts:
+            self.release(
+                state=SyncState.ATTENTION,
+                attempts=attempts,
+                next_attempt_at=None,
+                error_message=f"Gave up after {attempts} attempts. Last error: {message}"[:2000],
+                error_status=getattr(error, "status", None),
+                error_code=getattr(error, "code", None),
+                error_details=details,
+                error_at=now,
+            )
+            _record_event(self.draft_id, f"Sync gave up after {attempts} attempts: {message}")
+            return Outcome.ATTENTION
+        delay = backoff_seconds(attempts, retry_after)
+        when = now + dt.timedelta(seconds=delay)
+        self.release(
+            state=SyncState.RETRYING,
+            attempts=attempts,
+            next_attempt_at=when,
+            error_message=f"Will retry: {message}"[:2000],
+            error_status=getattr(error, "status", None),
+            error_code=getattr(error, "code", None),
+            error_details=details,
+            error_at=now,
+        )
+        _requeue_at(self.draft_id, when)
+        return Outcome.RETRY
+
+    def _record_refusal(self, op: planner.Op, error: SparkError, context: _Context) -> None:
+        """A permanent refusal: keep it next to what it is about; do not send it again until
+        the draft changes (or a person asks to retry)."""
+        message = _describe(error)
+        self.annotate_last_call(message)
+        now = timezone.now()
+        seq = context.seq
+        local_id = getattr(op, "local_id", None)
+        kind = getattr(op, "kind", None)
+        if isinstance(op, planner.Delete) and local_id is None:
+            # A duplicate the remote will not let us delete: keep it out of the way, shown.
+            with self.recording():
+                RemoteItem.objects.filter(draft_id=self.draft_id, kind=kind, remote_id=op.remote_id).update(
+                    failed_seq=seq, error_message=error.message[:2000], error_code=error.code, error_at=now
+                )
+            return
+        if kind is not None and local_id is not None:
+            with self.recording():
+                RemoteItem.objects.filter(draft_id=self.draft_id, kind=kind, local_id=local_id).update(
+                    failed_seq=seq,
+                    error_message=error.message[:2000],
+                    error_code=error.code,
+                    error_at=now,
+                    sending=False,
+                )
+            return
+        values: dict[str, Any] = {
+            "error_message": _refusal_text(op, error),
+            "error_status": error.status,
+            "error_code": error.code,
+            "error_details": _field_details(error),
+            "error_at": now,
+        }
+        if isinstance(op, planner.CreateListing | planner.UpdateFields):
+            values["fields_failed_seq"] = seq
+            with self.recording():
+                DraftSync.objects.filter(pk=self.draft_id).update(**values)
+            _record_event(self.draft_id, values["error_message"])
+            return
+        # Anything else refused (a reorder, reading the remote): the draft waits for a person
+        # or an edit; nothing more is sent now.
+        with self.recording():
+            DraftSync.objects.filter(pk=self.draft_id).update(**values)
+        self._finish_blocked(seq, ("draft",))
+        _record_event(self.draft_id, values["error_message"])
+        raise _Stop
+
+    # -- the calls --
+    def _execute(self, op: planner.Op, draft: Draft, context: _Context) -> None:
+        handler = getattr(self, f"_op_{type(op).__name__}")
+        self.purpose = _purpose(op)
+        handler(op, draft, context)
+
+    def _op_CreateListing(self, op: planner.CreateListing, draft: Draft, context: _Context) -> None:
+        sync = DraftSync.objects.get(pk=self.draft_id)
+        marker = sync.create_marker or new_marker()
+        body = dict(op.fields)
+        custom = {group: dict(values) for group, values in (body.get("CustomFields") or {}).items()}
+        custom.setdefault(MARKER_GROUP, {})[MARKER_FIELD] = marker
+        body["CustomFields"] = custom
+        # The intent first: if the answer is lost, the next push looks for the marker.
+        with self.recording():
+            DraftSync.objects.filter(pk=self.draft_id).update(
+                create_marker=marker, create_sent_at=timezone.now()
+            )
+        try:
+            result = client().create_incomplete_listing(body)
+        except SparkError as error:
+            if not error.ambiguous:
+                DraftSync.objects.filter(pk=self.draft_id).update(create_sent_at=None)
+            raise
+        remote_id = result.resource_id
+        if not remote_id:
+            raise NeedsAttention("The MLS created the listing but did not say its id.")
+        self._adopt_listing(remote_id, dict(op.fields), result.warnings)
+        _record_event(self.draft_id, f"Created in the MLS as incomplete listing {remote_id}")
+
+    def _adopt_listing(self, remote_id: str, confirmed: dict[str, Any], warnings: list | None = None) -> None:
+        with self.recording():
+            Draft.objects.filter(pk=self.draft_id).update(
+                remote_id=remote_id, remote_resource_uri=f"/v1/listings/incomplete/{remote_id}"
+            )
+            DraftSync.objects.filter(pk=self.draft_id).update(
+                create_sent_at=None,
+                confirmed_fields=confirmed,
+                fields_failed_seq=None,
+                remote_warnings=_warnings(warnings or []),
+                photo_order=[],
+                document_order=[],
+                primary_photo="",
+            )
+
+    def _op_FindListing(self, op: planner.FindListing, draft: Draft, context: _Context) -> None:
+        sync = DraftSync.objects.get(pk=self.draft_id)
+        marker, sent_at = sync.create_marker, sync.create_sent_at
+        assert sent_at is not None
+        api = client()
+        agent_id = draft.spark_fields().get("ListAgentId")
+        recent = []
+        for record in api.iter_incomplete_listings():
+            fields = record.get("StandardFields") or {}
+            modified = _parse_time(fields.get("ModificationTimestamp"))
+            if modified is not None and modified < sent_at - CREATE_CLOCK_SKEW:
+                continue
+            if agent_id and fields.get("ListAgentId") not in (None, agent_id):
+                continue
+            if record.get("Id"):
+                recent.append(str(record["Id"]))
+        taken = set(
+            Draft.objects.filter(remote_id__in=recent)
+            .exclude(pk=self.draft_id)
+            .values_list("remote_id", flat=True)
+        )
+        found: list[SparkResult] = []
+        for remote_id in recent:
+            if remote_id in taken:
+                continue
+            full = api.get_incomplete_listing(remote_id, expand=["CustomFields"])
+            if marker and marker in json.dumps(full.first, default=str):
+                found.append(full)
+        if len(found) > 1:
+            raise NeedsAttention(
+                f"Creating this draft in the MLS got no answer, and {len(found)} incomplete listings carry "
+                "its key. Check the MLS and delete the extra one before retrying."
+            )
+        if found:
+            full = found[0]
+            remote_fields = (full.first or {}).get("StandardFields") or {}
+            confirmed = {
+                name: remote_fields[name]
+                for name in draft.spark_fields()
+                if name in remote_fields and remote_fields[name] != MASKED and name != "CustomFields"
+            }
+            self._adopt_listing(str(full.first["Id"]), confirmed)
+            _record_event(
+                self.draft_id, f"Found the incomplete listing {full.first['Id']} a lost answer created"
+            )
+            return
+        settle_until = sent_at + dt.timedelta(seconds=_settle_seconds())
+        if timezone.now() < settle_until:
+            raise NotYet(settle_until, "The MLS may still be creating this listing.")
+        # No listing carries the key and a late answer can no longer land: create it again.
+        with self.recording():
+            DraftSync.objects.filter(pk=self.draft_id).update(create_sent_at=None)
+
+    def _op_Verify(self, op: planner.Verify, draft: Draft, context: _Context) -> None:
+        remote = read_remote(context.ref)
+        with self.recording():
+            sync = DraftSync.objects.select_for_update().get(pk=self.draft_id)
+            _apply_remote_to_mirror(sync, remote, adopt_duplicates=True)
+            sync.verify_after = None
+            sync.save()
+
+    def _op_UpdateFields(self, op: planner.UpdateFields, draft: Draft, context: _Context) -> None:
+        result = client().update_incomplete_listing(context.ref.id, dict(op.changes))
+        with self.recording():
+            self.save_row(
+                confirmed_fields={**(self.row.confirmed_fields or {}), **op.changes},
+                fields_failed_seq=None,
+                remote_warnings=_warnings(result.warnings),
+                error_details=[],
+            )
+
+    def _op_ReconcileItems(self, op: planner.ReconcileItems, draft: Draft, context: _Context) -> None:
+        remote = _list_items(op.kind, context.ref)
+        now = timezone.now()
+        rows = list(RemoteItem.objects.filter(draft_id=self.draft_id, kind=op.kind))
+        known = {row.remote_id for row in rows if row.remote_id and not row.replacing}
+        unknown = [record for record in remote if str(record.get("Id")) not in known]
+        by_id = {str(record.get("Id")): record for record in remote}
+        waits: list[dt.datetime] = []
+        for row in rows:
+            if not row.sending:
+                continue
+            if row.replacing and row.replacing in by_id:
+                # The old picture is still there: the replacement never landed.
+                with self.recording():
+                    RemoteItem.objects.filter(pk=row.pk).update(
+                        sending=False, replacing="", pending_sha256=""
+                    )
+                continue
+            candidates = _candidates(row, unknown)
+            if len(candidates) > 1:
+                raise NeedsAttention(
+                    f"An upload of {_noun(row)} got no answer and the MLS now holds {len(candidates)} "
+                    "items that could be it. Remove the extra ones in the MLS, then retry."
+                )
+            if candidates:
+                record = candidates[0]
+                unknown.remove(record)
+                self._adopt_item(row, record)
+                continue
+            if row.replacing:
+                # The old picture is gone and no new one appeared: upload it afresh.
+                with self.recording():
+                    RemoteItem.objects.filter(pk=row.pk).update(
+                        sending=False, replacing="", remote_id="", pending_sha256=""
+                    )
+                continue
+            settle_until = (row.sending_since or now) + dt.timedelta(seconds=_settle_seconds())
+            if row.ticket_usable:
+                # The ticket is single-use: sending again with it cannot make a second copy.
+                with self.recording():
+                    RemoteItem.objects.filter(pk=row.pk).update(sending=False)
+            elif now < settle_until:
+                waits.append(settle_until)
+            else:
+                with self.recording():
+                    RemoteItem.objects.filter(pk=row.pk).update(
+                        sending=False,
+                        ticket_token="",
+                        ticket_uri="",
+                        ticket_expires_at=None,
+                        ticket_refused=False,
+                    )
+        with self.recording():
+            _refresh_order(self.draft_id, op.kind, remote)
+        if waits:
+            raise NotYet(min(waits), "The MLS may still be storing an upload.")
+
+    def _adopt_item(self, row: RemoteItem, record: Mapping[str, Any]) -> None:
+        remote_id = str(record["Id"])
+        with self.recording():
+            RemoteItem.objects.filter(pk=row.pk).update(
+                remote_id=remote_id,
+                sending=False,
+                replacing="",
+                content_sha256=row.pending_sha256 or row.content_sha256,
+                pending_sha256="",
+                name=record.get("Name") or row.name,
+                caption=record.get("Caption") if record.get("Caption") is not None else row.caption,
+                privacy=record.get("Privacy") or row.privacy,
+                ticket_token="",
+                ticket_uri="",
+                ticket_expires_at=None,
+                ticket_refused=False,
+                confirmed_at=timezone.now(),
+            )
+            _set_local_remote_id(row.kind, row.local_id, remote_id)
+
+    def _op_Forget(self, op: planner.Forget, draft: Draft, context: _Context) -> None:
+        with self.recording():
+            RemoteItem.objects.filter(
+                draft_id=self.draft_id, kind=op.kind, local_id=op.local_id, remote_id=""
+            ).delete()
+
+    def _op_Delete(self, op: planner.Delete, draft: Draft, context: _Context) -> None:
+        api = client()
+        try:
+            if op.kind == planner.PHOTO:
+                api.delete_photo(context.ref, op.remote_id)
+            else:
+                api.delete_document(context.ref, op.remote_id)
+        except SparkNotFound:
+            pass  # already gone: a delete whose answer was lost, or removed in the MLS
+        with self.recording():
+            RemoteItem.objects.filter(draft_id=self.draft_id, kind=op.kind, remote_id=op.remote_id).delete()
+            order_field = "photo_order" if op.kind == planner.PHOTO else "document_order"
+            changes: dict[str, Any] = {
+                order_field: [rid for rid in getattr(self.row, order_field) if rid != op.remote_id]
+            }
+            if op.kind == planner.PHOTO and self.row.primary_photo == op.remote_id:
+                changes["primary_photo"] = ""  # the remote picks another; unknown until set
+            self.save_row(**changes)
+            if op.local_id is not None:
+                _set_local_remote_id(op.kind, op.local_id, "")
+
+    def _op_Upload(self, op: planner.Upload, draft: Draft, context: _Context) -> None:
+        api = client()
+        content = _read_content(op.kind, op.local_id)
+        row = RemoteItem.objects.filter(draft_id=self.draft_id, kind=op.kind, local_id=op.local_id).first()
+        if row is None:
+            row = RemoteItem(draft_id=self.draft_id, kind=op.kind, local_id=op.local_id)
+        ticket = _stored_ticket(row, op.kind)
+        if ticket is None:
+            try:
+                ticket = (
+                    api.create_photo_ticket(context.ref)
+                    if op.kind == planner.PHOTO
+                    else api.create_document_ticket(context.ref)
+                )
+            except (SparkNotFound, SparkMethodNotAllowed):
+                if op.kind == planner.DOCUMENT:
+                    raise  # documents have no other way in (spark-api.md §7.7)
+                ticket = None  # no tickets here: the base64 POST
+        new_ticket: dict[str, Any] = {}
+        if ticket is not None and ticket.token != row.ticket_token:
+            new_ticket = {
+                "ticket_token": ticket.token,
+                "ticket_uri": ticket.uri,
+                "ticket_expires_at": timezone.now() + dt.timedelta(seconds=max(0, ticket.expires_in)),
+                "ticket_refused": False,
+            }
+        file_name = remote_file_name(op.kind, op.upload_token)
+        # The intent (and the ticket), committed before the bytes leave: a lost answer is then
+        # looked for, and a retry re-uses the single-use ticket.
+        intent = {
+            **new_ticket,
+            "sending": True,
+            "sending_since": timezone.now(),
+            "upload_token": op.upload_token,
+            "name": op.name,
+            "caption": op.caption,
+            "privacy": op.privacy,
+            "content_sha256": op.content_hash,
+            "failed_seq": None,
+            "error_message": "",
+            "error_code": None,
+        }
+        with self.recording():
+            for name, value in intent.items():
+                setattr(row, name, value)
+            row.save()
+        try:
+            if op.kind == planner.PHOTO and ticket is not None:
+                result = api.upload_photo_with_ticket(
+                    ticket,
+                    content,
+                    name=op.name,
+                    caption=op.caption or None,
+                    primary=True if op.primary else None,
+                    file_name=file_name,
+                )
+            elif op.kind == planner.PHOTO:
+                result = api.upload_photo(
+                    context.ref, content, file_name=file_name, name=op.name, caption=op.caption or None
+                )
+            else:
+                assert ticket is not None
+                result = api.upload_document_with_ticket(
+                    ticket, content, name=op.name, privacy=op.privacy, file_name=file_name
+                )
+        except SparkTicketError:
+            # The ticket was refused: used (perhaps by an earlier send that did land) or expired.
+            # Settle by the remote's list, not by a blind new upload.
+            with self.recording():
+                RemoteItem.objects.filter(pk=row.pk).update(ticket_refused=True)
+            return
+        except SparkError as error:
+            if not error.ambiguous:
+                RemoteItem.objects.filter(pk=row.pk).update(sending=False)
+            raise
+        remote_id = result.resource_id
+        if not remote_id:
+            return  # stays `sending`: the next step reads the list and adopts it
+        with self.recording():
+            order_field = "photo_order" if op.kind == planner.PHOTO else "document_order"
+            order = list(getattr(self.row, order_field) or [])
+            changes: dict[str, Any] = {order_field: [*order, remote_id]}
+            if op.kind == planner.PHOTO and (op.primary or not order):
+                # The first photo of a listing becomes its primary (spark-api.md §7.6).
+                changes["primary_photo"] = remote_id
+            self.save_row(**changes)
+            RemoteItem.objects.filter(pk=row.pk).update(
+                remote_id=remote_id,
+                sending=False,
+                ticket_token="",
+                ticket_uri="",
+                ticket_expires_at=None,
+                ticket_refused=False,
+                confirmed_at=timezone.now(),
+            )
+            _set_local_remote_id(op.kind, op.local_id, remote_id)
+
+    def _op_Replace(self, op: planner.Replace, draft: Draft, context: _Context) -> None:
+        content = _read_content(op.kind, op.local_id)
+        with self.recording():
+            RemoteItem.objects.filter(draft_id=self.draft_id, kind=op.kind, local_id=op.local_id).update(
+                sending=True,
+                sending_since=timezone.now(),
+                replacing=op.remote_id,
+                pending_sha256=op.content_hash,
+            )
+        try:
+            result = client().replace_photo(
+                context.ref,
+                op.remote_id,
+                content,
+                file_name=remote_file_name(op.kind, op.upload_token),
+                name=op.name,
+                caption=op.caption,
+            )
+        except SparkError as error:
+            if not error.ambiguous:
+                RemoteItem.objects.filter(draft_id=self.draft_id, kind=op.kind, local_id=op.local_id).update(
+                    sending=False, replacing="", pending_sha256=""
+                )
+            raise
+        new_id = result.resource_id or op.remote_id
+        with self.recording():
+            RemoteItem.objects.filter(draft_id=self.draft_id, kind=op.kind, local_id=op.local_id).update(
+                remote_id=new_id,
+                sending=False,
+                replacing="",
+                content_sha256=op.content_hash,
+                pending_sha256="",
+                name=op.name,
+                caption=op.caption,
+                confirmed_at=timezone.now(),
+            )
+            changes: dict[str, Any] = {
+                "photo_order": [new_id if rid == op.remote_id else rid for rid in self.row.photo_order]
+            }
+            if self.row.primary_photo == op.remote_id:
+                changes["primary_photo"] = new_id
+            self.save_row(**changes)
+            _set_local_remote_id(op.kind, op.local_id, new_id)
+
+    def _op_UpdatePhoto(self, op: planner.UpdatePhoto, draft: Draft, context: _Context) -> None:
+        client().update_photo(context.ref, op.remote_id, name=op.name, caption=op.caption)
+        changes: dict[str, Any] = {"confirmed_at": timezone.now()}
+        if op.name is not None:
+            changes["name"] = op.name
+        if op.caption is not None:
+            changes["caption"] = op.caption
+        with self.recording():
+            RemoteItem.objects.filter(draft_id=self.draft_id, kind=op.kind, local_id=op.local_id).update(
+                **changes
+            )
+
+    def _op_SetPrimary(self, op: planner.SetPrimary, draft: Draft, context: _Context) -> None:
+        client().update_photo(context.ref, op.remote_id, primary=True)
+        with self.recording():
+            self.save_row(primary_photo=op.remote_id)
+
+    def _op_RenameDocument(self, op: planner.RenameDocument, draft: Draft, context: _Context) -> None:
+        client().rename_document(context.ref, op.remote_id, op.name)
+        with self.recording():
+            RemoteItem.objects.filter(draft_id=self.draft_id, kind=op.kind, local_id=op.local_id).update(
+                name=op.name, confirmed_at=timezone.now()
+            )
+
+    def _op_SetPrivacy(self, op: planner.SetPrivacy, draft: Draft, context: _Context) -> None:
+        client().set_document_privacy(context.ref, op.remote_id, op.privacy)  # type: ignore[arg-type]
+        with self.recording():
+            RemoteItem.objects.filter(draft_id=self.draft_id, kind=op.kind, local_id=op.local_id).update(
+                privacy=op.privacy, confirmed_at=timezone.now()
+            )
+
+    def _op_Reorder(self, op: planner.Reorder, draft: Draft, context: _Context) -> None:
+        api = client()
+        if op.kind == planner.PHOTO:
+            api.reorder_photos(context.ref, list(op.remote_ids))
+        else:
+            api.reorder_documents(context.ref, list(op.remote_ids))
+        prefix = "photo" if op.kind == planner.PHOTO else "document"
+        with self.recording():
+            self.save_row(
+                **{f"{prefix}_order": list(op.remote_ids), f"{prefix}_order_pushed_at": timezone.now()}
+            )
+
+
+# --- Helpers of the push ----------------------------------------------------------------------
+
+
+def _has_work(draft_id: int) -> bool:
+    row = (
+        DraftSync.objects.filter(pk=draft_id)
+        .values(
+            "confirmed_seq", "verify_after", "state", "blocked_seq", "draft__change_seq", "draft__deleted_at"
+        )
+        .first()
+    )
+    if row is None:
+        return Draft.objects.filter(pk=draft_id, deleted_at__isnull=True).exists()
+    if row["draft__deleted_at"] is not None or row["state"] in HELD_STATES:
+        return False
+    seq = row["draft__change_seq"]
+    if row["state"] == SyncState.FAILED and row["blocked_seq"] is not None and row["blocked_seq"] >= seq:
+        return False
+    return seq > row["confirmed_seq"] or row["verify_after"] is not None
+
+
+def _requeue_at(draft_id: int, when: dt.datetime) -> None:
+    """Ring again at `when` if that is soon; later ones are the sweep's job (no long countdowns)."""
+    delay = (when - timezone.now()).total_seconds()
+    if delay > MAX_BROKER_COUNTDOWN:
+        return
+    from .enqueue import publish_from_worker
+
+    publish_from_worker(draft_id, countdown=max(0.0, delay))
+
+
+def _record_event(draft_id: int, note: str) -> None:
+    draft = Draft.objects.filter(pk=draft_id).first()
+    if draft is not None:
+        with contextlib.suppress(DatabaseError):
+            DraftEvent.record(draft, None, DraftEvent.Kind.SYNC, note=note)
+
+
+def _describe(error: BaseException) -> str:
+    if isinstance(error, SparkError):
+        parts = []
+        if error.status is not None:
+            parts.append(f"HTTP {error.status}")
+        if error.code is not None:
+            parts.append(f"code {error.code}")
+        head = " ".join(parts)
+        return f"{head}: {error.message}" if head else error.message
+    return f"{type(error).__name__}: {error}"[:500]
+
+
+def _refusal_text(op: planner.Op, error: SparkError) -> str:
+    what = {
+        planner.CreateListing: "creating this draft",
+        planner.UpdateFields: "the changed fields",
+        planner.Reorder: "the new order",
+        planner.FindListing: "looking up this draft",
+        planner.Verify: "reading this draft back",
+        planner.ReconcileItems: "reading the photos or documents",
+    }.get(type(op), "a change")
+    return f"The MLS refused {what}: {_describe(error)}"[:2000]
+
+
+def _field_details(error: BaseException) -> list[dict[str, Any]]:
+    if not isinstance(error, SparkError):
+        return []
+    details = []
+    for item in error.field_errors:
+        spark_field = item.field or ""
+        local = SPARK_TO_FIELD.get(spark_field, "")
+        remote_words = item.message or "refused"
+        details.append(
+            {
+                "field": local,
+                "spark_field": spark_field,
+                "message": f"The MLS refused this value: {remote_words}",
+                "remote_message": remote_words,
+            }
+        )
+    return details
+
+
+def _warnings(warnings: list) -> list[dict[str, Any]]:
+    return [
+        {
+            "field": SPARK_TO_FIELD.get(item.field or "", ""),
+            "spark_field": item.field or "",
+            "message": item.message or "",
+        }
+        for item in warnings
+    ]
+
+
+def _purpose(op: planner.Op) -> str:
+    name = type(op).__name__
+    local_id = getattr(op, "local_id", None)
+    kind = getattr(op, "kind", None)
+    if kind and local_id is not None:
+        return f"{name} {kind} {local_id}"
+    if kind:
+        return f"{name} {kind}s"
+    if isinstance(op, planner.UpdateFields):
+        return f"{name} {', '.join(sorted(op.changes))}"[:200]
+    return name
+
+
+def _noun(row: Any) -> str:
+    kind = getattr(row, "kind", "item")
+    name = getattr(row, "name", "")
+    return f"{kind} “{name}”" if name else f"{kind} {getattr(row, 'local_id', '')}".strip()
+
+
+def _parse_time(value: Any) -> dt.datetime | None:
+    if not isinstance(value, str):
+        return None
+    moment = parse_datetime(value)
+    if moment is not None and timezone.is_naive(moment):
+        moment = timezone.make_aware(moment, dt.UTC)
+    return moment
+
+
+def _read_content(kind: str, local_id: int) -> bytes:
+    if kind == planner.PHOTO:
+        item = _photo_model().objects.get(pk=local_id)
+        name = item.master.name
+    else:
+        item = _document_model().objects.get(pk=local_id)
+        name = item.file.name
+    with default_storage.open(name, "rb") as handle:
+        return handle.read()
+
+
+def _stored_ticket(row: RemoteItem, kind: str) -> Ticket | None:
+    if not row.ticket_usable:
+        return None
+    remaining = (row.ticket_expires_at - timezone.now()).total_seconds()
+    return Ticket(
+        token=row.ticket_token,
+        uri=row.ticket_uri,
+        service="PhotoUploads" if kind == planner.PHOTO else "DocumentUploads",
+        expires_in=int(remaining),
+    )
+
+
+def _set_local_remote_id(kind: str, local_id: int | None, remote_id: str) -> None:
+    """Copy the confirmed remote id onto the media row, for people (the mirror is the record)."""
+    if local_id is None:
+        return
+    model = _photo_model() if kind == planner.PHOTO else _document_model()
+    model.objects.filter(pk=local_id).update(remote_id=remote_id)
+
+
+def _list_items(kind: str, ref: ListingRef) -> list[dict[str, Any]]:
+    api = client()
+    result = api.list_photos(ref) if kind == planner.PHOTO else api.list_documents(ref)
+    return [record for record in result.results if isinstance(record, dict) and record.get("Id")]
+
+
+def _candidates(row: RemoteItem, unknown: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Remote items that may be `row`'s lost upload: by our token in any of its attributes
+    (FileName, Uri), else by what we sent (Name and Caption; Name for documents)."""
+    token = row.upload_token.hex if row.upload_token else ""
+    if token:
+        by_token = [record for record in unknown if token in json.dumps(record, default=str)]
+        if by_token:
+            return by_token
+    if row.kind == ItemKind.PHOTO:
+        return [
+            record
+            for record in unknown
+            if record.get("Name") == row.name and (record.get("Caption") or "") == (row.caption or "")
+        ]
+    return [record for record in unknown if record.get("Name") == row.name]
+
+
+def _refresh_order(draft_id: int, kind: str, remote: list[dict[str, Any]]) -> None:
+    """Take the remote's order (and primary) as the mirror's, for the items we know."""
+    known = set(
+        RemoteItem.objects.filter(draft_id=draft_id, kind=kind)
+        .exclude(remote_id="")
+        .values_list("remote_id", flat=True)
+    )
+    order = [str(record["Id"]) for record in remote if str(record["Id"]) in known]
+    if kind == planner.PHOTO:
+        primary = next((str(r["Id"]) for r in remote if r.get("Primary") and str(r["Id"]) in known), "")
+        DraftSync.objects.filter(pk=draft_id).update(photo_order=order, primary_photo=primary)
+    else:
+        DraftSync.objects.filter(pk=draft_id).update(document_order=order)
+
+
+# --- Reading the remote back ----------------------------------------------------------------
+
+
+@dataclass
+class RemoteSnapshot:
+    fields: dict[str, Any]
+    photos: list[dict[str, Any]]
+    documents: list[dict[str, Any]]
+    modified_at: dt.datetime | None
+
+
+def read_remote(ref: ListingRef) -> RemoteSnapshot:
+    api = client()
+    listing = api.get_incomplete_listing(ref.id)
+    fields = dict(((listing.first or {}).get("StandardFields")) or {})
+    return RemoteSnapshot(
+        fields=fields,
+        photos=_list_items(planner.PHOTO, ref),
+        documents=_list_items(planner.DOCUMENT, ref),
+        modified_at=_parse_time(fields.get("ModificationTimestamp")),
+    )
+
+
+def _remote_field_values(sync: DraftSync, remote: RemoteSnapshot) -> dict[str, Any]:
+    """The remote's values of the fields we push (masked and custom fields left out)."""
+    return {
+        name: remote.fields[name]
+        for name in (sync.confirmed_fields or {})
+        if name != "CustomFields" and name in remote.fields and remote.fields[name] != MASKED
+    }
+
+
+def differences(sync: DraftSync, remote: RemoteSnapshot) -> dict[str, Any]:
+    """Where the remote differs from what it last confirmed to us."""
+    found: dict[str, Any] = {}
+    confirmed = sync.confirmed_fields or {}
+    fields = {
+        name: {"portal": confirmed.get(name), "remote": value}
+        for name, value in _remote_field_values(sync, remote).items()
+        if not planner.same_value(confirmed.get(name), value)
+    }
+    if fields:
+        found["fields"] = fields
+    rows = {
+        row.remote_id: row for row in RemoteItem.objects.filter(draft_id=sync.draft_id).exclude(remote_id="")
+    }
+    for kind, records, order in (
+        (planner.PHOTO, remote.photos, sync.photo_order),
+        (planner.DOCUMENT, remote.documents, sync.document_order),
+    ):
+        mine = {rid for rid, row in rows.items() if row.kind == kind}
+        remote_ids = [str(record["Id"]) for record in records]
+        changes: list[dict[str, Any]] = []
+        for rid in sorted(mine - set(remote_ids)):
+            changes.append({"id": rid, "change": "deleted in the MLS", "name": rows[rid].name})
+        for record in records:
+            rid = str(record["Id"])
+            row = rows.get(rid)
+            if row is None or row.kind != kind:
+                changes.append({"id": rid, "change": "added in the MLS", "name": record.get("Name", "")})
+                continue
+            for attribute, mine_value in (
+                ("Name", row.name),
+                ("Caption", row.caption),
+                ("Privacy", row.privacy),
+            ):
+                if attribute == "Caption" and kind == planner.DOCUMENT:
+                    continue
+                if attribute == "Privacy" and kind == planner.PHOTO:
+                    continue
+                theirs = record.get(attribute)
+                if theirs is not None and (theirs or "") != (mine_value or ""):
+                    changes.append(
+                        {
+                            "id": rid,
+                            "change": f"{attribute.lower()} changed",
+                            "portal": mine_value,
+                            "remote": theirs,
+                        }
+                    )
+        if [rid for rid in remote_ids if rid in mine] != [rid for rid in order if rid in set(remote_ids)]:
+            changes.append({"id": "", "change": "order changed in the MLS"})
+        if kind == planner.PHOTO:
+            primary = next((str(r["Id"]) for r in records if r.get("Primary")), "")
+            if sync.primary_photo and primary and primary != sync.primary_photo:
+                changes.append({"id": primary, "change": "primary photo changed in the MLS"})
+        if changes:
+            found[f"{kind}s"] = changes
+    return found
+
+
+def _apply_remote_to_mirror(sync: DraftSync, remote: RemoteSnapshot, *, adopt_duplicates: bool) -> None:
+    """Make the mirror say what the remote really holds, so the planner closes the gap.
+
+    With `adopt_duplicates`, remote items we do not know whose Name (and Caption) equal an
+    item we do know are taken for copies our own lost requests made, and deleted next.
+    """
+    sync.confirmed_fields = {**(sync.confirmed_fields or {}), **_remote_field_values(sync, remote)}
+    for kind, records in ((planner.PHOTO, remote.photos), (planner.DOCUMENT, remote.documents)):
+        rows = list(RemoteItem.objects.filter(draft_id=sync.draft_id, kind=kind))
+        by_remote = {row.remote_id: row for row in rows if row.remote_id}
+        present = {str(record["Id"]): record for record in records}
+        for rid, row in by_remote.items():
+            if rid not in present and not row.sending:
+                # Gone from the remote: the planner uploads it again (or forgets it).
+                RemoteItem.objects.filter(pk=row.pk).update(remote_id="", content_sha256="")
+                _set_local_remote_id(kind, row.local_id, "")
+            elif rid in present:
+                record = present[rid]
+                RemoteItem.objects.filter(pk=row.pk).update(
+                    name=record.get("Name", row.name) or "",
+                    caption=(record.get("Caption") if record.get("Caption") is not None else row.caption)
+                    if kind == planner.PHOTO
+                    else row.caption,
+                    privacy=record.get("Privacy", row.privacy) or ""
+                    if kind == planner.DOCUMENT
+                    else row.privacy,
+                )
+        known_texts = {(row.name, row.caption if kind == planner.PHOTO else "") for row in by_remote.values()}
+        orphans = []
+        for rid, record in present.items():
+            if rid in by_remote:
+                continue
+            text = (record.get("Name") or "", (record.get("Caption") or "") if kind == planner.PHOTO else "")
+            if not adopt_duplicates or text in known_texts:
+                orphans.append(rid)
+        for rid in orphans:
+            RemoteItem.objects.get_or_create(draft_id=sync.draft_id, kind=kind, local_id=None, remote_id=rid)
+        known = set(by_remote) | set(orphans)
+        order = [rid for rid in present if rid in known]
+        if kind == planner.PHOTO:
+            sync.photo_order = order
+            sync.primary_photo = next(
+                (rid for rid, r in present.items() if r.get("Primary") and rid in known), ""
+            )
+        else:
+            sync.document_order = order
+
+
+# --- The public entry points ------------------------------------------------------------------
+
+
+def push_draft(draft_id: int, *, budget: float | None = None) -> Outcome:
+    """Reconcile draft `draft_id` with the remote. Idempotent; safe under duplicate delivery:
+    a second worker finds the claim taken and returns BUSY (the holder loops until done)."""
+    if not Draft.objects.filter(pk=draft_id, deleted_at__isnull=True).exists():
+        return Outcome.GONE
+    DraftSync.for_draft(draft_id)
+    return Pusher(draft_id, budget=budget).run()
+
+
+def sweep(now: dt.datetime | None = None, *, limit: int = 500) -> int:
+    """Queue every draft that needs a push and that no live worker holds; release dead claims.
+
+    Runs from Celery beat every few seconds: it finds what a lost message, a dead worker or a
+    broker outage left behind (at-least-once), and what back-off made wait.
+    """
+    from .enqueue import publish_from_worker
+
+    now = now or timezone.now()
+    missing = list(Draft.objects.active().filter(sync__isnull=True).values_list("pk", flat=True)[:1000])
+    if missing:
+        DraftSync.objects.bulk_create([DraftSync(draft_id=pk) for pk in missing], ignore_conflicts=True)
+    DraftSync.objects.filter(lease_expires_at__lt=now).exclude(lease_owner="").update(
+        lease_owner="", lease_expires_at=None, state=SyncState.PENDING
+    )
+    requeue_after = dt.timedelta(seconds=float(setting("SYNC_REQUEUE_AFTER_SECONDS", 30)))
+    due = list(
+        DraftSync.objects.due(now)
+        .filter(Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=now - requeue_after))
+        .order_by(F("next_attempt_at").asc(nulls_first=True))
+        .values_list("draft_id", flat=True)[:limit]
+    )
+    published = []
+    for draft_id in due:
+        try:
+            publish_from_worker(draft_id, countdown=0, mark=False)
+        except Exception:
+            logger.warning(
+                "sweep: the broker refused; %d drafts wait for the next sweep", len(due) - len(published)
+            )
+            break
+        published.append(draft_id)
+    if published:
+        DraftSync.objects.filter(pk__in=published).update(enqueued_at=now)
+    return len(published)
+
+
+def request_retry(draft: Draft, *, by) -> bool:
+    """A person asks to try again: re-queue once (a second click while pending does nothing)."""
+    cleared = dict(
+        state=SyncState.PENDING,
+        attempts=0,
+        next_attempt_at=None,
+        blocked_seq=None,
+        fields_failed_seq=None,
+        error_message="",
+        error_status=None,
+        error_code=None,
+        error_details=[],
+        error_at=None,
+        enqueued_at=timezone.now(),
+    )
+    with transaction.atomic():
+        DraftSync.for_draft(draft.pk)
+        changed = DraftSync.objects.filter(
+            pk=draft.pk, state__in=[SyncState.FAILED, SyncState.ATTENTION, SyncState.RETRYING]
+        ).update(**cleared)
+        if not changed:
+            return False
+        RemoteItem.objects.filter(draft_id=draft.pk, failed_seq__isnull=False).update(
+            failed_seq=None, error_message="", error_code=None, error_at=None
+        )
+        DraftEvent.record(draft, by, DraftEvent.Kind.SYNC, note="Sync retry requested")
+        draft_id = draft.pk
+        transaction.on_commit(lambda: _ring(draft_id))
+    return True
+
+
+def _ring(draft_id: int) -> None:
+    from .enqueue import ring
+
+    ring(draft_id)
+
+
+# --- Drift ----------------------------------------------------------------------------------
+
+
+def check_drift(*, limit: int = 200) -> int:
+    """Compare synced drafts whose remote changed since we last looked; flag what the portal
+    did not make. Returns how many drafts were flagged."""
+    interval = dt.timedelta(seconds=float(setting("SYNC_DRIFT_INTERVAL_SECONDS", 300)))
+    now = timezone.now()
+    # The call log is for people looking back a few weeks, not an archive.
+    keep = dt.timedelta(days=float(setting("SYNC_CALL_LOG_DAYS", 30)))
+    old_calls = RemoteCall.objects.filter(at__lt=now - keep).values_list("pk", flat=True)[:5000]
+    RemoteCall.objects.filter(pk__in=list(old_calls)).delete()
+    candidates = list(
+        DraftSync.objects.filter(
+            state=SyncState.SYNCED,
+            lease_owner="",
+            verify_after__isnull=True,
+            confirmed_seq__gte=F("draft__change_seq"),
+            draft__deleted_at__isnull=True,
+        )
+        .exclude(draft__remote_id="")
+        .filter(Q(remote_checked_at__isnull=True) | Q(remote_checked_at__lt=now - interval))
+        .select_related("draft")
+        .order_by(F("remote_checked_at").asc(nulls_first=True))[:limit]
+    )
+    if not candidates:
+        return 0
+    stamps: dict[str, dt.datetime | None] = {}
+    for record in client().iter_incomplete_listings(select=["ModificationTimestamp"]):
+        fields = record.get("StandardFields") or {}
+        stamps[str(record.get("Id"))] = _parse_time(fields.get("ModificationTimestamp"))
+    flagged = 0
+    for sync in candidates:
+        draft = sync.draft
+        remote_stamp = stamps.get(draft.remote_id, "missing")
+        if (
+            remote_stamp != "missing"
+            and remote_stamp is not None
+            and draft.remote_modified_at == remote_stamp
+        ):
+            DraftSync.objects.filter(pk=sync.pk).update(remote_checked_at=now)
+            continue
+        if _compare_one(draft.pk, gone=remote_stamp == "missing"):
+            flagged += 1
+    return flagged
+
+
+def _compare_one(draft_id: int, *, gone: bool) -> bool:
+    pusher = Pusher(draft_id)
+    if not pusher.claim():
+        return False
+    token = _current.set(pusher)
+    try:
+        pusher.purpose = "Drift check"
+        draft = Draft.objects.get(pk=draft_id)
+        sync = DraftSync.objects.get(pk=draft_id)
+        if sync.confirmed_seq < draft.change_seq:
+            pusher.release(state=SyncState.PENDING)
+            return False
+        try:
+            remote = None if gone else read_remote(ListingRef.for_incomplete(draft.remote_id))
+        except SparkNotFound:
+            remote = None
+        now = timezone.now()
+        if remote is None:
+            found: dict[str, Any] = {"listing": "The incomplete listing is no longer in the MLS."}
+        else:
+            found = differences(sync, remote)
+        if not found:
+            Draft.objects.filter(pk=draft_id).update(
+                remote_modified_at=remote.modified_at if remote else None
+            )
+            pusher.release(state=SyncState.SYNCED, remote_checked_at=now)
+            return False
+        pusher.release(
+            state=SyncState.DRIFT, drift_detected_at=now, drift_remote=found, remote_checked_at=now
+        )
+        _record_event(draft_id, "Changed in the MLS by someone else: the portal waits for a decision")
+        return True
+    except SparkError as error:
+        logger.warning("drift check of draft %s failed: %s", draft_id, error)
+        pusher.release(state=SyncState.SYNCED, remote_checked_at=timezone.now())
+        return False
+    finally:
+        _current.reset(token)
+        pusher.flush_calls()
+        if pusher.held:
+            pusher.release(state=SyncState.SYNCED)
+
+
+def resolve_drift(draft: Draft, *, keep: str, by) -> bool:
+    """A person decides (request side: records the decision, never calls the remote).
+
+    `keep="portal"` pushes the portal's version over the remote's; `keep="remote"` takes the
+    remote's field values (and photo names/captions, document names/privacy, deletions) into
+    the draft. The worker reads the remote, applies the decision and resumes the push."""
+    if keep not in ("portal", "remote"):
+        raise ValueError(keep)
+    with transaction.atomic():
+        decided = DraftSync.objects.filter(pk=draft.pk, state=SyncState.DRIFT).update(
+            state=SyncState.PENDING,
+            drift_decision=keep,
+            drift_decided_by=by,
+            # The mirror is about to be re-read: the whole draft is looked at again.
+            confirmed_seq=0,
+            attempts=0,
+            next_attempt_at=None,
+        )
+        if not decided:
+            return False
+        DraftEvent.record(
+            draft,
+            by,
+            DraftEvent.Kind.SYNC,
+            note="Chose to keep the portal version over the MLS changes"
+            if keep == "portal"
+            else "Chose to accept the MLS changes into the portal",
+        )
+        draft_id = draft.pk
+        transaction.on_commit(lambda: _ring(draft_id))
+    return True
+
+
+def _apply_drift_decision(pusher: Pusher, draft: Draft, sync: DraftSync) -> None:
+    """Worker side of `resolve_drift`: read the remote, make the mirror say what it holds (and,
+    to accept it, write it into the draft); the plan that follows closes the remaining gap."""
+    pusher.purpose = "Drift: read the MLS version"
+    try:
+        remote = read_remote(ListingRef.for_incomplete(draft.remote_id)) if draft.remote_id else None
+    except SparkNotFound:
+        remote = None
+    with pusher.recording():
+        sync = DraftSync.objects.select_for_update().get(pk=draft.pk)
+        decision = sync.drift_decision
+        if remote is None:
+            # The remote listing is gone: create it again from the portal.
+            Draft.objects.filter(pk=draft.pk).update(remote_id="", remote_resource_uri="")
+            RemoteItem.objects.filter(draft_id=draft.pk).delete()
+            sync.confirmed_fields, sync.photo_order, sync.document_order = {}, [], []
+            sync.primary_photo = ""
+        elif decision == "remote":
+            _accept_remote(draft, sync, remote, by=sync.drift_decided_by)
+            _apply_remote_to_mirror(sync, remote, adopt_duplicates=False)
+        else:
+            _apply_remote_to_mirror(sync, remote, adopt_duplicates=False)
+        sync.drift_decision = ""
+        sync.drift_detected_at = None
+        sync.drift_remote = {}
+        sync.save()
+        DraftEvent.record(
+            draft,
+            None,
+            DraftEvent.Kind.SYNC,
+            note="Accepted the MLS changes into the portal"
+            if remote is not None and decision == "remote"
+            else "Kept the portal version over the MLS changes",
+        )
+
+
+def _accept_remote(draft: Draft, sync: DraftSync, remote: RemoteSnapshot, *, by) -> None:
+    """Write the remote's values into the draft, as an edit by `by` (history kept)."""
+    from media_manager.models import Document, Photo
+
+    values = _remote_field_values(sync, remote)
+    updates: dict[str, Any] = {}
+    for spark_name, value in values.items():
+        local = SPARK_TO_FIELD.get(spark_name)
+        if local is None:
+            continue
+        model_field = Draft._meta.get_field(local)
+        try:
+            cleaned = (
+                model_field.to_python(value) if value is not None else (None if model_field.null else "")
+            )
+        except (TypeError, ValueError, ValidationError):
+            logger.warning("draft %s: cannot take the MLS value of %s", draft.pk, spark_name)
+            continue
+        if getattr(draft, local) != cleaned:
+            updates[local] = cleaned
+            DraftEvent.record(
+                draft,
+                by,
+                DraftEvent.Kind.FIELD_CHANGED,
+                field=local,
+                old=getattr(draft, local),
+                new=cleaned,
+                note="Accepted from the MLS",
+            )
+    if updates:
+        Draft.objects.filter(pk=draft.pk).update(
+            **updates,
+            version=F("version") + 1,
+            change_seq=F("change_seq") + 1,
+            updated_by=by,
+            updated_at=timezone.now(),
+        )
+    rows = {row.remote_id: row for row in RemoteItem.objects.filter(draft_id=draft.pk).exclude(remote_id="")}
+    photos = {str(r["Id"]): r for r in remote.photos}
+    documents = {str(r["Id"]): r for r in remote.documents}
+    gone_photos = []
+    for rid, row in rows.items():
+        if row.local_id is None:
+            continue
+        if row.kind == planner.PHOTO:
+            record = photos.get(rid)
+            if record is None:
+                gone_photos.append(row.local_id)
+                continue
+            photo = Photo.objects.filter(pk=row.local_id, draft=draft).first()
+            if photo is not None and (
+                photo.name != record.get("Name") or photo.caption != (record.get("Caption") or "")
+            ):
+                photo.update_text(
+                    name=record.get("Name") or photo.name, caption=record.get("Caption") or "", by=by
+                )
+        else:
+            record = documents.get(rid)
+            document = Document.objects.filter(pk=row.local_id, draft=draft).first()
+            if document is None:
+                continue
+            if record is None:
+                Document.trash_many(draft, [document.pk], by=by)
+            elif document.name != record.get("Name") or document.privacy != record.get("Privacy"):
+                document.update(
+                    name=record.get("Name") or document.name,
+                    privacy=record.get("Privacy") or document.privacy,
+                    by=by,
+                )
+    if gone_photos:
+        Photo.trash_many(draft, gone_photos, by=by)

@@ -1,0 +1,25 @@
+"""Celery tasks of the sync engine: thin; the work is in spark/sync.py.
+
+Names: ``spark.sync_draft`` (one draft), ``spark.sweep`` (beat, every 10 s),
+``spark.check_drift`` (beat, every few minutes). Messages carry only a draft id; duplicates
+are harmless (the draft's lease decides who works).
+"""
+
+from celery import shared_task
+
+from . import sync
+
+
+@shared_task(name="spark.sync_draft", ignore_result=True)
+def sync_draft(draft_id: int) -> str:
+    return sync.push_draft(int(draft_id)).value
+
+
+@shared_task(name="spark.sweep", ignore_result=True)
+def sweep() -> int:
+    return sync.sweep()
+
+
+@shared_task(name="spark.check_drift", ignore_result=True)
+def check_drift() -> int:
+    return sync.check_drift()

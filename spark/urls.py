@@ -1,0 +1,12 @@
+from django.urls import path
+
+from . import views
+
+app_name = "spark"
+urlpatterns = [
+    path("drafts/<int:pk>/", views.draft_sync, name="draft_sync"),
+    path("drafts/<int:pk>/badge/", views.draft_sync_badge, name="draft_sync_badge"),
+    path("drafts/<int:pk>/retry/", views.draft_sync_retry, name="draft_sync_retry"),
+    path("drafts/<int:pk>/drift/", views.draft_sync_resolve, name="draft_sync_resolve"),
+    path("attention/", views.needs_attention, name="needs_attention"),
+]

@@ -1,0 +1,68 @@
+"""Who is who around one draft, for the permission matrix and the view tests."""
+
+from dataclasses import dataclass
+
+import pytest
+
+from accounts.models import User
+from drafts.models import Draft
+from tests.factories import (
+    AgentFactory,
+    CompanyAdminFactory,
+    DraftFactory,
+    OfficeAdminFactory,
+    OfficeFactory,
+)
+
+
+@dataclass
+class Cast:
+    draft: Draft  # listed by `agent` in `office`, co-listed by `co_agent`
+    agent: User
+    co_agent: User
+    office_agent: User  # another agent of the same office
+    office_admin: User
+    company_admin: User  # of the same company, sitting in the other office
+    other_office_agent: User
+    other_office_admin: User
+    other_company_agent: User
+    other_company_admin: User
+    inactive_agent: User  # the listing agent's office, deactivated
+
+    def actor(self, name: str) -> User | None:
+        return None if name == "anonymous" else getattr(self, name)
+
+
+@pytest.fixture
+def cast(office, other_office) -> Cast:
+    agent = AgentFactory(office=office)
+    co_agent = AgentFactory(office=office)
+    draft = DraftFactory(list_agent=agent, co_list_agent=co_agent, latitude=46.8676, longitude=-96.7890)
+    other_company_office = OfficeFactory()
+    return Cast(
+        draft=draft,
+        agent=agent,
+        co_agent=co_agent,
+        office_agent=AgentFactory(office=office),
+        office_admin=OfficeAdminFactory(office=office),
+        company_admin=CompanyAdminFactory(office=other_office),
+        other_office_agent=AgentFactory(office=other_office),
+        other_office_admin=OfficeAdminFactory(office=other_office),
+        other_company_agent=AgentFactory(office=other_company_office),
+        other_company_admin=CompanyAdminFactory(office=other_company_office),
+        inactive_agent=AgentFactory(office=office, is_active=False),
+    )
+
+
+def htmx(**headers) -> dict:
+    return {"HTTP_HX_REQUEST": "true", **headers}
+
+
+def field_post(draft: Draft, value, *, seen=None, version=None, **extra) -> dict:
+    """The body of one autosave, as the editor sends it."""
+    return {
+        "value": value,
+        "version": draft.version if version is None else version,
+        "seen_value": "" if seen is None else seen,
+        **extra,
+    }

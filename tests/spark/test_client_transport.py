@@ -1,0 +1,97 @@
+"""Transport details the sandbox does not exercise: gzip and chunked bodies, connection reuse and
+the response's request id. The double is a plain HTTP server at the network edge (127.0.0.1)."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import logging
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from spark.client import SparkClient, SparkNotFound
+
+OK = json.dumps({"D": {"Success": True, "Results": [{"Id": "1"}]}}).encode()
+MISSING = json.dumps({"D": {"Success": False, "Code": 404, "Message": "Not found"}}).encode()
+
+
+class EdgeHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    seen: list[tuple[int, dict[str, str]]] = []
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        EdgeHandler.seen.append((self.client_address[1], dict(self.headers)))
+        kind = self.path.split("?")[0].rsplit("/", 1)[-1]
+        if kind == "gzip":
+            body = gzip.compress(OK)
+            self.send_response(200)
+            self.send_header("Content-Encoding", "gzip")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+        elif kind == "chunked":
+            self.send_response(200)
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            for start in range(0, len(OK), 7):
+                piece = OK[start : start + 7]
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+            self.wfile.write(b"0\r\n\r\n")
+        else:
+            body = MISSING if kind == "missing" else OK
+            self.send_response(404 if kind == "missing" else 200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("X-Request-Id", f"req-{kind}")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+
+@pytest.fixture
+def edge() -> Iterator[str]:
+    EdgeHandler.seen = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), EdgeHandler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_gzip_and_chunked_bodies_are_decoded(edge):
+    client = SparkClient(edge, access_token="t")
+    assert client.request("GET", "/v1/gzip", route="edge.gzip").results == [{"Id": "1"}]
+    assert client.request("GET", "/v1/chunked", route="edge.chunked").results == [{"Id": "1"}]
+    assert "gzip" in EdgeHandler.seen[0][1]["Accept-Encoding"]
+
+
+def test_connections_are_pooled_and_headers_sent(edge):
+    client = SparkClient(edge, access_token="tok", user_agent="Portal/2")
+    for _ in range(3):
+        client.request("GET", "/v1/plain", route="edge.plain")
+    ports = {port for port, _headers in EdgeHandler.seen}
+    assert len(ports) == 1  # one kept-alive connection
+    headers = EdgeHandler.seen[0][1]
+    assert headers["Authorization"] == "Bearer tok"
+    assert headers["X-SparkApi-User-Agent"] == "Portal/2"
+    assert headers["Accept"] == "application/json"
+
+
+def test_request_id_reaches_results_errors_and_logs(edge, caplog):
+    caplog.set_level(logging.INFO, logger="spark.client")
+    client = SparkClient(edge, access_token="t")
+    assert client.request("GET", "/v1/plain", route="edge.plain").request_id == "req-plain"
+    with pytest.raises(SparkNotFound) as caught:
+        client.request("GET", "/v1/missing", route="edge.missing")
+    assert caught.value.request_id == "req-missing"
+    records = [r for r in caplog.records if r.name == "spark.client"]
+    assert [r.spark["request_id"] for r in records] == ["req-plain", "req-missing"]
+    assert records[1].spark["spark_code"] == 404
+    assert "request_id=req-missing" in records[1].getMessage()

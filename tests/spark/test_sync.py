@@ -1,0 +1,207 @@
+"""The sync engine against the sandbox over real HTTP (the live server): what it sends, that a
+second push sends nothing, and that every fault kind ends with remote == local, no duplicates."""
+
+from __future__ import annotations
+
+import pytest
+
+from drafts.models import DraftEvent
+from media_manager.models import Document, Photo
+from spark import sync
+from spark.models import DraftSync, RemoteCall, RemoteItem, SyncState
+from spark.sandbox.models import Listing as SandboxListing
+from tests.factories import DraftFactory
+from tests.spark import sync_support
+from tests.spark.sync_support import (
+    add_document,
+    add_photo,
+    assert_in_sync,
+    drain,
+)
+
+# Fixtures shared by the sync tests.
+memory_broker = sync_support.memory_broker
+sync_env = sync_support.sync_env
+sync_server = sync_support.sync_server
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def full_draft(agent):
+    draft = DraftFactory(list_agent=agent, beds_total=3, baths_total=2, year_built=1984)
+    add_photo(draft, by=agent, name="Front", seed=1, caption="From the street")
+    add_photo(draft, by=agent, name="Kitchen", seed=2)
+    add_photo(draft, by=agent, name="Yard", seed=3)
+    add_document(draft, by=agent, name="Floor Plan", privacy="Public")
+    add_document(draft, by=agent, name="Survey", privacy="Private")
+    draft.refresh_from_db()
+    return draft
+
+
+def test_a_draft_is_created_with_its_photos_and_documents(sync_env, full_draft):
+    assert drain(full_draft)[-1] == sync.Outcome.SYNCED
+    assert_in_sync(sync_env, full_draft)
+    listing = sync_env.remote(full_draft)
+    marker = DraftSync.objects.get(pk=full_draft.pk).create_marker
+    assert listing["CustomFields"][sync.MARKER_GROUP][sync.MARKER_FIELD] == marker
+    # Three uploads appended in order need no reorder; the first photo is primary by itself.
+    assert sync_env.count("incomplete.create") == 1
+    assert sync_env.count("uploads.photo") == 3
+    assert sync_env.count("uploads.document") == 2
+    assert sync_env.count("photos.reorder") == 0
+    assert sync_env.count("photos.update") == 0
+    # Each call is in the sync log, with its status.
+    logged = RemoteCall.objects.filter(draft=full_draft)
+    assert logged.count() == sync_env.calls()
+    assert set(logged.values_list("status", flat=True)) <= {200, 201}
+    # The media rows know their remote ids; history notes the creation.
+    assert all(Photo.objects.filter(draft=full_draft).values_list("remote_id", flat=True))
+    assert DraftEvent.objects.filter(draft=full_draft, kind=DraftEvent.Kind.SYNC).exists()
+
+
+def test_a_second_push_makes_no_call(sync_env, full_draft):
+    drain(full_draft)
+    before = sync_env.calls()
+    logged = RemoteCall.objects.count()
+    assert sync.push_draft(full_draft.pk) == sync.Outcome.NOTHING
+    # Even when forced to look (a duplicate delivery after a change was confirmed).
+    DraftSync.objects.filter(pk=full_draft.pk).update(confirmed_seq=0)
+    assert sync.push_draft(full_draft.pk) == sync.Outcome.SYNCED
+    assert sync_env.calls() == before
+    assert RemoteCall.objects.count() == logged
+
+
+def test_a_field_update_sends_only_the_changed_fields(sync_env, full_draft, agent):
+    drain(full_draft)
+    # Someone changes City in the MLS; the portal then changes only the price.
+    listing = SandboxListing.objects.get(spark_id=full_draft.remote_id)
+    listing.fields = {**listing.fields, "City": "Moorhead"}
+    listing.save()
+    full_draft.save_field(
+        "list_price", "265000", by=agent, seen_version=full_draft.version, seen_value="250000"
+    )
+    drain(full_draft)
+    remote = sync_env.remote(full_draft)
+    assert remote["StandardFields"]["ListPrice"] == 265000
+    assert remote["StandardFields"]["City"] == "Moorhead"  # not overwritten: not sent
+    assert sync_env.count("incomplete.update") == 1
+    last = RemoteCall.objects.filter(draft=full_draft, route="incomplete.update").get()
+    assert last.purpose == "UpdateFields ListPrice"
+
+
+def test_order_primary_names_privacy_and_trash_reach_the_remote(sync_env, full_draft, agent):
+    drain(full_draft)
+    photos = list(Photo.objects.filter(draft=full_draft).order_by("position"))
+    documents = list(Document.objects.filter(draft=full_draft).order_by("position"))
+    Photo.reorder(full_draft, [photos[2].pk, photos[0].pk, photos[1].pk], seen_version=4, by=agent)
+    photos[1].make_primary(by=agent)
+    photos[2].update_text(name="Back yard", caption="South facing", by=agent)
+    documents[1].update(name="Survey 2026", privacy="Public", by=agent)
+    Document.reorder(full_draft, [documents[1].pk, documents[0].pk], seen_version=3, by=agent)
+    drain(full_draft)
+    assert_in_sync(sync_env, full_draft)
+    assert sync_env.count("photos.reorder") == 1
+    assert sync_env.count("documents.reorder") == 1
+    # Trash one photo (the primary) and restore nothing: deleted remotely, primary follows.
+    photos[1].move_to_trash(by=agent)
+    add_photo(full_draft, by=agent, name="Garage", seed=4)
+    drain(full_draft)
+    assert_in_sync(sync_env, full_draft)
+    assert sync_env.count("photos.delete") == 1
+
+
+def test_a_replaced_picture_is_replaced_in_place(sync_env, full_draft, agent):
+    from tests.spark.sync_support import finish_processing
+
+    drain(full_draft)
+    photo = Photo.objects.filter(draft=full_draft).order_by("position")[1]
+    old_remote = photo.remote_id
+    photo.rotate(1, by=agent)
+    finish_processing(photo, seed=77)
+    drain(full_draft)
+    assert_in_sync(sync_env, full_draft)
+    assert sync_env.count("photos.replace") == 1
+    photo.refresh_from_db()
+    assert photo.remote_id and photo.remote_id != old_remote
+
+
+# --- Faults: each ends with remote == local and no duplicates ----------------------------------
+
+FAULTS = {
+    "server_error_500": {"kind": "server_error", "status": 500},
+    "server_error_502": {"kind": "server_error", "status": 502},
+    "server_error_503": {"kind": "server_error", "status": 503},
+    "server_error_504_html": {"kind": "server_error", "status": 504, "envelope": False},
+    "rate_limit_429": {"kind": "rate_limit", "status": 429, "retry_after": 1},
+    "rate_limit_503_date": {"kind": "rate_limit", "status": 503, "retry_after_date_in": 1},
+    "rate_limit_no_header": {"kind": "rate_limit", "status": 503, "retry_after": None},
+    "token_expired": {"kind": "token_expired"},
+    "hang": {"kind": "hang", "hang_seconds": 2.5},
+    "drop_after_apply": {"kind": "drop_after_apply"},
+    "trickle": {"kind": "trickle", "trickle_interval": 1.5, "trickle_bytes": 2},
+}
+ROUTES = ["incomplete.create", "uploads.photo", "uploads.document", "photos.reorder", "photos.update"]
+
+
+@pytest.mark.parametrize("fault", sorted(FAULTS))
+def test_every_fault_kind_ends_in_sync_without_duplicates(sync_env, full_draft, agent, fault):
+    rule = {**FAULTS[fault], "routes": ROUTES, "times": 3, "probability": 1.0}
+    sync_env.control.faults(rule, seed=7)
+    # Reorder and move the primary before the first push, so order and primary calls are faulted too.
+    photos = list(Photo.objects.filter(draft=full_draft).order_by("position"))
+    Photo.reorder(full_draft, [photos[1].pk, photos[2].pk, photos[0].pk], seen_version=4, by=agent)
+    photos[2].make_primary(by=agent)
+    drain(full_draft, timeout=60)
+    assert_in_sync(sync_env, full_draft)
+    state = sync_env.control.state()["incomplete_listings"]
+    assert len(state) == 1, "a duplicate listing"
+    assert len(state[0]["Photos"]) == 3 and len(state[0]["Documents"]) == 2
+    assert sum(rule["injected"] for rule in sync_env.fault_rules()) >= 1
+    assert RemoteItem.objects.filter(draft=full_draft, sending=True).count() == 0
+
+
+def test_a_lost_create_is_adopted_not_repeated(sync_env, full_draft):
+    sync_env.control.faults({"kind": "drop_after_apply", "routes": ["incomplete.create"], "times": 1})
+    assert sync.push_draft(full_draft.pk) == sync.Outcome.RETRY
+    assert DraftSync.objects.get(pk=full_draft.pk).create_sent_at is not None
+    drain(full_draft)
+    assert sync_env.count("incomplete.create") == 1
+    assert len(sync_env.control.state()["incomplete_listings"]) == 1
+    assert_in_sync(sync_env, full_draft)
+
+
+def test_a_hung_create_that_lands_late_is_adopted(sync_env, full_draft):
+    # The create sleeps longer than our read timeout, then applies: we must not create twice.
+    sync_env.control.faults(
+        {"kind": "hang", "hang_seconds": 2.5, "routes": ["incomplete.create"], "times": 1}
+    )
+    drain(full_draft, timeout=60)
+    assert sync_env.count("incomplete.create") == 1
+    assert len(sync_env.control.state()["incomplete_listings"]) == 1
+    assert_in_sync(sync_env, full_draft)
+
+
+def test_a_lost_upload_reply_is_settled_with_the_same_ticket(sync_env, full_draft):
+    sync_env.control.faults({"kind": "hang", "hang_seconds": 2.5, "routes": ["uploads.photo"], "times": 1})
+    drain(full_draft, timeout=60)
+    assert_in_sync(sync_env, full_draft)
+    # The hung upload and its retry shared one single-use ticket: one of them was refused.
+    assert sync_env.count("tickets.create") == 3 + 2
+
+
+def test_two_candidates_for_a_lost_upload_need_attention(sync_env, full_draft, agent):
+    drain(full_draft)
+    photo = add_photo(full_draft, by=agent, name="Porch", seed=9)
+    # The upload lands but its answer is lost; someone also added a look-alike in the MLS.
+    sync_env.control.faults({"kind": "drop_after_apply", "routes": ["uploads.photo"], "times": 1})
+    assert sync.push_draft(full_draft.pk) == sync.Outcome.RETRY
+    from spark.client import ListingRef
+
+    api = sync.client()
+    api.upload_photo(
+        ListingRef.for_incomplete(full_draft.remote_id), photo.master.read(), file_name="x.jpg", name="Porch"
+    )
+    assert drain(full_draft)[-1] == sync.Outcome.ATTENTION
+    row = DraftSync.objects.get(pk=full_draft.pk)
+    assert row.state == SyncState.ATTENTION and "could be it" in row.error_message

@@ -220,7 +220,9 @@ SECURE_CSP = {
 # Console in development; SMTP (configured below) unless EMAIL_BACKEND says otherwise.
 EMAIL_BACKEND_PATH = env_str(
     "EMAIL_BACKEND",
-    "django.core.mail.backends.console.EmailBackend" if DEBUG else "django.core.mail.backends.smtp.EmailBackend",
+    "django.core.mail.backends.console.EmailBackend"
+    if DEBUG
+    else "django.core.mail.backends.smtp.EmailBackend",
 )
 MAILERS = {
     "default": {
@@ -296,7 +298,7 @@ SPARK_RATE_LIMIT_PER_SECOND = env_float("SPARK_RATE_LIMIT_PER_SECOND", 5.0)
 # Redis shared by all workers for the rate limit and the OAuth token; empty = one machine.
 SYNC_REDIS_URL = env_str(
     "SYNC_REDIS_URL",
-    CACHE_URL if CACHE_URL.startswith("redis") else (CELERY_BROKER_URL if CELERY_BROKER_URL.startswith("redis") else ""),
+    next((url for url in (CACHE_URL, CELERY_BROKER_URL) if url.startswith("redis")), ""),
 )
 SPARK_SANDBOX_ENABLED = env_bool("SPARK_SANDBOX_ENABLED", True)
 # The fault-injection and reset endpoints of the sandbox; never on in production.

@@ -26,7 +26,15 @@ def test_history_rows_cannot_be_edited_or_deleted_through_the_app(draft, agent):
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="the trigger exists on PostgreSQL only")
 def test_postgresql_refuses_raw_updates_of_history(draft, agent):
     draft.save_field("city", "Moorhead", by=agent, seen_version=draft.version, seen_value=draft.city)
-    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic(), connection.cursor() as cursor:
+    with (
+        pytest.raises(DatabaseError, match="append-only"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
         cursor.execute("UPDATE drafts_draftevent SET note = 'x'")
-    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic(), connection.cursor() as cursor:
+    with (
+        pytest.raises(DatabaseError, match="append-only"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
         cursor.execute("DELETE FROM drafts_draftevent")

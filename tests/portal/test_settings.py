@@ -16,7 +16,12 @@ def run_manage(*args: str, **env: str) -> subprocess.CompletedProcess:
     environment = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
     environment.update(env)
     return subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=ROOT, env=environment, capture_output=True, text=True, timeout=120
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
@@ -54,7 +59,9 @@ def test_celery_settings_keep_tasks():
     assert settings.CELERY_TASK_SOFT_TIME_LIMIT < settings.CELERY_TASK_TIME_LIMIT
     assert settings.CELERY_ACCEPT_CONTENT == ["json"]
     if not settings.CELERY_BROKER_URL.startswith("filesystem"):
-        assert settings.CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] > settings.CELERY_TASK_TIME_LIMIT
+        assert (
+            settings.CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] > settings.CELERY_TASK_TIME_LIMIT
+        )
 
 
 def test_csp_has_no_unsafe_sources():
@@ -71,7 +78,7 @@ def test_pages_carry_a_nonce_csp_and_no_inline_script(client, agent):
     assert "'nonce-" in policy and "unsafe" not in policy
     body = response.content.decode()
     assert "<script>" not in body
-    assert 'hx-on' not in body
+    assert "hx-on" not in body
 
 
 @pytest.mark.django_db

@@ -1,5 +1,9 @@
+from __future__ import annotations
+
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
+from django.db.models import Q
+from django.utils import timezone
 
 
 class Company(models.Model):
@@ -52,6 +56,14 @@ class Role(models.TextChoices):
     COMPANY_ADMIN = "company_admin", "Company admin"
 
 
+class PortalUserManager(UserManager):
+    """Users come with their office: every page names it in the header, and scoping starts
+    from it, so the signed-in user is loaded with it in one query."""
+
+    def get_queryset(self):
+        return super().get_queryset().select_related("office")
+
+
 class User(AbstractUser):
     """A member of a brokerage. The agent profile fields fill Spark's ListAgent* fields."""
 
@@ -79,7 +91,7 @@ class User(AbstractUser):
         "MLS agent id", max_length=26, blank=True, help_text="The agent's Id in the MLS (ListAgentId)."
     )
 
-    objects = UserManager()
+    objects = PortalUserManager()
 
     class Meta:
         ordering = ["last_name", "first_name", "username"]
@@ -150,3 +162,73 @@ class LoginAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"{self.username} from {self.ip_address} at {self.at:%Y-%m-%d %H:%M}"
+
+
+class NotificationQuerySet(models.QuerySet["Notification"]):
+    def for_user(self, user) -> NotificationQuerySet:
+        return self.filter(recipient=user) if user.is_authenticated else self.none()
+
+    def unread(self) -> NotificationQuerySet:
+        return self.filter(read_at__isnull=True)
+
+    def mark_read(self) -> int:
+        """Mark the unread ones of this set read now; how many were."""
+        return self.unread().update(read_at=timezone.now())
+
+
+class Notification(models.Model):
+    """One message in a person's inbox. It carries its own text and a path in the portal, so
+    accounts knows nothing of what it is about."""
+
+    TEXT_MAX = 300
+
+    recipient = models.ForeignKey(User, on_delete=models.CASCADE, related_name="notifications")
+    text = models.CharField(max_length=TEXT_MAX)
+    # A path inside the portal ("/drafts/12/"), never another site's address.
+    url = models.CharField(max_length=500)
+    created_at = models.DateTimeField(default=timezone.now)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    objects = NotificationQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [
+            models.Index(fields=["recipient", "-created_at"], name="notification_inbox"),
+            models.Index(fields=["recipient"], condition=Q(read_at__isnull=True), name="notification_unread"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=~Q(text=""), name="notification_text_not_empty"),
+            models.CheckConstraint(
+                condition=Q(url__startswith="/") & ~Q(url__startswith="//"), name="notification_url_is_a_path"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.text
+
+    @property
+    def is_read(self) -> bool:
+        return self.read_at is not None
+
+    @classmethod
+    def send(cls, recipients, *, text: str, url: str) -> list[Notification]:
+        """One unread notification for each recipient (duplicates and None skipped)."""
+        text = " ".join(text.split())[: cls.TEXT_MAX] or "Something changed."
+        seen: set[int] = set()
+        rows = []
+        for user in recipients:
+            if user is None or user.pk in seen:
+                continue
+            seen.add(user.pk)
+            rows.append(cls(recipient=user, text=text, url=url))
+        return cls.objects.bulk_create(rows)
+
+    def mark_read(self) -> bool:
+        """True if it was unread."""
+        if self.read_at is not None:
+            return False
+        self.read_at = timezone.now()
+        return bool(
+            Notification.objects.filter(pk=self.pk, read_at__isnull=True).update(read_at=self.read_at)
+        )

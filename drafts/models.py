@@ -13,7 +13,7 @@ from django.db import models, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from . import doorbell
+from . import doorbell, notifications
 from .fields import EDITABLE_FIELDS, SPARK_NAMES
 
 # What the editor autosaves one at a time: the Spark fields plus the co-listing agent
@@ -49,6 +49,27 @@ class DraftStatus(models.TextChoices):
     PROMOTING = "promoting", "Publishing"
     LIVE = "live", "Live"
     PROMOTION_FAILED = "promotion_failed", "Publishing failed"
+
+
+# A change to a draft in one of these states sends it back to drafting: what was reviewed
+# (or failed to publish) is no longer what the draft holds.
+SENT_BACK_BY_EDITS: frozenset[str] = frozenset(
+    {DraftStatus.CHANGES_REQUESTED, DraftStatus.APPROVED, DraftStatus.PROMOTION_FAILED}
+)
+REVIEW_REASON_MAX = 2000
+REVIEW_COMMENT_MAX = 2000
+PROMOTION_FAILURE_MAX = 1000
+
+
+class TransitionNotAllowed(Exception):
+    """A status change the draft's state or the person's role does not allow; nothing changed.
+
+    `message` is written for the person who asked, to show as it is.
+    """
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
 
 
 class DraftQuerySet(models.QuerySet["Draft"]):
@@ -197,6 +218,13 @@ class Draft(models.Model):
     remote_modified_at = models.DateTimeField(null=True, blank=True)
     live_listing_id = models.CharField(max_length=26, blank=True)
 
+    # --- Review and promotion ---
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    promotion_failure_reason = models.CharField(max_length=PROMOTION_FAILURE_MAX, blank=True)
+    # Unresolved ReviewComments, kept with the row so the editor asks for them only when
+    # there are some.
+    open_review_comments = models.PositiveIntegerField(default=0)
+
     objects = DraftQuerySet.as_manager()
 
     class Meta:
@@ -216,6 +244,12 @@ class Draft(models.Model):
             ),
             models.Index(fields=["latitude", "longitude"], name="draft_coordinates"),
             models.Index(fields=["status"], name="draft_status"),
+            # The review queue and the navigation's count: one office's submitted drafts.
+            models.Index(
+                fields=["office", "submitted_at"],
+                condition=Q(status="submitted", deleted_at__isnull=True),
+                name="draft_awaiting_review",
+            ),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(status__in=DraftStatus.values), name="draft_status_valid"),
@@ -343,11 +377,7 @@ class Draft(models.Model):
             locked.updated_by = by
             locked.updated_at = timezone.now()
             status_before = locked.status
-            if locked.status in (
-                DraftStatus.CHANGES_REQUESTED,
-                DraftStatus.APPROVED,
-                DraftStatus.PROMOTION_FAILED,
-            ):
+            if locked.status in SENT_BACK_BY_EDITS:
                 # Editing a reviewed draft sends it back to drafting.
                 locked.status = DraftStatus.DRAFT
             locked.save(update_fields=[name, "version", "change_seq", "updated_by", "updated_at", "status"])
@@ -363,6 +393,312 @@ class Draft(models.Model):
                 )
             doorbell.ring_after_commit(locked.pk)
         return FieldSaved(locked, changed=True)
+
+    # --- Review: who may do what ---
+    def is_listed_by(self, user) -> bool:
+        return user.pk is not None and user.pk in (self.list_agent_id, self.co_list_agent_id)
+
+    def can_submit(self, user) -> bool:
+        """The listing agent, the co-listing agent or whoever created the draft."""
+        return (
+            user.is_authenticated
+            and user.is_active
+            and (self.is_listed_by(user) or user.pk == self.created_by_id)
+        )
+
+    def can_review(self, user) -> bool:
+        """An office admin of the draft's office, a company admin of its company, a superuser."""
+        if not user.is_authenticated or not user.is_active:
+            return False
+        if user.is_superuser:
+            return True
+        if user.is_office_admin:
+            return user.office_id == self.office_id
+        if user.is_company_admin:
+            return user.office_id is not None and user.office.company_id == self.office.company_id
+        return False
+
+    def can_approve(self, user) -> bool:
+        """A reviewer who is not one of the draft's listing agents (nobody approves their own)."""
+        return self.can_review(user) and not self.is_listed_by(user)
+
+    # --- Review: status changes ---
+    def submit(self, *, by) -> None:
+        """draft / changes requested -> submitted. Blocking rule errors do not stop it: the
+        reviewer sees the readiness. Snapshots the draft; tells the office's reviewers."""
+
+        def who(draft: Draft) -> None:
+            if not draft.can_submit(by):
+                raise TransitionNotAllowed("Only the draft's listing agents can submit it for review.")
+
+        def after(draft: Draft) -> None:
+            ReviewSnapshot.capture(draft, ReviewSnapshot.Kind.SUBMITTED, by=by)
+            notifications.draft_submitted(draft, by=by)
+
+        self._change_status(
+            by=by,
+            allowed_from=(DraftStatus.DRAFT, DraftStatus.CHANGES_REQUESTED),
+            to=DraftStatus.SUBMITTED,
+            verb="submitted for review",
+            who=who,
+            updates={"submitted_at": timezone.now()},
+            after=after,
+        )
+
+    def withdraw(self, *, by) -> None:
+        """submitted -> draft, by the agents who may submit it."""
+
+        def who(draft: Draft) -> None:
+            if not draft.can_submit(by):
+                raise TransitionNotAllowed("Only the draft's listing agents can withdraw it from review.")
+
+        self._change_status(
+            by=by,
+            allowed_from=(DraftStatus.SUBMITTED,),
+            to=DraftStatus.DRAFT,
+            verb="withdrawn from review",
+            who=who,
+            updates={"submitted_at": None},
+        )
+
+    def request_changes(self, *, by, reason: str) -> None:
+        """submitted / approved / publishing failed -> changes requested, by a reviewer.
+
+        `reason` is required; it becomes a comment on the whole draft (the agent sees it in
+        the editor) and goes to the agents by notification."""
+        reason = (reason or "").strip()[:REVIEW_REASON_MAX]
+
+        def who(draft: Draft) -> None:
+            if not draft.can_review(by):
+                raise TransitionNotAllowed("Only a reviewer of this office can request changes.")
+
+        def check(draft: Draft) -> None:
+            if not reason:
+                raise TransitionNotAllowed("Say what should change: the reason is required.")
+
+        def after(draft: Draft) -> None:
+            ReviewSnapshot.capture(draft, ReviewSnapshot.Kind.CHANGES_REQUESTED, by=by)
+            ReviewComment.objects.create(
+                draft=draft, author=by, target_kind=ReviewComment.Target.DRAFT, text=reason
+            )
+            Draft.objects.filter(pk=draft.pk).update(open_review_comments=F("open_review_comments") + 1)
+            draft.open_review_comments += 1
+            notifications.changes_requested(draft, by=by, reason=reason)
+
+        self._change_status(
+            by=by,
+            allowed_from=(DraftStatus.SUBMITTED, DraftStatus.APPROVED, DraftStatus.PROMOTION_FAILED),
+            to=DraftStatus.CHANGES_REQUESTED,
+            verb="sent back with changes requested",
+            who=who,
+            check=check,
+            note=reason,
+            after=after,
+        )
+
+    def approve(self, *, by) -> None:
+        """submitted -> approved, by a reviewer who does not list the draft, and only when
+        no rule of ERROR severity fails."""
+        from .rules import blocking_errors  # rules imports this module
+
+        def who(draft: Draft) -> None:
+            if not draft.can_review(by):
+                raise TransitionNotAllowed("Only a reviewer of this office can approve a draft.")
+            if draft.is_listed_by(by):
+                raise TransitionNotAllowed("You list this draft, so another reviewer has to approve it.")
+
+        def check(draft: Draft) -> None:
+            errors = blocking_errors(draft)
+            if errors:
+                count = len(errors)
+                raise TransitionNotAllowed(
+                    f"Cannot approve: {count} {'error' if count == 1 else 'errors'} must be fixed first "
+                    f"({errors[0].message}{' …' if count > 1 else ''})."
+                )
+
+        def after(draft: Draft) -> None:
+            ReviewSnapshot.capture(draft, ReviewSnapshot.Kind.APPROVED, by=by)
+            notifications.draft_approved(draft, by=by)
+
+        self._change_status(
+            by=by,
+            allowed_from=(DraftStatus.SUBMITTED,),
+            to=DraftStatus.APPROVED,
+            verb="approved",
+            who=who,
+            check=check,
+            after=after,
+        )
+
+    def begin_promotion(self, *, by) -> None:
+        """approved / publishing failed (a retry) -> promoting, by a reviewer. The draft is
+        read-only from here until it is live or has failed. The caller starts the work
+        after commit."""
+        from .rules import blocking_errors  # rules imports this module
+
+        def who(draft: Draft) -> None:
+            if not draft.can_review(by):
+                raise TransitionNotAllowed("Only a reviewer of this office can publish a draft.")
+
+        def check(draft: Draft) -> None:
+            if blocking_errors(draft):
+                raise TransitionNotAllowed("Cannot publish: the draft has errors to fix first.")
+
+        self._change_status(
+            by=by,
+            allowed_from=(DraftStatus.APPROVED, DraftStatus.PROMOTION_FAILED),
+            to=DraftStatus.PROMOTING,
+            verb="published",
+            who=who,
+            check=check,
+            updates={"promotion_failure_reason": ""},
+        )
+
+    def mark_live(self, live_listing_id: str, *, by=None) -> None:
+        """promoting -> live, recording the live listing's id (the promotion worker calls it)."""
+        live_listing_id = (live_listing_id or "").strip()
+
+        def check(draft: Draft) -> None:
+            if not live_listing_id or len(live_listing_id) > 26:
+                raise TransitionNotAllowed("A live listing needs its listing id (26 characters at most).")
+
+        self._change_status(
+            by=by,
+            allowed_from=(DraftStatus.PROMOTING,),
+            to=DraftStatus.LIVE,
+            verb="marked live",
+            check=check,
+            updates={"live_listing_id": live_listing_id},
+            note=f"Live listing {live_listing_id}",
+            after=lambda draft: notifications.draft_live(draft),
+        )
+
+    def mark_promotion_failed(self, reason: str, *, by=None) -> None:
+        """promoting -> publishing failed, with the reason people will read. A reviewer may
+        retry with `begin_promotion`."""
+        reason = (reason or "").strip()[:PROMOTION_FAILURE_MAX]
+
+        def check(draft: Draft) -> None:
+            if not reason:
+                raise TransitionNotAllowed("Say why publishing failed: the reason is required.")
+
+        self._change_status(
+            by=by,
+            allowed_from=(DraftStatus.PROMOTING,),
+            to=DraftStatus.PROMOTION_FAILED,
+            verb="marked as failed to publish",
+            check=check,
+            updates={"promotion_failure_reason": reason},
+            note=reason,
+            after=lambda draft: notifications.promotion_failed(draft, reason=reason),
+        )
+
+    def _change_status(
+        self,
+        *,
+        by,
+        allowed_from: tuple[str, ...],
+        to: str,
+        verb: str,
+        who=None,
+        check=None,
+        updates: dict[str, Any] | None = None,
+        note: str = "",
+        after=None,
+    ) -> None:
+        """One status change under the draft's row lock.
+
+        In order: `who(locked)` (may this person? raises TransitionNotAllowed), the state,
+        `check(locked)` (preconditions, raises too), the update with a version bump, a
+        STATUS_CHANGED history event, then `after(locked)` in the same transaction.
+        `self` reflects the result.
+        """
+        with transaction.atomic():
+            locked = Draft.objects.select_for_update(of=("self",)).select_related("office").get(pk=self.pk)
+            if locked.is_deleted:
+                raise TransitionNotAllowed("This draft is in the trash: restore it first.")
+            if who is not None:
+                who(locked)
+            if locked.status not in allowed_from:
+                raise TransitionNotAllowed(
+                    f"A draft that is “{locked.get_status_display().lower()}” cannot be {verb}."
+                )
+            if check is not None:
+                check(locked)
+            old = locked.status
+            changed = {"status": to, "version": locked.version + 1, **(updates or {})}
+            for name, value in changed.items():
+                setattr(locked, name, value)
+            locked.save(update_fields=list(changed))
+            DraftEvent.record(
+                locked, by, DraftEvent.Kind.STATUS_CHANGED, field="status", old=old, new=to, note=note
+            )
+            if after is not None:
+                after(locked)
+        for name in (*changed, "open_review_comments"):
+            setattr(self, name, getattr(locked, name))
+
+    def note_media_changed(self, *, by) -> bool:
+        """Record that someone changed this draft's photos or documents: updated_at/by, and a
+        reviewed draft goes back to drafting (as `save_field` does for fields).
+
+        Call inside the media change's transaction. True if the status changed.
+        """
+        now = timezone.now()
+        with transaction.atomic():
+            locked = Draft.objects.select_for_update().get(pk=self.pk)
+            sent_back = locked.status in SENT_BACK_BY_EDITS
+            status = DraftStatus.DRAFT if sent_back else locked.status
+            version = locked.version + 1 if sent_back else locked.version
+            Draft.objects.filter(pk=self.pk).update(
+                updated_by=by, updated_at=now, status=status, version=version
+            )
+            if sent_back:
+                DraftEvent.record(
+                    locked,
+                    by,
+                    DraftEvent.Kind.STATUS_CHANGED,
+                    field="status",
+                    old=locked.status,
+                    new=status,
+                    note="Photos or documents changed",
+                )
+        self.updated_by, self.updated_at, self.status, self.version = by, now, status, version
+        return sent_back
+
+    # --- Review comments ---
+    def add_review_comment(
+        self, *, by, text: str, target_kind: str = "draft", target_key: str = ""
+    ) -> ReviewComment:
+        """A reviewer's comment on a field (key: the field name), a photo or a document (key:
+        its id, which must be one of this draft's) or the whole draft (no key)."""
+        text = (text or "").strip()
+        target_key = str(target_key or "").strip()
+        if not self.can_review(by):
+            raise TransitionNotAllowed("Only a reviewer of this office can comment on a draft.")
+        if self.is_deleted or self.status == DraftStatus.LIVE:
+            raise TransitionNotAllowed("This draft can no longer be commented on.")
+        if not text:
+            raise ValidationError("Write the comment first.")
+        if len(text) > REVIEW_COMMENT_MAX:
+            raise ValidationError(f"A comment is {REVIEW_COMMENT_MAX} characters at most.")
+        ReviewComment.check_target(self, target_kind, target_key)
+        with transaction.atomic():
+            comment = ReviewComment.objects.create(
+                draft=self, author=by, target_kind=target_kind, target_key=target_key, text=text
+            )
+            Draft.objects.filter(pk=self.pk).update(open_review_comments=F("open_review_comments") + 1)
+            DraftEvent.record(
+                self, by, DraftEvent.Kind.REVIEW, field="comment", new=comment.pk, note=f"Comment: {text}"
+            )
+        self.open_review_comments += 1
+        return comment
+
+    def open_review_comment_list(self) -> list[ReviewComment]:
+        """The unresolved comments, oldest first; no query when there are none."""
+        if not self.open_review_comments:
+            return []
+        return list(self.review_comments.filter(resolved_at__isnull=True).select_related("author"))
 
     def last_change_of(self, name: str) -> DraftEvent | None:
         """The latest history entry that changed field `name` (who and when, for a conflict)."""
@@ -528,3 +864,172 @@ def _jsonable(value: Any) -> Any:
     if hasattr(value, "isoformat"):
         return value.isoformat()
     return value
+
+
+class ReviewSnapshot(models.Model):
+    """What a draft held at a submission or a review decision: the baseline of "what changed
+    since the last review". Written once, never changed."""
+
+    class Kind(models.TextChoices):
+        SUBMITTED = "submitted", "Submitted"
+        CHANGES_REQUESTED = "changes_requested", "Changes requested"
+        APPROVED = "approved", "Approved"
+
+    DECISIONS: tuple[str, ...] = (Kind.CHANGES_REQUESTED, Kind.APPROVED)
+
+    draft = models.ForeignKey(Draft, on_delete=models.CASCADE, related_name="review_snapshots")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    taken_at = models.DateTimeField(default=timezone.now)
+    taken_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    # {"fields": {name: value}, "photos": [{id, name, caption, position, primary}],
+    #  "documents": [{id, name, privacy, position}]}
+    data = models.JSONField(default=dict)
+
+    class Meta:
+        ordering = ["-taken_at", "-pk"]
+        indexes = [models.Index(fields=["draft", "-taken_at"], name="reviewsnapshot_draft_recent")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(kind__in=["submitted", "changes_requested", "approved"]),
+                name="reviewsnapshot_kind_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} snapshot of draft {self.draft_id}"
+
+    @staticmethod
+    def state_of(draft: Draft) -> dict[str, Any]:
+        """The reviewed state of `draft` now: its autosaved fields, its photos and documents
+        not in the trash (reached through media_manager's reverse relations: media imports
+        drafts, not the other way). Two queries."""
+        fields = {
+            name: _jsonable(getattr(draft, draft._meta.get_field(name).attname))
+            for name in sorted(AUTOSAVE_FIELDS)
+        }
+        photos = [
+            {
+                "id": row["pk"],
+                "name": row["name"],
+                "caption": row["caption"],
+                "position": row["position"],
+                "primary": row["is_primary"],
+            }
+            for row in draft.photos.filter(deleted_at__isnull=True)
+            .order_by("position")
+            .values("pk", "name", "caption", "position", "is_primary")
+        ]
+        documents = [
+            {"id": row["pk"], "name": row["name"], "privacy": row["privacy"], "position": row["position"]}
+            for row in draft.documents.filter(deleted_at__isnull=True)
+            .order_by("position")
+            .values("pk", "name", "privacy", "position")
+        ]
+        return {"fields": fields, "photos": photos, "documents": documents}
+
+    @classmethod
+    def capture(cls, draft: Draft, kind: str, *, by) -> ReviewSnapshot:
+        return cls.objects.create(draft=draft, kind=kind, taken_by=by, data=cls.state_of(draft))
+
+    @classmethod
+    def last_decision(cls, draft: Draft) -> ReviewSnapshot | None:
+        """The snapshot of the latest review decision (changes requested or approved)."""
+        return cls.objects.filter(draft=draft, kind__in=cls.DECISIONS).select_related("taken_by").first()
+
+
+class ReviewComment(models.Model):
+    """A reviewer's comment on a field, a photo, a document or the whole draft.
+
+    `target_key` is the field name, the photo's or document's id, or "" for the whole draft.
+    The draft's `open_review_comments` counts the unresolved ones.
+    """
+
+    class Target(models.TextChoices):
+        DRAFT = "draft", "The whole draft"
+        FIELD = "field", "A field"
+        PHOTO = "photo", "A photo"
+        DOCUMENT = "document", "A document"
+
+    draft = models.ForeignKey(Draft, on_delete=models.CASCADE, related_name="review_comments")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    target_kind = models.CharField(max_length=10, choices=Target.choices, default=Target.DRAFT)
+    target_key = models.CharField(max_length=60, blank=True)
+    text = models.TextField(max_length=REVIEW_COMMENT_MAX)
+    created_at = models.DateTimeField(default=timezone.now)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        indexes = [models.Index(fields=["draft", "resolved_at"], name="reviewcomment_draft_open")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(target_kind__in=["draft", "field", "photo", "document"]),
+                name="reviewcomment_target_kind_valid",
+            ),
+            # The whole draft has no key; anything else names its field or item.
+            models.CheckConstraint(
+                condition=Q(target_kind="draft", target_key="")
+                | (~Q(target_kind="draft") & ~Q(target_key="")),
+                name="reviewcomment_key_matches_kind",
+            ),
+            models.CheckConstraint(condition=~Q(text=""), name="reviewcomment_text_not_empty"),
+            models.CheckConstraint(
+                condition=Q(resolved_at__isnull=True, resolved_by__isnull=True)
+                | Q(resolved_at__isnull=False),
+                name="reviewcomment_resolver_needs_time",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Comment on {self.target_kind} {self.target_key}".strip()
+
+    @property
+    def is_resolved(self) -> bool:
+        return self.resolved_at is not None
+
+    @property
+    def dom_id(self) -> str:
+        return f"review-comment-{self.pk}"
+
+    @classmethod
+    def check_target(cls, draft: Draft, kind: str, key: str) -> None:
+        """ValidationError unless (kind, key) names something of `draft`."""
+        if kind == cls.Target.DRAFT:
+            if key:
+                raise ValidationError("A comment on the whole draft names nothing else.")
+            return
+        if kind == cls.Target.FIELD:
+            if key not in AUTOSAVE_FIELDS:
+                raise ValidationError("No such field.")
+            return
+        if kind in (cls.Target.PHOTO, cls.Target.DOCUMENT):
+            items = draft.photos if kind == cls.Target.PHOTO else draft.documents
+            if not key.isdigit() or not items.filter(pk=int(key), deleted_at__isnull=True).exists():
+                raise ValidationError(f"No such {kind} on this draft.")
+            return
+        raise ValidationError("Unknown comment target.")
+
+    def resolve(self, *, by) -> bool:
+        """Mark resolved (the draft's agents or a reviewer); False if it already was."""
+        if not (self.draft.can_submit(by) or self.draft.can_review(by)):
+            raise TransitionNotAllowed("Only the draft's agents or a reviewer can resolve a comment.")
+        now = timezone.now()
+        with transaction.atomic():
+            done = ReviewComment.objects.filter(pk=self.pk, resolved_at__isnull=True).update(
+                resolved_at=now, resolved_by=by
+            )
+            if not done:
+                return False
+            Draft.objects.filter(pk=self.draft_id, open_review_comments__gt=0).update(
+                open_review_comments=F("open_review_comments") - 1
+            )
+            DraftEvent.record(
+                self.draft, by, DraftEvent.Kind.REVIEW, field="comment", old=self.pk, note="Comment resolved"
+            )
+        self.resolved_at, self.resolved_by = now, by
+        return True

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import review_views, views
 
 app_name = "drafts"
 urlpatterns = [
@@ -14,4 +14,17 @@ urlpatterns = [
     path("<int:pk>/duplicate/", views.draft_duplicate, name="draft_duplicate"),
     path("<int:pk>/trash/", views.draft_trash, name="draft_trash"),
     path("<int:pk>/restore/", views.draft_restore, name="draft_restore"),
+    # Review
+    path("review/", review_views.review_queue, name="review_queue"),
+    path("<int:pk>/review/", review_views.draft_review, name="draft_review"),
+    path("<int:pk>/submit/", review_views.draft_submit, name="draft_submit"),
+    path("<int:pk>/withdraw/", review_views.draft_withdraw, name="draft_withdraw"),
+    path("<int:pk>/approve/", review_views.draft_approve, name="draft_approve"),
+    path("<int:pk>/request-changes/", review_views.draft_request_changes, name="draft_request_changes"),
+    path("<int:pk>/comments/", review_views.review_comment_create, name="review_comment_create"),
+    path(
+        "<int:pk>/comments/<int:comment_id>/resolve/",
+        review_views.review_comment_resolve,
+        name="review_comment_resolve",
+    ),
 ]

@@ -102,6 +102,8 @@ class DraftSync(models.Model):
     # Creating is not idempotent: the marker written with the create, and when it was sent.
     create_marker = models.CharField(max_length=64, blank=True)
     create_sent_at = models.DateTimeField(null=True, blank=True)
+    # The first address line the create carried: the lost-answer lookup filters on it.
+    create_street = models.CharField(max_length=200, blank=True)
     # Spark name -> the value the remote confirmed.
     confirmed_fields = models.JSONField(default=dict, blank=True)
     # The field update the remote refused, kept until the draft changes again.

@@ -74,6 +74,7 @@ from .client import (
     SparkTokenExpired,
     Ticket,
 )
+from .filters import Field
 from .models import HELD_STATES, DraftSync, ItemKind, RemoteCall, RemoteItem, SyncState, new_marker
 
 logger = logging.getLogger(__name__)
@@ -122,6 +123,10 @@ class NotYet(Exception):
 class NeedsAttention(Exception):
     """The engine cannot decide safely (e.g. two remote candidates for one upload)."""
 
+
+# The call log is written in batches (and at the end of every push): a worker killed mid-push
+# loses at most this many log lines, never a confirmation (those are written at once).
+CALL_LOG_BATCH = 25
 
 # Idempotent writes whose late arrival could undo a newer one: read the remote back after them.
 # (Creates and uploads carry their own markers; a late delete repeats a delete.)
@@ -265,7 +270,9 @@ def local_state(draft: Draft) -> planner.LocalState:
     )
 
 
-def mirror_state(draft: Draft, sync: DraftSync) -> planner.MirrorState:
+def mirror_state(draft: Draft, sync: DraftSync, rows: list[RemoteItem] | None = None) -> planner.MirrorState:
+    if rows is None:
+        rows = list(RemoteItem.objects.filter(draft_id=draft.pk))
     items = tuple(
         planner.MirrorItem(
             kind=row.kind,
@@ -278,7 +285,7 @@ def mirror_state(draft: Draft, sync: DraftSync) -> planner.MirrorState:
             content_hash=row.content_sha256,
             failed_seq=row.failed_seq,
         )
-        for row in RemoteItem.objects.filter(draft_id=draft.pk)
+        for row in rows
     )
     return planner.MirrorState(
         remote_id=draft.remote_id,
@@ -401,6 +408,8 @@ class Pusher:
         self.renewed_at = 0.0
         self.pending_calls: list[RemoteCall] = []
         self.row: DraftSync | None = None
+        # The mirror rows read for the current plan, by (kind, local id).
+        self.items: dict[tuple[str, int], RemoteItem] = {}
 
     # -- the claim --
     def claim(self) -> bool:
@@ -461,7 +470,8 @@ class Pusher:
             raise LeaseLost(f"draft {self.draft_id}: lease lost before recording")
         with transaction.atomic():
             self.renew_lease()
-            self.flush_calls()
+            if len(self.pending_calls) >= CALL_LOG_BATCH:
+                self.flush_calls()
             yield
 
     # -- the log --
@@ -581,7 +591,9 @@ class Pusher:
                 _apply_drift_decision(self, draft, sync)
                 continue
             self._note_order(sync, local)
-            mirror = mirror_state(draft, sync)
+            rows = list(RemoteItem.objects.filter(draft_id=self.draft_id))
+            self.items = {(row.kind, row.local_id): row for row in rows if row.local_id is not None}
+            mirror = mirror_state(draft, sync, rows)
             now = timezone.now()
             the_plan = planner.plan(local, mirror, timing(now))
             if not the_plan.ops:
@@ -804,7 +816,7 @@ class Pusher:
         # The intent first: if the answer is lost, the next push looks for the marker.
         with self.recording():
             DraftSync.objects.filter(pk=self.draft_id).update(
-                create_marker=marker, create_sent_at=timezone.now()
+                create_marker=marker, create_sent_at=timezone.now(), create_street=first_line(body)
             )
         try:
             result = client().create_incomplete_listing(body)
@@ -839,8 +851,11 @@ class Pusher:
         assert sent_at is not None
         api = client()
         agent_id = draft.spark_fields().get("ListAgentId")
+        # Narrow by the address the create carried (the searchable field of incomplete
+        # listings, SEED-1): a handful of candidates to read, not every listing of the agent.
+        street = Field("StreetAddress").eq(sync.create_street) if sync.create_street else None
         recent = []
-        for record in api.iter_incomplete_listings():
+        for record in _all_incomplete_listings(street):
             fields = record.get("StandardFields") or {}
             modified = _parse_time(fields.get("ModificationTimestamp"))
             if modified is not None and modified < sent_at - CREATE_CLOCK_SKEW:
@@ -858,7 +873,7 @@ class Pusher:
         for remote_id in recent:
             if remote_id in taken:
                 continue
-            full = api.get_incomplete_listing(remote_id, expand=["CustomFields"])
+            full = read_with_retry(api.get_incomplete_listing, remote_id, expand=["CustomFields"])
             if marker and marker in json.dumps(full.first, default=str):
                 found.append(full)
         if len(found) > 1:
@@ -1011,7 +1026,7 @@ class Pusher:
     def _op_Upload(self, op: planner.Upload, draft: Draft, context: _Context) -> None:
         api = client()
         content = _read_content(op.kind, op.local_id)
-        row = RemoteItem.objects.filter(draft_id=self.draft_id, kind=op.kind, local_id=op.local_id).first()
+        row = self.items.get((op.kind, op.local_id))
         if row is None:
             row = RemoteItem(draft_id=self.draft_id, kind=op.kind, local_id=op.local_id)
         ticket = _stored_ticket(row, op.kind)
@@ -1224,6 +1239,49 @@ def _requeue_at(draft_id: int, when: dt.datetime) -> None:
     publish_from_worker(draft_id, countdown=max(0.0, delay))
 
 
+def read_with_retry(read, *args: Any, attempts: int = 3, **kwargs: Any):
+    """An idempotent read, tried again at once (short jittered pause) on a transient failure:
+    a lookup of many reads must not cost a whole back-off attempt per fault."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return read(*args, **kwargs)
+        except SparkError as error:
+            if not is_transient(error) or attempt == attempts:
+                raise
+            wait = error.retry_after
+            if isinstance(error, SparkRateLimited):
+                with contextlib.suppress(Exception):
+                    limiter().pause(wait if wait is not None else 1.0)
+            if wait is not None and wait > 5:
+                raise  # a long wait belongs to the back-off, not to a sleeping worker
+            time.sleep(wait if wait is not None else random.uniform(0, 0.5 * attempt))
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _all_incomplete_listings(filter: Any, **query: Any) -> Iterator[dict[str, Any]]:
+    """Every page of GET /v1/listings/incomplete, each page read with retries."""
+    page = 1
+    while True:
+        result = read_with_retry(
+            client().list_incomplete_listings, filter=filter, limit=25, page=page, pagination=True, **query
+        )
+        yield from (record for record in result.results if isinstance(record, dict))
+        if not result.results or result.pagination is None or result.pagination.is_last_page or page >= 4000:
+            return
+        page += 1
+
+
+def first_line(body: Mapping[str, Any]) -> str:
+    """The first address line the remote derives from these fields (its StreetAddress)."""
+    parts = [
+        body.get(name)
+        for name in ("StreetNumber", "StreetDirPrefix", "StreetName", "StreetSuffix", "StreetDirSuffix")
+    ]
+    line = " ".join(str(part) for part in parts if part not in (None, ""))
+    extra = body.get("StreetAdditionalInfo")
+    return f"{line} {extra}".strip() if extra else line
+
+
 def _record_event(draft_id: int, note: str) -> None:
     draft = Draft.objects.filter(pk=draft_id).first()
     if draft is not None:
@@ -1315,11 +1373,9 @@ def _parse_time(value: Any) -> dt.datetime | None:
 
 def _read_content(kind: str, local_id: int) -> bytes:
     if kind == planner.PHOTO:
-        item = _photo_model().objects.get(pk=local_id)
-        name = item.master.name
+        name = _photo_model().objects.values_list("master", flat=True).get(pk=local_id)
     else:
-        item = _document_model().objects.get(pk=local_id)
-        name = item.file.name
+        name = _document_model().objects.values_list("file", flat=True).get(pk=local_id)
     with default_storage.open(name, "rb") as handle:
         return handle.read()
 
@@ -1346,7 +1402,7 @@ def _set_local_remote_id(kind: str, local_id: int | None, remote_id: str) -> Non
 
 def _list_items(kind: str, ref: ListingRef) -> list[dict[str, Any]]:
     api = client()
-    result = api.list_photos(ref) if kind == planner.PHOTO else api.list_documents(ref)
+    result = read_with_retry(api.list_photos if kind == planner.PHOTO else api.list_documents, ref)
     return [record for record in result.results if isinstance(record, dict) and record.get("Id")]
 
 
@@ -1395,7 +1451,7 @@ class RemoteSnapshot:
 
 def read_remote(ref: ListingRef) -> RemoteSnapshot:
     api = client()
-    listing = api.get_incomplete_listing(ref.id)
+    listing = read_with_retry(api.get_incomplete_listing, ref.id)
     fields = dict(((listing.first or {}).get("StandardFields")) or {})
     return RemoteSnapshot(
         fields=fields,
@@ -1635,7 +1691,7 @@ def check_drift(*, limit: int = 200) -> int:
     if not candidates:
         return 0
     stamps: dict[str, dt.datetime | None] = {}
-    for record in client().iter_incomplete_listings(select=["ModificationTimestamp"]):
+    for record in _all_incomplete_listings(None, select=["ModificationTimestamp"]):
         fields = record.get("StandardFields") or {}
         stamps[str(record.get("Id"))] = _parse_time(fields.get("ModificationTimestamp"))
     flagged = 0

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
+import os
 import signal
 import statistics
 import sys
@@ -32,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from spark.client import ListingRef, SparkClient  # noqa: E402
-from tests.spark.worker_harness import Harness, jpeg_bytes, pdf_bytes  # noqa: E402
+from tests.spark.worker_harness import Harness, children_of, jpeg_bytes, pdf_bytes  # noqa: E402
 
 BENCH_SETTINGS = {
     "SPARK_RATE_LIMIT_PER_SECOND": "1000",
@@ -90,6 +91,19 @@ def raw_share(args: tuple[str, list[int], int, int]) -> int:
     return calls
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time of these processes (Linux /proc), in seconds."""
+    total = 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
 def percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
@@ -144,6 +158,11 @@ def main() -> None:
             harness.start_worker(f"worker{number}", concurrency=1)
         time.sleep(3)  # let the workers connect
         before = sum(harness.control("GET", "calls")["counts"].values())
+        workers = [
+            pid for n in range(options.workers) for pid in children_of(harness.procs[f"worker{n}"].pid)
+        ]
+        sandbox = [harness.procs["sandbox"].pid]
+        cpu_before = cpu_seconds(workers), cpu_seconds(sandbox)
         rung = harness.run("ring_all", ids=ids)
         deadline = time.monotonic() + 900
         while time.monotonic() < deadline:
@@ -153,6 +172,7 @@ def main() -> None:
             time.sleep(0.5)
         else:
             raise SystemExit(f"not synced: {progress}\n{harness.log_tail('worker0')}")
+        cpu_after = cpu_seconds(workers), cpu_seconds(sandbox)
         times = harness.run("synced_times", ids=ids)
         finished = max(times.values())
         engine_seconds = finished - rung["started"]
@@ -164,6 +184,10 @@ def main() -> None:
             f"{engine_calls / engine_seconds:.1f} calls/s, "
             f"{engine_rate:.2f} drafts/s; queued-to-synced p50 {percentile(completions, 0.5):.2f} s, "
             f"p95 {percentile(completions, 0.95):.2f} s"
+        )
+        print(
+            f"CPU per remote call: workers {1000 * (cpu_after[0] - cpu_before[0]) / engine_calls:.1f} ms, "
+            f"sandbox {1000 * (cpu_after[1] - cpu_before[1]) / engine_calls:.1f} ms"
         )
         print(f"ratio engine/raw throughput: {engine_rate / raw_rate:.2f} (target >= 0.8)")
 

@@ -623,3 +623,24 @@
     });
   }
 })();
+
+// Review comments and the inbox: the region that held the focus is replaced after a
+// comment is added or resolved, so the server names (HX-Trigger `review-announce`) what to
+// say and where the focus goes next.
+(function () {
+  "use strict";
+
+  document.addEventListener("review-announce", function (event) {
+    const detail = event.detail || {};
+    const region = document.getElementById("live-region");
+    if (region && detail.message) {
+      region.textContent = "";
+      window.setTimeout(function () { region.textContent = detail.message; }, 60);
+    }
+    const target = detail.focus ? document.getElementById(detail.focus) : null;
+    if (target) {
+      if (!target.hasAttribute("tabindex")) target.setAttribute("tabindex", "-1");
+      target.focus();
+    }
+  });
+})();

@@ -37,12 +37,15 @@ def broker_down():
     """The broker refuses connections (nothing listens on port 1)."""
     conf = celery_app.conf
     saved = (conf.broker_url, conf.broker_transport_options, conf.task_always_eager)
-    conf.broker_url = "redis://127.0.0.1:1/0"
+    saved_urls = (conf.broker_write_url, conf.broker_read_url)
+    # Celery copies broker_url into the read/write URLs when a real broker is configured.
+    conf.broker_url = conf.broker_write_url = conf.broker_read_url = "redis://127.0.0.1:1/0"
     conf.broker_transport_options = {"socket_connect_timeout": 0.5, "socket_timeout": 0.5}
     conf.task_always_eager = False
     _reset_connections()
     yield
     conf.broker_url, conf.broker_transport_options, conf.task_always_eager = saved
+    conf.broker_write_url, conf.broker_read_url = saved_urls
     _reset_connections()
 
 

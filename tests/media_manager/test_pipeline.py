@@ -469,8 +469,10 @@ def test_a_child_that_dies_or_overruns_is_a_plain_refusal(tmp_path, how):
     assert outcome.rejected is not None
     assert outcome.rejected.code == RejectCode.PROCESSING_FAILED
     assert "could not process this photo" in outcome.rejected.reason
-    if how == "allocate":
-        assert outcome.stats is not None and outcome.stats.peak_rss_bytes <= 1 << 30  # MemoryError at the cap
+    if how == "allocate" and outcome.stats is not None:
+        # Usually a MemoryError at the cap, reported with stats; on a loaded machine the CPU
+        # limit can end the child first, with no stats — still a plain refusal.
+        assert outcome.stats.peak_rss_bytes <= 1 << 30
 
     # The parent is unharmed and the next photo goes straight through.
     started = time.monotonic()

@@ -1,0 +1,397 @@
+"""The review workflow's pages: the queue, the review page, the status changes, comments.
+
+Every view that names a draft reaches it through `get_draft_for` (404 for what the user may
+not see); the model methods decide who may change its status (TransitionNotAllowed).
+Status changes redirect (the whole page changes); comments answer htmx with their region.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
+
+from media_manager.models import Document, Photo, required_documents_for
+
+from . import review, rules
+from .access import get_draft_for
+from .forms import agent_label, agents_in_scope
+from .models import (
+    REVIEW_COMMENT_MAX,
+    REVIEW_REASON_MAX,
+    Draft,
+    DraftStatus,
+    PropertyType,
+    ReviewComment,
+    TransitionNotAllowed,
+)
+from .views import EDITOR_SECTIONS
+
+QUEUE_PAGE_SIZE = 50
+
+
+# --- Forms ---
+
+
+class QueueFilterForm(forms.Form):
+    agent = forms.ModelChoiceField(required=False, queryset=None, empty_label="Any agent")
+    property_type = forms.ChoiceField(required=False, choices=[("", "Any type"), *PropertyType.choices])
+    readiness = forms.ChoiceField(
+        required=False,
+        choices=[
+            ("", "Any readiness"),
+            *((key, label) for key, (label, _) in review.READINESS_FILTERS.items()),
+        ],
+    )
+    sort = forms.ChoiceField(
+        required=False, choices=[(key, label) for key, (label, _, _) in review.QUEUE_SORTS.items()]
+    )
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["agent"].queryset = agents_in_scope(user)
+        self.fields["agent"].label_from_instance = agent_label
+
+
+class ReasonForm(forms.Form):
+    reason = forms.CharField(
+        max_length=REVIEW_REASON_MAX,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        error_messages={"required": "Say what should change: the reason is required."},
+    )
+
+
+class CommentForm(forms.Form):
+    target_kind = forms.ChoiceField(choices=ReviewComment.Target.choices)
+    target_key = forms.CharField(required=False, max_length=60)
+    text = forms.CharField(
+        max_length=REVIEW_COMMENT_MAX, error_messages={"required": "Write the comment first."}
+    )
+
+
+# --- The queue ---
+
+
+def _require_reviewer(user) -> None:
+    if not (user.is_reviewer or user.is_superuser):
+        raise PermissionDenied("Only office and company admins review drafts.")
+
+
+@login_required
+@require_GET
+def review_queue(request: HttpRequest) -> HttpResponse:
+    _require_reviewer(request.user)
+    form = QueueFilterForm(request.GET, user=request.user)
+    data = form.cleaned_data if form.is_valid() else {}
+    agent_choices = [(agent.pk, agent_label(agent)) for agent in form.fields["agent"].queryset]
+    rows = review.review_queue(
+        request.user,
+        agent_id=data["agent"].pk if data.get("agent") else None,
+        property_type=data.get("property_type", ""),
+        readiness=data.get("readiness", ""),
+        sort=data.get("sort") or "oldest",
+    )
+    page = Paginator(rows, QUEUE_PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {
+        "form": form,
+        "page": page,
+        "rows": page.object_list,
+        "agent_choices": agent_choices,
+        "selected_agent": request.GET.get("agent", ""),
+        "query": query.urlencode(),
+        "filtered": any(data.get(name) for name in ("agent", "property_type", "readiness")),
+        "nav": "review",
+    }
+    if request.htmx and not request.htmx.history_restore_request:
+        return render(request, "drafts/review_queue.html#queue", context)
+    return render(request, "drafts/review_queue.html", context)
+
+
+# --- The review page ---
+
+
+@dataclass
+class ReviewField:
+    name: str
+    label: str
+    display: str
+    change: review.FieldChange | None
+    comments: list[ReviewComment] = field(default_factory=list)
+    rule_results: list[rules.RuleResult] = field(default_factory=list)
+    wide: bool = False
+
+
+def _display(draft: Draft, name: str) -> str:
+    if name == "co_list_agent":
+        return str(draft.co_list_agent) if draft.co_list_agent_id else "(empty)"
+    return review.value_text(name, getattr(draft, draft._meta.get_field(name).attname))
+
+
+def _comments_by_target(comments: list[ReviewComment]) -> dict[tuple[str, str], list[ReviewComment]]:
+    grouped: dict[tuple[str, str], list[ReviewComment]] = {}
+    for comment in comments:
+        grouped.setdefault((comment.target_kind, comment.target_key), []).append(comment)
+    return grouped
+
+
+def _review_context(request: HttpRequest, draft: Draft, *, reason_form: ReasonForm | None = None) -> dict:
+    user = request.user
+    percent, errors, warnings = rules.readiness(draft)
+    found = rules.by_field(errors + warnings)
+    diff = review.changes_since_last_review(draft)
+    changed = diff.changed_fields
+    comments = list(draft.review_comments.select_related("author", "resolved_by"))
+    threads = _comments_by_target(comments)
+    sections = [
+        {
+            "slug": slug,
+            "title": title,
+            "fields": [
+                ReviewField(
+                    name=name,
+                    label=review.field_label(name),
+                    display=_display(draft, name),
+                    change=changed.get(name),
+                    comments=threads.get((ReviewComment.Target.FIELD, name), []),
+                    rule_results=found.get(name, []),
+                    wide=name in ("public_remarks", "private_remarks", "custom_fields"),
+                )
+                for name in names
+            ],
+        }
+        for slug, title, names in EDITOR_SECTIONS
+    ]
+    photos = list(Photo.objects.active().filter(draft=draft).order_by("position"))
+    documents = list(Document.objects.active().filter(draft=draft).order_by("position"))
+    for photo in photos:
+        photo.review_comments = threads.get((ReviewComment.Target.PHOTO, str(photo.pk)), [])
+        photo.review_change = diff.photos.changed.get(photo.pk)
+        photo.review_added = diff.baseline is not None and photo.pk in diff.photos.added_ids
+    for document in documents:
+        document.review_comments = threads.get((ReviewComment.Target.DOCUMENT, str(document.pk)), [])
+        document.review_change = diff.documents.changed.get(document.pk)
+        document.review_added = diff.baseline is not None and document.pk in diff.documents.added_ids
+    is_submitted = draft.status == DraftStatus.SUBMITTED and not draft.is_deleted
+    can_review = draft.can_review(user)
+    approve_refusal = ""
+    if not draft.can_approve(user):
+        approve_refusal = "You list this draft, so another reviewer has to approve it."
+    elif errors:
+        approve_refusal = f"Fix {len(errors)} error{'s' if len(errors) != 1 else ''} before approving."
+    return {
+        "draft": draft,
+        "tab": "review",
+        "nav": "review",
+        "can_edit": draft.is_editable,
+        "readiness": percent,
+        "rule_errors": errors,
+        "rule_warnings": warnings,
+        "sections": sections,
+        "diff": diff,
+        "photos": photos,
+        "documents": documents,
+        "required_documents": required_documents_for(draft, [document.name for document in documents]),
+        "draft_comments": threads.get((ReviewComment.Target.DRAFT, ""), []),
+        "open_comment_count": sum(1 for comment in comments if not comment.is_resolved),
+        "decisions": list(
+            draft.review_snapshots.defer("data").select_related("taken_by").order_by("-taken_at", "-pk")[:20]
+        ),
+        "can_review": can_review,
+        "can_comment": can_review and draft.status != DraftStatus.LIVE and not draft.is_deleted,
+        "can_decide": can_review and is_submitted,
+        "can_request_changes": can_review
+        and not draft.is_deleted
+        and draft.status in (DraftStatus.SUBMITTED, DraftStatus.APPROVED, DraftStatus.PROMOTION_FAILED),
+        "approve_refusal": approve_refusal,
+        "can_promote": can_review
+        and not draft.is_deleted
+        and draft.status in (DraftStatus.APPROVED, DraftStatus.PROMOTION_FAILED),
+        "may_resolve": can_review or draft.can_submit(user),
+        "reason_form": reason_form or ReasonForm(),
+        "comment_max": REVIEW_COMMENT_MAX,
+        "came_from": "review",
+    }
+
+
+@login_required
+@require_GET
+def draft_review(request: HttpRequest, pk: int) -> HttpResponse:
+    draft = get_draft_for(request.user, pk, include_trash=True)
+    _require_reviewer(request.user)
+    return render(request, "drafts/draft_review.html", _review_context(request, draft))
+
+
+# --- Status changes ---
+
+
+def _back(request: HttpRequest, url: str) -> HttpResponse:
+    return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+
+
+def _editor_url(draft: Draft) -> str:
+    return reverse("drafts:draft_edit", args=[draft.pk])
+
+
+def _review_url(draft: Draft) -> str:
+    return reverse("drafts:draft_review", args=[draft.pk])
+
+
+@login_required
+@require_POST
+def draft_submit(request: HttpRequest, pk: int) -> HttpResponse:
+    draft = get_draft_for(request.user, pk)
+    try:
+        draft.submit(by=request.user)
+    except TransitionNotAllowed as refused:
+        messages.error(request, refused.message)
+    else:
+        messages.success(
+            request, "Submitted for review. You can keep editing; the reviewer sees what changed."
+        )
+    return _back(request, _editor_url(draft))
+
+
+@login_required
+@require_POST
+def draft_withdraw(request: HttpRequest, pk: int) -> HttpResponse:
+    draft = get_draft_for(request.user, pk)
+    try:
+        draft.withdraw(by=request.user)
+    except TransitionNotAllowed as refused:
+        messages.error(request, refused.message)
+    else:
+        messages.success(request, "Withdrawn from review: it is a draft again.")
+    return _back(request, _editor_url(draft))
+
+
+@login_required
+@require_POST
+def draft_approve(request: HttpRequest, pk: int) -> HttpResponse:
+    draft = get_draft_for(request.user, pk)
+    try:
+        draft.approve(by=request.user)
+    except TransitionNotAllowed as refused:
+        messages.error(request, refused.message)
+        return _back(request, _review_url(draft))
+    messages.success(request, f"{draft} approved. Its agents have been told.")
+    return _back(request, _review_url(draft))
+
+
+@login_required
+@require_POST
+def draft_request_changes(request: HttpRequest, pk: int) -> HttpResponse:
+    draft = get_draft_for(request.user, pk)
+    form = ReasonForm(request.POST)
+    if not form.is_valid():
+        _require_reviewer(request.user)
+        context = _review_context(request, draft, reason_form=form)
+        return render(request, "drafts/draft_review.html", context, status=422)
+    try:
+        draft.request_changes(by=request.user, reason=form.cleaned_data["reason"])
+    except TransitionNotAllowed as refused:
+        messages.error(request, refused.message)
+        return _back(request, _review_url(draft))
+    messages.success(request, f"Changes requested on {draft}. Its agents have been told.")
+    return _back(request, _review_url(draft))
+
+
+# --- Comments ---
+
+
+def _thread_response(request: HttpRequest, draft: Draft, kind: str, key: str, *, form=None, status=200):
+    thread = list(
+        draft.review_comments.filter(target_kind=kind, target_key=key).select_related("author", "resolved_by")
+    )
+    context = {
+        "draft": draft,
+        "thread": thread,
+        "kind": kind,
+        "key": key,
+        "can_comment": True,
+        "may_resolve": True,
+        "comment_form": form,
+        "comment_max": REVIEW_COMMENT_MAX,
+        "came_from": "review",
+        "open_form": form is not None,
+    }
+    return render(request, "drafts/draft_review.html#comment_thread", context, status=status)
+
+
+def _thread_anchor(kind: str, key: str) -> str:
+    return f"#comments-{kind}-{key or 'draft'}"
+
+
+@login_required
+@require_POST
+def review_comment_create(request: HttpRequest, pk: int) -> HttpResponse:
+    """A reviewer's comment. htmx: the target's thread; otherwise back to the review page."""
+    draft = get_draft_for(request.user, pk)
+    form = CommentForm(request.POST)
+    if not form.is_valid():
+        kind = request.POST.get("target_kind", "")
+        key = request.POST.get("target_key", "")
+        if request.htmx and kind in ReviewComment.Target.values:
+            return _thread_response(request, draft, kind, key, form=form, status=422)
+        messages.error(request, "; ".join(error for errors in form.errors.values() for error in errors))
+        return redirect(_review_url(draft))
+    kind, key = form.cleaned_data["target_kind"], form.cleaned_data["target_key"].strip()
+    try:
+        comment = draft.add_review_comment(
+            by=request.user, text=form.cleaned_data["text"], target_kind=kind, target_key=key
+        )
+    except TransitionNotAllowed as refused:
+        raise PermissionDenied(refused.message) from None
+    except ValidationError as invalid:
+        if request.htmx:
+            form.add_error(None, invalid)
+            return _thread_response(request, draft, kind, key, form=form, status=422)
+        messages.error(request, " ".join(invalid.messages))
+        return redirect(_review_url(draft))
+    if request.htmx:
+        response = _thread_response(request, draft, kind, key)
+        trigger_client_event(
+            response,
+            "review-announce",
+            {"message": "Comment added.", "focus": comment.dom_id},
+            after="settle",
+        )
+        return response
+    return redirect(_review_url(draft) + _thread_anchor(kind, key))
+
+
+@login_required
+@require_POST
+def review_comment_resolve(request: HttpRequest, pk: int, comment_id: int) -> HttpResponse:
+    """Mark a comment resolved (the draft's agents or a reviewer). htmx: the comment."""
+    draft = get_draft_for(request.user, pk)
+    comment = get_object_or_404(ReviewComment.objects.select_related("author"), draft=draft, pk=comment_id)
+    try:
+        comment.resolve(by=request.user)
+    except TransitionNotAllowed as refused:
+        raise PermissionDenied(refused.message) from None
+    comment.draft = draft
+    if request.htmx:
+        response = render(
+            request, "drafts/draft_edit.html#review_comment", {"comment": comment, "may_resolve": False}
+        )
+        trigger_client_event(
+            response,
+            "review-announce",
+            {"message": "Comment resolved.", "focus": comment.dom_id},
+            after="settle",
+        )
+        return response
+    if request.POST.get("came_from") == "review":
+        return redirect(_review_url(draft) + _thread_anchor(comment.target_kind, comment.target_key))
+    return redirect(_editor_url(draft) + "#review-comments")

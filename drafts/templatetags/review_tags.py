@@ -1,0 +1,106 @@
+"""The review workflow in shared templates: the navigation's counts and the editor's comments."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from django import template
+from django.core.exceptions import FieldDoesNotExist
+from django.db.models import Count, IntegerField, OuterRef, Subquery, Value
+from django.db.models.functions import Coalesce
+
+from accounts.models import Notification, User
+
+from ..models import Draft, DraftStatus, ReviewComment
+
+register = template.Library()
+
+
+@dataclass(frozen=True)
+class NavCounts:
+    unread: int = 0
+    awaiting_review: int = 0
+
+
+def _count(queryset, group_by: str) -> Subquery:
+    """COUNT(*) of `queryset` as a scalar subquery (grouped by a column every row shares)."""
+    counted = queryset.order_by().values(group_by).annotate(n=Count("pk")).values("n")
+    return Coalesce(Subquery(counted, output_field=IntegerField()), Value(0))
+
+
+@register.simple_tag
+def nav_counts(user) -> NavCounts:
+    """Unread notifications, and drafts awaiting review for reviewers: one query."""
+    if not getattr(user, "is_authenticated", False):
+        return NavCounts()
+    counts = {
+        "unread": _count(
+            Notification.objects.filter(recipient=OuterRef("pk"), read_at__isnull=True), "recipient"
+        )
+    }
+    if user.is_reviewer or user.is_superuser:
+        awaiting = Draft.objects.visible_to(user).active().awaiting_review()
+        counts["awaiting"] = _count(awaiting, "status")
+    row = User.objects.filter(pk=user.pk).values(**counts).first() or {}
+    return NavCounts(unread=row.get("unread", 0), awaiting_review=row.get("awaiting", 0))
+
+
+@dataclass
+class EditorReview:
+    """What the editor shows of the review: open comments by what they are about, and the
+    buttons this person gets."""
+
+    draft_comments: list[ReviewComment] = field(default_factory=list)
+    field_comments: dict[str, list[ReviewComment]] = field(default_factory=dict)
+    media_comments: list[ReviewComment] = field(default_factory=list)
+    can_submit: bool = False
+    can_withdraw: bool = False
+    can_review: bool = False
+    may_resolve: bool = False
+
+    @property
+    def count(self) -> int:
+        fields = sum(len(comments) for comments in self.field_comments.values())
+        return len(self.draft_comments) + len(self.media_comments) + fields
+
+
+@register.simple_tag
+def editor_review(draft: Draft, user) -> EditorReview:
+    """No query unless the draft has open comments (`Draft.open_review_comments`)."""
+    may_submit = draft.can_submit(user)
+    review = EditorReview(
+        can_submit=may_submit
+        and not draft.is_deleted
+        and draft.status in (DraftStatus.DRAFT, DraftStatus.CHANGES_REQUESTED),
+        can_withdraw=may_submit and not draft.is_deleted and draft.status == DraftStatus.SUBMITTED,
+        can_review=draft.can_review(user),
+    )
+    review.may_resolve = may_submit or review.can_review
+    for comment in draft.open_review_comment_list():
+        if comment.target_kind == ReviewComment.Target.FIELD:
+            review.field_comments.setdefault(comment.target_key, []).append(comment)
+        elif comment.target_kind == ReviewComment.Target.DRAFT:
+            review.draft_comments.append(comment)
+        else:
+            review.media_comments.append(comment)
+    return review
+
+
+@register.filter
+def comments_on(review, field_name: str) -> list[ReviewComment]:
+    """The open comments on one field (empty without a review in the context)."""
+    if not isinstance(review, EditorReview):
+        return []
+    return review.field_comments.get(field_name, [])
+
+
+@register.filter
+def field_title(name: str) -> str:
+    """A draft field's label, from its name."""
+    if name == "custom_fields":
+        return "Custom fields"
+    try:
+        label = str(Draft._meta.get_field(name).verbose_name)
+    except FieldDoesNotExist:
+        return name
+    return label[:1].upper() + label[1:]

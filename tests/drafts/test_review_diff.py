@@ -1,0 +1,162 @@
+"""What changed since the last review: fields, photos and documents between two snapshots."""
+
+import uuid
+
+import pytest
+
+from drafts.models import DraftStatus, ReviewSnapshot
+from drafts.review import changes_since_last_review, diff_states
+from media_manager.models import Document, DocumentPrivacy, MediaOrder, Photo
+from tests.media_manager.media_helpers import add_bare_photo
+
+
+def add_document(draft, by, name: str, privacy: str = DocumentPrivacy.PRIVATE) -> Document:
+    return Document.add(
+        draft,
+        by=by,
+        original_name=f"{name}.pdf",
+        stored_name=f"documents/{uuid.uuid4().hex}.pdf",
+        size=1,
+        sha256="",
+        pages=1,
+        name=name,
+        privacy=privacy,
+    )
+
+
+def state(draft) -> dict:
+    return ReviewSnapshot.state_of(draft)
+
+
+@pytest.fixture
+def reviewed(cast):
+    """A draft with three photos and two documents, reviewed once (changes requested)."""
+    draft = cast.draft
+    photos = [add_bare_photo(draft, cast.agent, f"{name}.jpg") for name in ("front", "kitchen", "yard")]
+    documents = [add_document(draft, cast.agent, name) for name in ("Survey", "Floor plan")]
+    draft.submit(by=cast.agent)
+    draft.request_changes(by=cast.office_admin, reason="Some things.")
+    return {"draft": draft, "photos": photos, "documents": documents, "cast": cast}
+
+
+def test_never_reviewed_means_no_baseline(cast):
+    cast.draft.submit(by=cast.agent)
+
+    diff = changes_since_last_review(cast.draft)
+
+    assert diff.baseline is None and not diff
+
+
+def test_nothing_changed(reviewed):
+    diff = changes_since_last_review(reviewed["draft"])
+
+    assert diff.baseline is not None and diff.baseline.kind == "changes_requested"
+    assert not diff and diff.fields == []
+
+
+def test_field_changes_old_to_new(reviewed):
+    draft, cast = reviewed["draft"], reviewed["cast"]
+    draft.save_field("city", "Moorhead", by=cast.agent, seen_version=draft.version, seen_value="Fargo")
+    draft.refresh_from_db()
+    draft.save_field("list_price", "265000", by=cast.agent, seen_version=draft.version, seen_value="250000")
+    draft.refresh_from_db()
+    draft.save_field(
+        "co_list_agent", None, by=cast.agent, seen_version=draft.version, seen_value=cast.co_agent.pk
+    )
+    draft.refresh_from_db()
+
+    diff = changes_since_last_review(draft)
+
+    assert [(c.name, c.label, c.old, c.new) for c in diff.fields] == [
+        ("city", "City", "Fargo", "Moorhead"),
+        ("list_price", "List price", "$250,000", "$265,000"),
+        ("co_list_agent", "Co-listing agent", str(cast.co_agent), "(empty)"),
+    ]
+    assert set(diff.changed_fields) == {"city", "list_price", "co_list_agent"}
+
+
+def test_equal_values_in_other_spellings_are_not_changes():
+    old = {"fields": {"list_price": "250000.00", "city": "", "beds_total": None}}
+    new = {"fields": {"list_price": "250000", "city": None, "beds_total": None}}
+
+    assert not diff_states(old, new)
+
+
+def test_photos_added_removed_renamed_and_recaptioned(reviewed):
+    draft, cast = reviewed["draft"], reviewed["cast"]
+    front, kitchen, yard = reviewed["photos"]
+    kitchen.update_text(name="Kitchen island", caption="New quartz counters", by=cast.agent)
+    yard.move_to_trash(by=cast.agent)
+    porch = add_bare_photo(draft, cast.agent, "porch.jpg")
+
+    diff = changes_since_last_review(draft)
+
+    assert [item["id"] for item in diff.photos.added] == [porch.pk]
+    assert [item["name"] for item in diff.photos.removed] == ["yard"]
+    assert diff.photos.changed[kitchen.pk].notes == ["renamed from “kitchen”", "caption changed"]
+    assert front.pk not in diff.photos.changed
+    assert not diff.photos.reordered  # a removal shifts positions; nobody moved anything
+
+
+def test_photos_reordered_and_primary(reviewed):
+    draft, cast = reviewed["draft"], reviewed["cast"]
+    front, kitchen, yard = reviewed["photos"]
+    Photo.reorder(
+        draft,
+        [yard.pk, front.pk, kitchen.pk],
+        seen_version=MediaOrder.versions(draft).photo_version,
+        by=cast.agent,
+    )
+    yard.make_primary(by=cast.agent)
+
+    diff = changes_since_last_review(draft)
+
+    assert diff.photos.reordered
+    assert diff.photos.changed[yard.pk].notes == ["now the primary photo", "moved from photo 3 to 1"]
+    assert diff.photos.changed[front.pk].notes == ["moved from photo 1 to 2"]
+    assert diff.photos.changed[kitchen.pk].notes == ["moved from photo 2 to 3"]
+    assert not diff.photos.added and not diff.photos.removed
+
+
+def test_documents_privacy_renamed_added_removed(reviewed):
+    draft, cast = reviewed["draft"], reviewed["cast"]
+    survey, plan = reviewed["documents"]
+    survey.update(name="Survey", privacy=DocumentPrivacy.PUBLIC, by=cast.agent)
+    plan.move_to_trash(by=cast.agent)
+    added = add_document(draft, cast.agent, "Inspection report")
+
+    diff = changes_since_last_review(draft)
+
+    assert diff.documents.changed[survey.pk].notes == ["privacy Private → Public"]
+    assert [item["name"] for item in diff.documents.removed] == ["Floor plan"]
+    assert [item["id"] for item in diff.documents.added] == [added.pk]
+
+
+def test_the_baseline_is_the_latest_decision_not_the_latest_submission(reviewed):
+    """Edits made after the resubmission are still changes since the last review."""
+    draft, cast = reviewed["draft"], reviewed["cast"]
+    draft.save_field("city", "Moorhead", by=cast.agent, seen_version=draft.version, seen_value="Fargo")
+    draft.refresh_from_db()
+    draft.submit(by=cast.agent)
+
+    diff = changes_since_last_review(draft)
+
+    assert draft.status == DraftStatus.SUBMITTED
+    assert diff.baseline.kind == "changes_requested"
+    assert [change.name for change in diff.fields] == ["city"]
+
+
+def test_the_review_page_shows_document_privacy_changes(reviewed, client):
+    draft, cast = reviewed["draft"], reviewed["cast"]
+    survey, _ = reviewed["documents"]
+    survey.update(name="Survey", privacy=DocumentPrivacy.PUBLIC, by=cast.agent)
+    draft.refresh_from_db()
+    draft.submit(by=cast.agent)
+    client.force_login(cast.office_admin)
+
+    from django.urls import reverse
+
+    body = client.get(reverse("drafts:draft_review", args=[draft.pk])).content.decode()
+
+    assert f'is-changed" id="review-document-{survey.pk}"' in body
+    assert "Privacy Private → Public" in body

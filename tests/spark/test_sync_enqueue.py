@@ -90,7 +90,8 @@ def doorbell(redis_server, settings):
     settings.SYNC_ENQUEUE_ENABLED = True
     app = Celery("j1", set_as_current=False)
     app.config_from_object("django.conf:settings", namespace="CELERY")
-    app.conf.broker_url = redis_server.url
+    # All three: with a real broker configured, Celery copies it into the read/write URLs.
+    app.conf.broker_url = app.conf.broker_write_url = app.conf.broker_read_url = redis_server.url
     app.conf.broker_transport_options = {
         "visibility_timeout": 900,
         "socket_timeout": 2,

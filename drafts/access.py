@@ -12,7 +12,9 @@ def get_draft_for(user, pk: int, *, write: bool = False, include_trash: bool = F
     Another office's draft is a 404, never a 403: its existence is not disclosed.
     A visible draft the user may not change (live, being published, in the trash) is a 403.
     """
-    drafts = Draft.objects.visible_to(user).select_related("office__company", "list_agent", "co_list_agent")
+    drafts = Draft.objects.visible_to(user).select_related(
+        "office__company", "list_agent", "co_list_agent", "sync"
+    )
     if not include_trash:
         drafts = drafts.active()
     try:

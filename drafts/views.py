@@ -250,7 +250,9 @@ def draft_list(request: HttpRequest) -> HttpResponse:
         if "agent" in form.fields
         else []
     )
-    drafts = form.filter(Draft.objects.visible_to(request.user).select_related("list_agent", "co_list_agent"))
+    drafts = form.filter(
+        Draft.objects.visible_to(request.user).select_related("list_agent", "co_list_agent", "sync")
+    )
     page = Paginator(drafts, LIST_PAGE_SIZE).get_page(request.GET.get("page"))
     rows = [(draft, *rules.readiness(draft)) for draft in page.object_list]
     query = request.GET.copy()

@@ -67,6 +67,8 @@ def draft_sync_retry(request: HttpRequest, pk: int) -> HttpResponse:
     draft = get_draft_for(request.user, pk)
     queued = sync.request_retry(draft, by=request.user)
     if request.htmx:
+        # Read again: the draft came with its sync state joined, as it was before the retry.
+        draft = get_draft_for(request.user, pk)
         return render(request, "spark/tags/sync_badge.html", _badge_context(draft))
     if queued:
         messages.success(request, "Sync queued again.")

@@ -133,10 +133,15 @@ class Harness:
         (self.workdir / "logs").mkdir(exist_ok=True)
         self.redis_port = free_port()
         self.sandbox_port = free_port()
-        self.create_database()
-        self.start_redis()
-        self.migrate()
-        self.start_sandbox()
+        try:
+            self.create_database()
+            self.start_redis()
+            self.migrate()
+            self.start_sandbox()
+        except BaseException:
+            # __exit__ does not run when __enter__ fails: stop what was started.
+            self.stop()
+            raise
         return self
 
     def __exit__(self, *exc_info: object) -> None:

@@ -237,14 +237,41 @@ def _upload_response(request: HttpRequest, draft: Draft, outcomes: list[UploadOu
     return redirect(reverse("media_manager:draft_media", args=[draft.pk]) + anchor)
 
 
+def _already_uploaded(model, draft: Draft, client_key: uuid.UUID | None, shown: str) -> UploadOutcome | None:
+    """A retried upload whose first attempt was kept: answer as accepted, keep nothing new."""
+    if client_key is None:
+        return None
+    existing = model.objects.filter(draft=draft, client_key=client_key).first()
+    return UploadOutcome(shown, "accepted", "Already uploaded.", existing.pk) if existing else None
+
+
+def _keep_stored(model, draft: Draft, client_key: uuid.UUID | None, stored: str, shown: str, add):
+    """Record the stored file with `add()`; on any refusal delete the file, so nothing is orphaned.
+
+    Returns the new row, or the UploadOutcome that replaces it (limit reached, or a retry of
+    the same file that raced its first attempt and lost).
+    """
+    try:
+        return add()
+    except MediaLimitReached as full:
+        default_storage.delete(stored)
+        return UploadOutcome(shown, "rejected", str(full))
+    except IntegrityError:
+        default_storage.delete(stored)
+        if (done := _already_uploaded(model, draft, client_key, shown)) is None:
+            raise
+        return done
+    except BaseException:
+        default_storage.delete(stored)
+        raise
+
+
 def _accept_photo(
     request: HttpRequest, draft: Draft, uploaded, client_key: uuid.UUID | None
 ) -> UploadOutcome:
     shown = clean_file_name(uploaded.name)
-    if client_key is not None:
-        existing = Photo.objects.filter(draft=draft, client_key=client_key).first()
-        if existing is not None:
-            return UploadOutcome(shown, "accepted", "Already uploaded.", existing.pk)
+    if (done := _already_uploaded(Photo, draft, client_key, shown)) is not None:
+        return done
     try:
         inspection = inspect_photo_isolated(uploaded.temporary_file_path(), MediaLimits.from_settings())
     except UploadRejected as rejected:
@@ -252,8 +279,13 @@ def _accept_photo(
     stored = save_private(
         uploaded, random_storage_name("photos/originals", PHOTO_EXTENSIONS[inspection.format])
     )
-    try:
-        photo = Photo.add(
+    photo = _keep_stored(
+        Photo,
+        draft,
+        client_key,
+        stored,
+        shown,
+        lambda: Photo.add(
             draft,
             by=request.user,
             original_name=uploaded.name,
@@ -265,20 +297,10 @@ def _accept_photo(
             height=inspection.height,
             warnings=inspection.warnings,
             client_key=client_key,
-        )
-    except MediaLimitReached as full:
-        default_storage.delete(stored)
-        return UploadOutcome(shown, "rejected", str(full))
-    except IntegrityError:
-        # The same file's retry raced its first attempt: that one won.
-        default_storage.delete(stored)
-        existing = Photo.objects.filter(draft=draft, client_key=client_key).first()
-        if existing is None:
-            raise
-        return UploadOutcome(shown, "accepted", "Already uploaded.", existing.pk)
-    except BaseException:
-        default_storage.delete(stored)
-        raise
+        ),
+    )
+    if isinstance(photo, UploadOutcome):
+        return photo
     if inspection.warnings:
         return UploadOutcome(shown, "warning", " ".join(inspection.warnings), photo.pk)
     return UploadOutcome(shown, "accepted", "", photo.pk)
@@ -365,10 +387,8 @@ def _accept_document(
     request: HttpRequest, draft: Draft, uploaded, client_key: uuid.UUID | None, name: str
 ) -> UploadOutcome:
     shown = clean_file_name(uploaded.name)
-    if client_key is not None:
-        existing = Document.objects.filter(draft=draft, client_key=client_key).first()
-        if existing is not None:
-            return UploadOutcome(shown, "accepted", "Already uploaded.", existing.pk)
+    if (done := _already_uploaded(Document, draft, client_key, shown)) is not None:
+        return done
     try:
         inspection = inspect_pdf_isolated(uploaded.temporary_file_path(), MediaLimits.from_settings())
     except UploadRejected as rejected:
@@ -377,8 +397,13 @@ def _accept_document(
     privacy = request.POST.get("privacy", DocumentPrivacy.PRIVATE)
     if privacy not in DocumentPrivacy.values:
         privacy = DocumentPrivacy.PRIVATE
-    try:
-        document = Document.add(
+    document = _keep_stored(
+        Document,
+        draft,
+        client_key,
+        stored,
+        shown,
+        lambda: Document.add(
             draft,
             by=request.user,
             original_name=uploaded.name,
@@ -389,19 +414,10 @@ def _accept_document(
             name=name,
             privacy=privacy,
             client_key=client_key,
-        )
-    except MediaLimitReached as full:
-        default_storage.delete(stored)
-        return UploadOutcome(shown, "rejected", str(full))
-    except IntegrityError:
-        default_storage.delete(stored)
-        existing = Document.objects.filter(draft=draft, client_key=client_key).first()
-        if existing is None:
-            raise
-        return UploadOutcome(shown, "accepted", "Already uploaded.", existing.pk)
-    except BaseException:
-        default_storage.delete(stored)
-        raise
+        ),
+    )
+    if isinstance(document, UploadOutcome):
+        return document
     message = ""
     if document.forced_privacy:
         message = f"The MLS requires “{document.name}” to be {document.get_privacy_display()}."

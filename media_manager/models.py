@@ -639,28 +639,7 @@ class Photo(OrderedMedia):
         """Save Name and Caption (already validated); True if anything changed."""
         name = clean_display_text(name, max_length=PHOTO_NAME_MAX)
         caption = caption.replace("\r\n", "\n").strip()[:PHOTO_CAPTION_MAX]
-        with transaction.atomic():
-            row = Photo.objects.select_for_update().get(pk=self.pk)
-            changes = [
-                (field, getattr(row, field), value) for field, value in (("name", name), ("caption", caption))
-            ]
-            changes = [change for change in changes if change[1] != change[2]]
-            if not changes:
-                return False
-            Photo.objects.filter(pk=self.pk).update(name=name, caption=caption, updated_at=timezone.now())
-            for field, old, new in changes:
-                DraftEvent.record(
-                    self.draft,
-                    by,
-                    DraftEvent.Kind.PHOTO,
-                    field=field,
-                    old=old,
-                    new=new,
-                    note=f"Photo {self.pk}",
-                )
-            self.draft.mark_changed()
-        self.refresh_from_db()
-        return True
+        return _update_item(self, by, DraftEvent.Kind.PHOTO, {"name": name, "caption": caption})
 
     def make_primary(self, *, by) -> bool:
         with transaction.atomic():
@@ -1031,26 +1010,27 @@ class Document(OrderedMedia):
         """Rename and set privacy; a name the MLS forces to a privacy takes that privacy."""
         name = clean_display_text(name, max_length=DOCUMENT_NAME_MAX)
         privacy = forced_document_privacy(self.draft.property_type, name) or privacy
-        with transaction.atomic():
-            row = Document.objects.select_for_update().get(pk=self.pk)
-            changes = [
-                (f, getattr(row, f), v)
-                for f, v in (("name", name), ("privacy", privacy))
-                if getattr(row, f) != v
-            ]
-            if not changes:
-                return False
-            Document.objects.filter(pk=self.pk).update(name=name, privacy=privacy, updated_at=timezone.now())
-            for field, old, new in changes:
-                DraftEvent.record(
-                    self.draft,
-                    by,
-                    DraftEvent.Kind.DOCUMENT,
-                    field=field,
-                    old=old,
-                    new=new,
-                    note=f"Document {self.pk}",
-                )
-            self.draft.mark_changed()
-        self.refresh_from_db()
-        return True
+        return _update_item(self, by, DraftEvent.Kind.DOCUMENT, {"name": name, "privacy": privacy})
+
+
+def _update_item(item: Photo | Document, by, kind: str, values: dict[str, str]) -> bool:
+    """Set a photo's or document's attributes, with one history entry per changed field and
+    the draft marked for sync. False (nothing written) when nothing changed."""
+    model = type(item)
+    with transaction.atomic():
+        row = model.objects.select_for_update().get(pk=item.pk)
+        changes = [
+            (field, getattr(row, field), value)
+            for field, value in values.items()
+            if getattr(row, field) != value
+        ]
+        if not changes:
+            return False
+        model.objects.filter(pk=item.pk).update(**values, updated_at=timezone.now())
+        for field, old, new in changes:
+            DraftEvent.record(
+                item.draft, by, kind, field=field, old=old, new=new, note=f"{model.__name__} {item.pk}"
+            )
+        item.draft.mark_changed()
+    item.refresh_from_db()
+    return True

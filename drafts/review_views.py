@@ -145,6 +145,10 @@ def _comments_by_target(comments: list[ReviewComment]) -> dict[tuple[str, str], 
     return grouped
 
 
+# States in which the review page shows the publishing panel's job (steps, failure, live link).
+PUBLISHING_SHOWN = (DraftStatus.PROMOTING, DraftStatus.LIVE, DraftStatus.PROMOTION_FAILED)
+
+
 def _review_context(request: HttpRequest, draft: Draft, *, reason_form: ReasonForm | None = None) -> dict:
     user = request.user
     percent, errors, warnings = rules.readiness(draft)
@@ -217,6 +221,8 @@ def _review_context(request: HttpRequest, draft: Draft, *, reason_form: ReasonFo
         "can_promote": can_review
         and not draft.is_deleted
         and draft.status in (DraftStatus.APPROVED, DraftStatus.PROMOTION_FAILED),
+        # The publishing job (spark/promotion.py), through the reverse relation: no import.
+        "promotion": getattr(draft, "promotion", None) if draft.status in PUBLISHING_SHOWN else None,
         "may_resolve": can_review or draft.can_submit(user),
         "reason_form": reason_form or ReasonForm(),
         "comment_max": REVIEW_COMMENT_MAX,

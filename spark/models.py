@@ -293,3 +293,162 @@ class RemoteCall(models.Model):
 
 def new_marker() -> str:
     return uuid.uuid4().hex
+
+
+# --- Promotion: publishing an approved draft as a live listing (spark/promotion.py) ----------
+
+
+class PromotionStep(models.TextChoices):
+    """The steps of publishing, in order (spark-api.md §7.3: our reading of the Spark pages)."""
+
+    VALIDATE = "validate", "Check with the MLS"
+    CREATE = "create", "Create the listing"
+    PHOTOS = "photos", "Upload the photos"
+    DOCUMENTS = "documents", "Upload the documents"
+    VERIFY = "verify", "Read back and compare"
+    CLEANUP = "cleanup", "Remove the incomplete listing"
+    DONE = "done", "Live"
+
+
+PROMOTION_STEPS: tuple[str, ...] = tuple(PromotionStep.values)
+
+
+class PromotionState(models.TextChoices):
+    RUNNING = "running", "Publishing"
+    WAITING = "waiting", "Waiting to retry"
+    FAILED = "failed", "Failed"
+    DONE = "done", "Live"
+
+
+class PromotionQuerySet(models.QuerySet["Promotion"]):
+    def due(self, now=None) -> PromotionQuerySet:
+        """Jobs with work left that no live worker holds and no back-off delays."""
+        now = now or timezone.now()
+        return (
+            self.filter(state__in=(PromotionState.RUNNING, PromotionState.WAITING))
+            .filter(Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now))
+            .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+        )
+
+
+class Promotion(models.Model):
+    """The publishing job of one draft: where it stands, what the live listing confirmed.
+
+    Every step's result is written before the next step starts, so a crash or a remote
+    failure resumes where it stopped; each step is idempotent against what is recorded here
+    (and, after a lost answer, against what the remote lists).
+    """
+
+    draft = models.OneToOneField(Draft, on_delete=models.CASCADE, primary_key=True, related_name="promotion")
+    state = models.CharField(max_length=10, choices=PromotionState.choices, default=PromotionState.RUNNING)
+    step = models.CharField(max_length=10, choices=PromotionStep.choices, default=PromotionStep.VALIDATE)
+    started_at = models.DateTimeField(default=timezone.now)
+    started_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    # The live listing: its id once the create is confirmed; the intent before it is sent.
+    listing_id = models.CharField(max_length=40, blank=True)
+    listing_number = models.CharField(max_length=40, blank=True)
+    create_sent_at = models.DateTimeField(null=True, blank=True)
+    # The field body the live listing confirmed (Spark names).
+    confirmed_fields = models.JSONField(default=dict, blank=True)
+    photo_order = models.JSONField(default=list, blank=True)
+    primary_photo = models.CharField(max_length=40, blank=True)
+    document_order = models.JSONField(default=list, blank=True)
+    verify_rounds = models.PositiveSmallIntegerField(default=0)
+
+    # The claim and the back-off, as for DraftSync.
+    lease_owner = models.CharField(max_length=120, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+
+    # What people read when it went wrong (the remote's words and ours) or why it waits.
+    error_message = models.TextField(blank=True)
+    # [{"field": <draft field name or "">, "spark_field": ..., "message": ...}]
+    error_details = models.JSONField(default=list, blank=True)
+    error_at = models.DateTimeField(null=True, blank=True)
+    # [{"step": ..., "at": iso time, "note": ...}]: the steps done, for the progress panel.
+    log = models.JSONField(default=list, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = PromotionQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(state__in=PromotionState.values), name="promotion_state_valid"
+            ),
+            models.CheckConstraint(condition=Q(step__in=PromotionStep.values), name="promotion_step_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Publishing of draft {self.draft_id}: {self.step} ({self.state})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.state in (PromotionState.RUNNING, PromotionState.WAITING)
+
+    def steps(self) -> list[dict[str, str]]:
+        """Each visible step with "done", "current", "failed" or "todo", for the progress panel."""
+        current = PROMOTION_STEPS.index(self.step)
+        rows = []
+        for index, (value, label) in enumerate(PromotionStep.choices):
+            if value == PromotionStep.DONE:
+                continue
+            if index < current or self.state == PromotionState.DONE:
+                status = "done"
+            elif index == current:
+                status = "failed" if self.state == PromotionState.FAILED else "current"
+            else:
+                status = "todo"
+            rows.append({"step": value, "label": label, "status": status})
+        return rows
+
+    def errors_by_field(self) -> dict[str, str]:
+        return {d["field"]: d["message"] for d in self.error_details if d.get("field")}
+
+
+class PromotionItem(models.Model):
+    """A photo or document of a promotion as the live listing confirmed it (or, while
+    `sending`, as it was sent without an answer: looked for before anything is sent again)."""
+
+    promotion = models.ForeignKey(Promotion, on_delete=models.CASCADE, related_name="items")
+    kind = models.CharField(max_length=10, choices=ItemKind.choices)
+    local_id = models.PositiveBigIntegerField()
+    upload_token = models.UUIDField(null=True, blank=True)
+    remote_id = models.CharField(max_length=40, blank=True)
+    sending = models.BooleanField(default=False)
+    sending_since = models.DateTimeField(null=True, blank=True)
+    # The one-time upload ticket, re-used by a retry after a lost answer (never a second copy).
+    ticket_token = models.CharField(max_length=128, blank=True)
+    ticket_uri = models.CharField(max_length=500, blank=True)
+    ticket_expires_at = models.DateTimeField(null=True, blank=True)
+    ticket_refused = models.BooleanField(default=False)
+    name = models.CharField(max_length=255, blank=True)
+    caption = models.TextField(blank=True)
+    privacy = models.CharField(max_length=12, blank=True)
+    content_sha256 = models.CharField(max_length=64, blank=True)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["promotion", "kind", "local_id"], name="promotionitem_one_per_item"
+            ),
+            models.CheckConstraint(condition=Q(kind__in=ItemKind.values), name="promotionitem_kind_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.local_id} -> {self.remote_id or '?'}"
+
+    @property
+    def ticket_usable(self) -> bool:
+        return (
+            bool(self.ticket_token)
+            and not self.ticket_refused
+            and self.ticket_expires_at is not None
+            and self.ticket_expires_at > timezone.now() + timedelta(seconds=60)
+        )

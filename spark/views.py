@@ -6,15 +6,20 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import HttpResponseClientRedirect
 
 from drafts.access import get_draft_for
+from drafts.models import DraftStatus, TransitionNotAllowed
 
-from . import sync
-from .models import DraftSync, RemoteCall, RemoteItem, SyncState
+from . import promotion, sync
+from .client import SparkError
+from .models import DraftSync, Promotion, RemoteCall, RemoteItem, SyncState
 
 CALLS_PAGE_SIZE = 100
 ATTENTION_PAGE_SIZE = 50
@@ -112,3 +117,91 @@ def needs_attention(request: HttpRequest) -> HttpResponse:
     if request.htmx and not request.htmx.history_restore_request:
         return render(request, "spark/needs_attention.html#attention_list", context)
     return render(request, "spark/needs_attention.html", context)
+
+
+# --- Publishing (spark/promotion.py) ---------------------------------------------------------
+
+
+def _promotion_context(request: HttpRequest, draft, **extra) -> dict:
+    job = Promotion.objects.filter(pk=draft.pk).first()
+    return {
+        "draft": draft,
+        "promotion": job,
+        "can_promote": draft.can_review(request.user)
+        and not draft.is_deleted
+        and draft.status in (DraftStatus.APPROVED, DraftStatus.PROMOTION_FAILED),
+        **extra,
+    }
+
+
+def _review_url(draft) -> str:
+    return reverse("drafts:draft_review", args=[draft.pk])
+
+
+@login_required
+@require_POST
+def draft_preflight(request: HttpRequest, pk: int) -> HttpResponse:
+    """Ask the MLS whether it would accept the draft as a listing (nothing is stored)."""
+    draft = get_draft_for(request.user, pk)
+    if not draft.can_review(request.user):
+        raise PermissionDenied("Only a reviewer of this office can check a draft with the MLS.")
+    context = _promotion_context(request, draft, preflight=promotion.preflight(draft))
+    if request.htmx:
+        return render(request, "spark/promotion_panel.html", context)
+    result = context["preflight"]
+    (messages.success if result.ok else messages.error)(request, result.message)
+    return redirect(_review_url(draft))
+
+
+@login_required
+@require_POST
+def draft_promote(request: HttpRequest, pk: int) -> HttpResponse:
+    draft = get_draft_for(request.user, pk)
+    try:
+        promotion.start(draft, by=request.user)
+    except TransitionNotAllowed as refused:
+        messages.error(request, refused.message)
+    else:
+        messages.success(request, f"Publishing {draft}: the steps below show where it stands.")
+    if request.htmx:
+        return HttpResponseClientRedirect(_review_url(draft))
+    return redirect(_review_url(draft))
+
+
+@login_required
+@require_GET
+def promotion_status(request: HttpRequest, pk: int) -> HttpResponse:
+    """The publishing panel alone, for htmx polling while the job runs."""
+    draft = get_draft_for(request.user, pk, include_trash=True)
+    return render(request, "spark/promotion_panel.html", _promotion_context(request, draft))
+
+
+@login_required
+@require_GET
+def live_listing(request: HttpRequest, pk: int) -> HttpResponse:
+    """The live listing as the MLS shows it now (read back with Photos and Documents)."""
+    draft = get_draft_for(request.user, pk, include_trash=True)
+    if not draft.live_listing_id:
+        raise Http404("This draft has no live listing yet.")
+    listing, problem = {}, ""
+    try:
+        listing = promotion.live_listing(draft)
+    except SparkError as error:
+        problem = f"The MLS did not return the listing ({sync._describe(error)}). Try again in a minute."
+    fields = listing.get("StandardFields") or {}
+    photos = sorted(fields.get("Photos") or listing.get("Photos") or [], key=lambda p: p.get("Order") or 0)
+    documents = fields.get("Documents") or listing.get("Documents") or []
+    context = {
+        "draft": draft,
+        "listing": listing,
+        "fields": fields,
+        "field_rows": [
+            (name, value) for name, value in fields.items() if not isinstance(value, (list, dict))
+        ],
+        "photos": photos,
+        "documents": sorted(documents, key=lambda d: d.get("Order") or 0),
+        "problem": problem,
+        "promotion": Promotion.objects.filter(pk=draft.pk).first(),
+        "nav": "drafts",
+    }
+    return render(request, "spark/live_listing.html", context, status=502 if problem else 200)

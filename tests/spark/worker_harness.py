@@ -799,7 +799,61 @@ def command_lease_violations(ids: list[int], **_: Any) -> dict[str, Any]:
     return {"violations": violations, "claims": workers}
 
 
+def command_publish(ids: list[int], **_: Any) -> dict[str, Any]:
+    """Complete, approve (as data) and publish each draft as an office admin."""
+    from accounts.models import Role, User
+    from drafts.models import Draft, DraftStatus
+    from spark import promotion
+
+    agent = User.objects.get(username="harness-agent")
+    admin, _ = User.objects.get_or_create(
+        username="harness-admin", defaults={"office": agent.office, "role": Role.OFFICE_ADMIN}
+    )
+    for draft in Draft.objects.filter(pk__in=ids).order_by("pk"):
+        draft.save_field(
+            "public_remarks",
+            f"Well kept home number {draft.pk}.",
+            by=agent,
+            seen_version=draft.version,
+            seen_value=draft.public_remarks,
+        )
+        Draft.objects.filter(pk=draft.pk).update(status=DraftStatus.APPROVED)
+        draft.refresh_from_db()
+        promotion.start(draft, by=admin)
+    return {"published": len(ids)}
+
+
+def command_promotions(ids: list[int], **_: Any) -> dict[str, Any]:
+    """Each draft's publishing job and, for comparison, what the live listing should hold."""
+    from drafts.models import Draft
+    from media_manager.models import Document, Photo
+    from spark.models import Promotion
+
+    rows = []
+    for draft in Draft.objects.filter(pk__in=ids).order_by("pk"):
+        job = Promotion.objects.filter(pk=draft.pk).first()
+        photos = Photo.objects.active().filter(draft=draft).order_by("position")
+        documents = Document.objects.active().filter(draft=draft).order_by("position")
+        rows.append(
+            {
+                "id": draft.pk,
+                "status": draft.status,
+                "live_listing_id": draft.live_listing_id,
+                "remote_id": draft.remote_id,
+                "state": job.state if job else "",
+                "step": job.step if job else "",
+                "error": job.error_message if job else "",
+                "fields": draft.spark_fields(),
+                "photos": [[p.name, p.caption, p.is_primary, p.sha256] for p in photos],
+                "documents": [[d.name, d.privacy, d.sha256] for d in documents],
+            }
+        )
+    return {"drafts": rows}
+
+
 COMMANDS = {
+    "publish": command_publish,
+    "promotions": command_promotions,
     "lease_violations": command_lease_violations,
     "ring_all": command_ring_all,
     "synced_times": command_synced_times,

@@ -4,11 +4,13 @@ progress polling and the live listing's page; who may use them."""
 from __future__ import annotations
 
 import pytest
+from django.test import Client
 from django.urls import reverse
 
 from drafts.models import Draft, DraftStatus
 from spark import promotion
 from spark.models import Promotion, PromotionState
+from tests.drafts.conftest import cast  # noqa: F401  (the fixture of the permission matrix)
 from tests.factories import DraftFactory, OfficeAdminFactory
 from tests.spark import sync_support
 from tests.spark.sync_support import add_document, add_photo
@@ -140,3 +142,44 @@ def test_the_live_page_says_when_the_mls_does_not_answer(sync_env, client, appro
     response = client.get(reverse("spark:live_listing", args=[approved.pk]))
     assert response.status_code == 502
     assert "did not return the listing" in response.content.decode()
+
+
+# --- The permission matrix, extended to publishing -----------------------------------------
+
+REVIEWERS = ["office_admin", "company_admin"]
+VISIBLE_NOT_REVIEWERS = ["agent", "co_agent"]
+HIDDEN = [
+    "office_agent",
+    "other_office_agent",
+    "other_office_admin",
+    "other_company_agent",
+    "other_company_admin",
+]
+SIGNED_OUT = ["anonymous", "inactive_agent"]
+
+
+@pytest.mark.parametrize("actor_name", REVIEWERS + VISIBLE_NOT_REVIEWERS + HIDDEN + SIGNED_OUT)
+def test_who_may_publish(memory_broker, cast, actor_name):  # noqa: F811
+    draft = cast.draft
+    Draft.objects.filter(pk=draft.pk).update(
+        status=DraftStatus.APPROVED, beds_total=3, baths_total=2, year_built=2001, public_remarks="Ready."
+    )
+    client = Client()
+    actor = cast.actor(actor_name)
+    if actor is not None:
+        client.force_login(actor)
+    response = client.post(reverse("spark:draft_promote", args=[draft.pk]))
+    draft.refresh_from_db()
+    if actor_name in REVIEWERS:
+        assert response.status_code == 302
+        assert draft.status == DraftStatus.PROMOTING
+        assert Promotion.objects.get(pk=draft.pk).started_by == actor
+        return
+    assert draft.status == DraftStatus.APPROVED
+    assert not Promotion.objects.filter(pk=draft.pk).exists()
+    if actor_name in VISIBLE_NOT_REVIEWERS:
+        assert response.status_code == 302  # back to the page with the refusal as a message
+    elif actor_name in HIDDEN:
+        assert response.status_code == 404
+    else:
+        assert response.status_code == 302 and "/login" in response["Location"]

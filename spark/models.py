@@ -18,6 +18,8 @@ from django.utils import timezone
 
 from drafts.models import Draft
 
+from .client import Ticket
+
 
 class SyncState(models.TextChoices):
     PENDING = "pending", "Waiting to sync"
@@ -189,7 +191,47 @@ class RemoteItemQuerySet(models.QuerySet["RemoteItem"]):
         return self.filter(kind=ItemKind.DOCUMENT)
 
 
-class RemoteItem(models.Model):
+class UploadTicket(models.Model):
+    """The one-time upload ticket of an item being uploaded, kept so a retry after a lost
+    answer re-uses it: the remote accepts a ticket once, so the retry can never make a second
+    copy. A secret for an hour."""
+
+    ticket_token = models.CharField(max_length=128, blank=True)
+    ticket_uri = models.CharField(max_length=500, blank=True)
+    ticket_expires_at = models.DateTimeField(null=True, blank=True)
+    ticket_refused = models.BooleanField(default=False)
+
+    class Meta:
+        abstract = True
+
+    @property
+    def ticket_usable(self) -> bool:
+        # A margin so the ticket cannot expire between the check and the upload.
+        return (
+            bool(self.ticket_token)
+            and not self.ticket_refused
+            and self.ticket_expires_at is not None
+            and self.ticket_expires_at > timezone.now() + timedelta(seconds=60)
+        )
+
+    def usable_ticket(self, kind: str) -> Ticket | None:
+        """The stored ticket, when it can still be used, for a `kind` ("photo"/"document")."""
+        if not self.ticket_usable:
+            return None
+        return Ticket(
+            token=self.ticket_token,
+            uri=self.ticket_uri,
+            service="PhotoUploads" if kind == ItemKind.PHOTO else "DocumentUploads",
+            expires_in=int((self.ticket_expires_at - timezone.now()).total_seconds()),
+        )
+
+    def keep_ticket(self, ticket: Ticket) -> None:
+        """Hold a new ticket (saved by the caller with the upload's intent)."""
+        self.ticket_token, self.ticket_uri, self.ticket_refused = ticket.token, ticket.uri, False
+        self.ticket_expires_at = timezone.now() + timedelta(seconds=max(0, ticket.expires_in))
+
+
+class RemoteItem(UploadTicket):
     """A photo or document as the remote last confirmed it, keyed by the local item's id.
 
     `local_id` is a plain integer, not a foreign key: the row must outlive a local item that
@@ -211,12 +253,7 @@ class RemoteItem(models.Model):
     replacing = models.CharField(max_length=40, blank=True)
     # The picture hash a replacement sent, confirmed into `content_sha256` once it lands.
     pending_sha256 = models.CharField(max_length=64, blank=True)
-    # The one-time upload ticket, kept so a retry after a lost answer re-uses it: the remote
-    # accepts a ticket once, so the retry can never make a second copy. A secret for an hour.
-    ticket_token = models.CharField(max_length=128, blank=True)
-    ticket_uri = models.CharField(max_length=500, blank=True)
-    ticket_expires_at = models.DateTimeField(null=True, blank=True)
-    ticket_refused = models.BooleanField(default=False)
+    # (The one-time upload ticket's fields come from UploadTicket.)
 
     # What the remote confirmed (or, while `sending`, what was sent).
     name = models.CharField(max_length=255, blank=True)
@@ -246,16 +283,6 @@ class RemoteItem(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.local_id} -> {self.remote_id or '?'}"
-
-    @property
-    def ticket_usable(self) -> bool:
-        # A margin so the ticket cannot expire between the check and the upload.
-        return (
-            bool(self.ticket_token)
-            and not self.ticket_refused
-            and self.ticket_expires_at is not None
-            and self.ticket_expires_at > timezone.now() + timedelta(seconds=60)
-        )
 
 
 class RemoteCall(models.Model):
@@ -411,7 +438,7 @@ class Promotion(models.Model):
         return {d["field"]: d["message"] for d in self.error_details if d.get("field")}
 
 
-class PromotionItem(models.Model):
+class PromotionItem(UploadTicket):
     """A photo or document of a promotion as the live listing confirmed it (or, while
     `sending`, as it was sent without an answer: looked for before anything is sent again)."""
 
@@ -422,11 +449,6 @@ class PromotionItem(models.Model):
     remote_id = models.CharField(max_length=40, blank=True)
     sending = models.BooleanField(default=False)
     sending_since = models.DateTimeField(null=True, blank=True)
-    # The one-time upload ticket, re-used by a retry after a lost answer (never a second copy).
-    ticket_token = models.CharField(max_length=128, blank=True)
-    ticket_uri = models.CharField(max_length=500, blank=True)
-    ticket_expires_at = models.DateTimeField(null=True, blank=True)
-    ticket_refused = models.BooleanField(default=False)
     name = models.CharField(max_length=255, blank=True)
     caption = models.TextField(blank=True)
     privacy = models.CharField(max_length=12, blank=True)
@@ -443,12 +465,3 @@ class PromotionItem(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.local_id} -> {self.remote_id or '?'}"
-
-    @property
-    def ticket_usable(self) -> bool:
-        return (
-            bool(self.ticket_token)
-            and not self.ticket_refused
-            and self.ticket_expires_at is not None
-            and self.ticket_expires_at > timezone.now() + timedelta(seconds=60)
-        )

@@ -51,7 +51,6 @@ from .client import (
     SparkNotFound,
     SparkRateLimited,
     SparkTicketError,
-    Ticket,
 )
 from .filters import Field
 from .models import (
@@ -606,7 +605,7 @@ class Publisher:
         if not row.upload_token:
             row.upload_token = uuid.uuid4()
         content = sync._read_content(kind, item.local_id)
-        ticket = self._stored_ticket(row, kind)
+        ticket = row.usable_ticket(kind)
         if ticket is None:
             try:
                 ticket = (
@@ -619,8 +618,7 @@ class Publisher:
                     raise
                 ticket = None  # no tickets here: the base64 POST
             if ticket is not None:
-                row.ticket_token, row.ticket_uri, row.ticket_refused = ticket.token, ticket.uri, False
-                row.ticket_expires_at = timezone.now() + dt.timedelta(seconds=max(0, ticket.expires_in))
+                row.keep_ticket(ticket)
         # The intent (and the ticket) committed before the bytes leave.
         row.sending, row.sending_since = True, timezone.now()
         row.name, row.caption, row.privacy, row.content_sha256 = (
@@ -670,17 +668,6 @@ class Publisher:
             )
         row.remote_id, row.sending = remote_id, False
         return row
-
-    @staticmethod
-    def _stored_ticket(row: PromotionItem, kind: str) -> Ticket | None:
-        if not row.ticket_usable:
-            return None
-        return Ticket(
-            token=row.ticket_token,
-            uri=row.ticket_uri,
-            service="PhotoUploads" if kind == planner.PHOTO else "DocumentUploads",
-            expires_in=int((row.ticket_expires_at - timezone.now()).total_seconds()),
-        )
 
     def _update_item(self, kind: str, item: planner.LocalItem, row: PromotionItem) -> None:
         api = sync.client()

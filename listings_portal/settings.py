@@ -255,6 +255,8 @@ CELERY_BROKER_TRANSPORT_OPTIONS = (
         "data_folder_in": str(CELERY_BROKER_FOLDER),
         "data_folder_out": str(CELERY_BROKER_FOLDER),
         "processed_folder": str(CELERY_BROKER_FOLDER / "processed"),
+        # Kombu's default is ./control, beside whatever directory the process started in.
+        "control_folder": str(CELERY_BROKER_FOLDER / "control"),
         "store_processed": False,
     }
     if CELERY_BROKER_URL.startswith("filesystem")

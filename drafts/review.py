@@ -279,7 +279,7 @@ def review_queue(
     the readiness filter and sort run in Python over the office's submitted drafts."""
     drafts = (
         awaiting_review_for(user)
-        .select_related("list_agent", "co_list_agent", "office")
+        .select_related("list_agent", "co_list_agent", "office", "sync")
         .annotate(photo_count=Count("photos", filter=Q(photos__deleted_at__isnull=True)))
         .prefetch_related(
             Prefetch(

@@ -259,3 +259,21 @@ def test_the_navigation_counts_in_one_query(client, office_admin, agent, django_
     # session, user (+office), the inbox's count, its unread count, the nav's counts (one query)
     with django_assert_num_queries(5):
         client.get(reverse("accounts:inbox"))
+
+
+def test_each_row_shows_its_sync_state(client, office, agent):
+    from spark.models import DraftSync, SyncState
+
+    synced = submitted(agent)
+    failing = submitted(agent)
+    DraftSync.objects.create(draft=synced, state=SyncState.SYNCED, confirmed_seq=synced.change_seq)
+    DraftSync.objects.create(
+        draft=failing,
+        state=SyncState.ATTENTION,
+        error_message="The MLS kept failing",
+        confirmed_seq=0,
+    )
+    client.force_login(OfficeAdminFactory(office=office))
+    page = client.get(reverse("drafts:review_queue")).content.decode()
+    assert f'id="sync-badge-{synced.pk}" class="sync-badge sync-synced"' in page
+    assert f'id="sync-badge-{failing.pk}" class="sync-badge sync-attention"' in page

@@ -8,6 +8,13 @@ that version is current and the ids are a permutation of the current set (else `
 carries the current order back). Positions of non-trashed items are always 0..n-1; trashed
 items have no position.
 
+Edits by people. Every method here that changes media on someone's behalf (add, trash,
+restore, reorder, move, primary, rename/caption/privacy, rotate, replace) ends its
+transaction with `note_media_edit(draft, by=...)` when something changed: it refuses a draft
+that is being published or is live, marks the draft for sync, and records the edit on the
+draft (`Draft.note_media_changed`: updated_at/by, a reviewed draft back to drafting). The
+processing worker's own changes (`finish_processing`) only mark the draft for sync.
+
 What the sync engine reads: `remote_id` (blank until the remote confirms the item),
 `upload_token` (our UUID, to put in the remote FileName and adopt an upload whose reply was
 lost), `position`, `Photo.is_primary`, `Document.privacy`, `deleted_at` (trash: delete
@@ -35,7 +42,7 @@ from django.db.models.functions import Length
 from django.db.models.lookups import LessThanOrEqual
 from django.utils import timezone
 
-from drafts.models import Draft, DraftEvent, PropertyType
+from drafts.models import Draft, DraftEvent, DraftStatus, PropertyType
 
 PHOTO_NAME_MAX = 40
 PHOTO_CAPTION_MAX = 1000
@@ -107,11 +114,21 @@ def normalize_document_name(name: str) -> str:
 
 # The MLS metadata's HasEditNames (spark-api.md §7.7): documents with these names must have
 # this privacy, per property type. The sync engine may refresh it from
-# /listings/incomplete/documents/meta; until then this is what the MLS publishes for us.
-_HAS_EDIT_NAMES = ("Private Document", "Property Disclosure")
+# /listings/incomplete/documents/meta; until then this is what the MLS publishes for us. The
+# same table as the sandbox's (spark/sandbox/catalog.py HAS_EDIT_NAMES), which follows the
+# Spark pages: "Property Disclosure" only where that disclosure exists (residential, multi
+# family, farm), "Rent Roll" where there are tenants' leases (multi family, commercial).
+_HAS_EDIT_NAMES: dict[str, tuple[str, ...]] = {
+    PropertyType.RESIDENTIAL: ("Private Document", "Property Disclosure"),
+    PropertyType.MULTI_FAMILY: ("Private Document", "Property Disclosure", "Rent Roll"),
+    PropertyType.LAND: ("Private Document",),
+    PropertyType.COMMERCIAL: ("Private Document", "Rent Roll"),
+    PropertyType.FARM: ("Private Document", "Property Disclosure"),
+    PropertyType.RENTAL: ("Private Document",),
+}
 FORCED_DOCUMENT_PRIVACY: dict[str, dict[str, str]] = {
-    property_type: {normalize_document_name(name): DocumentPrivacy.HAS_EDIT for name in _HAS_EDIT_NAMES}
-    for property_type in PropertyType.values
+    property_type: {normalize_document_name(name): DocumentPrivacy.HAS_EDIT for name in names}
+    for property_type, names in _HAS_EDIT_NAMES.items()
 }
 
 
@@ -184,6 +201,38 @@ class UnknownItems(ValueError):
 
 class MediaLimitReached(Exception):
     pass
+
+
+class DraftNotEditable(Exception):
+    """The draft is being published, is live or is in the trash: its media cannot change.
+    Raised inside the change's transaction, so nothing of the change is kept."""
+
+    def __init__(self, draft: Draft):
+        if draft.is_deleted:
+            why = "this draft is in the trash"
+        elif draft.status == DraftStatus.LIVE:
+            why = "this draft is live"
+        else:
+            why = "this draft is being published"
+        super().__init__(f"Photos and documents can no longer be changed: {why}.")
+        self.message = str(self)
+
+
+def note_media_edit(draft: Draft, *, by) -> None:
+    """What every change a person makes to a draft's photos or documents also does, inside
+    that change's transaction, once it is known that something changed.
+
+    Refuses (DraftNotEditable, the caller's transaction rolls back) when the draft cannot be
+    edited: the view checked that before, but publishing may have started since. Then the
+    draft is marked for sync, and `Draft.note_media_changed` records who changed it and sends
+    a reviewed draft back to drafting. The draft row is locked last, after the media rows,
+    in the order the processing worker takes them too (photo row, then the draft).
+    """
+    locked = Draft.objects.select_for_update().only("status", "deleted_at").get(pk=draft.pk)
+    if not locked.is_editable:
+        raise DraftNotEditable(locked)
+    draft.mark_changed()
+    draft.note_media_changed(by=by)
 
 
 class MediaOrder(models.Model):
@@ -329,7 +378,7 @@ class OrderedMedia(models.Model):
             if moved_id is not None and moved_id in ids:
                 note = f"Moved {cls.NOUN} from {current.index(moved_id) + 1} to {ids.index(moved_id) + 1}"
             DraftEvent.record(draft, by, cls.EVENT_KIND, field="order", old=current, new=ids, note=note)
-            draft.mark_changed()
+            note_media_edit(draft, by=by)
         return OrderChange(True, version, ids)
 
     def move_to(self, index: int, *, by) -> OrderChange:
@@ -358,7 +407,7 @@ class OrderedMedia(models.Model):
                 new=ids,
                 note=f"Moved {self.NOUN} from {current.index(self.pk) + 1} to {index + 1}",
             )
-            self.draft.mark_changed()
+            note_media_edit(self.draft, by=by)
         self.refresh_from_db(fields=["position"])
         return OrderChange(True, version, ids)
 
@@ -391,7 +440,7 @@ class OrderedMedia(models.Model):
                     new=None,
                     note=f"Moved {cls.NOUN} {pk} to the trash",
                 )
-            draft.mark_changed()
+            note_media_edit(draft, by=by)
         return len(trashed)
 
     def restore(self, *, by) -> bool:
@@ -418,7 +467,7 @@ class OrderedMedia(models.Model):
                 new=len(current) + 1,
                 note=f"Restored {self.NOUN} {self.pk} from the trash",
             )
-            self.draft.mark_changed()
+            note_media_edit(self.draft, by=by)
         self.refresh_from_db()
         return True
 
@@ -432,7 +481,7 @@ class OrderedMedia(models.Model):
         item = cls.objects.create(draft=draft, position=count, created_by=by, **values)
         cls._after_set_change(draft)
         cls._bump(lock)
-        draft.mark_changed()
+        note_media_edit(draft, by=by)
         return item
 
     @classmethod
@@ -664,7 +713,7 @@ class Photo(OrderedMedia):
                 new=self.pk,
                 note=f"Photo {self.pk} made primary",
             )
-            self.draft.mark_changed()
+            note_media_edit(self.draft, by=by)
         self.refresh_from_db()
         return True
 
@@ -692,7 +741,7 @@ class Photo(OrderedMedia):
                 new=rotation,
                 note=f"Photo {self.pk} rotated",
             )
-            self.draft.mark_changed()
+            note_media_edit(self.draft, by=by)
             self.enqueue_processing_after_commit()
         self.refresh_from_db()
 
@@ -746,7 +795,7 @@ class Photo(OrderedMedia):
                 new=clean_file_name(original_name),
                 note=f"Photo {self.pk} replaced",
             )
-            self.draft.mark_changed()
+            note_media_edit(self.draft, by=by)
             self.enqueue_processing_after_commit()
             delete_files_after_commit(old_files)
         self.refresh_from_db()
@@ -754,12 +803,14 @@ class Photo(OrderedMedia):
 
     # --- Processing (called by media_manager.tasks) ---
     def enqueue_processing_after_commit(self) -> None:
+        """Ask for processing once the transaction commits, without ever waiting for the
+        broker (see `tasks.enqueue_processing_soon`)."""
         photo_id = self.pk
 
         def send() -> None:
-            from .tasks import enqueue_processing
+            from .tasks import enqueue_processing_soon
 
-            enqueue_processing(photo_id)
+            enqueue_processing_soon(photo_id)
 
         transaction.on_commit(send)
 
@@ -1031,6 +1082,6 @@ def _update_item(item: Photo | Document, by, kind: str, values: dict[str, str]) 
             DraftEvent.record(
                 item.draft, by, kind, field=field, old=old, new=new, note=f"{model.__name__} {item.pk}"
             )
-        item.draft.mark_changed()
+        note_media_edit(item.draft, by=by)
     item.refresh_from_db()
     return True

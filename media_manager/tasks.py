@@ -2,20 +2,26 @@
 
 `process_photo(photo_id)` runs the sandboxed pipeline for one photo; delivering it twice,
 or for a photo that was trashed, rotated or replaced meanwhile, does no harm (see
-`Photo.claim_for_processing` / `finish_processing`). The request path sends it after commit
-through `enqueue_processing`, which never raises: when the broker is down the photo stays
-queued in the database and `requeue_stuck_photos` (beat, and the media page's polling)
-sends it again.
+`Photo.claim_for_processing` / `finish_processing`). The request path never talks to the
+broker: after commit it rings `processing_doorbell` (spark.enqueue's Doorbell: a bounded,
+de-duplicated queue drained by a background thread), so a stopped or frozen Redis cannot hold
+up an upload. The photo is already recorded as queued in the database; if the message is
+lost (the process dies, the broker stays down), `requeue_stuck_photos` (beat, every minute,
+and the media page's polling) sends it again.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
+from collections.abc import Iterator
 
 from celery import shared_task
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
+
+from spark.enqueue import Doorbell
 
 from .checks import MediaLimits, UploadRejected
 from .models import Photo, ProcessingState, random_storage_name
@@ -23,23 +29,63 @@ from .uploads import local_path
 
 logger = logging.getLogger(__name__)
 
-# A request never waits longer than this for the broker (RELIABILITY §1.1); connecting is
-# bounded by CELERY_BROKER_CONNECTION_TIMEOUT and the transport's socket timeouts.
+# A publish (from the doorbell's thread or a worker; never from a request, RELIABILITY §1.1)
+# waits at most this for a producer; connecting is bounded by CELERY_BROKER_CONNECTION_TIMEOUT
+# and the transport's socket timeouts.
 PUBLISH_TIMEOUT_SECONDS = 0.5
 COULD_NOT_PROCESS = "This photo could not be processed. Please export it again and upload the new copy."
 
 
-def enqueue_processing(photo_id: int) -> bool:
-    """Ask a worker to process the photo; False (logged) if the broker could not be told.
-    Never raises and never retries: the database already says the photo is queued."""
-    try:
+def publish_processing(photo_id: int, *, app=None) -> None:
+    """Send the processing message; raises if the broker cannot take it. It may wait for the
+    broker's connect and socket timeouts: never call it from a request.
+
+    `app`: another Celery app (another broker) than the project's, e.g. in tests."""
+    if app is None:
         process_photo.apply_async(args=[photo_id], retry=False, timeout=PUBLISH_TIMEOUT_SECONDS)
+    else:
+        app.send_task(process_photo.name, args=[photo_id], retry=False)
+
+
+def enqueue_processing(photo_id: int) -> bool:
+    """Ask a worker to process the photo now, in this thread; False (logged) if the broker
+    could not be told. Never raises and never retries: the database already says the photo is
+    queued. Blocks for the broker's timeouts at worst: requests use `enqueue_processing_soon`."""
+    try:
+        publish_processing(photo_id)
     except Exception:
         logger.warning(
             "Could not queue photo %s for processing; it will be re-queued", photo_id, exc_info=True
         )
         return False
     return True
+
+
+# One per process, its thread started on the first ring (and again in a forked child). A send
+# that fails is retried by the thread every 2 s; the stuck-photo sweep covers a lost process.
+processing_doorbell = Doorbell(publish_processing)
+_active: list[Doorbell] = [processing_doorbell]
+
+
+@contextlib.contextmanager
+def using(other: Doorbell) -> Iterator[Doorbell]:
+    """Ring `other` instead of the process's processing doorbell for a while (tests, benchmarks):
+    its thread then never touches the project app's connection pools."""
+    _active.append(other)
+    try:
+        yield other
+    finally:
+        _active.remove(other)
+
+
+def enqueue_processing_soon(photo_id: int) -> None:
+    """Queue the photo for processing without waiting for the broker (called after commit)."""
+    if process_photo.app.conf.task_always_eager:
+        # Eager Celery (tests, a demo without a worker) has no broker to wait for, and its
+        # callers expect the task to have run when the request returns.
+        enqueue_processing(photo_id)
+        return
+    _active[-1].ring(photo_id)
 
 
 @shared_task(acks_late=True, time_limit=300, soft_time_limit=270, ignore_result=True)

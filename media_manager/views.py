@@ -13,13 +13,15 @@ from __future__ import annotations
 import json
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import wraps
 from urllib.parse import quote
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import TooManyFilesSent
+from django.core.exceptions import PermissionDenied, TooManyFilesSent
 from django.core.files.storage import default_storage
 from django.db import IntegrityError
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
@@ -32,6 +34,7 @@ from django_htmx.http import trigger_client_event
 
 from drafts.access import get_draft_for
 from drafts.models import Draft
+from spark.templatetags.sync import badge_context, sync_mirror
 
 from .checks import MediaLimits, UploadRejected
 from .forms import DocumentForm, MoveForm, OrderForm, PhotoTextForm, RotateForm, SelectionForm
@@ -42,6 +45,7 @@ from .models import (
     PHOTO_NAME_MAX,
     Document,
     DocumentPrivacy,
+    DraftNotEditable,
     MediaLimitReached,
     MediaOrder,
     OrderedMedia,
@@ -61,6 +65,17 @@ ERROR_STATUSES_TO_SWAP = (400, 409, 413, 422)
 
 
 # --- Page and regions -----------------------------------------------------------------------
+
+
+def _sync_context(draft: Draft, *, changed: bool = False) -> dict:
+    """The remote's mirror of this draft's items, read once per response (one query, however
+    many photos and documents) for the per-item sync badges; and whether the regions should
+    poll for the badges to move on: while a push is due or under way, or right after a change
+    (the draft in hand predates it)."""
+    return {
+        "sync_mirror": sync_mirror(draft),
+        "sync_polling": changed or badge_context(draft)["poll"],
+    }
 
 
 def _photo_context(draft: Draft, can_edit: bool) -> dict:
@@ -114,7 +129,12 @@ def _region(
         anchor = "#photos" if region == "photo-grid" else "#documents"
         return redirect(reverse("media_manager:draft_media", args=[draft.pk]) + anchor)
     can_edit = draft.can_edit(request.user)
-    context = {"draft": draft, "notice": notice, "notice_is_error": status >= 400}
+    context = {
+        "draft": draft,
+        "notice": notice,
+        "notice_is_error": status >= 400,
+        **_sync_context(draft, changed=request.method == "POST" and status < 400),
+    }
     if region == "photo-grid":
         context |= _photo_context(draft, can_edit)
     else:
@@ -127,20 +147,76 @@ def _region(
     return response
 
 
-@login_required
-@require_safe
-def draft_media(request: HttpRequest, pk: int) -> HttpResponse:
-    draft = get_draft_for(request.user, pk)
+def _page(request: HttpRequest, draft: Draft, *, status: int = 200) -> TemplateResponse:
     can_edit = draft.can_edit(request.user)
     context = {
         "draft": draft,
         "nav": "drafts",
         "photo_max_bytes": settings.PHOTO_MAX_BYTES,
         "document_max_bytes": settings.DOCUMENT_MAX_BYTES,
+        **_sync_context(draft),
         **_photo_context(draft, can_edit),
         **_document_context(draft, can_edit),
     }
-    return TemplateResponse(request, PAGE, context)
+    return TemplateResponse(request, PAGE, context, status=status)
+
+
+@login_required
+@require_safe
+def draft_media(request: HttpRequest, pk: int) -> HttpResponse:
+    return _page(request, get_draft_for(request.user, pk))
+
+
+# --- Refusing a draft that cannot be edited -------------------------------------------------
+
+# Set on these refusals: media.js swaps them in (a 403 is otherwise not swapped by htmx, and
+# a CSRF 403 must not be).
+REFUSAL_HEADER = "X-Media-Refused"
+
+
+def _not_editable(request: HttpRequest, draft: Draft, answer: str, status: int) -> HttpResponse:
+    """The refusal of a change to a draft being published, live or in the trash, in the
+    shape the caller reads: JSON for the uploader, the region (or the save status text) for
+    htmx, the page with the message for a plain form."""
+    close_uploaded_files(request)
+    message = DraftNotEditable(draft).message
+    if answer.endswith("-upload") and (_wants_json(request) or request.htmx):
+        response = JsonResponse({"files": [], "error": message}, status=status)
+    elif request.htmx and answer == "photo-text":
+        response = HttpResponse(message, status=status, content_type="text/plain; charset=utf-8")
+    elif request.htmx and answer in ("photo-grid", "document-list"):
+        response = _region(request, draft, answer, status=status, notice=message)
+    else:
+        messages.error(request, message)
+        response = _page(request, draft, status=status)
+    response[REFUSAL_HEADER] = "not-editable"
+    return response
+
+
+def _media_change(answer: str) -> Callable:
+    """For every view that changes media: a draft that cannot be edited is refused with a
+    clear message. 403 when the view finds it so (`get_draft_for(..., write=True)`); 409 when
+    publishing started while the change was being made (`DraftNotEditable` from the model,
+    raised inside the change's transaction, so nothing of it was kept).
+
+    `answer`: what the caller reads back, "photo-grid" / "document-list" (the region),
+    "photo-upload" / "document-upload" (the uploader's JSON) or "photo-text" (the save status).
+    """
+
+    def decorate(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+        @wraps(view)
+        def wrapper(request: HttpRequest, pk: int, *args, **kwargs) -> HttpResponse:
+            try:
+                return view(request, pk, *args, **kwargs)
+            except PermissionDenied:
+                status = 403  # only get_draft_for(write=True) denies in these views
+            except DraftNotEditable:
+                status = 409
+            return _not_editable(request, get_draft_for(request.user, pk), answer, status)
+
+        return wrapper
+
+    return decorate
 
 
 @login_required
@@ -309,6 +385,7 @@ def _accept_photo(
 @login_required
 @require_POST
 @csrf_exempt  # checked in _photo_upload, once the limited upload handler is installed
+@_media_change("photo-upload")
 def photo_upload(request: HttpRequest, pk: int) -> HttpResponse:
     draft = get_draft_for(request.user, pk, write=True)
     files, refused = _read_upload(
@@ -329,6 +406,7 @@ def _photo_upload(request: HttpRequest, draft: Draft, files) -> HttpResponse:
 @login_required
 @require_POST
 @csrf_exempt  # checked in _photo_replace, once the limited upload handler is installed
+@_media_change("photo-grid")
 def photo_replace(request: HttpRequest, pk: int, photo_id: int) -> HttpResponse:
     draft = get_draft_for(request.user, pk, write=True)
     photo = _active(Photo, draft, photo_id)
@@ -427,6 +505,7 @@ def _accept_document(
 @login_required
 @require_POST
 @csrf_exempt  # checked in _document_upload, once the limited upload handler is installed
+@_media_change("document-upload")
 def document_upload(request: HttpRequest, pk: int) -> HttpResponse:
     draft = get_draft_for(request.user, pk, write=True)
     files, refused = _read_upload(
@@ -459,6 +538,7 @@ def _trashed(model: type[OrderedMedia], draft: Draft, item_id: int):
 
 @login_required
 @require_POST
+@_media_change("photo-text")
 def photo_update(request: HttpRequest, pk: int, photo_id: int) -> HttpResponse:
     """Save Name and Caption. For htmx, only a status line: the inputs are never replaced
     under the fingers of someone typing in the next field."""
@@ -524,6 +604,7 @@ def _apply_reorder(
 
 @login_required
 @require_POST
+@_media_change("photo-grid")
 def photo_reorder(request: HttpRequest, pk: int) -> HttpResponse:
     draft = get_draft_for(request.user, pk, write=True)
     return _apply_reorder(request, draft, Photo, "photo-grid")
@@ -551,6 +632,7 @@ def _apply_move(request: HttpRequest, draft: Draft, item: OrderedMedia, region: 
 
 @login_required
 @require_POST
+@_media_change("photo-grid")
 def photo_move(request: HttpRequest, pk: int, photo_id: int) -> HttpResponse:
     draft = get_draft_for(request.user, pk, write=True)
     return _apply_move(request, draft, _active(Photo, draft, photo_id), "photo-grid")
@@ -558,6 +640,7 @@ def photo_move(request: HttpRequest, pk: int, photo_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
+@_media_change("photo-grid")
 def photo_make_primary(request: HttpRequest, pk: int, photo_id: int) -> HttpResponse:
     draft = get_draft_for(request.user, pk, write=True)
     photo = _active(Photo, draft, photo_id)
@@ -573,6 +656,7 @@ def photo_make_primary(request: HttpRequest, pk: int, photo_id: int) -> HttpResp
 
 @login_required
 @require_POST
+@_media_change("photo-grid")
 def photo_rotate(request: HttpRequest, pk: int, photo_id: int) -> HttpResponse:
     draft = get_draft_for(request.user, pk, write=True)
     photo = _active(Photo, draft, photo_id)
@@ -591,6 +675,7 @@ def photo_rotate(request: HttpRequest, pk: int, photo_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
+@_media_change("photo-grid")
 def photo_delete(request: HttpRequest, pk: int, photo_id: int) -> HttpResponse:
     draft = get_draft_for(request.user, pk, write=True)
     photo = _active(Photo, draft, photo_id)
@@ -601,6 +686,7 @@ def photo_delete(request: HttpRequest, pk: int, photo_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
+@_media_change("photo-grid")
 def photo_bulk_delete(request: HttpRequest, pk: int) -> HttpResponse:
     draft = get_draft_for(request.user, pk, write=True)
     form = SelectionForm(request.POST)
@@ -617,6 +703,7 @@ def photo_bulk_delete(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
+@_media_change("photo-grid")
 def photo_restore(request: HttpRequest, pk: int, photo_id: int) -> HttpResponse:
     draft = get_draft_for(request.user, pk, write=True)
     photo = _trashed(Photo, draft, photo_id)
@@ -638,6 +725,7 @@ def photo_restore(request: HttpRequest, pk: int, photo_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
+@_media_change("document-list")
 def document_update(request: HttpRequest, pk: int, document_id: int) -> HttpResponse:
     draft = get_draft_for(request.user, pk, write=True)
     document = _active(Document, draft, document_id)
@@ -664,6 +752,7 @@ def document_update(request: HttpRequest, pk: int, document_id: int) -> HttpResp
 
 @login_required
 @require_POST
+@_media_change("document-list")
 def document_reorder(request: HttpRequest, pk: int) -> HttpResponse:
     draft = get_draft_for(request.user, pk, write=True)
     return _apply_reorder(request, draft, Document, "document-list")
@@ -671,6 +760,7 @@ def document_reorder(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
+@_media_change("document-list")
 def document_move(request: HttpRequest, pk: int, document_id: int) -> HttpResponse:
     draft = get_draft_for(request.user, pk, write=True)
     return _apply_move(request, draft, _active(Document, draft, document_id), "document-list")
@@ -678,6 +768,7 @@ def document_move(request: HttpRequest, pk: int, document_id: int) -> HttpRespon
 
 @login_required
 @require_POST
+@_media_change("document-list")
 def document_delete(request: HttpRequest, pk: int, document_id: int) -> HttpResponse:
     draft = get_draft_for(request.user, pk, write=True)
     document = _active(Document, draft, document_id)
@@ -688,6 +779,7 @@ def document_delete(request: HttpRequest, pk: int, document_id: int) -> HttpResp
 
 @login_required
 @require_POST
+@_media_change("document-list")
 def document_restore(request: HttpRequest, pk: int, document_id: int) -> HttpResponse:
     draft = get_draft_for(request.user, pk, write=True)
     document = _trashed(Document, draft, document_id)

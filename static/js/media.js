@@ -56,7 +56,10 @@
     var status = event.detail.xhr.status;
     var target = event.detail.target;
     if (!target || !target.closest("[data-media-page]")) return;
-    if ([400, 409, 413, 422].indexOf(status) !== -1) {
+    // A refused change to a draft that can no longer be edited (X-Media-Refused) carries the
+    // reason to show, 403 included; any other 403 (CSRF) is left alone.
+    var refused = status === 403 && event.detail.xhr.getResponseHeader("X-Media-Refused");
+    if ([400, 409, 413, 422].indexOf(status) !== -1 || refused) {
       event.detail.shouldSwap = true;
       event.detail.isError = false;
     }

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
+import socket
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from celery import Celery
 
 from listings_portal.celery import app as celery_app
+from media_manager import tasks
+from spark.enqueue import Doorbell
 
 
 @pytest.fixture
@@ -43,10 +50,74 @@ def broker_down():
     conf.broker_transport_options = {"socket_connect_timeout": 0.5, "socket_timeout": 0.5}
     conf.task_always_eager = False
     _reset_connections()
-    yield
+    with _doorbell_to("redis://127.0.0.1:1/0", socket_connect_timeout=0.5, socket_timeout=0.5):
+        yield
     conf.broker_url, conf.broker_transport_options, conf.task_always_eager = saved
     conf.broker_write_url, conf.broker_read_url = saved_urls
     _reset_connections()
+
+
+@contextlib.contextmanager
+def _doorbell_to(url: str, **transport_options) -> Iterator[Doorbell]:
+    """Ring, for a while, a processing doorbell whose thread publishes through a Celery app of
+    its own to `url`: the thread never shares the project app's pools (which the fixtures here
+    swap). Afterwards whatever it still holds is dropped, so its thread stops retrying."""
+    app = Celery("media-tests", set_as_current=False)
+    app.config_from_object("django.conf:settings", namespace="CELERY")
+    app.conf.broker_url = app.conf.broker_write_url = app.conf.broker_read_url = url
+    app.conf.broker_transport_options = transport_options
+    over = threading.Event()
+
+    def send(photo_id: int) -> None:
+        if not over.is_set():
+            tasks.publish_processing(photo_id, app=app)
+
+    bell = Doorbell(send, retry_pause=0.2)
+    try:
+        with tasks.using(bell):
+            yield bell
+    finally:
+        over.set()
+        bell.flush(timeout=5)
+        app.close()
+
+
+@pytest.fixture
+def frozen_broker():
+    """The broker accepts connections and never answers (a hung Redis): publishing blocks
+    until the socket timeouts. Yields the processing doorbell the request path rings."""
+    server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    server.bind(("127.0.0.1", 0))
+    server.listen(16)
+    held: list[socket.socket] = []
+
+    def accept() -> None:
+        while True:
+            try:
+                connection, _ = server.accept()
+            except OSError:
+                return
+            held.append(connection)  # read nothing, answer nothing
+
+    threading.Thread(target=accept, name="frozen-broker", daemon=True).start()
+
+    def hang_up() -> None:
+        # Stop listening first (a reconnect is refused, not held again), then drop the held
+        # connections: the publish the doorbell's thread is blocked in fails at once.
+        with contextlib.suppress(OSError):
+            server.shutdown(socket.SHUT_RDWR)  # also wakes the accepting thread
+        server.close()
+        for connection in held:
+            connection.close()
+
+    # Production's socket timeouts (settings: 2 s): each publish attempt hangs that long.
+    url = f"redis://127.0.0.1:{server.getsockname()[1]}/0"
+    try:
+        with _doorbell_to(url, socket_connect_timeout=2, socket_timeout=2) as bell:
+            yield bell
+            hang_up()
+    finally:
+        hang_up()
 
 
 def _reset_connections() -> None:

@@ -10,7 +10,7 @@ from django.core.files.storage import default_storage
 from django.db import DataError, IntegrityError, connection, transaction
 from django.utils import timezone
 
-from drafts.models import DraftEvent
+from drafts.models import Draft, DraftEvent, PropertyType
 from media_manager import tasks
 from media_manager.models import (
     Document,
@@ -224,6 +224,27 @@ def test_forced_names_take_the_mls_privacy(draft, agent):
     assert document.privacy == DocumentPrivacy.HAS_EDIT
     document.update(name="Floor plan", privacy=DocumentPrivacy.PUBLIC, by=agent)
     assert document.privacy == DocumentPrivacy.PUBLIC
+
+
+def test_the_forced_privacy_table_is_the_sandboxs(draft, agent):
+    """The portal forces exactly the names the MLS metadata (the sandbox's) names, per type."""
+    from spark.sandbox import catalog
+
+    for property_type, _label in PropertyType.choices:
+        names = catalog.HAS_EDIT_NAMES[property_type]
+        for name in [*names, "Property Disclosure", "Rent Roll", "Survey", "Floor Plan"]:
+            expected = DocumentPrivacy.HAS_EDIT if name in names else None
+            assert forced_document_privacy(property_type, name) == expected, (property_type, name)
+            assert catalog.forced_privacy(name, property_type) == (expected and str(expected))
+    assert forced_document_privacy("B", "rent  roll") == DocumentPrivacy.HAS_EDIT
+    assert forced_document_privacy("C", "Property Disclosure") is None
+    # A Rent Roll on a commercial draft is forced; on a land draft it is free.
+    Draft.objects.filter(pk=draft.pk).update(property_type=PropertyType.COMMERCIAL)
+    draft.refresh_from_db()
+    assert add_document(draft, agent, name="Rent Roll").privacy == DocumentPrivacy.HAS_EDIT
+    Draft.objects.filter(pk=draft.pk).update(property_type=PropertyType.LAND)
+    draft.refresh_from_db()
+    assert add_document(draft, agent, name="Property Disclosure").privacy == DocumentPrivacy.PRIVATE
 
 
 def test_new_documents_are_private_by_default(draft, agent):

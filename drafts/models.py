@@ -712,6 +712,8 @@ class Draft(models.Model):
                 deleted_at=timezone.now(), version=F("version") + 1, updated_by=by, updated_at=timezone.now()
             )
             DraftEvent.record(self, by, DraftEvent.Kind.TRASHED)
+            # The MLS follows: the trash removes the incomplete listing, a restore creates it again.
+            self.mark_changed()
         self.refresh_from_db()
 
     def restore_from_trash(self, *, by) -> None:
@@ -720,6 +722,8 @@ class Draft(models.Model):
                 deleted_at=None, version=F("version") + 1, updated_by=by, updated_at=timezone.now()
             )
             DraftEvent.record(self, by, DraftEvent.Kind.RESTORED)
+            # The MLS follows: the trash removes the incomplete listing, a restore creates it again.
+            self.mark_changed()
         self.refresh_from_db()
 
     @classmethod

@@ -10,6 +10,10 @@ settle any upload whose answer was lost before anything else, delete removed ite
 new ones (in local order, so appends land in order), replace changed pictures, update
 names/captions/privacy, set the primary photo, and only then, once every item has a remote
 id and the set is settled, apply the order.
+
+A draft in the trash has no remote listing: the plan deletes it (after finding the one a lost
+create answer may have made), and nothing else. Restoring the draft starts again from an empty
+mirror, so the normal path creates a fresh listing with its photos and documents.
 """
 
 from __future__ import annotations
@@ -42,6 +46,8 @@ class LocalItem:
     content_hash: str = ""
     # Photos: a processed master exists. Documents: always.
     uploadable: bool = True
+    # Where the bytes are stored, read with `content_hash` so an upload sends what it records.
+    content_name: str = ""
 
 
 @dataclass(frozen=True)
@@ -50,6 +56,8 @@ class LocalState:
     fields: Mapping[str, Any]
     photos: tuple[LocalItem, ...] = ()  # in local order
     documents: tuple[LocalItem, ...] = ()
+    # In the trash: the remote must hold no incomplete listing for it.
+    trashed: bool = False
 
     def items(self, kind: str) -> tuple[LocalItem, ...]:
         return self.photos if kind == PHOTO else self.documents
@@ -131,6 +139,14 @@ class CreateListing(Op):
 
 
 @dataclass(frozen=True)
+class DeleteListing(Op):
+    """Remove the remote incomplete listing (the draft is in the trash)."""
+
+    remote_id: str
+    replan_after: ClassVar[bool] = True
+
+
+@dataclass(frozen=True)
 class Verify(Op):
     """Read the remote back (fields, photos, documents) after a write whose answer was lost."""
 
@@ -175,6 +191,7 @@ class Upload(Op):
     caption: str = ""
     primary: bool = False
     privacy: str = ""
+    content_name: str = ""
 
 
 @dataclass(frozen=True)
@@ -188,6 +205,7 @@ class Replace(Op):
     name: str
     caption: str
     content_hash: str
+    content_name: str = ""
 
 
 @dataclass(frozen=True)
@@ -266,6 +284,8 @@ def changed_fields(local: Mapping[str, Any], confirmed: Mapping[str, Any]) -> di
 def plan(local: LocalState, mirror: MirrorState, timing: Timing) -> Plan:
     """The calls that make the remote equal to `local`, in dependency order."""
     seq = local.seq
+    if local.trashed:
+        return _plan_trashed(mirror)
     if not mirror.remote_id:
         if mirror.create_pending:
             return Plan([FindListing()])
@@ -293,6 +313,17 @@ def plan(local: LocalState, mirror: MirrorState, timing: Timing) -> Plan:
         if wait is not None:
             waits.append(wait)
     return Plan(ops, wait_until=min(waits) if waits and not ops else None, blocked=tuple(blocked))
+
+
+def _plan_trashed(mirror: MirrorState) -> Plan:
+    """Nothing of a trashed draft stays in the MLS. Its items, order and pending read-backs do
+    not matter: deleting the listing removes them all (a lost delete is simply sent again)."""
+    if mirror.remote_id:
+        return Plan([DeleteListing(mirror.remote_id)])
+    if mirror.create_pending:
+        # A create whose answer was lost may have made a listing: find it, then delete it.
+        return Plan([FindListing()])
+    return Plan([])
 
 
 def _plan_items(
@@ -342,6 +373,7 @@ def _plan_items(
                         caption=item.caption,
                         primary=item.primary,
                         privacy=item.privacy,
+                        content_name=item.content_name,
                     )
                 )
         elif (
@@ -360,6 +392,7 @@ def _plan_items(
                     name=item.name,
                     caption=item.caption,
                     content_hash=item.content_hash,
+                    content_name=item.content_name,
                 )
             )
 

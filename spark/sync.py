@@ -27,6 +27,16 @@ the one carrying the key is adopted. Photos and documents carry their `upload_to
 remote FileName (``<token hex>.jpg`` / ``.pdf``); photos whose FileName the remote does not
 show are matched by Name and Caption among the remote photos we do not know.
 
+Trash: a draft in the trash keeps no incomplete listing in the MLS. Its push deletes the remote
+listing (a 404 means already gone) and empties the mirror and the confirmed state, so restoring
+the draft creates a fresh listing through the normal path. A delete whose answer was lost is
+sent again while the draft stays in the trash; restored meanwhile, the read-back that follows
+finds whether the listing is gone and, if it is, waits for a person like any vanished listing.
+
+Promotion: a draft being published or live belongs to the promotion job (drafts.promotion),
+which creates the live listing and deletes the incomplete one itself; the engine never claims,
+queues or checks such a draft.
+
 Drift (`check_drift`): a periodic read of the remote's ModificationTimestamp; a draft whose
 remote changed is compared with the mirror, and a difference the portal did not make pauses
 its push until a person chooses "keep portal version" or "accept remote".
@@ -59,7 +69,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from drafts.fields import SPARK_TO_FIELD
-from drafts.models import Draft, DraftEvent
+from drafts.models import Draft, DraftEvent, DraftStatus
 
 from . import planner
 from .client import (
@@ -88,6 +98,10 @@ MAX_BROKER_COUNTDOWN = 60
 SHORT_WAIT_SECONDS = 3.0
 # Remote listings modified this long before our create was sent cannot be ours.
 CREATE_CLOCK_SKEW = dt.timedelta(minutes=5)
+# Statuses in which the promotion job owns the remote: the engine stays away.
+PROMOTION_OWNED = (DraftStatus.PROMOTING, DraftStatus.LIVE)
+REMOVED_NOTE = "Removed from the MLS: the draft is in the trash"
+LISTING_GONE = "The incomplete listing is no longer in the MLS."
 
 
 def setting(name: str, default: Any) -> Any:
@@ -124,13 +138,21 @@ class NeedsAttention(Exception):
     """The engine cannot decide safely (e.g. two remote candidates for one upload)."""
 
 
+class ListingGone(Exception):
+    """The read-back found no remote listing: a person decides (as for drift) whether to
+    create it again, rather than the engine re-creating what someone may have deleted."""
+
+
 # The call log is written in batches (and at the end of every push): a worker killed mid-push
 # loses at most this many log lines, never a confirmation (those are written at once).
 CALL_LOG_BATCH = 25
 
 # Idempotent writes whose late arrival could undo a newer one: read the remote back after them.
-# (Creates and uploads carry their own markers; a late delete repeats a delete.)
+# (Creates and uploads carry their own markers; a late item delete repeats a delete. A lost
+# listing delete is sent again while the draft is in the trash; restored meanwhile, the
+# read-back tells whether the listing is still there.)
 VERIFY_AFTER_AMBIGUOUS = (
+    planner.DeleteListing,
     planner.UpdateFields,
     planner.Reorder,
     planner.UpdatePhoto,
@@ -237,33 +259,45 @@ def local_state(draft: Draft) -> planner.LocalState:
     at least as new, so confirming `draft.change_seq` never claims more than was pushed."""
     from media_manager.models import ProcessingState
 
+    if draft.is_deleted:
+        # In the trash: the remote should show nothing, so nothing else needs reading.
+        return planner.LocalState(seq=draft.change_seq, fields={}, trashed=True)
+
+    # Plain values, not model instances: this runs on every pass of every push.
     photos = tuple(
         planner.LocalItem(
             kind=planner.PHOTO,
-            local_id=photo.pk,
-            upload_token=str(photo.upload_token),
-            name=photo.name,
-            caption=photo.caption,
-            primary=photo.is_primary,
-            content_hash=photo.sha256,
-            uploadable=photo.state == ProcessingState.READY and bool(photo.master),
+            local_id=pk,
+            upload_token=str(token),
+            name=name,
+            caption=caption,
+            primary=primary,
+            content_hash=sha256,
+            uploadable=state == ProcessingState.READY and bool(master),
+            content_name=master or "",
         )
-        for photo in _photo_model().objects.active().filter(draft_id=draft.pk).order_by("position", "pk")
+        for pk, token, name, caption, primary, sha256, state, master in _photo_model()
+        .objects.active()
+        .filter(draft_id=draft.pk)
+        .order_by("position", "pk")
+        .values_list("pk", "upload_token", "name", "caption", "is_primary", "sha256", "state", "master")
     )
     documents = tuple(
         planner.LocalItem(
             kind=planner.DOCUMENT,
-            local_id=document.pk,
-            upload_token=str(document.upload_token),
-            name=document.name,
-            privacy=document.privacy,
-            content_hash=document.sha256,
-            uploadable=bool(document.file),
+            local_id=pk,
+            upload_token=str(token),
+            name=name,
+            privacy=privacy,
+            content_hash=sha256,
+            uploadable=bool(file),
+            content_name=file or "",
         )
-        for document in _document_model()
+        for pk, token, name, privacy, sha256, file in _document_model()
         .objects.active()
         .filter(draft_id=draft.pk)
         .order_by("position", "pk")
+        .values_list("pk", "upload_token", "name", "privacy", "sha256", "file")
     )
     return planner.LocalState(
         seq=draft.change_seq, fields=draft.spark_fields(), photos=photos, documents=documents
@@ -417,6 +451,11 @@ class Pusher:
         claimable = (
             DraftSync.objects.filter(pk=self.draft_id)
             .exclude(state__in=HELD_STATES)
+            # Checked in the claim itself: a promotion that began since we looked wins. As a
+            # subquery on draft_id, not a join: with a join Django turns the UPDATE into
+            # `pk IN (SELECT ...)`, and PostgreSQL then does not recheck the lease on the row it
+            # waited for, so two workers could both take it.
+            .exclude(draft_id__in=Draft.objects.filter(status__in=PROMOTION_OWNED).values("pk"))
             .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
         )
         values = {
@@ -529,11 +568,13 @@ class Pusher:
             self.pending_calls[-1].message = message[:500]
 
     # -- the loop --
-    def run(self) -> Outcome:
+    def run(self, *, has_work: bool | None = None) -> Outcome:
+        """`has_work`: what `_has_work` answered just before (saves asking again)."""
         token = _current.set(self)
         try:
             for _round in range(5):
-                outcome = self._run_once()
+                outcome = self._run_once(has_work)
+                has_work = None
                 # A change committed while we were finishing rang a doorbell we answered
                 # "busy": look again now that the claim is released.
                 if outcome is not Outcome.SYNCED or not _has_work(self.draft_id):
@@ -542,11 +583,11 @@ class Pusher:
         finally:
             _current.reset(token)
 
-    def _run_once(self) -> Outcome:
-        if not _has_work(self.draft_id):
+    def _run_once(self, has_work: bool | None = None) -> Outcome:
+        if not (has_work if has_work is not None else _has_work(self.draft_id)):
             return Outcome.NOTHING
         if not self.claim():
-            return Outcome.BUSY
+            return Outcome.NOTHING if _promotion_owns(self.draft_id) else Outcome.BUSY
         try:
             return self._loop()
         except LeaseLost:
@@ -557,6 +598,9 @@ class Pusher:
         except NeedsAttention as problem:
             self._finish_attention(str(problem))
             return Outcome.ATTENTION
+        except ListingGone:
+            self._finish_gone()
+            return Outcome.PAUSED
         except NotYet as wait:
             self._finish_waiting(wait.until, wait.reason)
             return Outcome.WAITING
@@ -581,16 +625,21 @@ class Pusher:
             replans += 1
             self.renew_lease()
             draft = Draft.objects.select_related("list_agent").filter(pk=self.draft_id).first()
-            if draft is None or draft.is_deleted:
+            if draft is None:
                 self.release(state=SyncState.PENDING)
                 return Outcome.GONE
+            if draft.status in PROMOTION_OWNED:
+                # Publishing began since the claim: the promotion job owns the remote now.
+                self.release(state=SyncState.PENDING)
+                return Outcome.NOTHING
             local = local_state(draft)
             self.seq = local.seq
             sync = self.row = DraftSync.objects.get(pk=self.draft_id)
             if sync.drift_decision:
                 _apply_drift_decision(self, draft, sync)
                 continue
-            self._note_order(sync, local)
+            if not local.trashed:
+                self._note_order(sync, local)
             rows = list(RemoteItem.objects.filter(draft_id=self.draft_id))
             self.items = {(row.kind, row.local_id): row for row in rows if row.local_id is not None}
             mirror = mirror_state(draft, sync, rows)
@@ -607,6 +656,9 @@ class Pusher:
                 if the_plan.blocked:
                     self._finish_blocked(local.seq, the_plan.blocked)
                     return Outcome.FAILED
+                if local.trashed:
+                    self._finish_removed()
+                    return Outcome.GONE
                 self._finish_synced(local.seq)
                 return Outcome.SYNCED
             context = _Context(
@@ -663,6 +715,34 @@ class Pusher:
                 last_synced_at=now,
             )
         self.held = False
+
+    def _finish_removed(self) -> None:
+        """A trashed draft with nothing in the MLS. `confirmed_seq` stays 0 (set with the
+        delete): restoring the draft makes it due, and the push creates it afresh."""
+        self.release(
+            state=SyncState.SYNCED,
+            attempts=0,
+            next_attempt_at=None,
+            blocked_seq=None,
+            error_message="",
+            error_status=None,
+            error_code=None,
+            error_details=[],
+            error_at=None,
+        )
+
+    def _finish_gone(self) -> None:
+        now = timezone.now()
+        self.release(
+            state=SyncState.DRIFT,
+            drift_detected_at=now,
+            drift_remote={"listing": LISTING_GONE},
+            remote_checked_at=now,
+            # The read-back was of the listing that is gone.
+            verify_after=None,
+            next_attempt_at=None,
+        )
+        _record_event(self.draft_id, f"{LISTING_GONE} The portal waits for a decision")
 
     def _finish_blocked(self, seq: int, blocked: tuple[str, ...]) -> None:
         sync = DraftSync.objects.get(pk=self.draft_id)
@@ -807,8 +887,8 @@ class Pusher:
         handler(op, draft, context)
 
     def _op_CreateListing(self, op: planner.CreateListing, draft: Draft, context: _Context) -> None:
-        sync = DraftSync.objects.get(pk=self.draft_id)
-        marker = sync.create_marker or new_marker()
+        # The row read for this plan is current: only the lease holder writes the marker.
+        marker = self.row.create_marker or new_marker()
         body = dict(op.fields)
         custom = {group: dict(values) for group, values in (body.get("CustomFields") or {}).items()}
         custom.setdefault(MARKER_GROUP, {})[MARKER_FIELD] = marker
@@ -828,7 +908,7 @@ class Pusher:
         if not remote_id:
             raise NeedsAttention("The MLS created the listing but did not say its id.")
         self._adopt_listing(remote_id, dict(op.fields), result.warnings)
-        _record_event(self.draft_id, f"Created in the MLS as incomplete listing {remote_id}")
+        _record_event(self.draft_id, f"Created in the MLS as incomplete listing {remote_id}", draft=draft)
 
     def _adopt_listing(self, remote_id: str, confirmed: dict[str, Any], warnings: list | None = None) -> None:
         with self.recording():
@@ -902,7 +982,13 @@ class Pusher:
             DraftSync.objects.filter(pk=self.draft_id).update(create_sent_at=None)
 
     def _op_Verify(self, op: planner.Verify, draft: Draft, context: _Context) -> None:
-        remote = read_remote(context.ref)
+        try:
+            remote = read_remote(context.ref)
+        except SparkNotFound as error:
+            # A lost delete of a trashed draft that was restored since, or a removal in the MLS.
+            if error.route == "incomplete.get":
+                raise ListingGone from error
+            raise
         with self.recording():
             sync = DraftSync.objects.select_for_update().get(pk=self.draft_id)
             _apply_remote_to_mirror(sync, remote, adopt_duplicates=True)
@@ -1002,6 +1088,44 @@ class Pusher:
                 draft_id=self.draft_id, kind=op.kind, local_id=op.local_id, remote_id=""
             ).delete()
 
+    def _op_DeleteListing(self, op: planner.DeleteListing, draft: Draft, context: _Context) -> None:
+        # A 404: already gone (a delete whose answer was lost, or removed in the MLS).
+        with contextlib.suppress(SparkNotFound):
+            client().delete_incomplete_listing(op.remote_id)
+        # The confirmation empties the mirror in the same transaction: nothing of the old
+        # listing is left to confuse the create that a restore leads to.
+        with self.recording():
+            Draft.objects.filter(pk=self.draft_id, remote_id=op.remote_id).update(
+                remote_id="", remote_resource_uri="", remote_modified_at=None
+            )
+            RemoteItem.objects.filter(draft_id=self.draft_id).delete()
+            _photo_model().objects.filter(draft_id=self.draft_id).exclude(remote_id="").update(remote_id="")
+            _document_model().objects.filter(draft_id=self.draft_id).exclude(remote_id="").update(
+                remote_id=""
+            )
+            self.save_row(
+                confirmed_seq=0,
+                confirmed_fields={},
+                fields_failed_seq=None,
+                remote_warnings=[],
+                # A fresh create gets a fresh key: the deleted listing carried the old one.
+                create_marker="",
+                create_sent_at=None,
+                create_street="",
+                photo_order=[],
+                document_order=[],
+                primary_photo="",
+                verify_after=None,
+                photo_order_seen=[],
+                photo_order_seen_at=None,
+                photo_order_pushed_at=None,
+                document_order_seen=[],
+                document_order_seen_at=None,
+                document_order_pushed_at=None,
+                remote_checked_at=None,
+            )
+            DraftEvent.record(draft, None, DraftEvent.Kind.SYNC, note=REMOVED_NOTE)
+
     def _op_Delete(self, op: planner.Delete, draft: Draft, context: _Context) -> None:
         api = client()
         try:
@@ -1025,7 +1149,7 @@ class Pusher:
 
     def _op_Upload(self, op: planner.Upload, draft: Draft, context: _Context) -> None:
         api = client()
-        content = _read_content(op.kind, op.local_id)
+        content = _read_content(op.kind, op.local_id, op.content_name)
         row = self.items.get((op.kind, op.local_id))
         if row is None:
             row = RemoteItem(draft_id=self.draft_id, kind=op.kind, local_id=op.local_id)
@@ -1121,7 +1245,7 @@ class Pusher:
             _set_local_remote_id(op.kind, op.local_id, remote_id)
 
     def _op_Replace(self, op: planner.Replace, draft: Draft, context: _Context) -> None:
-        content = _read_content(op.kind, op.local_id)
+        content = _read_content(op.kind, op.local_id, op.content_name)
         with self.recording():
             RemoteItem.objects.filter(draft_id=self.draft_id, kind=op.kind, local_id=op.local_id).update(
                 sending=True,
@@ -1211,22 +1335,68 @@ class Pusher:
 # --- Helpers of the push ----------------------------------------------------------------------
 
 
-def _has_work(draft_id: int) -> bool:
-    row = (
+def _work_row(draft_id: int) -> dict[str, Any] | None:
+    return (
         DraftSync.objects.filter(pk=draft_id)
         .values(
-            "confirmed_seq", "verify_after", "state", "blocked_seq", "draft__change_seq", "draft__deleted_at"
+            "confirmed_seq",
+            "verify_after",
+            "state",
+            "blocked_seq",
+            "create_sent_at",
+            "draft__change_seq",
+            "draft__deleted_at",
+            "draft__status",
+            "draft__remote_id",
         )
         .first()
     )
+
+
+def _has_work(draft_id: int, row: dict[str, Any] | None = None) -> bool:
+    """Whether a push has anything to do (`row`: a `_work_row` just read, else read now)."""
     if row is None:
-        return Draft.objects.filter(pk=draft_id, deleted_at__isnull=True).exists()
-    if row["draft__deleted_at"] is not None or row["state"] in HELD_STATES:
+        row = _work_row(draft_id)
+    if row is None:
+        return (
+            Draft.objects.filter(pk=draft_id, deleted_at__isnull=True)
+            .exclude(status__in=PROMOTION_OWNED)
+            .exists()
+        )
+    if row["draft__status"] in PROMOTION_OWNED or row["state"] in HELD_STATES:
         return False
     seq = row["draft__change_seq"]
     if row["state"] == SyncState.FAILED and row["blocked_seq"] is not None and row["blocked_seq"] >= seq:
         return False
+    if row["draft__deleted_at"] is not None:
+        # In the trash: work only while a remote listing (or a create that may have made one) is left.
+        return bool(row["draft__remote_id"]) or row["create_sent_at"] is not None
     return seq > row["confirmed_seq"] or row["verify_after"] is not None
+
+
+def _promotion_owns(draft_id: int) -> bool:
+    return Draft.objects.filter(pk=draft_id, status__in=PROMOTION_OWNED).exists()
+
+
+def removal_due(now: dt.datetime | None = None):
+    """Trashed drafts whose remote listing is still to delete (DraftSync.objects.due() leaves
+    the trash out), under the same holds, leases and back-off as `due()`."""
+    now = now or timezone.now()
+    return (
+        DraftSync.objects.filter(draft__deleted_at__isnull=False)
+        .filter(~Q(draft__remote_id="") | Q(create_sent_at__isnull=False))
+        .exclude(state__in=HELD_STATES)
+        .exclude(state=SyncState.FAILED, blocked_seq__gte=F("draft__change_seq"))
+        .filter(Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now))
+        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+    )
+
+
+def due_for_sweep(now: dt.datetime | None = None):
+    """What the sweep queues: `due()` plus trashed drafts still in the MLS, never a draft the
+    promotion job owns."""
+    now = now or timezone.now()
+    return (DraftSync.objects.due(now) | removal_due(now)).exclude(draft__status__in=PROMOTION_OWNED)
 
 
 def _requeue_at(draft_id: int, when: dt.datetime) -> None:
@@ -1282,8 +1452,9 @@ def first_line(body: Mapping[str, Any]) -> str:
     return f"{line} {extra}".strip() if extra else line
 
 
-def _record_event(draft_id: int, note: str) -> None:
-    draft = Draft.objects.filter(pk=draft_id).first()
+def _record_event(draft_id: int, note: str, *, draft: Draft | None = None) -> None:
+    if draft is None:
+        draft = Draft.objects.filter(pk=draft_id).first()
     if draft is not None:
         with contextlib.suppress(DatabaseError):
             DraftEvent.record(draft, None, DraftEvent.Kind.SYNC, note=note)
@@ -1304,6 +1475,7 @@ def _describe(error: BaseException) -> str:
 def _refusal_text(op: planner.Op, error: SparkError) -> str:
     what = {
         planner.CreateListing: "creating this draft",
+        planner.DeleteListing: "removing this draft (in the trash) from the MLS",
         planner.UpdateFields: "the changed fields",
         planner.Reorder: "the new order",
         planner.FindListing: "looking up this draft",
@@ -1371,10 +1543,12 @@ def _parse_time(value: Any) -> dt.datetime | None:
     return moment
 
 
-def _read_content(kind: str, local_id: int) -> bytes:
-    if kind == planner.PHOTO:
+def _read_content(kind: str, local_id: int, name: str = "") -> bytes:
+    """The stored bytes of an item. `name` is the file read together with the hash the op
+    records (so the bytes sent are the bytes recorded); without it, looked up now."""
+    if not name and kind == planner.PHOTO:
         name = _photo_model().objects.values_list("master", flat=True).get(pk=local_id)
-    else:
+    elif not name:
         name = _document_model().objects.values_list("file", flat=True).get(pk=local_id)
     with default_storage.open(name, "rb") as handle:
         return handle.read()
@@ -1583,10 +1757,16 @@ def _apply_remote_to_mirror(sync: DraftSync, remote: RemoteSnapshot, *, adopt_du
 def push_draft(draft_id: int, *, budget: float | None = None) -> Outcome:
     """Reconcile draft `draft_id` with the remote. Idempotent; safe under duplicate delivery:
     a second worker finds the claim taken and returns BUSY (the holder loops until done)."""
-    if not Draft.objects.filter(pk=draft_id, deleted_at__isnull=True).exists():
+    row = _work_row(draft_id)
+    if row is None:
+        if not Draft.objects.filter(pk=draft_id).exists():
+            return Outcome.GONE
+        DraftSync.for_draft(draft_id)
+        row = _work_row(draft_id)
+    has_work = _has_work(draft_id, row)
+    if row is None or (row["draft__deleted_at"] is not None and not has_work):
         return Outcome.GONE
-    DraftSync.for_draft(draft_id)
-    return Pusher(draft_id, budget=budget).run()
+    return Pusher(draft_id, budget=budget).run(has_work=has_work)
 
 
 def sweep(now: dt.datetime | None = None, *, limit: int = 500) -> int:
@@ -1606,7 +1786,7 @@ def sweep(now: dt.datetime | None = None, *, limit: int = 500) -> int:
     )
     requeue_after = dt.timedelta(seconds=float(setting("SYNC_REQUEUE_AFTER_SECONDS", 30)))
     due = list(
-        DraftSync.objects.due(now)
+        due_for_sweep(now)
         .filter(Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=now - requeue_after))
         .order_by(F("next_attempt_at").asc(nulls_first=True))
         .values_list("draft_id", flat=True)[:limit]
@@ -1684,6 +1864,8 @@ def check_drift(*, limit: int = 200) -> int:
             draft__deleted_at__isnull=True,
         )
         .exclude(draft__remote_id="")
+        # Publishing deletes the incomplete listing: its absence then is not drift.
+        .exclude(draft__status__in=PROMOTION_OWNED)
         .filter(Q(remote_checked_at__isnull=True) | Q(remote_checked_at__lt=now - interval))
         .select_related("draft")
         .order_by(F("remote_checked_at").asc(nulls_first=True))[:limit]
@@ -1719,6 +1901,10 @@ def _compare_one(draft_id: int, *, gone: bool) -> bool:
         pusher.purpose = "Drift check"
         draft = Draft.objects.get(pk=draft_id)
         sync = DraftSync.objects.get(pk=draft_id)
+        if draft.is_deleted or not draft.remote_id:
+            # Trashed (its listing is being removed) since the candidates were read.
+            pusher.release(state=SyncState.SYNCED)
+            return False
         if sync.confirmed_seq < draft.change_seq:
             pusher.release(state=SyncState.PENDING)
             return False
@@ -1728,7 +1914,7 @@ def _compare_one(draft_id: int, *, gone: bool) -> bool:
             remote = None
         now = timezone.now()
         if remote is None:
-            found: dict[str, Any] = {"listing": "The incomplete listing is no longer in the MLS."}
+            found: dict[str, Any] = {"listing": LISTING_GONE}
         else:
             found = differences(sync, remote)
         if not found:

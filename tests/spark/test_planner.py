@@ -15,6 +15,7 @@ from spark.planner import (
     PHOTO,
     CreateListing,
     Delete,
+    DeleteListing,
     FindListing,
     Forget,
     LocalItem,
@@ -161,6 +162,36 @@ def test_a_read_back_due_comes_before_anything_else():
     assert later.ops == [UpdateFields({"City": "West Fargo"})]
     waiting = plan(state(), synced_mirror(state(), verify_after=NOW + dt.timedelta(seconds=30)), T)
     assert waiting.ops == [] and waiting.wait_until == NOW + dt.timedelta(seconds=30)
+
+
+# --- The trash -------------------------------------------------------------------------------
+
+
+def test_a_trashed_draft_deletes_its_listing_and_nothing_else():
+    local = state(photos=[photo(1, primary=True)], documents=[document(7)])
+    mirror = synced_mirror(local)
+    trashed = dataclasses.replace(local, trashed=True)
+    assert plan(trashed, mirror, T).ops == [DeleteListing("R1")]
+    # Pending edits, uncertain uploads and read-backs do not matter: the listing goes.
+    busy = dataclasses.replace(
+        mirror,
+        fields={},
+        items=(mirrored(photo(1, primary=True), sending=True),),
+        verify_after=NOW - dt.timedelta(seconds=1),
+    )
+    assert plan(trashed, busy, T).ops == [DeleteListing("R1")]
+
+
+def test_a_trashed_draft_looks_for_a_listing_a_lost_create_made_before_finishing():
+    trashed = dataclasses.replace(state(), trashed=True)
+    assert plan(trashed, MirrorState(create_pending=True), T).ops == [FindListing()]
+    done = plan(trashed, MirrorState(), T)
+    assert done.ops == [] and done.done and not done.blocked
+
+
+def test_a_restored_draft_is_created_afresh_from_the_empty_mirror():
+    local = state(photos=[photo(1, primary=True)], documents=[document(7)])
+    assert kinds(plan(local, MirrorState(), T).ops) == ["CreateListing"]
 
 
 # --- Photos ----------------------------------------------------------------------------------
@@ -395,11 +426,18 @@ class FakeRemote:
         self.ids = itertools.count(1)
         self.bad_refs = 0
         self.early_reorders = 0
+        self.listings = itertools.count(1)
 
     def apply(self, op, mirror: MirrorState, local: LocalState) -> MirrorState:
         if isinstance(op, CreateListing):
-            self.listing, self.fields = "L1", dict(op.fields)
-            return dataclasses.replace(mirror, remote_id="L1", fields=dict(op.fields))
+            assert self.listing is None, "a second listing"
+            self.listing, self.fields = f"L{next(self.listings)}", dict(op.fields)
+            return dataclasses.replace(mirror, remote_id=self.listing, fields=dict(op.fields))
+        if isinstance(op, DeleteListing):
+            assert op.remote_id == self.listing
+            self.__init__()
+            # What the engine records with the confirmed delete: an empty mirror.
+            return MirrorState()
         assert self.listing
         if isinstance(op, UpdateFields):
             self.fields.update(op.changes)
@@ -534,6 +572,34 @@ def test_any_two_states_converge_with_valid_calls(first, second):
             assert remote.primary == {i.local_id: i.remote_id for i in mirror.items}[primary.local_id]
     assert remote.bad_refs == 0
     assert remote.early_reorders == 0
+
+
+def _push(local: LocalState, mirror: MirrorState, remote: FakeRemote) -> MirrorState:
+    for _round in range(50):
+        result = plan(local, mirror, Timing(now=NOW + dt.timedelta(hours=_round)))
+        if not result.ops:
+            return mirror
+        for op in result.ops:
+            mirror = remote.apply(op, mirror, local)
+            if op.replan_after:
+                break
+    raise AssertionError("the plan did not converge")
+
+
+@settings(max_examples=50, deadline=None)
+@given(first=local_states(), second=local_states())
+def test_trash_then_restore_converges_to_one_fresh_listing(first, second):
+    remote = FakeRemote()
+    mirror = _push(first, MirrorState(), remote)
+    mirror = _push(dataclasses.replace(first, trashed=True), mirror, remote)
+    assert remote.listing is None and mirror == MirrorState()
+    assert plan(dataclasses.replace(second, trashed=True), mirror, T).done  # nothing left to do
+    mirror = _push(second, mirror, remote)
+    assert remote.listing is not None and remote.fields == dict(second.fields)
+    uploadable = [i.local_id for i in second.photos if i.uploadable]
+    by_local = {i.local_id: i.remote_id for i in mirror.items if i.kind == PHOTO}
+    assert remote.items[PHOTO] == [by_local[i] for i in uploadable]
+    assert plan(second, mirror, Timing(now=NOW + dt.timedelta(days=1))).ops == []
 
 
 def test_planner_module_is_pure():

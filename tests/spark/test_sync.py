@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from drafts.models import DraftEvent
+from drafts.models import Draft, DraftEvent, DraftStatus
 from media_manager.models import Document, Photo
 from spark import sync
 from spark.models import DraftSync, RemoteCall, RemoteItem, SyncState
@@ -205,3 +205,25 @@ def test_two_candidates_for_a_lost_upload_need_attention(sync_env, full_draft, a
     assert drain(full_draft)[-1] == sync.Outcome.ATTENTION
     row = DraftSync.objects.get(pk=full_draft.pk)
     assert row.state == SyncState.ATTENTION and "could be it" in row.error_message
+
+
+# --- Promotion owns the remote ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("status", [DraftStatus.PROMOTING, DraftStatus.LIVE])
+def test_a_draft_being_published_or_live_is_never_pushed(sync_env, full_draft, agent, status):
+    drain(full_draft)
+    full_draft.save_field("city", "Moorhead", by=agent, seen_version=full_draft.version, seen_value="Fargo")
+    Draft.objects.filter(pk=full_draft.pk).update(status=status)
+    row = DraftSync.objects.get(pk=full_draft.pk)
+    assert row.confirmed_seq < Draft.objects.get(pk=full_draft.pk).change_seq
+    calls = sync_env.calls()
+    assert sync.push_draft(full_draft.pk) == sync.Outcome.NOTHING
+    assert sync.sweep() == 0
+    # A worker that looked before the promotion began cannot claim it either.
+    assert sync.Pusher(full_draft.pk).claim() is False
+    assert sync_env.calls() == calls
+    assert DraftSync.objects.get(pk=full_draft.pk).lease_owner == ""
+    # The sweep still queues everyone else.
+    DraftFactory(list_agent=agent)
+    assert sync.sweep() == 1

@@ -9,7 +9,7 @@ import pytest
 from django.template import Context, Template
 from django.utils import timezone
 
-from drafts.models import DraftEvent
+from drafts.models import Draft, DraftEvent, DraftStatus
 from media_manager.models import Photo
 from spark import sync
 from spark.models import DraftSync, RemoteItem, SyncState
@@ -237,3 +237,20 @@ def test_rule_warnings_are_shown_but_not_retried(sync_env, agent):
     assert any(w["field"] == "beds_total" for w in row.remote_warnings)
     assert "The MLS warns" in render('{% sync_field_error draft "beds_total" %}', draft=draft)
     assert sync_env.count("incomplete.create") == 1 and sync_env.count("incomplete.update") == 0
+
+
+def test_the_drift_check_leaves_a_live_draft_alone(sync_env, draft):
+    drain(draft)
+    # Publishing made the live listing and deleted the incomplete one.
+    sync.client().delete_incomplete_listing(draft.remote_id)
+    Draft.objects.filter(pk=draft.pk).update(status=DraftStatus.LIVE, live_listing_id="20261123000000000001")
+    DraftSync.objects.filter(pk=draft.pk).update(remote_checked_at=None)
+    calls = sync_env.calls()
+    assert sync.check_drift() == 0
+    row = DraftSync.objects.get(pk=draft.pk)
+    assert row.state == SyncState.SYNCED and row.drift_detected_at is None and row.drift_remote == {}
+    assert sync_env.calls() == calls  # not even a read
+    # The same missing listing on a draft that is not published is drift.
+    Draft.objects.filter(pk=draft.pk).update(status=DraftStatus.APPROVED)
+    assert sync.check_drift() == 1
+    assert DraftSync.objects.get(pk=draft.pk).drift_remote == {"listing": sync.LISTING_GONE}

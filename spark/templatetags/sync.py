@@ -15,6 +15,7 @@ from typing import Any
 from django import template
 from django.utils import timezone
 
+from drafts.models import DraftStatus
 from spark.models import DraftSync, ItemKind, RemoteItem, SyncState
 
 register = template.Library()
@@ -45,8 +46,27 @@ def _row(draft) -> DraftSync | None:
         return None
 
 
+def _elsewhere(draft, row: DraftSync | None) -> tuple[str, str, bool] | None:
+    """(state, label, poll) of a draft the engine no longer pushes: in the trash, being
+    published or live. Their change_seq runs ahead of what the engine confirmed, which would
+    otherwise read as "Waiting to sync" for ever."""
+    if draft.deleted_at is not None:
+        if draft.remote_id or (row is not None and row.create_sent_at is not None):
+            return "removing", "Removing from the MLS", True
+        return "trashed", "Not in the MLS (in the trash)", False
+    if draft.status == DraftStatus.LIVE:
+        return "live", "Live in the MLS", False
+    if draft.status == DraftStatus.PROMOTING:
+        return "publishing", "Publishing to the MLS…", True
+    return None
+
+
 def badge_context(draft) -> dict[str, Any]:
     row = _row(draft)
+    elsewhere = _elsewhere(draft, row)
+    if elsewhere is not None:
+        state, label, poll = elsewhere
+        return {"draft": draft, "state": state, "label": label, "detail": "", "poll": poll}
     state = row.display_state(draft.change_seq) if row is not None else SyncState.PENDING
     detail = ""
     if state == SyncState.SYNCED:

@@ -14,7 +14,7 @@ pytestmark = pytest.mark.browser
 DROPPED_REQUEST_NOISE = ("net::ERR_FAILED", "htmx:sendError", "htmx:afterRequest", "Failed to load resource")
 
 
-def field_confirmed(page, name: str, value: str) -> None:
+def field_confirmed(page, name: str, value: str, *, timeout: float | None = None) -> None:
     """Wait until the server confirmed `value` for field `name` (its pair carries it)."""
     page.wait_for_function(
         """([name, value]) => {
@@ -23,6 +23,7 @@ def field_confirmed(page, name: str, value: str) -> None:
             return seen && seen.value === value && box.dataset.state === "saved";
         }""",
         arg=[name, value],
+        timeout=timeout,
     )
 
 
@@ -267,8 +268,10 @@ def test_twenty_interrupted_saves_lose_no_edit(browser_page, agent):
             page.locator(f"#id_{name}").fill(last[name])
         page.wait_for_timeout(300)
 
+    # A field unlucky enough to be interrupted five times in a row waits 1+2+4+8+16 s (x0.75-1.25)
+    # of back-off before its next try: allow for that, not the default 10 s.
     for name, value in last.items():
-        field_confirmed(page, name, value)
+        field_confirmed(page, name, value, timeout=45_000)
     all_saved(page)
 
     saved = fresh(draft)

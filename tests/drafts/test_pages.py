@@ -198,7 +198,10 @@ def test_editor_shows_every_section_and_autosave_wiring(agent_client, draft):
     assert f'hx-post="{reverse("drafts:draft_field_save", args=[draft.pk, "city"])}"' in body
     assert 'hx-trigger="input changed delay:600ms, change, autosave-retry"' in body
     assert 'hx-target="#save-city"' in body
-    assert 'id="rules"' in body and 'hx-trigger="draft-saved from:body"' in body
+    assert 'id="rules"' in body
+    # The summary is re-read by a wrapper that stays, the latest read queued behind one in flight.
+    wiring = 'hx-trigger="draft-saved from:body delay:150ms" hx-sync="this:queue last" hx-swap="innerHTML"'
+    assert wiring in body
     assert "<script>" not in body and " style=" not in body and "hx-on" not in body
     assert 'id="sync-badge"' in body
 

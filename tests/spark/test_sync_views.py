@@ -172,6 +172,35 @@ def test_badges_render_every_state(draft):
     assert "Syncing" in template.render(Context({"draft": draft}))
 
 
+def test_badges_of_drafts_the_engine_no_longer_pushes(draft, agent):
+    """In the trash, being published or live, the badge says where the listing stands; it never
+    reads "Waiting to sync" for ever (the engine confirms nothing more for such a draft)."""
+    from django.template import Context, Template
+
+    from drafts.models import Draft, DraftStatus
+
+    template = Template("{% load sync %}{% sync_badge draft %}")
+
+    def badge() -> str:
+        return template.render(Context({"draft": Draft.objects.select_related("sync").get(pk=draft.pk)}))
+
+    DraftSync.objects.create(draft=draft, confirmed_seq=0)
+    Draft.objects.filter(pk=draft.pk).update(remote_id="20261123000001000000", change_seq=5)
+    draft.move_to_trash(by=agent)
+    html = badge()
+    assert "Removing from the MLS" in html and "every 10s" in html
+    Draft.objects.filter(pk=draft.pk).update(remote_id="")
+    html = badge()
+    assert "Not in the MLS (in the trash)" in html and "every 10s" not in html
+    draft.restore_from_trash(by=agent)
+    assert "Waiting to sync" in badge()
+    Draft.objects.filter(pk=draft.pk).update(status=DraftStatus.PROMOTING)
+    assert "Publishing to the MLS" in badge()
+    Draft.objects.filter(pk=draft.pk).update(status=DraftStatus.LIVE)
+    html = badge()
+    assert "Live in the MLS" in html and "every 10s" not in html
+
+
 def test_push_of_a_draft_in_the_trash_does_nothing(draft, agent):
     draft.move_to_trash(by=agent)
     assert sync.push_draft(draft.pk) == sync.Outcome.GONE

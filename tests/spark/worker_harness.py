@@ -8,7 +8,7 @@ through the environment. The machine's own Redis and PostgreSQL databases are ne
 
 The test seeds and reads the shared database through driver commands run in subprocesses
 with the same environment: ``python -m tests.spark.worker_harness <command> '<json>'``
-prints one JSON line. Commands: seed, edit, reorder_burst, dump, wait_synced.
+prints one JSON line. Commands: seed, edit, edit_requests, reorder_burst, dump, progress, leases, ...
 """
 
 from __future__ import annotations
@@ -180,11 +180,16 @@ class Harness:
         env.update(self.settings_env)
         return env
 
-    def _spawn(self, name: str, args: list[str]) -> Proc:
+    def _spawn(self, name: str, args: list[str], extra_env: dict[str, str] | None = None) -> Proc:
         log = self.workdir / "logs" / f"{name}.log"
         handle = open(log, "ab")  # noqa: SIM115  (kept open for the process's life)
         popen = subprocess.Popen(
-            args, cwd=ROOT, env=self.env, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True
+            args,
+            cwd=ROOT,
+            env={**self.env, **(extra_env or {})},
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         proc = Proc(name, popen, log)
         self.procs[name] = proc
@@ -270,7 +275,15 @@ class Harness:
         self._spawn("sandbox", [PYTHON, "manage.py", "runsandbox", "--port", str(self.sandbox_port)])
         wait_port(self.sandbox_port)
 
-    def start_worker(self, name: str = "worker", *, concurrency: int | None = None) -> Proc:
+    def start_worker(
+        self, name: str = "worker", *, concurrency: int | None = None, conf: dict[str, Any] | None = None
+    ) -> Proc:
+        """`conf`: Celery settings overriding the project's for this worker only (e.g. the J2
+        guard's ``{"task_reject_on_worker_lost": False}``), through a tiny app module written
+        into the run's directory; the production settings stay as they are."""
+        app, extra_env = "listings_portal", None
+        if conf:
+            app, extra_env = self._conf_app(name, conf)
         return self._spawn(
             name,
             [
@@ -278,7 +291,7 @@ class Harness:
                 "-m",
                 "celery",
                 "-A",
-                "listings_portal",
+                app,
                 "worker",
                 "-n",
                 f"{name}-{uuid.uuid4().hex[:6]}@%h",
@@ -288,7 +301,20 @@ class Harness:
                 "--without-gossip",
                 "--without-mingle",
             ],
+            extra_env,
         )
+
+    def _conf_app(self, name: str, conf: dict[str, Any]) -> tuple[str, dict[str, str]]:
+        folder = self.workdir / "celery_conf"
+        folder.mkdir(exist_ok=True)
+        module = f"harness_app_{name.replace('-', '_')}"
+        (folder / f"{module}.py").write_text(
+            "import json\n\n"
+            "from listings_portal.celery import app\n\n"
+            f"app.conf.update(json.loads({json.dumps(json.dumps(conf))}))\n"
+        )
+        pythonpath = os.pathsep.join([str(folder), self.env["PYTHONPATH"]])
+        return module, {"PYTHONPATH": pythonpath}
 
     def start_beat(self) -> Proc:
         return self._spawn(
@@ -851,7 +877,103 @@ def command_promotions(ids: list[int], **_: Any) -> dict[str, Any]:
     return {"drafts": rows}
 
 
+def command_leases(ids: list[int] | None = None, **_: Any) -> dict[str, Any]:
+    """Who holds each draft's claim (``host:pid:token``), its state and expiry."""
+    from spark.models import DraftSync
+
+    rows = DraftSync.objects.all() if ids is None else DraftSync.objects.filter(pk__in=ids)
+    return {
+        "leases": [
+            {
+                "id": pk,
+                "owner": owner,
+                "state": state,
+                "expires_at": expires.isoformat() if expires else None,
+            }
+            for pk, owner, state, expires in rows.order_by("pk").values_list(
+                "pk", "lease_owner", "state", "lease_expires_at"
+            )
+        ]
+    }
+
+
+def command_edit_requests(ids: list[int], seconds: float = 5.0, seed: int = 2, **_: Any) -> dict[str, Any]:
+    """Like `edit`, but every save is handled as a web request would be: connections are checked
+    before and closed after it (Django's request_started / request_finished), and a database
+    error fails that save only. For database outages (RELIABILITY J13): `outages` lists
+    [start, seconds] from the first failed save to the next one that worked."""
+    from django.db import close_old_connections, connections
+
+    from drafts.models import Draft
+    from media_manager.models import Document, MediaOrder, Photo
+    from spark.enqueue import doorbell
+
+    rng = random.Random(seed)
+    agent = Draft.objects.get(pk=ids[0]).list_agent
+    connections.close_all()
+    latencies: list[float] = []
+    errors: list[str] = []
+    outages: list[list[float]] = []
+    failing_since: float | None = None
+    start = time.monotonic()
+    deadline = start + seconds
+    while time.monotonic() < deadline:
+        action = rng.choice(["price", "price", "reorder", "primary", "caption", "privacy"])
+        started = time.monotonic()
+        close_old_connections()
+        try:
+            draft = Draft.objects.get(pk=rng.choice(ids))
+            if action == "price":
+                value = str(200000 + 1000 * rng.randrange(500))
+                draft.save_field(
+                    "list_price", value, by=agent, seen_version=draft.version, seen_value=draft.list_price
+                )
+            elif action == "reorder":
+                current = Photo.ordered_ids(draft)
+                rng.shuffle(current)
+                Photo.reorder(draft, current, seen_version=MediaOrder.versions(draft).photo_version, by=agent)
+            elif action == "primary":
+                Photo.objects.active().filter(draft=draft).order_by("?").first().make_primary(by=agent)
+            elif action == "caption":
+                photo = Photo.objects.active().filter(draft=draft).order_by("?").first()
+                photo.update_text(name=photo.name, caption=f"Caption {rng.randrange(1000)}", by=agent)
+            else:
+                document = Document.objects.active().filter(draft=draft).first()
+                if document is not None:
+                    privacy = "Public" if document.privacy != "Public" else "Private"
+                    document.update(name=document.name, privacy=privacy, by=agent)
+        except Exception as error:
+            errors.append(f"{started - start:.2f}s {action}: {type(error).__name__}: {error}"[:300])
+            if failing_since is None:
+                failing_since = started
+        else:
+            if failing_since is not None:
+                # One outage as a user saw it: from the first failed save to the next good one.
+                outages.append([round(failing_since - start, 2), round(time.monotonic() - failing_since, 2)])
+                failing_since = None
+        finally:
+            # request_finished: with CONN_MAX_AGE=0 the connection closes after every request.
+            close_old_connections()
+        latencies.append(time.monotonic() - started)
+        time.sleep(0.02)
+    flushed = doorbell.flush(1)
+    latencies.sort()
+    return {
+        "saves": len(latencies),
+        "errors": errors,
+        "outages": outages,
+        "still_failing": failing_since is not None,
+        "p50_ms": 1000 * latencies[len(latencies) // 2] if latencies else 0,
+        "p99_ms": 1000 * latencies[int(len(latencies) * 0.99)] if latencies else 0,
+        "max_ms": 1000 * latencies[-1] if latencies else 0,
+        "doorbell": {"rung": doorbell.rung, "published": doorbell.published, "failed": doorbell.failed},
+        "flushed": flushed,
+    }
+
+
 COMMANDS = {
+    "leases": command_leases,
+    "edit_requests": command_edit_requests,
     "publish": command_publish,
     "promotions": command_promotions,
     "lease_violations": command_lease_violations,

@@ -700,6 +700,51 @@ class InMemoryTokenStore:
         return self._lock
 
 
+class CachedTokenStore:
+    """A shared store (Redis) read at most every `ttl` seconds by this process.
+
+    `get()` runs before every request; with a remote store that is one network round trip per
+    call. A token replaced by another process is seen within `ttl`; before that, a request with
+    the old token is refused (1020, not applied) and the client's refresh, which takes the lock,
+    reads the store afresh (the lock drops the cached copy) and finds the new token instead of
+    refreshing again. Expiry is still checked on every call on the cached `TokenSet`.
+    """
+
+    def __init__(self, store: TokenStore, *, ttl: float = 5.0) -> None:
+        self.store = store
+        self.ttl = ttl
+        self._tokens: TokenSet | None = None
+        self._read_at: float | None = None
+        self._guard = threading.Lock()
+
+    def get(self) -> TokenSet | None:
+        now = time.monotonic()
+        with self._guard:
+            if self._read_at is not None and now - self._read_at < self.ttl:
+                return self._tokens
+        tokens = self.store.get()
+        with self._guard:
+            # No token yet (none configured, or being stored): look again on the next call.
+            self._tokens, self._read_at = tokens, (now if tokens is not None else None)
+        return tokens
+
+    def invalidate(self) -> None:
+        with self._guard:
+            self._read_at = None
+
+    def set(self, tokens: TokenSet) -> None:
+        self.store.set(tokens)
+        with self._guard:
+            self._tokens, self._read_at = tokens, time.monotonic()
+
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        with self.store.lock():
+            # Whoever holds the lock decides on a refresh: it must see the store as it is now.
+            self.invalidate()
+            yield
+
+
 # ---------------------------------------------------------------------------------------------
 # The client
 # ---------------------------------------------------------------------------------------------

@@ -293,7 +293,7 @@ class Publisher:
             return
         calls, self.pending_calls = self.pending_calls, []
         try:
-            RemoteCall.objects.bulk_create(calls)
+            sync._once_the_database_is_back(lambda: RemoteCall.objects.bulk_create(calls))
         except DatabaseError:
             logger.warning("draft %s: could not write the publishing log", self.draft_id, exc_info=True)
 
@@ -312,9 +312,15 @@ class Publisher:
             return self._loop()
         except sync.LeaseLost:
             return "lease lost"
+        except sync.DATABASE_LOST as error:
+            # The database went away mid-step: every step is idempotent against what was
+            # recorded, so release the job (below, once the database is back) for the sweep.
+            logger.warning("draft %s: publishing interrupted, database unreachable: %r", self.draft_id, error)
+            return "database lost"
         finally:
             sync._current.reset(token)
-            self.release()
+            sync._once_the_database_is_back(self.flush_calls)
+            sync._once_the_database_is_back(self.release)
 
     def _loop(self) -> str:
         started = time.monotonic()

@@ -48,6 +48,7 @@ import contextlib
 import contextvars
 import datetime as dt
 import enum
+import functools
 import json
 import logging
 import os
@@ -63,7 +64,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -73,6 +74,8 @@ from drafts.models import Draft, DraftEvent, DraftStatus
 
 from . import planner
 from .client import (
+    CachedTokenStore,
+    InMemoryTokenStore,
     ListingRef,
     SparkClient,
     SparkError,
@@ -226,9 +229,11 @@ def client() -> SparkClient:
         if found is None:
             from .tokens import token_store_from_settings
 
-            found = RecordingClient.from_settings(
-                token_store=token_store_from_settings(), before_request=_before_request
-            )
+            store = token_store_from_settings()
+            if not isinstance(store, InMemoryTokenStore):
+                # Shared (Redis): read once every few seconds, not before every request.
+                store = CachedTokenStore(store, ttl=float(setting("SYNC_TOKEN_CACHE_SECONDS", 5.0)))
+            found = RecordingClient.from_settings(token_store=store, before_request=_before_request)
             _client_cache.clear()
             _client_cache[key] = found
         return found
@@ -254,14 +259,25 @@ def remote_file_name(kind: str, upload_token: str) -> str:
     return f"{uuid.UUID(str(upload_token)).hex}.{'jpg' if kind == planner.PHOTO else 'pdf'}"
 
 
-def local_state(draft: Draft) -> planner.LocalState:
+def local_state(draft: Draft, previous: planner.LocalState | None = None) -> planner.LocalState:
     """The draft as the remote should show it. Read `draft` first: the media read after it are
-    at least as new, so confirming `draft.change_seq` never claims more than was pushed."""
+    at least as new, so confirming `draft.change_seq` never claims more than was pushed.
+
+    `previous`: the state this push read last. Every change to the media bumps `change_seq` in
+    its own transaction (`Draft.mark_changed`), so while the draft still shows the same
+    `change_seq` its photos and documents are the ones read then: they are not read again."""
     from media_manager.models import ProcessingState
 
     if draft.is_deleted:
         # In the trash: the remote should show nothing, so nothing else needs reading.
         return planner.LocalState(seq=draft.change_seq, fields={}, trashed=True)
+    if previous is not None and not previous.trashed and previous.seq == draft.change_seq:
+        return planner.LocalState(
+            seq=draft.change_seq,
+            fields=draft.spark_fields(),
+            photos=previous.photos,
+            documents=previous.documents,
+        )
 
     # Plain values, not model instances: this runs on every pass of every push.
     photos = tuple(
@@ -416,6 +432,33 @@ def _is_zombie(pid: int) -> bool:
         return False
 
 
+# --- The database going away -----------------------------------------------------------------
+
+# A lost connection (server restarted, failover), as opposed to a refused statement.
+DATABASE_LOST = (OperationalError, InterfaceError)
+
+
+def _drop_connection() -> None:
+    """Forget a broken connection; the next query opens a new one."""
+    with contextlib.suppress(DatabaseError):
+        connection.close()
+
+
+def _once_the_database_is_back(step, *, waits: tuple[float, ...] = (0.5, 1, 2, 4, 8)):
+    """Run bookkeeping `step`, trying again on a fresh connection while the database is
+    unreachable: a restarted server is back within seconds, and bookkeeping that gives up leaves
+    a claim held until its lease expires (minutes). Outside any transaction only."""
+    for wait in (*waits, None):
+        try:
+            return step()
+        except DATABASE_LOST:
+            if wait is None or connection.in_atomic_block:
+                raise
+            _drop_connection()
+            time.sleep(wait)
+    return None
+
+
 # --- One push -------------------------------------------------------------------------------
 
 
@@ -558,7 +601,7 @@ class Pusher:
             RemoteCall.objects.bulk_create(calls)  # with the confirmation it led to
             return
         try:
-            RemoteCall.objects.bulk_create(calls)
+            _once_the_database_is_back(lambda: RemoteCall.objects.bulk_create(calls))
         except DatabaseError:
             # The log is for people; a push must not fail for it.
             logger.warning("draft %s: could not write the sync log", self.draft_id, exc_info=True)
@@ -609,15 +652,19 @@ class Pusher:
                 self.release()
                 raise
             logger.warning("draft %s: push failed: %r", self.draft_id, error)
-            return self._finish_transient(error)
+            # The database may have gone away mid-push (a restart, a failover: then `error` is
+            # that, or our connection died meanwhile): record the retry on a fresh connection
+            # once it is back, rather than leave the claim held until its lease expires.
+            return _once_the_database_is_back(functools.partial(self._finish_transient, error))
         finally:
             self.flush_calls()
             if self.held:
-                self.release()
+                _once_the_database_is_back(self.release)
 
     def _loop(self) -> Outcome:
         deadline = time.monotonic() + self.budget
         replans = 0
+        local: planner.LocalState | None = None
         while True:
             if time.monotonic() > deadline or replans > 2000:
                 self._finish_requeue()
@@ -632,11 +679,12 @@ class Pusher:
                 # Publishing began since the claim: the promotion job owns the remote now.
                 self.release(state=SyncState.PENDING)
                 return Outcome.NOTHING
-            local = local_state(draft)
+            local = local_state(draft, local)
             self.seq = local.seq
             sync = self.row = DraftSync.objects.get(pk=self.draft_id)
             if sync.drift_decision:
                 _apply_drift_decision(self, draft, sync)
+                local = None  # accepting the remote version rewrites the draft's media
                 continue
             if not local.trashed:
                 self._note_order(sync, local)

@@ -5,7 +5,9 @@
 Same set-up as bench/sync/run.py (its own database, Redis and sandbox; see
 tests/spark/worker_harness.py), no Celery: the drafts are pushed in this process's child with
 `sync.push_draft`, and the time is split into the remote's answers (HTTP), database statements
-(counted by kind), the shared rate limit, and the rest; then the cProfile entries that cost most.
+(counted by kind), the shared rate limit, and the rest; then the cProfile entries that cost most
+(`--profile`; PROFILE_FILTER: a regex of the entries shown, PROFILE_SORT: a pstats sort key,
+PROFILE_DUMP: a file for the raw stats, PROFILE_TRACE_SQL=1: print each statement).
 """
 
 from __future__ import annotations
@@ -127,7 +129,9 @@ def inner(ids: list[int], top: int, profiled: bool) -> None:
     if profile is not None:
         stats = pstats.Stats(profile)
         ours = os.environ.get("PROFILE_FILTER") or r"spark/|media_manager/|drafts/|requests/(api|sessions)"
-        stats.sort_stats("cumulative").print_stats(ours, top)
+        stats.sort_stats(os.environ.get("PROFILE_SORT") or "cumulative").print_stats(ours, top)
+        if os.environ.get("PROFILE_DUMP"):
+            stats.dump_stats(os.environ["PROFILE_DUMP"])
     # The raw loop of bench/sync/run.py for as many drafts, in this process: its CPU per call.
     from django.conf import settings
 

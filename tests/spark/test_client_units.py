@@ -4,12 +4,14 @@
 import datetime as dt
 import json
 import threading
+import time
 from decimal import Decimal
 
 import pytest
 
 from spark.client import (
     MAX_PAGE_SIZE,
+    CachedTokenStore,
     InMemoryTokenStore,
     ListingRef,
     SparkAuthError,
@@ -401,6 +403,51 @@ def test_in_memory_store_satisfies_the_protocol_and_locks():
         worker.start()
         worker.join()
         assert acquired == [False]
+
+
+class CountingStore(InMemoryTokenStore):
+    def __init__(self) -> None:
+        super().__init__()
+        self.reads = 0
+
+    def get(self):
+        self.reads += 1
+        return super().get()
+
+
+def test_cached_store_reads_the_shared_store_once_per_ttl_and_afresh_under_the_lock():
+    shared = CountingStore()
+    cached = CachedTokenStore(shared, ttl=60)
+    assert isinstance(cached, TokenStore)
+    # Nothing stored yet: not cached, the next call looks again.
+    assert cached.get() is None and cached.get() is None and shared.reads == 2
+    shared.set(TokenSet("old", "r", None))
+    for _ in range(5):
+        assert cached.get().access_token == "old"
+    assert shared.reads == 3
+    # Another process refreshed: this one still sends the old token (the remote refuses it,
+    # 1020)...
+    shared.set(TokenSet("new", "r2", None))
+    assert cached.get().access_token == "old"
+    # ...and whoever takes the lock to decide on a refresh reads the store as it is now.
+    with cached.lock():
+        assert cached.get().access_token == "new"
+    assert cached.get().access_token == "new" and shared.reads == 4
+    # Its own refresh is written through and cached.
+    cached.set(TokenSet("newest", "r3", None))
+    assert shared.get().access_token == "newest"
+    reads = shared.reads
+    assert cached.get().access_token == "newest" and shared.reads == reads
+
+
+def test_cached_store_reads_again_after_its_ttl():
+    shared = CountingStore()
+    shared.set(TokenSet("a", "r", None))
+    cached = CachedTokenStore(shared, ttl=0.05)
+    cached.get()
+    shared.set(TokenSet("b", "r", None))
+    time.sleep(0.06)
+    assert cached.get().access_token == "b" and shared.reads == 2
 
 
 def test_secrets_stay_out_of_reprs():

@@ -227,3 +227,16 @@ def test_a_draft_being_published_or_live_is_never_pushed(sync_env, full_draft, a
     # The sweep still queues everyone else.
     DraftFactory(list_agent=agent)
     assert sync.sweep() == 1
+
+
+def test_local_state_reads_the_media_again_only_once_the_draft_changed(sync_env, full_draft, agent):
+    """A push re-plans after every call; the media are re-read only when change_seq moved
+    (every media edit moves it in its own transaction)."""
+    first = sync.local_state(Draft.objects.get(pk=full_draft.pk))
+    again = sync.local_state(Draft.objects.get(pk=full_draft.pk), first)
+    assert again.photos is first.photos and again.documents is first.documents
+    photo = Photo.objects.filter(draft=full_draft).order_by("position").first()
+    assert photo.update_text(name="Front porch", caption=photo.caption, by=agent)
+    after = sync.local_state(Draft.objects.get(pk=full_draft.pk), again)
+    assert after.seq > again.seq
+    assert after.photos[0].name == "Front porch"

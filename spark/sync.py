@@ -432,6 +432,19 @@ def _is_zombie(pid: int) -> bool:
         return False
 
 
+# What a row says once nothing is wrong (no attempts, no back-off, no error to show).
+_NO_ERROR: dict[str, Any] = {
+    "attempts": 0,
+    "next_attempt_at": None,
+    "blocked_seq": None,
+    "error_message": "",
+    "error_status": None,
+    "error_code": None,
+    "error_details": [],
+    "error_at": None,
+}
+
+
 # --- The database going away -----------------------------------------------------------------
 
 # A lost connection (server restarted, failover), as opposed to a refused statement.
@@ -752,14 +765,7 @@ class Pusher:
                 lease_expires_at=None,
                 state=SyncState.SYNCED,
                 confirmed_seq=seq,
-                attempts=0,
-                next_attempt_at=None,
-                blocked_seq=None,
-                error_message="",
-                error_status=None,
-                error_code=None,
-                error_details=[],
-                error_at=None,
+                **_NO_ERROR,
                 last_synced_at=now,
             )
         self.held = False
@@ -769,14 +775,7 @@ class Pusher:
         delete): restoring the draft makes it due, and the push creates it afresh."""
         self.release(
             state=SyncState.SYNCED,
-            attempts=0,
-            next_attempt_at=None,
-            blocked_seq=None,
-            error_message="",
-            error_status=None,
-            error_code=None,
-            error_details=[],
-            error_at=None,
+            **_NO_ERROR,
         )
 
     def _finish_gone(self) -> None:
@@ -1856,19 +1855,7 @@ def sweep(now: dt.datetime | None = None, *, limit: int = 500) -> int:
 
 def request_retry(draft: Draft, *, by) -> bool:
     """A person asks to try again: re-queue once (a second click while pending does nothing)."""
-    cleared = dict(
-        state=SyncState.PENDING,
-        attempts=0,
-        next_attempt_at=None,
-        blocked_seq=None,
-        fields_failed_seq=None,
-        error_message="",
-        error_status=None,
-        error_code=None,
-        error_details=[],
-        error_at=None,
-        enqueued_at=timezone.now(),
-    )
+    cleared = dict(state=SyncState.PENDING, fields_failed_seq=None, enqueued_at=timezone.now(), **_NO_ERROR)
     with transaction.atomic():
         DraftSync.for_draft(draft.pk)
         changed = DraftSync.objects.filter(

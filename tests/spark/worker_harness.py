@@ -626,11 +626,35 @@ def command_seed(
     return {"ids": ids, "seconds": time.monotonic() - started}
 
 
+def _random_edit(draft, action: str, rng: random.Random, agent) -> None:
+    """One edit an agent might make: price, reorder, primary, caption or document privacy."""
+    from media_manager.models import Document, MediaOrder, Photo
+
+    if action == "price":
+        value = str(200000 + 1000 * rng.randrange(500))
+        draft.save_field(
+            "list_price", value, by=agent, seen_version=draft.version, seen_value=draft.list_price
+        )
+    elif action == "reorder":
+        current = Photo.ordered_ids(draft)
+        rng.shuffle(current)
+        Photo.reorder(draft, current, seen_version=MediaOrder.versions(draft).photo_version, by=agent)
+    elif action == "primary":
+        Photo.objects.active().filter(draft=draft).order_by("?").first().make_primary(by=agent)
+    elif action == "caption":
+        photo = Photo.objects.active().filter(draft=draft).order_by("?").first()
+        photo.update_text(name=photo.name, caption=f"Caption {rng.randrange(1000)}", by=agent)
+    else:
+        document = Document.objects.active().filter(draft=draft).first()
+        if document is not None:
+            privacy = "Public" if document.privacy != "Public" else "Private"
+            document.update(name=document.name, privacy=privacy, by=agent)
+
+
 def command_edit(ids: list[int], seconds: float = 5.0, seed: int = 2, **_: Any) -> dict[str, Any]:
     """Edits while the run goes on: fields, reorders, primary, captions, privacy. Measures
     each save (commit + doorbell) as a request would feel it."""
     from drafts.models import Draft
-    from media_manager.models import Document, MediaOrder, Photo
     from spark.enqueue import doorbell
 
     rng = random.Random(seed)
@@ -643,25 +667,7 @@ def command_edit(ids: list[int], seconds: float = 5.0, seed: int = 2, **_: Any) 
         action = rng.choice(["price", "price", "reorder", "primary", "caption", "privacy"])
         started = time.monotonic()
         try:
-            if action == "price":
-                value = str(200000 + 1000 * rng.randrange(500))
-                draft.save_field(
-                    "list_price", value, by=agent, seen_version=draft.version, seen_value=draft.list_price
-                )
-            elif action == "reorder":
-                current = Photo.ordered_ids(draft)
-                rng.shuffle(current)
-                Photo.reorder(draft, current, seen_version=MediaOrder.versions(draft).photo_version, by=agent)
-            elif action == "primary":
-                Photo.objects.active().filter(draft=draft).order_by("?").first().make_primary(by=agent)
-            elif action == "caption":
-                photo = Photo.objects.active().filter(draft=draft).order_by("?").first()
-                photo.update_text(name=photo.name, caption=f"Caption {rng.randrange(1000)}", by=agent)
-            else:
-                document = Document.objects.active().filter(draft=draft).first()
-                if document is not None:
-                    privacy = "Public" if document.privacy != "Public" else "Private"
-                    document.update(name=document.name, privacy=privacy, by=agent)
+            _random_edit(draft, action, rng, agent)
         except Exception as error:
             errors.append(f"{action}: {type(error).__name__}: {error}")
         latencies.append(time.monotonic() - started)
@@ -905,7 +911,6 @@ def command_edit_requests(ids: list[int], seconds: float = 5.0, seed: int = 2, *
     from django.db import close_old_connections, connections
 
     from drafts.models import Draft
-    from media_manager.models import Document, MediaOrder, Photo
     from spark.enqueue import doorbell
 
     rng = random.Random(seed)
@@ -923,25 +928,7 @@ def command_edit_requests(ids: list[int], seconds: float = 5.0, seed: int = 2, *
         close_old_connections()
         try:
             draft = Draft.objects.get(pk=rng.choice(ids))
-            if action == "price":
-                value = str(200000 + 1000 * rng.randrange(500))
-                draft.save_field(
-                    "list_price", value, by=agent, seen_version=draft.version, seen_value=draft.list_price
-                )
-            elif action == "reorder":
-                current = Photo.ordered_ids(draft)
-                rng.shuffle(current)
-                Photo.reorder(draft, current, seen_version=MediaOrder.versions(draft).photo_version, by=agent)
-            elif action == "primary":
-                Photo.objects.active().filter(draft=draft).order_by("?").first().make_primary(by=agent)
-            elif action == "caption":
-                photo = Photo.objects.active().filter(draft=draft).order_by("?").first()
-                photo.update_text(name=photo.name, caption=f"Caption {rng.randrange(1000)}", by=agent)
-            else:
-                document = Document.objects.active().filter(draft=draft).first()
-                if document is not None:
-                    privacy = "Public" if document.privacy != "Public" else "Private"
-                    document.update(name=document.name, privacy=privacy, by=agent)
+            _random_edit(draft, action, rng, agent)
         except Exception as error:
             errors.append(f"{started - start:.2f}s {action}: {type(error).__name__}: {error}"[:300])
             if failing_since is None:

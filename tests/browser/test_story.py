@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from drafts.models import Draft, DraftStatus, ReviewComment
 from media_manager.models import Document, Photo
@@ -104,6 +105,26 @@ def agent_creates_and_fills_a_draft(page) -> int:
     return draft_id
 
 
+def choose_privacy(page, document_id: int, value: str) -> None:
+    """Choose the document's privacy and see it saved. The document list redraws itself after
+    an upload and while syncing; a redraw landing between Playwright finding the select and
+    choosing leaves the choice on a detached copy that no person could have used, so choose
+    again on the one on screen."""
+    for _attempt in range(3):
+        try:
+            with page.expect_response(
+                lambda response: f"/documents/{document_id}/" in response.url, timeout=5_000
+            ) as reply:
+                page.select_option(f"#document-{document_id}-privacy", value)
+        except PlaywrightTimeoutError:
+            if Document.objects.get(pk=document_id).privacy == value:
+                return  # saved; only its answer was missed
+            continue
+        assert reply.value.status == 200
+        return
+    raise AssertionError(f"document {document_id}: privacy {value} was never saved")
+
+
 def agent_adds_media(page, draft_id: int, tmp_path, worker: CeleryWorker) -> list[str]:
     """Three photos (processed by the worker), the last dragged to the front; one PDF made
     Public. Returns the photo names in the agent's final order."""
@@ -140,9 +161,7 @@ def agent_adds_media(page, draft_id: int, tmp_path, worker: CeleryWorker) -> lis
     page.wait_for_function("() => document.querySelectorAll('#document-rows > [data-id]').length === 1")
     document = Document.objects.active().get(draft_id=draft_id)
     assert document.privacy == "Private"  # the default the page announces
-    with page.expect_response(lambda response: f"/documents/{document.pk}/" in response.url) as reply:
-        page.select_option(f"#document-{document.pk}-privacy", PRIVACY)
-    assert reply.value.status == 200
+    choose_privacy(page, document.pk, PRIVACY)
     page.wait_for_selector(
         f"#document-{document.pk}-privacy >> option[value={PRIVACY}][selected]", state="attached"
     )

@@ -85,7 +85,6 @@ from .client import (
     SparkResult,
     SparkTicketError,
     SparkTokenExpired,
-    Ticket,
 )
 from .filters import Field
 from .models import HELD_STATES, DraftSync, ItemKind, RemoteCall, RemoteItem, SyncState, new_marker
@@ -1200,7 +1199,7 @@ class Pusher:
         row = self.items.get((op.kind, op.local_id))
         if row is None:
             row = RemoteItem(draft_id=self.draft_id, kind=op.kind, local_id=op.local_id)
-        ticket = _stored_ticket(row, op.kind)
+        ticket = row.usable_ticket(op.kind)
         if ticket is None:
             try:
                 ticket = (
@@ -1212,19 +1211,10 @@ class Pusher:
                 if op.kind == planner.DOCUMENT:
                     raise  # documents have no other way in (spark-api.md §7.7)
                 ticket = None  # no tickets here: the base64 POST
-        new_ticket: dict[str, Any] = {}
-        if ticket is not None and ticket.token != row.ticket_token:
-            new_ticket = {
-                "ticket_token": ticket.token,
-                "ticket_uri": ticket.uri,
-                "ticket_expires_at": timezone.now() + dt.timedelta(seconds=max(0, ticket.expires_in)),
-                "ticket_refused": False,
-            }
         file_name = remote_file_name(op.kind, op.upload_token)
         # The intent (and the ticket), committed before the bytes leave: a lost answer is then
         # looked for, and a retry re-uses the single-use ticket.
         intent = {
-            **new_ticket,
             "sending": True,
             "sending_since": timezone.now(),
             "upload_token": op.upload_token,
@@ -1237,6 +1227,8 @@ class Pusher:
             "error_code": None,
         }
         with self.recording():
+            if ticket is not None and ticket.token != row.ticket_token:
+                row.keep_ticket(ticket)
             for name, value in intent.items():
                 setattr(row, name, value)
             row.save()
@@ -1599,18 +1591,6 @@ def _read_content(kind: str, local_id: int, name: str = "") -> bytes:
         name = _document_model().objects.values_list("file", flat=True).get(pk=local_id)
     with default_storage.open(name, "rb") as handle:
         return handle.read()
-
-
-def _stored_ticket(row: RemoteItem, kind: str) -> Ticket | None:
-    if not row.ticket_usable:
-        return None
-    remaining = (row.ticket_expires_at - timezone.now()).total_seconds()
-    return Ticket(
-        token=row.ticket_token,
-        uri=row.ticket_uri,
-        service="PhotoUploads" if kind == planner.PHOTO else "DocumentUploads",
-        expires_in=int(remaining),
-    )
 
 
 def _set_local_remote_id(kind: str, local_id: int | None, remote_id: str) -> None:

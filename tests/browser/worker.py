@@ -36,7 +36,7 @@ import pytest
 from listings_portal.celery import app as celery_app
 from spark import enqueue
 from tests.spark.conftest import SANDBOX_TOKEN
-from tests.spark.worker_harness import PYTHON, ROOT, free_port, wait_port
+from tests.spark.worker_harness import PYTHON, ROOT, free_port, redis_server_command, wait_port
 
 CELERY = [PYTHON, "-m", "celery", "-A", "listings_portal"]
 # Fast enough for a test, otherwise production's values (settings.py says what they mean).
@@ -107,22 +107,7 @@ class CeleryWorker:
         port = free_port()
         data = self.workdir / "redis"
         data.mkdir(exist_ok=True)
-        self._spawn(
-            "redis",
-            [
-                binary,
-                "--port",
-                str(port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                str(data),
-            ],
-        )
+        self._spawn("redis", redis_server_command(binary, port, data))
         wait_port(port)
         self.broker_url = f"redis://127.0.0.1:{port}/0"
         self.transport_options = {"visibility_timeout": 900, "socket_timeout": 2, "socket_connect_timeout": 2}

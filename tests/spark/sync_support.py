@@ -9,7 +9,7 @@ import hashlib
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from django.core.files.base import ContentFile
@@ -20,8 +20,10 @@ from drafts.models import Draft
 from media_manager.models import Document, Photo
 from spark import sync
 from spark.models import DraftSync
-from tests.spark.conftest import SANDBOX_TOKEN, SandboxControl
 from tests.spark.worker_harness import jpeg_bytes, pdf_bytes
+
+if TYPE_CHECKING:
+    from tests.spark.conftest import SandboxControl
 
 
 def add_photo(draft: Draft, *, by, name: str, seed: int, caption: str = "") -> Photo:
@@ -130,6 +132,9 @@ def sync_server(request):
 
 @pytest.fixture
 def sync_env(sync_server, settings, tmp_path, memory_broker) -> SyncEnv:
+    # Here, not at the top: the folder's conftest imports this module's fixtures.
+    from tests.spark.conftest import SANDBOX_TOKEN, SandboxControl
+
     live_server = sync_server
     settings.SPARK_SANDBOX_CONTROL_ENABLED = True
     settings.SPARK_API_URL = f"{live_server.url}/sandbox"

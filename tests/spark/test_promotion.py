@@ -14,12 +14,7 @@ from media_manager.models import Document, Photo
 from spark import promotion, sync
 from spark.models import Promotion, PromotionItem, PromotionState, PromotionStep, RemoteCall
 from tests.factories import DraftFactory, OfficeAdminFactory
-from tests.spark import sync_support
 from tests.spark.sync_support import add_document, add_photo, drain
-
-memory_broker = sync_support.memory_broker
-sync_env = sync_support.sync_env
-sync_server = sync_support.sync_server
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -12,12 +12,7 @@ from spark import promotion
 from spark.models import Promotion, PromotionState
 from tests.drafts.conftest import cast  # noqa: F401  (the fixture of the permission matrix)
 from tests.factories import DraftFactory, OfficeAdminFactory
-from tests.spark import sync_support
 from tests.spark.sync_support import add_document, add_photo
-
-memory_broker = sync_support.memory_broker
-sync_env = sync_support.sync_env
-sync_server = sync_support.sync_server
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

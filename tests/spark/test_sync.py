@@ -11,18 +11,12 @@ from spark import sync
 from spark.models import DraftSync, RemoteCall, RemoteItem, SyncState
 from spark.sandbox.models import Listing as SandboxListing
 from tests.factories import DraftFactory
-from tests.spark import sync_support
 from tests.spark.sync_support import (
     add_document,
     add_photo,
     assert_in_sync,
     drain,
 )
-
-# Fixtures shared by the sync tests.
-memory_broker = sync_support.memory_broker
-sync_env = sync_support.sync_env
-sync_server = sync_support.sync_server
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -14,12 +14,7 @@ from django.db import connection
 from spark import sync
 from spark.models import DraftSync, SyncState
 from tests.factories import DraftFactory
-from tests.spark import sync_support
 from tests.spark.sync_support import add_photo, assert_in_sync, drain
-
-memory_broker = sync_support.memory_broker
-sync_env = sync_support.sync_env
-sync_server = sync_support.sync_server
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -11,10 +11,6 @@ from spark import sync
 from spark.enqueue import doorbell
 from spark.models import DraftSync, RemoteCall, SyncState
 from tests.factories import AgentFactory, DraftFactory, OfficeAdminFactory
-from tests.spark import sync_support
-
-# A fixture shared by the sync tests.
-memory_broker = sync_support.memory_broker
 
 
 @pytest.fixture

@@ -84,6 +84,13 @@ def wait_port(port: int, timeout: float = 30.0) -> None:
     raise TimeoutError(f"nothing listens on port {port}")
 
 
+def redis_server_command(binary: str, port: int, data: Path) -> list[str]:
+    """A throwaway redis-server on loopback: nothing kept on disk, so a restart really loses
+    the queued messages; never evicts (as the project requires of its broker)."""
+    where = ["--port", str(port), "--bind", "127.0.0.1", "--dir", str(data)]
+    return [binary, *where, "--save", "", "--appendonly", "no", "--maxmemory-policy", "noeviction"]
+
+
 def children_of(pid: int) -> list[int]:
     found = []
     for entry in Path("/proc").iterdir():
@@ -247,24 +254,7 @@ class Harness:
             raise RuntimeError("redis-server is not installed")
         data = self.workdir / "redis"
         data.mkdir(exist_ok=True)
-        self._spawn(
-            "redis",
-            [
-                binary,
-                "--port",
-                str(self.redis_port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                str(data),
-                "--maxmemory-policy",
-                "noeviction",
-            ],
-        )
+        self._spawn("redis", redis_server_command(binary, self.redis_port, data))
         wait_port(self.redis_port)
 
     def stop_redis(self) -> None:

@@ -85,6 +85,7 @@ from .client import (
     SparkResult,
     SparkTicketError,
     SparkTokenExpired,
+    Ticket,
 )
 from .filters import Field
 from .models import HELD_STATES, DraftSync, ItemKind, RemoteCall, RemoteItem, SyncState, new_marker
@@ -478,6 +479,8 @@ def _once_the_database_is_back(step, *, waits: tuple[float, ...] = (0.5, 1, 2, 4
 class _Context:
     seq: int
     ref: ListingRef | None
+    # The ops of the plan after the one running (an upload prepares the next one's ticket).
+    upcoming: tuple[planner.Op, ...] = ()
 
 
 class Pusher:
@@ -499,6 +502,8 @@ class Pusher:
         self.row: DraftSync | None = None
         # The mirror rows read for the current plan, by (kind, local id).
         self.items: dict[tuple[str, int], RemoteItem] = {}
+        # Uploads whose intent (and ticket) the previous upload's confirmation already wrote.
+        self.prepared: set[tuple[str, int]] = set()
 
     # -- the claim --
     def claim(self) -> bool:
@@ -702,6 +707,7 @@ class Pusher:
                 self._note_order(sync, local)
             rows = list(RemoteItem.objects.filter(draft_id=self.draft_id))
             self.items = {(row.kind, row.local_id): row for row in rows if row.local_id is not None}
+            self.prepared.clear()
             mirror = mirror_state(draft, sync, rows)
             now = timezone.now()
             the_plan = planner.plan(local, mirror, timing(now))
@@ -724,7 +730,8 @@ class Pusher:
             context = _Context(
                 local.seq, ListingRef.for_incomplete(draft.remote_id) if draft.remote_id else None
             )
-            for op in the_plan.ops:
+            for index, op in enumerate(the_plan.ops):
+                context.upcoming = the_plan.ops[index + 1 :]
                 try:
                     self._execute(op, draft, context)
                 except SparkError as error:
@@ -1196,42 +1203,25 @@ class Pusher:
     def _op_Upload(self, op: planner.Upload, draft: Draft, context: _Context) -> None:
         api = client()
         content = _read_content(op.kind, op.local_id, op.content_name)
-        row = self.items.get((op.kind, op.local_id))
-        if row is None:
-            row = RemoteItem(draft_id=self.draft_id, kind=op.kind, local_id=op.local_id)
+        key = (op.kind, op.local_id)
+        row = self.items.get(key) or RemoteItem(draft_id=self.draft_id, kind=op.kind, local_id=op.local_id)
         ticket = row.usable_ticket(op.kind)
-        if ticket is None:
-            try:
-                ticket = (
-                    api.create_photo_ticket(context.ref)
-                    if op.kind == planner.PHOTO
-                    else api.create_document_ticket(context.ref)
-                )
-            except (SparkNotFound, SparkMethodNotAllowed):
-                if op.kind == planner.DOCUMENT:
-                    raise  # documents have no other way in (spark-api.md §7.7)
-                ticket = None  # no tickets here: the base64 POST
+        if key in self.prepared and ticket is not None:
+            self.prepared.discard(key)  # intent and ticket committed with the last confirmation
+        else:
+            if ticket is None:
+                try:
+                    ticket = self._new_ticket(op.kind, context)
+                except (SparkNotFound, SparkMethodNotAllowed):
+                    if op.kind == planner.DOCUMENT:
+                        raise  # documents have no other way in (spark-api.md §7.7)
+                    ticket = None  # no tickets here: the base64 POST
+            # The intent (and the ticket), committed before the bytes leave: a lost answer is
+            # then looked for, and a retry re-uses the single-use ticket.
+            with self.recording():
+                self._write_intent(row, op, ticket)
+        following = self._prepare_next_upload(context)
         file_name = remote_file_name(op.kind, op.upload_token)
-        # The intent (and the ticket), committed before the bytes leave: a lost answer is then
-        # looked for, and a retry re-uses the single-use ticket.
-        intent = {
-            "sending": True,
-            "sending_since": timezone.now(),
-            "upload_token": op.upload_token,
-            "name": op.name,
-            "caption": op.caption,
-            "privacy": op.privacy,
-            "content_sha256": op.content_hash,
-            "failed_seq": None,
-            "error_message": "",
-            "error_code": None,
-        }
-        with self.recording():
-            if ticket is not None and ticket.token != row.ticket_token:
-                row.keep_ticket(ticket)
-            for name, value in intent.items():
-                setattr(row, name, value)
-            row.save()
         try:
             if op.kind == planner.PHOTO and ticket is not None:
                 result = api.upload_photo_with_ticket(
@@ -1282,6 +1272,49 @@ class Pusher:
                 confirmed_at=timezone.now(),
             )
             _set_local_remote_id(op.kind, op.local_id, remote_id)
+            if following is not None:
+                # One transaction fewer per upload: the next upload's intent rides along.
+                self._write_intent(*following)
+                self.prepared.add((following[1].kind, following[1].local_id))
+
+    def _new_ticket(self, kind: str, context: _Context) -> Ticket:
+        api = client()
+        return (
+            api.create_photo_ticket(context.ref)
+            if kind == planner.PHOTO
+            else api.create_document_ticket(context.ref)
+        )
+
+    def _write_intent(self, row: RemoteItem, op: planner.Upload, ticket: Ticket | None) -> None:
+        """Mark `op`'s upload as possibly sent (in the caller's transaction): from here on a
+        lost answer is looked for in the remote's list before anything is sent again."""
+        if ticket is not None and ticket.token != row.ticket_token:
+            row.keep_ticket(ticket)
+        row.sending = True
+        row.sending_since = timezone.now()
+        row.upload_token = op.upload_token
+        row.name, row.caption, row.privacy = op.name, op.caption, op.privacy
+        row.content_sha256 = op.content_hash
+        row.failed_seq, row.error_message, row.error_code = None, "", None
+        row.save()
+        self.items[(op.kind, op.local_id)] = row
+
+    def _prepare_next_upload(self, context: _Context) -> tuple[RemoteItem, planner.Upload, Ticket] | None:
+        """When the plan's next op is another upload, its ticket now, so that its intent is
+        committed with this upload's confirmation. Any refusal is left for that op to meet."""
+        following = context.upcoming[0] if context.upcoming else None
+        if type(following) is not planner.Upload:
+            return None
+        row = self.items.get((following.kind, following.local_id)) or RemoteItem(
+            draft_id=self.draft_id, kind=following.kind, local_id=following.local_id
+        )
+        ticket = row.usable_ticket(following.kind)
+        if ticket is None:
+            try:
+                ticket = self._new_ticket(following.kind, context)
+            except SparkError:
+                return None
+        return row, following, ticket
 
     def _op_Replace(self, op: planner.Replace, draft: Draft, context: _Context) -> None:
         content = _read_content(op.kind, op.local_id, op.content_name)

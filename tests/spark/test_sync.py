@@ -180,8 +180,43 @@ def test_a_lost_upload_reply_is_settled_with_the_same_ticket(sync_env, full_draf
     sync_env.control.faults({"kind": "hang", "hang_seconds": 2.5, "routes": ["uploads.photo"], "times": 1})
     drain(full_draft, timeout=60)
     assert_in_sync(sync_env, full_draft)
-    # The hung upload and its retry shared one single-use ticket: one of them was refused.
-    assert sync_env.count("tickets.create") == 3 + 2
+    # The hung upload and its retry shared one single-use ticket: one of them was refused. The
+    # ticket taken for the next photo while the hung one was in flight went unused (one more).
+    assert sync_env.count("tickets.create") == 3 + 2 + 1
+
+
+def test_an_upload_prepared_with_the_last_confirmation_is_sent_once_after_a_crash(
+    sync_env, full_draft, agent
+):
+    """The next upload's intent and ticket are committed with the previous upload's
+    confirmation. A worker that dies right after that commit leaves an intent for bytes that
+    never left: the next push finds nothing in the MLS, sends with the kept ticket, once."""
+    from spark import planner
+    from spark.client import ListingRef
+
+    drain(full_draft)
+    porch = add_photo(full_draft, by=agent, name="Porch", seed=21)
+    garage = add_photo(full_draft, by=agent, name="Garage", seed=22)
+    draft = Draft.objects.get(pk=full_draft.pk)
+    pusher = sync.Pusher(draft.pk)
+    assert pusher.claim()
+    pusher.row = DraftSync.objects.get(pk=draft.pk)
+    local = sync.local_state(draft)
+    the_plan = planner.plan(local, sync.mirror_state(draft, pusher.row), sync.timing())
+    first = next(i for i, op in enumerate(the_plan.ops) if isinstance(op, planner.Upload))
+    assert [op.local_id for op in the_plan.ops[first : first + 2]] == [porch.pk, garage.pk]
+    context = sync._Context(local.seq, ListingRef.for_incomplete(draft.remote_id), the_plan.ops[first + 1 :])
+    tickets = sync_env.count("tickets.create")
+    pusher._execute(the_plan.ops[first], draft, context)
+    prepared = RemoteItem.objects.get(draft_id=draft.pk, kind="photo", local_id=garage.pk)
+    assert prepared.sending and prepared.ticket_usable and not prepared.remote_id
+    assert sync_env.count("tickets.create") == tickets + 2  # its own, and the next one's
+    pusher.release()  # the worker dies here; its lease is given up
+
+    assert drain(draft)[-1] == sync.Outcome.SYNCED
+    assert_in_sync(sync_env, draft)  # one Garage in the MLS, in its place
+    assert sync_env.count("tickets.create") == tickets + 2  # the kept ticket was used
+    assert RemoteItem.objects.get(pk=prepared.pk).remote_id
 
 
 def test_two_candidates_for_a_lost_upload_need_attention(sync_env, full_draft, agent):

@@ -243,9 +243,23 @@ class Harness:
     def engine(self) -> str:
         return "postgresql" if self._pg_name else "sqlite"
 
+    @property
+    def sandbox_database_url(self) -> str:
+        # The sandbox stands in for a remote service: its own database, so its writes never wait
+        # for the portal's (one SQLite file has one writer) and a portal database restart
+        # (bench/sync/pg_restart.py) does not restart the remote too.
+        return f"sqlite:///{self.workdir / 'sandbox.sqlite3'}"
+
     def migrate(self) -> None:
         for args in (["migrate", "--noinput", "-v0"], ["createcachetable"]):
             subprocess.run([PYTHON, "manage.py", *args], cwd=ROOT, env=self.env, check=True, timeout=300)
+        subprocess.run(
+            [PYTHON, "manage.py", "migrate", "--noinput", "-v0"],
+            cwd=ROOT,
+            env={**self.env, "DATABASE_URL": self.sandbox_database_url},
+            check=True,
+            timeout=300,
+        )
 
     # --- services ----------------------------------------------------------------------------
     def start_redis(self) -> None:
@@ -262,7 +276,11 @@ class Harness:
         self.kill("redis", signal.SIGKILL)
 
     def start_sandbox(self) -> None:
-        self._spawn("sandbox", [PYTHON, "manage.py", "runsandbox", "--port", str(self.sandbox_port)])
+        self._spawn(
+            "sandbox",
+            [PYTHON, "manage.py", "runsandbox", "--port", str(self.sandbox_port)],
+            {"DATABASE_URL": self.sandbox_database_url},
+        )
         wait_port(self.sandbox_port)
 
     def start_worker(

@@ -43,6 +43,11 @@ def _touch(listing: Listing, *, photos: bool = False, documents: bool = False) -
     listing.save(update_fields=fields)
 
 
+def _lock(listing: Listing) -> None:
+    """Serialise writers of one listing's media (a row lock on PostgreSQL; SQLite locks the database)."""
+    list(Listing.objects.select_for_update().filter(pk=listing.pk).values_list("pk", flat=True))
+
+
 def _live_photos(listing: Listing):
     # The blob row is needed for its sha256 (the Uri* URLs), not for its bytes.
     return (
@@ -140,11 +145,11 @@ def photos_get(api: Api, photo_id: str, **kwargs: Any) -> HttpResponse:
 
 def _add_photo(listing: Listing, *, blob, name: str, caption: str, file_name: str, primary: bool) -> Photo:
     """Append a photo; the first one becomes primary. Call inside a transaction."""
-    Listing.objects.select_for_update().filter(pk=listing.pk).first()
-    photos = list(_live_photos(listing))
-    if len(photos) >= option("photo_max_count"):
+    _lock(listing)
+    count = Photo.objects.live().filter(listing=listing).count()
+    if count >= option("photo_max_count"):
         raise invalid(f"A listing holds at most {option('photo_max_count')} photos")
-    is_primary = primary or not photos
+    is_primary = primary or not count
     if is_primary:
         Photo.objects.live().filter(listing=listing, primary=True).update(primary=False)
     photo = Photo.objects.create(
@@ -154,7 +159,7 @@ def _add_photo(listing: Listing, *, blob, name: str, caption: str, file_name: st
         caption=caption,
         file_name=file_name,
         primary=is_primary,
-        position=len(photos) + 1,
+        position=count + 1,
         blob=blob,
         modified_at=now(),
     )
@@ -215,7 +220,7 @@ def photos_update(api: Api, photo_id: str, **kwargs: Any) -> HttpResponse:
         raise invalid("Rotate must be clockwise or counterclockwise")
     new_blob = images.store_photo(images.decode_base64(item["Picture"])) if "Picture" in item else None
     with transaction.atomic():
-        Listing.objects.select_for_update().filter(pk=listing.pk).first()
+        _lock(listing)
         photo = _find_photo(listing, photo_id)
         changed: list[str] = []
         if new_blob is not None:
@@ -253,7 +258,7 @@ def photos_update(api: Api, photo_id: str, **kwargs: Any) -> HttpResponse:
             photo.refresh_from_db()
         if changed or order is not None:
             _touch(listing, photos=True)
-    photo = _live_photos(listing).get(pk=photo.pk)
+    # ``photo`` holds what was just saved (and its new position after a move, refreshed above).
     return success([photo_json(photo, listing, api.base)])
 
 
@@ -287,7 +292,7 @@ def photos_reorder(api: Api, **kwargs: Any) -> HttpResponse:
     listing = owner(kwargs)
     entries = api.data().get("Photos")
     with transaction.atomic():
-        Listing.objects.select_for_update().filter(pk=listing.pk).first()
+        _lock(listing)
         _renumber(_ordered_by_ids(list(_live_photos(listing)), entries, "Photos"), Photo)
         _touch(listing, photos=True)
     return success()
@@ -301,7 +306,7 @@ def photos_delete(api: Api, photo_id: str, **kwargs: Any) -> HttpResponse:
     listing = owner(kwargs)
     ids = [part.strip() for part in photo_id.split(",") if part.strip()]
     with transaction.atomic():
-        Listing.objects.select_for_update().filter(pk=listing.pk).first()
+        _lock(listing)
         doomed = [_find_photo(listing, pid) for pid in ids]  # all or nothing: any unknown Id is a 404
         moment = now()
         doomed_pks = {photo.pk for photo in doomed}
@@ -326,7 +331,7 @@ def photos_restore(api: Api, photo_id: str, **kwargs: Any) -> HttpResponse:
     if version is not None and (not isinstance(version, int) or isinstance(version, bool) or version < 1):
         raise invalid("Version must be a positive integer")
     with transaction.atomic():
-        Listing.objects.select_for_update().filter(pk=listing.pk).first()
+        _lock(listing)
         photo = (
             Photo.objects.filter(listing=listing, spark_id=photo_id)
             .select_related("blob")
@@ -380,7 +385,7 @@ def documents_reorder(api: Api, **kwargs: Any) -> HttpResponse:
     listing = owner(kwargs)
     entries = api.data().get("Documents")
     with transaction.atomic():
-        Listing.objects.select_for_update().filter(pk=listing.pk).first()
+        _lock(listing)
         _renumber(_ordered_by_ids(list(_documents(listing)), entries, "Documents"), Document)
         _touch(listing, documents=True)
     return success()
@@ -405,7 +410,7 @@ def documents_update(api: Api, document_id: str, **kwargs: Any) -> HttpResponse:
         raise invalid("Send exactly one of Order, Name or Privacy per request")
     property_type = listing.fields.get("PropertyType")
     with transaction.atomic():
-        Listing.objects.select_for_update().filter(pk=listing.pk).first()
+        _lock(listing)
         document = _find_document(listing, document_id)
         if "Order" in item:
             _renumber(_move(list(_documents(listing)), document, _parse_order(item["Order"])), Document)
@@ -429,7 +434,7 @@ def documents_update(api: Api, document_id: str, **kwargs: Any) -> HttpResponse:
 def documents_delete(api: Api, document_id: str, **kwargs: Any) -> HttpResponse:
     listing = owner(kwargs)
     with transaction.atomic():
-        Listing.objects.select_for_update().filter(pk=listing.pk).first()
+        _lock(listing)
         _find_document(listing, document_id).delete()
         _renumber(list(_documents(listing)), Document)
         _touch(listing, documents=True)
@@ -529,12 +534,13 @@ def uploads_photo(api: Api) -> HttpResponse:
     primary = form.get("Primary", "").strip().lower() in option("form_true_values")
     upload = api.request.FILES.get("File")
     data = _uploaded(api)
-    blob = images.store_photo(data)
+    checked = images.check_photo(data)
+    # One transaction (one commit) for the bytes, the ticket and the photo.
     with transaction.atomic():
         _claim(ticket)
         photo = _add_photo(
             ticket.listing,
-            blob=blob,
+            blob=images.store(data, *checked),
             name=name,
             caption=caption,
             file_name=_file_name(upload.name),
@@ -567,11 +573,12 @@ def uploads_document(api: Api) -> HttpResponse:
     upload = api.request.FILES.get("File")
     data = _uploaded(api)
     content_type = images.check_document(data)
-    blob = images.store(data, content_type)
     listing = ticket.listing
+    # One transaction (one commit) for the bytes, the ticket and the document.
     with transaction.atomic():
         _claim(ticket)
-        Listing.objects.select_for_update().filter(pk=listing.pk).first()
+        blob = images.store(data, content_type)
+        _lock(listing)
         last = Document.objects.filter(listing=listing).aggregate(last=Max("position"))["last"] or 0
         document = Document.objects.create(
             listing=listing,

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import json
 import logging
 import math
@@ -38,7 +39,7 @@ from email.utils import format_datetime
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.utils import timezone
@@ -66,9 +67,23 @@ def settings_faults() -> dict[str, Any] | None:
     return json.loads(raw) if isinstance(raw, str) else dict(raw)
 
 
+@functools.cache
+def _config_sql() -> str:
+    # Written out because every API request runs it: compiling the same ORM query each time cost more
+    # than half a millisecond, the raw query about a fifth of that.
+    quote = connection.ops.quote_name
+    config, rules = SandboxConfig._meta.db_table, FaultRule._meta.db_table
+    # Only quoted table names are formatted in; the id is a parameter.
+    return f"SELECT *, EXISTS (SELECT 1 FROM {quote(rules)}) AS has_rules FROM {quote(config)} WHERE id = %s"  # noqa: S608
+
+
 def ensure_config() -> SandboxConfig:
-    """The config row; a fresh database starts with the faults of setting ``SPARK_SANDBOX_FAULTS``."""
-    config = SandboxConfig.objects.filter(pk=1).first()
+    """The config row; a fresh database starts with the faults of setting ``SPARK_SANDBOX_FAULTS``.
+
+    It comes with ``has_rules`` (whether any fault rule exists), so that ``decide`` needs no query of its
+    own on the common path: one query per API request for both.
+    """
+    config = next(iter(SandboxConfig.objects.raw(_config_sql(), [1])), None)
     if config is not None:
         return config
     with transaction.atomic():
@@ -166,6 +181,8 @@ def _applies(rule: FaultRule, route: str, method: str, opt_in: bool) -> bool:
 
 def decide(config: SandboxConfig, route: str, method: str, *, opt_in: bool = False) -> Decision | None:
     """The fault (if any) for this request; consumes one draw of every matching rule up to the first hit."""
+    if not getattr(config, "has_rules", True):
+        return None
     for rule in FaultRule.objects.all():
         if not _applies(rule, route, method, opt_in):
             continue
@@ -302,6 +319,19 @@ def trickle(response: HttpResponse, interval: float, chunk: int) -> StreamingHtt
     return streaming
 
 
+JOURNAL_FIELDS = ("at", "method", "path", "route", "status", "code", "fault", "applied", "duration_ms")
+
+
+@functools.cache
+def _journal_sql() -> str:
+    # Written out because every API request runs it (a third cheaper than ``Call.objects.create``); the
+    # values still go through each field's own conversion (``get_db_prep_save``).
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(Call._meta.get_field(name).column) for name in JOURNAL_FIELDS)
+    placeholders = ", ".join(["%s"] * len(JOURNAL_FIELDS))
+    return f"INSERT INTO {quote(Call._meta.db_table)} ({columns}) VALUES ({placeholders})"  # noqa: S608
+
+
 def record(
     *,
     at: dt.datetime,
@@ -313,18 +343,23 @@ def record(
     fault: str | None,
     applied: bool,
     duration_ms: float,
-) -> Call:
-    return Call.objects.create(
-        at=at,
-        method=method,
-        path=path[:500],
-        route=route,
-        status=status,
-        code=code,
-        fault=fault,
-        applied=applied,
-        duration_ms=duration_ms,
-    )
+) -> None:
+    """Add one journal entry (a ``Call`` row)."""
+    values = {
+        "at": at,
+        "method": method,
+        "path": path[:500],
+        "route": route,
+        "status": status,
+        "code": code,
+        "fault": fault,
+        "applied": applied,
+        "duration_ms": duration_ms,
+    }
+    fields = [Call._meta.get_field(name) for name in JOURNAL_FIELDS]
+    params = [field.get_db_prep_save(values[field.name], connection) for field in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(_journal_sql(), params)
 
 
 def journal(since: int | None = None, route: str | None = None) -> dict[str, Any]:

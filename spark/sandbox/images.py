@@ -34,10 +34,10 @@ def inspect_photo(data: bytes) -> tuple[str, int, int]:
     if len(data) > option("photo_max_bytes"):
         raise invalid(f"The photo is larger than {option('photo_max_bytes')} bytes")
     try:
-        with Image.open(io.BytesIO(data)) as image:
-            image.verify()
+        # One open: format and size come from the header, and verify() is the first read of the data.
         with Image.open(io.BytesIO(data)) as image:
             image_format, (width, height) = image.format, image.size
+            image.verify()
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError):
         raise invalid("The file is not a readable image") from None
     if image_format not in option("photo_formats"):
@@ -72,7 +72,8 @@ def check_document(data: bytes) -> str:
 
 def store(data: bytes, content_type: str, width: int | None = None, height: int | None = None) -> Blob:
     digest = hashlib.sha256(data).hexdigest()
-    existing = Blob.objects.filter(sha256=digest).first()
+    # The bytes are known; only the row is needed (its id, sha256 and content type).
+    existing = Blob.objects.filter(sha256=digest).defer("data").first()
     if existing is not None:
         return existing
     try:
@@ -86,12 +87,17 @@ def store(data: bytes, content_type: str, width: int | None = None, height: int 
                 height=height,
             )
     except IntegrityError:  # another request stored the same bytes first
-        return Blob.objects.get(sha256=digest)
+        return Blob.objects.defer("data").get(sha256=digest)
+
+
+def check_photo(data: bytes) -> tuple[str, int, int]:
+    """(content type, width, height) of an acceptable photo, the arguments ``store`` takes after the bytes."""
+    image_format, width, height = inspect_photo(data)
+    return CONTENT_TYPES.get(image_format, "application/octet-stream"), width, height
 
 
 def store_photo(data: bytes) -> Blob:
-    image_format, width, height = inspect_photo(data)
-    return store(data, CONTENT_TYPES.get(image_format, "application/octet-stream"), width, height)
+    return store(data, *check_photo(data))
 
 
 def rotate(blob: Blob, direction: str) -> Blob:

@@ -8,6 +8,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.core.servers.basehttp import run
 from django.core.wsgi import get_wsgi_application
+from django.db import DEFAULT_DB_ALIAS
 from django.urls import clear_url_caches
 
 
@@ -27,6 +28,11 @@ class Command(BaseCommand):
         # Same views, mounted at "/": reverse("sandbox:...") then gives root-relative URLs too.
         settings.ROOT_URLCONF = "spark.sandbox.standalone_urls"
         clear_url_caches()
+        # One database connection per client connection rather than per request (a client keeps its
+        # connection alive across calls): opening a SQLite connection (functions, PRAGMAs) cost about a
+        # millisecond a call. The threaded server closes a thread's connections when its client
+        # connection ends (ThreadedWSGIServer.close_request); health checks stay as configured.
+        settings.DATABASES[DEFAULT_DB_ALIAS]["CONN_MAX_AGE"] = None
         handler = StaticFilesHandler(get_wsgi_application())
         self.stdout.write(
             f"Spark sandbox at http://{host}:{port}/ (API base URL http://{host}:{port}); Ctrl-C stops it"

@@ -21,6 +21,7 @@ from celery import shared_task
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 
+from listings_portal.celery import RETRY_WHEN_DATABASE_IS_GONE
 from spark.enqueue import Doorbell
 
 from .checks import MediaLimits, UploadRejected
@@ -88,7 +89,9 @@ def enqueue_processing_soon(photo_id: int) -> None:
     _active[-1].ring(photo_id)
 
 
-@shared_task(acks_late=True, time_limit=300, soft_time_limit=270, ignore_result=True)
+@shared_task(
+    acks_late=True, time_limit=300, soft_time_limit=270, ignore_result=True, **RETRY_WHEN_DATABASE_IS_GONE
+)
 def process_photo(photo_id: int) -> str:
     """Process one photo from its original; idempotent. Returns what happened."""
     photo = Photo.claim_for_processing(photo_id)

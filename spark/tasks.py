@@ -7,24 +7,16 @@ are harmless (the draft's lease decides who works).
 """
 
 from celery import shared_task
-from django.db import InterfaceError, OperationalError
+
+from listings_portal.celery import RETRY_WHEN_DATABASE_IS_GONE
 
 from . import promotion, sync
 
-# The database unreachable before a job holds its claim (a restart, a failover): try the job
-# again in a few seconds rather than wait for the sweep. Once a claim is held the job itself
-# waits for the database (spark/sync.py `_once_the_database_is_back`). After each task the
-# worker's Django fixup closes a connection that broke, so the retry starts on a fresh one.
-DATABASE_GONE = {
-    "autoretry_for": (OperationalError, InterfaceError),
-    "retry_backoff": 2,
-    "retry_backoff_max": 30,
-    "retry_jitter": True,
-    "max_retries": 6,
-}
+# Once a claim is held, a job waits for the database itself (spark/sync.py
+# `_once_the_database_is_back`); before that, the task is simply run again.
 
 
-@shared_task(name="spark.sync_draft", ignore_result=True, **DATABASE_GONE)
+@shared_task(name="spark.sync_draft", ignore_result=True, **RETRY_WHEN_DATABASE_IS_GONE)
 def sync_draft(draft_id: int) -> str:
     return sync.push_draft(int(draft_id)).value
 
@@ -40,6 +32,6 @@ def check_drift() -> int:
     return sync.check_drift()
 
 
-@shared_task(name="spark.promote_draft", ignore_result=True, **DATABASE_GONE)
+@shared_task(name="spark.promote_draft", ignore_result=True, **RETRY_WHEN_DATABASE_IS_GONE)
 def promote_draft(draft_id: int) -> str:
     return promotion.run(int(draft_id))

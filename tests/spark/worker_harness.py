@@ -283,6 +283,18 @@ class Harness:
         )
         wait_port(self.sandbox_port)
 
+    def purge_queue(self) -> None:
+        """Drop every message waiting in the broker (e.g. the processing messages of photos a
+        seeding already processed), so a measured run starts with only its own work."""
+        subprocess.run(
+            [PYTHON, "-m", "celery", "-A", "listings_portal", "purge", "-f"],
+            cwd=ROOT,
+            env=self.env,
+            check=True,
+            timeout=120,
+            capture_output=True,
+        )
+
     def start_worker(
         self, name: str = "worker", *, concurrency: int | None = None, conf: dict[str, Any] | None = None
     ) -> Proc:

@@ -774,14 +774,24 @@ def command_progress(ids: list[int] | None = None, **_: Any) -> dict[str, Any]:
     return {"total": total, "synced": synced, "states": states}
 
 
-def command_ring_all(ids: list[int], **_: Any) -> dict[str, Any]:
-    """Queue a push of every draft at once (the benchmark's start line)."""
+def command_ring_all(ids: list[int], wait: float = 0, **_: Any) -> dict[str, Any]:
+    """Queue a push of every draft at once (the benchmark's start line); with `wait`, then wait
+    here, up to that many seconds, until all are synced: one process, set up before the start,
+    watching with one light query every 0.1 s (not a new process per look)."""
     from spark.enqueue import publish
 
     started = time.time()
     for draft_id in ids:
         publish(draft_id)
-    return {"started": started, "published": len(ids)}
+    result: dict[str, Any] = {"started": started, "published": len(ids)}
+    if wait:
+        deadline = time.monotonic() + wait
+        while True:
+            result["progress"] = command_progress(ids)
+            if result["progress"]["synced"] == result["progress"]["total"] or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+    return result
 
 
 def command_synced_times(ids: list[int], **_: Any) -> dict[str, Any]:

@@ -47,7 +47,6 @@ from . import planner, sync
 from .client import (
     ListingRef,
     SparkError,
-    SparkMethodNotAllowed,
     SparkNotFound,
     SparkRateLimited,
     SparkTicketError,
@@ -613,16 +612,7 @@ class Publisher:
         content = sync._read_content(kind, item.local_id)
         ticket = row.usable_ticket(kind)
         if ticket is None:
-            try:
-                ticket = (
-                    api.create_photo_ticket(self.ref)
-                    if kind == planner.PHOTO
-                    else api.create_document_ticket(self.ref)
-                )
-            except (SparkNotFound, SparkMethodNotAllowed):
-                if kind == planner.DOCUMENT:
-                    raise
-                ticket = None  # no tickets here: the base64 POST
+            ticket = sync.upload_ticket(kind, self.ref)  # None: no tickets here, the base64 POST
             if ticket is not None:
                 row.keep_ticket(ticket)
         # The intent (and the ticket) committed before the bytes leave.

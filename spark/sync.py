@@ -502,8 +502,6 @@ class Pusher:
         self.row: DraftSync | None = None
         # The mirror rows read for the current plan, by (kind, local id).
         self.items: dict[tuple[str, int], RemoteItem] = {}
-        # Uploads whose intent (and ticket) the previous upload's confirmation already wrote.
-        self.prepared: set[tuple[str, int]] = set()
 
     # -- the claim --
     def claim(self) -> bool:
@@ -707,7 +705,6 @@ class Pusher:
                 self._note_order(sync, local)
             rows = list(RemoteItem.objects.filter(draft_id=self.draft_id))
             self.items = {(row.kind, row.local_id): row for row in rows if row.local_id is not None}
-            self.prepared.clear()
             mirror = mirror_state(draft, sync, rows)
             now = timezone.now()
             the_plan = planner.plan(local, mirror, timing(now))
@@ -1203,19 +1200,15 @@ class Pusher:
     def _op_Upload(self, op: planner.Upload, draft: Draft, context: _Context) -> None:
         api = client()
         content = _read_content(op.kind, op.local_id, op.content_name)
-        key = (op.kind, op.local_id)
-        row = self.items.get(key) or RemoteItem(draft_id=self.draft_id, kind=op.kind, local_id=op.local_id)
+        row = self.items.get((op.kind, op.local_id)) or RemoteItem(
+            draft_id=self.draft_id, kind=op.kind, local_id=op.local_id
+        )
         ticket = row.usable_ticket(op.kind)
-        if key in self.prepared and ticket is not None:
-            self.prepared.discard(key)  # intent and ticket committed with the last confirmation
-        else:
+        # A row `sending` at this point was prepared by this push's previous upload (the planner
+        # settles one left over from an earlier push before it plans any upload).
+        if not (row.sending and str(row.upload_token) == op.upload_token and ticket is not None):
             if ticket is None:
-                try:
-                    ticket = self._new_ticket(op.kind, context)
-                except (SparkNotFound, SparkMethodNotAllowed):
-                    if op.kind == planner.DOCUMENT:
-                        raise  # documents have no other way in (spark-api.md §7.7)
-                    ticket = None  # no tickets here: the base64 POST
+                ticket = upload_ticket(op.kind, context.ref)
             # The intent (and the ticket), committed before the bytes leave: a lost answer is
             # then looked for, and a retry re-uses the single-use ticket.
             with self.recording():
@@ -1275,15 +1268,6 @@ class Pusher:
             if following is not None:
                 # One transaction fewer per upload: the next upload's intent rides along.
                 self._write_intent(*following)
-                self.prepared.add((following[1].kind, following[1].local_id))
-
-    def _new_ticket(self, kind: str, context: _Context) -> Ticket:
-        api = client()
-        return (
-            api.create_photo_ticket(context.ref)
-            if kind == planner.PHOTO
-            else api.create_document_ticket(context.ref)
-        )
 
     def _write_intent(self, row: RemoteItem, op: planner.Upload, ticket: Ticket | None) -> None:
         """Mark `op`'s upload as possibly sent (in the caller's transaction): from here on a
@@ -1311,10 +1295,10 @@ class Pusher:
         ticket = row.usable_ticket(following.kind)
         if ticket is None:
             try:
-                ticket = self._new_ticket(following.kind, context)
+                ticket = upload_ticket(following.kind, context.ref)
             except SparkError:
                 return None
-        return row, following, ticket
+        return (row, following, ticket) if ticket is not None else None
 
     def _op_Replace(self, op: planner.Replace, draft: Draft, context: _Context) -> None:
         content = _read_content(op.kind, op.local_id, op.content_name)
@@ -1405,6 +1389,19 @@ class Pusher:
 
 
 # --- Helpers of the push ----------------------------------------------------------------------
+
+
+def upload_ticket(kind: str, ref: ListingRef | None) -> Ticket | None:
+    """A new single-use upload ticket for a photo or document of listing `ref`; None where the
+    remote has no photo tickets (the photo then goes by base64 POST). Documents have no other
+    way in (spark-api.md §7.7), so that refusal is raised."""
+    api = client()
+    try:
+        return api.create_photo_ticket(ref) if kind == planner.PHOTO else api.create_document_ticket(ref)
+    except (SparkNotFound, SparkMethodNotAllowed):
+        if kind == planner.DOCUMENT:
+            raise
+        return None
 
 
 def _work_row(draft_id: int) -> dict[str, Any] | None:

@@ -21,19 +21,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from tests.spark.worker_harness import Harness, chaos_report, run_chaos  # noqa: E402
+from tests.spark.worker_harness import CHAOS_SETTINGS, Harness, chaos_report, run_chaos  # noqa: E402
 
+# Longer back-off and sweep than the CI run's: hundreds of drafts under faults for many minutes.
 SETTINGS = {
-    "SPARK_READ_TIMEOUT": "3",
-    "SPARK_CONNECT_TIMEOUT": "2",
-    "SPARK_RATE_LIMIT_PER_SECOND": "40",
-    "SYNC_LEASE_SECONDS": "20",
-    "SYNC_AMBIGUOUS_SETTLE_SECONDS": "8",
+    **CHAOS_SETTINGS,
     "SYNC_BACKOFF_BASE_SECONDS": "1",
     "SYNC_BACKOFF_CAP_SECONDS": "30",
     "SYNC_SWEEP_SECONDS": "5",
     "SYNC_REQUEUE_AFTER_SECONDS": "20",
-    "SYNC_DRIFT_INTERVAL_SECONDS": "3600",
+    "SYNC_PUSH_BUDGET_SECONDS": "200",
 }
 
 

@@ -48,27 +48,14 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from tests.spark.worker_harness import (  # noqa: E402
+    CHAOS_SETTINGS,
     Harness,
     chaos_faults,
     children_of,
-    compare,
+    final_figures,
     free_port,
     wait_port,
 )
-
-SETTINGS = {
-    "SPARK_READ_TIMEOUT": "3",
-    "SPARK_CONNECT_TIMEOUT": "2",
-    "SPARK_RATE_LIMIT_PER_SECOND": "40",
-    "SYNC_LEASE_SECONDS": "20",
-    "SYNC_AMBIGUOUS_SETTLE_SECONDS": "8",
-    "SYNC_BACKOFF_BASE_SECONDS": "0.5",
-    "SYNC_BACKOFF_CAP_SECONDS": "6",
-    "SYNC_SWEEP_SECONDS": "2",
-    "SYNC_REQUEUE_AFTER_SECONDS": "6",
-    "SYNC_DRIFT_INTERVAL_SECONDS": "3600",
-    "SYNC_PUSH_BUDGET_SECONDS": "60",
-}
 
 # What the processes log when the database goes away under them.
 DB_ERROR = re.compile(
@@ -113,6 +100,20 @@ class PgCluster:
     def url(self) -> str:
         return f"postgres://postgres@127.0.0.1:{self.port}/postgres"
 
+    def _pg_ctl(self, action: str, *options: str, wait: int = 60) -> None:
+        """`pg_ctl -D <data> <options> -w -t <wait> <action>`: waits until it is done."""
+        self._cmd(
+            str(self.bindir / "pg_ctl"),
+            "-D",
+            str(self.data),
+            *options,
+            "-w",
+            "-t",
+            str(wait),
+            action,
+            timeout=wait + 60,
+        )
+
     def _cmd(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
         prefix = ["runuser", "-u", "postgres", "--"] if self.as_postgres else []
         result = subprocess.run(
@@ -152,38 +153,14 @@ class PgCluster:
                 "-c full_page_writes=off",
             ]
         )
-        self._cmd(
-            str(self.bindir / "pg_ctl"),
-            "-D",
-            str(self.data),
-            "-l",
-            str(self.log),
-            "-o",
-            options,
-            "-w",
-            "-t",
-            "60",
-            "start",
-        )
+        self._pg_ctl("start", "-l", str(self.log), "-o", options)
         self.started = True
         wait_port(self.port)
 
     def restart(self) -> float:
         """`pg_ctl restart -m fast` (the options of the first start are reused); seconds taken."""
         began = time.monotonic()
-        self._cmd(
-            str(self.bindir / "pg_ctl"),
-            "-D",
-            str(self.data),
-            "-l",
-            str(self.log),
-            "-m",
-            "fast",
-            "-w",
-            "-t",
-            "60",
-            "restart",
-        )
+        self._pg_ctl("restart", "-l", str(self.log), "-m", "fast")
         return time.monotonic() - began
 
     def postmaster_pid(self) -> int | None:
@@ -195,18 +172,7 @@ class PgCluster:
         try:
             if self.started:
                 try:
-                    self._cmd(
-                        str(self.bindir / "pg_ctl"),
-                        "-D",
-                        str(self.data),
-                        "-m",
-                        "immediate",
-                        "-w",
-                        "-t",
-                        "30",
-                        "stop",
-                        timeout=60,
-                    )
+                    self._pg_ctl("stop", "-m", "immediate", wait=30)
                 except (RuntimeError, subprocess.TimeoutExpired):
                     if pid := self.postmaster_pid():
                         with contextlib.suppress(ProcessLookupError):
@@ -343,20 +309,12 @@ def run_restarts(harness: Harness, cluster: PgCluster, options: argparse.Namespa
         leases = try_run(harness, "leases", ids=ids)
         leases_held = [row for row in (leases or {"leases": []})["leases"] if row.get("owner")]
 
-    dump = harness.run("dump", ids=ids)
-    figures = compare(dump, harness.control("GET", "state"))
-    rules = harness.control("GET", "faults")["rules"]
-    journal = harness.control("GET", "calls")
-    lease_check = harness.run("lease_violations", ids=ids)
+    dump, figures = final_figures(harness, ids)
     children_after = sorted(children_of(worker.pid)) if worker.alive() else []
     figures.update(
         {
             "engine": f"{harness.engine} (own cluster on port {cluster.port})",
             "fault_seed": options.seed,
-            "photos": sum(len(d["photos"]) for d in dump["drafts"]),
-            "documents": sum(len(d["documents"]) for d in dump["drafts"]),
-            "calls": sum(journal["counts"].values()),
-            "injected": {f"{r['kind']}:{r.get('status', '')}": r["injected"] for r in rules},
             "restarts": restarts,
             "edits": edits,
             "seeded_seconds": seeded_at,
@@ -371,8 +329,6 @@ def run_restarts(harness: Harness, cluster: PgCluster, options: argparse.Namespa
             "claims_after_restart": len(
                 [row for row in (first_sample or {"leases": []})["leases"] if row["owner"]]
             ),
-            "lease_violations": lease_check["violations"],
-            "claims": lease_check["claims"],
             "worker_alive": worker.alive() and harness.procs.get("worker") is worker,
             "worker_pid": worker.pid,
             "beat_alive": beat.alive() and harness.procs.get("beat") is beat,
@@ -481,7 +437,7 @@ def main() -> int:
     parser.add_argument("--keep", action="store_true", help="keep the run's logs (always kept on failure)")
     options = parser.parse_args()
 
-    settings = {**SETTINGS, "DATABASE_CONN_MAX_AGE": options.conn_max_age}
+    settings = {**CHAOS_SETTINGS, "DATABASE_CONN_MAX_AGE": options.conn_max_age}
     cluster = PgCluster()
     workdir = Path(tempfile.mkdtemp(prefix="bench-pg-restart-"))
     figures: dict[str, Any] | None = None

@@ -14,30 +14,24 @@ import os
 
 import pytest
 
-from tests.spark.worker_harness import Harness, chaos_report, compare, run_chaos, wait_until_synced
+from tests.spark.worker_harness import (
+    CHAOS_SETTINGS,
+    Harness,
+    chaos_report,
+    compare,
+    run_chaos,
+    wait_until_synced,
+)
 
 pytestmark = [pytest.mark.worker, pytest.mark.timeout(480)]
 
-SETTINGS = {
-    "SPARK_READ_TIMEOUT": "3",
-    "SPARK_CONNECT_TIMEOUT": "2",
-    "SPARK_RATE_LIMIT_PER_SECOND": "40",
-    "SYNC_LEASE_SECONDS": "20",
-    "SYNC_AMBIGUOUS_SETTLE_SECONDS": "8",
-    "SYNC_BACKOFF_BASE_SECONDS": "0.5",
-    "SYNC_BACKOFF_CAP_SECONDS": "6",
-    "SYNC_SWEEP_SECONDS": "2",
-    "SYNC_REQUEUE_AFTER_SECONDS": "6",
-    "SYNC_DRIFT_INTERVAL_SECONDS": "3600",
-    "SYNC_PUSH_BUDGET_SECONDS": "60",
-}
 # Seeded, so a failing run can be replayed (the sandbox draws per rule and per matching call).
 FAULT_SEED = int(os.environ.get("SYNC_CHAOS_SEED", "20261123"))
 
 
 @pytest.fixture(scope="module")
 def harness(tmp_path_factory):
-    with Harness(tmp_path_factory.mktemp("sync-harness"), settings_env=SETTINGS) as running:
+    with Harness(tmp_path_factory.mktemp("sync-harness"), settings_env=CHAOS_SETTINGS) as running:
         running.start_worker()
         running.start_beat()
         yield running

@@ -497,6 +497,24 @@ def wait_until_synced(harness: Harness, ids: list[int], timeout: float) -> dict[
     )
 
 
+# Settings for fault runs: short timeouts, leases and back-off, so that a run of a few minutes
+# goes through many failures and recoveries (the CI chaos test, bench/sync/chaos.py and
+# bench/sync/pg_restart.py).
+CHAOS_SETTINGS = {
+    "SPARK_READ_TIMEOUT": "3",
+    "SPARK_CONNECT_TIMEOUT": "2",
+    "SPARK_RATE_LIMIT_PER_SECOND": "40",
+    "SYNC_LEASE_SECONDS": "20",
+    "SYNC_AMBIGUOUS_SETTLE_SECONDS": "8",
+    "SYNC_BACKOFF_BASE_SECONDS": "0.5",
+    "SYNC_BACKOFF_CAP_SECONDS": "6",
+    "SYNC_SWEEP_SECONDS": "2",
+    "SYNC_REQUEUE_AFTER_SECONDS": "6",
+    "SYNC_DRIFT_INTERVAL_SECONDS": "3600",
+    "SYNC_PUSH_BUDGET_SECONDS": "60",
+}
+
+
 def run_chaos(
     harness: Harness,
     *,
@@ -544,6 +562,24 @@ def run_chaos(
 
     progress = wait_until_synced(harness, ids, timeout)
     converged = time.monotonic() - started
+    _dump, figures = final_figures(harness, ids)
+    figures.update(
+        {
+            "engine": harness.engine,
+            "fault_seed": fault_seed,
+            "events": events,
+            "edits": edits,
+            "seeded_seconds": seeded_at,
+            "converged_seconds": converged,
+            "states": progress["states"],
+        }
+    )
+    return figures
+
+
+def final_figures(harness: Harness, ids: list[int]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The local dump and the pass figures of a fault run once it has settled: local against
+    remote (`compare`), what was pushed, the calls and faults the sandbox saw, the lease check."""
     dump = harness.run("dump", ids=ids)
     figures = compare(dump, harness.control("GET", "state"))
     rules = harness.control("GET", "faults")["rules"]
@@ -551,22 +587,15 @@ def run_chaos(
     leases = harness.run("lease_violations", ids=ids)
     figures.update(
         {
-            "engine": harness.engine,
-            "fault_seed": fault_seed,
             "photos": sum(len(d["photos"]) for d in dump["drafts"]),
             "documents": sum(len(d["documents"]) for d in dump["drafts"]),
             "calls": sum(journal["counts"].values()),
             "injected": {f"{r['kind']}:{r.get('status', '')}": r["injected"] for r in rules},
-            "events": events,
-            "edits": edits,
-            "seeded_seconds": seeded_at,
-            "converged_seconds": converged,
-            "states": progress["states"],
             "lease_violations": leases["violations"],
             "claims": leases["claims"],
         }
     )
-    return figures
+    return dump, figures
 
 
 def chaos_report(figures: dict[str, Any]) -> str:
@@ -675,7 +704,6 @@ def command_edit(ids: list[int], seconds: float = 5.0, seed: int = 2, **_: Any) 
     """Edits while the run goes on: fields, reorders, primary, captions, privacy. Measures
     each save (commit + doorbell) as a request would feel it."""
     from drafts.models import Draft
-    from spark.enqueue import doorbell
 
     rng = random.Random(seed)
     agent = Draft.objects.get(pk=ids[0]).list_agent
@@ -692,8 +720,16 @@ def command_edit(ids: list[int], seconds: float = 5.0, seed: int = 2, **_: Any) 
             errors.append(f"{action}: {type(error).__name__}: {error}")
         latencies.append(time.monotonic() - started)
         time.sleep(0.02)
+    return _saves_summary(latencies, errors)
+
+
+def _saves_summary(latencies: list[float], errors: list[str]) -> dict[str, Any]:
+    """What an edit driver reports: how many saves, their errors and latencies, and what the
+    doorbell did with them (flushed for a second first)."""
+    from spark.enqueue import doorbell
+
     flushed = doorbell.flush(1)
-    latencies.sort()
+    latencies = sorted(latencies)
     return {
         "saves": len(latencies),
         "errors": errors,
@@ -941,7 +977,6 @@ def command_edit_requests(ids: list[int], seconds: float = 5.0, seed: int = 2, *
     from django.db import close_old_connections, connections
 
     from drafts.models import Draft
-    from spark.enqueue import doorbell
 
     rng = random.Random(seed)
     agent = Draft.objects.get(pk=ids[0]).list_agent
@@ -973,18 +1008,10 @@ def command_edit_requests(ids: list[int], seconds: float = 5.0, seed: int = 2, *
             close_old_connections()
         latencies.append(time.monotonic() - started)
         time.sleep(0.02)
-    flushed = doorbell.flush(1)
-    latencies.sort()
     return {
-        "saves": len(latencies),
-        "errors": errors,
+        **_saves_summary(latencies, errors),
         "outages": outages,
         "still_failing": failing_since is not None,
-        "p50_ms": 1000 * latencies[len(latencies) // 2] if latencies else 0,
-        "p99_ms": 1000 * latencies[int(len(latencies) * 0.99)] if latencies else 0,
-        "max_ms": 1000 * latencies[-1] if latencies else 0,
-        "doorbell": {"rung": doorbell.rung, "published": doorbell.published, "failed": doorbell.failed},
-        "flushed": flushed,
     }
 
 

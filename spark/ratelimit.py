@@ -4,6 +4,10 @@
 on several machines agree); `FileTokenBucket` does the same across the processes of one
 machine through a locked file, for the embedded setup that has no Redis. Both also hold a
 shared pause: when the remote says "slow down" (1550 with a wait), every worker waits.
+
+At a high rate a process takes a few tokens per trip to the shared bucket (a hundredth of a
+second's worth, at most 8) and spends them within a second, so the bucket is asked once per
+few requests rather than before each; at the MLS's usual few requests per second it takes one.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -21,6 +26,7 @@ local key = KEYS[1]
 local pause_key = KEYS[2]
 local rate = tonumber(ARGV[1])
 local burst = tonumber(ARGV[2])
+local want = tonumber(ARGV[3]) or 1
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 local paused_until = tonumber(redis.call('GET', pause_key) or '0')
@@ -32,15 +38,20 @@ local tokens = tonumber(data[1]) or burst
 local ts = tonumber(data[2]) or now
 tokens = math.min(burst, tokens + math.max(0, now - ts) * rate)
 -- Take the token now, even into debt: the caller pays the debt by waiting, and the
--- next caller queues behind it instead of racing for the same refill.
-tokens = tokens - 1
+-- next caller queues behind it instead of racing for the same refill. Several only when
+-- the bucket holds them all.
+local granted = 1
+if want > 1 and tokens >= want then
+  granted = want
+end
+tokens = tokens - granted
 local wait = 0
 if tokens < 0 then
   wait = -tokens / rate
 end
 redis.call('HSET', key, 'tokens', tostring(tokens), 'ts', tostring(now))
 redis.call('EXPIRE', key, 3600)
-return tostring(wait)
+return tostring(wait) .. ' ' .. tostring(granted)
 """
 
 _PAUSE = """
@@ -69,21 +80,67 @@ class RateLimitTimeout(Exception):
     """No request slot within the caller's timeout."""
 
 
-def _acquire(try_take: Callable[[], tuple[float, bool]], timeout: float) -> float:
-    """Wait for a token. A token taken with a wait is already ours: the debt is paid by
-    sleeping, not by asking again. A pause takes no token, so ask again after it."""
-    started = time.monotonic()
-    while True:
-        wait, taken = try_take()
-        if time.monotonic() - started + wait > timeout:
-            raise RateLimitTimeout(f"no request slot toward the MLS within {timeout:.0f} s")
-        if wait > 0:
-            time.sleep(wait)
-        if taken:
-            return time.monotonic() - started
+# Tokens a process may take per trip to the bucket: this many seconds' worth of the rate...
+BATCH_SECONDS = 0.01
+# ...and at most this many, spent within HOLD_SECONDS or dropped (they were counted as used).
+BATCH_MAX = 8
+HOLD_SECONDS = 1.0
 
 
-class RedisTokenBucket:
+class _SharedBucket:
+    """What both buckets share: waiting for a token, and the few tokens held by this process."""
+
+    rate: float
+
+    def __init__(self) -> None:
+        self.batch = max(1, min(BATCH_MAX, int(self.rate * BATCH_SECONDS)))
+        self._held = 0
+        self._held_until = 0.0
+        self._lock = threading.Lock()
+
+    def _take(self, want: int) -> tuple[float, int]:
+        """Take up to `want` tokens from the shared bucket: (seconds to wait, tokens taken;
+        0 while paused)."""
+        raise NotImplementedError
+
+    def try_take(self) -> tuple[float, bool]:
+        """One token from the shared bucket itself: (seconds to wait, whether it was taken)."""
+        wait, granted = self._take(1)
+        return wait, granted > 0
+
+    def acquire(self, timeout: float = 60.0) -> float:
+        """Wait for a token. A token taken with a wait is already ours: the debt is paid by
+        sleeping, not by asking again. A pause takes no token, so ask again after it."""
+        with self._lock:
+            if self._held and time.monotonic() < self._held_until:
+                self._held -= 1
+                return 0.0
+        started = time.monotonic()
+        while True:
+            wait, granted = self._take(self.batch)
+            if time.monotonic() - started + wait > timeout:
+                raise RateLimitTimeout(f"no request slot toward the MLS within {timeout:.0f} s")
+            if wait > 0:
+                time.sleep(wait)
+            if granted:
+                if granted > 1:
+                    with self._lock:
+                        self._held = granted - 1
+                        self._held_until = time.monotonic() + HOLD_SECONDS
+                return time.monotonic() - started
+
+    def pause(self, seconds: float) -> None:
+        """Hold every caller for `seconds` (the remote asked us to back off). This process
+        drops the tokens it holds; another spends at most `batch - 1` before it sees the pause."""
+        with self._lock:
+            self._held = 0
+        self._pause(max(0.0, float(seconds)))
+
+    def _pause(self, seconds: float) -> None:
+        raise NotImplementedError
+
+
+class RedisTokenBucket(_SharedBucket):
     """A token bucket in Redis: `rate` requests per second, bursts of `burst`."""
 
     def __init__(self, client, *, rate: float, burst: float | None = None, key: str = "spark:ratelimit"):
@@ -92,8 +149,9 @@ class RedisTokenBucket:
         self.burst = float(burst if burst is not None else max(1.0, rate))
         self.key = key
         self.pause_key = key + ":pause"
-        self._take = client.register_script(_TAKE)
-        self._pause = client.register_script(_PAUSE)
+        self._take_script = client.register_script(_TAKE)
+        self._pause_script = client.register_script(_PAUSE)
+        super().__init__()
 
     @classmethod
     def from_url(cls, url: str, **options) -> RedisTokenBucket:
@@ -101,18 +159,20 @@ class RedisTokenBucket:
 
         return cls(redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2), **options)
 
-    def try_take(self) -> tuple[float, bool]:
-        answer = self._take(keys=[self.key, self.pause_key], args=[self.rate, self.burst]).decode()
-        return (float(answer[1:]), False) if answer.startswith("p") else (float(answer), True)
+    def _take(self, want: int) -> tuple[float, int]:
+        answer = self._take_script(
+            keys=[self.key, self.pause_key], args=[self.rate, self.burst, want]
+        ).decode()
+        if answer.startswith("p"):
+            return float(answer[1:]), 0
+        wait, granted = answer.split()
+        return float(wait), int(granted)
 
-    def acquire(self, timeout: float = 60.0) -> float:
-        return _acquire(self.try_take, timeout)
-
-    def pause(self, seconds: float) -> None:
-        self._pause(keys=[self.pause_key], args=[max(0.0, float(seconds))])
+    def _pause(self, seconds: float) -> None:
+        self._pause_script(keys=[self.pause_key], args=[seconds])
 
 
-class FileTokenBucket:
+class FileTokenBucket(_SharedBucket):
     """The same bucket in a small JSON file guarded by `flock`: one machine, many processes."""
 
     def __init__(self, path: Path | str, *, rate: float, burst: float | None = None):
@@ -120,6 +180,7 @@ class FileTokenBucket:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.rate = float(rate)
         self.burst = float(burst if burst is not None else max(1.0, rate))
+        super().__init__()
 
     def _update(self, change: Callable[[dict, float], Any]) -> Any:
         with open(self.path, "a+") as handle:
@@ -138,23 +199,21 @@ class FileTokenBucket:
                 fcntl.flock(handle, fcntl.LOCK_UN)
         return result
 
-    def try_take(self) -> tuple[float, bool]:
-        def take(state: dict, now: float) -> tuple[float, bool]:
+    def _take(self, want: int) -> tuple[float, int]:
+        def take(state: dict, now: float) -> tuple[float, int]:
             if state.get("paused_until", 0) > now:
-                return state["paused_until"] - now, False
+                return state["paused_until"] - now, 0
             tokens = min(
                 self.burst, state.get("tokens", self.burst) + max(0.0, now - state.get("ts", now)) * self.rate
             )
-            tokens -= 1
+            granted = want if want > 1 and tokens >= want else 1
+            tokens -= granted
             state.update(tokens=tokens, ts=now)
-            return (-tokens / self.rate if tokens < 0 else 0.0), True
+            return (-tokens / self.rate if tokens < 0 else 0.0), granted
 
         return self._update(take)
 
-    def acquire(self, timeout: float = 60.0) -> float:
-        return _acquire(self.try_take, timeout)
-
-    def pause(self, seconds: float) -> None:
+    def _pause(self, seconds: float) -> None:
         def extend(state: dict, now: float) -> None:
             state["paused_until"] = max(state.get("paused_until", 0), now + seconds)
 

@@ -254,6 +254,11 @@ def _document_model():
     return Document
 
 
+# What every edit of a draft changes, then what the push itself writes on it.
+_DRAFT_EDITS = ("change_seq", "version", "status", "deleted_at")
+_DRAFT_HEAD = (*_DRAFT_EDITS, "remote_id", "remote_resource_uri", "remote_modified_at")
+
+
 def remote_file_name(kind: str, upload_token: str) -> str:
     """The FileName we give the remote: our token, so a lost upload can be recognised."""
     return f"{uuid.UUID(str(upload_token)).hex}.{'jpg' if kind == planner.PHOTO else 'pdf'}"
@@ -680,13 +685,14 @@ class Pusher:
         deadline = time.monotonic() + self.budget
         replans = 0
         local: planner.LocalState | None = None
+        draft: Draft | None = None
         while True:
             if time.monotonic() > deadline or replans > 2000:
                 self._finish_requeue()
                 return Outcome.REQUEUED
             replans += 1
             self.renew_lease()
-            draft = Draft.objects.select_related("list_agent").filter(pk=self.draft_id).first()
+            draft = self._read_draft(draft)
             if draft is None:
                 self.release(state=SyncState.PENDING)
                 return Outcome.GONE
@@ -741,6 +747,21 @@ class Pusher:
                 self.progressed = True
                 if op.replan_after:
                     break
+
+    def _read_draft(self, known: Draft | None) -> Draft | None:
+        """The draft for this pass. Every edit bumps its `version` or `change_seq` (a status
+        change, the trash too), so while those read as before, the instance `known` is still
+        the draft: reuse it, with the remote id (which the push itself writes) read afresh. A
+        narrow read instead of the whole row and its agent, on every pass after the first."""
+        if known is not None:
+            head = Draft.objects.filter(pk=self.draft_id).values_list(*_DRAFT_HEAD).first()
+            if head is None:
+                return None
+            if head[: len(_DRAFT_EDITS)] == tuple(getattr(known, name) for name in _DRAFT_EDITS):
+                for name, value in zip(_DRAFT_HEAD, head, strict=True):
+                    setattr(known, name, value)
+                return known
+        return Draft.objects.select_related("list_agent").filter(pk=self.draft_id).first()
 
     def _note_order(self, sync: DraftSync, local: planner.LocalState) -> None:
         """Remember when the local order last changed: reorders are coalesced on it."""

@@ -116,3 +116,80 @@ def test_redis_token_store_shares_tokens_and_lock(redis_client):
         released = time.monotonic()
     thread.join(5)
     assert acquired and acquired[0] >= released
+
+
+def _bucket_tokens(client, bucket: RedisTokenBucket) -> float:
+    return float(client.hget(bucket.key, "tokens"))
+
+
+def test_at_a_high_rate_a_process_takes_a_few_tokens_per_trip_to_redis(redis_client):
+    bucket = RedisTokenBucket(redis_client, rate=1000, burst=100, key=f"test:rl:{uuid.uuid4().hex}")
+    assert bucket.batch == 8
+    bucket.acquire()
+    # Eight left the shared bucket at once (plus at most a few refilled meanwhile)...
+    after_first = _bucket_tokens(redis_client, bucket)
+    assert 92 <= after_first < 93
+    for _ in range(7):
+        assert bucket.acquire() == 0.0
+    # ...and the next seven requests were served from them without asking Redis.
+    assert _bucket_tokens(redis_client, bucket) == after_first
+    bucket.acquire()
+    assert _bucket_tokens(redis_client, bucket) < after_first
+
+
+def test_at_the_mls_usual_rate_every_request_asks_the_bucket(redis_client):
+    bucket = RedisTokenBucket(redis_client, rate=5, key=f"test:rl:{uuid.uuid4().hex}")
+    assert bucket.batch == 1
+    bucket.acquire()
+    bucket.acquire()
+    assert _bucket_tokens(redis_client, bucket) < 3.1
+
+
+def test_a_pause_drops_the_tokens_this_process_holds(redis_client):
+    bucket = RedisTokenBucket(redis_client, rate=1000, burst=100, key=f"test:rl:{uuid.uuid4().hex}")
+    bucket.acquire()  # holds seven more
+    bucket.pause(0.5)
+    started = time.monotonic()
+    bucket.acquire(timeout=5)
+    assert time.monotonic() - started >= 0.4
+
+
+def test_batched_tokens_keep_ten_threads_under_a_high_rate(redis_client):
+    key = f"test:rl:{uuid.uuid4().hex}"
+    # One bucket object per thread: each holds its own batch, as each worker process would.
+    buckets = [RedisTokenBucket(redis_client, rate=300, burst=30, key=key) for _ in range(10)]
+    assert buckets[0].batch == 3
+    stamps: list[float] = []
+    lock = threading.Lock()
+
+    def worker(bucket):
+        for _ in range(60):
+            bucket.acquire(timeout=30)
+            with lock:
+                stamps.append(time.monotonic())
+
+    threads = [threading.Thread(target=worker, args=(bucket,)) for bucket in buckets]
+    started = time.monotonic()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.monotonic() - started
+    assert len(stamps) == 600
+    # 600 requests at 300/s with a burst of 30 need at least (600 - 30) / 300 = 1.9 s.
+    assert elapsed >= 1.8, elapsed
+    # No second holds more than rate + burst + the tokens ten holders may keep (+1 edges).
+    assert max_in_window(stamps, 1.0) <= 300 + 30 + 10 * 2 + 1
+
+
+def test_file_bucket_takes_a_few_tokens_per_lock_at_a_high_rate(tmp_path):
+    path = tmp_path / "bucket.json"
+    bucket = FileTokenBucket(path, rate=1000, burst=100)
+    bucket.acquire()
+    import json
+
+    after_first = json.loads(path.read_text())["tokens"]
+    assert 92 <= after_first < 93
+    for _ in range(7):
+        bucket.acquire()
+    assert json.loads(path.read_text())["tokens"] == after_first

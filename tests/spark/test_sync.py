@@ -269,3 +269,24 @@ def test_local_state_reads_the_media_again_only_once_the_draft_changed(sync_env,
     after = sync.local_state(Draft.objects.get(pk=full_draft.pk), again)
     assert after.seq > again.seq
     assert after.photos[0].name == "Front porch"
+
+
+def test_a_push_reads_the_whole_draft_again_only_once_someone_edited_it(sync_env, full_draft, agent):
+    """Each pass of a push starts from the draft; while its version and change_seq stand, the
+    instance read before is reused, with the remote id (written by the push) read afresh."""
+    pusher = sync.Pusher(full_draft.pk)
+    first = pusher._read_draft(None)
+    Draft.objects.filter(pk=full_draft.pk).update(remote_id="20261123000000000001000000")
+    again = pusher._read_draft(first)
+    assert again is first
+    assert again.remote_id == "20261123000000000001000000"
+    full_draft.save_field(
+        "list_price", "315000", by=agent, seen_version=full_draft.version, seen_value=full_draft.list_price
+    )
+    edited = pusher._read_draft(again)
+    assert edited is not again
+    assert edited.list_price == 315000
+    assert edited.remote_id == "20261123000000000001000000"
+    full_draft.refresh_from_db()
+    full_draft.move_to_trash(by=agent)
+    assert pusher._read_draft(edited).is_deleted

@@ -1,7 +1,7 @@
 import os
 
-from celery import Celery
-from django.db import InterfaceError, OperationalError
+from celery import Celery, signals
+from django.db import InterfaceError, OperationalError, close_old_connections
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "listings_portal.settings")
 
@@ -9,9 +9,24 @@ app = Celery("listings_portal")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
+# Celery's Django fix-up closes every database connection before and after each task, so a
+# worker would open one per task (on PostgreSQL a new server process each time). A task is
+# treated like a request instead: Django's own check keeps a connection for CONN_MAX_AGE and
+# closes one that broke or outlived it. The fix-up closes only after this many tasks.
+app.conf.CELERY_DB_REUSE_MAX = 1_000_000
+
+
+@signals.task_prerun.connect
+@signals.task_postrun.connect
+def _recycle_database_connections(task=None, **_kwargs) -> None:
+    # An eager task runs inside its caller (a test's transaction): leave its connection be.
+    if not getattr(getattr(task, "request", None), "is_eager", False):
+        close_old_connections()
+
+
 # Task options: the database unreachable (a restart, a failover) before a task holds anything
 # runs the task again in a few seconds rather than waiting for a periodic sweep. After each task
-# the worker's Django fixup closes a connection that broke, so the retry starts on a fresh one.
+# a connection that broke is closed (above), so the retry starts on a fresh one.
 RETRY_WHEN_DATABASE_IS_GONE = {
     "autoretry_for": (OperationalError, InterfaceError),
     "retry_backoff": 2,

@@ -123,8 +123,9 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
-def raw_run(harness: Harness, options: argparse.Namespace, processes: int) -> tuple[int, float]:
-    """The raw loop over `options.drafts` drafts split across `processes` processes: (calls, s)."""
+def raw_run(harness: Harness, options: argparse.Namespace, processes: int) -> tuple[int, float, float]:
+    """The raw loop over `options.drafts` drafts split across `processes` processes: (calls, s,
+    the loops' CPU seconds)."""
     shares = [list(range(options.drafts))[i::processes] for i in range(processes)]
     start_at = time.time() + 5
     jobs = [(harness.sandbox_url, share, options.photos, options.documents, start_at) for share in shares]
@@ -133,7 +134,11 @@ def raw_run(harness: Harness, options: argparse.Namespace, processes: int) -> tu
     late = max(ready for _, ready, _, _ in results) - start_at
     if late > 0:
         print(f"  (a raw process was ready {late:.2f} s late)")
-    return sum(calls for calls, *_ in results), max(finished for _, _, finished, _ in results) - start_at
+    return (
+        sum(calls for calls, *_ in results),
+        max(finished for _, _, finished, _ in results) - start_at,
+        sum(cpu for *_, cpu in results),
+    )
 
 
 def engine_run(harness: Harness, ids: list[int], workers: list[int]) -> dict[str, float]:
@@ -213,11 +218,11 @@ def main() -> None:
         for round_number, ids in enumerate(batches, start=1):
             rates = {}
             for processes in sorted({1, options.workers}):
-                raw_calls, raw_seconds = raw_run(harness, options, processes)
+                raw_calls, raw_seconds, raw_cpu = raw_run(harness, options, processes)
                 rates[processes] = raw_calls / raw_seconds
                 print(
                     f"round {round_number} raw loop x{processes}: {raw_calls} calls in {raw_seconds:.2f} s = "
-                    f"{rates[processes]:.1f} calls/s"
+                    f"{rates[processes]:.1f} calls/s; CPU per call {1000 * raw_cpu / raw_calls:.1f} ms"
                 )
             engine = engine_run(harness, ids, workers)
             engine_rate = engine["calls"] / engine["seconds"]

@@ -1,5 +1,6 @@
 """All workers together stay under the configured rate toward the MLS (RELIABILITY J6)."""
 
+import json
 import multiprocessing
 import os
 import threading
@@ -36,24 +37,29 @@ def max_in_window(stamps: list[float], window: float) -> int:
     return best
 
 
-def test_redis_bucket_holds_ten_threads_under_the_rate(redis_client):
-    bucket = RedisTokenBucket(redis_client, rate=20, burst=2, key=f"test:rl:{uuid.uuid4().hex}")
+def acquire_in_threads(buckets: list, each: int) -> tuple[list[float], float]:
+    """A thread per bucket object, each taking `each` tokens: (when each was taken, seconds)."""
     stamps: list[float] = []
     lock = threading.Lock()
 
-    def worker():
-        for _ in range(6):
+    def worker(bucket):
+        for _ in range(each):
             bucket.acquire(timeout=30)
             with lock:
                 stamps.append(time.monotonic())
 
-    threads = [threading.Thread(target=worker) for _ in range(10)]
+    threads = [threading.Thread(target=worker, args=(bucket,)) for bucket in buckets]
     started = time.monotonic()
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    elapsed = time.monotonic() - started
+    return stamps, time.monotonic() - started
+
+
+def test_redis_bucket_holds_ten_threads_under_the_rate(redis_client):
+    bucket = RedisTokenBucket(redis_client, rate=20, burst=2, key=f"test:rl:{uuid.uuid4().hex}")
+    stamps, elapsed = acquire_in_threads([bucket] * 10, 6)
     assert len(stamps) == 60
     # 60 requests at 20/s with a burst of 2 need at least (60 - 2) / 20 = 2.9 s.
     assert elapsed >= 2.7, elapsed
@@ -159,22 +165,7 @@ def test_batched_tokens_keep_ten_threads_under_a_high_rate(redis_client):
     # One bucket object per thread: each holds its own batch, as each worker process would.
     buckets = [RedisTokenBucket(redis_client, rate=300, burst=30, key=key) for _ in range(10)]
     assert buckets[0].batch == 3
-    stamps: list[float] = []
-    lock = threading.Lock()
-
-    def worker(bucket):
-        for _ in range(60):
-            bucket.acquire(timeout=30)
-            with lock:
-                stamps.append(time.monotonic())
-
-    threads = [threading.Thread(target=worker, args=(bucket,)) for bucket in buckets]
-    started = time.monotonic()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    elapsed = time.monotonic() - started
+    stamps, elapsed = acquire_in_threads(buckets, 60)
     assert len(stamps) == 600
     # 600 requests at 300/s with a burst of 30 need at least (600 - 30) / 300 = 1.9 s.
     assert elapsed >= 1.8, elapsed
@@ -186,8 +177,6 @@ def test_file_bucket_takes_a_few_tokens_per_lock_at_a_high_rate(tmp_path):
     path = tmp_path / "bucket.json"
     bucket = FileTokenBucket(path, rate=1000, burst=100)
     bucket.acquire()
-    import json
-
     after_first = json.loads(path.read_text())["tokens"]
     assert 92 <= after_first < 93
     for _ in range(7):

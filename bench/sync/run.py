@@ -1,7 +1,7 @@
 """Sync throughput and latency against the sandbox, compared with a raw loop of the same calls.
 
     .venv/bin/python bench/sync/run.py [--drafts 40] [--photos 5] [--documents 1] [--workers 2]
-                                       [--rounds 3] [--latency-ms 0]
+                                       [--nodes 1] [--rounds 3] [--latency-ms 0]
 
 One run (its own database, Redis, sandbox and workers, see tests/spark/worker_harness.py):
 
@@ -9,7 +9,8 @@ One run (its own database, Redis, sandbox and workers, see tests/spark/worker_ha
    then a ticket and a multipart upload per photo and per document), made directly with the
    Spark client by as many processes as there are workers: no database, no lease, no log.
 2. Engine: the same N drafts seeded in the database (photos processed), then every push queued
-   at once; `--workers` Celery workers (one process each) push them. Throughput = calls per
+   at once; `--workers` Celery pool processes push them, in `--nodes` Celery workers (default 1,
+   a prefork worker with that concurrency, as docker-compose.yml runs it). Throughput = calls per
    second from the queueing to the last draft confirmed; the ratio to the raw loop is the
    figure (target >= 0.8). Steps 1 and 2 alternate for `--rounds` rounds (each with drafts of
    its own) and the median ratio is reported.
@@ -169,7 +170,8 @@ def main() -> None:
     parser.add_argument("--drafts", type=int, default=40)
     parser.add_argument("--photos", type=int, default=5)
     parser.add_argument("--documents", type=int, default=1)
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=2, help="pool processes pushing at once")
+    parser.add_argument("--nodes", type=int, default=1, help="Celery workers sharing those processes")
     parser.add_argument("--rounds", type=int, default=3, help="raw loops then engine, this many times")
     parser.add_argument("--probes", type=int, default=30)
     parser.add_argument("--latency-ms", type=int, default=0, help="sandbox answer delay (a farther remote)")
@@ -181,7 +183,8 @@ def main() -> None:
     ):
         print(
             f"database {harness.engine}; {options.drafts} drafts x {options.photos} photos + "
-            f"{options.documents} document(s); {options.workers} workers; {options.rounds} rounds; "
+            f"{options.documents} document(s); {options.workers} workers in {options.nodes} Celery "
+            f"node(s); {options.rounds} rounds; "
             f"remote answers after {options.latency_ms} ms"
         )
         if options.latency_ms:
@@ -199,13 +202,14 @@ def main() -> None:
         # The seeding's photos are processed already: drop their processing messages, which would
         # otherwise reach the workers as no-op tasks inside the measured runs.
         harness.purge_queue()
-        for number in range(options.workers):
-            harness.start_worker(f"worker{number}", concurrency=1)
+        shares = [len(range(options.workers)[n :: options.nodes]) for n in range(options.nodes)]
+        for number, concurrency in enumerate(shares):
+            harness.start_worker(f"worker{number}", concurrency=concurrency)
         # Let the workers start their pool process and connect (their CPU is read from it).
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             workers = [
-                pid for n in range(options.workers) for pid in children_of(harness.procs[f"worker{n}"].pid)
+                pid for n in range(options.nodes) for pid in children_of(harness.procs[f"worker{n}"].pid)
             ]
             if len(workers) >= options.workers:
                 break

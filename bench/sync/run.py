@@ -1,7 +1,7 @@
 """Sync throughput and latency against the sandbox, compared with a raw loop of the same calls.
 
     .venv/bin/python bench/sync/run.py [--drafts 40] [--photos 5] [--documents 1] [--workers 2]
-                                       [--nodes 1] [--rounds 3] [--latency-ms 0]
+                                       [--nodes 1] [--rounds 3] [--latency-ms 0] [--remote-core N]
 
 One run (its own database, Redis, sandbox and workers, see tests/spark/worker_harness.py):
 
@@ -23,6 +23,10 @@ settings (DEBUG off, kept connections). At `--latency-ms 0` (the default) every 
 loopback speed, so the engine's own work per call (the record of each confirmed call, the
 shared rate limit, the sync log) competes with the sandbox for the machine's cores: the hardest
 case for the ratio. `--latency-ms 20` (or more) puts the remote at network distance.
+`--remote-core N` gives the sandbox CPU N to itself and runs everything else of this run (raw
+loops, workers) on the other cores, as a remote on a machine of its own: the ratio then
+compares what each side costs the client, not who wins the cores from the remote. (Redis and
+PostgreSQL's server processes are not pinned.)
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ import multiprocessing
 import os
 import signal
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -175,7 +180,11 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="raw loops then engine, this many times")
     parser.add_argument("--probes", type=int, default=30)
     parser.add_argument("--latency-ms", type=int, default=0, help="sandbox answer delay (a farther remote)")
+    parser.add_argument("--remote-core", type=int, help="a CPU for the sandbox alone")
     options = parser.parse_args()
+    if options.remote_core is not None:
+        # Every process this run starts inherits the other cores; the sandbox is moved below.
+        os.sched_setaffinity(0, os.sched_getaffinity(0) - {options.remote_core})
 
     with (
         tempfile.TemporaryDirectory(prefix="bench-sync-") as workdir,
@@ -187,6 +196,16 @@ def main() -> None:
             f"node(s); {options.rounds} rounds; "
             f"remote answers after {options.latency_ms} ms"
         )
+        if options.remote_core is not None:
+            sandbox = harness.procs["sandbox"].pid
+            for pid in [sandbox, *children_of(sandbox)]:
+                subprocess.run(
+                    ["taskset", "-a", "-cp", str(options.remote_core), str(pid)],
+                    check=True,
+                    capture_output=True,
+                )
+            others = sorted(os.sched_getaffinity(0))
+            print(f"sandbox on CPU {options.remote_core}; this run's other processes on {others}")
         if options.latency_ms:
             harness.control("POST", "faults", {"rules": [], "latency_ms": options.latency_ms})
         # Every round's drafts, seeded up front (photos processed, nothing queued for them).

@@ -88,11 +88,12 @@ HOLD_SECONDS = 1.0
 
 
 class _SharedBucket:
-    """What both buckets share: waiting for a token, and the few tokens held by this process."""
+    """What both buckets share: `rate` requests per second, bursts of `burst` (a second's worth
+    by default), waiting for a token, and the few tokens held by this process."""
 
-    rate: float
-
-    def __init__(self) -> None:
+    def __init__(self, rate: float, burst: float | None = None) -> None:
+        self.rate = float(rate)
+        self.burst = float(burst if burst is not None else max(1.0, rate))
         self.batch = max(1, min(BATCH_MAX, int(self.rate * BATCH_SECONDS)))
         self._held = 0
         self._held_until = 0.0
@@ -141,17 +142,15 @@ class _SharedBucket:
 
 
 class RedisTokenBucket(_SharedBucket):
-    """A token bucket in Redis: `rate` requests per second, bursts of `burst`."""
+    """The bucket in Redis: one Lua script per trip, on Redis's clock."""
 
     def __init__(self, client, *, rate: float, burst: float | None = None, key: str = "spark:ratelimit"):
+        super().__init__(rate, burst)
         self.client = client
-        self.rate = float(rate)
-        self.burst = float(burst if burst is not None else max(1.0, rate))
         self.key = key
         self.pause_key = key + ":pause"
         self._take_script = client.register_script(_TAKE)
         self._pause_script = client.register_script(_PAUSE)
-        super().__init__()
 
     @classmethod
     def from_url(cls, url: str, **options) -> RedisTokenBucket:
@@ -176,11 +175,9 @@ class FileTokenBucket(_SharedBucket):
     """The same bucket in a small JSON file guarded by `flock`: one machine, many processes."""
 
     def __init__(self, path: Path | str, *, rate: float, burst: float | None = None):
+        super().__init__(rate, burst)
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.rate = float(rate)
-        self.burst = float(burst if burst is not None else max(1.0, rate))
-        super().__init__()
 
     def _update(self, change: Callable[[dict, float], Any]) -> Any:
         with open(self.path, "a+") as handle:

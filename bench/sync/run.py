@@ -170,6 +170,29 @@ def engine_run(harness: Harness, ids: list[int], workers: list[int]) -> dict[str
     }
 
 
+def pin_sandbox(harness: Harness, core: int) -> None:
+    """The sandbox (every thread) on CPU `core`; this process already keeps off it."""
+    sandbox = harness.procs["sandbox"].pid
+    for pid in [sandbox, *children_of(sandbox)]:
+        subprocess.run(["taskset", "-a", "-cp", str(core), str(pid)], check=True, capture_output=True)
+    print(f"sandbox on CPU {core}; this run's other processes on {sorted(os.sched_getaffinity(0))}")
+
+
+def start_workers(harness: Harness, processes: int, nodes: int) -> list[int]:
+    """`processes` pool processes in `nodes` prefork Celery workers; their pids once started
+    (their CPU is what the engine's figure reads)."""
+    for number in range(nodes):
+        harness.start_worker(f"worker{number}", concurrency=len(range(number, processes, nodes)))
+    deadline = time.monotonic() + 60
+    while True:
+        pool = [pid for n in range(nodes) for pid in children_of(harness.procs[f"worker{n}"].pid)]
+        if len(pool) >= processes or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    time.sleep(3)  # let them connect to the broker
+    return pool
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--drafts", type=int, default=40)
@@ -197,15 +220,7 @@ def main() -> None:
             f"remote answers after {options.latency_ms} ms"
         )
         if options.remote_core is not None:
-            sandbox = harness.procs["sandbox"].pid
-            for pid in [sandbox, *children_of(sandbox)]:
-                subprocess.run(
-                    ["taskset", "-a", "-cp", str(options.remote_core), str(pid)],
-                    check=True,
-                    capture_output=True,
-                )
-            others = sorted(os.sched_getaffinity(0))
-            print(f"sandbox on CPU {options.remote_core}; this run's other processes on {others}")
+            pin_sandbox(harness, options.remote_core)
         if options.latency_ms:
             harness.control("POST", "faults", {"rules": [], "latency_ms": options.latency_ms})
         # Every round's drafts, seeded up front (photos processed, nothing queued for them).
@@ -221,19 +236,7 @@ def main() -> None:
         # The seeding's photos are processed already: drop their processing messages, which would
         # otherwise reach the workers as no-op tasks inside the measured runs.
         harness.purge_queue()
-        shares = [len(range(options.workers)[n :: options.nodes]) for n in range(options.nodes)]
-        for number, concurrency in enumerate(shares):
-            harness.start_worker(f"worker{number}", concurrency=concurrency)
-        # Let the workers start their pool process and connect (their CPU is read from it).
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            workers = [
-                pid for n in range(options.nodes) for pid in children_of(harness.procs[f"worker{n}"].pid)
-            ]
-            if len(workers) >= options.workers:
-                break
-            time.sleep(0.5)
-        time.sleep(3)
+        workers = start_workers(harness, options.workers, options.nodes)
 
         # Raw loops and engine in turn, so that a noisy spell of the machine hits a round, not
         # one side: each round's ratio compares figures taken seconds apart.

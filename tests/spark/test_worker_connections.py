@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 
+import psycopg
 import pytest
 
 from tests.spark.worker_harness import Harness, wait_until_synced
@@ -21,8 +22,6 @@ pytestmark = [
 
 def worker_backends(harness: Harness) -> set[int]:
     """Server processes serving the run's database, other than this query's own."""
-    import psycopg
-
     with psycopg.connect(harness.database_url, autocommit=True) as connection:
         rows = connection.execute(
             "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
@@ -45,8 +44,6 @@ def test_a_worker_keeps_its_connection_across_tasks(tmp_path):
 
         # A connection the server ended is dropped after the task that found it broken, and
         # the next task connects afresh.
-        import psycopg
-
         with psycopg.connect(harness.database_url, autocommit=True) as connection:
             for pid in kept:
                 connection.execute("SELECT pg_terminate_backend(%s)", [pid])

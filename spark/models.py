@@ -152,9 +152,10 @@ class DraftSync(models.Model):
         return f"Sync of draft {self.draft_id}: {self.state}"
 
     @classmethod
-    def for_draft(cls, draft_id: int) -> DraftSync:
-        row, _created = cls.objects.get_or_create(draft_id=draft_id)
-        return row
+    def ensure(cls, draft_id: int) -> None:
+        """The draft's sync row, made if missing: one INSERT that does nothing when it exists
+        (no read first, no savepoint). IntegrityError when there is no such draft."""
+        cls.objects.bulk_create([cls(draft_id=draft_id)], ignore_conflicts=True)
 
     # --- Presentation ---
     @property

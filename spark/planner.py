@@ -27,6 +27,8 @@ from typing import Any, ClassVar
 PHOTO = "photo"
 DOCUMENT = "document"
 KINDS = (PHOTO, DOCUMENT)
+# Where the remote's order of each kind is kept (the mirror, a promotion job).
+ORDER_FIELDS = {PHOTO: "photo_order", DOCUMENT: "document_order"}
 
 
 # --- State in ----------------------------------------------------------------------------
@@ -48,6 +50,9 @@ class LocalItem:
     uploadable: bool = True
     # Where the bytes are stored, read with `content_hash` so an upload sends what it records.
     content_name: str = ""
+    # The remote id copied onto the media row for people (the mirror is the record; the
+    # planner never reads this: the push keeps the copy up to date).
+    remote_copy: str = ""
 
 
 @dataclass(frozen=True)
@@ -97,7 +102,7 @@ class MirrorState:
     order_pushed_at: Mapping[str, dt.datetime | None] = field(default_factory=dict)
 
     def order(self, kind: str) -> tuple[str, ...]:
-        return self.photo_order if kind == PHOTO else self.document_order
+        return getattr(self, ORDER_FIELDS[kind])
 
     def items_of(self, kind: str) -> list[MirrorItem]:
         return [item for item in self.items if item.kind == kind]

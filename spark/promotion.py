@@ -694,7 +694,7 @@ class Publisher:
         items: dict[int, PromotionItem],
     ) -> None:
         api = sync.client()
-        order_field = "photo_order" if kind == planner.PHOTO else "document_order"
+        order_field = planner.ORDER_FIELDS[kind]
         if list(getattr(self.job, order_field) or []) != wanted and len(wanted) > 1:
             self.purpose = f"order the {kind}s"
             (api.reorder_photos if kind == planner.PHOTO else api.reorder_documents)(self.ref, wanted)
@@ -772,7 +772,7 @@ class Publisher:
 
     def _compare_items(self, kind: str, records: list[dict[str, Any]]) -> list[str]:
         problems: list[str] = []
-        order_field = "photo_order" if kind == planner.PHOTO else "document_order"
+        order_field = planner.ORDER_FIELDS[kind]
         rows = {
             row.remote_id: row
             for row in PromotionItem.objects.filter(promotion_id=self.draft_id, kind=kind).exclude(

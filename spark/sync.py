@@ -5,6 +5,13 @@ reads the draft and the mirror of the remote, asks spark/planner.py for the call
 the gap, makes them, records each confirmed one at once, and repeats until the plan is empty;
 then it marks `change_seq` confirmed. It is idempotent: a second push makes no call.
 
+Uploads go in runs (the plan's consecutive uploads, up to `UPLOAD_RUN`): the run's tickets
+first, then all its intents (token, ticket, what is sent) in one transaction, before any bytes
+leave. Each upload's confirmation is one statement on its mirror row, written at once. The
+remote's order and primary that the uploads make, and the remote ids copied onto the media
+rows for people, are written when the run ends; a worker that dies before that leaves a mirror
+that knows every confirmed item, and the next push re-applies the order (and heals the copies).
+
 Failures (RELIABILITY.md §1, J5-J9):
 
 - transient (timeouts, connection errors, 5xx, 1510/1515/1516/1023/1024, 1550/429, 1020):
@@ -57,15 +64,15 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
-from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
-from django.db.models import F, Q
+from django.db import DatabaseError, IntegrityError, InterfaceError, OperationalError, connection, transaction
+from django.db.models import F, OuterRef, Q, Subquery
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -149,6 +156,29 @@ class ListingGone(Exception):
 # The call log is written in batches (and at the end of every push): a worker killed mid-push
 # loses at most this many log lines, never a confirmation (those are written at once).
 CALL_LOG_BATCH = 25
+
+# A run of consecutive uploads is prepared together, up to this many: their tickets first, then
+# all their intents in one transaction (see `Pusher._op_Upload`).
+UPLOAD_RUN = 8
+# One upload of a run: the mirror row, the op, its ticket (None: a base64 photo).
+PreparedUpload = tuple[RemoteItem, planner.Upload, Ticket | None]
+# What an upload's intent writes on its mirror row.
+INTENT_FIELDS = [
+    "ticket_token",
+    "ticket_uri",
+    "ticket_expires_at",
+    "ticket_refused",
+    "sending",
+    "sending_since",
+    "upload_token",
+    "name",
+    "caption",
+    "privacy",
+    "content_sha256",
+    "failed_seq",
+    "error_message",
+    "error_code",
+]
 
 # Idempotent writes whose late arrival could undo a newer one: read the remote back after them.
 # (Creates and uploads carry their own markers; a late item delete repeats a delete. A lost
@@ -296,12 +326,15 @@ def local_state(draft: Draft, previous: planner.LocalState | None = None) -> pla
             content_hash=sha256,
             uploadable=state == ProcessingState.READY and bool(master),
             content_name=master or "",
+            remote_copy=remote_id,
         )
-        for pk, token, name, caption, primary, sha256, state, master in _photo_model()
+        for pk, token, name, caption, primary, sha256, state, master, remote_id in _photo_model()
         .objects.active()
         .filter(draft_id=draft.pk)
         .order_by("position", "pk")
-        .values_list("pk", "upload_token", "name", "caption", "is_primary", "sha256", "state", "master")
+        .values_list(
+            "pk", "upload_token", "name", "caption", "is_primary", "sha256", "state", "master", "remote_id"
+        )
     )
     documents = tuple(
         planner.LocalItem(
@@ -313,12 +346,13 @@ def local_state(draft: Draft, previous: planner.LocalState | None = None) -> pla
             content_hash=sha256,
             uploadable=bool(file),
             content_name=file or "",
+            remote_copy=remote_id,
         )
-        for pk, token, name, privacy, sha256, file in _document_model()
+        for pk, token, name, privacy, sha256, file, remote_id in _document_model()
         .objects.active()
         .filter(draft_id=draft.pk)
         .order_by("position", "pk")
-        .values_list("pk", "upload_token", "name", "privacy", "sha256", "file")
+        .values_list("pk", "upload_token", "name", "privacy", "sha256", "file", "remote_id")
     )
     return planner.LocalState(
         seq=draft.change_seq, fields=draft.spark_fields(), photos=photos, documents=documents
@@ -507,6 +541,15 @@ class Pusher:
         self.row: DraftSync | None = None
         # The mirror rows read for the current plan, by (kind, local id).
         self.items: dict[tuple[str, int], RemoteItem] = {}
+        # A run of uploads (see `_op_Upload`): the rows whose intent is committed and whose
+        # bytes have not left yet; the kinds whose order (and primary) in `self.row` is ahead
+        # of the database; the remote ids to copy onto media rows, and those copied already.
+        self.prepared: dict[tuple[str, int], RemoteItem] = {}
+        self.order_unwritten: set[str] = set()
+        self.copies: dict[tuple[str, int], str] = {}
+        self.copied: dict[tuple[str, int], str] = {}
+        # This pass created the remote listing (and kept `draft` and `self.row` current).
+        self.created_now = False
 
     # -- the claim --
     def claim(self) -> bool:
@@ -545,7 +588,7 @@ class Pusher:
         lease: until our lease expires nobody else can take it, so a recent renewal is proof."""
         if not self.held:
             return
-        if not force and time.monotonic() - self.renewed_at < self.lease / 4:
+        if not force and not self._renewal_due():
             return
         renewed = DraftSync.objects.filter(pk=self.draft_id, lease_owner=self.owner).update(
             lease_expires_at=timezone.now() + dt.timedelta(seconds=self.lease)
@@ -554,6 +597,9 @@ class Pusher:
             self.held = False
             raise LeaseLost(f"draft {self.draft_id}: lease lost")
         self.renewed_at = time.monotonic()
+
+    def _renewal_due(self) -> bool:
+        return time.monotonic() - self.renewed_at >= self.lease / 4
 
     def release(self, **values: Any) -> None:
         if not self.held:
@@ -572,11 +618,14 @@ class Pusher:
             raise LeaseLost(f"draft {self.draft_id}: lease lost before recording")
         with transaction.atomic():
             self.renew_lease()
-            if len(self.pending_calls) >= CALL_LOG_BATCH:
+            if self._log_due():
                 self.flush_calls()
             yield
 
     # -- the log --
+    def _log_due(self) -> bool:
+        return len(self.pending_calls) >= CALL_LOG_BATCH
+
     def record_call(self, **fields: Any) -> None:
         self.calls += 1
         status = fields["status"]
@@ -604,6 +653,17 @@ class Pusher:
                 worker=self.owner[:120],
             )
         )
+
+    def write_at_once(self, write: Callable[[], Any]) -> None:
+        """Record a confirmation that is one statement, atomic by itself: no transaction
+        around it (two round trips fewer) while a recent renewal proves the lease."""
+        if not self.held:
+            raise LeaseLost(f"draft {self.draft_id}: lease lost before recording")
+        if self._renewal_due() or self._log_due() or transaction.get_connection().in_atomic_block:
+            with self.recording():
+                write()
+        else:
+            write()
 
     def save_row(self, **values: Any) -> None:
         """Write fields of the held DraftSync row. Only the lease holder writes the mirror's
@@ -638,13 +698,17 @@ class Pusher:
             for _round in range(5):
                 outcome = self._run_once(has_work)
                 has_work = None
-                # A change committed while we were finishing rang a doorbell we answered
-                # "busy": look again now that the claim is released.
-                if outcome is not Outcome.SYNCED or not _has_work(self.draft_id):
+                # An edit committed while we were finishing rang a doorbell we answered
+                # "busy": look again now that the claim is released (every edit moves
+                # `change_seq` past what we just confirmed).
+                if outcome is not Outcome.SYNCED or not self._edited_since_confirmed():
                     return outcome
             return outcome
         finally:
             _current.reset(token)
+
+    def _edited_since_confirmed(self) -> bool:
+        return Draft.objects.filter(pk=self.draft_id, change_seq__gt=self.seq or 0).exists()
 
     def _run_once(self, has_work: bool | None = None) -> Outcome:
         if not (has_work if has_work is not None else _has_work(self.draft_id)):
@@ -686,31 +750,40 @@ class Pusher:
         replans = 0
         local: planner.LocalState | None = None
         draft: Draft | None = None
+        rows: list[RemoteItem] = []
+        self.created_now = False
         while True:
             if time.monotonic() > deadline or replans > 2000:
                 self._finish_requeue()
                 return Outcome.REQUEUED
             replans += 1
             self.renew_lease()
-            draft = self._read_draft(draft)
-            if draft is None:
-                self.release(state=SyncState.PENDING)
-                return Outcome.GONE
-            if draft.status in PROMOTION_OWNED:
-                # Publishing began since the claim: the promotion job owns the remote now.
-                self.release(state=SyncState.PENDING)
-                return Outcome.NOTHING
-            local = local_state(draft, local)
-            self.seq = local.seq
-            sync = self.row = DraftSync.objects.get(pk=self.draft_id)
-            if sync.drift_decision:
-                _apply_drift_decision(self, draft, sync)
-                local = None  # accepting the remote version rewrites the draft's media
-                continue
-            if not local.trashed:
-                self._note_order(sync, local)
-            rows = list(RemoteItem.objects.filter(draft_id=self.draft_id))
-            self.items = {(row.kind, row.local_id): row for row in rows if row.local_id is not None}
+            if self.created_now and draft is not None and local is not None:
+                # The pass that created the listing wrote all it changed into `draft` and
+                # `self.row` too, and a create touches no mirror row: plan its uploads from
+                # there. (An edit made meanwhile is read by the next pass, as always.)
+                self.created_now = False
+                sync = self.row
+            else:
+                draft = self._read_draft(draft)
+                if draft is None:
+                    self.release(state=SyncState.PENDING)
+                    return Outcome.GONE
+                if draft.status in PROMOTION_OWNED:
+                    # Publishing began since the claim: the promotion job owns the remote now.
+                    self.release(state=SyncState.PENDING)
+                    return Outcome.NOTHING
+                local = local_state(draft, local)
+                self.seq = local.seq
+                sync = self.row = DraftSync.objects.get(pk=self.draft_id)
+                if sync.drift_decision:
+                    _apply_drift_decision(self, draft, sync)
+                    local = None  # accepting the remote version rewrites the draft's media
+                    continue
+                if not local.trashed:
+                    self._note_order(sync, local)
+                rows = list(RemoteItem.objects.filter(draft_id=self.draft_id))
+                self.items = {(row.kind, row.local_id): row for row in rows if row.local_id is not None}
             mirror = mirror_state(draft, sync, rows)
             now = timezone.now()
             the_plan = planner.plan(local, mirror, timing(now))
@@ -728,25 +801,34 @@ class Pusher:
                 if local.trashed:
                     self._finish_removed()
                     return Outcome.GONE
-                self._finish_synced(local.seq)
+                self._finish_synced(local)
                 return Outcome.SYNCED
             context = _Context(
                 local.seq, ListingRef.for_incomplete(draft.remote_id) if draft.remote_id else None
             )
-            for index, op in enumerate(the_plan.ops):
-                context.upcoming = the_plan.ops[index + 1 :]
-                try:
-                    self._execute(op, draft, context)
-                except SparkError as error:
-                    if error.ambiguous and isinstance(op, VERIFY_AFTER_AMBIGUOUS):
-                        self.verify_needed = True
-                    if is_transient(error):
-                        raise
-                    self._record_refusal(op, error, context)
-                    break
-                self.progressed = True
-                if op.replan_after:
-                    break
+            try:
+                self._run_plan(the_plan, draft, context)
+            except BaseException:
+                self._settle_run(after_error=True)
+                raise
+            self._settle_run()
+
+    def _run_plan(self, the_plan: planner.Plan, draft: Draft, context: _Context) -> None:
+        for index, op in enumerate(the_plan.ops):
+            context.upcoming = the_plan.ops[index + 1 :]
+            try:
+                self._execute(op, draft, context)
+            except SparkError as error:
+                if error.ambiguous and isinstance(op, VERIFY_AFTER_AMBIGUOUS):
+                    self.verify_needed = True
+                if is_transient(error):
+                    raise
+                self._settle_run()
+                self._record_refusal(op, error, context)
+                return
+            self.progressed = True
+            if op.replan_after:
+                return
 
     def _read_draft(self, known: Draft | None) -> Draft | None:
         """The draft for this pass. Every edit bumps its `version` or `change_seq` (a status
@@ -781,9 +863,20 @@ class Pusher:
                 setattr(sync, name, value)
 
     # -- endings --
-    def _finish_synced(self, seq: int) -> None:
+    def _finish_synced(self, local: planner.LocalState) -> None:
         now = timezone.now()
+        seq = local.seq
+        # Remote ids not yet copied onto the media rows (an upload run a crash cut short).
+        stale = {
+            (item.kind, item.local_id): row.remote_id
+            for item in (*local.photos, *local.documents)
+            if (row := self.items.get((item.kind, item.local_id))) is not None
+            and row.remote_id
+            and self.copied.get((item.kind, item.local_id), item.remote_copy) != row.remote_id
+        }
         with transaction.atomic():
+            if stale:
+                self._write_copies(stale)
             DraftSync.objects.filter(pk=self.draft_id, lease_owner=self.owner).update(
                 lease_owner="",
                 lease_expires_at=None,
@@ -966,9 +1059,7 @@ class Pusher:
         body["CustomFields"] = custom
         # The intent first: if the answer is lost, the next push looks for the marker.
         with self.recording():
-            DraftSync.objects.filter(pk=self.draft_id).update(
-                create_marker=marker, create_sent_at=timezone.now(), create_street=first_line(body)
-            )
+            self.save_row(create_marker=marker, create_sent_at=timezone.now(), create_street=first_line(body))
         try:
             result = client().create_incomplete_listing(body)
         except SparkError as error:
@@ -979,14 +1070,16 @@ class Pusher:
         if not remote_id:
             raise NeedsAttention("The MLS created the listing but did not say its id.")
         self._adopt_listing(remote_id, dict(op.fields), result.warnings)
+        draft.remote_id, draft.remote_resource_uri = remote_id, _incomplete_uri(remote_id)
+        self.created_now = True
         _record_event(self.draft_id, f"Created in the MLS as incomplete listing {remote_id}", draft=draft)
 
     def _adopt_listing(self, remote_id: str, confirmed: dict[str, Any], warnings: list | None = None) -> None:
         with self.recording():
             Draft.objects.filter(pk=self.draft_id).update(
-                remote_id=remote_id, remote_resource_uri=f"/v1/listings/incomplete/{remote_id}"
+                remote_id=remote_id, remote_resource_uri=_incomplete_uri(remote_id)
             )
-            DraftSync.objects.filter(pk=self.draft_id).update(
+            self.save_row(
                 create_sent_at=None,
                 confirmed_fields=confirmed,
                 fields_failed_seq=None,
@@ -1208,7 +1301,7 @@ class Pusher:
             pass  # already gone: a delete whose answer was lost, or removed in the MLS
         with self.recording():
             RemoteItem.objects.filter(draft_id=self.draft_id, kind=op.kind, remote_id=op.remote_id).delete()
-            order_field = "photo_order" if op.kind == planner.PHOTO else "document_order"
+            order_field = planner.ORDER_FIELDS[op.kind]
             changes: dict[str, Any] = {
                 order_field: [rid for rid in getattr(self.row, order_field) if rid != op.remote_id]
             }
@@ -1219,23 +1312,34 @@ class Pusher:
                 _set_local_remote_id(op.kind, op.local_id, "")
 
     def _op_Upload(self, op: planner.Upload, draft: Draft, context: _Context) -> None:
+        """Send one upload of a run (the plan's consecutive uploads, up to UPLOAD_RUN).
+
+        The run's tickets are taken first and all its intents committed in one transaction
+        (the intent of an upload whose bytes then never leave is simply withdrawn, or settled
+        by the remote's list after a crash: its single-use ticket cannot make a second copy).
+        Each upload's confirmation is recorded at once, as one statement on its mirror row. The
+        remote's order (and primary) grows in `self.row` and reaches the database, with the
+        remote ids copied onto the media rows, when the run ends; a crash before that leaves a
+        mirror that knows every item but not their order, which the next push re-applies."""
         api = client()
-        content = _read_content(op.kind, op.local_id, op.content_name)
-        row = self.items.get((op.kind, op.local_id)) or RemoteItem(
-            draft_id=self.draft_id, kind=op.kind, local_id=op.local_id
-        )
-        ticket = row.usable_ticket(op.kind)
-        # A row `sending` at this point was prepared by this push's previous upload (the planner
-        # settles one left over from an earlier push before it plans any upload).
-        if not (row.sending and str(row.upload_token) == op.upload_token and ticket is not None):
-            if ticket is None:
-                ticket = upload_ticket(op.kind, context.ref)
-            # The intent (and the ticket), committed before the bytes leave: a lost answer is
-            # then looked for, and a retry re-uses the single-use ticket.
+        key = (op.kind, op.local_id)
+        row = self.prepared.get(key)
+        ticket = row.usable_ticket(op.kind) if row is not None else None
+        if (
+            row is None
+            or str(row.upload_token) != op.upload_token
+            # Its ticket ran out while the run's earlier uploads were sent: a new one, recorded.
+            or (ticket is None and row.ticket_token)
+        ):
+            run = self._prepare_run(op, context)
             with self.recording():
-                self._write_intent(row, op, ticket)
-        following = self._prepare_next_upload(context)
+                self._write_run_end()
+                self._write_intents(run)
+            row = self.prepared[key]
+            ticket = row.usable_ticket(op.kind)
+        content = _read_content(op.kind, op.local_id, op.content_name)
         file_name = remote_file_name(op.kind, op.upload_token)
+        del self.prepared[key]  # from here on the bytes may have left
         try:
             if op.kind == planner.PHOTO and ticket is not None:
                 result = api.upload_photo_with_ticket(
@@ -1258,8 +1362,7 @@ class Pusher:
         except SparkTicketError:
             # The ticket was refused: used (perhaps by an earlier send that did land) or expired.
             # Settle by the remote's list, not by a blind new upload.
-            with self.recording():
-                RemoteItem.objects.filter(pk=row.pk).update(ticket_refused=True)
+            self.write_at_once(lambda: RemoteItem.objects.filter(pk=row.pk).update(ticket_refused=True))
             return
         except SparkError as error:
             if not error.ambiguous:
@@ -1268,58 +1371,126 @@ class Pusher:
         remote_id = result.resource_id
         if not remote_id:
             return  # stays `sending`: the next step reads the list and adopts it
-        with self.recording():
-            order_field = "photo_order" if op.kind == planner.PHOTO else "document_order"
-            order = list(getattr(self.row, order_field) or [])
-            changes: dict[str, Any] = {order_field: [*order, remote_id]}
-            if op.kind == planner.PHOTO and (op.primary or not order):
-                # The first photo of a listing becomes its primary (spark-api.md §7.6).
-                changes["primary_photo"] = remote_id
-            self.save_row(**changes)
-            RemoteItem.objects.filter(pk=row.pk).update(
-                remote_id=remote_id,
-                sending=False,
-                ticket_token="",
-                ticket_uri="",
-                ticket_expires_at=None,
-                ticket_refused=False,
-                confirmed_at=timezone.now(),
-            )
-            _set_local_remote_id(op.kind, op.local_id, remote_id)
-            if following is not None:
-                # One transaction fewer per upload: the next upload's intent rides along.
-                self._write_intent(*following)
-
-    def _write_intent(self, row: RemoteItem, op: planner.Upload, ticket: Ticket | None) -> None:
-        """Mark `op`'s upload as possibly sent (in the caller's transaction): from here on a
-        lost answer is looked for in the remote's list before anything is sent again."""
-        if ticket is not None and ticket.token != row.ticket_token:
-            row.keep_ticket(ticket)
-        row.sending = True
-        row.sending_since = timezone.now()
-        row.upload_token = op.upload_token
-        row.name, row.caption, row.privacy = op.name, op.caption, op.privacy
-        row.content_sha256 = op.content_hash
-        row.failed_seq, row.error_message, row.error_code = None, "", None
-        row.save()
-        self.items[(op.kind, op.local_id)] = row
-
-    def _prepare_next_upload(self, context: _Context) -> tuple[RemoteItem, planner.Upload, Ticket] | None:
-        """When the plan's next op is another upload, its ticket now, so that its intent is
-        committed with this upload's confirmation. Any refusal is left for that op to meet."""
+        confirmed = {
+            "remote_id": remote_id,
+            "sending": False,
+            "ticket_token": "",
+            "ticket_uri": "",
+            "ticket_expires_at": None,
+            "ticket_refused": False,
+            "confirmed_at": timezone.now(),
+        }
+        self.write_at_once(lambda: RemoteItem.objects.filter(pk=row.pk).update(**confirmed))
+        for name, value in confirmed.items():
+            setattr(row, name, value)
+        # The remote puts a new item last; the first photo of a listing becomes its primary
+        # (spark-api.md §7.6).
+        order_field = planner.ORDER_FIELDS[op.kind]
+        order = list(getattr(self.row, order_field) or [])
+        setattr(self.row, order_field, [*order, remote_id])
+        if op.kind == planner.PHOTO and (op.primary or not order):
+            self.row.primary_photo = remote_id
+        self.order_unwritten.add(op.kind)
+        self.copies[key] = remote_id
         following = context.upcoming[0] if context.upcoming else None
         if type(following) is not planner.Upload:
-            return None
-        row = self.items.get((following.kind, following.local_id)) or RemoteItem(
-            draft_id=self.draft_id, kind=following.kind, local_id=following.local_id
-        )
-        ticket = row.usable_ticket(following.kind)
-        if ticket is None:
+            # The run ends here (a next upload's preparation would carry this with its intents).
+            with self.recording():
+                self._write_run_end()
+
+    def _prepare_run(self, op: planner.Upload, context: _Context) -> list[PreparedUpload]:
+        """`op` and the uploads right after it in the plan (up to UPLOAD_RUN), each with its
+        ticket: a kept one still usable, else a new one. A ticket refused for a later upload
+        ends the run there (that upload meets the refusal itself); a photo without tickets
+        (base64) goes alone."""
+        run: list[PreparedUpload] = []
+        for upload in (op, *context.upcoming[: UPLOAD_RUN - 1]):
+            if type(upload) is not planner.Upload:
+                break
+            row = self.items.get((upload.kind, upload.local_id)) or RemoteItem(
+                draft_id=self.draft_id, kind=upload.kind, local_id=upload.local_id
+            )
             try:
-                ticket = upload_ticket(following.kind, context.ref)
+                ticket = row.usable_ticket(upload.kind) or upload_ticket(upload.kind, context.ref)
             except SparkError:
-                return None
-        return (row, following, ticket) if ticket is not None else None
+                if not run:
+                    raise
+                break
+            if ticket is None and run:
+                break  # a base64 photo starts a run of its own
+            run.append((row, upload, ticket))
+            if ticket is None:
+                break
+        return run
+
+    def _write_intents(self, run: list[PreparedUpload]) -> None:
+        """Mark the run's uploads as possibly sent (in the caller's transaction): from here on
+        a lost answer is looked for in the remote's list before anything is sent again."""
+        now = timezone.now()
+        for row, op, ticket in run:
+            if ticket is not None and ticket.token != row.ticket_token:
+                row.keep_ticket(ticket)
+            row.sending = True
+            row.sending_since = now
+            row.upload_token = op.upload_token
+            row.name, row.caption, row.privacy = op.name, op.caption, op.privacy
+            row.content_sha256 = op.content_hash
+            row.failed_seq, row.error_message, row.error_code = None, "", None
+        new = [row for row, _op, _ticket in run if row.pk is None]
+        known = [row for row, _op, _ticket in run if row.pk is not None]
+        if new:
+            RemoteItem.objects.bulk_create(new)
+        if known:
+            RemoteItem.objects.bulk_update(known, INTENT_FIELDS)
+        for row, op, _ticket in run:
+            self.items[(op.kind, op.local_id)] = row
+            self.prepared[(op.kind, op.local_id)] = row
+
+    def _write_run_end(self) -> None:
+        """The order (and primary) the run's confirmed uploads made, and their remote ids
+        copied onto the media rows (in the caller's transaction)."""
+        changes = {
+            planner.ORDER_FIELDS[kind]: getattr(self.row, planner.ORDER_FIELDS[kind])
+            for kind in self.order_unwritten
+        }
+        if planner.PHOTO in self.order_unwritten:
+            changes["primary_photo"] = self.row.primary_photo
+        if changes:
+            DraftSync.objects.filter(pk=self.draft_id).update(**changes)
+        self.order_unwritten.clear()
+        self._write_copies(self.copies)
+        self.copies = {}
+
+    def _write_copies(self, copies: Mapping[tuple[str, int], str]) -> None:
+        """Copy remote ids onto media rows: one statement per kind, from the mirror rows."""
+        for kind, model in ((planner.PHOTO, _photo_model()), (planner.DOCUMENT, _document_model())):
+            ids = [local_id for (k, local_id) in copies if k == kind]
+            if ids:
+                mirror = RemoteItem.objects.filter(draft_id=self.draft_id, kind=kind, local_id=OuterRef("pk"))
+                model.objects.filter(pk__in=ids).update(remote_id=Subquery(mirror.values("remote_id")[:1]))
+        self.copied.update(copies)
+
+    def _settle_run(self, *, after_error: bool = False) -> None:
+        """End a run of uploads cut short (an error, a refusal, a replan): write what it
+        confirmed, and withdraw the intents of uploads whose bytes never left (they keep their
+        tickets). After an error, a failure here is left to the next push, which re-applies
+        the order and settles the intents by the remote's list."""
+        unsent = [row.pk for row in self.prepared.values()]
+        self.prepared = {}
+        if not (unsent or self.order_unwritten or self.copies):
+            return
+        try:
+            with self.recording():
+                self._write_run_end()
+                if unsent:
+                    RemoteItem.objects.filter(pk__in=unsent).update(sending=False)
+        except (LeaseLost, DatabaseError):
+            if not after_error:
+                raise
+            logger.warning("draft %s: could not record an upload run's end", self.draft_id, exc_info=True)
+        finally:
+            self.order_unwritten.clear()
+            self.copies = {}
 
     def _op_Replace(self, op: planner.Replace, draft: Draft, context: _Context) -> None:
         content = _read_content(op.kind, op.local_id, op.content_name)
@@ -1402,14 +1573,16 @@ class Pusher:
             api.reorder_photos(context.ref, list(op.remote_ids))
         else:
             api.reorder_documents(context.ref, list(op.remote_ids))
-        prefix = "photo" if op.kind == planner.PHOTO else "document"
+        order_field = planner.ORDER_FIELDS[op.kind]
         with self.recording():
-            self.save_row(
-                **{f"{prefix}_order": list(op.remote_ids), f"{prefix}_order_pushed_at": timezone.now()}
-            )
+            self.save_row(**{order_field: list(op.remote_ids), f"{order_field}_pushed_at": timezone.now()})
 
 
 # --- Helpers of the push ----------------------------------------------------------------------
+
+
+def _incomplete_uri(remote_id: str) -> str:
+    return f"/v1/listings/incomplete/{remote_id}"
 
 
 def upload_ticket(kind: str, ref: ListingRef | None) -> Ticket | None:
@@ -1837,12 +2010,16 @@ def push_draft(draft_id: int, *, budget: float | None = None) -> Outcome:
     a second worker finds the claim taken and returns BUSY (the holder loops until done)."""
     row = _work_row(draft_id)
     if row is None:
-        if not Draft.objects.filter(pk=draft_id).exists():
+        # The draft's first push (or it is gone).
+        try:
+            DraftSync.ensure(draft_id)
+        except IntegrityError:
             return Outcome.GONE
-        DraftSync.for_draft(draft_id)
         row = _work_row(draft_id)
+        if row is None:
+            return Outcome.GONE
     has_work = _has_work(draft_id, row)
-    if row is None or (row["draft__deleted_at"] is not None and not has_work):
+    if row["draft__deleted_at"] is not None and not has_work:
         return Outcome.GONE
     return Pusher(draft_id, budget=budget).run(has_work=has_work)
 
@@ -1888,7 +2065,7 @@ def request_retry(draft: Draft, *, by) -> bool:
     """A person asks to try again: re-queue once (a second click while pending does nothing)."""
     cleared = dict(state=SyncState.PENDING, fields_failed_seq=None, enqueued_at=timezone.now(), **_NO_ERROR)
     with transaction.atomic():
-        DraftSync.for_draft(draft.pk)
+        DraftSync.ensure(draft.pk)
         changed = DraftSync.objects.filter(
             pk=draft.pk, state__in=[SyncState.FAILED, SyncState.ATTENTION, SyncState.RETRYING]
         ).update(**cleared)

@@ -41,6 +41,7 @@ def inner(ids: list[int], top: int, profiled: bool) -> None:
     from spark.models import RemoteCall
 
     statements: collections.Counter[str] = collections.Counter()
+    statement_seconds: collections.Counter[str] = collections.Counter()
     trace = bool(os.environ.get("PROFILE_TRACE_SQL"))
     db_seconds = [0.0]
 
@@ -49,11 +50,13 @@ def inner(ids: list[int], top: int, profiled: bool) -> None:
         try:
             return execute(sql, params, many, context)
         finally:
-            db_seconds[0] += time.perf_counter() - started
+            elapsed = time.perf_counter() - started
+            db_seconds[0] += elapsed
             head = sql.lstrip().split(None, 1)[0].upper()
-            if head == "UPDATE":
-                head += " " + sql.split('"')[1] if '"' in sql else ""
+            if head in ("UPDATE", "INSERT", "SELECT") and '"' in sql:
+                head += " " + sql.split('"')[1]
             statements[head] += 1
+            statement_seconds[head] += elapsed
             if trace:
                 print("   SQL", sql[:150])
 
@@ -123,9 +126,9 @@ def inner(ids: list[int], top: int, profiled: bool) -> None:
     print("CPU per remote call inside:")
     for name, seconds in cpu_in.most_common():
         print(f"  {1000 * seconds / n_calls:6.2f} ms  {name}")
-    print("statements per remote call:")
+    print("statements per remote call (and their wall time per remote call):")
     for name, number in statements.most_common():
-        print(f"  {number / n_calls:6.2f}  {name}")
+        print(f"  {number / n_calls:6.2f}  {1000 * statement_seconds[name] / n_calls:5.2f} ms  {name}")
     if profile is not None:
         stats = pstats.Stats(profile)
         ours = os.environ.get("PROFILE_FILTER") or r"spark/|media_manager/|drafts/|requests/(api|sessions)"

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -18,7 +19,7 @@ from django.utils import timezone
 
 from drafts.models import Draft
 from media_manager.models import Document, Photo
-from spark import sync
+from spark import enqueue, sync
 from spark.models import DraftSync
 from tests.spark.worker_harness import jpeg_bytes, pdf_bytes
 
@@ -101,6 +102,17 @@ class SyncEnv:
     def fault_rules(self) -> list[dict[str, Any]]:
         return self.control._check(self.control.http.get(self.control._url("faults"), timeout=10))["rules"]
 
+    def wait_for_hung_calls(self, timeout: float = 30.0) -> None:
+        """Until every request the sandbox made hang has answered (it is journaled then): one
+        still sleeping would land in the next test, in its calls and its listings."""
+        hung = sum(rule["injected"] for rule in self.fault_rules() if rule["kind"] == "hang")
+        deadline = time.monotonic() + timeout
+        while hung and time.monotonic() < deadline:
+            journal = self.control.calls()["journal"]
+            if sum(1 for call in journal if call["fault"] == "hang") >= hung:
+                return
+            time.sleep(0.1)
+
 
 @pytest.fixture
 def memory_broker():
@@ -113,6 +125,25 @@ def memory_broker():
     yield
     app.conf.broker_url = old
     app._pool = None
+
+
+@pytest.fixture
+def own_doorbell() -> Iterator[enqueue.Doorbell]:
+    """The sync doorbell rung for one test only, its thread publishing through a Celery app of
+    its own to the in-memory broker. The process-wide doorbell's thread publishes through the
+    project app, whose pools `memory_broker` swaps under it: a publish caught by the swap could
+    leave that thread stuck, and a later test waiting on it time out."""
+    from celery import Celery
+
+    app = Celery("sync-tests", set_as_current=False)
+    app.config_from_object("django.conf:settings", namespace="CELERY")
+    app.conf.broker_url = app.conf.broker_write_url = app.conf.broker_read_url = "memory://"
+    app.conf.broker_transport_options = {}
+    bell = enqueue.Doorbell(app=app, retry_pause=0.2)
+    with enqueue.using(bell):
+        yield bell
+    bell.flush(timeout=5)
+    app.close()
 
 
 @pytest.fixture(scope="session")
@@ -152,7 +183,9 @@ def sync_env(sync_server, settings, tmp_path, memory_broker) -> SyncEnv:
     settings.SYNC_ENQUEUE_ENABLED = False
     control = SandboxControl(settings.SPARK_API_URL)
     control.reset()
-    yield SyncEnv(control, settings.SPARK_API_URL)
+    env = SyncEnv(control, settings.SPARK_API_URL)
+    yield env
+    env.wait_for_hung_calls()
     control.clear_faults()
 
 

@@ -3,11 +3,15 @@ second push sends nothing, and that every fault kind ends with remote == local, 
 
 from __future__ import annotations
 
+import datetime as dt
+from dataclasses import dataclass
+
 import pytest
 
 from drafts.models import Draft, DraftEvent, DraftStatus
 from media_manager.models import Document, Photo
-from spark import sync
+from spark import planner, sync
+from spark.client import ListingRef
 from spark.models import DraftSync, RemoteCall, RemoteItem, SyncState
 from spark.sandbox.models import Listing as SandboxListing
 from tests.factories import DraftFactory
@@ -64,6 +68,18 @@ def test_a_second_push_makes_no_call(sync_env, full_draft):
     assert sync.push_draft(full_draft.pk) == sync.Outcome.SYNCED
     assert sync_env.calls() == before
     assert RemoteCall.objects.count() == logged
+
+
+def test_a_first_push_makes_the_sync_row_and_a_missing_draft_is_gone(sync_env, agent):
+    draft = DraftFactory(list_agent=agent)
+    assert not DraftSync.objects.filter(pk=draft.pk).exists()
+    assert sync.push_draft(draft.pk) == sync.Outcome.SYNCED
+    assert DraftSync.objects.get(pk=draft.pk).state == SyncState.SYNCED
+    calls = sync_env.calls()
+    missing = draft.pk + 1000
+    assert sync.push_draft(missing) == sync.Outcome.GONE
+    assert not DraftSync.objects.filter(pk=missing).exists()
+    assert sync_env.calls() == calls
 
 
 def test_a_field_update_sends_only_the_changed_fields(sync_env, full_draft, agent):
@@ -180,43 +196,95 @@ def test_a_lost_upload_reply_is_settled_with_the_same_ticket(sync_env, full_draf
     sync_env.control.faults({"kind": "hang", "hang_seconds": 2.5, "routes": ["uploads.photo"], "times": 1})
     drain(full_draft, timeout=60)
     assert_in_sync(sync_env, full_draft)
-    # The hung upload and its retry shared one single-use ticket: one of them was refused. The
-    # ticket taken for the next photo while the hung one was in flight went unused (one more).
-    assert sync_env.count("tickets.create") == 3 + 2 + 1
+    # One ticket per item, taken before the first upload: the hung upload and its retry shared
+    # one single-use ticket (one of them was refused), and the uploads the hang cut off kept
+    # theirs for the next push.
+    assert sync_env.count("tickets.create") == 3 + 2
 
 
-def test_an_upload_prepared_with_the_last_confirmation_is_sent_once_after_a_crash(
-    sync_env, full_draft, agent
-):
-    """The next upload's intent and ticket are committed with the previous upload's
-    confirmation. A worker that dies right after that commit leaves an intent for bytes that
-    never left: the next push finds nothing in the MLS, sends with the kept ticket, once."""
-    from spark import planner
-    from spark.client import ListingRef
+@dataclass
+class UploadRun:
+    """A push claimed by hand and planned, stopped before the uploads of two new photos."""
 
-    drain(full_draft)
-    porch = add_photo(full_draft, by=agent, name="Porch", seed=21)
-    garage = add_photo(full_draft, by=agent, name="Garage", seed=22)
-    draft = Draft.objects.get(pk=full_draft.pk)
+    pusher: sync.Pusher
+    draft: Draft
+    porch: Photo
+    garage: Photo
+    uploads: list  # the plan's ops from the first upload on
+    seq: int
+
+    def send(self, index: int) -> None:
+        context = sync._Context(
+            self.seq, ListingRef.for_incomplete(self.draft.remote_id), self.uploads[index + 1 :]
+        )
+        self.pusher._execute(self.uploads[index], self.draft, context)
+
+
+def two_new_photos_to_upload(draft: Draft, agent) -> UploadRun:
+    drain(draft)
+    porch = add_photo(draft, by=agent, name="Porch", seed=21)
+    garage = add_photo(draft, by=agent, name="Garage", seed=22)
+    draft = Draft.objects.get(pk=draft.pk)
     pusher = sync.Pusher(draft.pk)
     assert pusher.claim()
     pusher.row = DraftSync.objects.get(pk=draft.pk)
     local = sync.local_state(draft)
     the_plan = planner.plan(local, sync.mirror_state(draft, pusher.row), sync.timing())
     first = next(i for i, op in enumerate(the_plan.ops) if isinstance(op, planner.Upload))
-    assert [op.local_id for op in the_plan.ops[first : first + 2]] == [porch.pk, garage.pk]
-    context = sync._Context(local.seq, ListingRef.for_incomplete(draft.remote_id), the_plan.ops[first + 1 :])
-    tickets = sync_env.count("tickets.create")
-    pusher._execute(the_plan.ops[first], draft, context)
+    uploads = the_plan.ops[first:]
+    assert [op.local_id for op in uploads[:2]] == [porch.pk, garage.pk]
+    return UploadRun(pusher, draft, porch, garage, uploads, local.seq)
+
+
+def test_a_run_of_uploads_cut_off_by_a_crash_is_finished_once(sync_env, full_draft, agent):
+    """A run of uploads takes its tickets and commits all its intents before the first bytes
+    leave; each upload's remote id is recorded at once, the order they make at the run's end.
+    A worker that dies after the first upload leaves a confirmed item the order does not know
+    yet, and an intent for bytes that never left: the next push sends that one once, with its
+    kept ticket, puts both in place and copies their remote ids onto the photos."""
+    run = two_new_photos_to_upload(full_draft, agent)
+    draft, porch, garage = run.draft, run.porch, run.garage
+    order_before = list(run.pusher.row.photo_order)
+    tickets, uploads = sync_env.count("tickets.create"), sync_env.count("uploads.photo")
+    run.send(0)
+    assert sync_env.count("tickets.create") == tickets + 2  # the run's two, before any upload
+    assert sync_env.count("uploads.photo") == uploads + 1
+    sent = RemoteItem.objects.get(draft_id=draft.pk, kind="photo", local_id=porch.pk)
+    assert sent.remote_id and not sent.sending  # recorded at once
     prepared = RemoteItem.objects.get(draft_id=draft.pk, kind="photo", local_id=garage.pk)
     assert prepared.sending and prepared.ticket_usable and not prepared.remote_id
-    assert sync_env.count("tickets.create") == tickets + 2  # its own, and the next one's
-    pusher.release()  # the worker dies here; its lease is given up
+    assert DraftSync.objects.get(pk=draft.pk).photo_order == order_before  # the run's end not reached
+    assert Photo.objects.get(pk=porch.pk).remote_id == ""
+    run.pusher.release()  # the worker dies here; its lease is given up
 
     assert drain(draft)[-1] == sync.Outcome.SYNCED
-    assert_in_sync(sync_env, draft)  # one Garage in the MLS, in its place
+    assert_in_sync(sync_env, draft)  # one Porch and one Garage in the MLS, in their places
     assert sync_env.count("tickets.create") == tickets + 2  # the kept ticket was used
-    assert RemoteItem.objects.get(pk=prepared.pk).remote_id
+    assert sync_env.count("uploads.photo") == uploads + 2  # each photo sent once
+    garage_row = RemoteItem.objects.get(pk=prepared.pk)
+    assert garage_row.remote_id
+    assert DraftSync.objects.get(pk=draft.pk).photo_order[-2:] == [sent.remote_id, garage_row.remote_id]
+    assert Photo.objects.get(pk=porch.pk).remote_id == sent.remote_id  # the copy healed
+    assert Photo.objects.get(pk=garage.pk).remote_id == garage_row.remote_id
+
+
+def test_an_upload_whose_ticket_ran_out_during_its_run_takes_a_new_one(sync_env, full_draft, agent):
+    from django.utils import timezone
+
+    run = two_new_photos_to_upload(full_draft, agent)
+    draft, porch, garage = run.draft, run.porch, run.garage
+    tickets, uploads = sync_env.count("tickets.create"), sync_env.count("uploads.photo")
+    run.send(0)
+    run.pusher.prepared[("photo", garage.pk)].ticket_expires_at = timezone.now() + dt.timedelta(seconds=30)
+    run.send(1)  # its ticket is now too close to its end to be used
+    assert sync_env.count("tickets.create") == tickets + 3  # the run's two, and a fresh one
+    assert sync_env.count("uploads.photo") == uploads + 2
+    row = RemoteItem.objects.get(draft_id=draft.pk, kind="photo", local_id=garage.pk)
+    assert row.remote_id and not row.sending
+    run.pusher.release()
+    assert drain(draft)[-1] == sync.Outcome.SYNCED
+    assert_in_sync(sync_env, draft)
+    assert RemoteItem.objects.get(draft_id=draft.pk, kind="photo", local_id=porch.pk).remote_id
 
 
 def test_two_candidates_for_a_lost_upload_need_attention(sync_env, full_draft, agent):
@@ -225,8 +293,6 @@ def test_two_candidates_for_a_lost_upload_need_attention(sync_env, full_draft, a
     # The upload lands but its answer is lost; someone also added a look-alike in the MLS.
     sync_env.control.faults({"kind": "drop_after_apply", "routes": ["uploads.photo"], "times": 1})
     assert sync.push_draft(full_draft.pk) == sync.Outcome.RETRY
-    from spark.client import ListingRef
-
     api = sync.client()
     api.upload_photo(
         ListingRef.for_incomplete(full_draft.remote_id), photo.master.read(), file_name="x.jpg", name="Porch"
@@ -290,3 +356,21 @@ def test_a_push_reads_the_whole_draft_again_only_once_someone_edited_it(sync_env
     full_draft.refresh_from_db()
     full_draft.move_to_trash(by=agent)
     assert pusher._read_draft(edited).is_deleted
+
+
+def test_the_pass_after_a_create_plans_the_uploads_without_reading_again(sync_env, full_draft):
+    """The pass that creates the listing keeps the draft and the sync row current itself (a
+    create writes no mirror row): the uploads are planned from there; the last pass reads
+    everything afresh before the draft is called synced."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        assert sync.push_draft(full_draft.pk) == sync.Outcome.SYNCED
+    selects = [q["sql"] for q in queries.captured_queries if q["sql"].lstrip().upper().startswith("SELECT")]
+    mirror_reads = [sql for sql in selects if 'FROM "spark_remoteitem"' in sql and "UPDATE" not in sql]
+    sync_row_reads = [sql for sql in selects if sql.count('"spark_draftsync"."drift_decision"')]
+    assert len(mirror_reads) == 2  # the create pass and the last one
+    assert len(sync_row_reads) == 2
+    assert sync_env.count("incomplete.create") == 1
+    assert_in_sync(sync_env, full_draft)

@@ -45,7 +45,7 @@ def _race(draft_id: int) -> list[str]:
 
 def test_racing_workers_get_one_lease(agent):
     draft = DraftFactory(list_agent=agent)
-    DraftSync.for_draft(draft.pk)
+    DraftSync.ensure(draft.pk)
     for _ in range(ROUNDS):
         winners = _race(draft.pk)
         assert len(winners) == 1, winners

@@ -26,6 +26,17 @@ from tests.spark.sync_support import (
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
+# The MLS refuses the next photo upload, for good (a listing-rule error).
+ONE_PHOTO_TOO_DARK = {
+    "kind": "error",
+    "status": 400,
+    "code": 1053,
+    "message": "Photo too dark",
+    "routes": ["uploads.photo"],
+    "times": 1,
+}
+
+
 @pytest.fixture
 def draft(agent):
     draft = DraftFactory(list_agent=agent, beds_total=3, baths_total=2, year_built=1990)
@@ -93,16 +104,7 @@ def test_a_refused_photo_is_shown_on_the_photo_and_the_rest_syncs(sync_env, draf
         seen_version=4,
         by=agent,
     )
-    sync_env.control.faults(
-        {
-            "kind": "error",
-            "status": 400,
-            "code": 1053,
-            "message": "Photo too dark",
-            "routes": ["uploads.photo"],
-            "times": 1,
-        }
-    )
+    sync_env.control.faults(ONE_PHOTO_TOO_DARK)
     assert drain(draft)[-1] == sync.Outcome.FAILED
     row = RemoteItem.objects.get(draft=draft, kind="photo", local_id=photo.pk)
     assert row.error_message == "Photo too dark" and not row.remote_id
@@ -120,7 +122,31 @@ def test_a_refused_photo_is_shown_on_the_photo_and_the_rest_syncs(sync_env, draf
     assert_in_sync(sync_env, draft)
 
 
-def test_ten_transient_failures_give_up_then_one_retry_requeues_once(sync_env, draft, agent, settings):
+def test_a_photo_refused_inside_a_run_of_uploads_leaves_the_rest_of_the_run_to_go_out(sync_env, draft, agent):
+    """The run's intents were all committed before its first upload. The refusal withdraws
+    those whose bytes never left, so the next pass sends them at once: no list of the remote's
+    photos to settle them, nothing left marked as sending."""
+    drain(draft)
+    dark = add_photo(draft, by=agent, name="Cellar", seed=14)
+    porch = add_photo(draft, by=agent, name="Porch", seed=15)
+    listed = sync_env.count("photos.list")
+    sync_env.control.faults(ONE_PHOTO_TOO_DARK)
+    assert drain(draft)[-1] == sync.Outcome.FAILED
+    assert (
+        RemoteItem.objects.get(draft=draft, kind="photo", local_id=dark.pk).error_message == "Photo too dark"
+    )
+    assert RemoteItem.objects.get(draft=draft, kind="photo", local_id=porch.pk).remote_id
+    assert not RemoteItem.objects.filter(draft=draft, sending=True).exists()
+    assert sync_env.count("photos.list") == listed
+    remote = sync_env.remote(draft)
+    assert "Porch" in [p["Name"] for p in remote["Photos"]] and "Cellar" not in [
+        p["Name"] for p in remote["Photos"]
+    ]
+
+
+def test_ten_transient_failures_give_up_then_one_retry_requeues_once(
+    sync_env, own_doorbell, draft, agent, settings
+):
     drain(draft)
     sync_env.control.faults({"kind": "server_error", "status": 503, "routes": ["incomplete.update"]})
     draft.save_field("city", "Moorhead", by=agent, seen_version=draft.version, seen_value="Fargo")
@@ -138,13 +164,11 @@ def test_ten_transient_failures_give_up_then_one_retry_requeues_once(sync_env, d
     assert sync.sweep() == 0
     # Retry (twice: the second does nothing), then the push succeeds.
     sync_env.control.clear_faults()
-    from spark.enqueue import doorbell
-
     settings.SYNC_ENQUEUE_ENABLED = True
-    rung = doorbell.rung
     assert sync.request_retry(draft, by=agent) is True
     assert sync.request_retry(draft, by=agent) is False
-    assert doorbell.rung == rung + 1
+    assert own_doorbell.rung == 1
+    assert own_doorbell.flush(10) and own_doorbell.published == 1
     assert DraftEvent.objects.filter(draft=draft, kind="sync", note="Sync retry requested").count() == 1
     drain(draft)
     assert_in_sync(sync_env, draft)

@@ -41,6 +41,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
@@ -124,6 +125,43 @@ def cpu_seconds(pids: list[int]) -> float:
     return total
 
 
+def process_cpu() -> dict[int, tuple[str, float]]:
+    """Every process's name and CPU seconds so far (Linux /proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            head, tail = (entry / "stat").read_text().rsplit(")", 1)
+        except OSError:
+            continue
+        fields = tail.split()
+        found[int(entry.name)] = (head.split("(", 1)[1], (int(fields[11]) + int(fields[12])) / tick)
+    return found
+
+
+def machine_busy() -> tuple[float, float]:
+    """(busy, all) CPU seconds of the whole machine so far, every core (Linux /proc/stat)."""
+    ticks = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:8]]
+    tick = os.sysconf("SC_CLK_TCK")
+    idle = ticks[3] + ticks[4]  # idle + iowait
+    return (sum(ticks) - idle) / tick, sum(ticks) / tick
+
+
+def where_cpu_went(
+    before: dict[int, tuple[str, float]], after: dict[int, tuple[str, float]], named: dict[int, str]
+) -> dict[str, float]:
+    """CPU seconds between two `process_cpu` snapshots, by `named` pid or else by process name."""
+    spent: dict[str, float] = {}
+    for pid, (name, cpu) in after.items():
+        used = cpu - before.get(pid, (name, 0.0))[1]
+        if used > 0:
+            key = named.get(pid, name)
+            spent[key] = spent.get(key, 0.0) + used
+    return spent
+
+
 def percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
@@ -154,12 +192,14 @@ def raw_run(harness: Harness, options: argparse.Namespace, processes: int) -> tu
     )
 
 
-def engine_run(harness: Harness, ids: list[int], workers: list[int]) -> dict[str, float]:
+def engine_run(harness: Harness, ids: list[int], workers: list[int]) -> dict[str, Any]:
     """Queue a push of every draft in `ids` at once; the workers push them all."""
     before = sum(harness.control("GET", "calls")["counts"].values())
     sandbox = [harness.procs["sandbox"].pid]
     cpu_before = cpu_seconds(workers), cpu_seconds(sandbox)
+    processes_before, machine_before = process_cpu(), machine_busy()
     rung = harness.run("ring_all", ids=ids, wait=900, timeout=960)
+    processes_after, machine_after = process_cpu(), machine_busy()
     progress = rung["progress"]
     if progress["synced"] != progress["total"]:
         raise SystemExit(f"not synced: {progress}\n{harness.log_tail('worker0')}")
@@ -167,6 +207,13 @@ def engine_run(harness: Harness, ids: list[int], workers: list[int]) -> dict[str
     times = harness.run("synced_times", ids=ids)
     calls = sum(harness.control("GET", "calls")["counts"].values()) - before
     completions = [t - rung["started"] for t in times.values()]
+    # The whole machine while the engine ran (from this side's start, so slightly wider than the
+    # throughput's interval): what each kind of process spent per remote call.
+    named = {pid: "pool processes" for pid in workers} | {sandbox[0]: "sandbox"}
+    named |= {proc.pid: "Celery main" for key, proc in harness.procs.items() if key.startswith("worker")}
+    spent = where_cpu_went(processes_before, processes_after, named)
+    busy = machine_after[0] - machine_before[0]
+    capacity = machine_after[1] - machine_before[1]
     return {
         "calls": calls,
         "seconds": max(completions),
@@ -174,6 +221,9 @@ def engine_run(harness: Harness, ids: list[int], workers: list[int]) -> dict[str
         "p95": percentile(completions, 0.95),
         "worker_cpu_ms": 1000 * (cpu_after[0] - cpu_before[0]) / calls,
         "sandbox_cpu_ms": 1000 * (cpu_after[1] - cpu_before[1]) / calls,
+        "machine_busy": busy / capacity if capacity else 0.0,
+        "machine_ms": 1000 * busy / calls,
+        "spent_ms": {name: 1000 * used / calls for name, used in spent.items()},
     }
 
 
@@ -269,6 +319,12 @@ def main() -> None:
                 f"sandbox {engine['sandbox_cpu_ms']:.1f} ms; ratio {engine_rate / rates[1]:.2f} "
                 f"against one loop, {engine_rate / rates[options.workers]:.2f} against "
                 f"{options.workers} parallel loops"
+            )
+            top = sorted(engine["spent_ms"].items(), key=lambda item: -item[1])[:6]
+            print(
+                f"  machine {100 * engine['machine_busy']:.0f}% busy, "
+                f"{engine['machine_ms']:.1f} ms of CPU per call: "
+                + ", ".join(f"{name} {ms:.2f}" for name, ms in top)
             )
         print(
             f"ratio engine ({options.workers} workers) / raw, median of {options.rounds} rounds: "

@@ -330,6 +330,9 @@ SYNC_AMBIGUOUS_SETTLE_SECONDS = env_float("SYNC_AMBIGUOUS_SETTLE_SECONDS", 120.0
 # Reorders within the interval of the last one wait until the order is still for the settle.
 SYNC_ORDER_SETTLE_SECONDS = env_float("SYNC_ORDER_SETTLE_SECONDS", 1.0)
 SYNC_ORDER_MIN_INTERVAL_SECONDS = env_float("SYNC_ORDER_MIN_INTERVAL_SECONDS", 10.0)
+# Upload tickets a push asks for at once, after the first (asking changes nothing remotely; the
+# uploads themselves go one at a time, each recorded as it is confirmed).
+SYNC_TICKET_CONCURRENCY = env_int("SYNC_TICKET_CONCURRENCY", 4)
 # One task stops after this long (under the soft time limit) and queues itself again.
 SYNC_PUSH_BUDGET_SECONDS = env_float("SYNC_PUSH_BUDGET_SECONDS", 200.0)
 # Longest wait for the shared rate limit before a call counts as a transient failure.

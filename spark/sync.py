@@ -65,6 +65,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -202,6 +203,11 @@ class _Stop(Exception):
 # --- The client, shared per process ---------------------------------------------------------
 
 _current: contextvars.ContextVar[Pusher | None] = contextvars.ContextVar("spark_sync_push", default=None)
+# Set in the threads that take a push's upload tickets: they log their calls to the push, but
+# only the push's own thread (and its database connection) renews the lease.
+_ticket_helper: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "spark_sync_ticket_helper", default=False
+)
 _client_lock = threading.Lock()
 _client_cache: dict[tuple, SparkClient] = {}
 _limiter_cache: dict[tuple, Any] = {}
@@ -242,7 +248,7 @@ def _before_request(method: str, route: str) -> None:
     # renewed, so a worker that waited long cannot send after losing the draft.
     limiter().acquire(timeout=float(setting("SYNC_RATE_WAIT_SECONDS", 60)))
     push = _current.get()
-    if push is not None:
+    if push is not None and not _ticket_helper.get():
         push.renew_lease()
 
 
@@ -535,7 +541,6 @@ class Pusher:
         self.seq: int | None = None
         self.progressed = False
         self.verify_needed = False
-        self.calls = 0
         self.renewed_at = 0.0
         self.pending_calls: list[RemoteCall] = []
         self.row: DraftSync | None = None
@@ -627,7 +632,6 @@ class Pusher:
         return len(self.pending_calls) >= CALL_LOG_BATCH
 
     def record_call(self, **fields: Any) -> None:
-        self.calls += 1
         status = fields["status"]
         failure = fields["failure"]
         if failure is not None and status is None:
@@ -1400,21 +1404,33 @@ class Pusher:
 
     def _prepare_run(self, op: planner.Upload, context: _Context) -> list[PreparedUpload]:
         """`op` and the uploads right after it in the plan (up to UPLOAD_RUN), each with its
-        ticket: a kept one still usable, else a new one. A ticket refused for a later upload
-        ends the run there (that upload meets the refusal itself); a photo without tickets
-        (base64) goes alone."""
-        run: list[PreparedUpload] = []
+        ticket: a kept one still usable, else a new one. The first new ticket is asked for on
+        its own (a refusal there is the run's error; no ticket means the remote takes photos by
+        base64 POST, one per run), the rest all at once (`_take_tickets`). A ticket refused for
+        a later upload ends the run there (that upload meets the refusal itself)."""
+        candidates: list[tuple[RemoteItem, planner.Upload, Ticket | None]] = []
         for upload in (op, *context.upcoming[: UPLOAD_RUN - 1]):
             if type(upload) is not planner.Upload:
                 break
             row = self.items.get((upload.kind, upload.local_id)) or RemoteItem(
                 draft_id=self.draft_id, kind=upload.kind, local_id=upload.local_id
             )
-            try:
-                ticket = row.usable_ticket(upload.kind) or upload_ticket(upload.kind, context.ref)
-            except SparkError:
-                if not run:
-                    raise
+            candidates.append((row, upload, row.usable_ticket(upload.kind)))
+        wanted = [index for index, (_row, _upload, kept) in enumerate(candidates) if kept is None]
+        taken: dict[int, Ticket | SparkError | None] = {}
+        if wanted:
+            first, rest = wanted[0], wanted[1:]
+            kind = candidates[first][1].kind
+            # For the run's own first upload a refusal is raised, as for a single upload.
+            taken[first] = (
+                upload_ticket(kind, context.ref) if first == 0 else _ticket_or_error(kind, context.ref)
+            )
+            if isinstance(taken[first], Ticket) and rest:
+                taken |= self._take_tickets(rest, [candidates[index][1].kind for index in rest], context)
+        run: list[PreparedUpload] = []
+        for index, (row, upload, kept) in enumerate(candidates):
+            ticket = kept if kept is not None else taken.get(index, _NOT_ASKED)
+            if ticket is _NOT_ASKED or isinstance(ticket, SparkError):
                 break
             if ticket is None and run:
                 break  # a base64 photo starts a run of its own
@@ -1422,6 +1438,26 @@ class Pusher:
             if ticket is None:
                 break
         return run
+
+    def _take_tickets(
+        self, indexes: list[int], kinds: list[str], context: _Context
+    ) -> dict[int, Ticket | SparkError | None]:
+        """New tickets for several uploads at once, in helper threads (each call still takes
+        its token from the shared rate limit and goes to the sync log): by index, a ticket,
+        None (no photo tickets) or the SparkError the remote answered."""
+        if len(indexes) <= 1:
+            pairs = [
+                (index, _ticket_or_error(kind, context.ref))
+                for index, kind in zip(indexes, kinds, strict=True)
+            ]
+            return dict(pairs)
+        futures = {
+            index: _ticket_threads().submit(
+                contextvars.copy_context().run, _ticket_or_error, kind, context.ref, helper=True
+            )
+            for index, kind in zip(indexes, kinds, strict=True)
+        }
+        return {index: future.result() for index, future in futures.items()}
 
     def _write_intents(self, run: list[PreparedUpload]) -> None:
         """Mark the run's uploads as possibly sent (in the caller's transaction): from here on
@@ -1596,6 +1632,31 @@ def upload_ticket(kind: str, ref: ListingRef | None) -> Ticket | None:
         if kind == planner.DOCUMENT:
             raise
         return None
+
+
+_NOT_ASKED = object()
+_ticket_pool: tuple[int, ThreadPoolExecutor] | None = None
+
+
+def _ticket_threads() -> ThreadPoolExecutor:
+    """This process's threads for upload tickets (made after a fork, never inherited)."""
+    global _ticket_pool
+    with _client_lock:
+        if _ticket_pool is None or _ticket_pool[0] != os.getpid():
+            workers = max(1, int(setting("SYNC_TICKET_CONCURRENCY", 4)))
+            _ticket_pool = (os.getpid(), ThreadPoolExecutor(workers, thread_name_prefix="spark-tickets"))
+        return _ticket_pool[1]
+
+
+def _ticket_or_error(
+    kind: str, ref: ListingRef | None, *, helper: bool = False
+) -> Ticket | SparkError | None:
+    if helper:
+        _ticket_helper.set(True)  # in this call's own copy of the push's context
+    try:
+        return upload_ticket(kind, ref)
+    except SparkError as error:
+        return error
 
 
 def _work_row(draft_id: int) -> dict[str, Any] | None:

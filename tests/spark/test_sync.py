@@ -202,6 +202,24 @@ def test_a_lost_upload_reply_is_settled_with_the_same_ticket(sync_env, full_draf
     assert sync_env.count("tickets.create") == 3 + 2
 
 
+def test_a_runs_later_tickets_are_asked_for_together_and_logged(sync_env, full_draft):
+    # Every ticket answers after 0.4 s. The first is asked for alone; the other four at once,
+    # from helper threads, each still logged to the draft's sync log.
+    sync_env.control.faults({"kind": "hang", "hang_seconds": 0.4, "routes": ["tickets.create"]})
+    drain(full_draft, timeout=60)
+    assert_in_sync(sync_env, full_draft)
+    assert sync_env.count("tickets.create") == 5
+    logged = RemoteCall.objects.filter(draft=full_draft, route="tickets.create", status=201)
+    spans = sorted((call.at - dt.timedelta(milliseconds=call.duration_ms), call.at) for call in logged)
+    assert len(spans) == 5
+    first, together = spans[0], spans[1:]
+    assert first[1] <= min(start for start, _end in together)  # the first came back before the rest left
+    assert max(start for start, _end in together) < min(
+        end for _start, end in together
+    )  # all in flight at once
+    assert {call.worker for call in logged} == {RemoteCall.objects.filter(draft=full_draft).first().worker}
+
+
 @dataclass
 class UploadRun:
     """A push claimed by hand and planned, stopped before the uploads of two new photos."""

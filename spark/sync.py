@@ -243,6 +243,13 @@ def limiter():
         return _limiter_cache[key]
 
 
+def _hold_every_worker(error: SparkRateLimited, default: float) -> None:
+    """The remote asked us to slow down: pause the shared bucket, so every worker waits its
+    Retry-After (else `default` seconds). Best effort: the bucket's store may be down too."""
+    with contextlib.suppress(Exception):
+        limiter().pause(error.retry_after if error.retry_after is not None else default)
+
+
 def _before_request(method: str, route: str) -> None:
     # Every request of every worker takes a token from the shared bucket; then the lease is
     # renewed, so a worker that waited long cannot send after losing the draft.
@@ -964,8 +971,7 @@ class Pusher:
         details = _field_details(error)
         now = timezone.now()
         if isinstance(error, SparkRateLimited):
-            with contextlib.suppress(Exception):
-                limiter().pause(retry_after if retry_after is not None else backoff_seconds(1))
+            _hold_every_worker(error, backoff_seconds(1))
         if self.verify_needed:
             # A late answer could still land: read the remote back once it no longer can.
             settle_at = now + dt.timedelta(seconds=_settle_seconds())
@@ -1430,6 +1436,8 @@ class Pusher:
         run: list[PreparedUpload] = []
         for index, (row, upload, kept) in enumerate(candidates):
             ticket = kept if kept is not None else taken.get(index, _NOT_ASKED)
+            if isinstance(ticket, SparkRateLimited):
+                _hold_every_worker(ticket, backoff_seconds(1))  # the run's uploads wait too
             if ticket is _NOT_ASKED or isinstance(ticket, SparkError):
                 break
             if ticket is None and run:
@@ -1744,8 +1752,7 @@ def read_with_retry(read, *args: Any, attempts: int = 3, **kwargs: Any):
                 raise
             wait = error.retry_after
             if isinstance(error, SparkRateLimited):
-                with contextlib.suppress(Exception):
-                    limiter().pause(wait if wait is not None else 1.0)
+                _hold_every_worker(error, 1.0)
             if wait is not None and wait > 5:
                 raise  # a long wait belongs to the back-off, not to a sleeping worker
             time.sleep(wait if wait is not None else random.uniform(0, 0.5 * attempt))

@@ -286,6 +286,32 @@ def test_a_run_of_uploads_cut_off_by_a_crash_is_finished_once(sync_env, full_dra
     assert Photo.objects.get(pk=garage.pk).remote_id == garage_row.remote_id
 
 
+def test_a_later_ticket_refused_ends_the_run_before_it_and_a_rate_limit_holds_every_worker(
+    sync_env, full_draft, agent
+):
+    run = two_new_photos_to_upload(full_draft, agent)
+    ref = ListingRef.for_incomplete(run.draft.remote_id)
+    kept = RemoteItem(draft_id=run.draft.pk, kind="photo", local_id=run.porch.pk)
+    kept.keep_ticket(sync.upload_ticket("photo", ref))
+    run.pusher.items[("photo", run.porch.pk)] = kept
+    sync_env.control.faults(
+        {"kind": "rate_limit", "status": 429, "retry_after": 3, "routes": ["tickets.create"], "times": 1}
+    )
+    tickets = sync_env.count("tickets.create")
+    prepared = run.pusher._prepare_run(run.uploads[0], sync._Context(run.seq, ref, run.uploads[1:]))
+    # The porch goes with its kept ticket; the garage's was refused, so the run stops before it.
+    assert [(row.local_id, ticket.token) for row, _op, ticket in prepared] == [
+        (run.porch.pk, kept.ticket_token)
+    ]
+    assert sync_env.count("tickets.create") == tickets + 1
+    wait, _taken = sync.limiter().try_take()
+    assert wait > 1.0  # the shared bucket holds every worker for the remote's Retry-After
+    run.pusher.release()
+    sync_env.control.clear_faults()
+    drain(run.draft, timeout=30)
+    assert_in_sync(sync_env, run.draft)
+
+
 def test_an_upload_whose_ticket_ran_out_during_its_run_takes_a_new_one(sync_env, full_draft, agent):
     from django.utils import timezone
 

@@ -343,6 +343,10 @@ SYNC_REQUEUE_AFTER_SECONDS = env_float("SYNC_REQUEUE_AFTER_SECONDS", 30.0)
 SYNC_DRIFT_INTERVAL_SECONDS = env_float("SYNC_DRIFT_INTERVAL_SECONDS", 300.0)
 # Remote calls older than this leave the per-draft sync log (pruned by the drift check).
 SYNC_CALL_LOG_DAYS = env_int("SYNC_CALL_LOG_DAYS", 30)
+# How long a worker trusts its copy of the shared (Redis) OAuth token before reading it again.
+SYNC_TOKEN_CACHE_SECONDS = env_float("SYNC_TOKEN_CACHE_SECONDS", 5.0)
+# Publishing (spark/promotion.py): transient failures of one step before the job fails.
+PROMOTION_MAX_ATTEMPTS = env_int("PROMOTION_MAX_ATTEMPTS", 8)
 CELERY_BEAT_SCHEDULE["spark-sync-sweep"] = {"task": "spark.sweep", "schedule": SYNC_SWEEP_SECONDS}
 CELERY_BEAT_SCHEDULE["spark-check-drift"] = {
     "task": "spark.check_drift",

@@ -1,6 +1,7 @@
 """The settings module: production values pass Django's deploy checks; Celery keeps tasks."""
 
 import os
+import re
 import secrets
 import subprocess
 import sys
@@ -37,6 +38,20 @@ def test_check_deploy_is_clean_with_production_values():
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+def test_every_setting_the_code_reads_with_a_default_is_in_the_settings_module():
+    """`setting("NAME", default)` falls back quietly: a name missing from the settings module
+    would ignore its environment variable (a worker started with PROMOTION_MAX_ATTEMPTS=30
+    once still gave up after 8)."""
+    read = {
+        name
+        for app in ("accounts", "drafts", "media_manager", "spark", "listings_portal")
+        for path in (ROOT / app).rglob("*.py")
+        for name in re.findall(r"\bsetting\(\s*\"([A-Z][A-Z0-9_]*)\"", path.read_text())
+    }
+    assert "SYNC_MAX_ATTEMPTS" in read  # the scan finds them
+    assert sorted(name for name in read if not hasattr(settings, name)) == []
 
 
 def test_production_cookies_are_hardened():

@@ -161,6 +161,10 @@ CALL_LOG_BATCH = 25
 # A run of consecutive uploads is prepared together, up to this many: their tickets first, then
 # all their intents in one transaction (see `Pusher._op_Upload`).
 UPLOAD_RUN = 8
+# The rest of a run's tickets are asked for at once when the first took at least this long
+# (seconds): against a remote at network distance that saves a round trip each; against one
+# that answers at once, the helper threads would only cost CPU.
+TICKETS_AT_ONCE_AFTER = 0.015
 # One upload of a run: the mirror row, the op, its ticket (None: a base64 photo).
 PreparedUpload = tuple[RemoteItem, planner.Upload, Ticket | None]
 # What an upload's intent writes on its mirror row.
@@ -1412,8 +1416,9 @@ class Pusher:
         """`op` and the uploads right after it in the plan (up to UPLOAD_RUN), each with its
         ticket: a kept one still usable, else a new one. The first new ticket is asked for on
         its own (a refusal there is the run's error; no ticket means the remote takes photos by
-        base64 POST, one per run), the rest all at once (`_take_tickets`). A ticket refused for
-        a later upload ends the run there (that upload meets the refusal itself)."""
+        base64 POST, one per run), then the rest: all at once when the first was slow to come
+        (`TICKETS_AT_ONCE_AFTER`). A ticket refused for a later upload ends the run there (that
+        upload meets the refusal itself)."""
         candidates: list[tuple[RemoteItem, planner.Upload, Ticket | None]] = []
         for upload in (op, *context.upcoming[: UPLOAD_RUN - 1]):
             if type(upload) is not planner.Upload:
@@ -1427,12 +1432,15 @@ class Pusher:
         if wanted:
             first, rest = wanted[0], wanted[1:]
             kind = candidates[first][1].kind
+            started = time.monotonic()
             # For the run's own first upload a refusal is raised, as for a single upload.
             taken[first] = (
                 upload_ticket(kind, context.ref) if first == 0 else _ticket_or_error(kind, context.ref)
             )
+            at_once = time.monotonic() - started >= TICKETS_AT_ONCE_AFTER
             if isinstance(taken[first], Ticket) and rest:
-                taken |= self._take_tickets(rest, [candidates[index][1].kind for index in rest], context)
+                kinds = [candidates[index][1].kind for index in rest]
+                taken |= self._take_tickets(rest, kinds, context, at_once=at_once)
         run: list[PreparedUpload] = []
         for index, (row, upload, kept) in enumerate(candidates):
             ticket = kept if kept is not None else taken.get(index, _NOT_ASKED)
@@ -1448,17 +1456,18 @@ class Pusher:
         return run
 
     def _take_tickets(
-        self, indexes: list[int], kinds: list[str], context: _Context
+        self, indexes: list[int], kinds: list[str], context: _Context, *, at_once: bool
     ) -> dict[int, Ticket | SparkError | None]:
-        """New tickets for several uploads at once, in helper threads (each call still takes
-        its token from the shared rate limit and goes to the sync log): by index, a ticket,
-        None (no photo tickets) or the SparkError the remote answered."""
-        if len(indexes) <= 1:
-            pairs = [
-                (index, _ticket_or_error(kind, context.ref))
-                for index, kind in zip(indexes, kinds, strict=True)
-            ]
-            return dict(pairs)
+        """New tickets for several uploads: by index, a ticket, None (no photo tickets) or the
+        SparkError the remote answered. `at_once`: all in flight together, from helper threads
+        (each call still takes its token from the shared rate limit and goes to the sync log)."""
+        if not at_once or len(indexes) <= 1:
+            taken: dict[int, Ticket | SparkError | None] = {}
+            for index, kind in zip(indexes, kinds, strict=True):
+                taken[index] = _ticket_or_error(kind, context.ref)
+                if not isinstance(taken[index], Ticket):
+                    break  # the run ends there: no use asking for more
+            return taken
         futures = {
             index: _ticket_threads().submit(
                 contextvars.copy_context().run, _ticket_or_error, kind, context.ref, helper=True

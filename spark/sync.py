@@ -586,18 +586,31 @@ class Pusher:
             "state": SyncState.SYNCING,
             "last_attempt_at": now,
         }
-        taken = claimable.filter(
-            Q(lease_owner="") | Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now)
-        ).update(**values)
+        taken = claimable.filter(Q(lease_owner="") | Q(lease_expires_at__isnull=True)).update(**values)
         if not taken:
-            holder = DraftSync.objects.filter(pk=self.draft_id).values_list("lease_owner", flat=True).first()
-            if holder and _owner_is_dead(holder):
-                taken = claimable.filter(lease_owner=holder).update(**values)
-                if taken:
-                    logger.info("draft %s: took over the lease of dead worker %s", self.draft_id, holder)
+            # A lease left behind: its worker died (or outlived it), perhaps mid-call.
+            taken = claimable.filter(lease_expires_at__lt=now).update(**values)
+            if not taken:
+                holder = (
+                    DraftSync.objects.filter(pk=self.draft_id).values_list("lease_owner", flat=True).first()
+                )
+                if holder and _owner_is_dead(holder):
+                    taken = claimable.filter(lease_owner=holder).update(**values)
+            if taken:
+                logger.info("draft %s: took over a lease left behind", self.draft_id)
+                self._verify_after_takeover(now)
         self.held = taken == 1
         self.renewed_at = time.monotonic()
         return self.held
+
+    def _verify_after_takeover(self, now: dt.datetime) -> None:
+        """The worker that left the lease behind may have had a write in flight when it died: an
+        update with no intent recorded (fields, a caption, a privacy, the order), which could
+        still land and undo a newer value. Read the remote back once it no longer can."""
+        settle_at = now + dt.timedelta(seconds=_settle_seconds())
+        DraftSync.objects.filter(pk=self.draft_id, lease_owner=self.owner).exclude(
+            draft__remote_id=""
+        ).filter(Q(verify_after__isnull=True) | Q(verify_after__lt=settle_at)).update(verify_after=settle_at)
 
     def renew_lease(self, *, force: bool = False) -> None:
         """Extend the claim; LeaseLost if another worker has it. Renewed at most every quarter

@@ -418,3 +418,31 @@ def test_the_pass_after_a_create_plans_the_uploads_without_reading_again(sync_en
     assert len(sync_row_reads) == 2
     assert sync_env.count("incomplete.create") == 1
     assert_in_sync(sync_env, full_draft)
+
+
+def test_a_lease_left_behind_is_taken_over_and_the_remote_read_back(sync_env, full_draft, agent):
+    """A worker killed mid-call can leave a write in flight that lands after the next push
+    confirmed otherwise (a privacy, a caption, a field: no intent is recorded for those). The
+    worker that takes over its lease reads the remote back once such a write can no longer
+    land, and puts right what differs."""
+    from django.utils import timezone
+
+    drain(full_draft)
+    draft = Draft.objects.get(pk=full_draft.pk)
+    survey = Document.objects.get(draft=draft, name="Survey")
+    assert survey.privacy == "Private"
+    # The dead worker was pushing a price change; its earlier privacy write lands late.
+    draft.save_field(
+        "list_price", "312000", by=agent, seen_version=draft.version, seen_value=draft.list_price
+    )
+    sync.client().set_document_privacy(ListingRef.for_incomplete(draft.remote_id), survey.remote_id, "Public")
+    DraftSync.objects.filter(pk=draft.pk).update(
+        lease_owner="gone-worker",
+        lease_expires_at=timezone.now() - dt.timedelta(seconds=1),
+        state=SyncState.SYNCING,
+    )
+    reads = sync_env.count("incomplete.get")
+    drain(draft, timeout=30)
+    assert sync_env.count("incomplete.get") > reads  # read back after the settle window
+    assert_in_sync(sync_env, draft)  # the survey is private again in the MLS
+    assert DraftSync.objects.get(pk=draft.pk).verify_after is None

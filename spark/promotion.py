@@ -378,8 +378,7 @@ class Publisher:
             return "failed"
         retry_after = error.retry_after if isinstance(error, SparkError) else None
         if isinstance(error, SparkRateLimited):
-            with contextlib.suppress(Exception):
-                sync.limiter().pause(retry_after if retry_after is not None else 1.0)
+            sync._hold_every_worker(error, 1.0)
         delay = sync.backoff_seconds(attempts, retry_after)
         until = timezone.now() + dt.timedelta(seconds=delay)
         self.release(

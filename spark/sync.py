@@ -1456,10 +1456,12 @@ class Pusher:
                 taken |= self._take_tickets(rest, kinds, context, at_once=at_once)
         run: list[PreparedUpload] = []
         for index, (row, upload, kept) in enumerate(candidates):
-            ticket = kept if kept is not None else taken.get(index, _NOT_ASKED)
+            if kept is None and index not in taken:
+                break  # not asked for: an earlier ticket ended the run
+            ticket = kept if kept is not None else taken[index]
             if isinstance(ticket, SparkRateLimited):
                 _hold_every_worker(ticket, backoff_seconds(1))  # the run's uploads wait too
-            if ticket is _NOT_ASKED or isinstance(ticket, SparkError):
+            if isinstance(ticket, SparkError):
                 break
             if ticket is None and run:
                 break  # a base64 photo starts a run of its own
@@ -1664,7 +1666,6 @@ def upload_ticket(kind: str, ref: ListingRef | None) -> Ticket | None:
         return None
 
 
-_NOT_ASKED = object()
 _ticket_pool: tuple[int, ThreadPoolExecutor] | None = None
 
 

@@ -112,32 +112,27 @@ def raw_share(args: tuple[str, list[int], int, int, float]) -> tuple[int, float,
     return calls, ready, finished, cpu
 
 
+def _name_and_cpu(pid: int | str) -> tuple[str, float] | None:
+    """A process's name and user + system CPU seconds so far (Linux /proc); None once gone."""
+    try:
+        head, tail = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)
+    except OSError:
+        return None
+    fields = tail.split()
+    return head.split("(", 1)[1], (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def cpu_seconds(pids: list[int]) -> float:
-    """User + system CPU time of these processes (Linux /proc), in seconds."""
-    total = 0.0
-    tick = os.sysconf("SC_CLK_TCK")
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += (int(fields[11]) + int(fields[12])) / tick
-    return total
+    """User + system CPU time of these processes, in seconds."""
+    return sum(found[1] for pid in pids if (found := _name_and_cpu(pid)) is not None)
 
 
 def process_cpu() -> dict[int, tuple[str, float]]:
-    """Every process's name and CPU seconds so far (Linux /proc)."""
-    tick = os.sysconf("SC_CLK_TCK")
+    """Every process's name and CPU seconds so far."""
     found = {}
     for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            head, tail = (entry / "stat").read_text().rsplit(")", 1)
-        except OSError:
-            continue
-        fields = tail.split()
-        found[int(entry.name)] = (head.split("(", 1)[1], (int(fields[11]) + int(fields[12])) / tick)
+        if entry.name.isdigit() and (stat := _name_and_cpu(entry.name)) is not None:
+            found[int(entry.name)] = stat
     return found
 
 

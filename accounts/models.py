@@ -57,11 +57,11 @@ class Role(models.TextChoices):
 
 
 class PortalUserManager(UserManager):
-    """Users come with their office: every page names it in the header, and scoping starts
-    from it, so the signed-in user is loaded with it in one query."""
+    """Users come with their office and its company: every page names them in the header, and
+    scoping starts from them, so the signed-in user is loaded with both in one query."""
 
     def get_queryset(self):
-        return super().get_queryset().select_related("office")
+        return super().get_queryset().select_related("office__company")
 
 
 class User(AbstractUser):

@@ -1,6 +1,5 @@
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -16,36 +15,34 @@ def client_ip(request: HttpRequest) -> str | None:
 
 
 class ThrottledLoginView(auth_views.LoginView):
-    """Django's login view, refusing further tries after repeated failures."""
+    """Django's login view, refusing further tries after repeated failures (accounts/throttle.py)."""
 
     template_name = "accounts/login.html"
     redirect_authenticated_user = True
 
+    def post(self, request, *args, **kwargs):
+        form = self.get_form()
+        # The name authentication will look up: the form field strips and NFKC-normalises it.
+        username = form.fields["username"].to_python(form.data.get("username"))
+        refusal = throttle.refusal_for(username, client_ip(request))
+        if refusal is not None:
+            return self.refuse(username, refusal)
+        if form.is_valid():
+            return self.form_valid(form)
+        throttle.record_failure(username, client_ip(request))
+        return self.form_invalid(form)
+
     def form_valid(self, form):
-        throttle.clear(form.get_user().get_username(), client_ip(self.request))
+        throttle.clear_failures_of(form.get_user().get_username(), client_ip(self.request))
         return super().form_valid(form)
 
-    def post(self, request, *args, **kwargs):
-        username = request.POST.get("username", "")
-        if throttle.is_locked_out(username, client_ip(request)):
-            form = self.get_form()
-            form.is_valid()
-            form.errors.clear()
-            form.add_error(
-                None,
-                ValidationError(
-                    "Too many failed sign-ins. Wait 15 minutes and try again, or ask your office admin."
-                ),
-            )
-            response = self.form_invalid(form)
-            response.status_code = 429
-            return response
-        return super().post(request, *args, **kwargs)
-
-    def form_invalid(self, form):
-        if self.request.method == "POST" and not form.non_field_errors().as_text().startswith("* Too many"):
-            throttle.record_failure(self.request.POST.get("username", ""), client_ip(self.request))
-        return super().form_invalid(form)
+    def refuse(self, username: str, refusal: throttle.Refusal) -> HttpResponse:
+        """429 without checking the password: an unbound form, so nothing authenticates."""
+        form = self.get_form_class()(request=self.request, initial={"username": username})
+        response = self.render_to_response(self.get_context_data(form=form, refusal=refusal.message))
+        response.status_code = 429
+        response["Retry-After"] = str(refusal.retry_after_seconds)
+        return response
 
 
 # --- The inbox ---

@@ -251,7 +251,7 @@ def draft_list(request: HttpRequest) -> HttpResponse:
         else []
     )
     drafts = form.filter(
-        Draft.objects.visible_to(request.user).select_related("list_agent", "co_list_agent", "sync")
+        Draft.objects.visible_to(request.user).select_related("list_agent", "co_list_agent", "office", "sync")
     )
     page = Paginator(drafts, LIST_PAGE_SIZE).get_page(request.GET.get("page"))
     rows = [(draft, *rules.readiness(draft)) for draft in page.object_list]
@@ -266,6 +266,8 @@ def draft_list(request: HttpRequest) -> HttpResponse:
         "agent_choices": agent_choices,
         "selected_agent": request.GET.get("agent", ""),
         "property_types": PropertyType.choices,
+        # A company admin's (or a superuser's) list mixes offices: each row names its office.
+        "spans_offices": request.user.is_company_admin or request.user.is_superuser,
         "nav": "drafts",
     }
     if request.htmx and not request.htmx.history_restore_request:

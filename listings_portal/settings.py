@@ -129,9 +129,21 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-# Failed logins allowed per username and per client address inside the window.
-LOGIN_THROTTLE_ATTEMPTS = env_int("LOGIN_THROTTLE_ATTEMPTS", 5)
+# Sign-in throttling (accounts/throttle.py): failed sign-ins counted inside the window. A
+# (username, address) pair locks first; an address gets more room (an office may share one
+# public IP); a username failing from many addresses is slowed to one try per pause, not shut,
+# so a stranger cannot keep an agent out.
 LOGIN_THROTTLE_WINDOW_SECONDS = env_int("LOGIN_THROTTLE_WINDOW_SECONDS", 900)
+LOGIN_THROTTLE_FAILURES_PER_USERNAME_AND_ADDRESS = env_int(
+    "LOGIN_THROTTLE_FAILURES_PER_USERNAME_AND_ADDRESS", 5
+)
+LOGIN_THROTTLE_FAILURES_PER_ADDRESS = env_int(
+    "LOGIN_THROTTLE_FAILURES_PER_ADDRESS", 4 * LOGIN_THROTTLE_FAILURES_PER_USERNAME_AND_ADDRESS
+)
+LOGIN_THROTTLE_FAILURES_PER_USERNAME = env_int(
+    "LOGIN_THROTTLE_FAILURES_PER_USERNAME", 4 * LOGIN_THROTTLE_FAILURES_PER_USERNAME_AND_ADDRESS
+)
+LOGIN_THROTTLE_USERNAME_PAUSE_SECONDS = env_int("LOGIN_THROTTLE_USERNAME_PAUSE_SECONDS", 60)
 
 # --- Cache --------------------------------------------------------------------------
 CACHE_URL = env_str("CACHE_URL", "")

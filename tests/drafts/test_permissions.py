@@ -193,3 +193,130 @@ def test_live_draft_is_read_only_for_its_own_agent(cast):
     assert save.status_code == 403
     assert trash.status_code == 403
     assert Draft.objects.get(pk=cast.draft.pk).city == "Fargo"
+
+
+# --- The company admin row across the other apps ---------------------------------------------
+# A company admin (the designated broker) oversees every office of their company: `cast`
+# seats them in the other office, so each page below is another office's draft to them.
+# Another company's admin gets a 404 everywhere, as any stranger does.
+
+COMPANY_ROW = ["company_admin", "other_company_admin"]
+
+
+@pytest.fixture
+def draft_media(cast):
+    from tests.media_manager.media_helpers import add_bare_photo, add_document
+
+    return {
+        "photos": [add_bare_photo(cast.draft, cast.agent, f"{n}.jpg") for n in (1, 2)],
+        "document": add_document(cast.draft, cast.agent, name="Survey"),
+    }
+
+
+# page: (url name, extra url args from the media, htmx?)
+COMPANY_PAGES = {
+    "media_page": ("media_manager:draft_media", lambda m: [], False),
+    "photo_grid": ("media_manager:photo_grid", lambda m: [], True),
+    "document_list": ("media_manager:document_list", lambda m: [], True),
+    "document_file": ("media_manager:document_file", lambda m: [m["document"].pk], False),
+    "sync_page": ("spark:draft_sync", lambda m: [], False),
+    "sync_badge": ("spark:draft_sync_badge", lambda m: [], True),
+    "publishing_panel": ("spark:promotion_status", lambda m: [], True),
+}
+
+
+@pytest.mark.parametrize("page", COMPANY_PAGES)
+@pytest.mark.parametrize("actor_name", COMPANY_ROW)
+def test_company_admin_row_reaches_the_media_and_sync_pages(cast, draft_media, actor_name, page):
+    name, extra, is_htmx = COMPANY_PAGES[page]
+    url = reverse(name, args=[cast.draft.pk, *extra(draft_media)])
+
+    response = _client_for(cast, actor_name).get(url, **(htmx() if is_htmx else {}))
+
+    assert response.status_code == (200 if actor_name == "company_admin" else 404)
+
+
+def _media_change(action: str, draft: Draft, media: dict) -> tuple[str, dict]:
+    second_photo, document = media["photos"][1], media["document"]
+    return {
+        "make_primary": (reverse("media_manager:photo_make_primary", args=[draft.pk, second_photo.pk]), {}),
+        "photo_to_trash": (reverse("media_manager:photo_delete", args=[draft.pk, second_photo.pk]), {}),
+        "document_rename": (
+            reverse("media_manager:document_update", args=[draft.pk, document.pk]),
+            {"name": "Boundary survey", "privacy": document.privacy},
+        ),
+    }[action]
+
+
+@pytest.mark.parametrize("action", ["make_primary", "photo_to_trash", "document_rename"])
+@pytest.mark.parametrize("actor_name", COMPANY_ROW)
+def test_company_admin_row_manages_the_media(cast, draft_media, actor_name, action):
+    second_photo, document = draft_media["photos"][1], draft_media["document"]
+    url, body = _media_change(action, cast.draft, draft_media)
+
+    response = _client_for(cast, actor_name).post(url, body, **htmx())
+
+    second_photo.refresh_from_db()
+    document.refresh_from_db()
+    changed = {
+        "make_primary": second_photo.is_primary,
+        "photo_to_trash": second_photo.deleted_at is not None,
+        "document_rename": document.name == "Boundary survey",
+    }[action]
+    if actor_name == "company_admin":
+        assert response.status_code == 200
+        assert changed
+    else:
+        assert response.status_code == 404
+        assert not changed
+
+
+@pytest.mark.parametrize("actor_name", COMPANY_ROW)
+def test_company_admin_row_retries_the_sync(cast, actor_name):
+    response = _client_for(cast, actor_name).post(reverse("spark:draft_sync_retry", args=[cast.draft.pk]))
+
+    assert response.status_code == (302 if actor_name == "company_admin" else 404)
+
+
+def test_company_admin_starts_a_draft_for_an_agent_of_any_office_of_the_company(cast):
+    client = _client_for(cast, "company_admin")
+
+    response = client.post(
+        reverse("drafts:draft_create"), {"property_type": "A", "list_agent": cast.agent.pk}
+    )
+
+    started = Draft.objects.exclude(pk=cast.draft.pk).get()
+    assert response.status_code == 302
+    assert (started.list_agent, started.office, started.created_by) == (
+        cast.agent,
+        cast.agent.office,
+        cast.company_admin,
+    )
+
+
+def test_company_admin_cannot_start_a_draft_for_another_company_s_agent(cast):
+    client = _client_for(cast, "company_admin")
+
+    response = client.post(
+        reverse("drafts:draft_create"), {"property_type": "A", "list_agent": cast.other_company_agent.pk}
+    )
+
+    assert response.status_code == 302
+    assert response["Location"] == reverse("drafts:draft_list")
+    assert Draft.objects.count() == 1
+
+
+@pytest.mark.parametrize("actor_name", ["company_admin", "other_company_admin", "other_office_admin"])
+def test_company_admin_row_in_the_review_queue_and_needs_attention(cast, actor_name):
+    from spark.models import DraftSync, SyncState
+
+    Draft.objects.filter(pk=cast.draft.pk).update(status="submitted")
+    DraftSync.objects.update_or_create(draft=cast.draft, defaults={"state": SyncState.ATTENTION})
+    client = _client_for(cast, actor_name)
+
+    queue = client.get(reverse("drafts:review_queue"))
+    attention = client.get(reverse("spark:needs_attention"))
+
+    sees = actor_name == "company_admin"
+    assert [row.draft.pk for row in queue.context["rows"]] == ([cast.draft.pk] if sees else [])
+    assert [row.draft_id for row in attention.context["page"]] == ([cast.draft.pk] if sees else [])

@@ -62,7 +62,7 @@ INSTALLED_APPS = [
     "drafts",
     "media_manager",
     "spark",
-    "spark.sandbox",
+    "sandbox",
 ]
 
 MIDDLEWARE = [
@@ -323,7 +323,7 @@ SPARK_SANDBOX_CLIENT_SECRET = env_str("SPARK_SANDBOX_CLIENT_SECRET", "sandbox-se
 SPARK_SANDBOX_TOKEN_TTL = env_int("SPARK_SANDBOX_TOKEN_TTL", 3600)
 # Fault rules a fresh (or reset) sandbox starts with: JSON as POSTed to _control/faults; none by default.
 SPARK_SANDBOX_FAULTS = env_str("SPARK_SANDBOX_FAULTS", "")
-# JSON overrides of the sandbox's switches for what spark-api.md §10 leaves open (spark/sandbox/config.py).
+# JSON overrides of the sandbox's switches for what spark-api.md §10 leaves open (sandbox/config.py).
 SPARK_SANDBOX_OPTIONS = env_str("SPARK_SANDBOX_OPTIONS", "")
 
 # --- Sync engine (spark/sync.py) ----------------------------------------------------------

@@ -16,4 +16,4 @@ urlpatterns = [
 ]
 
 if settings.SPARK_SANDBOX_ENABLED:
-    urlpatterns.append(path("sandbox/", include("spark.sandbox.urls")))
+    urlpatterns.append(path("sandbox/", include("sandbox.urls")))

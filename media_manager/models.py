@@ -115,7 +115,7 @@ def normalize_document_name(name: str) -> str:
 # The MLS metadata's HasEditNames (spark-api.md §7.7): documents with these names must have
 # this privacy, per property type. The sync engine may refresh it from
 # /listings/incomplete/documents/meta; until then this is what the MLS publishes for us. The
-# same table as the sandbox's (spark/sandbox/catalog.py HAS_EDIT_NAMES), which follows the
+# same table as the sandbox's (sandbox/catalog.py HAS_EDIT_NAMES), which follows the
 # Spark pages: "Property Disclosure" only where that disclosure exists (residential, multi
 # family, farm), "Rent Roll" where there are tenants' leases (multi family, commercial).
 _HAS_EDIT_NAMES: dict[str, tuple[str, ...]] = {

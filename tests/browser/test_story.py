@@ -31,7 +31,7 @@ from .worker import CeleryWorker, celery_worker_fixture  # noqa: F401  (provides
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
 
 # What the agent types: every field a Residential listing needs to pass the portal's ERROR
-# rules (drafts/rules.py) and the MLS's rules for POST /v1/listings (spark/sandbox/catalog.py).
+# rules (drafts/rules.py) and the MLS's rules for POST /v1/listings (sandbox/catalog.py).
 FIELDS = {
     "street_number": "1420",
     "street_name": "Elm",

@@ -228,7 +228,7 @@ def test_forced_names_take_the_mls_privacy(draft, agent):
 
 def test_the_forced_privacy_table_is_the_sandboxs(draft, agent):
     """The portal forces exactly the names the MLS metadata (the sandbox's) names, per type."""
-    from spark.sandbox import catalog
+    from sandbox import catalog
 
     for property_type, _label in PropertyType.choices:
         names = catalog.HAS_EDIT_NAMES[property_type]

@@ -10,10 +10,10 @@ import pytest
 
 from drafts.models import Draft, DraftEvent, DraftStatus
 from media_manager.models import Document, Photo
+from sandbox.models import Listing as SandboxListing
 from spark import planner, sync
 from spark.client import ListingRef
 from spark.models import DraftSync, RemoteCall, RemoteItem, SyncState
-from spark.sandbox.models import Listing as SandboxListing
 from tests.factories import DraftFactory
 from tests.spark.sync_support import (
     add_document,

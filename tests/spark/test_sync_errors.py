@@ -11,10 +11,10 @@ from django.utils import timezone
 
 from drafts.models import Draft, DraftEvent, DraftStatus
 from media_manager.models import Photo
+from sandbox.models import Listing as SandboxListing
+from sandbox.models import Photo as SandboxPhoto
 from spark import sync
 from spark.models import DraftSync, RemoteItem, SyncState
-from spark.sandbox.models import Listing as SandboxListing
-from spark.sandbox.models import Photo as SandboxPhoto
 from tests.factories import DraftFactory
 from tests.spark.sync_support import (
     add_document,

@@ -2,6 +2,6 @@ from django.apps import AppConfig
 
 
 class SandboxConfig(AppConfig):
-    name = "spark.sandbox"
+    name = "sandbox"
     label = "sandbox"
     verbose_name = "Spark sandbox (local MLS emulator)"

@@ -9,7 +9,7 @@ import time
 import pytest
 import requests
 
-from tests.spark.sandbox.conftest import DRAFT, b64, envelope_error, jpeg, pdf
+from tests.sandbox.conftest import DRAFT, b64, envelope_error, jpeg, pdf
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.spark.sandbox.conftest import DRAFT, TOKEN
+from tests.sandbox.conftest import DRAFT, TOKEN
 
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parents[2]
 HEADERS = {"X-SparkApi-User-Agent": "t", "Authorization": f"Bearer {TOKEN}"}
 
 

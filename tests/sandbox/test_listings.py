@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from tests.spark.sandbox.conftest import AGENT, DRAFT, envelope_error
+from tests.sandbox.conftest import AGENT, DRAFT, envelope_error
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -8,10 +8,10 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from spark.sandbox import faults
-from spark.sandbox.envelope import success
-from spark.sandbox.models import Call
-from spark.sandbox.pipeline import endpoint, handle
+from sandbox import faults
+from sandbox.envelope import success
+from sandbox.models import Call
+from sandbox.pipeline import endpoint, handle
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

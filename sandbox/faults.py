@@ -44,7 +44,6 @@ from django.db.models import Count
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.utils import timezone
 
-from .config import option
 from .envelope import ApiError, failure
 from .models import Call, FaultRule, SandboxConfig
 
@@ -61,37 +60,10 @@ class FaultSpecError(ValueError):
 
 
 def settings_faults() -> dict[str, Any] | None:
-    raw = getattr(settings, "SPARK_SANDBOX_FAULTS", None)
+    raw = settings.SPARK_SANDBOX_FAULTS
     if not raw:
         return None
     return json.loads(raw) if isinstance(raw, str) else dict(raw)
-
-
-@functools.cache
-def _config_sql() -> str:
-    # Written out because every API request runs it: compiling the same ORM query each time cost more
-    # than half a millisecond, the raw query about a fifth of that.
-    quote = connection.ops.quote_name
-    config, rules = SandboxConfig._meta.db_table, FaultRule._meta.db_table
-    # Only quoted table names are formatted in; the id is a parameter.
-    return f"SELECT *, EXISTS (SELECT 1 FROM {quote(rules)}) AS has_rules FROM {quote(config)} WHERE id = %s"  # noqa: S608
-
-
-def ensure_config() -> SandboxConfig:
-    """The config row; a fresh database starts with the faults of setting ``SPARK_SANDBOX_FAULTS``.
-
-    It comes with ``has_rules`` (whether any fault rule exists), so that ``decide`` needs no query of its
-    own on the common path: one query per API request for both.
-    """
-    config = next(iter(SandboxConfig.objects.raw(_config_sql(), [1])), None)
-    if config is not None:
-        return config
-    with transaction.atomic():
-        config, created = SandboxConfig.objects.get_or_create(pk=1)
-        if created and (spec := settings_faults()):
-            install(spec)
-            config.refresh_from_db()
-    return config
 
 
 def _validate_rule(index: int, rule: dict[str, Any]) -> FaultRule:
@@ -215,8 +187,11 @@ def sleep_latency(config: SandboxConfig) -> None:
         time.sleep(config.latency_ms / 1000)
 
 
-def fault_response(decision: Decision) -> HttpResponse:
-    """The answer of a fault that replaces the request (kinds in ``BEFORE``)."""
+def fault_response(decision: Decision, rate_limit_status: int) -> HttpResponse:
+    """The answer of a fault that replaces the request (kinds in ``BEFORE``).
+
+    ``rate_limit_status`` is the option of that name, passed in because config.py imports this module.
+    """
     params = decision.params
     if decision.kind == "server_error":
         status = params.get("status", 500)
@@ -229,7 +204,7 @@ def fault_response(decision: Decision) -> HttpResponse:
         return failure(status, code, params.get("message", "The API is temporarily unavailable"))
     if decision.kind == "rate_limit":
         # §10.8: 1550 is 503 in the older error table, 429 in the newer; option ``rate_limit_status``.
-        status = params.get("status") or option("rate_limit_status")
+        status = params.get("status") or rate_limit_status
         response = failure(status, 1550, params.get("message", "Over rate limit"))
         retry_after = params.get("retry_after")
         if params.get("retry_after_date_in") is not None:

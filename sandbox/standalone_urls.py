@@ -2,4 +2,4 @@
 
 from django.urls import include, path
 
-urlpatterns = [path("", include("spark.sandbox.urls"))]
+urlpatterns = [path("", include("sandbox.urls"))]

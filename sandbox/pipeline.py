@@ -198,7 +198,10 @@ def dispatch(endpoint: Endpoint, request: HttpRequest, kwargs: dict[str, Any]) -
         if kind == "hang":
             time.sleep(float(decision.params.get("hang_seconds", 60)))
         with db_guard():
-            response = faults.fault_response(decision) if kind in faults.BEFORE else run(api, spec)
+            if kind in faults.BEFORE:
+                response = faults.fault_response(decision, option("rate_limit_status"))
+            else:
+                response = run(api, spec)
             applied = route in MUTATING and 200 <= response.status_code < 400
             drop = kind == "drop_after_apply" and faults.find_socket(request.META) is not None
             if kind == "drop_after_apply" and not drop:

@@ -10,7 +10,7 @@ import pytest
 import requests
 from PIL import Image
 
-from tests.spark.sandbox.conftest import MISSING_ID, b64, envelope_error, jpeg, pdf
+from tests.sandbox.conftest import MISSING_ID, b64, envelope_error, jpeg, pdf
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

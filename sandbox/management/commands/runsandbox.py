@@ -26,7 +26,7 @@ class Command(BaseCommand):
         if migrate:
             call_command("migrate", interactive=False, verbosity=0)
         # Same views, mounted at "/": reverse("sandbox:...") then gives root-relative URLs too.
-        settings.ROOT_URLCONF = "spark.sandbox.standalone_urls"
+        settings.ROOT_URLCONF = "sandbox.standalone_urls"
         clear_url_caches()
         # One database connection per client connection rather than per request (a client keeps its
         # connection alive across calls): opening a SQLite connection (functions, PRAGMAs) cost about a
@@ -38,5 +38,5 @@ class Command(BaseCommand):
             f"Spark sandbox at http://{host}:{port}/ (API base URL http://{host}:{port}); Ctrl-C stops it"
         )
         # Django's threaded dev server: one thread per connection, and the socket the drop_after_apply
-        # fault closes is reachable from wsgi.input (see spark/sandbox/faults.py).
+        # fault closes is reachable from wsgi.input (see sandbox/faults.py).
         run(host, port, handler, ipv6=":" in host, threading=True)

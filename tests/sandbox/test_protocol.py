@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import requests
 
-from tests.spark.sandbox.conftest import MISSING_ID, TOKEN, envelope_error
+from tests.sandbox.conftest import MISSING_ID, TOKEN, envelope_error
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -602,6 +602,14 @@ def test_a_refused_pdf_gets_its_reason(agent_client, draft, upload_temp_dir, med
     assert list(upload_temp_dir.iterdir()) == []
 
 
+def test_a_latex_hyperref_pdf_is_accepted(agent_client, draft, upload_temp_dir):
+    response = _post_document(
+        agent_client, draft, upload("Brochure.pdf", samples.pdf_hyperref(), "application/pdf")
+    )
+    assert response.status_code == 201
+    assert Document.objects.get().name == "Brochure"
+
+
 def test_an_oversize_pdf_is_stopped_while_streaming(agent_client, draft, settings, upload_temp_dir):
     settings.DOCUMENT_MAX_BYTES = 2000
     response = _post_document(

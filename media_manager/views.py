@@ -693,12 +693,27 @@ def photo_bulk_delete(request: HttpRequest, pk: int) -> HttpResponse:
     if not form.is_valid():
         return _region(request, draft, "photo-grid", status=400, notice=" ".join(form.non_field_errors()))
     ids = form.cleaned_data["ids"]
-    if Photo.objects.filter(pk__in=ids).exclude(draft=draft).exists():
-        raise Http404("No such photo.")
+    # Ids that are not this draft's photos are left out alike, whether they are another
+    # draft's or none at all: the answer must not tell which ids exist elsewhere.
     count = Photo.trash_many(draft, ids, by=request.user)
-    return _region(
-        request, draft, "photo-grid", announce=f"{count} photo{'s' if count != 1 else ''} moved to the trash"
-    )
+    missing = len(ids) - count
+    if count == 0:
+        return _region(
+            request,
+            draft,
+            "photo-grid",
+            status=409,
+            notice="None of the selected photos is on this draft any more, so nothing was deleted.",
+        )
+    announce = f"{count} photo{'s' if count != 1 else ''} moved to the trash"
+    notice = ""
+    if missing:
+        was = "was" if missing == 1 else "were"
+        notice = (
+            f"{announce}. {missing} of the selected photos {was} no longer on this draft "
+            "(deleted meanwhile, perhaps in another tab)."
+        )
+    return _region(request, draft, "photo-grid", announce=notice or announce, notice=notice)
 
 
 @login_required

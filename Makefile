@@ -13,7 +13,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: help run test install install-dev lint check bench-web bench-photos bench-sync clean
+.PHONY: help run test install install-dev lint check bench-web bench-photos bench-sync bench-uploads clean
 
 help:
 	@echo "make run    - the portal with demo data (SQLite, filesystem broker, Spark sandbox) on :$(PORT)"
@@ -56,6 +56,9 @@ bench-photos: install-dev
 
 bench-sync: install-dev
 	$(PY) bench/sync/run.py
+
+bench-uploads: install-dev
+	$(PY) bench/uploads/run.py
 
 clean:
 	rm -rf var/broker var/portal.sqlite3*

@@ -522,6 +522,15 @@ _ACTIVE_ACTIONS = {
     "/RichMediaExecute": "This PDF contains embedded media (Flash, video or 3D).",
     "/GoToE": "This PDF has files attached inside it.",
 }
+# Harmless when a reader clicks a link, not when they run by themselves on opening.
+_OPEN_ACTIONS = {
+    "/URI": "This PDF opens a web address as soon as it is opened.",
+    "/SubmitForm": "This PDF sends form data to a web address as soon as it is opened.",
+    "/GoToR": "This PDF opens another file as soon as it is opened.",
+    "/Rendition": "This PDF plays sound or video as soon as it is opened.",
+    "/Sound": "This PDF plays sound or video as soon as it is opened.",
+    "/Movie": "This PDF plays sound or video as soon as it is opened.",
+}
 _ACTIVE_SUBTYPES = {
     "/RichMedia": (RejectCode.ACTIVE_CONTENT, "This PDF contains embedded media (Flash, video or 3D)."),
     "/FileAttachment": (RejectCode.ATTACHMENT, "This PDF has files attached inside it."),
@@ -534,8 +543,8 @@ def inspect_pdf(path: str | os.PathLike[str], limits: MediaLimits) -> PdfInspect
     Refuses: not starting with `%PDF-`, over the byte limit, encrypted (even when it opens
     without a password), more objects than `document_max_objects`, no pages or more than
     `document_max_pages`, and anything active anywhere in the file: JavaScript, Launch,
-    ImportData, embedded files, rich media, XFA, /AA, and an /OpenAction that is an action
-    (an /OpenAction that only says which page to show is fine). Names are compared after
+    ImportData, embedded files, rich media, XFA, /AA, and an /OpenAction that does more than
+    show a page of this file (a destination, or a GoTo action to one, is fine). Names are compared after
     PDF #-escapes are decoded, and every object in the file is examined, reachable or not.
     """
     file_size = os.stat(path).st_size
@@ -619,14 +628,37 @@ def _refuse_active_content(reader: Any) -> None:
                 raise UploadRejected(
                     RejectCode.ATTACHMENT, f"This PDF has files attached inside it. {_PDF_ADVICE}"
                 )
-            open_action = node.get("/OpenAction")
-            if open_action is not None:
-                target = open_action.get_object() if isinstance(open_action, IndirectObject) else open_action
-                if isinstance(target, DictionaryObject):
-                    what = _ACTIVE_ACTIONS.get(
-                        _resolved(target.get("/S")), "This PDF runs an action as soon as it is opened."
-                    )
-                    raise UploadRejected(RejectCode.ACTIVE_CONTENT, f"{what} {_PDF_ADVICE}")
+            if "/OpenAction" in node:
+                _refuse_open_action(node["/OpenAction"], ArrayObject, DictionaryObject)
+
+
+def _refuse_open_action(open_action: Any, array_type: type, dict_type: type) -> None:
+    """An /OpenAction may only show a place in this same file: a destination (an array, or a
+    named one), or a GoTo action to one, as LaTeX's hyperref writes; so may every action its
+    /Next chains to. Anything else would run as soon as the file is opened."""
+    pending = [open_action]
+    seen: set[object] = set()
+    while pending:
+        entry = pending.pop()
+        # A /Next chain may loop back through an indirect reference.
+        key = (entry.idnum, entry.generation) if hasattr(entry, "idnum") else id(entry)
+        if key in seen:
+            continue
+        seen.add(key)
+        action = _resolved(entry)
+        if not isinstance(action, dict_type):
+            continue  # a destination: which page to show, and how
+        kind = _resolved(action.get("/S"))
+        if kind != "/GoTo":
+            what = _ACTIVE_ACTIONS.get(kind) or _OPEN_ACTIONS.get(
+                kind, "This PDF runs an action as soon as it is opened."
+            )
+            raise UploadRejected(RejectCode.ACTIVE_CONTENT, f"{what} {_PDF_ADVICE}")
+        chained = _resolved(action.get("/Next"))
+        if isinstance(chained, array_type):
+            pending.extend(chained)
+        elif chained is not None:
+            pending.append(chained)
 
 
 def _resolved(value: Any) -> Any:

@@ -4,6 +4,10 @@ moves around it (temp file -> private storage, storage -> local path for the pip
 Uploads never sit whole in memory: every file streams to a temp file (hashed on the way),
 and the handler stops as soon as one passes its limit, deleting what it wrote. The view
 must install the handler before anything reads the body (see `install_limited_handler`).
+
+A refused body is read to its end in fixed-size chunks and dropped (`discard_body`), never
+line by line: a line read of a body without newline bytes holds all of it in memory (Django's
+own `exhaust(request)` does that, so the handler stops the parser without it).
 """
 
 from __future__ import annotations
@@ -22,9 +26,12 @@ from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import TemporaryUploadedFile
 from django.core.files.uploadhandler import FileUploadHandler, StopUpload
 from django.http import HttpRequest
+from django.http.multipartparser import MultiPartParserError
 
 # Multipart boundaries and the small form fields around one file.
 MULTIPART_SLACK_BYTES = 64 * 1024
+# What a refused body is read and dropped by: memory stays at one chunk, whatever its size.
+DISCARD_CHUNK_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -63,7 +70,9 @@ class LimitedTemporaryFileUploadHandler(FileUploadHandler):
         if self.received > self.max_bytes:
             self.request.oversize_upload = OversizeUpload(self.file_name or "", self.max_bytes)
             self.file.close()  # a NamedTemporaryFile: closing deletes it
-            raise StopUpload(connection_reset=False)
+            # connection_reset: the parser must not read the rest itself (it reads by lines);
+            # the view answers, then discards the rest in chunks.
+            raise StopUpload(connection_reset=True)
         self.hasher.update(raw_data)
         self.file.write(raw_data)
         return None
@@ -80,21 +89,82 @@ class LimitedTemporaryFileUploadHandler(FileUploadHandler):
                 self.file.close()
 
 
-def install_limited_handler(request: HttpRequest, *, max_bytes: int) -> None:
+class BodyTooLarge(MultiPartParserError):
+    """A body sent without Content-Length went on past the most an upload may be. A parser
+    error, so Django marks the form data unreadable and never parses it again."""
+
+
+class _TerminatedInput:
+    """The request stream of a body sent without Content-Length (chunked), for servers whose
+    wsgi.input ends where the body does: read in the sizes asked, never past `most_bytes`."""
+
+    def __init__(self, stream, most_bytes: int):
+        self.stream = stream
+        self.most_bytes = most_bytes
+        self.received = 0
+
+    def _bounded(self, size: int | None) -> int:
+        room = self.most_bytes + 1 - self.received
+        return room if size is None or size < 0 else min(size, room)
+
+    def _count(self, data: bytes) -> bytes:
+        self.received += len(data)
+        if self.received > self.most_bytes:
+            raise BodyTooLarge("The upload is larger than any we accept.")
+        return data
+
+    def read(self, size: int | None = -1, /) -> bytes:
+        return self._count(self.stream.read(self._bounded(size)))
+
+    def readline(self, size: int | None = -1, /) -> bytes:
+        return self._count(self.stream.readline(self._bounded(size)))
+
+
+def most_upload_bytes(max_bytes: int, *, most_files: int | None = None) -> int:
+    """The largest body a request of at most `most_files` files of `max_bytes` each can be."""
+    if most_files is None:
+        most_files = settings.DATA_UPLOAD_MAX_NUMBER_FILES or 1
+    return max_bytes * most_files + MULTIPART_SLACK_BYTES
+
+
+def install_limited_handler(request: HttpRequest, *, max_bytes: int, most_bytes: int) -> None:
     """Use the limited handler for this request. Call before request.POST/FILES is read
-    (so the view is csrf_exempt and checks CSRF itself afterwards, as Django documents)."""
+    (so the view is csrf_exempt and checks CSRF itself afterwards, as Django documents).
+
+    A body without Content-Length (chunked) reads as empty to Django; when the server says
+    its input ends with the body (wsgi.input_terminated, as gunicorn does), it is read
+    instead, and refused (`BodyTooLarge`) past `most_bytes`."""
     request.oversize_upload = None
     request.upload_handlers = [LimitedTemporaryFileUploadHandler(request, max_bytes=max_bytes)]
+    environ = request.META
+    chunked = "chunked" in request.headers.get("Transfer-Encoding", "").lower()
+    if chunked and not environ.get("CONTENT_LENGTH") and environ.get("wsgi.input_terminated"):
+        # Django's request reads its body through `_stream`, bounded by the declared length,
+        # and its parser skips a body declared empty: both are given what the server knows.
+        request._stream = _TerminatedInput(environ["wsgi.input"], most_bytes)
+        environ["CONTENT_LENGTH"] = str(most_bytes)  # the most it may be; the stream knows its end
 
 
-def body_surely_too_large(request: HttpRequest, *, max_bytes: int) -> bool:
-    """True when the declared body cannot fit even the most files a request may carry."""
+def declared_length(request: HttpRequest) -> int | None:
+    """The body's Content-Length, or None when it has none (chunked) or a broken one."""
     try:
-        length = int(request.META.get("CONTENT_LENGTH") or 0)
+        return int(request.META.get("CONTENT_LENGTH") or "")
     except ValueError:
-        return False
-    most_files = settings.DATA_UPLOAD_MAX_NUMBER_FILES or 1
-    return length > max_bytes * most_files + MULTIPART_SLACK_BYTES
+        return None
+
+
+def discard_body(request: HttpRequest) -> None:
+    """Read what is left of a refused body and drop it, one chunk at a time, so the client
+    gets the answer: a server that closes a connection with the body still coming resets
+    it, and the browser shows a dropped connection instead. A body declared larger than
+    any upload may be is left unread (no form sends that much)."""
+    length = declared_length(request)
+    largest = most_upload_bytes(max(settings.PHOTO_MAX_BYTES, settings.DOCUMENT_MAX_BYTES))
+    if length is not None and length > largest:
+        return
+    with contextlib.suppress(OSError, BodyTooLarge):
+        while request.read(DISCARD_CHUNK_BYTES):
+            pass
 
 
 def close_uploaded_files(request: HttpRequest) -> None:

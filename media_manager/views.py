@@ -56,7 +56,15 @@ from .models import (
     random_storage_name,
     required_documents_for,
 )
-from .uploads import body_surely_too_large, close_uploaded_files, install_limited_handler, save_private
+from .uploads import (
+    BodyTooLarge,
+    close_uploaded_files,
+    declared_length,
+    discard_body,
+    install_limited_handler,
+    most_upload_bytes,
+    save_private,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -179,6 +187,7 @@ def _not_editable(request: HttpRequest, draft: Draft, answer: str, status: int) 
     shape the caller reads: JSON for the uploader, the region (or the save status text) for
     htmx, the page with the message for a plain form."""
     close_uploaded_files(request)
+    discard_body(request)
     message = DraftNotEditable(draft).message
     if answer.endswith("-upload") and (_wants_json(request) or request.htmx):
         response = JsonResponse({"files": [], "error": message}, status=status)
@@ -265,6 +274,7 @@ def _upload_refused(
     request: HttpRequest, draft: Draft, status: int, message: str, anchor: str
 ) -> HttpResponse:
     close_uploaded_files(request)
+    discard_body(request)
     if _wants_json(request) or request.htmx:
         return JsonResponse({"files": [], "error": message}, status=status)
     messages.error(request, message)
@@ -278,13 +288,29 @@ def _too_large(limit: int, noun: str) -> str:
     )
 
 
-def _read_upload(request: HttpRequest, draft: Draft, *, max_bytes: int, noun: str, anchor: str):
-    """Parse the body with the limited handler; (files, None) or (None, refusal response)."""
-    if body_surely_too_large(request, max_bytes=max_bytes):
+def _read_upload(
+    request: HttpRequest,
+    draft: Draft,
+    *,
+    max_bytes: int,
+    noun: str,
+    anchor: str,
+    most_files: int | None = None,
+):
+    """Parse the body with the limited handler; (files, None) or (None, refusal response).
+
+    `most_files`: how many files the form sends at most (None: as many as a request may
+    carry). A body declared larger than that many files can be is refused before any of it
+    is read."""
+    most_bytes = most_upload_bytes(max_bytes, most_files=most_files)
+    length = declared_length(request)
+    if length is not None and length > most_bytes:
         return None, _upload_refused(request, draft, 413, _too_large(max_bytes, noun), anchor)
-    install_limited_handler(request, max_bytes=max_bytes)
+    install_limited_handler(request, max_bytes=max_bytes, most_bytes=most_bytes)
     try:
         files = request.FILES.getlist("file")
+    except BodyTooLarge:
+        return None, _upload_refused(request, draft, 413, _too_large(max_bytes, noun), anchor)
     except TooManyFilesSent:
         most = settings.DATA_UPLOAD_MAX_NUMBER_FILES
         return None, _upload_refused(
@@ -411,7 +437,7 @@ def photo_replace(request: HttpRequest, pk: int, photo_id: int) -> HttpResponse:
     draft = get_draft_for(request.user, pk, write=True)
     photo = _active(Photo, draft, photo_id)
     files, refused = _read_upload(
-        request, draft, max_bytes=settings.PHOTO_MAX_BYTES, noun="photo", anchor="#photos"
+        request, draft, max_bytes=settings.PHOTO_MAX_BYTES, noun="photo", anchor="#photos", most_files=1
     )
     if refused is not None:
         return _as_region_refusal(request, draft, refused)
@@ -693,12 +719,27 @@ def photo_bulk_delete(request: HttpRequest, pk: int) -> HttpResponse:
     if not form.is_valid():
         return _region(request, draft, "photo-grid", status=400, notice=" ".join(form.non_field_errors()))
     ids = form.cleaned_data["ids"]
-    if Photo.objects.filter(pk__in=ids).exclude(draft=draft).exists():
-        raise Http404("No such photo.")
+    # Ids that are not this draft's photos are left out alike, whether they are another
+    # draft's or none at all: the answer must not tell which ids exist elsewhere.
     count = Photo.trash_many(draft, ids, by=request.user)
-    return _region(
-        request, draft, "photo-grid", announce=f"{count} photo{'s' if count != 1 else ''} moved to the trash"
-    )
+    missing = len(ids) - count
+    if count == 0:
+        return _region(
+            request,
+            draft,
+            "photo-grid",
+            status=409,
+            notice="None of the selected photos is on this draft any more, so nothing was deleted.",
+        )
+    announce = f"{count} photo{'s' if count != 1 else ''} moved to the trash"
+    notice = ""
+    if missing:
+        was = "was" if missing == 1 else "were"
+        notice = (
+            f"{announce}. {missing} of the selected photos {was} no longer on this draft "
+            "(deleted meanwhile, perhaps in another tab)."
+        )
+    return _region(request, draft, "photo-grid", announce=notice or announce, notice=notice)
 
 
 @login_required

@@ -765,6 +765,44 @@ def pdf_open_action_destination() -> bytes:
     return _pdf(build)
 
 
+def pdf_hyperref() -> bytes:
+    """Shaped like what pdfTeX with LaTeX's hyperref writes: open on page 1 fitted to the window
+    through a GoTo action (an object of its own), outlines and links to named destinations,
+    and a link to a web page."""
+    return raw_pdf(
+        [
+            b"<< /Type /Catalog /Pages 2 0 R /Outlines 6 0 R /Names 8 0 R /PageMode /UseOutlines"
+            b" /OpenAction 10 0 R >>",
+            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Annots [4 0 R 5 0 R] >>",
+            b"<< /Type /Annot /Subtype /Link /Border [0 0 0] /Rect [72 700 200 712]"
+            b" /A << /S /GoTo /D (section.1) >> >>",
+            b"<< /Type /Annot /Subtype /Link /Border [0 0 0] /Rect [72 680 200 692]"
+            b" /A << /Type /Action /S /URI /URI (https://www.ctan.org/pkg/hyperref) >> >>",
+            b"<< /Type /Outlines /First 7 0 R /Last 7 0 R /Count -1 >>",
+            b"<< /Title (Introduction) /A << /S /GoTo /D (section.1) >> /Parent 6 0 R >>",
+            b"<< /Dests 9 0 R >>",
+            b"<< /Names [(Doc-Start) [3 0 R /XYZ 72 720 null] (page.1) [3 0 R /XYZ 72 720 null]"
+            b" (section.1) [3 0 R /XYZ 72 700 null]] /Limits [(Doc-Start) (section.1)] >>",
+            b"<< /S /GoTo /D [3 0 R /Fit] >>",
+        ]
+    )
+
+
+def pdf_open_action(action: bytes, *extra: bytes) -> bytes:
+    """One page whose /OpenAction is `action` (written as is, so `4 0 R` names the first of
+    `extra`); the page is `3 0 R` and its named destination `(page.1)` / `/Start`."""
+    return raw_pdf(
+        [
+            b"<< /Type /Catalog /Pages 2 0 R /Names << /Dests << /Names [(page.1) [3 0 R /Fit]] >> >>"
+            b" /Dests << /Start [3 0 R /Fit] >> /OpenAction " + action + b" >>",
+            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] >>",
+            *extra,
+        ]
+    )
+
+
 def pdf_page_additional_action() -> bytes:
     from pypdf.generic import DictionaryObject, NameObject
 

@@ -426,6 +426,59 @@ def test_unsafe_or_broken_pdfs_are_refused_with_a_reason(tmp_path, make, code, w
     assert words in rejection.reason
 
 
+@pytest.mark.parametrize(
+    "make",
+    [
+        pytest.param(samples.pdf_hyperref, id="hyperref"),
+        pytest.param(lambda: samples.pdf_open_action(b"<< /S /GoTo /D [3 0 R /Fit] >>"), id="goto-array"),
+        pytest.param(lambda: samples.pdf_open_action(b"<< /S /GoTo /D (page.1) >>"), id="goto-string"),
+        pytest.param(lambda: samples.pdf_open_action(b"<< /S /GoTo /D /Start >>"), id="goto-name"),
+        pytest.param(lambda: samples.pdf_open_action(b"<< /S /GoTo /D (nowhere) >>"), id="goto-unresolved"),
+        pytest.param(
+            lambda: samples.pdf_open_action(b"4 0 R", b"<< /S /GoTo /D [3 0 R /Fit] >>"), id="indirect"
+        ),
+        pytest.param(
+            lambda: samples.pdf_open_action(b"<< /S 4 0 R /D 5 0 R >>", b"/GoTo", b"[3 0 R /FitH 792]"),
+            id="indirect-parts",
+        ),
+        pytest.param(lambda: samples.pdf_open_action(b"4 0 R", b"[3 0 R /Fit]"), id="indirect-array"),
+        pytest.param(
+            lambda: samples.pdf_open_action(b"4 0 R", b"<< /S /GoTo /D (page.1) /Next [4 0 R] >>"),
+            id="goto-next-loop",
+        ),
+    ],
+)
+def test_a_pdf_that_opens_on_a_page_of_its_own_is_accepted(tmp_path, make):
+    assert inspect_pdf(write(tmp_path, "doc.pdf", make()), LIMITS) == PdfInspection(pages=1)
+
+
+@pytest.mark.parametrize(
+    ("action", "extra", "words"),
+    [
+        (b"<< /S /URI /URI (https://example.com/track) >>", (), "opens a web address"),
+        (b"<< /S /SubmitForm /F (https://example.com/collect) >>", (), "sends form data"),
+        (b"<< /S /ImportData /F (data.fdf) >>", (), "imports data"),
+        (b"<< /S /GoToR /F (other.pdf) /D [0 /Fit] >>", (), "opens another file"),
+        (b"<< /S /GoToE /T << /R /C /N (a.pdf) >> /D [0 /Fit] >>", (), "attached"),
+        (b"<< /S /Rendition /OP 0 >>", (), "plays sound or video"),
+        (b"<< /S /Launch /F (calc.exe) >>", (), "other programs"),
+        (b"4 0 R", (b"<< /S /JavaScript /JS (app.alert(1)) >>",), "JavaScript"),
+        (b"<< /S /GoTo /D [3 0 R /Fit] /Next << /S /URI /URI (https://example.com) >> >>", (), "web address"),
+        (
+            b"<< /S /GoTo /D [3 0 R /Fit] /Next [<< /S /GoTo /D (page.1) >> 4 0 R] >>",
+            (b"<< /S /SubmitForm /F (https://example.com) >>",),
+            "sends form data",
+        ),
+        (b"<< /S /GoTo /D [3 0 R /Fit] /Next 4 0 R >>", (b"<< /S /Hide /T (x) >>",), "runs an action"),
+    ],
+)
+def test_a_pdf_that_does_anything_else_when_opened_is_refused(tmp_path, action, extra, words):
+    rejection = refused(write(tmp_path, "doc.pdf", samples.pdf_open_action(action, *extra)), pdf=True)
+    assert rejection.code == RejectCode.ACTIVE_CONTENT
+    assert words in rejection.reason
+    assert "Print it to a new PDF" in rejection.reason
+
+
 def test_a_pdf_whose_xref_chain_loops_is_read_without_hanging(tmp_path):
     outcome = run_isolated(
         "inspect_pdf", write(tmp_path, "loop.pdf", samples.pdf_cyclic_trailer()), limits=LIMITS

@@ -550,12 +550,107 @@ def test_select_several_to_delete(agent_client, draft, agent):
     assert agent_client.post(url, {}, **HTMX).status_code == 400
 
 
-def test_bulk_delete_with_a_foreign_id_changes_nothing(agent_client, draft, agent):
-    mine = add_bare_photo(draft, agent)
-    foreign = add_bare_photo(DraftFactory(), agent)
+def _bulk_delete_answer(response) -> tuple[int, str, str]:
+    """What the person sees of a bulk delete: the status, the notice in the grid and what the
+    live region announces."""
+    notice = re.search(r'<p class="notice[^"]*" role="alert">([^<]*)</p>', response.content.decode())
+    trigger = json.loads(response.get("HX-Trigger-After-Settle", "{}"))
+    return (
+        response.status_code,
+        notice.group(1) if notice else "",
+        trigger.get("media-announce", {}).get("message", ""),
+    )
+
+
+def test_bulk_delete_answers_alike_for_another_offices_photo_and_an_unknown_id(
+    agent_client, draft, agent, other_office
+):
+    """Another office's photo id and an id that does not exist get the same answer: the
+    draft's own selected photos go to the trash and the rest is named as not on this draft."""
+    kept, first, second = (add_bare_photo(draft, agent) for _ in range(3))
+    other_agent = AgentFactory(office=other_office)
+    foreign = add_bare_photo(DraftFactory(list_agent=other_agent), other_agent)
+    unknown = Photo.objects.order_by("-pk").first().pk + 1000
     url = reverse("media_manager:photo_bulk_delete", args=[draft.pk])
-    assert agent_client.post(url, {"selected": [mine.pk, foreign.pk]}, **HTMX).status_code == 404
+
+    with_foreign = agent_client.post(url, {"selected": [first.pk, foreign.pk]}, **HTMX)
+    with_unknown = agent_client.post(url, {"selected": [second.pk, unknown]}, **HTMX)
+
+    assert _bulk_delete_answer(with_foreign) == _bulk_delete_answer(with_unknown)
+    status, notice, announced = _bulk_delete_answer(with_foreign)
+    assert status == 200
+    assert (
+        notice
+        == announced
+        == (
+            "1 photo moved to the trash. 1 of the selected photos was no longer on this draft "
+            "(deleted meanwhile, perhaps in another tab)."
+        )
+    )
+    assert active_order(draft) == [kept.pk]
+    foreign.refresh_from_db()
+    assert foreign.deleted_at is None
+
+
+def test_bulk_delete_of_only_photos_not_on_the_draft_deletes_nothing_and_says_so(
+    agent_client, draft, agent, other_office
+):
+    mine = add_bare_photo(draft, agent)
+    other_agent = AgentFactory(office=other_office)
+    foreign = add_bare_photo(DraftFactory(list_agent=other_agent), other_agent)
+    unknown = foreign.pk + 1000
+    url = reverse("media_manager:photo_bulk_delete", args=[draft.pk])
+
+    answers = [
+        _bulk_delete_answer(agent_client.post(url, {"selected": [pk]}, **HTMX))
+        for pk in (foreign.pk, unknown)
+    ]
+
+    assert (
+        answers[0]
+        == answers[1]
+        == (
+            409,
+            "None of the selected photos is on this draft any more, so nothing was deleted.",
+            "",
+        )
+    )
     assert active_order(draft) == [mine.pk]
+    foreign.refresh_from_db()
+    assert foreign.deleted_at is None
+    # A plain form post gets the same words on the page it is sent back to.
+    response = agent_client.post(url, {"selected": [foreign.pk]}, follow=True)
+    assert "nothing was deleted" in response.content.decode()
+
+
+def test_reorder_answers_alike_for_another_offices_item_and_an_unknown_id(
+    agent_client, draft, agent, other_office
+):
+    """Pinned: the order views never told the two apart (UnknownItems for both)."""
+    from media_manager.models import MediaOrder
+
+    photo = add_bare_photo(draft, agent)
+    document = add_document(draft, agent, name="Plan")
+    other_agent = AgentFactory(office=other_office)
+    other_draft = DraftFactory(list_agent=other_agent)
+    foreign = {
+        "photo": add_bare_photo(other_draft, other_agent),
+        "document": add_document(other_draft, other_agent),
+    }
+    for noun, mine, view in (("photo", photo, "photo_reorder"), ("document", document, "document_reorder")):
+        url = reverse(f"media_manager:{view}", args=[draft.pk])
+        versions = MediaOrder.versions(draft)
+        version = versions.photo_version if noun == "photo" else versions.document_version
+        answers = [
+            agent_client.post(url, {"order": [mine.pk, other], "version": version}, **HTMX)
+            for other in (foreign[noun].pk, foreign[noun].pk + 1000)
+        ]
+        assert [a.status_code for a in answers] == [400, 400]
+        assert (
+            _bulk_delete_answer(answers[0])[1]
+            == _bulk_delete_answer(answers[1])[1]
+            == (f"That order names {noun}s not on this draft.")
+        )
 
 
 def test_plain_form_posts_redirect_back_to_the_page(agent_client, draft, agent):
@@ -600,6 +695,14 @@ def test_a_refused_pdf_gets_its_reason(agent_client, draft, upload_temp_dir, med
     assert not Document.objects.exists()
     assert stored_files(media_root) == []
     assert list(upload_temp_dir.iterdir()) == []
+
+
+def test_a_latex_hyperref_pdf_is_accepted(agent_client, draft, upload_temp_dir):
+    response = _post_document(
+        agent_client, draft, upload("Brochure.pdf", samples.pdf_hyperref(), "application/pdf")
+    )
+    assert response.status_code == 201
+    assert Document.objects.get().name == "Brochure"
 
 
 def test_an_oversize_pdf_is_stopped_while_streaming(agent_client, draft, settings, upload_temp_dir):

@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
-from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
+from django.http import HttpRequest, HttpResponse, HttpResponseForbidden, JsonResponse
 from django.shortcuts import resolve_url
 from django.urls import NoReverseMatch
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
@@ -44,11 +44,13 @@ def refuse(request: HttpRequest, *, page: bool) -> HttpResponse:
             login_url = None
         if login_url:
             return redirect_to_login(request.get_full_path(), login_url)
-    return HttpResponseForbidden(
+    message = (
         "The Spark sandbox's page and control interface need a signed-in staff user "
-        f"or the {CONTROL_TOKEN_HEADER} header with SPARK_SANDBOX_CONTROL_TOKEN.",
-        content_type="text/plain",
+        f"or the {CONTROL_TOKEN_HEADER} header with SPARK_SANDBOX_CONTROL_TOKEN."
     )
+    if page:
+        return HttpResponseForbidden(message, content_type="text/plain")
+    return JsonResponse({"error": message}, status=403)  # _control/ speaks JSON
 
 
 def staff_or_control_token(view: View, *, page: bool = False) -> View:

@@ -66,7 +66,9 @@ def test_anonymous_control_calls_are_refused(control_on, client, name):
 
 
 def test_an_anonymous_fault_switch_installs_nothing(control_on, client):
-    assert post_faults(client).status_code == 403
+    response = post_faults(client)
+    assert response.status_code == 403
+    assert "SPARK_SANDBOX_CONTROL_TOKEN" in response.json()["error"]
     assert installed_rules() == []
 
 

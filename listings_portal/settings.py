@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -44,7 +45,14 @@ def env_list(name: str, default: list[str]) -> list[str]:
 
 
 DEBUG = env_bool("DJANGO_DEBUG", True)
-SECRET_KEY = env_str("DJANGO_SECRET_KEY", "dev-only-insecure-key-change-me-" + "x" * 32)
+# The committed key only ever signs development sessions: production refuses it and an empty one.
+_DEVELOPMENT_SECRET_KEY = "dev-only-insecure-key-change-me-" + "x" * 32
+SECRET_KEY = env_str("DJANGO_SECRET_KEY") or (_DEVELOPMENT_SECRET_KEY if DEBUG else "")
+if not DEBUG and SECRET_KEY in {"", _DEVELOPMENT_SECRET_KEY}:
+    raise ImproperlyConfigured(
+        "DJANGO_SECRET_KEY must be set to a secret of your own when DJANGO_DEBUG=0 (the development "
+        "key is refused). Make one with: python -c 'import secrets; print(secrets.token_urlsafe(50))'"
+    )
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
 
@@ -301,7 +309,10 @@ CELERY_BEAT_SCHEDULE: dict = {}
 # https://sparkapi.com to use the real API.
 PORTAL_BASE_URL = env_str("PORTAL_BASE_URL", "http://127.0.0.1:8000")
 SPARK_API_URL = env_str("SPARK_API_URL", PORTAL_BASE_URL + "/sandbox")
-SPARK_ACCESS_TOKEN = env_str("SPARK_ACCESS_TOKEN", "sandbox-access-token")
+# The sandbox lists every office's listings to whoever holds its built-in token: development only,
+# unless asked for. Its built-in token is the default access token only where the sandbox runs.
+SPARK_SANDBOX_ENABLED = env_bool("SPARK_SANDBOX_ENABLED", DEBUG)
+SPARK_ACCESS_TOKEN = env_str("SPARK_ACCESS_TOKEN", "sandbox-access-token" if SPARK_SANDBOX_ENABLED else "")
 SPARK_CLIENT_ID = env_str("SPARK_CLIENT_ID", "")
 SPARK_CLIENT_SECRET = env_str("SPARK_CLIENT_SECRET", "")
 SPARK_REFRESH_TOKEN = env_str("SPARK_REFRESH_TOKEN", "")
@@ -314,9 +325,11 @@ SYNC_REDIS_URL = env_str(
     "SYNC_REDIS_URL",
     next((url for url in (CACHE_URL, CELERY_BROKER_URL) if url.startswith("redis")), ""),
 )
-SPARK_SANDBOX_ENABLED = env_bool("SPARK_SANDBOX_ENABLED", True)
-# The fault-injection and reset endpoints of the sandbox; never on in production.
+# The fault-injection and reset endpoints of the sandbox; never on in production. They and the
+# sandbox's page need a staff session, or this token in the X-Sandbox-Control-Token header (for
+# scripts and test harnesses); empty = no token access.
 SPARK_SANDBOX_CONTROL_ENABLED = env_bool("SPARK_SANDBOX_CONTROL_ENABLED", DEBUG)
+SPARK_SANDBOX_CONTROL_TOKEN = env_str("SPARK_SANDBOX_CONTROL_TOKEN", "")
 # The sandbox's OAuth client (POST /sandbox/v1/oauth2/grant) and the lifetime of the tokens it issues.
 SPARK_SANDBOX_CLIENT_ID = env_str("SPARK_SANDBOX_CLIENT_ID", "sandbox-client")
 SPARK_SANDBOX_CLIENT_SECRET = env_str("SPARK_SANDBOX_CLIENT_SECRET", "sandbox-secret")
@@ -384,6 +397,13 @@ CELERY_BEAT_SCHEDULE["media-requeue-stuck-photos"] = {
     "task": "media_manager.tasks.requeue_stuck_photos",
     "schedule": 60.0,
 }
+
+# --- Health (listings_portal/health.py) ---------------------------------------------------
+# Anonymous GET /health/ says only healthy or not; the report (database, broker, remote) needs a
+# staff session or "Authorization: Bearer <HEALTH_TOKEN>" (empty = staff only). The remote's
+# answer is reused this long, so the endpoint cannot spend the MLS rate limit.
+HEALTH_TOKEN = env_str("HEALTH_TOKEN", "")
+HEALTH_REMOTE_CACHE_SECONDS = env_float("HEALTH_REMOTE_CACHE_SECONDS", 10.0)
 
 # --- Logging ----------------------------------------------------------------------------
 LOGGING = {

@@ -1,6 +1,7 @@
 """The control interface under ``_control/`` (a fixed contract with the client's tests): reset, faults,
-calls, expire_tokens, state; plus options and clock. JSON in and out, no auth, and 404 unless
-``SPARK_SANDBOX_CONTROL_ENABLED``. Never journaled, never faulted.
+calls, expire_tokens, state; plus options and clock. JSON in and out, 404 unless
+``SPARK_SANDBOX_CONTROL_ENABLED``; a staff session or the control token (see access.py). Never
+journaled, never faulted.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from . import faults
+from .access import staff_or_control_token
 from .config import DEFAULTS, db_guard, iso, load_config, now, options, release_config, use_config
 from .envelope import failure
 from .models import (
@@ -33,11 +35,8 @@ from .models import (
 
 def control(*methods: str) -> Callable:
     def decorate(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-        @csrf_exempt
         @wraps(view)
-        def wrapper(request: HttpRequest) -> HttpResponse:
-            if not settings.SPARK_SANDBOX_CONTROL_ENABLED:
-                return failure(404, 404, "Not found")
+        def allowed(request: HttpRequest) -> HttpResponse:
             if request.method not in methods:
                 return failure(405, 405, "Method not allowed")
             try:
@@ -48,6 +47,15 @@ def control(*methods: str) -> Callable:
                 return JsonResponse({"error": "The body must be a JSON object"}, status=400)
             with db_guard():
                 return view(request, body)
+
+        guarded = staff_or_control_token(allowed)
+
+        @csrf_exempt  # guarded checks CSRF itself, for sessions only
+        @wraps(view)
+        def wrapper(request: HttpRequest) -> HttpResponse:
+            if not settings.SPARK_SANDBOX_CONTROL_ENABLED:
+                return failure(404, 404, "Not found")
+            return guarded(request)
 
         return wrapper
 

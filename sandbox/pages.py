@@ -1,4 +1,4 @@
-"""The read-only HTML page at the sandbox root: what the emulated MLS holds right now."""
+"""The read-only HTML page at the sandbox root: what the emulated MLS holds right now (staff only)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_safe
 
+from .access import staff_or_control_token
 from .config import db_guard, iso
 from .models import Listing
 from .representation import base_url, full_address, photo_urls
@@ -15,6 +16,10 @@ from .representation import base_url, full_address, photo_urls
 def index(request: HttpRequest) -> HttpResponse:
     with db_guard():
         return _render_index(request)
+
+
+# Every office's listings are on the page: staff (or the control token) only.
+index = staff_or_control_token(index, page=True)
 
 
 def _render_index(request: HttpRequest) -> HttpResponse:

@@ -8,6 +8,8 @@ class SparkConfig(AppConfig):
     def ready(self) -> None:
         from drafts import doorbell
 
-        from . import enqueue
+        from . import checks, enqueue
+
+        checks.register()
 
         doorbell.listen(enqueue.ring)

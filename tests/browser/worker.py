@@ -35,7 +35,7 @@ import pytest
 
 from listings_portal.celery import app as celery_app
 from spark import enqueue
-from tests.spark.conftest import SANDBOX_TOKEN
+from tests.spark.conftest import SANDBOX_CONTROL_TOKEN, SANDBOX_TOKEN
 from tests.spark.worker_harness import PYTHON, ROOT, free_port, redis_server_command, wait_port
 
 CELERY = [PYTHON, "-m", "celery", "-A", "listings_portal"]
@@ -234,6 +234,7 @@ def celery_worker_fixture(live_server, settings, tmp_path) -> Iterator[CeleryWor
     settings.SPARK_API_URL = f"{live_server.url}/sandbox"
     settings.SPARK_ACCESS_TOKEN = SANDBOX_TOKEN
     settings.SPARK_SANDBOX_CONTROL_ENABLED = True
+    settings.SPARK_SANDBOX_CONTROL_TOKEN = SANDBOX_CONTROL_TOKEN
     settings.SPARK_SANDBOX_FAULTS = ""
     settings.SPARK_SANDBOX_OPTIONS = ""
     settings.SYNC_ENQUEUE_ENABLED = True

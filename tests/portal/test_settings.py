@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def run_manage(*args: str, **env: str) -> subprocess.CompletedProcess:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "SPARK_"))}
     environment.update(env)
     return subprocess.run(
         [sys.executable, "manage.py", *args],
@@ -35,9 +35,78 @@ def test_check_deploy_is_clean_with_production_values():
         DJANGO_DEBUG="0",
         DJANGO_SECRET_KEY=secrets.token_urlsafe(50),
         DJANGO_ALLOWED_HOSTS="portal.example.com",
+        SPARK_ACCESS_TOKEN="a-personal-access-token",
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+PRODUCTION = {"DJANGO_DEBUG": "0", "DJANGO_ALLOWED_HOSTS": "portal.example.com"}
+COMMITTED_DEVELOPMENT_KEY = "dev-only-insecure-key-change-me-" + "x" * 32
+
+
+@pytest.mark.parametrize("key", [None, "", COMMITTED_DEVELOPMENT_KEY], ids=["unset", "empty", "committed"])
+def test_production_refuses_to_start_without_a_secret_key_of_its_own(key):
+    result = run_manage(
+        "check", "--deploy", **PRODUCTION, **({} if key is None else {"DJANGO_SECRET_KEY": key})
+    )
+    assert result.returncode != 0
+    assert "ImproperlyConfigured: DJANGO_SECRET_KEY must be set" in result.stderr, result.stderr[-2000:]
+    assert "secrets.token_urlsafe(50)" in result.stderr
+
+
+def test_development_still_starts_with_the_committed_key():
+    result = run_manage("check", DJANGO_DEBUG="1")
+    assert result.returncode == 0, result.stderr[-2000:]
+
+
+def production_settings(code: str, **env: str) -> list[str]:
+    """What a production process (DJANGO_DEBUG=0, a real key) prints after django.setup()."""
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "SPARK_"))}
+    environment.update(
+        {
+            **PRODUCTION,
+            "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
+            "DJANGO_SETTINGS_MODULE": "listings_portal.settings",
+            **env,
+        }
+    )
+    script = "import django; django.setup(); from django.conf import settings as s\n" + code
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, env=environment, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    return result.stdout.split()
+
+
+SANDBOX_MOUNTED = (
+    "from django.urls import resolve, Resolver404\n"
+    "try:\n    resolve('/sandbox/v1/listings'); print('mounted')\n"
+    "except Resolver404:\n    print('absent')\n"
+    "print(s.SPARK_SANDBOX_ENABLED, repr(s.SPARK_ACCESS_TOKEN))"
+)
+
+
+def test_production_does_not_mount_the_sandbox_or_use_its_token_by_default():
+    assert production_settings(SANDBOX_MOUNTED) == ["absent", "False", "''"]
+
+
+def test_production_mounts_the_sandbox_only_when_asked():
+    mounted = production_settings(SANDBOX_MOUNTED, SPARK_SANDBOX_ENABLED="1")
+    assert mounted == ["mounted", "True", "'sandbox-access-token'"]
+
+
+def test_check_deploy_warns_when_no_spark_credentials_are_set():
+    result = run_manage(
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+        **PRODUCTION,
+        DJANGO_SECRET_KEY=secrets.token_urlsafe(50),
+    )
+    assert result.returncode != 0
+    assert "spark.W001" in result.stderr and "SPARK_ACCESS_TOKEN" in result.stderr, result.stderr[-2000:]
 
 
 def test_every_setting_the_code_reads_with_a_default_is_in_the_settings_module():
@@ -60,7 +129,12 @@ def test_production_cookies_are_hardened():
         "print(s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE, s.SESSION_COOKIE_HTTPONLY, "
         "s.SECURE_SSL_REDIRECT, s.SECURE_HSTS_SECONDS > 0)"
     )
-    environment = {**os.environ, "DJANGO_DEBUG": "0", "DJANGO_SETTINGS_MODULE": "listings_portal.settings"}
+    environment = {
+        **os.environ,
+        "DJANGO_DEBUG": "0",
+        "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
+        "DJANGO_SETTINGS_MODULE": "listings_portal.settings",
+    }
     result = subprocess.run(
         [sys.executable, "-c", code], cwd=ROOT, env=environment, capture_output=True, text=True, timeout=60
     )
@@ -94,12 +168,3 @@ def test_pages_carry_a_nonce_csp_and_no_inline_script(client, agent):
     body = response.content.decode()
     assert "<script>" not in body
     assert "hx-on" not in body
-
-
-@pytest.mark.django_db
-def test_health_reports_database_and_broker(client):
-    response = client.get("/health/?remote=0")
-    assert response.status_code == 200
-    data = response.json()
-    assert data["healthy"] is True
-    assert data["checks"]["database"]["ok"] and data["checks"]["broker"]["ok"]

@@ -11,6 +11,8 @@ import requests
 from PIL import Image
 
 TOKEN = "sandbox-access-token"
+CONTROL_TOKEN = "sandbox-control-token-for-tests"
+CONTROL_HEADERS = {"X-Sandbox-Control-Token": CONTROL_TOKEN}
 AGENT = "20080917142739989238000000"
 MISSING_ID = "19990101000000000000000000"
 
@@ -54,7 +56,7 @@ class Sandbox:
         self.base = base
         self.http = requests.Session()
         self.http.headers.update(
-            {"X-SparkApi-User-Agent": "sandbox-tests", "Authorization": f"Bearer {TOKEN}"}
+            {"X-SparkApi-User-Agent": "sandbox-tests", "Authorization": f"Bearer {TOKEN}", **CONTROL_HEADERS}
         )
 
     def url(self, path: str) -> str:
@@ -122,7 +124,9 @@ class Sandbox:
 
     # --- control -------------------------------------------------------------------------------------
     def control(self, method: str, name: str, body: Any = None) -> Any:
-        response = requests.request(method, self.url(f"/_control/{name}"), json=body, timeout=10)
+        response = requests.request(
+            method, self.url(f"/_control/{name}"), json=body, headers=CONTROL_HEADERS, timeout=10
+        )
         assert response.status_code == 200, response.text
         return response.json()
 
@@ -174,6 +178,7 @@ def sandbox_server(request):
 def sandbox(sandbox_server, settings) -> Sandbox:
     live_server = sandbox_server
     settings.SPARK_SANDBOX_CONTROL_ENABLED = True
+    settings.SPARK_SANDBOX_CONTROL_TOKEN = CONTROL_TOKEN
     settings.SPARK_SANDBOX_FAULTS = ""
     settings.SPARK_SANDBOX_OPTIONS = ""
     box = Sandbox(f"{live_server.url}/sandbox")

@@ -9,7 +9,7 @@ import time
 import pytest
 import requests
 
-from tests.sandbox.conftest import DRAFT, b64, envelope_error, jpeg, pdf
+from tests.sandbox.conftest import CONTROL_HEADERS, DRAFT, b64, envelope_error, jpeg, pdf
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -193,7 +193,9 @@ def test_bad_fault_specs_are_refused(sandbox):
         {"rules": [{"kind": "hang", "probability": 2}]},
         {"seed": "x"},
     ):
-        response = requests.post(sandbox.url("/_control/faults"), json=body, timeout=5)
+        response = requests.post(
+            sandbox.url("/_control/faults"), json=body, headers=CONTROL_HEADERS, timeout=5
+        )
         assert response.status_code == 400, body
 
 
@@ -229,10 +231,12 @@ def test_calls_count_every_route_and_reset_wipes_everything(sandbox):
 def test_control_interface_is_404_when_disabled(sandbox, settings):
     settings.SPARK_SANDBOX_CONTROL_ENABLED = False
     for name in ("reset", "faults", "calls", "expire_tokens", "state", "options", "clock"):
-        response = requests.get(sandbox.url(f"/_control/{name}"), timeout=5)
+        response = requests.get(sandbox.url(f"/_control/{name}"), headers=CONTROL_HEADERS, timeout=5)
         assert response.status_code == 404, name
 
 
 def test_options_refuse_unknown_names(sandbox):
-    response = requests.post(sandbox.url("/_control/options"), json={"no_such_option": 1}, timeout=5)
+    response = requests.post(
+        sandbox.url("/_control/options"), json={"no_such_option": 1}, headers=CONTROL_HEADERS, timeout=5
+    )
     assert response.status_code == 400

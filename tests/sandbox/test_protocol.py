@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import requests
 
-from tests.sandbox.conftest import MISSING_ID, TOKEN, envelope_error
+from tests.sandbox.conftest import CONTROL_HEADERS, MISSING_ID, TOKEN, envelope_error
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -221,7 +221,7 @@ def test_html_page_shows_what_the_mls_holds(sandbox):
     sandbox.add_photo(owner, "Porch")
     sandbox.add_photo(owner, "Kitchen")
     sandbox.upload_document(owner, "Property Disclosure")
-    page = requests.get(sandbox.url("/"), timeout=5)
+    page = requests.get(sandbox.url("/"), headers=CONTROL_HEADERS, timeout=5)
     assert page.status_code == 200
     html = page.text
     assert "611 8th St S" in html and "Porch" in html and "Kitchen" in html

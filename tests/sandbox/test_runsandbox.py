@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.sandbox.conftest import DRAFT, TOKEN
+from tests.sandbox.conftest import CONTROL_HEADERS, CONTROL_TOKEN, DRAFT, TOKEN
 
 ROOT = Path(__file__).resolve().parents[2]
 HEADERS = {"X-SparkApi-User-Agent": "t", "Authorization": f"Bearer {TOKEN}"}
@@ -32,6 +32,7 @@ def standalone(tmp_path):
         "PORTAL_VAR_DIR": str(tmp_path),
         "DATABASE_URL": f"sqlite:///{tmp_path / 'sandbox.sqlite3'}",
         "SPARK_SANDBOX_CONTROL_ENABLED": "1",
+        "SPARK_SANDBOX_CONTROL_TOKEN": CONTROL_TOKEN,
         "DJANGO_DEBUG": "1",
     }
     process = subprocess.Popen(
@@ -46,7 +47,7 @@ def standalone(tmp_path):
         deadline = time.monotonic() + 30
         while True:
             try:
-                requests.get(f"{base}/_control/state", timeout=1)
+                requests.get(f"{base}/_control/state", headers=CONTROL_HEADERS, timeout=1)
                 break
             except requests.ConnectionError:
                 if time.monotonic() > deadline or process.poll() is not None:
@@ -73,12 +74,20 @@ def test_runsandbox_serves_the_api_at_the_root(standalone):
     ).json()["D"]["Results"][0]
     assert ticket["Uri"] == f"{standalone}/uploads/photos"
     faults = {"rules": [{"kind": "drop_after_apply", "routes": ["incomplete.update"], "times": 1}]}
-    assert requests.post(f"{standalone}/_control/faults", json=faults, timeout=5).status_code == 200
+    assert (
+        requests.post(
+            f"{standalone}/_control/faults", json=faults, headers=CONTROL_HEADERS, timeout=5
+        ).status_code
+        == 200
+    )
     with pytest.raises(requests.ConnectionError):
         requests.put(f"{standalone}{owner}", json={"D": {"ListPrice": 7}}, headers=HEADERS, timeout=5)
-    state = requests.get(f"{standalone}/_control/state", timeout=5).json()
+    state = requests.get(f"{standalone}/_control/state", headers=CONTROL_HEADERS, timeout=5).json()
     assert state["incomplete_listings"][0]["StandardFields"]["ListPrice"] == 7
-    page = requests.get(f"{standalone}/", timeout=5)
+    # No login page here: anonymous visitors get a plain 403, the control token opens the page.
+    assert requests.get(f"{standalone}/", timeout=5).status_code == 403
+    assert requests.get(f"{standalone}/_control/state", timeout=5).status_code == 403
+    page = requests.get(f"{standalone}/", headers=CONTROL_HEADERS, timeout=5)
     assert "611 8th St S" in page.text
     css = page.text.split('rel="stylesheet" href="', 1)[1].split('"', 1)[0]
     assert requests.get(f"{standalone}{css}", timeout=5).status_code == 200

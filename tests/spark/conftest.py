@@ -20,6 +20,8 @@ import requests
 from spark.client import ListingRef, SparkClient, SparkError
 
 SANDBOX_TOKEN = "sandbox-access-token"
+# The tests' way into the sandbox's _control/ (SPARK_SANDBOX_CONTROL_TOKEN; no session, no CSRF).
+SANDBOX_CONTROL_TOKEN = "sandbox-control-token-for-tests"
 SANDBOX_CLIENT_ID = "sandbox-client"
 SANDBOX_CLIENT_SECRET = "sandbox-secret"
 
@@ -31,11 +33,12 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 class SandboxControl:
-    """The sandbox's ``/_control`` interface (no auth, JSON)."""
+    """The sandbox's ``/_control`` interface (JSON; the control token in its header)."""
 
-    def __init__(self, base_url: str) -> None:
+    def __init__(self, base_url: str, control_token: str = SANDBOX_CONTROL_TOKEN) -> None:
         self.base_url = base_url.rstrip("/")
         self.http = requests.Session()
+        self.http.headers["X-Sandbox-Control-Token"] = control_token
 
     def _url(self, name: str) -> str:
         return f"{self.base_url}/_control/{name}"
@@ -139,6 +142,7 @@ def spark_target(request: pytest.FixtureRequest, settings) -> Iterator[Target]:
         target.close()
         return
     settings.SPARK_SANDBOX_CONTROL_ENABLED = True
+    settings.SPARK_SANDBOX_CONTROL_TOKEN = SANDBOX_CONTROL_TOKEN
     settings.SPARK_SANDBOX_FAULTS = ""  # start from no faults and default options, whatever the env says
     settings.SPARK_SANDBOX_OPTIONS = ""
     live_server = request.getfixturevalue("spark_live_server")

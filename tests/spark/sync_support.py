@@ -164,10 +164,11 @@ def sync_server(request):
 @pytest.fixture
 def sync_env(sync_server, settings, tmp_path, memory_broker) -> SyncEnv:
     # Here, not at the top: the folder's conftest imports this module's fixtures.
-    from tests.spark.conftest import SANDBOX_TOKEN, SandboxControl
+    from tests.spark.conftest import SANDBOX_CONTROL_TOKEN, SANDBOX_TOKEN, SandboxControl
 
     live_server = sync_server
     settings.SPARK_SANDBOX_CONTROL_ENABLED = True
+    settings.SPARK_SANDBOX_CONTROL_TOKEN = SANDBOX_CONTROL_TOKEN
     settings.SPARK_API_URL = f"{live_server.url}/sandbox"
     settings.SPARK_ACCESS_TOKEN = SANDBOX_TOKEN
     settings.SPARK_READ_TIMEOUT = 2.0

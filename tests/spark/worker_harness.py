@@ -18,6 +18,7 @@ import itertools
 import json
 import os
 import random
+import secrets
 import shutil
 import signal
 import socket
@@ -131,6 +132,8 @@ class Harness:
     redis_port: int = 0
     sandbox_port: int = 0
     database_url: str = ""
+    # The sandbox's _control/ answers requests that carry it (X-Sandbox-Control-Token).
+    control_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     _pg_admin_url: str = ""
     _pg_name: str = ""
 
@@ -176,6 +179,10 @@ class Harness:
                 "CACHE_URL": "",
                 "SPARK_API_URL": f"http://127.0.0.1:{self.sandbox_port}",
                 "SPARK_SANDBOX_CONTROL_ENABLED": "1",
+                "SPARK_SANDBOX_CONTROL_TOKEN": self.control_token,
+                # Explicit: with DJANGO_DEBUG=0 (the benchmarks) neither has a default.
+                "SPARK_ACCESS_TOKEN": "sandbox-access-token",
+                "DJANGO_SECRET_KEY": "worker-harness-only-" + "k" * 40,
                 "PORTAL_VAR_DIR": str(self.workdir / "var"),
                 "MEDIA_ROOT": str(self.workdir / "media"),
                 "PORTAL_FAST_PASSWORD_HASHER": "1",
@@ -373,7 +380,13 @@ class Harness:
         return f"http://127.0.0.1:{self.sandbox_port}"
 
     def control(self, method: str, name: str, body: dict | None = None) -> Any:
-        response = requests.request(method, f"{self.sandbox_url}/_control/{name}", json=body, timeout=30)
+        response = requests.request(
+            method,
+            f"{self.sandbox_url}/_control/{name}",
+            json=body,
+            headers={"X-Sandbox-Control-Token": self.control_token},
+            timeout=30,
+        )
         response.raise_for_status()
         return response.json()
 

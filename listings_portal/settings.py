@@ -312,7 +312,11 @@ SPARK_API_URL = env_str("SPARK_API_URL", PORTAL_BASE_URL + "/sandbox")
 # The sandbox lists every office's listings to whoever holds its built-in token: development only,
 # unless asked for. Its built-in token is the default access token only where the sandbox runs.
 SPARK_SANDBOX_ENABLED = env_bool("SPARK_SANDBOX_ENABLED", DEBUG)
-SPARK_ACCESS_TOKEN = env_str("SPARK_ACCESS_TOKEN", "sandbox-access-token" if SPARK_SANDBOX_ENABLED else "")
+# The sandbox's built-in personal access token (the sandbox reads only SPARK_SANDBOX_* settings).
+SPARK_SANDBOX_ACCESS_TOKEN = env_str("SPARK_SANDBOX_ACCESS_TOKEN", "sandbox-access-token")
+SPARK_ACCESS_TOKEN = env_str(
+    "SPARK_ACCESS_TOKEN", SPARK_SANDBOX_ACCESS_TOKEN if SPARK_SANDBOX_ENABLED else ""
+)
 SPARK_CLIENT_ID = env_str("SPARK_CLIENT_ID", "")
 SPARK_CLIENT_SECRET = env_str("SPARK_CLIENT_SECRET", "")
 SPARK_REFRESH_TOKEN = env_str("SPARK_REFRESH_TOKEN", "")

@@ -7,6 +7,7 @@ A URL pattern maps to ``endpoint(resource, GET=handle(...), PUT=...)``; verbs wi
 
 from __future__ import annotations
 
+import hmac
 import json
 import logging
 import time
@@ -157,7 +158,7 @@ def check_credentials(request: HttpRequest) -> None:
     # Bearer per the current docs; OAuth as the Ruby/PHP/Java clients send it (spark-api.md §1).
     if scheme.lower() not in {"bearer", "oauth"} or not token:
         raise ApiError(401, 1000, "Invalid or missing access token")
-    if token == settings.SPARK_ACCESS_TOKEN:
+    if token and hmac.compare_digest(token, settings.SPARK_SANDBOX_ACCESS_TOKEN):
         return
     issued = AccessToken.objects.filter(access_token=token, revoked=False).first()
     if issued is None:

@@ -7,6 +7,8 @@ import json
 import pytest
 from django.test import Client
 
+from sandbox import faults
+from sandbox.config import load_config
 from tests.factories import AgentFactory, UserFactory
 
 CONTROL = ("reset", "faults", "calls", "expire_tokens", "state", "options", "clock")
@@ -30,9 +32,6 @@ def staff_client(control_on) -> Client:
 
 
 def installed_rules() -> list:
-    from spark.sandbox import faults
-    from spark.sandbox.config import load_config
-
     return faults.describe(load_config())["rules"]
 
 

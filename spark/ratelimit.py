@@ -215,13 +215,3 @@ class FileTokenBucket(_SharedBucket):
             state["paused_until"] = max(state.get("paused_until", 0), now + seconds)
 
         self._update(extend)
-
-
-def limiter_from_settings() -> RateLimiter:
-    """The shared limiter for this deployment: Redis when configured, else a local file."""
-    from django.conf import settings
-
-    rate = settings.SPARK_RATE_LIMIT_PER_SECOND
-    if settings.SYNC_REDIS_URL:
-        return RedisTokenBucket.from_url(settings.SYNC_REDIS_URL, rate=rate)
-    return FileTokenBucket(Path(settings.VAR_DIR) / "spark-ratelimit.json", rate=rate)

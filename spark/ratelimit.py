@@ -21,6 +21,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
+import redis
+
 _TAKE = """
 local key = KEYS[1]
 local pause_key = KEYS[2]
@@ -154,8 +156,6 @@ class RedisTokenBucket(_SharedBucket):
 
     @classmethod
     def from_url(cls, url: str, **options) -> RedisTokenBucket:
-        import redis
-
         return cls(redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2), **options)
 
     def _take(self, want: int) -> tuple[float, int]:

@@ -69,7 +69,9 @@ INSTALLED_APPS = [
     "accounts",
     "drafts",
     "media_manager",
-    "spark",
+    "mls",
+    # The migration history of the models that lived in the former `spark` app (label "spark").
+    "mls.legacy",
     "sandbox",
 ]
 

@@ -9,7 +9,7 @@ urlpatterns = [
     path("", RedirectView.as_view(pattern_name="drafts:draft_list", permanent=False)),
     path("accounts/", include("accounts.urls")),
     path("drafts/", include("drafts.urls")),
-    path("sync/", include("spark.urls")),
+    path("sync/", include("mls.urls")),
     path("", include("media_manager.urls")),
     path("admin/", admin.site.urls),
     path("health/", health, name="health"),

@@ -3,7 +3,7 @@
 `process_photo(photo_id)` runs the sandboxed pipeline for one photo; delivering it twice,
 or for a photo that was trashed, rotated or replaced meanwhile, does no harm (see
 `Photo.claim_for_processing` / `finish_processing`). The request path never talks to the
-broker: after commit it rings `processing_doorbell` (spark.enqueue's Doorbell: a bounded,
+broker: after commit it rings `processing_doorbell` (listings_portal/lib/doorbell.py: a bounded,
 de-duplicated queue drained by a background thread), so a stopped or frozen Redis cannot hold
 up an upload. The photo is already recorded as queued in the database; if the message is
 lost (the process dies, the broker stays down), `requeue_stuck_photos` (beat, every minute,
@@ -22,7 +22,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 
 from listings_portal.celery import RETRY_WHEN_DATABASE_IS_GONE
-from spark.enqueue import Doorbell
+from listings_portal.lib.doorbell import Doorbell
 
 from .checks import MediaLimits, UploadRejected
 from .models import Photo, ProcessingState, random_storage_name

@@ -34,7 +34,6 @@ from django_htmx.http import trigger_client_event
 
 from drafts.access import get_draft_for
 from drafts.models import Draft
-from spark.templatetags.sync import badge_context, sync_mirror
 
 from .checks import MediaLimits, UploadRejected
 from .forms import DocumentForm, MoveForm, OrderForm, PhotoTextForm, RotateForm, SelectionForm
@@ -75,15 +74,21 @@ ERROR_STATUSES_TO_SWAP = (400, 409, 413, 422)
 # --- Page and regions -----------------------------------------------------------------------
 
 
+# The per-item MLS sync badges come from the MLS side (mls/, a layer above this app), which
+# registers how to read them at start-up, as it registers its listener on drafts.doorbell.
+SyncContext = Callable[[Draft, bool], dict]
+_sync_context_source: list[SyncContext] = []
+
+
+def provide_sync_context(source: SyncContext) -> None:
+    """`source(draft, changed)` returns the regions' `sync_mirror` and `sync_polling`."""
+    _sync_context_source[:] = [source]
+
+
 def _sync_context(draft: Draft, *, changed: bool = False) -> dict:
-    """The remote's mirror of this draft's items, read once per response (one query, however
-    many photos and documents) for the per-item sync badges; and whether the regions should
-    poll for the badges to move on: while a push is due or under way, or right after a change
-    (the draft in hand predates it)."""
-    return {
-        "sync_mirror": sync_mirror(draft),
-        "sync_polling": changed or badge_context(draft)["poll"],
-    }
+    if not _sync_context_source:
+        return {"sync_mirror": {}, "sync_polling": changed}
+    return _sync_context_source[0](draft, changed)
 
 
 def _photo_context(draft: Draft, can_edit: bool) -> dict:

@@ -43,6 +43,9 @@ from spark.filters import Expr
 
 __all__ = [
     "MAX_PAGE_SIZE",
+    "AfterRequestHook",
+    "BeforeRequestHook",
+    "Exchange",
     "FieldError",
     "InMemoryTokenStore",
     "ListingRef",
@@ -90,6 +93,23 @@ ListArg = str | Sequence[str] | None
 
 # (method, route) -> None; route is a stable name such as "photos.create" (see each method).
 BeforeRequestHook = Callable[[str, str], None]
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """One HTTP exchange as `after_request` sees it (no token, no body)."""
+
+    method: str
+    path: str
+    route: str
+    status: int | None
+    code: int | None
+    duration_ms: float
+    request_id: str | None
+    failure: str | None
+
+
+AfterRequestHook = Callable[[Exchange], None]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -774,6 +794,7 @@ class SparkClient:
 
     ``before_request(method, route)`` is called before every HTTP request the client sends
     (including the grant and ticket uploads); it may block (a rate limiter) or raise to abort.
+    ``after_request(exchange)`` is called after each one, answered or not (a call log).
     """
 
     def __init__(
@@ -791,6 +812,7 @@ class SparkClient:
         total_timeout: float | None = None,
         token_store: TokenStore | None = None,
         before_request: BeforeRequestHook | None = None,
+        after_request: AfterRequestHook | None = None,
         session: requests.Session | None = None,
         pool_maxsize: int = 10,
     ) -> None:
@@ -804,6 +826,7 @@ class SparkClient:
         # The socket read timeout bounds each wait; this bounds a body trickled byte by byte.
         self.total_timeout = total_timeout if total_timeout is not None else connect_timeout + read_timeout
         self.before_request = before_request
+        self.after_request = after_request
         self._client_id = client_id or None
         self._client_secret = client_secret or None
         self._redirect_uri = redirect_uri or None
@@ -828,24 +851,6 @@ class SparkClient:
                 "Content-Type": "application/json",
             }
         )
-
-    @classmethod
-    def from_settings(cls, **overrides: Any) -> SparkClient:
-        """A client configured from Django settings (SPARK_*); keyword arguments override."""
-        from django.conf import settings
-
-        options: dict[str, Any] = {
-            "base_url": settings.SPARK_API_URL,
-            "access_token": settings.SPARK_ACCESS_TOKEN or None,
-            "refresh_token": getattr(settings, "SPARK_REFRESH_TOKEN", "") or None,
-            "client_id": getattr(settings, "SPARK_CLIENT_ID", "") or None,
-            "client_secret": getattr(settings, "SPARK_CLIENT_SECRET", "") or None,
-            "user_agent": settings.SPARK_USER_AGENT,
-            "connect_timeout": float(settings.SPARK_CONNECT_TIMEOUT),
-            "read_timeout": float(settings.SPARK_READ_TIMEOUT),
-        }
-        options.update(overrides)
-        return cls(**options)
 
     def close(self) -> None:
         self.session.close()
@@ -1150,6 +1155,10 @@ class SparkClient:
             f" failure={failure}" if failure else "",
             extra={"spark": fields},
         )
+        if self.after_request is not None:
+            self.after_request(
+                Exchange(method, path, route, status, code, duration_ms, request_id, failure)
+            )
 
     def request(
         self,

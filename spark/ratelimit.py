@@ -21,6 +21,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
+import redis
+
 _TAKE = """
 local key = KEYS[1]
 local pause_key = KEYS[2]
@@ -154,8 +156,6 @@ class RedisTokenBucket(_SharedBucket):
 
     @classmethod
     def from_url(cls, url: str, **options) -> RedisTokenBucket:
-        import redis
-
         return cls(redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2), **options)
 
     def _take(self, want: int) -> tuple[float, int]:
@@ -215,13 +215,3 @@ class FileTokenBucket(_SharedBucket):
             state["paused_until"] = max(state.get("paused_until", 0), now + seconds)
 
         self._update(extend)
-
-
-def limiter_from_settings() -> RateLimiter:
-    """The shared limiter for this deployment: Redis when configured, else a local file."""
-    from django.conf import settings
-
-    rate = settings.SPARK_RATE_LIMIT_PER_SECOND
-    if settings.SYNC_REDIS_URL:
-        return RedisTokenBucket.from_url(settings.SYNC_REDIS_URL, rate=rate)
-    return FileTokenBucket(Path(settings.VAR_DIR) / "spark-ratelimit.json", rate=rate)

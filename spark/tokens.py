@@ -10,7 +10,7 @@ import contextlib
 import json
 from typing import Any
 
-from .client import InMemoryTokenStore, TokenSet, TokenStore
+from .client import TokenSet
 
 
 class RedisTokenStore:
@@ -30,13 +30,3 @@ class RedisTokenStore:
         return self.client.lock(
             self.key + ":lock", timeout=self.lock_seconds, blocking_timeout=self.lock_seconds
         )
-
-
-def token_store_from_settings() -> TokenStore:
-    from django.conf import settings
-
-    if settings.SYNC_REDIS_URL:
-        import redis
-
-        return RedisTokenStore(redis.Redis.from_url(settings.SYNC_REDIS_URL, socket_timeout=5))
-    return InMemoryTokenStore()

@@ -21,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from tests.spark.worker_harness import CHAOS_SETTINGS, Harness, chaos_report, run_chaos  # noqa: E402
+from tests.mls.worker_harness import CHAOS_SETTINGS, Harness, chaos_report, run_chaos  # noqa: E402
 
 # Longer back-off and sweep than the CI run's: hundreds of drafts under faults for many minutes.
 SETTINGS = {

@@ -7,7 +7,7 @@ The machine's PostgreSQL is shared and must never be restarted, so the run start
 cluster of its own: `initdb` into a temporary directory (as the `postgres` OS user when run as
 root), trust authentication, a free port on 127.0.0.1, fsync off (a fast shutdown still writes
 its checkpoint; this run is about lost connections, not lost disks). The harness
-(tests/spark/worker_harness.py) creates its throwaway database there and brings up its own
+(tests/mls/worker_harness.py) creates its throwaway database there and brings up its own
 Redis, the sandbox (which keeps its state in the same database), a prefork worker and beat.
 
 Run: the sandbox's chaos faults (5xx, dropped replies, rate limits, hangs: `chaos_faults`),
@@ -47,7 +47,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from tests.spark.worker_harness import (  # noqa: E402
+from tests.mls.worker_harness import (  # noqa: E402
     CHAOS_SETTINGS,
     Harness,
     chaos_faults,

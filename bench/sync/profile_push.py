@@ -3,8 +3,8 @@
     .venv/bin/python bench/sync/profile_push.py [--drafts 10] [--photos 5] [--documents 1] [--top 25]
 
 Same set-up as bench/sync/run.py (its own database, Redis and sandbox; see
-tests/spark/worker_harness.py), no Celery: the drafts are pushed in this process's child with
-`sync.push_draft`, and the time is split into the remote's answers (HTTP), database statements
+tests/mls/worker_harness.py), no Celery: the drafts are pushed in this process's child with
+`push.push_draft`, and the time is split into the remote's answers (HTTP), database statements
 (counted by kind), the shared rate limit, and the rest; then the cProfile entries that cost most
 (`--profile`; PROFILE_FILTER: a regex of the entries shown, PROFILE_SORT: a pstats sort key,
 PROFILE_DUMP: a file for the raw stats, PROFILE_TRACE_SQL=1: print each statement).
@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from bench.sync.run import BENCH_SETTINGS  # noqa: E402
-from tests.spark.worker_harness import PYTHON, Harness  # noqa: E402
+from tests.mls.worker_harness import PYTHON, Harness  # noqa: E402
 
 
 def inner(ids: list[int], top: int, profiled: bool) -> None:
@@ -37,8 +37,8 @@ def inner(ids: list[int], top: int, profiled: bool) -> None:
     django.setup()
     from django.db import connection
 
-    from spark import sync
-    from spark.models import RemoteCall
+    from mls import planner, push, remote, uploads
+    from mls.models import RemoteCall
 
     statements: collections.Counter[str] = collections.Counter()
     statement_seconds: collections.Counter[str] = collections.Counter()
@@ -60,7 +60,7 @@ def inner(ids: list[int], top: int, profiled: bool) -> None:
             if trace:
                 print("   SQL", sql[:150])
 
-    limiter = sync.limiter()
+    limiter = remote.limiter()
     acquire = limiter.acquire
     limit_seconds = [0.0]
 
@@ -99,16 +99,17 @@ def inner(ids: list[int], top: int, profiled: bool) -> None:
     cpu_timed(SparkClient, "_send", "HTTP client (requests)")
     cpu_timed(compiler.SQLCompiler, "execute_sql", "ORM select/update/delete")
     cpu_timed(compiler.SQLInsertCompiler, "execute_sql", "ORM insert")
-    cpu_timed(sync, "local_state", "local_state")
-    cpu_timed(sync, "_read_content", "_read_content")
-    cpu_timed(sync, "_before_request", "rate limit + lease")
-    cpu_timed(sync.planner, "plan", "planner")
+    cpu_timed(push, "local_state", "local_state")
+    cpu_timed(uploads, "read_content", "read_content")
+    # Before the first request: the client takes its before_request hook when it is made.
+    cpu_timed(remote, "wait_for_rate_limit_and_renew_lease", "rate limit + lease")
+    cpu_timed(planner, "plan", "planner")
     profile = cProfile.Profile() if profiled else None
     with connection.execute_wrapper(count):
         started, cpu = time.perf_counter(), time.process_time()
         if profile is not None:
             profile.enable()
-        outcomes = collections.Counter(sync.push_draft(draft_id).value for draft_id in ids)
+        outcomes = collections.Counter(push.push_draft(draft_id).value for draft_id in ids)
         if profile is not None:
             profile.disable()
         wall, cpu = time.perf_counter() - started, time.process_time() - cpu

@@ -3,7 +3,7 @@
     .venv/bin/python bench/sync/run.py [--drafts 40] [--photos 5] [--documents 1] [--workers 2]
                                        [--nodes 1] [--rounds 3] [--latency-ms 0] [--remote-core N]
 
-One run (its own database, Redis, sandbox and workers, see tests/spark/worker_harness.py):
+One run (its own database, Redis, sandbox and workers, see tests/mls/worker_harness.py):
 
 1. Raw loop: the HTTP calls a push of N drafts x M photos needs (create the incomplete listing,
    then a ticket and a multipart upload per photo and per document), made directly with the
@@ -47,7 +47,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from spark.client import ListingRef, SparkClient  # noqa: E402
-from tests.spark.worker_harness import Harness, children_of, jpeg_bytes, pdf_bytes  # noqa: E402
+from tests.mls.worker_harness import Harness, children_of, jpeg_bytes, pdf_bytes  # noqa: E402
 
 BENCH_SETTINGS = {
     "SPARK_RATE_LIMIT_PER_SECOND": "1000",

@@ -5,6 +5,7 @@ from django.test import Client
 from django.urls import reverse
 
 from drafts.models import Draft
+from mls.models import DraftSync, SyncState
 
 from .conftest import field_post, htmx
 
@@ -308,8 +309,6 @@ def test_company_admin_cannot_start_a_draft_for_another_company_s_agent(cast):
 
 @pytest.mark.parametrize("actor_name", ["company_admin", "other_company_admin", "other_office_admin"])
 def test_company_admin_row_in_the_review_queue_and_needs_attention(cast, actor_name):
-    from spark.models import DraftSync, SyncState
-
     Draft.objects.filter(pk=cast.draft.pk).update(status="submitted")
     DraftSync.objects.update_or_create(draft=cast.draft, defaults={"state": SyncState.ATTENTION})
     client = _client_for(cast, actor_name)

@@ -262,7 +262,7 @@ def test_the_navigation_counts_in_one_query(client, office_admin, agent, django_
 
 
 def test_each_row_shows_its_sync_state(client, office, agent):
-    from spark.models import DraftSync, SyncState
+    from mls.models import DraftSync, SyncState
 
     synced = submitted(agent)
     failing = submitted(agent)

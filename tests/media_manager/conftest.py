@@ -12,8 +12,8 @@ import pytest
 from celery import Celery
 
 from listings_portal.celery import app as celery_app
+from listings_portal.lib.doorbell import Doorbell
 from media_manager import tasks
-from spark.enqueue import Doorbell
 
 
 @pytest.fixture

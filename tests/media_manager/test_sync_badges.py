@@ -1,6 +1,6 @@
 """Sync badges on the media page: each photo and document shows what the MLS has of it.
 
-The remote's mirror (spark.models RemoteItem / DraftSync) is set up directly as rows: that is
+The remote's mirror (mls.models RemoteItem / DraftSync) is set up directly as rows: that is
 the data the badges read, not a stand-in for the sync engine.
 """
 
@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from media_manager.models import DocumentPrivacy, Photo
-from spark.models import DraftSync, ItemKind, RemoteItem, SyncState
+from mls.models import DraftSync, ItemKind, RemoteItem, SyncState
 from tests.media_manager.media_helpers import add_bare_photo, add_document, mark_processed
 
 pytestmark = pytest.mark.django_db

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from drafts.models import DraftEvent, DraftStatus
 from media_manager.models import Document, DocumentPrivacy, Photo, ProcessingState
-from spark.models import ItemKind, RemoteItem
+from mls.models import ItemKind, RemoteItem
 from tests.factories import AgentFactory, DraftFactory, OfficeAdminFactory
 from tests.media_manager import samples
 from tests.media_manager.media_helpers import (

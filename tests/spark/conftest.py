@@ -198,7 +198,3 @@ MINIMAL_DRAFT: dict[str, Any] = {
 }
 
 
-# The sync tests' fixtures (a live sandbox, the engine pointed at it, an in-memory broker),
-# registered here once for every module of this folder (sync_support reads this module's
-# SANDBOX_TOKEN and SandboxControl only when a fixture runs, so either may be imported first).
-from tests.spark.sync_support import memory_broker, own_doorbell, sync_env, sync_server  # noqa: E402, F401

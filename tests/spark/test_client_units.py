@@ -517,23 +517,6 @@ def test_base_url_accepts_a_trailing_v1():
     assert SparkClient("http://h/sandbox").base_url == "http://h/sandbox"
 
 
-def test_from_settings_reads_the_spark_settings(settings):
-    settings.SPARK_API_URL = "http://example.invalid/sandbox"
-    settings.SPARK_ACCESS_TOKEN = "tok"
-    settings.SPARK_CLIENT_ID = "cid"
-    settings.SPARK_CLIENT_SECRET = "sec"
-    settings.SPARK_REFRESH_TOKEN = "ref"
-    settings.SPARK_USER_AGENT = "Agent/1"
-    settings.SPARK_CONNECT_TIMEOUT = 1.5
-    settings.SPARK_READ_TIMEOUT = 7
-    client = SparkClient.from_settings(read_timeout=3.0)
-    assert client.base_url == "http://example.invalid/sandbox"
-    assert client.connect_timeout == 1.5 and client.read_timeout == 3.0
-    assert client.token_store.get().access_token == "tok"
-    assert client.can_refresh
-    assert client.session.headers["X-SparkApi-User-Agent"] == "Agent/1"
-
-
 def test_local_photo_checks_refuse_before_any_call():
     calls = []
     client = SparkClient("http://127.0.0.1:9", access_token="t", before_request=lambda m, r: calls.append(r))

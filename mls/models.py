@@ -1,0 +1,469 @@
+"""What the sync engine knows about the remote: one row per draft, one per photo or document,
+and a log of every call it made.
+
+The database is the record. `Draft.change_seq` says what must be pushed; `DraftSync.confirmed_seq`
+says what the remote has confirmed; the rows here are the mirror of the remote as it last
+confirmed it, so a push compares and sends only the difference (mls/planner.py).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+
+from drafts.models import Draft, DraftStatus
+from spark.client import Ticket
+
+
+class SyncState(models.TextChoices):
+    PENDING = "pending", "Waiting to sync"
+    SYNCING = "syncing", "Syncing"
+    SYNCED = "synced", "Synced"
+    RETRYING = "retrying", "Retrying"
+    FAILED = "failed", "Refused by the MLS"
+    ATTENTION = "attention", "Needs attention"
+    DRIFT = "drift", "Changed in the MLS"
+
+
+# States that wait for a person: the sweep never picks them up on its own.
+HELD_STATES = (SyncState.ATTENTION, SyncState.DRIFT)
+# Statuses in which the publishing job owns the remote: the push stays away.
+PROMOTION_OWNED = (DraftStatus.PROMOTING, DraftStatus.LIVE)
+
+
+class ItemKind(models.TextChoices):
+    PHOTO = "photo", "Photo"
+    DOCUMENT = "document", "Document"
+
+
+class DraftSyncQuerySet(models.QuerySet["DraftSync"]):
+    def visible_to(self, user) -> DraftSyncQuerySet:
+        return self.filter(draft__in=Draft.objects.visible_to(user))
+
+    def needing_attention(self) -> DraftSyncQuerySet:
+        """Rows a person must act on: gave up, refused by the MLS, or changed in the MLS."""
+        return self.filter(
+            Q(state__in=HELD_STATES) | Q(state=SyncState.FAILED, blocked_seq__gte=F("draft__change_seq"))
+        ).filter(draft__deleted_at__isnull=True)
+
+    def due(self, now=None) -> DraftSyncQuerySet:
+        """Rows with something to push that no live worker holds and no back-off delays."""
+        now = now or timezone.now()
+        return (
+            self.filter(draft__deleted_at__isnull=True)
+            .filter(Q(draft__change_seq__gt=F("confirmed_seq")) | Q(verify_after__isnull=False))
+            .exclude(state__in=HELD_STATES)
+            .exclude(state=SyncState.FAILED, blocked_seq__gte=F("draft__change_seq"))
+            .filter(Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now))
+            .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+            .filter(
+                Q(verify_after__isnull=True)
+                | Q(verify_after__lte=now)
+                | Q(draft__change_seq__gt=F("confirmed_seq"))
+            )
+        )
+
+
+class DraftSync(models.Model):
+    """The sync state of one draft: the claim, the back-off, the errors and the confirmed remote.
+
+    One worker at a time holds the claim (`lease_owner` until `lease_expires_at`); it pushes
+    until `confirmed_seq` reaches the draft's `change_seq`. Back-off lives in
+    `next_attempt_at`, never in broker countdowns.
+    """
+
+    draft = models.OneToOneField(Draft, on_delete=models.CASCADE, primary_key=True, related_name="sync")
+    state = models.CharField(max_length=12, choices=SyncState.choices, default=SyncState.PENDING)
+    # The draft's change_seq the remote has confirmed (everything up to it is there).
+    confirmed_seq = models.PositiveBigIntegerField(default=0)
+    # FAILED holds while the draft's change_seq is still <= this: an edit tries again.
+    blocked_seq = models.PositiveBigIntegerField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    lease_owner = models.CharField(max_length=120, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    enqueued_at = models.DateTimeField(null=True, blank=True)
+    last_synced_at = models.DateTimeField(null=True, blank=True)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+
+    # What people see when it went wrong: the remote's words and ours.
+    error_message = models.TextField(blank=True)
+    error_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    error_code = models.IntegerField(null=True, blank=True)
+    # [{"field": <draft field name or "">, "spark_field": ..., "message": ...}]
+    error_details = models.JSONField(default=list, blank=True)
+    error_at = models.DateTimeField(null=True, blank=True)
+    # Rule violations the remote accepted with a warning (Success with Errors): shown, not retried.
+    remote_warnings = models.JSONField(default=list, blank=True)
+
+    # --- The remote listing as last confirmed ---
+    # Creating is not idempotent: the marker written with the create, and when it was sent.
+    create_marker = models.CharField(max_length=64, blank=True)
+    create_sent_at = models.DateTimeField(null=True, blank=True)
+    # The first address line the create carried: the lost-answer lookup filters on it.
+    create_street = models.CharField(max_length=200, blank=True)
+    # Spark name -> the value the remote confirmed.
+    confirmed_fields = models.JSONField(default=dict, blank=True)
+    # The field update the remote refused, kept until the draft changes again.
+    fields_failed_seq = models.PositiveBigIntegerField(null=True, blank=True)
+    photo_order = models.JSONField(default=list, blank=True)
+    document_order = models.JSONField(default=list, blank=True)
+    primary_photo = models.CharField(max_length=40, blank=True)
+    # After a write whose answer was lost, read the remote back once it can no longer change.
+    verify_after = models.DateTimeField(null=True, blank=True)
+
+    # --- Coalescing reorders: when the local order last changed and was last pushed ---
+    photo_order_seen = models.JSONField(default=list, blank=True)
+    photo_order_seen_at = models.DateTimeField(null=True, blank=True)
+    photo_order_pushed_at = models.DateTimeField(null=True, blank=True)
+    document_order_seen = models.JSONField(default=list, blank=True)
+    document_order_seen_at = models.DateTimeField(null=True, blank=True)
+    document_order_pushed_at = models.DateTimeField(null=True, blank=True)
+
+    # --- Drift: the remote changed by someone else ---
+    drift_detected_at = models.DateTimeField(null=True, blank=True)
+    # {"fields": {Spark name: {"portal": ..., "remote": ...}}, "photos": [...], "documents": [...]}
+    drift_remote = models.JSONField(default=dict, blank=True)
+    remote_checked_at = models.DateTimeField(null=True, blank=True)
+    # A person's choice ("portal" or "remote"), applied by the next push.
+    drift_decision = models.CharField(max_length=8, blank=True)
+    drift_decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = DraftSyncQuerySet.as_manager()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["state"], name="draftsync_state"),
+            models.Index(fields=["next_attempt_at"], name="draftsync_next_attempt"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(state__in=SyncState.values), name="draftsync_state_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Sync of draft {self.draft_id}: {self.state}"
+
+    @classmethod
+    def ensure(cls, draft_id: int) -> None:
+        """The draft's sync row, made if missing: one INSERT that does nothing when it exists
+        (no read first, no savepoint). IntegrityError when there is no such draft."""
+        cls.objects.bulk_create([cls(draft_id=draft_id)], ignore_conflicts=True)
+
+    # --- Presentation ---
+    @property
+    def lease_is_live(self) -> bool:
+        return (
+            bool(self.lease_owner)
+            and self.lease_expires_at is not None
+            and self.lease_expires_at > timezone.now()
+        )
+
+    def display_state(self, change_seq: int) -> str:
+        """The badge state for a draft whose change_seq is `change_seq`."""
+        if self.state in HELD_STATES:
+            return self.state
+        if self.state == SyncState.FAILED and self.blocked_seq is not None and self.blocked_seq >= change_seq:
+            return SyncState.FAILED
+        if self.lease_is_live:
+            return SyncState.SYNCING
+        if self.confirmed_seq >= change_seq and self.verify_after is None:
+            return SyncState.SYNCED
+        if self.next_attempt_at is not None and self.next_attempt_at > timezone.now() and self.error_message:
+            return SyncState.RETRYING
+        return SyncState.PENDING
+
+    def errors_by_field(self) -> dict[str, str]:
+        return {d["field"]: d["message"] for d in self.error_details if d.get("field")}
+
+
+class RemoteItemQuerySet(models.QuerySet["RemoteItem"]):
+    def photos(self) -> RemoteItemQuerySet:
+        return self.filter(kind=ItemKind.PHOTO)
+
+    def documents(self) -> RemoteItemQuerySet:
+        return self.filter(kind=ItemKind.DOCUMENT)
+
+
+class UploadTicket(models.Model):
+    """The one-time upload ticket of an item being uploaded, kept so a retry after a lost
+    answer re-uses it: the remote accepts a ticket once, so the retry can never make a second
+    copy. A secret for an hour."""
+
+    ticket_token = models.CharField(max_length=128, blank=True)
+    ticket_uri = models.CharField(max_length=500, blank=True)
+    ticket_expires_at = models.DateTimeField(null=True, blank=True)
+    ticket_refused = models.BooleanField(default=False)
+
+    class Meta:
+        abstract = True
+
+    @property
+    def ticket_usable(self) -> bool:
+        # A margin so the ticket cannot expire between the check and the upload.
+        return (
+            bool(self.ticket_token)
+            and not self.ticket_refused
+            and self.ticket_expires_at is not None
+            and self.ticket_expires_at > timezone.now() + timedelta(seconds=60)
+        )
+
+    def usable_ticket(self, kind: str) -> Ticket | None:
+        """The stored ticket, when it can still be used, for a `kind` ("photo"/"document")."""
+        if not self.ticket_usable:
+            return None
+        return Ticket(
+            token=self.ticket_token,
+            uri=self.ticket_uri,
+            service="PhotoUploads" if kind == ItemKind.PHOTO else "DocumentUploads",
+            expires_in=int((self.ticket_expires_at - timezone.now()).total_seconds()),
+        )
+
+    def keep_ticket(self, ticket: Ticket) -> None:
+        """Hold a new ticket (saved by the caller with the upload's intent)."""
+        self.ticket_token, self.ticket_uri, self.ticket_refused = ticket.token, ticket.uri, False
+        self.ticket_expires_at = timezone.now() + timedelta(seconds=max(0, ticket.expires_in))
+
+
+class RemoteItem(UploadTicket):
+    """A photo or document as the remote last confirmed it, keyed by the local item's id.
+
+    `local_id` is a plain integer, not a foreign key: the row must outlive a local item that
+    was deleted, so its remote twin can still be deleted. A row with no `local_id` is a remote
+    item we found and must remove (a duplicate). `sending` marks an upload (or picture
+    replacement) sent without a confirmed answer: before anything else, the remote's list is
+    read and the item adopted, never posted blindly again.
+    """
+
+    draft = models.ForeignKey(Draft, on_delete=models.CASCADE, related_name="remote_items")
+    kind = models.CharField(max_length=10, choices=ItemKind.choices)
+    local_id = models.PositiveBigIntegerField(null=True, blank=True)
+    upload_token = models.UUIDField(null=True, blank=True)
+    remote_id = models.CharField(max_length=40, blank=True)
+
+    sending = models.BooleanField(default=False)
+    sending_since = models.DateTimeField(null=True, blank=True)
+    # The remote id a picture replacement was sent for (its new id is unknown until confirmed).
+    replacing = models.CharField(max_length=40, blank=True)
+    # The picture hash a replacement sent, confirmed into `content_sha256` once it lands.
+    pending_sha256 = models.CharField(max_length=64, blank=True)
+    # (The one-time upload ticket's fields come from UploadTicket.)
+
+    # What the remote confirmed (or, while `sending`, what was sent).
+    name = models.CharField(max_length=255, blank=True)
+    caption = models.TextField(blank=True)
+    privacy = models.CharField(max_length=12, blank=True)
+    content_sha256 = models.CharField(max_length=64, blank=True)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+
+    # A refusal by the remote, shown on the item's badge; held while change_seq <= failed_seq.
+    failed_seq = models.PositiveBigIntegerField(null=True, blank=True)
+    error_message = models.TextField(blank=True)
+    error_code = models.IntegerField(null=True, blank=True)
+    error_at = models.DateTimeField(null=True, blank=True)
+
+    objects = RemoteItemQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["draft", "kind", "local_id"],
+                condition=Q(local_id__isnull=False),
+                name="remoteitem_one_per_local_item",
+            ),
+            models.CheckConstraint(condition=Q(kind__in=ItemKind.values), name="remoteitem_kind_valid"),
+        ]
+        indexes = [models.Index(fields=["draft", "kind"], name="remoteitem_draft_kind")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.local_id} -> {self.remote_id or '?'}"
+
+
+class RemoteCall(models.Model):
+    """One HTTP exchange with the remote, as the sync log shows it."""
+
+    class Outcome(models.TextChoices):
+        OK = "ok", "OK"
+        FAILED = "failed", "Failed"
+        UNKNOWN = "unknown", "No answer"
+
+    draft = models.ForeignKey(Draft, on_delete=models.CASCADE, related_name="remote_calls", null=True)
+    at = models.DateTimeField(default=timezone.now)
+    method = models.CharField(max_length=8)
+    route = models.CharField(max_length=40)
+    path = models.CharField(max_length=300)
+    status = models.PositiveSmallIntegerField(null=True, blank=True)
+    spark_code = models.IntegerField(null=True, blank=True)
+    duration_ms = models.FloatField(default=0)
+    outcome = models.CharField(max_length=8, choices=Outcome.choices, default=Outcome.OK)
+    # What the call was for ("Upload photo 12"), and the remote's message when it failed.
+    purpose = models.CharField(max_length=200, blank=True)
+    message = models.CharField(max_length=500, blank=True)
+    change_seq = models.PositiveBigIntegerField(null=True, blank=True)
+    request_id = models.CharField(max_length=80, blank=True)
+    # The claim (host:pid:nonce) the call was made under: one per draft at a time.
+    worker = models.CharField(max_length=120, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-pk"]
+        indexes = [models.Index(fields=["draft", "-at"], name="remotecall_draft_recent")]
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.path} -> {self.status}"
+
+
+def new_marker() -> str:
+    return uuid.uuid4().hex
+
+
+# --- Promotion: publishing an approved draft as a live listing (mls/publishing.py) ----------
+
+
+class PromotionStep(models.TextChoices):
+    """The steps of publishing, in order (spark-api.md §7.3: our reading of the Spark pages)."""
+
+    VALIDATE = "validate", "Check with the MLS"
+    CREATE = "create", "Create the listing"
+    PHOTOS = "photos", "Upload the photos"
+    DOCUMENTS = "documents", "Upload the documents"
+    VERIFY = "verify", "Read back and compare"
+    CLEANUP = "cleanup", "Remove the incomplete listing"
+    DONE = "done", "Live"
+
+
+PROMOTION_STEPS: tuple[str, ...] = tuple(PromotionStep.values)
+
+
+class PromotionState(models.TextChoices):
+    RUNNING = "running", "Publishing"
+    WAITING = "waiting", "Waiting to retry"
+    FAILED = "failed", "Failed"
+    DONE = "done", "Live"
+
+
+class PromotionQuerySet(models.QuerySet["Promotion"]):
+    def due(self, now=None) -> PromotionQuerySet:
+        """Jobs with work left that no live worker holds and no back-off delays."""
+        now = now or timezone.now()
+        return (
+            self.filter(state__in=(PromotionState.RUNNING, PromotionState.WAITING))
+            .filter(Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now))
+            .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+        )
+
+
+class Promotion(models.Model):
+    """The publishing job of one draft: where it stands, what the live listing confirmed.
+
+    Every step's result is written before the next step starts, so a crash or a remote
+    failure resumes where it stopped; each step is idempotent against what is recorded here
+    (and, after a lost answer, against what the remote lists).
+    """
+
+    draft = models.OneToOneField(Draft, on_delete=models.CASCADE, primary_key=True, related_name="promotion")
+    state = models.CharField(max_length=10, choices=PromotionState.choices, default=PromotionState.RUNNING)
+    step = models.CharField(max_length=10, choices=PromotionStep.choices, default=PromotionStep.VALIDATE)
+    started_at = models.DateTimeField(default=timezone.now)
+    started_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    # The live listing: its id once the create is confirmed; the intent before it is sent.
+    listing_id = models.CharField(max_length=40, blank=True)
+    listing_number = models.CharField(max_length=40, blank=True)
+    create_sent_at = models.DateTimeField(null=True, blank=True)
+    # The field body the live listing confirmed (Spark names).
+    confirmed_fields = models.JSONField(default=dict, blank=True)
+    photo_order = models.JSONField(default=list, blank=True)
+    primary_photo = models.CharField(max_length=40, blank=True)
+    document_order = models.JSONField(default=list, blank=True)
+    verify_rounds = models.PositiveSmallIntegerField(default=0)
+
+    # The claim and the back-off, as for DraftSync.
+    lease_owner = models.CharField(max_length=120, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+
+    # What people read when it went wrong (the remote's words and ours) or why it waits.
+    error_message = models.TextField(blank=True)
+    # [{"field": <draft field name or "">, "spark_field": ..., "message": ...}]
+    error_details = models.JSONField(default=list, blank=True)
+    error_at = models.DateTimeField(null=True, blank=True)
+    # [{"step": ..., "at": iso time, "note": ...}]: the steps done, for the progress panel.
+    log = models.JSONField(default=list, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = PromotionQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(state__in=PromotionState.values), name="promotion_state_valid"
+            ),
+            models.CheckConstraint(condition=Q(step__in=PromotionStep.values), name="promotion_step_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Publishing of draft {self.draft_id}: {self.step} ({self.state})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.state in (PromotionState.RUNNING, PromotionState.WAITING)
+
+    def steps(self) -> list[dict[str, str]]:
+        """Each visible step with "done", "current", "failed" or "todo", for the progress panel."""
+        current = PROMOTION_STEPS.index(self.step)
+        rows = []
+        for index, (value, label) in enumerate(PromotionStep.choices):
+            if value == PromotionStep.DONE:
+                continue
+            if index < current or self.state == PromotionState.DONE:
+                status = "done"
+            elif index == current:
+                status = "failed" if self.state == PromotionState.FAILED else "current"
+            else:
+                status = "todo"
+            rows.append({"step": value, "label": label, "status": status})
+        return rows
+
+    def errors_by_field(self) -> dict[str, str]:
+        return {d["field"]: d["message"] for d in self.error_details if d.get("field")}
+
+
+class PromotionItem(UploadTicket):
+    """A photo or document of a promotion as the live listing confirmed it (or, while
+    `sending`, as it was sent without an answer: looked for before anything is sent again)."""
+
+    promotion = models.ForeignKey(Promotion, on_delete=models.CASCADE, related_name="items")
+    kind = models.CharField(max_length=10, choices=ItemKind.choices)
+    local_id = models.PositiveBigIntegerField()
+    upload_token = models.UUIDField(null=True, blank=True)
+    remote_id = models.CharField(max_length=40, blank=True)
+    sending = models.BooleanField(default=False)
+    sending_since = models.DateTimeField(null=True, blank=True)
+    name = models.CharField(max_length=255, blank=True)
+    caption = models.TextField(blank=True)
+    privacy = models.CharField(max_length=12, blank=True)
+    content_sha256 = models.CharField(max_length=64, blank=True)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["promotion", "kind", "local_id"], name="promotionitem_one_per_item"
+            ),
+            models.CheckConstraint(condition=Q(kind__in=ItemKind.values), name="promotionitem_kind_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.local_id} -> {self.remote_id or '?'}"

@@ -1,0 +1,35 @@
+"""Celery tasks of the push and publishing: thin; the work is in mls/push.py, mls/drift.py and
+mls/publishing.py. Messages carry only a draft id; duplicates are harmless (the draft's lease
+decides who works). The names keep the `spark.` prefix of the former app (messages in flight).
+"""
+
+from celery import shared_task
+
+from listings_portal.celery import RETRY_WHEN_DATABASE_IS_GONE
+
+from . import drift, publishing, push
+from .enqueue import PROMOTE_DRAFT_TASK, SYNC_DRAFT_TASK
+
+# Once a claim is held, a job waits for the database itself (mls/leased.py
+# `once_the_database_is_back`); before that, the task is simply run again.
+
+
+@shared_task(name=SYNC_DRAFT_TASK, ignore_result=True, **RETRY_WHEN_DATABASE_IS_GONE)
+def sync_draft(draft_id: int) -> str:
+    return push.push_draft(int(draft_id)).value
+
+
+@shared_task(name="spark.sweep", ignore_result=True)
+def sweep() -> int:
+    # Publishing jobs resume on the same beat: a released, backed-off or orphaned job.
+    return push.sweep() + publishing.sweep()
+
+
+@shared_task(name="spark.check_drift", ignore_result=True)
+def check_drift() -> int:
+    return drift.check_drift()
+
+
+@shared_task(name=PROMOTE_DRAFT_TASK, ignore_result=True, **RETRY_WHEN_DATABASE_IS_GONE)
+def promote_draft(draft_id: int) -> str:
+    return publishing.run(int(draft_id))

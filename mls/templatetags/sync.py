@@ -1,0 +1,158 @@
+"""Sync badges for pages: ``{% load sync %}`` then
+
+- ``{% sync_badge draft %}``: the draft's state (pending, syncing, synced at HH:MM, retrying,
+  refused with the reason, needs attention, changed in the MLS), linking to its sync log; it
+  polls itself every 10 s while a push is under way. For lists, ``select_related("sync")``.
+- ``{% sync_mirror draft as mirror %}`` once per page, then ``{% photo_sync_badge photo mirror %}``
+  and ``{% document_sync_badge document mirror %}`` per item (without ``mirror``: one query each).
+- ``{% sync_field_error draft "list_price" %}``: what the MLS said about a field, next to it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import template
+from django.utils import timezone
+
+from drafts.models import DraftStatus
+from mls.models import DraftSync, ItemKind, RemoteItem, SyncState
+
+register = template.Library()
+
+LABELS = {
+    SyncState.PENDING: "Waiting to sync",
+    SyncState.SYNCING: "Syncing…",
+    SyncState.RETRYING: "Retrying",
+    SyncState.FAILED: "Not accepted by the MLS",
+    SyncState.ATTENTION: "Needs attention",
+    SyncState.DRIFT: "Changed in the MLS",
+}
+ITEM_LABELS = {
+    "synced": "In the MLS",
+    "pending": "Waiting to sync",
+    "sending": "Sending…",
+    "processing": "Not sent yet: processing",
+    "failed": "Not accepted by the MLS",
+    "deleting": "Removing from the MLS",
+}
+POLLING = {SyncState.PENDING, SyncState.SYNCING, SyncState.RETRYING}
+
+
+def _row(draft) -> DraftSync | None:
+    try:
+        return draft.sync
+    except DraftSync.DoesNotExist:
+        return None
+
+
+def _elsewhere(draft, row: DraftSync | None) -> tuple[str, str, bool] | None:
+    """(state, label, poll) of a draft the engine no longer pushes: in the trash, being
+    published or live. Their change_seq runs ahead of what the engine confirmed, which would
+    otherwise read as "Waiting to sync" for ever."""
+    if draft.deleted_at is not None:
+        if draft.remote_id or (row is not None and row.create_sent_at is not None):
+            return "removing", "Removing from the MLS", True
+        return "trashed", "Not in the MLS (in the trash)", False
+    if draft.status == DraftStatus.LIVE:
+        return "live", "Live in the MLS", False
+    if draft.status == DraftStatus.PROMOTING:
+        return "publishing", "Publishing to the MLS…", True
+    return None
+
+
+def badge_context(draft) -> dict[str, Any]:
+    row = _row(draft)
+    elsewhere = _elsewhere(draft, row)
+    if elsewhere is not None:
+        state, label, poll = elsewhere
+        return {"draft": draft, "state": state, "label": label, "detail": "", "poll": poll}
+    state = row.display_state(draft.change_seq) if row is not None else SyncState.PENDING
+    detail = ""
+    if state == SyncState.SYNCED:
+        when = timezone.localtime(row.last_synced_at) if row and row.last_synced_at else None
+        label = f"Synced at {when:%H:%M}" if when else "Synced"
+    else:
+        label = LABELS[state]
+        if row is not None and state in (SyncState.FAILED, SyncState.ATTENTION, SyncState.RETRYING):
+            detail = row.error_message
+        if state == SyncState.RETRYING and row is not None and row.next_attempt_at:
+            label = f"Retrying at {timezone.localtime(row.next_attempt_at):%H:%M:%S}"
+        if state == SyncState.DRIFT:
+            detail = "Someone changed this listing in the MLS. Choose which version to keep."
+    return {"draft": draft, "state": str(state), "label": label, "detail": detail, "poll": state in POLLING}
+
+
+@register.inclusion_tag("mls/tags/sync_badge.html")
+def sync_badge(draft) -> dict[str, Any]:
+    return badge_context(draft)
+
+
+@register.simple_tag
+def sync_mirror(draft) -> dict[tuple[str, int], RemoteItem]:
+    return {
+        (row.kind, row.local_id): row
+        for row in RemoteItem.objects.filter(draft_id=draft.pk, local_id__isnull=False)
+    }
+
+
+def media_sync_context(draft, changed: bool) -> dict[str, Any]:
+    """For the media page's regions: the remote's mirror of the draft's items, read once per
+    response (one query, however many photos and documents), and whether the regions should
+    poll for the badges to move on: while a push is due or under way, or right after a change
+    (the draft in hand predates it)."""
+    return {"sync_mirror": sync_mirror(draft), "sync_polling": changed or badge_context(draft)["poll"]}
+
+
+def item_state(kind: str, item, row: RemoteItem | None) -> tuple[str, str]:
+    """(state, reason) of one photo or document."""
+    if getattr(item, "deleted_at", None) is not None:
+        return ("deleting", "") if row is not None and row.remote_id else ("", "")
+    if row is not None and row.failed_seq is not None and row.error_message:
+        return "failed", row.error_message
+    if row is not None and row.sending:
+        return "sending", ""
+    if kind == ItemKind.PHOTO and not getattr(item, "is_ready", True) and (row is None or not row.remote_id):
+        return "processing", ""
+    if row is None or not row.remote_id:
+        return "pending", ""
+    same = row.name == item.name and row.content_sha256 == (item.sha256 or row.content_sha256)
+    if kind == ItemKind.PHOTO:
+        same = same and row.caption == item.caption
+    else:
+        same = same and row.privacy == item.privacy
+    return ("synced" if same else "pending"), ""
+
+
+def _item_badge(kind: str, item, mirror) -> dict[str, Any]:
+    if mirror is None:
+        row = RemoteItem.objects.filter(draft_id=item.draft_id, kind=kind, local_id=item.pk).first()
+    else:
+        row = mirror.get((kind, item.pk))
+    state, reason = item_state(kind, item, row)
+    return {"item": item, "kind": kind, "state": state, "label": ITEM_LABELS.get(state, ""), "detail": reason}
+
+
+@register.inclusion_tag("mls/tags/item_sync_badge.html")
+def photo_sync_badge(photo, mirror=None) -> dict[str, Any]:
+    return _item_badge(ItemKind.PHOTO, photo, mirror)
+
+
+@register.inclusion_tag("mls/tags/item_sync_badge.html")
+def document_sync_badge(document, mirror=None) -> dict[str, Any]:
+    return _item_badge(ItemKind.DOCUMENT, document, mirror)
+
+
+@register.inclusion_tag("mls/tags/field_error.html")
+def sync_field_error(draft, field_name: str) -> dict[str, Any]:
+    row = _row(draft)
+    errors: list[str] = []
+    warnings: list[str] = []
+    if row is not None:
+        refused = row.fields_failed_seq is not None and row.fields_failed_seq >= draft.change_seq
+        if refused:
+            errors = [d["message"] for d in row.error_details if d.get("field") == field_name]
+        warnings = [
+            w["message"] for w in row.remote_warnings if w.get("field") == field_name and w.get("message")
+        ]
+    return {"field_name": field_name, "errors": errors, "warnings": warnings}

@@ -1,0 +1,203 @@
+"""The sync pages: a draft's sync log (every remote call), retry, the drift decision, and the
+"needs attention" list. Every view reaches the draft through `get_draft_for` (404 for what
+the user may not see)."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import HttpResponseClientRedirect
+
+from drafts.access import get_draft_for
+from drafts.models import DraftStatus, TransitionNotAllowed
+from spark.client import SparkError
+
+from . import drift, publishing, push
+from .failures import describe
+from .models import DraftSync, Promotion, RemoteCall, RemoteItem, SyncState
+from .templatetags.sync import badge_context
+
+CALLS_PAGE_SIZE = 100
+ATTENTION_PAGE_SIZE = 50
+
+
+def _sync_row(draft) -> DraftSync:
+    # Not get_or_create: a GET writes nothing (a draft the engine has not seen yet is pending).
+    return DraftSync.objects.filter(pk=draft.pk).first() or DraftSync(draft=draft)
+
+
+def _status_context(draft) -> dict:
+    row = _sync_row(draft)
+    return {
+        "draft": draft,
+        "sync": row,
+        "state": row.display_state(draft.change_seq),
+        "items": list(RemoteItem.objects.filter(draft=draft).order_by("kind", "local_id")),
+    }
+
+
+@login_required
+@require_GET
+def draft_sync(request: HttpRequest, pk: int) -> HttpResponse:
+    draft = get_draft_for(request.user, pk, include_trash=True)
+    calls = RemoteCall.objects.filter(draft=draft).order_by("-at", "-pk")
+    page = Paginator(calls, CALLS_PAGE_SIZE).get_page(request.GET.get("page"))
+    context = {**_status_context(draft), "page": page, "nav": "drafts", "tab": "sync"}
+    if request.htmx and not request.htmx.history_restore_request:
+        return render(request, "mls/draft_sync.html#sync_status", context)
+    return render(request, "mls/draft_sync.html", context)
+
+
+@login_required
+@require_GET
+def draft_sync_badge(request: HttpRequest, pk: int) -> HttpResponse:
+    """The badge alone, for htmx polling while a push is under way."""
+    draft = get_draft_for(request.user, pk, include_trash=True)
+    return render(request, "mls/tags/sync_badge.html", badge_context(draft))
+
+
+@login_required
+@require_POST
+def draft_sync_retry(request: HttpRequest, pk: int) -> HttpResponse:
+    draft = get_draft_for(request.user, pk)
+    queued = push.request_retry(draft, by=request.user)
+    if request.htmx:
+        # Read again: the draft came with its sync state joined, as it was before the retry.
+        draft = get_draft_for(request.user, pk)
+        return render(request, "mls/tags/sync_badge.html", badge_context(draft))
+    if queued:
+        messages.success(request, "Sync queued again.")
+    else:
+        messages.info(request, "Nothing to retry: this draft is not waiting for one.")
+    return redirect("mls:draft_sync", pk=draft.pk)
+
+
+@login_required
+@require_POST
+def draft_sync_resolve(request: HttpRequest, pk: int) -> HttpResponse:
+    draft = get_draft_for(request.user, pk, write=True)
+    keep = request.POST.get("keep", "")
+    if keep not in ("portal", "remote"):
+        return HttpResponseBadRequest("Choose keep=portal or keep=remote.")
+    if drift.resolve_drift(draft, keep=keep, by=request.user):
+        messages.success(
+            request,
+            "The portal version will be pushed to the MLS."
+            if keep == "portal"
+            else "The MLS changes were taken into this draft.",
+        )
+    else:
+        messages.info(request, "This draft has no MLS changes waiting for a decision.")
+    return redirect("mls:draft_sync", pk=draft.pk)
+
+
+@login_required
+@require_GET
+def needs_attention(request: HttpRequest) -> HttpResponse:
+    """Drafts whose sync waits for a person (gave up, refused, changed in the MLS), scoped to
+    what the user may see: an office admin sees the office's, an agent their own."""
+    rows = (
+        DraftSync.objects.visible_to(request.user)
+        .needing_attention()
+        .select_related("draft", "draft__list_agent")
+        .order_by("-error_at", "-updated_at")
+    )
+    page = Paginator(rows, ATTENTION_PAGE_SIZE).get_page(request.GET.get("page"))
+    context = {"page": page, "states": SyncState, "nav": "attention"}
+    if request.htmx and not request.htmx.history_restore_request:
+        return render(request, "mls/needs_attention.html#attention_list", context)
+    return render(request, "mls/needs_attention.html", context)
+
+
+# --- Publishing (mls/publishing.py) ---------------------------------------------------------
+
+
+def _promotion_context(request: HttpRequest, draft, **extra) -> dict:
+    job = Promotion.objects.filter(pk=draft.pk).first()
+    return {
+        "draft": draft,
+        "promotion": job,
+        "can_promote": draft.can_review(request.user)
+        and not draft.is_deleted
+        and draft.status in (DraftStatus.APPROVED, DraftStatus.PROMOTION_FAILED),
+        **extra,
+    }
+
+
+def _review_url(draft) -> str:
+    return reverse("drafts:draft_review", args=[draft.pk])
+
+
+@login_required
+@require_POST
+def draft_preflight(request: HttpRequest, pk: int) -> HttpResponse:
+    """Ask the MLS whether it would accept the draft as a listing (nothing is stored)."""
+    draft = get_draft_for(request.user, pk)
+    if not draft.can_review(request.user):
+        raise PermissionDenied("Only a reviewer of this office can check a draft with the MLS.")
+    context = _promotion_context(request, draft, preflight=publishing.preflight(draft))
+    if request.htmx:
+        return render(request, "mls/promotion_panel.html", context)
+    result = context["preflight"]
+    (messages.success if result.ok else messages.error)(request, result.message)
+    return redirect(_review_url(draft))
+
+
+@login_required
+@require_POST
+def draft_promote(request: HttpRequest, pk: int) -> HttpResponse:
+    draft = get_draft_for(request.user, pk)
+    try:
+        publishing.start(draft, by=request.user)
+    except TransitionNotAllowed as refused:
+        messages.error(request, refused.message)
+    else:
+        messages.success(request, f"Publishing {draft}: the steps below show where it stands.")
+    if request.htmx:
+        return HttpResponseClientRedirect(_review_url(draft))
+    return redirect(_review_url(draft))
+
+
+@login_required
+@require_GET
+def promotion_status(request: HttpRequest, pk: int) -> HttpResponse:
+    """The publishing panel alone, for htmx polling while the job runs."""
+    draft = get_draft_for(request.user, pk, include_trash=True)
+    return render(request, "mls/promotion_panel.html", _promotion_context(request, draft))
+
+
+@login_required
+@require_GET
+def live_listing(request: HttpRequest, pk: int) -> HttpResponse:
+    """The live listing as the MLS shows it now (read back with Photos and Documents)."""
+    draft = get_draft_for(request.user, pk, include_trash=True)
+    if not draft.live_listing_id:
+        raise Http404("This draft has no live listing yet.")
+    listing, problem = {}, ""
+    try:
+        listing = publishing.live_listing(draft)
+    except SparkError as error:
+        problem = f"The MLS did not return the listing ({describe(error)}). Try again in a minute."
+    fields = listing.get("StandardFields") or {}
+    photos = sorted(fields.get("Photos") or listing.get("Photos") or [], key=lambda p: p.get("Order") or 0)
+    documents = fields.get("Documents") or listing.get("Documents") or []
+    context = {
+        "draft": draft,
+        "listing": listing,
+        "fields": fields,
+        "field_rows": [
+            (name, value) for name, value in fields.items() if not isinstance(value, (list, dict))
+        ],
+        "photos": photos,
+        "documents": sorted(documents, key=lambda d: d.get("Order") or 0),
+        "problem": problem,
+        "promotion": Promotion.objects.filter(pk=draft.pk).first(),
+        "nav": "drafts",
+    }
+    return render(request, "mls/live_listing.html", context, status=502 if problem else 200)

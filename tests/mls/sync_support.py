@@ -1,0 +1,253 @@
+"""Fixtures and helpers of the sync tests: drafts with processed photos and documents, the
+sandbox (in the live server) as the remote, a push loop that honours back-off, and the
+comparison of local and remote state. Import the fixtures into a test module to use them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.utils import timezone
+
+from drafts.models import Draft
+from media_manager.models import Document, Photo
+from mls import enqueue, push
+from mls.models import DraftSync
+from tests.mls.worker_harness import jpeg_bytes, pdf_bytes
+
+if TYPE_CHECKING:
+    from tests.spark.conftest import SandboxControl
+
+
+def add_photo(draft: Draft, *, by, name: str, seed: int, caption: str = "") -> Photo:
+    """A photo as the media manager makes it, processed (its master in storage, state ready)."""
+    original = jpeg_bytes(seed, (400, 300))
+    stored = default_storage.save(f"originals/{uuid.uuid4().hex}.jpg", ContentFile(original))
+    photo = Photo.add(
+        draft,
+        by=by,
+        original_name=f"{name}.jpg",
+        stored_name=stored,
+        original_format="jpg",
+        original_size=len(original),
+        original_sha256=hashlib.sha256(original).hexdigest(),
+        width=400,
+        height=300,
+    )
+    finish_processing(photo, seed)
+    if caption or photo.name != name:
+        photo.update_text(name=name, caption=caption, by=by)
+    photo.refresh_from_db()
+    return photo
+
+
+def finish_processing(photo: Photo, seed: int) -> None:
+    claimed = Photo.claim_for_processing(photo.pk)
+    assert claimed is not None
+    master = jpeg_bytes(seed + 1000)
+    master_name = default_storage.save(f"masters/{uuid.uuid4().hex}.jpg", ContentFile(master))
+    assert claimed.finish_processing(
+        image_version=claimed.image_version,
+        master_name=master_name,
+        variant_names={},
+        width=320,
+        height=240,
+        sha256=hashlib.sha256(master).hexdigest(),
+        phash=None,
+    )
+
+
+def add_document(draft: Draft, *, by, name: str, privacy: str = "Private") -> Document:
+    data = pdf_bytes(name)
+    stored = default_storage.save(f"documents/{uuid.uuid4().hex}.pdf", ContentFile(data))
+    return Document.add(
+        draft,
+        by=by,
+        original_name=f"{name}.pdf",
+        stored_name=stored,
+        size=len(data),
+        sha256=hashlib.sha256(data).hexdigest(),
+        pages=1,
+        name=name,
+        privacy=privacy,
+    )
+
+
+@dataclass
+class SyncEnv:
+    control: SandboxControl
+    base_url: str
+
+    def remote(self, draft: Draft) -> dict[str, Any] | None:
+        draft.refresh_from_db()
+        for listing in self.control.state()["incomplete_listings"]:
+            if listing["Id"] == draft.remote_id:
+                return listing
+        return None
+
+    def count(self, route: str) -> int:
+        return self.control.count(route)
+
+    def calls(self) -> int:
+        return sum(self.control.calls()["counts"].values())
+
+    def fault_rules(self) -> list[dict[str, Any]]:
+        return self.control._check(self.control.http.get(self.control._url("faults"), timeout=10))["rules"]
+
+    def wait_for_hung_calls(self, timeout: float = 30.0) -> None:
+        """Until every request the sandbox made hang has answered (it is journaled then): one
+        still sleeping would land in the next test, in its calls and its listings."""
+        hung = sum(rule["injected"] for rule in self.fault_rules() if rule["kind"] == "hang")
+        deadline = time.monotonic() + timeout
+        while hung and time.monotonic() < deadline:
+            journal = self.control.calls()["journal"]
+            if sum(1 for call in journal if call["fault"] == "hang") >= hung:
+                return
+            time.sleep(0.1)
+
+
+@pytest.fixture
+def memory_broker():
+    """Task messages go to kombu's in-memory transport: these tests drive pushes themselves."""
+    from listings_portal.celery import app
+
+    old = app.conf.broker_url
+    app.conf.broker_url = "memory://"
+    app._pool = None
+    yield
+    app.conf.broker_url = old
+    app._pool = None
+
+
+@pytest.fixture
+def own_doorbell() -> Iterator[enqueue.Doorbell]:
+    """The sync doorbell rung for one test only, its thread publishing through a Celery app of
+    its own to the in-memory broker. The process-wide doorbell's thread publishes through the
+    project app, whose pools `memory_broker` swaps under it: a publish caught by the swap could
+    leave that thread stuck, and a later test waiting on it time out."""
+    from celery import Celery
+
+    app = Celery("sync-tests", set_as_current=False)
+    app.config_from_object("django.conf:settings", namespace="CELERY")
+    app.conf.broker_url = app.conf.broker_write_url = app.conf.broker_read_url = "memory://"
+    app.conf.broker_transport_options = {}
+    bell = enqueue.doorbell_for(app, retry_pause=0.2)
+    with enqueue.using(bell):
+        yield bell
+    bell.flush(timeout=5)
+    app.close()
+
+
+@pytest.fixture(scope="session")
+def sync_server(request):
+    """The live server, started while MEDIA_URL is a string (ours is None: media only goes
+    through access-checked views, and the live server's media handler cannot parse None)."""
+    from django.conf import settings as django_settings
+
+    original = django_settings.MEDIA_URL
+    if original is None:
+        django_settings.MEDIA_URL = "/__live-server-media__/"
+    try:
+        return request.getfixturevalue("live_server")
+    finally:
+        django_settings.MEDIA_URL = original
+
+
+@pytest.fixture
+def sync_env(sync_server, settings, tmp_path, memory_broker) -> SyncEnv:
+    # Here, not at the top: the folder's conftest imports this module's fixtures.
+    from tests.spark.conftest import SANDBOX_CONTROL_TOKEN, SANDBOX_TOKEN, SandboxControl
+
+    live_server = sync_server
+    settings.SPARK_SANDBOX_CONTROL_ENABLED = True
+    settings.SPARK_SANDBOX_CONTROL_TOKEN = SANDBOX_CONTROL_TOKEN
+    settings.SPARK_API_URL = f"{live_server.url}/sandbox"
+    settings.SPARK_ACCESS_TOKEN = SANDBOX_TOKEN
+    settings.SPARK_READ_TIMEOUT = 2.0
+    settings.SPARK_CONNECT_TIMEOUT = 2.0
+    settings.SPARK_RATE_LIMIT_PER_SECOND = 1000.0
+    settings.SYNC_REDIS_URL = ""
+    settings.VAR_DIR = tmp_path
+    settings.SYNC_BACKOFF_BASE_SECONDS = 0.05
+    settings.SYNC_BACKOFF_CAP_SECONDS = 0.5
+    settings.SYNC_AMBIGUOUS_SETTLE_SECONDS = 3.0
+    settings.SYNC_LEASE_SECONDS = 30.0
+    settings.SYNC_ORDER_SETTLE_SECONDS = 0.3
+    settings.SYNC_ENQUEUE_ENABLED = False
+    control = SandboxControl(settings.SPARK_API_URL)
+    control.reset()
+    env = SyncEnv(control, settings.SPARK_API_URL)
+    yield env
+    env.wait_for_hung_calls()
+    control.clear_faults()
+
+
+def drain(draft: Draft | int, *, timeout: float = 30.0) -> list[push.Outcome]:
+    """Push until nothing is left to do, waiting out back-off as a worker would."""
+    draft_id = draft if isinstance(draft, int) else draft.pk
+    outcomes: list[push.Outcome] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        outcome = push.push_draft(draft_id)
+        outcomes.append(outcome)
+        finished = outcome in (push.Outcome.SYNCED, push.Outcome.NOTHING) and not push.needs_push(draft_id)
+        if finished or outcome in (push.Outcome.FAILED, push.Outcome.ATTENTION, push.Outcome.GONE):
+            if isinstance(draft, Draft):
+                draft.refresh_from_db()
+            return outcomes
+        if outcome in (push.Outcome.SYNCED, push.Outcome.NOTHING):
+            continue
+        row = DraftSync.objects.get(pk=draft_id)
+        if row.next_attempt_at is not None:
+            wait = (row.next_attempt_at - timezone.now()).total_seconds()
+            time.sleep(min(max(wait, 0.0), 5.0) + 0.01)
+    raise AssertionError(f"draft {draft_id} did not settle within {timeout}s: {outcomes[-5:]}")
+
+
+def local_view(draft: Draft) -> dict[str, Any]:
+    """What the remote should hold for `draft`, in the shape of the sandbox's state dump."""
+    draft.refresh_from_db()
+    photos = Photo.objects.active().filter(draft=draft).order_by("position")
+    documents = Document.objects.active().filter(draft=draft).order_by("position")
+    return {
+        "fields": draft.spark_fields(),
+        "photos": [(p.name, p.caption, p.is_primary, p.sha256, p.upload_token.hex) for p in photos],
+        "documents": [(d.name, d.privacy, d.sha256, d.upload_token.hex) for d in documents],
+    }
+
+
+def remote_view(listing: dict[str, Any]) -> dict[str, Any]:
+    photos = sorted(listing["Photos"], key=lambda p: p["Order"])
+    documents = sorted(listing["Documents"], key=lambda d: d["Order"])
+    return {
+        "fields": listing["StandardFields"],
+        "photos": [
+            (p["Name"], p["Caption"], p["Primary"], p["sha256"], p["FileName"].split(".")[0]) for p in photos
+        ],
+        "documents": [(d["Name"], d["Privacy"], d["sha256"], d["FileName"].split(".")[0]) for d in documents],
+    }
+
+
+def assert_in_sync(env: SyncEnv, draft: Draft) -> None:
+    """Remote == local: fields, photos (order, names, captions, primary, bytes), documents
+    (order, names, privacy, bytes); exactly one remote listing for the draft."""
+    listing = env.remote(draft)
+    assert listing is not None, "no remote listing"
+    local, remote = local_view(draft), remote_view(listing)
+    for name, value in local["fields"].items():
+        if name == "CustomFields":
+            continue
+        assert remote["fields"].get(name) == value, (name, remote["fields"].get(name), value)
+    assert remote["photos"] == local["photos"]
+    assert remote["documents"] == local["documents"]
+    row = DraftSync.objects.get(pk=draft.pk)
+    assert row.confirmed_seq == draft.change_seq
+    assert row.display_state(draft.change_seq) == "synced"

@@ -44,7 +44,7 @@ def _title(draft: Draft) -> str:
     return draft.unparsed_first_line_address or f"Draft #{draft.pk}"
 
 
-def draft_submitted(draft: Draft, *, by) -> None:
+def draft_submitted(draft: Draft, *, by: User) -> None:
     _notify(
         [user for user in reviewers_of(draft) if user.pk != by.pk],
         text=f"{by} submitted {_title(draft)} for review.",
@@ -53,7 +53,7 @@ def draft_submitted(draft: Draft, *, by) -> None:
     )
 
 
-def changes_requested(draft: Draft, *, by, reason: str) -> None:
+def changes_requested(draft: Draft, *, by: User, reason: str) -> None:
     _notify(
         [user for user in agents_of(draft) if user.pk != by.pk],
         text=f"{by} asked for changes to {_title(draft)}: {reason}",
@@ -63,7 +63,7 @@ def changes_requested(draft: Draft, *, by, reason: str) -> None:
     )
 
 
-def draft_approved(draft: Draft, *, by) -> None:
+def draft_approved(draft: Draft, *, by: User) -> None:
     _notify(
         [user for user in agents_of(draft) if user.pk != by.pk],
         text=f"{by} approved {_title(draft)}.",

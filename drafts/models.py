@@ -52,6 +52,16 @@ SENT_BACK_BY_EDITS: frozenset[str] = frozenset(
 REVIEW_REASON_MAX = 2000
 REVIEW_COMMENT_MAX = 2000
 PROMOTION_FAILURE_MAX = 1000
+# The remote's listing ids (ULIDs) are 26 characters.
+LISTING_ID_MAX = 26
+EVENT_NOTE_MAX = 500
+
+EARTH_RADIUS_METRES = 6_371_000.0
+KM_PER_DEGREE_OF_LATITUDE = 111.0
+# A degree of longitude shrinks to nothing at the poles; the floor keeps the box finite there.
+MIN_LONGITUDE_SCALE = 0.01
+# `nearby` sorts by exact distance in Python: the bounding box may hold at most this many.
+NEARBY_CANDIDATES_MAX = 500
 
 
 class TransitionNotAllowed(Exception):
@@ -110,8 +120,10 @@ class DraftQuerySet(models.QuerySet["Draft"]):
         return self.filter(status=DraftStatus.SUBMITTED)
 
     def within_box(self, latitude: float, longitude: float, km: float) -> DraftQuerySet:
-        lat_delta = km / 111.0
-        lon_delta = km / (111.0 * max(math.cos(math.radians(latitude)), 0.01))
+        lat_delta = km / KM_PER_DEGREE_OF_LATITUDE
+        lon_delta = km / (
+            KM_PER_DEGREE_OF_LATITUDE * max(math.cos(math.radians(latitude)), MIN_LONGITUDE_SCALE)
+        )
         return self.filter(
             latitude__range=(latitude - lat_delta, latitude + lat_delta),
             longitude__range=(longitude - lon_delta, longitude + lon_delta),
@@ -550,8 +562,10 @@ class Draft(models.Model):
         live_listing_id = (live_listing_id or "").strip()
 
         def check(draft: Draft) -> None:
-            if not live_listing_id or len(live_listing_id) > 26:
-                raise TransitionNotAllowed("A live listing needs its listing id (26 characters at most).")
+            if not live_listing_id or len(live_listing_id) > LISTING_ID_MAX:
+                raise TransitionNotAllowed(
+                    f"A live listing needs its listing id ({LISTING_ID_MAX} characters at most)."
+                )
 
         self._change_status(
             by=by,
@@ -752,7 +766,7 @@ class Draft(models.Model):
             .exclude(pk=self.pk)
             .within_box(self.latitude, self.longitude, km)
             .select_related("list_agent")
-            .order_by()[:500]  # sorted by distance below: no ORDER BY, no sort in the database
+            .order_by()[:NEARBY_CANDIDATES_MAX]  # sorted by distance below, not in the database
         )
         found = []
         for other in candidates:
@@ -773,12 +787,11 @@ def _parse_seen(model_field, seen_value: Any) -> Any:
 
 
 def haversine_metres(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    radius = 6_371_000.0
     phi1, phi2 = math.radians(lat1), math.radians(lat2)
     dphi = math.radians(lat2 - lat1)
     dlambda = math.radians(lon2 - lon1)
     a = math.sin(dphi / 2) ** 2 + math.cos(phi1) * math.cos(phi2) * math.sin(dlambda / 2) ** 2
-    return 2 * radius * math.asin(math.sqrt(a))
+    return 2 * EARTH_RADIUS_METRES * math.asin(math.sqrt(a))
 
 
 class DraftEventQuerySet(models.QuerySet["DraftEvent"]):
@@ -811,7 +824,7 @@ class DraftEvent(models.Model):
     field = models.CharField(max_length=60, blank=True)
     old_value = models.JSONField(null=True, blank=True)
     new_value = models.JSONField(null=True, blank=True)
-    note = models.CharField(max_length=500, blank=True)
+    note = models.CharField(max_length=EVENT_NOTE_MAX, blank=True)
 
     objects = DraftEventQuerySet.as_manager()
 
@@ -849,7 +862,7 @@ class DraftEvent(models.Model):
             field=field,
             old_value=_jsonable(old),
             new_value=_jsonable(new),
-            note=note[:500],
+            note=note[:EVENT_NOTE_MAX],
         )
 
 

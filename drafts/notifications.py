@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 SUBJECT_PREFIX = "[Listing drafts] "
+SUBJECT_MAX = 200
 
 
 def reviewers_of(draft: Draft) -> list[User]:
@@ -101,7 +102,7 @@ def _notify(recipients: list[User], *, text: str, url: str, subject: str, body: 
     link = settings.PORTAL_BASE_URL.rstrip("/") + url
     message = f"{body or text}\n\nOpen it in the portal: {link}\n"
     # A subject is one line, whatever the address holds.
-    subject = " ".join((SUBJECT_PREFIX + subject).split())[:200]
+    subject = " ".join((SUBJECT_PREFIX + subject).split())[:SUBJECT_MAX]
     transaction.on_commit(lambda: send_emails(subject, message, addresses))
 
 

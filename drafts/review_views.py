@@ -35,6 +35,8 @@ from .models import (
 from .views import EDITOR_SECTIONS
 
 QUEUE_PAGE_SIZE = 50
+# The review page lists this many of the latest decisions (submitted, changes, approved).
+DECISIONS_SHOWN = 20
 
 
 # --- Forms ---
@@ -208,7 +210,9 @@ def _review_context(request: HttpRequest, draft: Draft, *, reason_form: ReasonFo
         "draft_comments": threads.get((ReviewComment.Target.DRAFT, ""), []),
         "open_comment_count": sum(1 for comment in comments if not comment.is_resolved),
         "decisions": list(
-            draft.review_snapshots.defer("data").select_related("taken_by").order_by("-taken_at", "-pk")[:20]
+            draft.review_snapshots.defer("data")
+            .select_related("taken_by")
+            .order_by("-taken_at", "-pk")[:DECISIONS_SHOWN]
         ),
         "can_review": can_review,
         "can_comment": can_review and draft.status != DraftStatus.LIVE and not draft.is_deleted,

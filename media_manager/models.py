@@ -52,6 +52,10 @@ from .pipeline import phash_distance
 PHOTO_NAME_MAX = 40
 PHOTO_CAPTION_MAX = 1000
 DOCUMENT_NAME_MAX = 100
+FILE_NAME_MAX = 200
+REJECTION_REASON_MAX = 300
+# One sweep re-queues at most this many stuck photos; the next sweep takes the rest.
+REQUEUE_BATCH_MAX = 200
 # Perceptual hashes this close (in bits) are the same picture re-saved or resized.
 PHASH_DUPLICATE_DISTANCE = 6
 # A photo queued this long without a worker picking it up is queued again (lost message).
@@ -89,7 +93,7 @@ def clean_file_name(raw: str) -> str:
     stem, ext = os.path.splitext(base)
     if len(ext) > 10 or " " in ext:
         stem, ext = base, ""
-    return (stem[: 200 - len(ext)].strip() + ext) or "file"
+    return (stem[: FILE_NAME_MAX - len(ext)].strip() + ext) or "file"
 
 
 def name_from_file_name(raw: str, *, max_length: int, fallback: str) -> str:
@@ -550,7 +554,7 @@ class Photo(OrderedMedia):
     phash = models.BigIntegerField(null=True, blank=True)
 
     state = models.CharField(max_length=12, choices=ProcessingState.choices, default=ProcessingState.UPLOADED)
-    rejection_reason = models.CharField(max_length=300, blank=True)
+    rejection_reason = models.CharField(max_length=REJECTION_REASON_MAX, blank=True)
     warnings = models.JSONField(default=list, blank=True)
     duplicate_of = models.ForeignKey(
         "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
@@ -885,14 +889,16 @@ class Photo(OrderedMedia):
             if row is None or row.image_version != image_version or row.state != ProcessingState.PROCESSING:
                 return False
             Photo.objects.filter(pk=self.pk).update(
-                state=ProcessingState.REJECTED, rejection_reason=reason[:300], processed_at=timezone.now()
+                state=ProcessingState.REJECTED,
+                rejection_reason=reason[:REJECTION_REASON_MAX],
+                processed_at=timezone.now(),
             )
             DraftEvent.record(
                 self.draft,
                 None,
                 DraftEvent.Kind.PHOTO,
                 field="rejected",
-                new=reason[:300],
+                new=reason[:REJECTION_REASON_MAX],
                 note=f"Photo {self.pk} could not be processed",
             )
         self.refresh_from_db()
@@ -926,7 +932,7 @@ class Photo(OrderedMedia):
         """Queue again the photos a lost message or a dead worker left behind; their ids.
         Marking them queued now keeps a page polled every 2 s from sending them again."""
         queryset = cls.objects.stuck() if queryset is None else queryset.stuck()
-        ids = list(queryset.values_list("pk", flat=True)[:200])
+        ids = list(queryset.values_list("pk", flat=True)[:REQUEUE_BATCH_MAX])
         if ids:
             with transaction.atomic():
                 cls.objects.filter(pk__in=ids, state=ProcessingState.UPLOADED).update(

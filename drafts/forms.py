@@ -12,7 +12,8 @@ from django.core.exceptions import ValidationError
 
 from accounts.models import Role, User
 
-from .models import AUTOSAVE_FIELDS, SORTS, Draft, DraftStatus, PropertyType
+from .fields import PropertyType
+from .models import AUTOSAVE_FIELDS, SORTS, Draft, DraftStatus
 
 PAGE_SIZE_CHOICES = (25, 50, 100)
 CUSTOM_GROUP_DEFAULT = "General"

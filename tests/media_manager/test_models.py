@@ -10,7 +10,8 @@ from django.core.files.storage import default_storage
 from django.db import DataError, IntegrityError, connection, transaction
 from django.utils import timezone
 
-from drafts.models import Draft, DraftEvent, PropertyType
+from drafts.fields import PropertyType
+from drafts.models import Draft, DraftEvent
 from media_manager import tasks
 from media_manager.models import (
     Document,

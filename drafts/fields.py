@@ -1,7 +1,20 @@
-"""The draft's listing fields: their Spark names and the editor's sections.
+"""The draft's listing fields: their Spark names, the editor's sections, the property types.
 
-One table so the editor, the rules, the history and the sync engine agree on names.
+One table so the editor, the rules, the history and the sync engine agree on names. It sits
+below `drafts.models`, so the rules can use it without importing the model.
 """
+
+from django.db import models
+
+
+class PropertyType(models.TextChoices):
+    RESIDENTIAL = "A", "Residential"
+    MULTI_FAMILY = "B", "Multi Family"
+    LAND = "C", "Land"
+    COMMERCIAL = "D", "Commercial"
+    FARM = "E", "Farm"
+    RENTAL = "F", "Rental"
+
 
 # Django field name -> Spark StandardFields name, in the order of the incomplete-listing body.
 SPARK_NAMES: dict[str, str] = {

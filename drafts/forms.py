@@ -12,13 +12,16 @@ from django.core.exceptions import ValidationError
 
 from accounts.models import Role, User
 
-from .models import AUTOSAVE_FIELDS, SORTS, Draft, DraftStatus, PropertyType
+from .fields import PropertyType
+from .models import AUTOSAVE_FIELDS, SORTS, Draft, DraftStatus
 
 PAGE_SIZE_CHOICES = (25, 50, 100)
 CUSTOM_GROUP_DEFAULT = "General"
 CUSTOM_MAX_ROWS = 100
 CUSTOM_NAME_MAX = 60
 CUSTOM_VALUE_MAX = 255
+# How much of a nameless custom field's value an error message quotes to point at it.
+VALUE_QUOTED_IN_ERRORS = 30
 
 
 def agents_in_scope(user) -> Any:
@@ -225,7 +228,7 @@ def rows_to_custom_fields(rows, previous: dict | None = None) -> dict[str, dict[
     for group, name, value in rows:
         group, name, value = group.strip() or CUSTOM_GROUP_DEFAULT, name.strip(), value.strip()
         if not name:
-            errors.append(f'Give the field with value "{value[:30]}" a name.')
+            errors.append(f'Give the field with value "{value[:VALUE_QUOTED_IN_ERRORS]}" a name.')
             continue
         if len(group) > CUSTOM_NAME_MAX or len(name) > CUSTOM_NAME_MAX:
             errors.append(f"Group and field names are {CUSTOM_NAME_MAX} characters at most.")

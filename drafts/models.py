@@ -13,8 +13,10 @@ from django.db import models, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from . import doorbell, notifications
-from .fields import EDITABLE_FIELDS, SPARK_NAMES
+from accounts.models import User
+
+from . import doorbell, notifications, rules
+from .fields import EDITABLE_FIELDS, SPARK_NAMES, PropertyType
 
 # What the editor autosaves one at a time: the Spark fields plus the co-listing agent
 # and the grouped custom fields (both pushed with the listing as well).
@@ -30,15 +32,6 @@ SORTS: dict[str, tuple[str, ...]] = {
     "-address": ("-city", "-street_name", "-street_number", "-pk"),
     "status": ("status", "-updated_at", "-pk"),
 }
-
-
-class PropertyType(models.TextChoices):
-    RESIDENTIAL = "A", "Residential"
-    MULTI_FAMILY = "B", "Multi Family"
-    LAND = "C", "Land"
-    COMMERCIAL = "D", "Commercial"
-    FARM = "E", "Farm"
-    RENTAL = "F", "Rental"
 
 
 class DraftStatus(models.TextChoices):
@@ -59,6 +52,16 @@ SENT_BACK_BY_EDITS: frozenset[str] = frozenset(
 REVIEW_REASON_MAX = 2000
 REVIEW_COMMENT_MAX = 2000
 PROMOTION_FAILURE_MAX = 1000
+# The remote's listing ids (ULIDs) are 26 characters.
+LISTING_ID_MAX = 26
+EVENT_NOTE_MAX = 500
+
+EARTH_RADIUS_METRES = 6_371_000.0
+KM_PER_DEGREE_OF_LATITUDE = 111.0
+# A degree of longitude shrinks to nothing at the poles; the floor keeps the box finite there.
+MIN_LONGITUDE_SCALE = 0.01
+# `nearby` sorts by exact distance in Python: the bounding box may hold at most this many.
+NEARBY_CANDIDATES_MAX = 500
 
 
 class TransitionNotAllowed(Exception):
@@ -117,8 +120,10 @@ class DraftQuerySet(models.QuerySet["Draft"]):
         return self.filter(status=DraftStatus.SUBMITTED)
 
     def within_box(self, latitude: float, longitude: float, km: float) -> DraftQuerySet:
-        lat_delta = km / 111.0
-        lon_delta = km / (111.0 * max(math.cos(math.radians(latitude)), 0.01))
+        lat_delta = km / KM_PER_DEGREE_OF_LATITUDE
+        lon_delta = km / (
+            KM_PER_DEGREE_OF_LATITUDE * max(math.cos(math.radians(latitude)), MIN_LONGITUDE_SCALE)
+        )
         return self.filter(
             latitude__range=(latitude - lat_delta, latitude + lat_delta),
             longitude__range=(longitude - lon_delta, longitude + lon_delta),
@@ -335,7 +340,7 @@ class Draft(models.Model):
         name: str,
         raw_value: Any,
         *,
-        by,
+        by: User,
         seen_version: int,
         seen_value: Any,
         own_unconfirmed: tuple[Any, ...] = (),
@@ -423,7 +428,7 @@ class Draft(models.Model):
         return self.can_review(user) and not self.is_listed_by(user)
 
     # --- Review: status changes ---
-    def submit(self, *, by) -> None:
+    def submit(self, *, by: User) -> None:
         """draft / changes requested -> submitted. Blocking rule errors do not stop it: the
         reviewer sees the readiness. Snapshots the draft; tells the office's reviewers."""
 
@@ -445,7 +450,7 @@ class Draft(models.Model):
             after=after,
         )
 
-    def withdraw(self, *, by) -> None:
+    def withdraw(self, *, by: User) -> None:
         """submitted -> draft, by the agents who may submit it."""
 
         def who(draft: Draft) -> None:
@@ -461,7 +466,7 @@ class Draft(models.Model):
             updates={"submitted_at": None},
         )
 
-    def request_changes(self, *, by, reason: str) -> None:
+    def request_changes(self, *, by: User, reason: str) -> None:
         """submitted / approved / publishing failed -> changes requested, by a reviewer.
 
         `reason` is required; it becomes a comment on the whole draft (the agent sees it in
@@ -496,10 +501,9 @@ class Draft(models.Model):
             after=after,
         )
 
-    def approve(self, *, by) -> None:
+    def approve(self, *, by: User) -> None:
         """submitted -> approved, by a reviewer who does not list the draft, and only when
         no rule of ERROR severity fails."""
-        from .rules import blocking_errors  # rules imports this module
 
         def who(draft: Draft) -> None:
             if not draft.can_review(by):
@@ -508,7 +512,7 @@ class Draft(models.Model):
                 raise TransitionNotAllowed("You list this draft, so another reviewer has to approve it.")
 
         def check(draft: Draft) -> None:
-            errors = blocking_errors(draft)
+            errors = rules.blocking_errors(draft)
             if errors:
                 count = len(errors)
                 raise TransitionNotAllowed(
@@ -530,18 +534,17 @@ class Draft(models.Model):
             after=after,
         )
 
-    def begin_promotion(self, *, by) -> None:
+    def begin_promotion(self, *, by: User) -> None:
         """approved / publishing failed (a retry) -> promoting, by a reviewer. The draft is
         read-only from here until it is live or has failed. The caller starts the work
         after commit."""
-        from .rules import blocking_errors  # rules imports this module
 
         def who(draft: Draft) -> None:
             if not draft.can_review(by):
                 raise TransitionNotAllowed("Only a reviewer of this office can publish a draft.")
 
         def check(draft: Draft) -> None:
-            if blocking_errors(draft):
+            if rules.blocking_errors(draft):
                 raise TransitionNotAllowed("Cannot publish: the draft has errors to fix first.")
 
         self._change_status(
@@ -554,13 +557,15 @@ class Draft(models.Model):
             updates={"promotion_failure_reason": ""},
         )
 
-    def mark_live(self, live_listing_id: str, *, by=None) -> None:
+    def mark_live(self, live_listing_id: str, *, by: User | None = None) -> None:
         """promoting -> live, recording the live listing's id (the promotion worker calls it)."""
         live_listing_id = (live_listing_id or "").strip()
 
         def check(draft: Draft) -> None:
-            if not live_listing_id or len(live_listing_id) > 26:
-                raise TransitionNotAllowed("A live listing needs its listing id (26 characters at most).")
+            if not live_listing_id or len(live_listing_id) > LISTING_ID_MAX:
+                raise TransitionNotAllowed(
+                    f"A live listing needs its listing id ({LISTING_ID_MAX} characters at most)."
+                )
 
         self._change_status(
             by=by,
@@ -573,7 +578,7 @@ class Draft(models.Model):
             after=lambda draft: notifications.draft_live(draft),
         )
 
-    def mark_promotion_failed(self, reason: str, *, by=None) -> None:
+    def mark_promotion_failed(self, reason: str, *, by: User | None = None) -> None:
         """promoting -> publishing failed, with the reason people will read. A reviewer may
         retry with `begin_promotion`."""
         reason = (reason or "").strip()[:PROMOTION_FAILURE_MAX]
@@ -596,7 +601,7 @@ class Draft(models.Model):
     def _change_status(
         self,
         *,
-        by,
+        by: User | None,
         allowed_from: tuple[str, ...],
         to: str,
         verb: str,
@@ -638,7 +643,7 @@ class Draft(models.Model):
         for name in (*changed, "open_review_comments"):
             setattr(self, name, getattr(locked, name))
 
-    def note_media_changed(self, *, by) -> bool:
+    def note_media_changed(self, *, by: User) -> bool:
         """Record that someone changed this draft's photos or documents: updated_at/by, and a
         reviewed draft goes back to drafting (as `save_field` does for fields).
 
@@ -668,7 +673,7 @@ class Draft(models.Model):
 
     # --- Review comments ---
     def add_review_comment(
-        self, *, by, text: str, target_kind: str = "draft", target_key: str = ""
+        self, *, by: User, text: str, target_kind: str = "draft", target_key: str = ""
     ) -> ReviewComment:
         """A reviewer's comment on a field (key: the field name), a photo or a document (key:
         its id, which must be one of this draft's) or the whole draft (no key)."""
@@ -706,7 +711,7 @@ class Draft(models.Model):
             self.events.filter(kind=DraftEvent.Kind.FIELD_CHANGED, field=name).select_related("actor").first()
         )
 
-    def move_to_trash(self, *, by) -> None:
+    def move_to_trash(self, *, by: User) -> None:
         with transaction.atomic():
             Draft.objects.filter(pk=self.pk).update(
                 deleted_at=timezone.now(), version=F("version") + 1, updated_by=by, updated_at=timezone.now()
@@ -716,7 +721,7 @@ class Draft(models.Model):
             self.mark_changed()
         self.refresh_from_db()
 
-    def restore_from_trash(self, *, by) -> None:
+    def restore_from_trash(self, *, by: User) -> None:
         with transaction.atomic():
             Draft.objects.filter(pk=self.pk).update(
                 deleted_at=None, version=F("version") + 1, updated_by=by, updated_at=timezone.now()
@@ -727,7 +732,7 @@ class Draft(models.Model):
         self.refresh_from_db()
 
     @classmethod
-    def start(cls, *, by, **values: Any) -> Draft:
+    def start(cls, *, by: User, **values: Any) -> Draft:
         """Create a draft listed by `by` (or values['list_agent']) in that agent's office."""
         agent = values.pop("list_agent", None) or by
         with transaction.atomic():
@@ -738,7 +743,7 @@ class Draft(models.Model):
             doorbell.ring_after_commit(draft.pk)
         return draft
 
-    def duplicate(self, *, by) -> Draft:
+    def duplicate(self, *, by: User) -> Draft:
         """A new draft with this one's listing fields (not its photos, history or remote ids)."""
         values = {name: getattr(self, name) for name in EDITABLE_FIELDS}
         values["custom_fields"] = dict(self.custom_fields or {})
@@ -761,7 +766,7 @@ class Draft(models.Model):
             .exclude(pk=self.pk)
             .within_box(self.latitude, self.longitude, km)
             .select_related("list_agent")
-            .order_by()[:500]  # sorted by distance below: no ORDER BY, no sort in the database
+            .order_by()[:NEARBY_CANDIDATES_MAX]  # sorted by distance below, not in the database
         )
         found = []
         for other in candidates:
@@ -782,12 +787,11 @@ def _parse_seen(model_field, seen_value: Any) -> Any:
 
 
 def haversine_metres(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    radius = 6_371_000.0
     phi1, phi2 = math.radians(lat1), math.radians(lat2)
     dphi = math.radians(lat2 - lat1)
     dlambda = math.radians(lon2 - lon1)
     a = math.sin(dphi / 2) ** 2 + math.cos(phi1) * math.cos(phi2) * math.sin(dlambda / 2) ** 2
-    return 2 * radius * math.asin(math.sqrt(a))
+    return 2 * EARTH_RADIUS_METRES * math.asin(math.sqrt(a))
 
 
 class DraftEventQuerySet(models.QuerySet["DraftEvent"]):
@@ -820,7 +824,7 @@ class DraftEvent(models.Model):
     field = models.CharField(max_length=60, blank=True)
     old_value = models.JSONField(null=True, blank=True)
     new_value = models.JSONField(null=True, blank=True)
-    note = models.CharField(max_length=500, blank=True)
+    note = models.CharField(max_length=EVENT_NOTE_MAX, blank=True)
 
     objects = DraftEventQuerySet.as_manager()
 
@@ -843,7 +847,7 @@ class DraftEvent(models.Model):
     def record(
         cls,
         draft: Draft,
-        actor,
+        actor: User | None,
         kind: str,
         *,
         field: str = "",
@@ -858,7 +862,7 @@ class DraftEvent(models.Model):
             field=field,
             old_value=_jsonable(old),
             new_value=_jsonable(new),
-            note=note[:500],
+            note=note[:EVENT_NOTE_MAX],
         )
 
 
@@ -934,7 +938,7 @@ class ReviewSnapshot(models.Model):
         return {"fields": fields, "photos": photos, "documents": documents}
 
     @classmethod
-    def capture(cls, draft: Draft, kind: str, *, by) -> ReviewSnapshot:
+    def capture(cls, draft: Draft, kind: str, *, by: User) -> ReviewSnapshot:
         return cls.objects.create(draft=draft, kind=kind, taken_by=by, data=cls.state_of(draft))
 
     @classmethod
@@ -1018,7 +1022,7 @@ class ReviewComment(models.Model):
             return
         raise ValidationError("Unknown comment target.")
 
-    def resolve(self, *, by) -> bool:
+    def resolve(self, *, by: User) -> bool:
         """Mark resolved (the draft's agents or a reviewer); False if it already was."""
         if not (self.draft.can_submit(by) or self.draft.can_review(by)):
             raise TransitionNotAllowed("Only the draft's agents or a reviewer can resolve a comment.")

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 SUBJECT_PREFIX = "[Listing drafts] "
+SUBJECT_MAX = 200
 
 
 def reviewers_of(draft: Draft) -> list[User]:
@@ -44,7 +45,7 @@ def _title(draft: Draft) -> str:
     return draft.unparsed_first_line_address or f"Draft #{draft.pk}"
 
 
-def draft_submitted(draft: Draft, *, by) -> None:
+def draft_submitted(draft: Draft, *, by: User) -> None:
     _notify(
         [user for user in reviewers_of(draft) if user.pk != by.pk],
         text=f"{by} submitted {_title(draft)} for review.",
@@ -53,7 +54,7 @@ def draft_submitted(draft: Draft, *, by) -> None:
     )
 
 
-def changes_requested(draft: Draft, *, by, reason: str) -> None:
+def changes_requested(draft: Draft, *, by: User, reason: str) -> None:
     _notify(
         [user for user in agents_of(draft) if user.pk != by.pk],
         text=f"{by} asked for changes to {_title(draft)}: {reason}",
@@ -63,7 +64,7 @@ def changes_requested(draft: Draft, *, by, reason: str) -> None:
     )
 
 
-def draft_approved(draft: Draft, *, by) -> None:
+def draft_approved(draft: Draft, *, by: User) -> None:
     _notify(
         [user for user in agents_of(draft) if user.pk != by.pk],
         text=f"{by} approved {_title(draft)}.",
@@ -101,7 +102,7 @@ def _notify(recipients: list[User], *, text: str, url: str, subject: str, body: 
     link = settings.PORTAL_BASE_URL.rstrip("/") + url
     message = f"{body or text}\n\nOpen it in the portal: {link}\n"
     # A subject is one line, whatever the address holds.
-    subject = " ".join((SUBJECT_PREFIX + subject).split())[:200]
+    subject = " ".join((SUBJECT_PREFIX + subject).split())[:SUBJECT_MAX]
     transaction.on_commit(lambda: send_emails(subject, message, addresses))
 
 

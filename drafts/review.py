@@ -1,7 +1,7 @@
 """What a reviewer reads: what changed since the last review, and the queue's readiness.
 
-This module spans drafts and media (it reads photos and documents), so only views import
-it; `drafts.models` reaches media through reverse relations instead.
+Photos and documents come from media_manager through `review_media` (drafts imports
+nothing of media_manager); `drafts.models` reaches them through reverse relations.
 """
 
 from __future__ import annotations
@@ -12,15 +12,14 @@ from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from django.db.models import Count, Prefetch, Q
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from accounts.models import User
-from media_manager.models import Document, DocumentPrivacy, RequiredDocumentStatus, required_documents_for
 
-from . import rules
-from .fields import SECTIONS
-from .models import Draft, PropertyType, ReviewSnapshot
+from . import review_media, rules
+from .fields import SECTIONS, PropertyType
+from .models import Draft, ReviewSnapshot
 
 # --- What changed since the last review ------------------------------------------------------
 
@@ -115,10 +114,6 @@ def _same(old: Any, new: Any) -> bool:
         return old == new
 
 
-def _privacy_label(value: str) -> str:
-    return DocumentPrivacy(value).label.split(":")[0] if value in DocumentPrivacy.values else value
-
-
 def _media_diff(
     old: list[dict], new: list[dict], describe: Callable[[dict, dict], list[str]], noun: str
 ) -> MediaDiff:
@@ -162,7 +157,8 @@ def _document_notes(old: dict, new: dict) -> list[str]:
     if old["name"] != new["name"]:
         notes.append(f"renamed from “{old['name']}”")
     if old["privacy"] != new["privacy"]:
-        notes.append(f"privacy {_privacy_label(old['privacy'])} → {_privacy_label(new['privacy'])}")
+        label = review_media.media().privacy_label
+        notes.append(f"privacy {label(old['privacy'])} → {label(new['privacy'])}")
     return notes
 
 
@@ -226,7 +222,7 @@ class QueueRow:
     errors: list[rules.RuleResult]
     warnings: list[rules.RuleResult]
     photo_count: int
-    documents: list[RequiredDocumentStatus]
+    documents: list[review_media.DocumentRequirement]
     waiting_since: datetime
 
     @property
@@ -281,19 +277,15 @@ def review_queue(
         awaiting_review_for(user)
         .select_related("list_agent", "co_list_agent", "office", "sync")
         .annotate(photo_count=Count("photos", filter=Q(photos__deleted_at__isnull=True)))
-        .prefetch_related(
-            Prefetch(
-                "documents",
-                queryset=Document.objects.active().only("pk", "draft_id", "name").order_by("position"),
-                to_attr="active_documents",
-            )
-        )
         .order_by()
     )
     if agent_id:
         drafts = drafts.filter(Q(list_agent_id=agent_id) | Q(co_list_agent_id=agent_id))
     if property_type:
         drafts = drafts.filter(property_type=property_type)
+    drafts = list(drafts)
+    media = review_media.media()
+    document_names = media.document_names_of(drafts)
     rows = []
     for draft in drafts:
         percent, errors, warnings = rules.readiness(draft)
@@ -304,7 +296,7 @@ def review_queue(
                 errors=errors,
                 warnings=warnings,
                 photo_count=draft.photo_count,
-                documents=required_documents_for(draft, [doc.name for doc in draft.active_documents]),
+                documents=media.required_documents(draft, document_names[draft.pk]),
                 waiting_since=draft.submitted_at or draft.updated_at,
             )
         )

@@ -20,23 +20,23 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 
-from media_manager.models import Document, Photo, required_documents_for
-
-from . import review, rules
+from . import review, review_media, rules
 from .access import get_draft_for
+from .fields import PropertyType
 from .forms import agent_label, agents_in_scope
 from .models import (
     REVIEW_COMMENT_MAX,
     REVIEW_REASON_MAX,
     Draft,
     DraftStatus,
-    PropertyType,
     ReviewComment,
     TransitionNotAllowed,
 )
 from .views import EDITOR_SECTIONS
 
 QUEUE_PAGE_SIZE = 50
+# The review page lists this many of the latest decisions (submitted, changes, approved).
+DECISIONS_SHOWN = 20
 
 
 # --- Forms ---
@@ -176,8 +176,9 @@ def _review_context(request: HttpRequest, draft: Draft, *, reason_form: ReasonFo
         }
         for slug, title, names in EDITOR_SECTIONS
     ]
-    photos = list(Photo.objects.active().filter(draft=draft).order_by("position"))
-    documents = list(Document.objects.active().filter(draft=draft).order_by("position"))
+    media = review_media.media()
+    photos = media.photos_of(draft)
+    documents = media.documents_of(draft)
     for photo in photos:
         photo.review_comments = threads.get((ReviewComment.Target.PHOTO, str(photo.pk)), [])
         photo.review_change = diff.photos.changed.get(photo.pk)
@@ -205,11 +206,13 @@ def _review_context(request: HttpRequest, draft: Draft, *, reason_form: ReasonFo
         "diff": diff,
         "photos": photos,
         "documents": documents,
-        "required_documents": required_documents_for(draft, [document.name for document in documents]),
+        "required_documents": media.required_documents(draft, [document.name for document in documents]),
         "draft_comments": threads.get((ReviewComment.Target.DRAFT, ""), []),
         "open_comment_count": sum(1 for comment in comments if not comment.is_resolved),
         "decisions": list(
-            draft.review_snapshots.defer("data").select_related("taken_by").order_by("-taken_at", "-pk")[:20]
+            draft.review_snapshots.defer("data")
+            .select_related("taken_by")
+            .order_by("-taken_at", "-pk")[:DECISIONS_SHOWN]
         ),
         "can_review": can_review,
         "can_comment": can_review and draft.status != DraftStatus.LIVE and not draft.is_deleted,

@@ -16,12 +16,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.utils import timezone
 
-from .fields import SPARK_TO_FIELD
-from .models import Draft, PropertyType
+from .fields import SPARK_TO_FIELD, PropertyType
+
+if TYPE_CHECKING:
+    from .models import Draft
 
 
 class Severity(StrEnum):
@@ -39,8 +41,8 @@ class Action(StrEnum):
 
 
 ALL_TYPES: frozenset[str] = frozenset(PropertyType.values)
-HOMES = frozenset({"A", "B", "F"})  # Residential, Multi Family, Rental
-LAND_AND_FARM = frozenset({"C", "E"})
+HOMES = frozenset({PropertyType.RESIDENTIAL, PropertyType.MULTI_FAMILY, PropertyType.RENTAL})
+LAND_AND_FARM = frozenset({PropertyType.LAND, PropertyType.FARM})
 CUSTOM_FIELDS = "custom_fields"
 
 US_STATES_AND_PROVINCES = frozenset(

@@ -24,7 +24,7 @@ from accounts.models import User
 
 from . import rules
 from .access import get_draft_for
-from .fields import SECTIONS, SPARK_NAMES
+from .fields import SECTIONS, SPARK_NAMES, PropertyType
 from .forms import (
     CustomFieldsSaveForm,
     DraftCreateForm,
@@ -36,7 +36,7 @@ from .forms import (
     custom_fields_json,
     custom_rows,
 )
-from .models import AUTOSAVE_FIELDS, Draft, PropertyType, StaleEdit
+from .models import AUTOSAVE_FIELDS, Draft, StaleEdit
 
 LIST_PAGE_SIZE = 25
 HISTORY_PAGE_SIZE = 50

@@ -20,6 +20,7 @@ them in a child process with memory and CPU limits.
 from __future__ import annotations
 
 import enum
+import logging
 import os
 import struct
 import warnings
@@ -30,6 +31,9 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
     from PIL import Image as PILImage
+
+# Pillow, pillow-heif, pypdf and Django are imported in the functions that use them: the
+# isolated child that runs one check loads only that check's decoder (start-up is per file).
 
 PhotoFormat = Literal["jpeg", "png", "webp", "heif"]
 
@@ -561,8 +565,6 @@ def inspect_pdf(path: str | os.PathLike[str], limits: MediaLimits) -> PdfInspect
             f"This file is {what}, not a PDF. Documents must be PDF files"
             + ("; add photos under Photos." if kind in PHOTO_FORMATS else "."),
         )
-
-    import logging
 
     from pypdf import PdfReader
     from pypdf.errors import PyPdfError

@@ -21,27 +21,26 @@ machine); pillow-heif and pypdf load only when the file needs them.
 
 Public API: `process_photo_isolated`, `inspect_photo_isolated`, `inspect_pdf_isolated`,
 and `run_isolated` (the same with the child's peak memory and CPU time, for tests and
-benchmarks).
+benchmarks). What runs inside the child is `media_manager.isolation_child`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import os
 import re
-import resource
 import signal
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from media_manager import isolation_child
 from media_manager.checks import (
     PHOTO_FORMATS,
     MediaLimits,
@@ -50,9 +49,7 @@ from media_manager.checks import (
     RejectCode,
     UploadRejected,
 )
-
-if TYPE_CHECKING:
-    from media_manager.pipeline import ProcessedPhoto
+from media_manager.pipeline import ProcessedPhoto, jpeg_is_clean
 
 logger = logging.getLogger(__name__)
 
@@ -62,8 +59,7 @@ WALL_TIMEOUT_SECONDS = 14.0
 
 _PROJECT_ROOT = str(Path(__file__).resolve().parent.parent)
 _CHILD_CODE = (
-    f"import sys; sys.path.insert(0, {_PROJECT_ROOT!r}); "
-    "from media_manager.isolation import _child_main; _child_main()"
+    f"import sys; sys.path.insert(0, {_PROJECT_ROOT!r}); from {isolation_child.__name__} import main; main()"
 )
 _MAX_HEADER_BYTES = 1 << 20
 MAX_REPLY_BYTES = 64 << 20  # master <= 5 MiB plus variants, with room to spare
@@ -149,7 +145,7 @@ def run_isolated(
     the child misbehave on purpose: options={"how": "segfault" | "sigkill" | "allocate" |
     "spin" | "sleep" | "flood"}; used by the tests to prove the limits hold).
     """
-    if op not in _OPS:
+    if op not in isolation_child.OPERATIONS:
         raise ValueError(f"unknown isolated operation {op!r}")
     request = json.dumps(
         {"op": op, "path": os.fspath(path), "limits": limits.as_dict(), "options": dict(options or {})}
@@ -277,8 +273,6 @@ def _parse_pdf_inspection(value: dict[str, Any], _blobs: dict[str, bytes]) -> Pd
 
 
 def _parse_processed(value: dict[str, Any], blobs: dict[str, bytes]) -> ProcessedPhoto:
-    from media_manager.pipeline import ProcessedPhoto, jpeg_is_clean
-
     for name, data in blobs.items():
         if not jpeg_is_clean(data):
             raise ValueError(f"output {name!r} is not a clean JPEG")
@@ -311,142 +305,3 @@ _PARSERS = {
     "process_photo": _parse_processed,
     "_selftest": lambda value, blobs: value,
 }
-
-
-# ---------------------------------------------------------------------------------------
-# Child side
-# ---------------------------------------------------------------------------------------
-
-
-def _set_limits(memory_limit: int, cpu_seconds: int, max_file_bytes: int) -> None:
-    resource.setrlimit(resource.RLIMIT_AS, (memory_limit, memory_limit))
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 1))
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    # Caps the reply file too: no file of ours, written or not, can exceed it.
-    resource.setrlimit(resource.RLIMIT_FSIZE, (max_file_bytes, max_file_bytes))
-    resource.setrlimit(resource.RLIMIT_NOFILE, (32, 32))
-    # Past FSIZE a write must fail with EFBIG (and the child report), not die of SIGXFSZ.
-    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-
-
-def _peak_rss_bytes() -> int:
-    # VmHWM belongs to this address space; ru_maxrss would carry the parent's peak over
-    # the fork+exec on Linux.
-    try:
-        with open("/proc/self/status", encoding="ascii") as status:
-            for line in status:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-
-
-def _op_inspect_photo(
-    path: str, limits: MediaLimits, options: dict[str, Any]
-) -> tuple[dict, dict[str, bytes]]:
-    from media_manager.checks import inspect_photo
-
-    return asdict(inspect_photo(path, limits)), {}
-
-
-def _op_inspect_pdf(path: str, limits: MediaLimits, options: dict[str, Any]) -> tuple[dict, dict[str, bytes]]:
-    from media_manager.checks import inspect_pdf
-
-    return asdict(inspect_pdf(path, limits)), {}
-
-
-def _op_process_photo(
-    path: str, limits: MediaLimits, options: dict[str, Any]
-) -> tuple[dict, dict[str, bytes]]:
-    from media_manager.pipeline import VARIANTS, process_photo
-
-    result = process_photo(
-        path,
-        limits=limits,
-        rotate_quarter_turns=int(options.get("rotate_quarter_turns", 0)),
-        variants=options.get("variants", VARIANTS),
-    )
-    value = {
-        "width": result.width,
-        "height": result.height,
-        "sizes": result.sizes,
-        "sha256": result.sha256,
-        "phash": result.phash,
-        "source_format": result.source_format,
-        "warnings": result.warnings,
-    }
-    return value, {"master": result.master, **result.variants}
-
-
-def _op_selftest(path: str, limits: MediaLimits, options: dict[str, Any]) -> tuple[dict, dict[str, bytes]]:
-    how = options.get("how")
-    if how == "segfault":
-        import ctypes
-
-        ctypes.string_at(0)
-    elif how == "sigkill":
-        os.kill(os.getpid(), signal.SIGKILL)
-    elif how == "allocate":
-        blocks = []
-        while True:  # past RLIMIT_AS: MemoryError, or the kernel refuses the mapping
-            blocks.append(bytearray(64 << 20))
-    elif how == "spin":
-        while True:  # past RLIMIT_CPU: SIGXCPU
-            pass
-    elif how == "sleep":
-        time.sleep(3600)  # past the parent's wall-clock timeout: killed by the parent
-    elif how == "flood":
-        chunk = b"x" * (1 << 20)
-        while True:  # past RLIMIT_FSIZE: EFBIG, the parent never reads more than the cap
-            sys.stdout.buffer.write(chunk)
-    return {"how": how}, {}
-
-
-_OPS = {
-    "inspect_photo": _op_inspect_photo,
-    "inspect_pdf": _op_inspect_pdf,
-    "process_photo": _op_process_photo,
-    "_selftest": _op_selftest,
-}
-
-
-_PRELOAD = {"inspect_photo": "PIL.Image", "process_photo": "media_manager.pipeline", "inspect_pdf": "pypdf"}
-
-
-def _child_main() -> None:
-    _set_limits(int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]))
-    header: dict[str, Any]
-    blobs: dict[str, bytes] = {}
-    started, started_cpu = time.perf_counter(), time.process_time()
-    try:
-        request = json.loads(sys.stdin.buffer.read())
-        limits = MediaLimits(**request["limits"])
-        if module := _PRELOAD.get(request["op"]):
-            # Imports are start-up, not work: keep them out of work_seconds.
-            __import__(module)
-        started, started_cpu = time.perf_counter(), time.process_time()
-        value, blobs = _OPS[request["op"]](request["path"], limits, request["options"])
-        header = {"status": "ok", "value": value}
-    except UploadRejected as rejected:
-        header = {"status": "rejected", "code": str(rejected.code), "reason": rejected.reason}
-    except BaseException as exc:  # the parent decides; report whatever broke
-        blobs = {}
-        header = {"status": "error", "error": type(exc).__name__}
-        with contextlib.suppress(BaseException):
-            header["error"] = f"{type(exc).__name__}: {exc}"[:2000]
-    # Leaving the except block drops the traceback and, with it, whatever the failed
-    # operation still held (after a MemoryError: everything up to the cap).
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    header["stats"] = {
-        "peak_rss_bytes": _peak_rss_bytes(),
-        "cpu_seconds": usage.ru_utime + usage.ru_stime,
-        "work_seconds": time.perf_counter() - started,
-        "work_cpu_seconds": time.process_time() - started_cpu,
-    }
-    header["blobs"] = [[name, len(data)] for name, data in blobs.items()]
-    out = sys.stdout.buffer
-    out.write(json.dumps(header).encode() + b"\n")
-    for data in blobs.values():
-        out.write(data)
-    out.flush()

@@ -42,11 +42,20 @@ from django.db.models.functions import Length
 from django.db.models.lookups import LessThanOrEqual
 from django.utils import timezone
 
-from drafts.models import Draft, DraftEvent, DraftStatus, PropertyType
+from accounts.models import User
+from drafts.fields import PropertyType
+from drafts.models import Draft, DraftEvent, DraftStatus
+
+from . import processing_requests
+from .pipeline import phash_distance
 
 PHOTO_NAME_MAX = 40
 PHOTO_CAPTION_MAX = 1000
 DOCUMENT_NAME_MAX = 100
+FILE_NAME_MAX = 200
+REJECTION_REASON_MAX = 300
+# One sweep re-queues at most this many stuck photos; the next sweep takes the rest.
+REQUEUE_BATCH_MAX = 200
 # Perceptual hashes this close (in bits) are the same picture re-saved or resized.
 PHASH_DUPLICATE_DISTANCE = 6
 # A photo queued this long without a worker picking it up is queued again (lost message).
@@ -84,7 +93,7 @@ def clean_file_name(raw: str) -> str:
     stem, ext = os.path.splitext(base)
     if len(ext) > 10 or " " in ext:
         stem, ext = base, ""
-    return (stem[: 200 - len(ext)].strip() + ext) or "file"
+    return (stem[: FILE_NAME_MAX - len(ext)].strip() + ext) or "file"
 
 
 def name_from_file_name(raw: str, *, max_length: int, fallback: str) -> str:
@@ -218,7 +227,7 @@ class DraftNotEditable(Exception):
         self.message = str(self)
 
 
-def note_media_edit(draft: Draft, *, by) -> None:
+def note_media_edit(draft: Draft, *, by: User) -> None:
     """What every change a person makes to a draft's photos or documents also does, inside
     that change's transaction, once it is known that something changed.
 
@@ -355,7 +364,7 @@ class OrderedMedia(models.Model):
 
     @classmethod
     def reorder(
-        cls, draft: Draft, ids: Sequence[int], *, seen_version: int, by, moved_id: int | None = None
+        cls, draft: Draft, ids: Sequence[int], *, seen_version: int, by: User, moved_id: int | None = None
     ) -> OrderChange:
         """Apply a complete new order seen at `seen_version`; StaleOrder if it is not a
         permutation of the current set at the current version."""
@@ -381,7 +390,7 @@ class OrderedMedia(models.Model):
             note_media_edit(draft, by=by)
         return OrderChange(True, version, ids)
 
-    def move_to(self, index: int, *, by) -> OrderChange:
+    def move_to(self, index: int, *, by: User) -> OrderChange:
         """Move this item to `index` (clamped) of the current order: a relative move that
         needs no version, as it is computed on the order under the lock."""
         with transaction.atomic():
@@ -411,11 +420,11 @@ class OrderedMedia(models.Model):
         self.refresh_from_db(fields=["position"])
         return OrderChange(True, version, ids)
 
-    def move_to_trash(self, *, by) -> bool:
+    def move_to_trash(self, *, by: User) -> bool:
         return self.trash_many(self.draft, [self.pk], by=by) == 1
 
     @classmethod
-    def trash_many(cls, draft: Draft, ids: Iterable[int], *, by) -> int:
+    def trash_many(cls, draft: Draft, ids: Iterable[int], *, by: User) -> int:
         """Move these items of `draft` to its trash and close the gaps; returns how many."""
         wanted = set(ids)
         with transaction.atomic():
@@ -443,7 +452,7 @@ class OrderedMedia(models.Model):
             note_media_edit(draft, by=by)
         return len(trashed)
 
-    def restore(self, *, by) -> bool:
+    def restore(self, *, by: User) -> bool:
         """Bring this item back from the trash, last in the order."""
         with transaction.atomic():
             lock = MediaOrder.lock(self.draft)
@@ -472,7 +481,7 @@ class OrderedMedia(models.Model):
         return True
 
     @classmethod
-    def append(cls, draft: Draft, *, by, **values: Any):
+    def append(cls, draft: Draft, *, by: User, **values: Any):
         """Create an item last in the draft's order. Call inside transaction.atomic()."""
         lock = MediaOrder.lock(draft)
         count = cls.objects.active().filter(draft=draft).count()
@@ -545,7 +554,7 @@ class Photo(OrderedMedia):
     phash = models.BigIntegerField(null=True, blank=True)
 
     state = models.CharField(max_length=12, choices=ProcessingState.choices, default=ProcessingState.UPLOADED)
-    rejection_reason = models.CharField(max_length=300, blank=True)
+    rejection_reason = models.CharField(max_length=REJECTION_REASON_MAX, blank=True)
     warnings = models.JSONField(default=list, blank=True)
     duplicate_of = models.ForeignKey(
         "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
@@ -629,7 +638,7 @@ class Photo(OrderedMedia):
         cls,
         draft: Draft,
         *,
-        by,
+        by: User,
         original_name: str,
         stored_name: str,
         original_format: str,
@@ -684,13 +693,13 @@ class Photo(OrderedMedia):
         cls.objects.filter(pk__in=ids).update(is_primary=False)
 
     # --- Editing ---
-    def update_text(self, *, name: str, caption: str, by) -> bool:
+    def update_text(self, *, name: str, caption: str, by: User) -> bool:
         """Save Name and Caption (already validated); True if anything changed."""
         name = clean_display_text(name, max_length=PHOTO_NAME_MAX)
         caption = caption.replace("\r\n", "\n").strip()[:PHOTO_CAPTION_MAX]
         return _update_item(self, by, DraftEvent.Kind.PHOTO, {"name": name, "caption": caption})
 
-    def make_primary(self, *, by) -> bool:
+    def make_primary(self, *, by: User) -> bool:
         with transaction.atomic():
             MediaOrder.lock(self.draft)
             row = Photo.objects.select_for_update().get(pk=self.pk)
@@ -717,7 +726,7 @@ class Photo(OrderedMedia):
         self.refresh_from_db()
         return True
 
-    def rotate(self, quarter_turns: int, *, by) -> None:
+    def rotate(self, quarter_turns: int, *, by: User) -> None:
         """Turn the picture (clockwise quarter turns; -1 is left) and process it again from
         the original."""
         with transaction.atomic():
@@ -748,7 +757,7 @@ class Photo(OrderedMedia):
     def replace_original(
         self,
         *,
-        by,
+        by: User,
         original_name: str,
         stored_name: str,
         original_format: str,
@@ -805,14 +814,7 @@ class Photo(OrderedMedia):
     def enqueue_processing_after_commit(self) -> None:
         """Ask for processing once the transaction commits, without ever waiting for the
         broker (see `tasks.enqueue_processing_soon`)."""
-        photo_id = self.pk
-
-        def send() -> None:
-            from .tasks import enqueue_processing_soon
-
-            enqueue_processing_soon(photo_id)
-
-        transaction.on_commit(send)
+        processing_requests.send_after_commit(self.pk)
 
     @classmethod
     def claim_for_processing(cls, photo_id: int) -> Photo | None:
@@ -887,14 +889,16 @@ class Photo(OrderedMedia):
             if row is None or row.image_version != image_version or row.state != ProcessingState.PROCESSING:
                 return False
             Photo.objects.filter(pk=self.pk).update(
-                state=ProcessingState.REJECTED, rejection_reason=reason[:300], processed_at=timezone.now()
+                state=ProcessingState.REJECTED,
+                rejection_reason=reason[:REJECTION_REASON_MAX],
+                processed_at=timezone.now(),
             )
             DraftEvent.record(
                 self.draft,
                 None,
                 DraftEvent.Kind.PHOTO,
                 field="rejected",
-                new=reason[:300],
+                new=reason[:REJECTION_REASON_MAX],
                 note=f"Photo {self.pk} could not be processed",
             )
         self.refresh_from_db()
@@ -909,8 +913,6 @@ class Photo(OrderedMedia):
     def find_duplicate(self, *, sha256: str, phash: int | None) -> Photo | None:
         """The first-placed photo, uploaded before this one, with the same bytes or the same
         picture. Only earlier uploads count, so of two copies only the later one is flagged."""
-        from .pipeline import phash_distance
-
         others = Photo.objects.active().filter(draft_id=self.draft_id, pk__lt=self.pk).order_by("position")
         for other in others:
             if self.original_sha256 and other.original_sha256 == self.original_sha256:
@@ -930,7 +932,7 @@ class Photo(OrderedMedia):
         """Queue again the photos a lost message or a dead worker left behind; their ids.
         Marking them queued now keeps a page polled every 2 s from sending them again."""
         queryset = cls.objects.stuck() if queryset is None else queryset.stuck()
-        ids = list(queryset.values_list("pk", flat=True)[:200])
+        ids = list(queryset.values_list("pk", flat=True)[:REQUEUE_BATCH_MAX])
         if ids:
             with transaction.atomic():
                 cls.objects.filter(pk__in=ids, state=ProcessingState.UPLOADED).update(
@@ -1020,7 +1022,7 @@ class Document(OrderedMedia):
         cls,
         draft: Draft,
         *,
-        by,
+        by: User,
         original_name: str,
         stored_name: str,
         size: int,
@@ -1057,14 +1059,14 @@ class Document(OrderedMedia):
             )
         return document
 
-    def update(self, *, name: str, privacy: str, by) -> bool:
+    def update(self, *, name: str, privacy: str, by: User) -> bool:
         """Rename and set privacy; a name the MLS forces to a privacy takes that privacy."""
         name = clean_display_text(name, max_length=DOCUMENT_NAME_MAX)
         privacy = forced_document_privacy(self.draft.property_type, name) or privacy
         return _update_item(self, by, DraftEvent.Kind.DOCUMENT, {"name": name, "privacy": privacy})
 
 
-def _update_item(item: Photo | Document, by, kind: str, values: dict[str, str]) -> bool:
+def _update_item(item: Photo | Document, by: User, kind: str, values: dict[str, str]) -> bool:
     """Set a photo's or document's attributes, with one history entry per changed field and
     the draft marked for sync. False (nothing written) when nothing changed."""
     model = type(item)

@@ -26,9 +26,9 @@ Outputs carry no EXIF, GPS, XMP, IPTC, ICC profile or comment: Pillow writes onl
 is given, except the JPEG comment, which Pillow 13 copies from the source unless told
 otherwise (hence `comment=b""` in `_encode_jpeg`, guarded by a test).
 
-`process_photo_isolated` (defined in `media_manager.isolation`, re-exported here) runs
-the same function in a child process with RLIMIT_AS 1 GiB and 10 s of CPU: use it
-wherever the file comes from a user, i.e. always outside tests and benchmarks.
+`media_manager.isolation.process_photo_isolated` runs the same function in a child process
+with RLIMIT_AS 1 GiB and 10 s of CPU: use it wherever the file comes from a user, i.e.
+always outside tests and benchmarks.
 """
 
 from __future__ import annotations
@@ -52,7 +52,6 @@ from media_manager.checks import (
     low_resolution_warning,
     open_photo,
 )
-from media_manager.isolation import process_photo_isolated as process_photo_isolated
 
 # Variant name -> long edge in pixels. The master (<= PHOTO_MASTER_LONG_EDGE) is separate.
 #   large  1280: the lightbox / review page, Spark's Uri1280 size

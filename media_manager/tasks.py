@@ -25,6 +25,7 @@ from listings_portal.celery import RETRY_WHEN_DATABASE_IS_GONE
 from listings_portal.lib.doorbell import Doorbell
 
 from .checks import MediaLimits, UploadRejected
+from .isolation import process_photo_isolated
 from .models import Photo, ProcessingState, random_storage_name
 from .uploads import local_path
 
@@ -97,12 +98,10 @@ def process_photo(photo_id: int) -> str:
     photo = Photo.claim_for_processing(photo_id)
     if photo is None:
         return "skipped"
-    from . import pipeline  # heavy (Pillow, colour profiles): only when there is work
-
     image_version = photo.image_version
     try:
         with local_path(photo.original.name) as source:
-            result = pipeline.process_photo_isolated(
+            result = process_photo_isolated(
                 source, rotate_quarter_turns=photo.rotation, limits=MediaLimits.from_settings()
             )
     except UploadRejected as rejected:

@@ -69,6 +69,8 @@ logger = logging.getLogger(__name__)
 
 PAGE = "media_manager/draft_media.html"
 ERROR_STATUSES_TO_SWAP = (400, 409, 413, 422)
+# A trash lists the latest this many items; older ones stay in the trash, unlisted.
+TRASH_SHOWN = 100
 
 
 # --- Page and regions -----------------------------------------------------------------------
@@ -95,7 +97,7 @@ def _photo_context(draft: Draft, can_edit: bool) -> dict:
     photos = list(
         Photo.objects.active().filter(draft=draft).select_related("duplicate_of").order_by("position")
     )
-    trash = list(Photo.objects.in_trash().filter(draft=draft).order_by("-deleted_at")[:100])
+    trash = list(Photo.objects.in_trash().filter(draft=draft).order_by("-deleted_at")[:TRASH_SHOWN])
     pending = sum(1 for photo in photos if photo.is_pending)
     return {
         "photos": photos,
@@ -115,7 +117,9 @@ def _document_context(draft: Draft, can_edit: bool) -> dict:
         document.draft = draft  # forced_privacy reads the property type without a query
     return {
         "documents": documents,
-        "document_trash": list(Document.objects.in_trash().filter(draft=draft).order_by("-deleted_at")[:100]),
+        "document_trash": list(
+            Document.objects.in_trash().filter(draft=draft).order_by("-deleted_at")[:TRASH_SHOWN]
+        ),
         "document_version": MediaOrder.versions(draft).document_version,
         "privacy_choices": DocumentPrivacy.choices,
         "required_documents": required_documents_for(draft, [d.name for d in documents]),

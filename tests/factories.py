@@ -1,10 +1,18 @@
 """Small factories for the portal's models. Build what a test needs, nothing more."""
 
+import hashlib
+import uuid
+
 import factory
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from factory.django import DjangoModelFactory
 
 from accounts.models import Company, Office, Role, User
 from drafts.models import Draft
+from media_manager.models import Document, DocumentPrivacy, Photo, random_storage_name
+from tests.media_manager import samples
+from tests.media_manager.media_helpers import small_jpeg
 
 
 class CompanyFactory(DjangoModelFactory):
@@ -70,3 +78,75 @@ class DraftFactory(DjangoModelFactory):
     city = "Fargo"
     state_or_province = "ND"
     postal_code = "58103"
+
+
+def _stored(folder: str, extension: str, data: bytes | None) -> tuple[str, int, str]:
+    """(storage name, size, sha256) of `data` saved to storage; without data, a name that
+    holds no file (enough for order, primary and review tests)."""
+    if data is None:
+        return f"{folder}/{uuid.uuid4().hex}.{extension}", 1, ""
+    name = default_storage.save(random_storage_name(folder, extension), ContentFile(data))
+    return name, len(data), hashlib.sha256(data).hexdigest()
+
+
+class PhotoFactory(DjangoModelFactory):
+    """A photo as an accepted upload leaves it, through `Photo.add`: last in the order,
+    queued, not processed. `stored=True` (or `data=...`) stores a real JPEG original."""
+
+    class Meta:
+        model = Photo
+
+    class Params:
+        stored = factory.Trait(data=factory.LazyFunction(small_jpeg))
+
+    draft = factory.SubFactory(DraftFactory)
+    by = factory.LazyAttribute(lambda photo: photo.draft.list_agent)
+    original_name = "photo.jpg"
+    data = None
+
+    @classmethod
+    def _create(cls, model_class, *, draft, by, original_name, data) -> Photo:
+        name, size, sha256 = _stored("photos/originals", "jpg", data)
+        return model_class.add(
+            draft,
+            by=by,
+            original_name=original_name,
+            stored_name=name,
+            original_format="jpg",
+            original_size=size,
+            original_sha256=sha256,
+            width=1200 if data is not None else None,
+            height=900 if data is not None else None,
+        )
+
+
+class DocumentFactory(DjangoModelFactory):
+    """A document as an accepted upload leaves it, through `Document.add`. `stored=True`
+    (or `data=...`) stores a real one-page PDF."""
+
+    class Meta:
+        model = Document
+
+    class Params:
+        stored = factory.Trait(data=factory.LazyFunction(samples.pdf_plain))
+
+    draft = factory.SubFactory(DraftFactory)
+    by = factory.LazyAttribute(lambda document: document.draft.list_agent)
+    name = "Survey"
+    privacy = DocumentPrivacy.PRIVATE
+    data = None
+
+    @classmethod
+    def _create(cls, model_class, *, draft, by, name, privacy, data) -> Document:
+        stored_name, size, sha256 = _stored("documents", "pdf", data)
+        return model_class.add(
+            draft,
+            by=by,
+            original_name=f"{name}.pdf",
+            stored_name=stored_name,
+            size=size,
+            sha256=sha256,
+            pages=1,
+            name=name,
+            privacy=privacy,
+        )

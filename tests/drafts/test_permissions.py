@@ -6,6 +6,7 @@ from django.urls import reverse
 
 from drafts.models import Draft
 from mls.models import DraftSync, SyncState
+from tests.factories import DocumentFactory, PhotoFactory
 
 from .conftest import field_post, htmx
 
@@ -206,11 +207,9 @@ COMPANY_ROW = ["company_admin", "other_company_admin"]
 
 @pytest.fixture
 def draft_media(cast):
-    from tests.media_manager.media_helpers import add_bare_photo, add_document
-
     return {
-        "photos": [add_bare_photo(cast.draft, cast.agent, f"{n}.jpg") for n in (1, 2)],
-        "document": add_document(cast.draft, cast.agent, name="Survey"),
+        "photos": [PhotoFactory(draft=cast.draft, by=cast.agent, original_name=f"{n}.jpg") for n in (1, 2)],
+        "document": DocumentFactory(draft=cast.draft, by=cast.agent, name="Survey", stored=True),
     }
 
 

@@ -1,27 +1,11 @@
 """What changed since the last review: fields, photos and documents between two snapshots."""
 
-import uuid
-
 import pytest
 
 from drafts.models import DraftStatus, ReviewSnapshot
 from drafts.review import changes_since_last_review, diff_states
-from media_manager.models import Document, DocumentPrivacy, MediaOrder, Photo
-from tests.media_manager.media_helpers import add_bare_photo
-
-
-def add_document(draft, by, name: str, privacy: str = DocumentPrivacy.PRIVATE) -> Document:
-    return Document.add(
-        draft,
-        by=by,
-        original_name=f"{name}.pdf",
-        stored_name=f"documents/{uuid.uuid4().hex}.pdf",
-        size=1,
-        sha256="",
-        pages=1,
-        name=name,
-        privacy=privacy,
-    )
+from media_manager.models import DocumentPrivacy, MediaOrder, Photo
+from tests.factories import DocumentFactory, PhotoFactory
 
 
 def state(draft) -> dict:
@@ -32,8 +16,11 @@ def state(draft) -> dict:
 def reviewed(cast):
     """A draft with three photos and two documents, reviewed once (changes requested)."""
     draft = cast.draft
-    photos = [add_bare_photo(draft, cast.agent, f"{name}.jpg") for name in ("front", "kitchen", "yard")]
-    documents = [add_document(draft, cast.agent, name) for name in ("Survey", "Floor plan")]
+    photos = [
+        PhotoFactory(draft=draft, by=cast.agent, original_name=f"{name}.jpg")
+        for name in ("front", "kitchen", "yard")
+    ]
+    documents = [DocumentFactory(draft=draft, by=cast.agent, name=name) for name in ("Survey", "Floor plan")]
     draft.submit(by=cast.agent)
     draft.request_changes(by=cast.office_admin, reason="Some things.")
     return {"draft": draft, "photos": photos, "documents": documents, "cast": cast}
@@ -87,7 +74,7 @@ def test_photos_added_removed_renamed_and_recaptioned(reviewed):
     front, kitchen, yard = reviewed["photos"]
     kitchen.update_text(name="Kitchen island", caption="New quartz counters", by=cast.agent)
     yard.move_to_trash(by=cast.agent)
-    porch = add_bare_photo(draft, cast.agent, "porch.jpg")
+    porch = PhotoFactory(draft=draft, by=cast.agent, original_name="porch.jpg")
 
     diff = changes_since_last_review(draft)
 
@@ -123,7 +110,7 @@ def test_documents_privacy_renamed_added_removed(reviewed):
     survey, plan = reviewed["documents"]
     survey.update(name="Survey", privacy=DocumentPrivacy.PUBLIC, by=cast.agent)
     plan.move_to_trash(by=cast.agent)
-    added = add_document(draft, cast.agent, "Inspection report")
+    added = DocumentFactory(draft=draft, by=cast.agent, name="Inspection report")
 
     diff = changes_since_last_review(draft)
 

@@ -1,6 +1,5 @@
 """The review queue: scoping, readiness, filters, sorting, the navigation's count, query counts."""
 
-import uuid
 from datetime import timedelta
 
 import pytest
@@ -10,9 +9,15 @@ from django.urls import reverse
 from django.utils import timezone
 
 from drafts.models import Draft, DraftStatus
-from media_manager.models import Document
-from tests.factories import AgentFactory, CompanyAdminFactory, DraftFactory, OfficeAdminFactory, OfficeFactory
-from tests.media_manager.media_helpers import add_bare_photo
+from tests.factories import (
+    AgentFactory,
+    CompanyAdminFactory,
+    DocumentFactory,
+    DraftFactory,
+    OfficeAdminFactory,
+    OfficeFactory,
+    PhotoFactory,
+)
 
 from .conftest import htmx
 from .test_transitions import COMPLETE
@@ -32,19 +37,6 @@ def submitted(agent, *, hours_ago: float = 1, **values) -> Draft:
 
 def queued(response) -> list[int]:
     return [row.draft.pk for row in response.context["rows"]]
-
-
-def add_document(draft, by, name: str) -> Document:
-    return Document.add(
-        draft,
-        by=by,
-        original_name=f"{name}.pdf",
-        stored_name=f"documents/{uuid.uuid4().hex}.pdf",
-        size=1,
-        sha256="",
-        pages=1,
-        name=name,
-    )
 
 
 @pytest.fixture
@@ -98,7 +90,7 @@ def test_the_queue_requires_login(client):
 def test_rows_show_agent_age_readiness_photos_and_documents(client, office_admin, agent):
     draft = submitted(agent, hours_ago=50, **COMPLETE)
     for index in range(3):
-        add_bare_photo(draft, agent, f"p{index}.jpg")
+        PhotoFactory(draft=draft, by=agent, original_name=f"p{index}.jpg")
     client.force_login(office_admin)
 
     response = client.get(QUEUE)
@@ -119,8 +111,8 @@ def test_rows_show_agent_age_readiness_photos_and_documents(client, office_admin
 def test_filters_by_agent_type_and_readiness(client, office_admin, office):
     anna, ben = AgentFactory(office=office), AgentFactory(office=office)
     ready = submitted(anna, **COMPLETE)
-    add_bare_photo(ready, anna)
-    add_document(ready, anna, "Seller's Disclosure")
+    PhotoFactory(draft=ready, by=anna)
+    DocumentFactory(draft=ready, by=anna, name="Seller's Disclosure")
     errors = submitted(anna)  # no remarks, beds, baths
     land = submitted(ben, property_type="C", property_sub_type="", **COMPLETE)
     co_listed = submitted(ben, co_list_agent=anna, **COMPLETE)
@@ -234,8 +226,8 @@ def test_the_queue_s_query_count_does_not_grow_with_drafts(
     def fill(count: int) -> None:
         for index in range(count):
             draft = submitted(agents[index % 3], co_list_agent=agents[(index + 1) % 3])
-            add_bare_photo(draft, draft.list_agent)
-            add_document(draft, draft.list_agent, "Seller's Disclosure")
+            PhotoFactory(draft=draft, by=draft.list_agent)
+            DocumentFactory(draft=draft, by=draft.list_agent, name="Seller's Disclosure")
 
     fill(2)
     client.force_login(admin)

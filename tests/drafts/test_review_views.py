@@ -6,8 +6,7 @@ from django.test import Client
 from django.urls import reverse
 
 from drafts.models import Draft, DraftStatus, ReviewComment
-from tests.factories import DraftFactory, OfficeAdminFactory
-from tests.media_manager.media_helpers import add_bare_photo
+from tests.factories import DraftFactory, OfficeAdminFactory, PhotoFactory
 
 from .conftest import htmx
 from .test_transitions import COMPLETE, in_status
@@ -212,11 +211,11 @@ def test_the_editor_offers_submit_then_withdraw(cast):
 
 def test_the_review_page_highlights_what_changed_since_the_last_decision(cast):
     draft = cast.draft
-    photo = add_bare_photo(draft, cast.agent, "front.jpg")
+    photo = PhotoFactory(draft=draft, by=cast.agent, original_name="front.jpg")
     draft.submit(by=cast.agent)
     draft.request_changes(by=cast.office_admin, reason="Wrong city.")
     draft.save_field("city", "Moorhead", by=cast.agent, seen_version=draft.version, seen_value="Fargo")
-    new_photo = add_bare_photo(draft, cast.agent, "garage.jpg")
+    new_photo = PhotoFactory(draft=draft, by=cast.agent, original_name="garage.jpg")
     draft.refresh_from_db()
     draft.submit(by=cast.agent)
 
@@ -247,7 +246,7 @@ def test_a_first_review_says_there_is_nothing_to_compare(cast):
 def test_a_reviewer_comments_with_htmx_and_gets_the_thread_back(cast, kind, key):
     draft = in_status(cast.draft, S.SUBMITTED)
     if kind == "photo":
-        key = str(add_bare_photo(draft, cast.agent).pk)
+        key = str(PhotoFactory(draft=draft, by=cast.agent).pk)
 
     response = client_for(cast, "office_admin").post(
         url("drafts:review_comment_create", draft),
@@ -283,7 +282,7 @@ def test_comments_on_nothing_are_refused(cast, kind, key):
 
 def test_a_photo_of_another_draft_cannot_be_commented_on(cast):
     draft = in_status(cast.draft, S.SUBMITTED)
-    elsewhere = add_bare_photo(DraftFactory(list_agent=cast.agent), cast.agent)
+    elsewhere = PhotoFactory(draft=DraftFactory(list_agent=cast.agent), by=cast.agent)
 
     response = client_for(cast, "office_admin").post(
         url("drafts:review_comment_create", draft),
@@ -311,7 +310,7 @@ def test_an_empty_comment_is_refused(cast):
 @pytest.fixture
 def commented(cast):
     draft = in_status(cast.draft, S.SUBMITTED)
-    photo = add_bare_photo(draft, cast.agent, "front.jpg")
+    photo = PhotoFactory(draft=draft, by=cast.agent, original_name="front.jpg")
     field = draft.add_review_comment(
         by=cast.office_admin, text="Is the year right?", target_kind="field", target_key="city"
     )
@@ -386,7 +385,7 @@ def test_the_editor_asks_for_comments_only_when_there_are_some(
 def test_the_review_page_has_a_pinned_query_count(cast, django_assert_max_num_queries):
     draft = in_status(cast.draft, S.SUBMITTED)
     for index in range(5):
-        photo = add_bare_photo(draft, cast.agent, f"p{index}.jpg")
+        photo = PhotoFactory(draft=draft, by=cast.agent, original_name=f"p{index}.jpg")
         draft.add_review_comment(
             by=cast.office_admin, text="Hm.", target_kind="photo", target_key=str(photo.pk)
         )
@@ -401,7 +400,7 @@ def test_the_review_page_has_a_pinned_query_count(cast, django_assert_max_num_qu
     with CaptureQueriesContext(connection) as few:
         client.get(url("drafts:draft_review", draft))
     for index in range(10):
-        photo = add_bare_photo(draft, cast.agent, f"q{index}.jpg")
+        photo = PhotoFactory(draft=draft, by=cast.agent, original_name=f"q{index}.jpg")
         draft.add_review_comment(
             by=cast.office_admin, text="Hm.", target_kind="photo", target_key=str(photo.pk)
         )

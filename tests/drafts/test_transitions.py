@@ -5,8 +5,7 @@ import pytest
 from django.db import IntegrityError, transaction
 
 from drafts.models import Draft, DraftEvent, DraftStatus, ReviewComment, ReviewSnapshot, TransitionNotAllowed
-from tests.factories import DraftFactory, OfficeAdminFactory
-from tests.media_manager.media_helpers import add_bare_photo
+from tests.factories import DraftFactory, OfficeAdminFactory, PhotoFactory
 
 # A residential draft that meets every ERROR rule (approvable).
 COMPLETE = {
@@ -290,8 +289,8 @@ def test_submit_stamps_the_time_and_withdraw_clears_it(cast):
 
 def test_snapshots_hold_fields_photos_and_documents(cast):
     draft = cast.draft
-    first = add_bare_photo(draft, cast.agent, "front.jpg")
-    second = add_bare_photo(draft, cast.agent, "kitchen.jpg")
+    first = PhotoFactory(draft=draft, by=cast.agent, original_name="front.jpg")
+    second = PhotoFactory(draft=draft, by=cast.agent, original_name="kitchen.jpg")
 
     draft.submit(by=cast.agent)
 

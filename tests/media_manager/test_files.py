@@ -10,14 +10,8 @@ import pytest
 from django.urls import reverse
 
 from media_manager.models import Photo
-from tests.factories import AgentFactory
-from tests.media_manager.media_helpers import (
-    STORED_NAME,
-    add_document,
-    add_photo,
-    mark_processed,
-    stored_files,
-)
+from tests.factories import AgentFactory, DocumentFactory, PhotoFactory
+from tests.media_manager.media_helpers import STORED_NAME, mark_processed, stored_files
 
 pytestmark = pytest.mark.django_db
 
@@ -31,11 +25,13 @@ SECURITY_HEADERS = {
 
 @pytest.fixture
 def media(draft, agent):
-    photo = mark_processed(add_photo(draft, agent, name="Café «terrace» \u202e.jpg"))
-    pending = add_photo(draft, agent, name="pending.jpg")
-    trashed = mark_processed(add_photo(draft, agent, name="trashed.jpg"))
+    photo = mark_processed(
+        PhotoFactory(draft=draft, by=agent, original_name="Café «terrace» \u202e.jpg", stored=True)
+    )
+    pending = PhotoFactory(draft=draft, by=agent, original_name="pending.jpg", stored=True)
+    trashed = mark_processed(PhotoFactory(draft=draft, by=agent, original_name="trashed.jpg", stored=True))
     trashed.move_to_trash(by=agent)
-    document = add_document(draft, agent, name="Survey")
+    document = DocumentFactory(draft=draft, by=agent, name="Survey", stored=True)
     return {"photo": photo, "pending": pending, "trashed": trashed, "document": document}
 
 

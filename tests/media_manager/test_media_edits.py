@@ -20,15 +20,9 @@ from media_manager.models import (
     Photo,
     random_storage_name,
 )
-from tests.factories import AgentFactory
+from tests.factories import AgentFactory, DocumentFactory, PhotoFactory
 from tests.media_manager import samples
-from tests.media_manager.media_helpers import (
-    add_bare_photo,
-    add_document,
-    small_jpeg,
-    stored_files,
-    upload,
-)
+from tests.media_manager.media_helpers import small_jpeg, stored_files, upload
 
 pytestmark = pytest.mark.django_db
 
@@ -52,8 +46,13 @@ def _sent_back(draft: Draft) -> list[DraftEvent]:
 
 @pytest.fixture
 def media(draft, agent):
-    photos = [add_bare_photo(draft, agent, f"{name}.jpg") for name in ("front", "kitchen", "yard")]
-    documents = [add_document(draft, agent, name=name) for name in ("Survey", "Floor plan")]
+    photos = [
+        PhotoFactory(draft=draft, by=agent, original_name=f"{name}.jpg")
+        for name in ("front", "kitchen", "yard")
+    ]
+    documents = [
+        DocumentFactory(draft=draft, by=agent, name=name, stored=True) for name in ("Survey", "Floor plan")
+    ]
     photos[2].move_to_trash(by=agent)
     documents[1].move_to_trash(by=agent)
     draft.refresh_from_db()
@@ -92,7 +91,7 @@ def _add_document(draft: Draft, by) -> None:
 
 # Every kind of change a person makes, as the model offers it.
 CHANGES = {
-    "photo upload": lambda d, m, by: add_bare_photo(d, by, "porch.jpg"),
+    "photo upload": lambda d, m, by: PhotoFactory(draft=d, by=by, original_name="porch.jpg"),
     "photo rename": lambda d, m, by: m["photos"][0].update_text(name="Front porch", caption="", by=by),
     "photo caption": lambda d, m, by: m["photos"][0].update_text(name="front", caption="Sunny", by=by),
     "photo reorder": lambda d, m, by: Photo.reorder(

@@ -10,7 +10,8 @@ from django.core.files.storage import default_storage
 from django.db import DataError, IntegrityError, connection, transaction
 from django.utils import timezone
 
-from drafts.models import Draft, DraftEvent, PropertyType
+from drafts.fields import PropertyType
+from drafts.models import Draft, DraftEvent
 from media_manager import tasks
 from media_manager.models import (
     Document,
@@ -24,17 +25,9 @@ from media_manager.models import (
     name_from_file_name,
     required_documents_for,
 )
-from tests.factories import DraftFactory
+from tests.factories import DocumentFactory, DraftFactory, PhotoFactory
 from tests.media_manager import samples
-from tests.media_manager.media_helpers import (
-    STORED_NAME,
-    active_order,
-    add_bare_photo,
-    add_document,
-    add_photo,
-    jpeg_bytes,
-    small_jpeg,
-)
+from tests.media_manager.media_helpers import STORED_NAME, active_order, jpeg_bytes, small_jpeg
 
 pytestmark = pytest.mark.django_db
 
@@ -87,44 +80,44 @@ def test_clean_display_text_collapses_whitespace_and_drops_controls():
 
 
 def test_a_second_primary_photo_is_refused_by_the_database(draft, agent):
-    first = add_bare_photo(draft, agent)
-    second = add_bare_photo(draft, agent)
+    first = PhotoFactory(draft=draft, by=agent)
+    second = PhotoFactory(draft=draft, by=agent)
     assert first.is_primary and not second.is_primary
     with pytest.raises(IntegrityError), transaction.atomic():
         Photo.objects.filter(pk=second.pk).update(is_primary=True)
 
 
 def test_two_photos_at_one_position_are_refused_by_the_database(draft, agent):
-    add_bare_photo(draft, agent)
-    second = add_bare_photo(draft, agent)
+    PhotoFactory(draft=draft, by=agent)
+    second = PhotoFactory(draft=draft, by=agent)
     with pytest.raises(IntegrityError), transaction.atomic():
         Photo.objects.filter(pk=second.pk).update(position=0)
         _force_deferred_checks()
 
 
 def test_a_trashed_photo_has_no_position(draft, agent):
-    photo = add_bare_photo(draft, agent)
+    photo = PhotoFactory(draft=draft, by=agent)
     with pytest.raises(IntegrityError), transaction.atomic():
         Photo.objects.filter(pk=photo.pk).update(deleted_at=timezone.now())
 
 
 @pytest.mark.parametrize("name", ["", "n" * 41])
 def test_photo_name_length_is_a_database_rule(draft, agent, name):
-    photo = add_bare_photo(draft, agent)
+    photo = PhotoFactory(draft=draft, by=agent)
     # PostgreSQL's varchar(40) refuses it first (DataError); SQLite has the CHECK.
     with pytest.raises((IntegrityError, DataError)), transaction.atomic():
         Photo.objects.filter(pk=photo.pk).update(name=name)
 
 
 def test_caption_length_is_a_database_rule(draft, agent):
-    photo = add_bare_photo(draft, agent)
+    photo = PhotoFactory(draft=draft, by=agent)
     Photo.objects.filter(pk=photo.pk).update(caption="c" * 1000)
     with pytest.raises((IntegrityError, DataError)), transaction.atomic():
         Photo.objects.filter(pk=photo.pk).update(caption="c" * 1001)
 
 
 def test_document_privacy_must_be_one_of_the_mls_values(draft, agent):
-    document = add_document(draft, agent)
+    document = DocumentFactory(draft=draft, by=agent, stored=True)
     with pytest.raises(IntegrityError), transaction.atomic():
         Document.objects.filter(pk=document.pk).update(privacy="Secret")
 
@@ -133,7 +126,7 @@ def test_document_privacy_must_be_one_of_the_mls_values(draft, agent):
 
 
 def test_photos_are_appended_in_order_and_the_first_is_primary(draft, agent):
-    photos = [add_bare_photo(draft, agent, f"p{i}.jpg") for i in range(3)]
+    photos = [PhotoFactory(draft=draft, by=agent, original_name=f"p{i}.jpg") for i in range(3)]
     assert [p.position for p in photos] == [0, 1, 2]
     assert [p.is_primary for p in photos] == [True, False, False]
     assert MediaOrder.objects.get(draft=draft).photo_version == 4
@@ -141,7 +134,7 @@ def test_photos_are_appended_in_order_and_the_first_is_primary(draft, agent):
 
 def test_every_change_marks_the_draft_changed_and_is_recorded(draft, agent):
     seq = draft.change_seq
-    photo = add_bare_photo(draft, agent)
+    photo = PhotoFactory(draft=draft, by=agent)
     draft.refresh_from_db()
     assert draft.change_seq > seq
     seq = draft.change_seq
@@ -155,7 +148,7 @@ def test_every_change_marks_the_draft_changed_and_is_recorded(draft, agent):
 
 
 def test_trashing_the_primary_photo_makes_the_new_first_photo_primary(draft, agent):
-    a, b, c = (add_bare_photo(draft, agent) for _ in range(3))
+    a, b, c = (PhotoFactory(draft=draft, by=agent) for _ in range(3))
     b.make_primary(by=agent)
     b.move_to_trash(by=agent)
     a.refresh_from_db()
@@ -169,7 +162,7 @@ def test_trashing_the_primary_photo_makes_the_new_first_photo_primary(draft, age
 
 
 def test_make_primary_moves_the_flag(draft, agent):
-    a, b = add_bare_photo(draft, agent), add_bare_photo(draft, agent)
+    a, b = PhotoFactory(draft=draft, by=agent), PhotoFactory(draft=draft, by=agent)
     assert b.make_primary(by=agent)
     a.refresh_from_db()
     assert b.is_primary and not a.is_primary
@@ -177,7 +170,7 @@ def test_make_primary_moves_the_flag(draft, agent):
 
 
 def test_restored_photos_go_last_and_do_not_take_the_primary(draft, agent):
-    a, b, c = (add_bare_photo(draft, agent) for _ in range(3))
+    a, b, c = (PhotoFactory(draft=draft, by=agent) for _ in range(3))
     a.move_to_trash(by=agent)
     a.restore(by=agent)
     assert active_order(draft) == [b.pk, c.pk, a.pk]
@@ -187,7 +180,7 @@ def test_restored_photos_go_last_and_do_not_take_the_primary(draft, agent):
 
 
 def test_restoring_into_an_empty_draft_makes_it_primary(draft, agent):
-    photo = add_bare_photo(draft, agent)
+    photo = PhotoFactory(draft=draft, by=agent)
     photo.move_to_trash(by=agent)
     photo.restore(by=agent)
     assert photo.is_primary and photo.position == 0
@@ -195,16 +188,16 @@ def test_restoring_into_an_empty_draft_makes_it_primary(draft, agent):
 
 def test_photo_limit_per_draft(draft, agent, settings):
     settings.PHOTO_MAX_PER_DRAFT = 2
-    add_bare_photo(draft, agent)
-    add_bare_photo(draft, agent)
+    PhotoFactory(draft=draft, by=agent)
+    PhotoFactory(draft=draft, by=agent)
     from media_manager.models import MediaLimitReached
 
     with pytest.raises(MediaLimitReached):
-        add_bare_photo(draft, agent)
+        PhotoFactory(draft=draft, by=agent)
 
 
 def test_rotate_requeues_from_the_original(draft, agent):
-    photo = add_bare_photo(draft, agent)
+    photo = PhotoFactory(draft=draft, by=agent)
     Photo.objects.filter(pk=photo.pk).update(state=ProcessingState.READY)
     photo.rotate(-1, by=agent)
     assert photo.rotation == 3
@@ -218,7 +211,7 @@ def test_rotate_requeues_from_the_original(draft, agent):
 def test_forced_names_take_the_mls_privacy(draft, agent):
     assert forced_document_privacy("A", "property  DISCLOSURE") == DocumentPrivacy.HAS_EDIT
     assert forced_document_privacy("A", "Survey") is None
-    document = add_document(draft, agent, name="Property Disclosure")
+    document = DocumentFactory(draft=draft, by=agent, name="Property Disclosure", stored=True)
     assert document.privacy == DocumentPrivacy.HAS_EDIT
     document.update(name="Property Disclosure", privacy=DocumentPrivacy.PUBLIC, by=agent)
     assert document.privacy == DocumentPrivacy.HAS_EDIT
@@ -241,14 +234,23 @@ def test_the_forced_privacy_table_is_the_sandboxs(draft, agent):
     # A Rent Roll on a commercial draft is forced; on a land draft it is free.
     Draft.objects.filter(pk=draft.pk).update(property_type=PropertyType.COMMERCIAL)
     draft.refresh_from_db()
-    assert add_document(draft, agent, name="Rent Roll").privacy == DocumentPrivacy.HAS_EDIT
+    assert (
+        DocumentFactory(draft=draft, by=agent, name="Rent Roll", stored=True).privacy
+        == DocumentPrivacy.HAS_EDIT
+    )
     Draft.objects.filter(pk=draft.pk).update(property_type=PropertyType.LAND)
     draft.refresh_from_db()
-    assert add_document(draft, agent, name="Property Disclosure").privacy == DocumentPrivacy.PRIVATE
+    assert (
+        DocumentFactory(draft=draft, by=agent, name="Property Disclosure", stored=True).privacy
+        == DocumentPrivacy.PRIVATE
+    )
 
 
 def test_new_documents_are_private_by_default(draft, agent):
-    assert add_document(draft, agent, name="Floor plan").privacy == DocumentPrivacy.PRIVATE
+    assert (
+        DocumentFactory(draft=draft, by=agent, name="Floor plan", stored=True).privacy
+        == DocumentPrivacy.PRIVATE
+    )
 
 
 def test_required_documents_depend_on_type_and_age(agent):
@@ -274,7 +276,7 @@ def test_required_documents_match_names_loosely(agent):
 
 
 def test_processing_a_real_photo_makes_master_and_variants(draft, agent):
-    photo = add_photo(draft, agent, data=jpeg_bytes(2400, 1600, seed=3))
+    photo = PhotoFactory(draft=draft, by=agent, data=jpeg_bytes(2400, 1600, seed=3))
     assert tasks.process_photo(photo.pk) == ProcessingState.READY
     photo.refresh_from_db()
     assert photo.state == ProcessingState.READY
@@ -288,7 +290,7 @@ def test_processing_a_real_photo_makes_master_and_variants(draft, agent):
 
 
 def test_processing_is_idempotent(draft, agent):
-    photo = add_photo(draft, agent)
+    photo = PhotoFactory(draft=draft, by=agent, stored=True)
     assert tasks.process_photo(photo.pk) == ProcessingState.READY
     photo.refresh_from_db()
     files = photo.file_names()
@@ -298,7 +300,7 @@ def test_processing_is_idempotent(draft, agent):
 
 
 def test_processing_marks_the_draft_changed(draft, agent):
-    photo = add_photo(draft, agent)
+    photo = PhotoFactory(draft=draft, by=agent, stored=True)
     draft.refresh_from_db()
     before = draft.change_seq
     tasks.process_photo(photo.pk)
@@ -308,8 +310,8 @@ def test_processing_marks_the_draft_changed(draft, agent):
 
 def test_the_same_file_twice_is_flagged_as_a_duplicate(draft, agent):
     data = small_jpeg(seed=5)
-    first = add_photo(draft, agent, data=data)
-    second = add_photo(draft, agent, data=data)
+    first = PhotoFactory(draft=draft, by=agent, data=data)
+    second = PhotoFactory(draft=draft, by=agent, data=data)
     tasks.process_photo(first.pk)
     tasks.process_photo(second.pk)
     first.refresh_from_db()
@@ -323,9 +325,9 @@ def test_the_same_picture_re_saved_is_flagged_by_its_perceptual_hash(draft, agen
     original = samples.encode(picture, "JPEG", quality=92)
     resaved = samples.encode(picture.resize((1200, 900)), "JPEG", quality=70)
     different = small_jpeg(seed=10)
-    first = add_photo(draft, agent, data=original)
-    other = add_photo(draft, agent, data=different)
-    second = add_photo(draft, agent, data=resaved)
+    first = PhotoFactory(draft=draft, by=agent, data=original)
+    other = PhotoFactory(draft=draft, by=agent, data=different)
+    second = PhotoFactory(draft=draft, by=agent, data=resaved)
     for photo in (first, other, second):
         tasks.process_photo(photo.pk)
     second.refresh_from_db()
@@ -336,7 +338,7 @@ def test_the_same_picture_re_saved_is_flagged_by_its_perceptual_hash(draft, agen
 
 def test_a_photo_the_pipeline_refuses_is_rejected_with_a_reason(draft, agent):
     broken = samples.truncated(small_jpeg(seed=2), 0.4)
-    photo = add_photo(draft, agent, data=broken)
+    photo = PhotoFactory(draft=draft, by=agent, data=broken)
     assert tasks.process_photo(photo.pk) == "rejected"
     photo.refresh_from_db()
     assert photo.state == ProcessingState.REJECTED
@@ -344,7 +346,7 @@ def test_a_photo_the_pipeline_refuses_is_rejected_with_a_reason(draft, agent):
 
 
 def test_output_of_a_run_overtaken_by_a_rotation_is_thrown_away(draft, agent):
-    photo = add_photo(draft, agent)
+    photo = PhotoFactory(draft=draft, by=agent, stored=True)
     claimed = Photo.claim_for_processing(photo.pk)
     assert claimed is not None
     assert Photo.claim_for_processing(photo.pk) is None  # a second delivery gets nothing
@@ -363,16 +365,16 @@ def test_output_of_a_run_overtaken_by_a_rotation_is_thrown_away(draft, agent):
 
 
 def test_a_trashed_photo_is_not_processed(draft, agent):
-    photo = add_photo(draft, agent)
+    photo = PhotoFactory(draft=draft, by=agent, stored=True)
     photo.move_to_trash(by=agent)
     assert tasks.process_photo(photo.pk) == "skipped"
 
 
 def test_stuck_photos_are_queued_again(draft, agent, django_capture_on_commit_callbacks):
-    photo = add_bare_photo(draft, agent)
-    fresh = add_bare_photo(draft, agent)
+    photo = PhotoFactory(draft=draft, by=agent)
+    fresh = PhotoFactory(draft=draft, by=agent)
     Photo.objects.filter(pk=photo.pk).update(queued_at=timezone.now() - timedelta(minutes=2))
-    dead_worker = add_bare_photo(draft, agent)
+    dead_worker = PhotoFactory(draft=draft, by=agent)
     Photo.objects.filter(pk=dead_worker.pk).update(
         state=ProcessingState.PROCESSING, processing_started_at=timezone.now() - timedelta(minutes=10)
     )
@@ -386,7 +388,7 @@ def test_stuck_photos_are_queued_again(draft, agent, django_capture_on_commit_ca
 
 
 def test_a_photo_that_keeps_failing_is_rejected_in_the_end(draft, agent):
-    photo = add_bare_photo(draft, agent)
+    photo = PhotoFactory(draft=draft, by=agent)
     Photo.objects.filter(pk=photo.pk).update(processing_attempts=5)
     assert Photo.claim_for_processing(photo.pk) is None
     photo.refresh_from_db()
@@ -395,7 +397,7 @@ def test_a_photo_that_keeps_failing_is_rejected_in_the_end(draft, agent):
 
 @pytest.mark.usefixtures("broker_down")
 def test_enqueue_with_the_broker_down_returns_quickly_without_raising(draft, agent):
-    photo = add_bare_photo(draft, agent)
+    photo = PhotoFactory(draft=draft, by=agent)
     started = time.monotonic()
     assert tasks.enqueue_processing(photo.pk) is False
     assert time.monotonic() - started < 3

@@ -18,14 +18,13 @@ from PIL import Image, ImageOps
 
 from media_manager import pipeline
 from media_manager.checks import MediaLimits, RejectCode, UploadRejected
-from media_manager.isolation import run_isolated
+from media_manager.isolation import process_photo_isolated, run_isolated
 from media_manager.pipeline import (
     VARIANTS,
     jpeg_is_clean,
     master_plan,
     phash_distance,
     process_photo,
-    process_photo_isolated,
 )
 from tests.media_manager import samples
 

@@ -22,14 +22,8 @@ from hypothesis.stateful import (
 
 from drafts.models import DraftEvent
 from media_manager.models import Document, MediaOrder, Photo, StaleOrder, UnknownItems
-from tests.factories import DraftFactory
-from tests.media_manager.media_helpers import (
-    active_order,
-    add_bare_photo,
-    add_document,
-    small_jpeg,
-    upload,
-)
+from tests.factories import DocumentFactory, DraftFactory, PhotoFactory
+from tests.media_manager.media_helpers import active_order, small_jpeg, upload
 
 pytestmark = pytest.mark.django_db
 
@@ -53,7 +47,7 @@ def _reorder(client, draft, ids, version, moved=None):
 
 @pytest.fixture
 def photos(draft, agent):
-    return [add_bare_photo(draft, agent, f"p{i}.jpg") for i in range(4)]
+    return [PhotoFactory(draft=draft, by=agent, original_name=f"p{i}.jpg") for i in range(4)]
 
 
 # --- Complete orders --------------------------------------------------------------------------
@@ -101,7 +95,7 @@ def test_a_stale_version_gets_409_and_the_current_list(agent_client, draft, phot
 @pytest.mark.parametrize("mutation", ["missing", "extra_trashed", "repeated"])
 def test_not_a_permutation_is_refused(agent_client, draft, agent, photos, mutation):
     ids = [p.pk for p in photos]
-    trashed = add_bare_photo(draft, agent)
+    trashed = PhotoFactory(draft=draft, by=agent)
     trashed.move_to_trash(by=agent)
     sent = {"missing": ids[:-1], "extra_trashed": [*ids, trashed.pk], "repeated": [*ids[:-1], ids[0]]}[
         mutation
@@ -112,7 +106,7 @@ def test_not_a_permutation_is_refused(agent_client, draft, agent, photos, mutati
 
 
 def test_foreign_ids_in_an_order_are_400_and_change_nothing(agent_client, draft, agent, photos):
-    foreign = add_bare_photo(DraftFactory(), agent)
+    foreign = PhotoFactory(draft=DraftFactory(), by=agent)
     ids = [p.pk for p in photos]
     response = _reorder(agent_client, draft, [foreign.pk, *ids[1:]], _version(draft))
     assert response.status_code == 400
@@ -150,7 +144,7 @@ def test_an_upload_during_a_reorder_lands_last(agent_client, draft, photos, uplo
 def test_a_reorder_then_an_upload_appends(draft, agent, photos):
     ids = [p.pk for p in photos]
     Photo.reorder(draft, ids[::-1], seen_version=_version(draft), by=agent)
-    new = add_bare_photo(draft, agent)
+    new = PhotoFactory(draft=draft, by=agent)
     assert active_order(draft) == [*ids[::-1], new.pk]
 
 
@@ -183,7 +177,7 @@ def test_move_of_an_unknown_direction_is_400(agent_client, draft, photos):
 
 
 def test_documents_reorder_and_move(agent_client, draft, agent):
-    docs = [add_document(draft, agent, name=f"Doc {i}") for i in range(3)]
+    docs = [DocumentFactory(draft=draft, by=agent, name=f"Doc {i}", stored=True) for i in range(3)]
     ids = [d.pk for d in docs]
     version = MediaOrder.versions(draft).document_version
     url = reverse("media_manager:document_reorder", args=[draft.pk])
@@ -196,9 +190,9 @@ def test_documents_reorder_and_move(agent_client, draft, agent):
 
 
 def test_photo_and_document_orders_have_separate_versions(draft, agent):
-    photo_ids = [add_bare_photo(draft, agent).pk for _ in range(2)]
+    photo_ids = [PhotoFactory(draft=draft, by=agent).pk for _ in range(2)]
     seen = _version(draft)
-    add_document(draft, agent)
+    DocumentFactory(draft=draft, by=agent, stored=True)
     Photo.reorder(draft, photo_ids[::-1], seen_version=seen, by=agent)
     assert active_order(draft) == photo_ids[::-1]
 
@@ -227,7 +221,7 @@ class MediaOrderMachine(RuleBasedStateMachine):
         return MediaOrder.versions(self.draft).photo_version
 
     def _add(self) -> int:
-        photo = add_bare_photo(self.draft, self.agent)
+        photo = PhotoFactory(draft=self.draft, by=self.agent)
         self.order.append(photo.pk)
         if self.primary is None:
             self.primary = photo.pk
@@ -366,7 +360,7 @@ def test_concurrent_reorders_keep_a_permutation(agent):
     from django.db import connections
 
     draft = DraftFactory(list_agent=agent)
-    ids = [add_bare_photo(draft, agent).pk for _ in range(12)]
+    ids = [PhotoFactory(draft=draft, by=agent).pk for _ in range(12)]
     outcomes: dict[str, int] = {"applied": 0, "stale": 0}
     errors: list[BaseException] = []
     lock = threading.Lock()

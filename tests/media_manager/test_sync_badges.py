@@ -16,7 +16,8 @@ from django.utils import timezone
 
 from media_manager.models import DocumentPrivacy, Photo
 from mls.models import DraftSync, ItemKind, RemoteItem, SyncState
-from tests.media_manager.media_helpers import add_bare_photo, add_document, mark_processed
+from tests.factories import DocumentFactory, PhotoFactory
+from tests.media_manager.media_helpers import mark_processed
 
 pytestmark = pytest.mark.django_db
 
@@ -49,7 +50,8 @@ def _badge(html: str, kind: str, pk: int) -> str:
 def photos(draft, agent):
     """A synced photo, one waiting to be sent, one the MLS refused, one still processing."""
     synced, waiting, refused, processing = (
-        add_bare_photo(draft, agent, name) for name in ("front.jpg", "yard.jpg", "attic.jpg", "new.jpg")
+        PhotoFactory(draft=draft, by=agent, original_name=name)
+        for name in ("front.jpg", "yard.jpg", "attic.jpg", "new.jpg")
     )
     for photo in (synced, waiting, refused):
         mark_processed(photo)
@@ -88,7 +90,7 @@ def test_the_partial_grid_keeps_the_badges(agent_client, draft, photos):
 
 
 def test_the_regions_poll_for_badges_only_while_a_push_is_due(agent_client, draft, agent):
-    photo = mark_processed(add_bare_photo(draft, agent, "front.jpg"))
+    photo = mark_processed(PhotoFactory(draft=draft, by=agent, original_name="front.jpg"))
     _synced(photo, "20240101000000000001000000")
     draft.refresh_from_db()
     DraftSync.objects.create(
@@ -99,7 +101,10 @@ def test_the_regions_poll_for_badges_only_while_a_push_is_due(agent_client, draf
     assert "every 10s" not in agent_client.get(grid_url, **HTMX).content.decode()
     assert "every 10s" not in agent_client.get(documents_url, **HTMX).content.decode()
     # A change was just made: the region answered polls, so its badges move on as the push lands.
-    rename = reverse("media_manager:document_update", args=[draft.pk, add_document(draft, agent).pk])
+    rename = reverse(
+        "media_manager:document_update",
+        args=[draft.pk, DocumentFactory(draft=draft, by=agent, stored=True).pk],
+    )
     region = agent_client.post(rename, {"name": "Survey 2", "privacy": "Private"}, **HTMX)
     assert "every 10s" in region.content.decode()
     # And while the draft has changes the MLS has not confirmed yet.
@@ -133,9 +138,9 @@ def test_a_trashed_photo_still_in_the_mls_is_being_removed(agent_client, draft, 
 
 
 def test_each_document_row_shows_its_sync_state(agent_client, draft, agent):
-    synced = add_document(draft, agent, name="Survey")
-    waiting = add_document(draft, agent, name="Floor plan")
-    refused = add_document(draft, agent, name="Inspection")
+    synced = DocumentFactory(draft=draft, by=agent, name="Survey", stored=True)
+    waiting = DocumentFactory(draft=draft, by=agent, name="Floor plan", stored=True)
+    refused = DocumentFactory(draft=draft, by=agent, name="Inspection", stored=True)
     RemoteItem.objects.create(
         draft=draft,
         kind=ItemKind.DOCUMENT,
@@ -190,9 +195,9 @@ def test_badges_cost_one_query_however_many_items(agent_client, draft, agent):
 
     def grow(count: int) -> None:
         for index in range(count):
-            photo = mark_processed(add_bare_photo(draft, agent, f"p{index}.jpg"))
+            photo = mark_processed(PhotoFactory(draft=draft, by=agent, original_name=f"p{index}.jpg"))
             _synced(photo, f"2024010100000000000{index:07d}")
-            document = add_document(draft, agent, name=f"Doc {index} {photo.pk}")
+            document = DocumentFactory(draft=draft, by=agent, name=f"Doc {index} {photo.pk}", stored=True)
             RemoteItem.objects.create(
                 draft=draft, kind=ItemKind.DOCUMENT, local_id=document.pk, remote_id=f"d{document.pk}"
             )

@@ -17,7 +17,8 @@ import pytest
 from django.urls import reverse
 
 from media_manager.models import Photo
-from tests.media_manager.media_helpers import add_bare_photo, small_jpeg
+from tests.factories import PhotoFactory
+from tests.media_manager.media_helpers import small_jpeg
 
 pytestmark = pytest.mark.django_db
 
@@ -114,7 +115,7 @@ def test_an_oversized_photo_without_newlines_is_refused_in_little_memory(
 def test_a_replacement_photo_is_refused_by_its_declared_length_before_reading(
     agent_client, draft, agent, upload_temp_dir
 ):
-    photo = add_bare_photo(draft, agent)
+    photo = PhotoFactory(draft=draft, by=agent)
     body = GeneratedBody(size=BODY_BYTES)
     url = reverse("media_manager:photo_replace", args=[draft.pk, photo.pk])
     response, peak = post_body(agent_client, url, body)

@@ -15,16 +15,13 @@ from django.urls import reverse
 from django.utils import timezone
 
 from drafts.models import DraftEvent, DraftStatus
-from media_manager.models import Document, DocumentPrivacy, Photo, ProcessingState
+from media_manager.models import Document, DocumentPrivacy, MediaOrder, Photo, ProcessingState
 from mls.models import ItemKind, RemoteItem
-from tests.factories import AgentFactory, DraftFactory, OfficeAdminFactory
+from tests.factories import AgentFactory, DocumentFactory, DraftFactory, OfficeAdminFactory, PhotoFactory
 from tests.media_manager import samples
 from tests.media_manager.media_helpers import (
     STORED_NAME,
     active_order,
-    add_bare_photo,
-    add_document,
-    add_photo,
     jpeg_bytes,
     mark_processed,
     small_jpeg,
@@ -40,11 +37,11 @@ JSON = {"HTTP_ACCEPT": "application/json"}
 
 @pytest.fixture
 def media(draft, agent):
-    photo = add_photo(draft, agent, name="front.jpg")
-    trashed_photo = add_bare_photo(draft, agent, "old.jpg")
+    photo = PhotoFactory(draft=draft, by=agent, original_name="front.jpg", stored=True)
+    trashed_photo = PhotoFactory(draft=draft, by=agent, original_name="old.jpg")
     trashed_photo.move_to_trash(by=agent)
-    document = add_document(draft, agent, name="Survey")
-    trashed_document = add_document(draft, agent, name="Old survey")
+    document = DocumentFactory(draft=draft, by=agent, name="Survey", stored=True)
+    trashed_document = DocumentFactory(draft=draft, by=agent, name="Old survey", stored=True)
     trashed_document.move_to_trash(by=agent)
     return {
         "photo": photo,
@@ -134,7 +131,7 @@ def test_the_office_admin_may_manage_the_media(client, draft, media, office_admi
 
 def test_a_photo_of_another_draft_is_404_through_this_draft(agent_client, draft, agent):
     other = DraftFactory(list_agent=agent)
-    foreign = add_bare_photo(other, agent)
+    foreign = PhotoFactory(draft=other, by=agent)
     url = reverse("media_manager:photo_delete", args=[draft.pk, foreign.pk])
     assert agent_client.post(url).status_code == 404
     foreign.refresh_from_db()
@@ -147,8 +144,8 @@ def test_a_photo_of_another_draft_is_404_through_this_draft(agent_client, draft,
 def test_the_page_lists_photos_documents_and_the_checklist(agent_client, draft, agent):
     draft.year_built = 1960
     draft.save()
-    add_bare_photo(draft, agent, "kitchen.jpg")
-    add_document(draft, agent, name="Seller's Disclosure")
+    PhotoFactory(draft=draft, by=agent, original_name="kitchen.jpg")
+    DocumentFactory(draft=draft, by=agent, name="Seller's Disclosure", stored=True)
     page = agent_client.get(reverse("media_manager:draft_media", args=[draft.pk])).content.decode()
     assert "kitchen" in page
     assert "Seller&#x27;s Disclosure" in page
@@ -158,7 +155,7 @@ def test_the_page_lists_photos_documents_and_the_checklist(agent_client, draft, 
 
 
 def test_the_grid_stops_polling_when_nothing_is_processing(agent_client, draft, agent):
-    photo = add_bare_photo(draft, agent)
+    photo = PhotoFactory(draft=draft, by=agent)
     Photo.objects.filter(pk=photo.pk).update(state=ProcessingState.READY)
     grid = agent_client.get(reverse("media_manager:photo_grid", args=[draft.pk]), **HTMX).content.decode()
     assert "every 2s" not in grid
@@ -168,7 +165,7 @@ def test_the_grid_fragment_has_a_pinned_query_count(
     agent_client, draft, agent, django_assert_max_num_queries
 ):
     for index in range(12):
-        photo = add_bare_photo(draft, agent, f"p{index}.jpg")
+        photo = PhotoFactory(draft=draft, by=agent, original_name=f"p{index}.jpg")
         # Each card's sync badge reads the remote's mirror, fetched once for the whole grid.
         RemoteItem.objects.create(draft=draft, kind=ItemKind.PHOTO, local_id=photo.pk, remote_id=f"r{index}")
     with django_assert_max_num_queries(12):
@@ -180,7 +177,7 @@ def test_the_grid_fragment_has_a_pinned_query_count(
 def test_polling_the_grid_requeues_stuck_photos(
     agent_client, draft, agent, django_capture_on_commit_callbacks
 ):
-    photo = add_bare_photo(draft, agent)
+    photo = PhotoFactory(draft=draft, by=agent)
     Photo.objects.filter(pk=photo.pk).update(queued_at=timezone.now() - timedelta(minutes=5))
     with django_capture_on_commit_callbacks() as callbacks:
         agent_client.get(reverse("media_manager:photo_grid", args=[draft.pk]), **HTMX)
@@ -424,7 +421,7 @@ def test_upload_then_processing_end_to_end(
 
 def test_the_photo_limit_per_draft_is_a_plain_refusal(agent_client, draft, agent, settings, media_root):
     settings.PHOTO_MAX_PER_DRAFT = 1
-    add_photo(draft, agent)
+    PhotoFactory(draft=draft, by=agent, stored=True)
     before = set(stored_files(media_root))
     response = _post_photo(agent_client, draft, upload("b.jpg", small_jpeg(2)))
     assert response.status_code == 400
@@ -436,7 +433,7 @@ def test_the_photo_limit_per_draft_is_a_plain_refusal(agent_client, draft, agent
 
 
 def test_name_and_caption_are_saved_in_place(agent_client, draft, agent):
-    photo = add_bare_photo(draft, agent)
+    photo = PhotoFactory(draft=draft, by=agent)
     url = reverse("media_manager:photo_update", args=[draft.pk, photo.pk])
     response = agent_client.post(url, {"name": "Kitchen", "caption": "New cabinets"}, **HTMX)
     assert response.status_code == 200
@@ -447,7 +444,7 @@ def test_name_and_caption_are_saved_in_place(agent_client, draft, agent):
 
 @pytest.mark.parametrize(("name", "caption"), [("", "ok"), ("n" * 41, ""), ("ok", "c" * 1001)])
 def test_invalid_name_or_caption_is_refused(agent_client, draft, agent, name, caption):
-    photo = add_bare_photo(draft, agent, "keep.jpg")
+    photo = PhotoFactory(draft=draft, by=agent, original_name="keep.jpg")
     url = reverse("media_manager:photo_update", args=[draft.pk, photo.pk])
     response = agent_client.post(url, {"name": name, "caption": caption}, **HTMX)
     assert response.status_code == 422
@@ -456,8 +453,8 @@ def test_invalid_name_or_caption_is_refused(agent_client, draft, agent, name, ca
 
 
 def test_make_primary_rotate_and_their_announcements(agent_client, draft, agent):
-    add_bare_photo(draft, agent)
-    second = add_bare_photo(draft, agent)
+    PhotoFactory(draft=draft, by=agent)
+    second = PhotoFactory(draft=draft, by=agent)
     response = agent_client.post(
         reverse("media_manager:photo_make_primary", args=[draft.pk, second.pk]), **HTMX
     )
@@ -478,7 +475,7 @@ def test_make_primary_rotate_and_their_announcements(agent_client, draft, agent)
 def test_rotate_reprocesses_from_the_original(
     agent_client, draft, agent, eager_celery, django_capture_on_commit_callbacks
 ):
-    photo = add_photo(draft, agent, data=jpeg_bytes(1600, 1000, seed=4))
+    photo = PhotoFactory(draft=draft, by=agent, data=jpeg_bytes(1600, 1000, seed=4))
     from media_manager import tasks
 
     tasks.process_photo(photo.pk)
@@ -496,8 +493,8 @@ def test_rotate_reprocesses_from_the_original(
 def test_replace_keeps_slot_name_and_caption(
     agent_client, draft, agent, upload_temp_dir, django_capture_on_commit_callbacks
 ):
-    add_bare_photo(draft, agent)
-    photo = add_photo(draft, agent, name="porch.jpg")
+    PhotoFactory(draft=draft, by=agent)
+    photo = PhotoFactory(draft=draft, by=agent, original_name="porch.jpg", stored=True)
     photo.update_text(name="Porch", caption="Evening light", by=agent)
     old_original = photo.original.name
     old_token = photo.upload_token
@@ -517,7 +514,7 @@ def test_replace_keeps_slot_name_and_caption(
 
 
 def test_replace_with_a_refused_file_keeps_the_photo(agent_client, draft, agent, upload_temp_dir):
-    photo = add_photo(draft, agent)
+    photo = PhotoFactory(draft=draft, by=agent, stored=True)
     url = reverse("media_manager:photo_replace", args=[draft.pk, photo.pk])
     response = agent_client.post(url, {"file": upload("x.jpg", b"<html><script></script></html>")}, **HTMX)
     assert response.status_code == 400
@@ -528,7 +525,7 @@ def test_replace_with_a_refused_file_keeps_the_photo(agent_client, draft, agent,
 
 
 def test_delete_to_trash_and_restore_last(agent_client, draft, agent):
-    a, b, c = (add_bare_photo(draft, agent) for _ in range(3))
+    a, b, c = (PhotoFactory(draft=draft, by=agent) for _ in range(3))
     response = agent_client.post(reverse("media_manager:photo_delete", args=[draft.pk, a.pk]), **HTMX)
     assert response.status_code == 200
     assert "Trash (1)" in response.content.decode()
@@ -542,7 +539,7 @@ def test_delete_to_trash_and_restore_last(agent_client, draft, agent):
 
 
 def test_select_several_to_delete(agent_client, draft, agent):
-    photos = [add_bare_photo(draft, agent) for _ in range(4)]
+    photos = [PhotoFactory(draft=draft, by=agent) for _ in range(4)]
     url = reverse("media_manager:photo_bulk_delete", args=[draft.pk])
     response = agent_client.post(url, {"selected": [photos[0].pk, photos[2].pk]}, **HTMX)
     assert response.status_code == 200
@@ -567,9 +564,9 @@ def test_bulk_delete_answers_alike_for_another_offices_photo_and_an_unknown_id(
 ):
     """Another office's photo id and an id that does not exist get the same answer: the
     draft's own selected photos go to the trash and the rest is named as not on this draft."""
-    kept, first, second = (add_bare_photo(draft, agent) for _ in range(3))
+    kept, first, second = (PhotoFactory(draft=draft, by=agent) for _ in range(3))
     other_agent = AgentFactory(office=other_office)
-    foreign = add_bare_photo(DraftFactory(list_agent=other_agent), other_agent)
+    foreign = PhotoFactory(draft=DraftFactory(list_agent=other_agent), by=other_agent)
     unknown = Photo.objects.order_by("-pk").first().pk + 1000
     url = reverse("media_manager:photo_bulk_delete", args=[draft.pk])
 
@@ -595,9 +592,9 @@ def test_bulk_delete_answers_alike_for_another_offices_photo_and_an_unknown_id(
 def test_bulk_delete_of_only_photos_not_on_the_draft_deletes_nothing_and_says_so(
     agent_client, draft, agent, other_office
 ):
-    mine = add_bare_photo(draft, agent)
+    mine = PhotoFactory(draft=draft, by=agent)
     other_agent = AgentFactory(office=other_office)
-    foreign = add_bare_photo(DraftFactory(list_agent=other_agent), other_agent)
+    foreign = PhotoFactory(draft=DraftFactory(list_agent=other_agent), by=other_agent)
     unknown = foreign.pk + 1000
     url = reverse("media_manager:photo_bulk_delete", args=[draft.pk])
 
@@ -627,15 +624,13 @@ def test_reorder_answers_alike_for_another_offices_item_and_an_unknown_id(
     agent_client, draft, agent, other_office
 ):
     """Pinned: the order views never told the two apart (UnknownItems for both)."""
-    from media_manager.models import MediaOrder
-
-    photo = add_bare_photo(draft, agent)
-    document = add_document(draft, agent, name="Plan")
+    photo = PhotoFactory(draft=draft, by=agent)
+    document = DocumentFactory(draft=draft, by=agent, name="Plan")
     other_agent = AgentFactory(office=other_office)
     other_draft = DraftFactory(list_agent=other_agent)
     foreign = {
-        "photo": add_bare_photo(other_draft, other_agent),
-        "document": add_document(other_draft, other_agent),
+        "photo": PhotoFactory(draft=other_draft, by=other_agent),
+        "document": DocumentFactory(draft=other_draft, by=other_agent),
     }
     for noun, mine, view in (("photo", photo, "photo_reorder"), ("document", document, "document_reorder")):
         url = reverse(f"media_manager:{view}", args=[draft.pk])
@@ -654,7 +649,7 @@ def test_reorder_answers_alike_for_another_offices_item_and_an_unknown_id(
 
 
 def test_plain_form_posts_redirect_back_to_the_page(agent_client, draft, agent):
-    photo = add_bare_photo(draft, agent)
+    photo = PhotoFactory(draft=draft, by=agent)
     response = agent_client.post(reverse("media_manager:photo_delete", args=[draft.pk, photo.pk]))
     assert response.status_code == 302
     assert response["Location"] == reverse("media_manager:draft_media", args=[draft.pk]) + "#photos"
@@ -728,7 +723,7 @@ def test_a_forced_name_gets_its_privacy_on_upload(agent_client, draft, upload_te
 
 
 def test_rename_and_change_privacy(agent_client, draft, agent):
-    document = add_document(draft, agent, name="Plan")
+    document = DocumentFactory(draft=draft, by=agent, name="Plan", stored=True)
     url = reverse("media_manager:document_update", args=[draft.pk, document.pk])
     response = agent_client.post(url, {"name": "Floor plan", "privacy": "Public"}, **HTMX)
     assert response.status_code == 200
@@ -743,7 +738,10 @@ def test_rename_and_change_privacy(agent_client, draft, agent):
 
 
 def test_documents_trash_and_restore(agent_client, draft, agent):
-    a, b = add_document(draft, agent, name="A"), add_document(draft, agent, name="B")
+    a, b = (
+        DocumentFactory(draft=draft, by=agent, name="A", stored=True),
+        DocumentFactory(draft=draft, by=agent, name="B", stored=True),
+    )
     agent_client.post(reverse("media_manager:document_delete", args=[draft.pk, a.pk]), **HTMX)
     assert active_order(draft, Document) == [b.pk]
     agent_client.post(reverse("media_manager:document_restore", args=[draft.pk, a.pk]), **HTMX)
@@ -752,12 +750,12 @@ def test_documents_trash_and_restore(agent_client, draft, agent):
 
 def test_the_checklist_updates_when_a_document_is_renamed(agent_client, draft, agent):
     land = DraftFactory(list_agent=agent, property_type="C")
-    document = add_document(land, agent, name="Plat")
+    document = DocumentFactory(draft=land, by=agent, name="Plat", stored=True)
     url = reverse("media_manager:document_update", args=[land.pk, document.pk])
     html = agent_client.post(url, {"name": "Survey", "privacy": "Private"}, **HTMX).content.decode()
     assert 'class="present"' in html
 
 
 def test_mark_processed_helper_gives_served_variants(draft, agent):
-    photo = mark_processed(add_bare_photo(draft, agent))
+    photo = mark_processed(PhotoFactory(draft=draft, by=agent))
     assert photo.is_ready and set(photo.variants) == {"large", "medium", "thumb"}

@@ -219,9 +219,9 @@ COMPANY_PAGES = {
     "photo_grid": ("media_manager:photo_grid", lambda m: [], True),
     "document_list": ("media_manager:document_list", lambda m: [], True),
     "document_file": ("media_manager:document_file", lambda m: [m["document"].pk], False),
-    "sync_page": ("spark:draft_sync", lambda m: [], False),
-    "sync_badge": ("spark:draft_sync_badge", lambda m: [], True),
-    "publishing_panel": ("spark:promotion_status", lambda m: [], True),
+    "sync_page": ("mls:draft_sync", lambda m: [], False),
+    "sync_badge": ("mls:draft_sync_badge", lambda m: [], True),
+    "publishing_panel": ("mls:promotion_status", lambda m: [], True),
 }
 
 
@@ -273,7 +273,7 @@ def test_company_admin_row_manages_the_media(cast, draft_media, actor_name, acti
 
 @pytest.mark.parametrize("actor_name", COMPANY_ROW)
 def test_company_admin_row_retries_the_sync(cast, actor_name):
-    response = _client_for(cast, actor_name).post(reverse("spark:draft_sync_retry", args=[cast.draft.pk]))
+    response = _client_for(cast, actor_name).post(reverse("mls:draft_sync_retry", args=[cast.draft.pk]))
 
     assert response.status_code == (302 if actor_name == "company_admin" else 404)
 
@@ -313,7 +313,7 @@ def test_company_admin_row_in_the_review_queue_and_needs_attention(cast, actor_n
     client = _client_for(cast, actor_name)
 
     queue = client.get(reverse("drafts:review_queue"))
-    attention = client.get(reverse("spark:needs_attention"))
+    attention = client.get(reverse("mls:needs_attention"))
 
     sees = actor_name == "company_admin"
     assert [row.draft.pk for row in queue.context["rows"]] == ([cast.draft.pk] if sees else [])

@@ -211,7 +211,7 @@ def _not_editable(request: HttpRequest, draft: Draft, answer: str, status: int) 
     return response
 
 
-def _media_change(answer: str) -> Callable:
+def media_change(answer: str) -> Callable:
     """For every view that changes media: a draft that cannot be edited is refused with a
     clear message. 403 when the view finds it so (`get_draft_for(..., write=True)`); 409 when
     publishing started while the change was being made (`DraftNotEditable` from the model,
@@ -420,7 +420,7 @@ def _accept_photo(
 @login_required
 @require_POST
 @csrf_exempt  # checked in _photo_upload, once the limited upload handler is installed
-@_media_change("photo-upload")
+@media_change("photo-upload")
 def photo_upload(request: HttpRequest, pk: int) -> HttpResponse:
     draft = get_draft_for(request.user, pk, write=True)
     files, refused = _read_upload(
@@ -441,7 +441,7 @@ def _photo_upload(request: HttpRequest, draft: Draft, files) -> HttpResponse:
 @login_required
 @require_POST
 @csrf_exempt  # checked in _photo_replace, once the limited upload handler is installed
-@_media_change("photo-grid")
+@media_change("photo-grid")
 def photo_replace(request: HttpRequest, pk: int, photo_id: int) -> HttpResponse:
     draft = get_draft_for(request.user, pk, write=True)
     photo = _active(Photo, draft, photo_id)
@@ -540,7 +540,7 @@ def _accept_document(
 @login_required
 @require_POST
 @csrf_exempt  # checked in _document_upload, once the limited upload handler is installed
-@_media_change("document-upload")
+@media_change("document-upload")
 def document_upload(request: HttpRequest, pk: int) -> HttpResponse:
     draft = get_draft_for(request.user, pk, write=True)
     files, refused = _read_upload(
@@ -573,7 +573,7 @@ def _trashed(model: type[OrderedMedia], draft: Draft, item_id: int):
 
 @login_required
 @require_POST
-@_media_change("photo-text")
+@media_change("photo-text")
 def photo_update(request: HttpRequest, pk: int, photo_id: int) -> HttpResponse:
     """Save Name and Caption. For htmx, only a status line: the inputs are never replaced
     under the fingers of someone typing in the next field."""
@@ -639,7 +639,7 @@ def _apply_reorder(
 
 @login_required
 @require_POST
-@_media_change("photo-grid")
+@media_change("photo-grid")
 def photo_reorder(request: HttpRequest, pk: int) -> HttpResponse:
     draft = get_draft_for(request.user, pk, write=True)
     return _apply_reorder(request, draft, Photo, "photo-grid")
@@ -667,7 +667,7 @@ def _apply_move(request: HttpRequest, draft: Draft, item: OrderedMedia, region: 
 
 @login_required
 @require_POST
-@_media_change("photo-grid")
+@media_change("photo-grid")
 def photo_move(request: HttpRequest, pk: int, photo_id: int) -> HttpResponse:
     draft = get_draft_for(request.user, pk, write=True)
     return _apply_move(request, draft, _active(Photo, draft, photo_id), "photo-grid")
@@ -675,7 +675,7 @@ def photo_move(request: HttpRequest, pk: int, photo_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-@_media_change("photo-grid")
+@media_change("photo-grid")
 def photo_make_primary(request: HttpRequest, pk: int, photo_id: int) -> HttpResponse:
     draft = get_draft_for(request.user, pk, write=True)
     photo = _active(Photo, draft, photo_id)
@@ -691,7 +691,7 @@ def photo_make_primary(request: HttpRequest, pk: int, photo_id: int) -> HttpResp
 
 @login_required
 @require_POST
-@_media_change("photo-grid")
+@media_change("photo-grid")
 def photo_rotate(request: HttpRequest, pk: int, photo_id: int) -> HttpResponse:
     draft = get_draft_for(request.user, pk, write=True)
     photo = _active(Photo, draft, photo_id)
@@ -710,7 +710,7 @@ def photo_rotate(request: HttpRequest, pk: int, photo_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-@_media_change("photo-grid")
+@media_change("photo-grid")
 def photo_delete(request: HttpRequest, pk: int, photo_id: int) -> HttpResponse:
     draft = get_draft_for(request.user, pk, write=True)
     photo = _active(Photo, draft, photo_id)
@@ -721,7 +721,7 @@ def photo_delete(request: HttpRequest, pk: int, photo_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-@_media_change("photo-grid")
+@media_change("photo-grid")
 def photo_bulk_delete(request: HttpRequest, pk: int) -> HttpResponse:
     draft = get_draft_for(request.user, pk, write=True)
     form = SelectionForm(request.POST)
@@ -753,7 +753,7 @@ def photo_bulk_delete(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-@_media_change("photo-grid")
+@media_change("photo-grid")
 def photo_restore(request: HttpRequest, pk: int, photo_id: int) -> HttpResponse:
     draft = get_draft_for(request.user, pk, write=True)
     photo = _trashed(Photo, draft, photo_id)
@@ -775,7 +775,7 @@ def photo_restore(request: HttpRequest, pk: int, photo_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-@_media_change("document-list")
+@media_change("document-list")
 def document_update(request: HttpRequest, pk: int, document_id: int) -> HttpResponse:
     draft = get_draft_for(request.user, pk, write=True)
     document = _active(Document, draft, document_id)
@@ -802,7 +802,7 @@ def document_update(request: HttpRequest, pk: int, document_id: int) -> HttpResp
 
 @login_required
 @require_POST
-@_media_change("document-list")
+@media_change("document-list")
 def document_reorder(request: HttpRequest, pk: int) -> HttpResponse:
     draft = get_draft_for(request.user, pk, write=True)
     return _apply_reorder(request, draft, Document, "document-list")
@@ -810,7 +810,7 @@ def document_reorder(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-@_media_change("document-list")
+@media_change("document-list")
 def document_move(request: HttpRequest, pk: int, document_id: int) -> HttpResponse:
     draft = get_draft_for(request.user, pk, write=True)
     return _apply_move(request, draft, _active(Document, draft, document_id), "document-list")
@@ -818,7 +818,7 @@ def document_move(request: HttpRequest, pk: int, document_id: int) -> HttpRespon
 
 @login_required
 @require_POST
-@_media_change("document-list")
+@media_change("document-list")
 def document_delete(request: HttpRequest, pk: int, document_id: int) -> HttpResponse:
     draft = get_draft_for(request.user, pk, write=True)
     document = _active(Document, draft, document_id)
@@ -829,7 +829,7 @@ def document_delete(request: HttpRequest, pk: int, document_id: int) -> HttpResp
 
 @login_required
 @require_POST
-@_media_change("document-list")
+@media_change("document-list")
 def document_restore(request: HttpRequest, pk: int, document_id: int) -> HttpResponse:
     draft = get_draft_for(request.user, pk, write=True)
     document = _trashed(Document, draft, document_id)

@@ -236,7 +236,7 @@ def test_company_admin_row_reaches_the_media_and_sync_pages(cast, draft_media, a
     assert response.status_code == (200 if actor_name == "company_admin" else 404)
 
 
-def _media_change(action: str, draft: Draft, media: dict) -> tuple[str, dict]:
+def media_change(action: str, draft: Draft, media: dict) -> tuple[str, dict]:
     second_photo, document = media["photos"][1], media["document"]
     return {
         "make_primary": (reverse("media_manager:photo_make_primary", args=[draft.pk, second_photo.pk]), {}),
@@ -252,7 +252,7 @@ def _media_change(action: str, draft: Draft, media: dict) -> tuple[str, dict]:
 @pytest.mark.parametrize("actor_name", COMPANY_ROW)
 def test_company_admin_row_manages_the_media(cast, draft_media, actor_name, action):
     second_photo, document = draft_media["photos"][1], draft_media["document"]
-    url, body = _media_change(action, cast.draft, draft_media)
+    url, body = media_change(action, cast.draft, draft_media)
 
     response = _client_for(cast, actor_name).post(url, body, **htmx())
 

@@ -137,7 +137,10 @@ def wait_until(condition, timeout: float, worker: EmbeddedWorker) -> bool:
 def test_producers_and_a_worker_lose_and_crash_nothing(tmp_path):
     producers, per_producer = 4, 500
     expected = {f"p{p}-{n}" for p in range(producers) for n in range(per_producer)}
-    broker = EmbeddedWorker(tmp_path / "var")
+    # A worker whose processes are all busy waits one polling interval before it takes the
+    # next message: production's 0.05 s bounds these instant tasks to about 40 a second, too
+    # slow to run 2000 in well under a minute on a busy test machine.
+    broker = EmbeddedWorker(tmp_path / "var", CELERY_BROKER_POLLING_INTERVAL="0.01")
     broker.var_dir.mkdir()
     broker.start()
     started = time.monotonic()

@@ -16,7 +16,7 @@ PYTEST_ARGS ?=
 .PHONY: help run test install install-dev lint check bench-web bench-photos bench-sync bench-uploads clean
 
 help:
-	@echo "make run    - the portal with demo data (SQLite, filesystem broker, Spark sandbox) on :$(PORT)"
+	@echo "make run    - the portal with demo data (SQLite, SQLite broker, Spark sandbox) on :$(PORT)"
 	@echo "make test   - install dev dependencies and run the whole suite"
 	@echo "make lint   - ruff and migration checks"
 
@@ -61,4 +61,4 @@ bench-uploads: install-dev
 	$(PY) bench/uploads/run.py
 
 clean:
-	rm -rf var/broker var/portal.sqlite3*
+	rm -rf var/broker var/broker.sqlite3* var/portal.sqlite3*

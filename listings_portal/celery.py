@@ -3,6 +3,8 @@ import os
 from celery import Celery, signals
 from django.db import InterfaceError, OperationalError, close_old_connections
 
+from listings_portal.lib import sqlite_broker  # noqa: F401  (registers the embedded broker's URL scheme)
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "listings_portal.settings")
 
 app = Celery("listings_portal")

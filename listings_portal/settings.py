@@ -1,6 +1,6 @@
 """The one settings module. Every deploy-specific value comes from the environment.
 
-Defaults are the embedded development setup (SQLite, a filesystem Celery broker, the
+Defaults are the embedded development setup (SQLite, an SQLite Celery broker, the
 Spark sandbox mounted in the same server); production sets DJANGO_DEBUG=0 and the
 values `manage.py check --deploy` asks for.
 """
@@ -267,24 +267,26 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 # --- Celery ---------------------------------------------------------------------------
 # The broker only rings the doorbell; the database records what must be pushed.
-CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
+# The embedded default is an SQLite file through kombu's SQLAlchemy transport (each publish one
+# transaction; see listings_portal/lib/sqlite_broker.py for why not the filesystem transport).
+EMBEDDED_BROKER_URL = f"portal-sqlite+sqlite:///{VAR_DIR / 'broker.sqlite3'}"
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", EMBEDDED_BROKER_URL)
+if CELERY_BROKER_URL == EMBEDDED_BROKER_URL:
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
-CELERY_BROKER_FOLDER = Path(env_str("CELERY_BROKER_FOLDER", str(VAR_DIR / "broker")))
-if CELERY_BROKER_URL.startswith("filesystem"):
-    (CELERY_BROKER_FOLDER / "processed").mkdir(parents=True, exist_ok=True)
+# Longer than the hard time limit, so a running task is never handed out twice; a message whose
+# worker was killed before its ack is handed out again after it.
+CELERY_BROKER_VISIBILITY_TIMEOUT = env_float("CELERY_BROKER_VISIBILITY_TIMEOUT", 900.0)
 CELERY_BROKER_TRANSPORT_OPTIONS = (
     {
-        "data_folder_in": str(CELERY_BROKER_FOLDER),
-        "data_folder_out": str(CELERY_BROKER_FOLDER),
-        "processed_folder": str(CELERY_BROKER_FOLDER / "processed"),
-        # Kombu's default is ./control, beside whatever directory the process started in.
-        "control_folder": str(CELERY_BROKER_FOLDER / "control"),
-        "store_processed": False,
+        "visibility_timeout": CELERY_BROKER_VISIBILITY_TIMEOUT,
+        # How often a worker looks for a message (a read; the write lock only to take one). Also
+        # the pause while all its processes are busy, so it bounds how fast short tasks go.
+        "polling_interval": env_float("CELERY_BROKER_POLLING_INTERVAL", 0.05),
     }
-    if CELERY_BROKER_URL.startswith("filesystem")
+    if CELERY_BROKER_URL.startswith("portal-sqlite+")
     else {
-        # Longer than the hard time limit, so a running task is never handed out twice.
-        "visibility_timeout": 900,
+        "visibility_timeout": CELERY_BROKER_VISIBILITY_TIMEOUT,
         "socket_timeout": 2,
         "socket_connect_timeout": 2,
     }

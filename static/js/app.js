@@ -361,6 +361,36 @@
 
   window.addEventListener("online", retryAllNow);
 
+  // --- The server cannot be reached -------------------------------------------------
+  // Any request that gets no answer (or a 5xx) shows the banner; the next answer hides it.
+  // The pages poll, so the banner also goes once the server is back even if nobody types.
+  const connection = {
+    lost: function () {
+      const banner = document.getElementById("connection-banner");
+      if (banner) banner.hidden = false;  // role=alert: screen readers say it as it appears
+    },
+    back: function () {
+      const banner = document.getElementById("connection-banner");
+      if (banner && !banner.hidden) {
+        banner.hidden = true;
+        announce("The portal can be reached again.");
+      }
+    },
+    // For requests made outside htmx (media.js's uploads): the HTTP status, 0 for none.
+    answered: function (status) {
+      if (!status || status >= 500) connection.lost();
+      else connection.back();
+    },
+  };
+  window.portalConnection = connection;
+
+  document.addEventListener("htmx:sendError", connection.lost);
+  document.addEventListener("htmx:timeout", connection.lost);
+  document.addEventListener("htmx:afterRequest", function (event) {
+    const status = event.detail.xhr ? event.detail.xhr.status : 0;
+    if (status) connection.answered(status);  // 0: sendError or timeout said it already
+  });
+
   document.addEventListener("draft-saved", function (event) {
     const note = document.getElementById("draft-version-note");
     if (note && event.detail && event.detail.version) note.textContent = "Version " + event.detail.version + " · saved just now";

@@ -275,11 +275,16 @@
     xhr.upload.addEventListener("progress", function (event) {
       if (event.lengthComputable) entry.progress.value = Math.round((event.loaded / event.total) * 100);
     });
-    xhr.addEventListener("load", function () { self.loaded(entry, xhr); });
-    xhr.addEventListener("error", function () { self.retryOrFail(entry, "The connection dropped."); });
-    xhr.addEventListener("timeout", function () { self.retryOrFail(entry, "The upload timed out."); });
+    xhr.addEventListener("load", function () { reportConnection(xhr.status); self.loaded(entry, xhr); });
+    xhr.addEventListener("error", function () { reportConnection(0); self.retryOrFail(entry, "The connection dropped."); });
+    xhr.addEventListener("timeout", function () { reportConnection(0); self.retryOrFail(entry, "The upload timed out."); });
     xhr.send(data);
   };
+
+  // The "can't reach the portal" banner (app.js) hears of uploads too.
+  function reportConnection(status) {
+    if (window.portalConnection) window.portalConnection.answered(status);
+  }
 
   Uploader.prototype.loaded = function (entry, xhr) {
     var body = null;

@@ -11,7 +11,7 @@ The worker runs as a subprocess on the live server's own database (the SQLite fi
 browser conftest names, or the PostgreSQL test database) and the test's MEDIA_ROOT, and it
 talks to the sandbox mounted in the live server (SPARK_API_URL = live_server.url/sandbox).
 The broker is a redis-server of our own on a free port (no persistence), or, where Redis is
-not installed, a filesystem broker in the test's directory. This process (the live server's
+not installed, the embedded SQLite broker in the test's directory. This process (the live server's
 requests and the doorbell thread) publishes to the same broker: the project's Celery app is
 pointed at it for the test and put back afterwards.
 """
@@ -93,16 +93,8 @@ class CeleryWorker:
     def start_broker(self) -> None:
         binary = shutil.which("redis-server")
         if binary is None:
-            folder = self.workdir / "broker"
-            (folder / "processed").mkdir(parents=True, exist_ok=True)
-            self.broker_url = "filesystem://"
-            self.transport_options = {
-                "data_folder_in": str(folder),
-                "data_folder_out": str(folder),
-                "processed_folder": str(folder / "processed"),
-                "control_folder": str(folder / "control"),
-                "store_processed": False,
-            }
+            self.broker_url = f"portal-sqlite+sqlite:///{self.workdir / 'broker.sqlite3'}"
+            self.transport_options = {"visibility_timeout": 900, "polling_interval": 0.05}
             return
         port = free_port()
         data = self.workdir / "redis"
@@ -125,7 +117,6 @@ class CeleryWorker:
                 "DATABASE_URL": database_url(),
                 "DATABASE_CONN_MAX_AGE": "0",
                 "CELERY_BROKER_URL": self.broker_url,
-                "CELERY_BROKER_FOLDER": self.transport_options.get("data_folder_in", ""),
                 # The shared rate limit and OAuth token store: Redis db 1 next to the broker,
                 # else a file bucket under PORTAL_VAR_DIR.
                 "SYNC_REDIS_URL": self.broker_url[:-1] + "1" if self.broker_url.startswith("redis") else "",
@@ -141,8 +132,6 @@ class CeleryWorker:
                 **WORKER_SETTINGS,
             }
         )
-        if not env["CELERY_BROKER_FOLDER"]:
-            del env["CELERY_BROKER_FOLDER"]
         return env
 
     # --- processes ---------------------------------------------------------------------------

@@ -1,0 +1,159 @@
+"""The embedded Celery broker: kombu's SQLAlchemy transport on an SQLite file, made safe for
+several processes and for a worker that dies.
+
+Kombu's filesystem transport reads a message file that may still be half written (kombu
+#1551: the worker dies on a JSONDecodeError). Here every publish is one SQLite transaction.
+What the stock SQLAlchemy transport lacks, and this subclass adds:
+
+* WAL and a busy timeout, so producers (web threads, beat, workers) wait for the write lock
+  instead of failing with "database is locked";
+* a visibility timeout as on Redis: a message taken by a worker that was killed before its
+  ack (SIGKILL, a power cut) is handed out again after `visibility_timeout` seconds; the
+  stock transport only marks it invisible and never returns it;
+* an acked or dropped message is deleted (the stock one keeps every row), and a message put
+  back (reject with requeue, restore at shutdown) is made visible again in place, not copied.
+
+URL: ``portal-sqlite+sqlite:////abs/path/broker.sqlite3``; the scheme is registered with kombu
+when this module is imported (listings_portal/celery.py does), since kombu takes no import
+path from a URL. Transport options: ``visibility_timeout``, ``polling_interval``, ``busy_timeout``.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import threading
+from json import loads
+from queue import Empty
+
+from kombu.transport import TRANSPORT_ALIASES
+from kombu.transport import sqlalchemy as kombu_sqlalchemy
+from kombu.utils.encoding import bytes_to_str
+from sqlalchemy import create_engine, event, or_, text
+from sqlalchemy.orm import sessionmaker
+
+SCHEME = "portal-sqlite"
+DEFAULT_VISIBILITY_TIMEOUT = 900.0
+DEFAULT_BUSY_TIMEOUT = 15.0
+_ENGINES_LOCK = threading.Lock()
+# Per process: a forked worker child must not reuse its parent's SQLite connections.
+_engines: dict[tuple[int, str], tuple] = {}
+
+
+def _engine_for(url: str, busy_timeout: float):
+    engine = create_engine(url, connect_args={"timeout": busy_timeout, "check_same_thread": False})
+
+    @event.listens_for(engine, "connect")
+    def _tune(dbapi_connection, _record) -> None:
+        cursor = dbapi_connection.cursor()
+        # WAL: readers never block the writer; NORMAL is durable against a process crash.
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    return engine
+
+
+class Channel(kombu_sqlalchemy.Channel):
+    def __init__(self, connection, **kwargs):
+        options = connection.client.transport_options
+        self.visibility_timeout = float(options.get("visibility_timeout", DEFAULT_VISIBILITY_TIMEOUT))
+        self.busy_timeout = float(options.get("busy_timeout", DEFAULT_BUSY_TIMEOUT))
+        # delivery tag -> row, for the messages this channel handed out and not yet settled.
+        self._rows: dict[str, int] = {}
+        self._settled: list[int] = []
+        super().__init__(connection, **kwargs)
+
+    def _open(self):
+        url = self.connection.client.hostname
+        key = (os.getpid(), url)
+        with _ENGINES_LOCK:
+            if key not in _engines:
+                engine = _engine_for(url, self.busy_timeout)
+                kombu_sqlalchemy.metadata.create_all(engine)
+                _engines[key] = engine, sessionmaker(bind=engine)
+        return _engines[key]
+
+    def _get(self, queue):
+        obj = self._get_or_create(queue)
+        message = self.message_cls
+        session = self.session
+        taken_before = datetime.datetime.now() - datetime.timedelta(seconds=self.visibility_timeout)
+        deliverable = (
+            session.query(message)
+            .filter(message.queue_id == obj.id)
+            .filter(or_(message.visible != False, message.sent_at < taken_before))  # noqa: E712
+            .order_by(message.id)
+            .limit(1)
+        )
+        # An idle worker polls often: it looks without the write lock first (WAL readers never
+        # block a writer), and takes the lock only when there is something to take.
+        if not self._settled and deliverable.first() is None:
+            session.commit()
+            raise Empty()
+        session.execute(text("BEGIN IMMEDIATE TRANSACTION"))
+        try:
+            self._delete_settled()
+            row = deliverable.first()
+            if row is None:
+                raise Empty()
+            row.visible = False
+            row.sent_at = datetime.datetime.now()  # when it was taken: the visibility clock
+            payload = loads(bytes_to_str(row.payload))
+            self._rows[payload["properties"]["delivery_tag"]] = row.id
+            return payload
+        finally:
+            session.commit()
+
+    def _delete_settled(self) -> None:
+        # Acks may come from other threads than the consuming one: they only queue the row,
+        # the consuming thread deletes it inside its next transaction.
+        settled, self._settled = self._settled, []
+        if settled:
+            message = self.message_cls
+            self.session.query(message).filter(message.id.in_(settled)).delete(synchronize_session=False)
+
+    def basic_ack(self, delivery_tag, multiple=False):
+        super().basic_ack(delivery_tag, multiple)
+        self._settle(delivery_tag)
+
+    def basic_reject(self, delivery_tag, requeue=False):
+        super().basic_reject(delivery_tag, requeue)
+        if not requeue:
+            self._settle(delivery_tag)
+
+    def _settle(self, delivery_tag) -> None:
+        row = self._rows.pop(delivery_tag, None)
+        if row is not None:
+            self._settled.append(row)
+
+    def _restore(self, message):
+        row = self._rows.pop(message.delivery_tag, None)
+        if row is None:
+            return super()._restore(message)
+        model = self.message_cls
+        try:
+            self.session.query(model).filter(model.id == row).update(
+                {model.visible: True, model.sent_at: None}, synchronize_session=False
+            )
+            self.session.commit()
+        except Exception:
+            # Left invisible: the visibility timeout hands it out again.
+            self.session.rollback()
+            raise
+
+    def close(self):
+        if not self.closed and self._settled and self._session is not None:
+            try:
+                self._delete_settled()
+                self.session.commit()
+            except Exception:
+                self.session.rollback()  # the rows come back after the visibility timeout
+        super().close()
+
+
+class Transport(kombu_sqlalchemy.Transport):
+    Channel = Channel
+
+
+TRANSPORT_ALIASES[SCHEME] = f"{__name__}:Transport"

@@ -1,0 +1,185 @@
+"""The embedded broker (the default without CELERY_BROKER_URL) under real processes: several
+producers and a real worker lose nothing and crash nothing, and a message whose worker was
+stopped cold mid-task is handed out again to the next worker."""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.portal.broker_tasks import recorded
+
+ROOT = Path(__file__).resolve().parents[2]
+
+PRODUCER = textwrap.dedent(
+    """
+    import sys
+    import django
+
+    django.setup()
+    from listings_portal.celery import app
+
+    producer, count = sys.argv[1], int(sys.argv[2])
+    for number in range(count):
+        app.send_task("tests.record_delivery", args=[f"{producer}-{number}"])
+    """
+)
+
+
+class EmbeddedWorker:
+    """Celery workers on the settings' default broker, inside a throwaway PORTAL_VAR_DIR."""
+
+    def __init__(self, var_dir: Path, **settings: str) -> None:
+        self.var_dir = var_dir
+        self.settings = settings
+        self.worker: subprocess.Popen | None = None
+        self.started = 0
+
+    @property
+    def env(self) -> dict[str, str]:
+        env = {
+            key: value
+            for key, value in os.environ.items()
+            if not key.startswith(("CELERY_", "DATABASE_", "SYNC_", "CACHE_"))
+        }
+        env.update(
+            DJANGO_SETTINGS_MODULE="listings_portal.settings",
+            PORTAL_VAR_DIR=str(self.var_dir),
+            PYTHONPATH=str(ROOT),
+            PYTHONUNBUFFERED="1",
+            LOG_LEVEL="WARNING",
+            **self.settings,
+        )
+        return env
+
+    @property
+    def log(self) -> Path:
+        return self.var_dir / f"worker-{self.started}.log"
+
+    def start(self) -> None:
+        self.started += 1
+        with open(self.log, "wb") as log:
+            self.worker = subprocess.Popen(
+                [
+                    *(sys.executable, "-m", "celery", "-A", "listings_portal", "worker"),
+                    *("--include=tests.portal.broker_tasks", "--concurrency=2", "--loglevel=INFO"),
+                    *("--without-gossip", "--without-mingle", "-n", f"broker-test-{self.started}@%h"),
+                ],
+                cwd=ROOT,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + 30
+        while " ready." not in self.log.read_text(errors="replace"):
+            assert self.worker.poll() is None, f"the worker exited:\n{self.log.read_text()}"
+            assert time.monotonic() < deadline, f"the worker was not ready:\n{self.log.read_text()}"
+            time.sleep(0.1)
+
+    def produce(self, producers: int, per_producer: int) -> None:
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-c", PRODUCER, f"p{number}", str(per_producer)], cwd=ROOT, env=self.env
+            )
+            for number in range(producers)
+        ]
+        for proc in procs:
+            assert proc.wait(60) == 0
+
+    def send(self, message_id: str, seconds: float) -> None:
+        code = (
+            "import django; django.setup(); from listings_portal.celery import app; "
+            f"app.send_task('tests.record_delivery', args=[{message_id!r}, {seconds}])"
+        )
+        subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=self.env, check=True, timeout=60)
+
+    def kill(self, sig: signal.Signals) -> None:
+        """`sig` to the main process (as run-portal does: pool children hit by it directly leave
+        their parent waiting ~30 s), SIGKILL to the whole group."""
+        assert self.worker is not None
+        with contextlib.suppress(ProcessLookupError):
+            if sig == signal.SIGKILL:
+                os.killpg(self.worker.pid, sig)
+            else:
+                self.worker.send_signal(sig)
+        self.worker.wait(20)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.worker.pid, signal.SIGKILL)  # children a cold stop left behind
+
+    def stop(self) -> None:
+        if self.worker is not None and self.worker.poll() is None:
+            self.kill(signal.SIGQUIT)
+
+
+def wait_until(condition, timeout: float, worker: EmbeddedWorker) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        if worker.worker is not None and worker.worker.poll() is not None:
+            return condition()
+        time.sleep(0.2)
+    return condition()
+
+
+@pytest.mark.worker
+@pytest.mark.slow
+def test_producers_and_a_worker_lose_and_crash_nothing(tmp_path):
+    producers, per_producer = 4, 500
+    expected = {f"p{p}-{n}" for p in range(producers) for n in range(per_producer)}
+    # A worker whose processes are all busy waits one polling interval before it takes the
+    # next message: production's 0.05 s bounds these instant tasks to about 40 a second, too
+    # slow to run 2000 in well under a minute on a busy test machine.
+    broker = EmbeddedWorker(tmp_path / "var", CELERY_BROKER_POLLING_INTERVAL="0.01")
+    broker.var_dir.mkdir()
+    broker.start()
+    started = time.monotonic()
+    try:
+        broker.produce(producers, per_producer)
+        published = time.monotonic() - started
+        wait_until(lambda: len(recorded(broker.var_dir)) >= len(expected), 60, broker)
+        elapsed = time.monotonic() - started
+        alive = broker.worker is not None and broker.worker.poll() is None
+    finally:
+        broker.stop()
+    log = broker.log.read_text(errors="replace")
+    done = collections.Counter(recorded(broker.var_dir))
+    lost = expected - set(done)
+    duplicates = sum(count - 1 for count in done.values())
+    print(
+        f"\n{producers} producers x {per_producer} messages: published in {published:.1f} s, "
+        f"all run in {elapsed:.1f} s; lost {len(lost)}, duplicates {duplicates}, worker alive {alive}"
+    )
+    assert alive and "Unrecoverable error" not in log, log[-3000:]
+    assert not lost, f"{len(lost)} lost, e.g. {sorted(lost)[:5]}"
+    assert duplicates == 0
+
+
+@pytest.mark.worker
+@pytest.mark.slow
+@pytest.mark.parametrize("stop", [signal.SIGQUIT, signal.SIGKILL], ids=["cold-shutdown", "killed"])
+def test_a_task_stopped_cold_midway_runs_again_on_the_next_worker(tmp_path, stop):
+    # A short visibility timeout so that a message whose worker died unannounced (SIGKILL)
+    # comes back within the test; production's is longer than the task time limit.
+    broker = EmbeddedWorker(tmp_path / "var", CELERY_BROKER_VISIBILITY_TIMEOUT="4")
+    broker.var_dir.mkdir()
+    broker.start()
+    try:
+        broker.send("midway", seconds=3)
+        assert wait_until(lambda: recorded(broker.var_dir, "started"), 20, broker), broker.log.read_text()
+        broker.kill(stop)
+        assert recorded(broker.var_dir) == []  # stopped before it finished
+        broker.start()
+        assert wait_until(lambda: recorded(broker.var_dir) == ["midway"], 30, broker), broker.log.read_text()
+    finally:
+        broker.stop()

@@ -7,9 +7,11 @@ import hashlib
 import uuid
 
 import pytest
+from django.contrib.messages.storage.fallback import FallbackStorage
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.urls import reverse
+from django_htmx.middleware import HtmxDetails
 
 from drafts.models import Draft, DraftEvent, DraftStatus
 from media_manager.models import (
@@ -20,6 +22,7 @@ from media_manager.models import (
     Photo,
     random_storage_name,
 )
+from media_manager.views import media_change
 from tests.factories import AgentFactory, DocumentFactory, PhotoFactory
 from tests.media_manager import samples
 from tests.media_manager.media_helpers import small_jpeg, stored_files, upload

@@ -18,7 +18,7 @@ PYTEST_ARGS ?=
 help:
 	@echo "make run    - the portal with demo data (SQLite, SQLite broker, Spark sandbox) on :$(PORT)"
 	@echo "make test   - install dev dependencies and run the whole suite"
-	@echo "make lint   - ruff and migration checks"
+	@echo "make lint   - ruff, import contracts (import-linter), mypy and migration checks"
 
 $(VENV)/.installed: pyproject.toml
 	@test -n "$(PYTHON)" || { echo "Python 3.12+ not found; set PYTHON=/path/to/python3.12"; exit 1; }
@@ -46,6 +46,8 @@ test: install-dev
 
 lint: install-dev
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff check --preview --select PLC2701 .
+	$(VENV)/bin/lint-imports
 	$(PY) manage.py makemigrations --check --dry-run
 
 bench-web: install-dev

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.spark.worker_harness import PYTHON, ROOT, free_port, wait_port
+from tests.mls.worker_harness import PYTHON, ROOT, free_port, wait_port
 
 pytestmark = [pytest.mark.worker, pytest.mark.slow]
 

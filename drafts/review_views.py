@@ -224,7 +224,7 @@ def _review_context(request: HttpRequest, draft: Draft, *, reason_form: ReasonFo
         "can_promote": can_review
         and not draft.is_deleted
         and draft.status in (DraftStatus.APPROVED, DraftStatus.PROMOTION_FAILED),
-        # The publishing job (spark/promotion.py), through the reverse relation: no import.
+        # The publishing job (mls/publishing.py), through the reverse relation: no import.
         "promotion": getattr(draft, "promotion", None) if draft.status in PUBLISHING_SHOWN else None,
         "may_resolve": can_review or draft.can_submit(user),
         "reason_form": reason_form or ReasonForm(),

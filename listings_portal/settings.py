@@ -347,7 +347,7 @@ SPARK_SANDBOX_FAULTS = env_str("SPARK_SANDBOX_FAULTS", "")
 # JSON overrides of the sandbox's switches for what spark-api.md §10 leaves open (sandbox/config.py).
 SPARK_SANDBOX_OPTIONS = env_str("SPARK_SANDBOX_OPTIONS", "")
 
-# --- Sync engine (spark/sync.py) ----------------------------------------------------------
+# --- Sync engine (mls/) --------------------------------------------------------------------
 # After-commit doorbell toward the broker (a background thread; never blocks a request).
 SYNC_ENQUEUE_ENABLED = env_bool("SYNC_ENQUEUE_ENABLED", True)
 # One worker per draft: the claim's lease, renewed before every remote call. Empty = derived
@@ -378,7 +378,7 @@ SYNC_DRIFT_INTERVAL_SECONDS = env_float("SYNC_DRIFT_INTERVAL_SECONDS", 300.0)
 SYNC_CALL_LOG_DAYS = env_int("SYNC_CALL_LOG_DAYS", 30)
 # How long a worker trusts its copy of the shared (Redis) OAuth token before reading it again.
 SYNC_TOKEN_CACHE_SECONDS = env_float("SYNC_TOKEN_CACHE_SECONDS", 5.0)
-# Publishing (spark/promotion.py): transient failures of one step before the job fails.
+# Publishing (mls/publishing.py): transient failures of one step before the job fails.
 PROMOTION_MAX_ATTEMPTS = env_int("PROMOTION_MAX_ATTEMPTS", 8)
 CELERY_BEAT_SCHEDULE["spark-sync-sweep"] = {"task": "spark.sweep", "schedule": SYNC_SWEEP_SECONDS}
 CELERY_BEAT_SCHEDULE["spark-check-drift"] = {

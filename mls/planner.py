@@ -1,6 +1,6 @@
 """What to send: the local draft and the remote mirror in, the calls that close the gap out.
 
-Pure: no database, no HTTP, no clock (`now` is an argument). spark/sync.py takes a snapshot
+Pure: no database, no HTTP, no clock (`now` is an argument). mls/push.py takes a snapshot
 of the draft and of the mirror, asks `plan()`, makes the calls, records each confirmed one
 in the mirror, and asks again, until the plan is empty.
 

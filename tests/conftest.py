@@ -1,6 +1,7 @@
 import pytest
 
 from tests.factories import AgentFactory, CompanyAdminFactory, DraftFactory, OfficeAdminFactory, OfficeFactory
+from tests.sandbox_support import start_live_server
 
 
 @pytest.fixture(autouse=True)
@@ -52,3 +53,9 @@ def draft(agent):
 def agent_client(client, agent):
     client.force_login(agent)
     return client
+
+
+@pytest.fixture(scope="session")
+def sandbox_live_server(request):
+    """The live server that serves the sandbox at /sandbox/ (and the portal)."""
+    return start_live_server(request)

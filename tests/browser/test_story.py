@@ -21,7 +21,7 @@ from media_manager.models import Document, Photo
 from tests.factories import AgentFactory, OfficeAdminFactory
 from tests.media_manager.media_helpers import small_jpeg
 from tests.mls.worker_harness import pdf_bytes
-from tests.spark.conftest import SandboxControl
+from tests.sandbox_support import SandboxControl
 
 from .conftest import assert_no_page_problems, login
 from .test_editor import all_saved, field_confirmed

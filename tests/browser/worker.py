@@ -36,7 +36,7 @@ import pytest
 from listings_portal.celery import app as celery_app
 from mls import enqueue
 from tests.mls.worker_harness import PYTHON, ROOT, free_port, redis_server_command, wait_port
-from tests.spark.conftest import SANDBOX_CONTROL_TOKEN, SANDBOX_TOKEN
+from tests.sandbox_support import SANDBOX_CONTROL_TOKEN, SANDBOX_TOKEN
 
 CELERY = [PYTHON, "-m", "celery", "-A", "listings_portal"]
 # Fast enough for a test, otherwise production's values (settings.py says what they mean).

@@ -10,7 +10,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pytest
 from django.core.files.base import ContentFile
@@ -22,9 +22,7 @@ from media_manager.models import Document, Photo
 from mls import enqueue, push
 from mls.models import DraftSync
 from tests.mls.worker_harness import jpeg_bytes, pdf_bytes
-
-if TYPE_CHECKING:
-    from tests.spark.conftest import SandboxControl
+from tests.sandbox_support import SANDBOX_CONTROL_TOKEN, SANDBOX_TOKEN, SandboxControl
 
 
 def add_photo(draft: Draft, *, by, name: str, seed: int, caption: str = "") -> Photo:
@@ -146,27 +144,9 @@ def own_doorbell() -> Iterator[enqueue.Doorbell]:
     app.close()
 
 
-@pytest.fixture(scope="session")
-def sync_server(request):
-    """The live server, started while MEDIA_URL is a string (ours is None: media only goes
-    through access-checked views, and the live server's media handler cannot parse None)."""
-    from django.conf import settings as django_settings
-
-    original = django_settings.MEDIA_URL
-    if original is None:
-        django_settings.MEDIA_URL = "/__live-server-media__/"
-    try:
-        return request.getfixturevalue("live_server")
-    finally:
-        django_settings.MEDIA_URL = original
-
-
 @pytest.fixture
-def sync_env(sync_server, settings, tmp_path, memory_broker) -> SyncEnv:
-    # Here, not at the top: the folder's conftest imports this module's fixtures.
-    from tests.spark.conftest import SANDBOX_CONTROL_TOKEN, SANDBOX_TOKEN, SandboxControl
-
-    live_server = sync_server
+def sync_env(sandbox_live_server, settings, tmp_path, memory_broker) -> SyncEnv:
+    live_server = sandbox_live_server
     settings.SPARK_SANDBOX_CONTROL_ENABLED = True
     settings.SPARK_SANDBOX_CONTROL_TOKEN = SANDBOX_CONTROL_TOKEN
     settings.SPARK_API_URL = f"{live_server.url}/sandbox"

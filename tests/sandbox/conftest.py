@@ -10,9 +10,10 @@ import pytest
 import requests
 from PIL import Image
 
-TOKEN = "sandbox-access-token"
-CONTROL_TOKEN = "sandbox-control-token-for-tests"
-CONTROL_HEADERS = {"X-Sandbox-Control-Token": CONTROL_TOKEN}
+from tests.sandbox_support import CONTROL_HEADERS
+from tests.sandbox_support import SANDBOX_CONTROL_TOKEN as CONTROL_TOKEN
+from tests.sandbox_support import SANDBOX_TOKEN as TOKEN
+
 AGENT = "20080917142739989238000000"
 MISSING_ID = "19990101000000000000000000"
 
@@ -155,28 +156,9 @@ def envelope_error(response: requests.Response) -> tuple[int, int]:
     return response.status_code, body["D"]["Code"]
 
 
-@pytest.fixture(scope="session")
-def sandbox_server(request):
-    """The live server, started with a str MEDIA_URL.
-
-    settings.MEDIA_URL is None (uploads are private), and Django's LiveServerThread wraps the app in a
-    media handler that calls ``urlparse(MEDIA_URL)`` once at start-up: with None every request fails.
-    The handler keeps the parsed value, so the setting is restored right after.
-    """
-    from django.conf import settings as django_settings
-
-    original = django_settings.MEDIA_URL
-    if original is None:
-        django_settings.MEDIA_URL = "/__live-server-media__/"
-    try:
-        return request.getfixturevalue("live_server")
-    finally:
-        django_settings.MEDIA_URL = original
-
-
 @pytest.fixture
-def sandbox(sandbox_server, settings) -> Sandbox:
-    live_server = sandbox_server
+def sandbox(sandbox_live_server, settings) -> Sandbox:
+    live_server = sandbox_live_server
     settings.SPARK_SANDBOX_CONTROL_ENABLED = True
     settings.SPARK_SANDBOX_CONTROL_TOKEN = CONTROL_TOKEN
     settings.SPARK_SANDBOX_FAULTS = ""

@@ -15,15 +15,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-import requests
 
 from spark.client import ListingRef, SparkClient, SparkError
-
-SANDBOX_TOKEN = "sandbox-access-token"
-# The tests' way into the sandbox's _control/ (SPARK_SANDBOX_CONTROL_TOKEN; no session, no CSRF).
-SANDBOX_CONTROL_TOKEN = "sandbox-control-token-for-tests"
-SANDBOX_CLIENT_ID = "sandbox-client"
-SANDBOX_CLIENT_SECRET = "sandbox-secret"
+from tests.sandbox_support import SANDBOX_CONTROL_TOKEN, SANDBOX_TOKEN, SandboxControl
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -32,48 +26,6 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
-class SandboxControl:
-    """The sandbox's ``/_control`` interface (JSON; the control token in its header)."""
-
-    def __init__(self, base_url: str, control_token: str = SANDBOX_CONTROL_TOKEN) -> None:
-        self.base_url = base_url.rstrip("/")
-        self.http = requests.Session()
-        self.http.headers["X-Sandbox-Control-Token"] = control_token
-
-    def _url(self, name: str) -> str:
-        return f"{self.base_url}/_control/{name}"
-
-    def _check(self, response: requests.Response) -> Any:
-        assert response.status_code < 300, f"{response.request.method} {response.url}: {response.text[:500]}"
-        return response.json() if response.content else None
-
-    def reset(self) -> None:
-        self._check(self.http.post(self._url("reset"), timeout=10))
-
-    def faults(self, *rules: dict[str, Any], seed: int = 42, latency_ms: int = 0) -> None:
-        body = {"seed": seed, "latency_ms": latency_ms, "rules": list(rules)}
-        self._check(self.http.post(self._url("faults"), json=body, timeout=10))
-
-    def clear_faults(self) -> None:
-        self._check(self.http.delete(self._url("faults"), timeout=10))
-
-    def calls(self) -> dict[str, Any]:
-        return self._check(self.http.get(self._url("calls"), timeout=10))
-
-    def count(self, route: str) -> int:
-        return int(self.calls()["counts"].get(route, 0))
-
-    def expire_tokens(self) -> None:
-        self._check(self.http.post(self._url("expire_tokens"), timeout=10))
-
-    def state(self) -> dict[str, Any]:
-        return self._check(self.http.get(self._url("state"), timeout=10))
-
-    def options(self, **values: Any) -> None:
-        self._check(self.http.post(self._url("options"), json=values, timeout=10))
-
-    def clock(self, offset_seconds: float) -> None:
-        self._check(self.http.post(self._url("clock"), json={"offset_seconds": offset_seconds}, timeout=10))
 
 
 @dataclass
@@ -109,25 +61,6 @@ class Target:
             self.control.http.close()
 
 
-@pytest.fixture(scope="session")
-def spark_live_server(request: pytest.FixtureRequest) -> Any:
-    """pytest-django's live server, started while MEDIA_URL is a string.
-
-    settings.MEDIA_URL is None (media is only served through access-checked views), and the live
-    server thread's media handler parses MEDIA_URL once at start-up: None breaks every request. The
-    handler keeps the parsed value, so the setting is restored at once.
-    """
-    from django.conf import settings as django_settings
-
-    original = django_settings.MEDIA_URL
-    if original is None:
-        django_settings.MEDIA_URL = "/__live-server-media__/"
-    try:
-        return request.getfixturevalue("live_server")
-    finally:
-        django_settings.MEDIA_URL = original
-
-
 @pytest.fixture(params=["sandbox", "real"])
 def spark_target(request: pytest.FixtureRequest, settings) -> Iterator[Target]:
     if request.param == "real":
@@ -145,7 +78,7 @@ def spark_target(request: pytest.FixtureRequest, settings) -> Iterator[Target]:
     settings.SPARK_SANDBOX_CONTROL_TOKEN = SANDBOX_CONTROL_TOKEN
     settings.SPARK_SANDBOX_FAULTS = ""  # start from no faults and default options, whatever the env says
     settings.SPARK_SANDBOX_OPTIONS = ""
-    live_server = request.getfixturevalue("spark_live_server")
+    live_server = request.getfixturevalue("sandbox_live_server")
     base_url = f"{live_server.url}/sandbox"
     control = SandboxControl(base_url)
     control.reset()

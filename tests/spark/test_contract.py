@@ -34,7 +34,8 @@ from spark.client import (
     TokenSet,
 )
 from spark.filters import Field
-from tests.spark.conftest import MINIMAL_DRAFT, SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET
+from tests.sandbox_support import SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET
+from tests.spark.conftest import MINIMAL_DRAFT
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 

@@ -17,7 +17,8 @@ from typing import Any
 import pytest
 import requests
 
-from spark.client import ListingRef, SparkClient, SparkError
+from spark.client import ListingRef, SparkClient
+from spark.errors import SparkError
 
 SANDBOX_TOKEN = "sandbox-access-token"
 # The tests' way into the sandbox's _control/ (SPARK_SANDBOX_CONTROL_TOKEN; no session, no CSRF).

@@ -21,7 +21,8 @@ from django.utils import timezone
 from drafts.fields import SPARK_TO_FIELD
 from drafts.models import Draft, DraftEvent
 from media_manager.models import Document, Photo
-from spark.client import ListingRef, SparkError, SparkNotFound
+from spark.client import ListingRef
+from spark.errors import SparkError, SparkNotFound
 
 from . import enqueue, planner
 from .leased import SyncLease

@@ -9,7 +9,7 @@ from typing import Any
 from django.conf import settings
 
 from drafts.fields import SPARK_TO_FIELD
-from spark.client import FieldError, SparkError, SparkTokenExpired
+from spark.errors import FieldError, SparkError, SparkTokenExpired
 
 
 def is_transient(error: BaseException) -> bool:

@@ -26,7 +26,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from drafts.models import Draft, DraftEvent
-from spark.client import Exchange
+from spark.transport import Exchange
 
 from .models import (
     HELD_STATES,

@@ -19,8 +19,10 @@ from django.utils import timezone
 
 from drafts.models import Draft, DraftEvent
 from media_manager.models import Document, Photo
-from spark.client import ListingRef, SparkError, SparkNotFound, SparkResult
+from spark.client import ListingRef
+from spark.errors import SparkError, SparkNotFound
 from spark.filters import Field
+from spark.responses import SparkResult
 
 from . import planner
 from .failures import warnings_by_field

@@ -30,7 +30,8 @@ from django.utils import timezone
 
 from drafts.models import Draft, DraftStatus, TransitionNotAllowed
 from media_manager.models import Photo, ProcessingState
-from spark.client import ListingRef, SparkError, SparkNotFound, SparkRateLimited, SparkTicketError
+from spark.client import ListingRef
+from spark.errors import SparkError, SparkNotFound, SparkRateLimited, SparkTicketError
 from spark.filters import Field
 
 from . import planner

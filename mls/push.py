@@ -23,7 +23,8 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from drafts.models import Draft, DraftEvent
-from spark.client import ListingRef, SparkError, SparkRateLimited
+from spark.client import ListingRef
+from spark.errors import SparkError, SparkRateLimited
 
 from . import enqueue, planner
 from .drift import LISTING_GONE, apply_drift_decision

@@ -21,20 +21,10 @@ from django.conf import settings
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from spark.client import (
-    CachedTokenStore,
-    InMemoryTokenStore,
-    ListingRef,
-    SparkClient,
-    SparkError,
-    SparkMethodNotAllowed,
-    SparkNotFound,
-    SparkRateLimited,
-    Ticket,
-    TokenStore,
-)
+from spark.client import ListingRef, SparkClient, Ticket
+from spark.errors import SparkError, SparkMethodNotAllowed, SparkNotFound, SparkRateLimited
 from spark.ratelimit import FileTokenBucket, RateLimiter, RedisTokenBucket
-from spark.tokens import RedisTokenStore
+from spark.tokens import CachedTokenStore, InMemoryTokenStore, RedisTokenStore, TokenStore
 
 from . import planner
 from .failures import is_transient

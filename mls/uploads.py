@@ -24,7 +24,8 @@ from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from media_manager.models import Document, Photo
-from spark.client import ListingRef, SparkError, SparkRateLimited, SparkTicketError, Ticket
+from spark.client import ListingRef, Ticket
+from spark.errors import SparkError, SparkRateLimited, SparkTicketError
 
 from . import planner
 from .failures import backoff_seconds

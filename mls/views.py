@@ -16,7 +16,7 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from drafts.access import get_draft_for
 from drafts.models import DraftStatus, TransitionNotAllowed
-from spark.client import SparkError
+from spark.errors import SparkError
 
 from . import drift, publishing, push
 from .failures import describe

@@ -1,4 +1,4 @@
-"""A small builder for Spark `_filter` expressions (SparkQL, spark-api.md §6.3).
+"""A small builder for Spark `_filter` expressions (SparkQL, docs/spark-protocol.md#filter-syntax).
 
 Values are rendered as typed literals so user text can never change the shape of the
 expression: strings are single-quoted with ``\\`` and ``'`` backslash-escaped; numbers,
@@ -141,7 +141,7 @@ class _Junction(Expr):
                 raise TypeError(f"not a filter expression: {operand!r}")
             # And(And(a, b), c) is And(a, b, c): keeps nesting depth (server limit) low.
             if type(expr) is type(self):
-                flat.extend(expr.operands)  # type: ignore[attr-defined]
+                flat.extend(expr.operands)
             else:
                 flat.append(expr)
         if not flat:
@@ -159,7 +159,7 @@ class _Junction(Expr):
         return f"({self.render()})"
 
     def __eq__(self, other: object) -> bool:
-        return type(other) is type(self) and other.operands == self.operands  # type: ignore[attr-defined]
+        return type(other) is type(self) and other.operands == self.operands
 
     def __hash__(self) -> int:
         return hash((self.keyword, self.operands))

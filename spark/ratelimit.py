@@ -146,7 +146,9 @@ class _SharedBucket:
 class RedisTokenBucket(_SharedBucket):
     """The bucket in Redis: one Lua script per trip, on Redis's clock."""
 
-    def __init__(self, client, *, rate: float, burst: float | None = None, key: str = "spark:ratelimit"):
+    def __init__(
+        self, client: redis.Redis, *, rate: float, burst: float | None = None, key: str = "spark:ratelimit"
+    ) -> None:
         super().__init__(rate, burst)
         self.client = client
         self.key = key
@@ -155,7 +157,7 @@ class RedisTokenBucket(_SharedBucket):
         self._pause_script = client.register_script(_PAUSE)
 
     @classmethod
-    def from_url(cls, url: str, **options) -> RedisTokenBucket:
+    def from_url(cls, url: str, **options: Any) -> RedisTokenBucket:
         return cls(redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2), **options)
 
     def _take(self, want: int) -> tuple[float, int]:
@@ -174,12 +176,12 @@ class RedisTokenBucket(_SharedBucket):
 class FileTokenBucket(_SharedBucket):
     """The same bucket in a small JSON file guarded by `flock`: one machine, many processes."""
 
-    def __init__(self, path: Path | str, *, rate: float, burst: float | None = None):
+    def __init__(self, path: Path | str, *, rate: float, burst: float | None = None) -> None:
         super().__init__(rate, burst)
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
 
-    def _update(self, change: Callable[[dict, float], Any]) -> Any:
+    def _update[T](self, change: Callable[[dict[str, Any], float], T]) -> T:
         with open(self.path, "a+") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
             try:
@@ -197,7 +199,7 @@ class FileTokenBucket(_SharedBucket):
         return result
 
     def _take(self, want: int) -> tuple[float, int]:
-        def take(state: dict, now: float) -> tuple[float, int]:
+        def take(state: dict[str, Any], now: float) -> tuple[float, int]:
             if state.get("paused_until", 0) > now:
                 return state["paused_until"] - now, 0
             tokens = min(
@@ -211,7 +213,7 @@ class FileTokenBucket(_SharedBucket):
         return self._update(take)
 
     def _pause(self, seconds: float) -> None:
-        def extend(state: dict, now: float) -> None:
+        def extend(state: dict[str, Any], now: float) -> None:
             state["paused_until"] = max(state.get("paused_until", 0), now + seconds)
 
         self._update(extend)

@@ -28,6 +28,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from bench.sync.run import BENCH_SETTINGS  # noqa: E402
+from spark.client import SparkClient  # noqa: E402
 from tests.mls.worker_harness import PYTHON, Harness  # noqa: E402
 
 
@@ -93,8 +94,6 @@ def inner(ids: list[int], top: int, profiled: bool) -> None:
         setattr(owner, name, wrapper)
 
     from django.db.models.sql import compiler
-
-    from spark.client import SparkClient
 
     cpu_timed(SparkClient, "_send", "HTTP client (requests)")
     cpu_timed(compiler.SQLCompiler, "execute_sql", "ORM select/update/delete")

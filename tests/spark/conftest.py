@@ -16,7 +16,8 @@ from typing import Any
 
 import pytest
 
-from spark.client import ListingRef, SparkClient, SparkError
+from spark.client import ListingRef, SparkClient
+from spark.errors import SparkError
 from tests.sandbox_support import SANDBOX_CONTROL_TOKEN, SANDBOX_TOKEN, SandboxControl
 
 

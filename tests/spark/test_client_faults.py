@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from spark.client import (
+from spark.errors import (
     SparkConflict,
     SparkConnectionError,
     SparkError,

@@ -12,7 +12,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from spark.client import SparkClient, SparkNotFound
+from spark.client import SparkClient
+from spark.errors import SparkNotFound
 
 OK = json.dumps({"D": {"Success": True, "Results": [{"Id": "1"}]}}).encode()
 MISSING = json.dumps({"D": {"Success": False, "Code": 404, "Message": "Not found"}}).encode()

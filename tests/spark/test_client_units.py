@@ -9,13 +9,9 @@ from decimal import Decimal
 
 import pytest
 
-from spark.client import (
-    MAX_PAGE_SIZE,
-    CachedTokenStore,
-    InMemoryTokenStore,
-    ListingRef,
+from spark.client import ListingRef, SparkClient, Ticket
+from spark.errors import (
     SparkAuthError,
-    SparkClient,
     SparkConflict,
     SparkError,
     SparkFilterError,
@@ -25,18 +21,17 @@ from spark.client import (
     SparkPermissionDenied,
     SparkRateLimited,
     SparkServerError,
+    SparkTicketError,
     SparkTimeout,
     SparkTokenExpired,
     SparkUnavailable,
     SparkValidationError,
-    Ticket,
-    TokenSet,
-    TokenStore,
     classify_error,
-    parse_response,
-    parse_retry_after,
 )
 from spark.filters import And, Field, Not, Or, Raw, literal
+from spark.responses import parse_response, parse_retry_after
+from spark.tokens import CachedTokenStore, InMemoryTokenStore, TokenSet, TokenStore
+from spark.transport import MAX_PAGE_SIZE
 
 # --- the _filter builder ------------------------------------------------------------------------
 
@@ -540,8 +535,6 @@ def test_expired_ticket_is_refused_locally():
     calls = []
     client = SparkClient("http://127.0.0.1:9", access_token="t", before_request=lambda m, r: calls.append(r))
     ticket = Ticket(token="t", uri="http://127.0.0.1:9/uploads/photos", service="PhotoUploads", expires_in=0)
-    from spark.client import SparkTicketError
-
     with pytest.raises(SparkTicketError):
         client.upload_photo_with_ticket(ticket, b"jpeg", name="n")
     assert calls == []

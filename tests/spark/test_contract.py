@@ -18,11 +18,9 @@ import pytest
 from PIL import Image
 from pypdf import PdfWriter
 
-from spark.client import (
-    InMemoryTokenStore,
-    ListingRef,
+from spark.client import ListingRef, SparkClient, Ticket
+from spark.errors import (
     SparkAuthError,
-    SparkClient,
     SparkFilterError,
     SparkMethodNotAllowed,
     SparkNotFound,
@@ -30,10 +28,9 @@ from spark.client import (
     SparkTicketError,
     SparkTokenExpired,
     SparkValidationError,
-    Ticket,
-    TokenSet,
 )
 from spark.filters import Field
+from spark.tokens import InMemoryTokenStore, TokenSet
 from tests.sandbox_support import SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET
 from tests.spark.conftest import MINIMAL_DRAFT
 

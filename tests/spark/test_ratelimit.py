@@ -11,7 +11,7 @@ import pytest
 import redis
 
 from spark.ratelimit import FileTokenBucket, RedisTokenBucket
-from spark.tokens import RedisTokenStore
+from spark.tokens import RedisTokenStore, TokenSet
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
@@ -101,8 +101,6 @@ def test_file_bucket_is_shared_across_processes(tmp_path):
 
 
 def test_redis_token_store_shares_tokens_and_lock(redis_client):
-    from spark.client import TokenSet
-
     key = f"test:oauth:{uuid.uuid4().hex}"
     first, second = RedisTokenStore(redis_client, key=key), RedisTokenStore(redis_client, key=key)
     assert first.get() is None

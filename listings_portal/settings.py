@@ -344,7 +344,8 @@ SPARK_SANDBOX_CLIENT_SECRET = env_str("SPARK_SANDBOX_CLIENT_SECRET", "sandbox-se
 SPARK_SANDBOX_TOKEN_TTL = env_int("SPARK_SANDBOX_TOKEN_TTL", 3600)
 # Fault rules a fresh (or reset) sandbox starts with: JSON as POSTed to _control/faults; none by default.
 SPARK_SANDBOX_FAULTS = env_str("SPARK_SANDBOX_FAULTS", "")
-# JSON overrides of the sandbox's switches for what spark-api.md §10 leaves open (sandbox/config.py).
+# JSON overrides of the sandbox's switches for what the Spark pages leave open
+# (docs/spark-protocol.md#open-questions).
 SPARK_SANDBOX_OPTIONS = env_str("SPARK_SANDBOX_OPTIONS", "")
 
 # --- Sync engine (mls/) --------------------------------------------------------------------

@@ -121,12 +121,9 @@ def normalize_document_name(name: str) -> str:
     return " ".join(name.replace("\u2019", "'").replace("\u2018", "'").casefold().split())
 
 
-# The MLS metadata's HasEditNames (spark-api.md §7.7): documents with these names must have
-# this privacy, per property type. The sync engine may refresh it from
-# /listings/incomplete/documents/meta; until then this is what the MLS publishes for us. The
-# same table as the sandbox's (sandbox/catalog.py HAS_EDIT_NAMES), which follows the
-# Spark pages: "Property Disclosure" only where that disclosure exists (residential, multi
-# family, farm), "Rent Roll" where there are tenants' leases (multi family, commercial).
+# Documents with these names must be HasEdit, per property type
+# (docs/spark-protocol.md#names-that-force-hasedit); the same table as sandbox/catalog.py
+# HAS_EDIT_NAMES until the sync engine reads /listings/incomplete/documents/meta.
 _HAS_EDIT_NAMES: dict[str, tuple[str, ...]] = {
     PropertyType.RESIDENTIAL: ("Private Document", "Property Disclosure"),
     PropertyType.MULTI_FAMILY: ("Private Document", "Property Disclosure", "Rent Roll"),

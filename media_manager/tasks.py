@@ -31,9 +31,8 @@ from .uploads import local_path
 
 logger = logging.getLogger(__name__)
 
-# A publish (from the doorbell's thread or a worker; never from a request, RELIABILITY §1.1)
-# waits at most this for a producer; connecting is bounded by CELERY_BROKER_CONNECTION_TIMEOUT
-# and the transport's socket timeouts.
+# A publish (never from a request: docs/decisions.md#background-doorbell-not-delay-on-commit)
+# waits at most this for a producer; connecting is bounded by CELERY_BROKER_CONNECTION_TIMEOUT.
 PUBLISH_TIMEOUT_SECONDS = 0.5
 COULD_NOT_PROCESS = "This photo could not be processed. Please export it again and upload the new copy."
 

@@ -328,7 +328,7 @@ def new_marker() -> str:
 
 
 class PromotionStep(models.TextChoices):
-    """The steps of publishing, in order (spark-api.md §7.3: our reading of the Spark pages)."""
+    """The steps of publishing, in order (docs/decisions.md#publishing-sequence)."""
 
     VALIDATE = "validate", "Check with the MLS"
     CREATE = "create", "Create the listing"

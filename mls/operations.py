@@ -145,8 +145,8 @@ class PushCalls(SyncLease):
         assert sent_at is not None
         api = client()
         agent_id = draft.spark_fields().get("ListAgentId")
-        # Narrow by the address the create carried (the searchable field of incomplete
-        # listings, SEED-1): a handful of candidates to read, not every listing of the agent.
+        # Narrow by the address the create carried (searchable on incomplete listings:
+        # docs/spark-protocol.md#filter-syntax): a handful of candidates, not every listing.
         street = Field("StreetAddress").eq(sync.create_street) if sync.create_street else None
         recent = []
         for record in all_incomplete_listings(street):

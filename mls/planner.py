@@ -4,7 +4,7 @@ Pure: no database, no HTTP, no clock (`now` is an argument). mls/push.py takes a
 of the draft and of the mirror, asks `plan()`, makes the calls, records each confirmed one
 in the mirror, and asks again, until the plan is empty.
 
-Dependency order (DESIGN.md "Data flow of one change"): create the remote listing (or find
+Dependency order (docs/architecture.md#the-order-of-calls): create the remote listing (or find
 the one a lost answer created); update changed fields; per kind (photos, then documents):
 settle any upload whose answer was lost before anything else, delete removed items, upload
 new ones (in local order, so appends land in order), replace changed pictures, update

@@ -168,7 +168,7 @@ class UploadRun:
         for name, value in confirmed.items():
             setattr(row, name, value)
         # The remote puts a new item last; the first photo of a listing becomes its primary
-        # (spark-api.md §7.6).
+        # (docs/spark-protocol.md#photos).
         order_field = planner.ORDER_FIELDS[op.kind]
         order = list(getattr(self.job.row, order_field) or [])
         setattr(self.job.row, order_field, [*order, remote_id])

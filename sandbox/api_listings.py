@@ -1,4 +1,7 @@
-"""Incomplete listings (SEED-1), listings (SEED-3), validation (spark-api.md §7.9), flexmls updates."""
+"""Incomplete listings, listings, validation and flexmls updates.
+
+docs/spark-protocol.md#incomplete-listings, docs/spark-protocol.md#listings, docs/spark-protocol.md#validation
+"""
 
 from __future__ import annotations
 
@@ -34,7 +37,7 @@ def get_listing(spark_id: str, *, incomplete: bool) -> Listing:
 
 
 def _creation(listing: Listing, **extra: Any) -> HttpResponse:
-    # §10.10: 200 or 201 on creation is unconfirmed; option ``create_status`` (201 by default).
+    # 200 or 201 on creation is unconfirmed (docs/spark-protocol.md#open-creation-status).
     return success(
         [{"ResourceUri": listing.owner_path, "Id": listing.spark_id}], status=option("create_status"), **extra
     )
@@ -133,8 +136,8 @@ def _listing_number(listing: Listing) -> str:
 
 
 def incomplete_promote(api: Api, incomplete_id: str) -> HttpResponse:
-    # §10.1: there is no documented promotion call; this one exists only with option
-    # ``promotion_endpoint`` so the rest of the portal can be exercised end to end.
+    # Not a documented call (docs/spark-protocol.md#open-promotion-call): only with option
+    # ``promotion_endpoint``.
     if not option("promotion_endpoint"):
         raise not_found("Resource")
     with transaction.atomic():
@@ -231,7 +234,10 @@ def listings_validate_update(api: Api, listing_id: str) -> HttpResponse:
 
 
 def flexmls_update(api: Api, listing_id: str) -> HttpResponse:
-    """``PUT /v1/flexmls/listings/{Id}``: ListPrice or a future ExpirationDate only (spark-api.md §7.2)."""
+    """``PUT /v1/flexmls/listings/{Id}``: ListPrice or a future ExpirationDate only.
+
+    docs/spark-protocol.md#listings
+    """
     data = api.data()
     if not data or set(data) - {"ListPrice", "ExpirationDate"}:
         raise invalid("Only ListPrice or ExpirationDate can be changed here")

@@ -1,5 +1,8 @@
-"""Photos (SEED-4, spark-api.md §7.4), documents (SEED-2, §7.7), tickets (SEED-0, §7.5) and the ticket
-upload endpoints (§7.6, §7.8), for listings and incomplete listings alike."""
+"""Photos, documents, tickets and the ticket upload endpoints, for listings and incomplete listings alike.
+
+docs/spark-protocol.md#photos, docs/spark-protocol.md#documents-and-privacy,
+docs/spark-protocol.md#upload-tickets
+"""
 
 from __future__ import annotations
 
@@ -79,7 +82,10 @@ def _renumber(items: list[Any], model) -> None:
 
 
 def _move(items: list[Any], item: Any, order: int) -> list[Any]:
-    """``item`` to 1-based position ``order``; an order past the end means last (SEED-2)."""
+    """``item`` to 1-based position ``order``; an order past the end means last.
+
+    docs/spark-protocol.md#documents-and-privacy
+    """
     rest = [other for other in items if other.pk != item.pk]
     index = min(order, len(rest) + 1) - 1
     return [*rest[:index], item, *rest[index:]]
@@ -224,7 +230,8 @@ def photos_update(api: Api, photo_id: str, **kwargs: Any) -> HttpResponse:
         photo = _find_photo(listing, photo_id)
         changed: list[str] = []
         if new_blob is not None:
-            # A new image gets a new Id, hence a new ResourceUri (SEED-4: defeats browser caches).
+            # A new image gets a new Id, hence a new ResourceUri, which defeats browser caches
+            # (docs/spark-protocol.md#photos).
             if option("photo_replace_keeps_old_id"):
                 PhotoAlias.objects.create(old_id=photo.spark_id, photo=photo)
             photo.spark_id, photo.blob, photo.file_name = (
@@ -245,7 +252,8 @@ def photos_update(api: Api, photo_id: str, **kwargs: Any) -> HttpResponse:
             photo.caption = caption
             changed.append("caption")
         if primary is True and not photo.primary:
-            # "Primary": false never unsets (SEED-4); true moves the single primary here.
+            # "Primary": false never unsets; true moves the single primary here
+            # (docs/spark-protocol.md#photos).
             Photo.objects.live().filter(listing=listing, primary=True).update(primary=False)
             photo.primary = True
             changed.append("primary")
@@ -263,7 +271,10 @@ def photos_update(api: Api, photo_id: str, **kwargs: Any) -> HttpResponse:
 
 
 def _ordered_by_ids(items: list[Any], entries: Any, key: str) -> list[Any]:
-    """The new whole-list order from ``[{"Id": ...}, ...]`` (only Id is accepted, SEED-2)."""
+    """The new whole-list order from ``[{"Id": ...}, ...]``; only Id is accepted.
+
+    docs/spark-protocol.md#documents-and-privacy
+    """
     if not isinstance(entries, list) or not entries:
         raise invalid(f'{key} must be a non-empty list of {{"Id": ...}}')
     by_id = {item.spark_id: item for item in items}
@@ -279,14 +290,16 @@ def _ordered_by_ids(items: list[Any], entries: Any, key: str) -> list[Any]:
         seen.add(item.spark_id)
         ordered.append(item)
     rest = [item for item in items if item.spark_id not in seen]
-    # §10.5: whether the whole list is required is unconfirmed; option ``reorder_requires_all``.
+    # Whether the whole list is required is unconfirmed
+    # (docs/spark-protocol.md#open-reorder-and-privacy-bodies).
     if rest and option("reorder_requires_all"):
         raise invalid(f"The reorder must list all {len(items)} {key.lower()}")
     return ordered + rest
 
 
 def photos_reorder(api: Api, **kwargs: Any) -> HttpResponse:
-    # §10.5: the older Photos page answers 405 here, the newer one reorders; option ``photo_collection_put``.
+    # The older Photos page answers 405, the newer reorders
+    # (docs/spark-protocol.md#open-reorder-and-privacy-bodies).
     if option("photo_collection_put") != "reorder":
         raise not_allowed()
     listing = owner(kwargs)
@@ -316,7 +329,7 @@ def photos_delete(api: Api, photo_id: str, **kwargs: Any) -> HttpResponse:
         remaining = list(_live_photos(listing))
         _renumber(remaining, Photo)
         if remaining and not any(photo.primary for photo in remaining):
-            # Only deleting every photo leaves a listing without a primary (SEED-4).
+            # Only deleting every photo leaves a listing without a primary (docs/spark-protocol.md#photos).
             Photo.objects.filter(pk=remaining[0].pk).update(primary=True)
         _touch(listing, photos=True)
     if len(ids) > 1:
@@ -398,10 +411,11 @@ def _check_privacy(value: Any) -> str:
 
 
 def documents_update(api: Api, document_id: str, **kwargs: Any) -> HttpResponse:
-    """One operation per request (SEED-2): Order, Name or Privacy.
+    """One operation per request: Order, Name or Privacy (docs/spark-protocol.md#documents-and-privacy).
 
-    §10.5: the Privacy body is unconfirmed; ``{"Privacy": ...}`` and ``{"Documents": [{"Privacy": ...}]}``
-    are both accepted (as are Name and Order in either form).
+    The Privacy body is unconfirmed (docs/spark-protocol.md#open-reorder-and-privacy-bodies), so
+    ``{"Privacy": ...}`` and ``{"Documents": [{"Privacy": ...}]}`` are both accepted, as are Name and Order
+    in either form.
     """
     listing = owner(kwargs)
     item = _one_item(api.data(), "Documents")
@@ -459,7 +473,8 @@ def documents_meta(api: Api, property_type: str | None = None) -> HttpResponse:
 
 def tickets_create(api: Api, service_path: str | None = None, **kwargs: Any) -> HttpResponse:
     if kwargs.get("incomplete_id") is not None and not option("incomplete_tickets"):
-        # §10.4: ticket paths for incomplete listings are unconfirmed; option ``incomplete_tickets``.
+        # Ticket paths for incomplete listings are unconfirmed
+        # (docs/spark-protocol.md#open-tickets-for-incomplete-listings).
         raise not_found("Resource")
     listing = owner(kwargs)
     data = api.data() if api.raw_body().strip() else {}
@@ -484,7 +499,8 @@ def tickets_create(api: Api, service_path: str | None = None, **kwargs: Any) -> 
 
 
 def _ticket_error(message: str) -> ApiError:
-    # §10.4: the answer to an expired or used ticket is undocumented; options ``ticket_error_status``/_code.
+    # The answer to a spent ticket is undocumented
+    # (docs/spark-protocol.md#open-tickets-for-incomplete-listings).
     return ApiError(int(option("ticket_error_status")), int(option("ticket_error_code")), message)
 
 
@@ -530,7 +546,7 @@ def uploads_photo(api: Api) -> HttpResponse:
         raise missing("Name")
     name = _check_name(form["Name"], limit=40)
     caption = _check_caption(form.get("Caption"))
-    # §10.4: how Primary is spelled in the form is undocumented; option ``form_true_values``.
+    # How Primary is spelled is undocumented (docs/spark-protocol.md#open-tickets-for-incomplete-listings).
     primary = form.get("Primary", "").strip().lower() in option("form_true_values")
     upload = api.request.FILES.get("File")
     data = _uploaded(api)

@@ -53,7 +53,7 @@ def rules_list(api: Api, property_type: str) -> HttpResponse:
     return success([rule.as_json(property_type) for rule in catalog.rules_for(property_type)])
 
 
-# --- OAuth 2 (spark-api.md §2.2, §2.3) ----------------------------------------------------------------
+# --- OAuth 2 (docs/spark-protocol.md#oauth2-grant-and-refresh) -----------------------------------------
 
 
 class OAuthError(Exception):
@@ -63,7 +63,7 @@ class OAuthError(Exception):
 
 
 def _oauth_answer(status: int, body: dict[str, Any]) -> HttpResponse:
-    # Token endpoints answer bare JSON, not the D envelope (spark-api.md §2.2 step 3).
+    # Token endpoints answer bare JSON, not the D envelope (docs/spark-protocol.md#oauth2-grant-and-refresh).
     response = JsonResponse(body, status=status)
     response["Cache-Control"] = "no-store"
     response.spark_code = None
@@ -128,7 +128,7 @@ def _grant(params: dict[str, Any]) -> dict[str, Any]:
         if token is None or (token.refresh_used and option("rotate_refresh_tokens")):
             raise OAuthError(400, "invalid_grant", "Unknown, used or revoked refresh_token")
         if option("rotate_refresh_tokens"):
-            # §10.9: refresh-token rotation is unconfirmed; option ``rotate_refresh_tokens``.
+            # Rotation is unconfirmed (docs/spark-protocol.md#open-token-rotation).
             claimed = AccessToken.objects.filter(pk=token.pk, refresh_used=False).update(refresh_used=True)
             if claimed != 1:
                 raise OAuthError(400, "invalid_grant", "Unknown, used or revoked refresh_token")
@@ -152,7 +152,7 @@ def oauth_openid_token(api: Api) -> HttpResponse:
 
 
 def oauth_revoke(api: Api, token: str) -> HttpResponse:
-    """Kills the access token and its refresh token (spark-api.md §2.2 step 6)."""
+    """Kills the access token and its refresh token (docs/spark-protocol.md#token-revocation)."""
     if AccessToken.objects.filter(access_token=token).update(revoked=True) != 1:
         raise not_found("Token")
     return success()

@@ -1,7 +1,7 @@
 """The emulated MLS's metadata: standard fields, property types, agents, listing rules, media metadata.
 
-Shapes follow spark-api.md §7.4, §7.7, §7.10-7.12 and the Listings page (SEED-3). Values are invented but
-plausible (a North Dakota MLS, like the pages' examples).
+Shapes follow docs/spark-protocol.md#metadata. Values are invented but plausible (a North Dakota MLS, like
+the pages' examples).
 """
 
 from __future__ import annotations
@@ -200,7 +200,7 @@ FIELDS: dict[str, FieldSpec] = {
     ]
 }
 
-# Fields that only filters know (SEED-1, spark-api.md §6.3).
+# Fields that only filters know (docs/spark-protocol.md#filter-syntax).
 SEARCH_ONLY_FIELDS = {"Id", "Location", "StreetAddress"}
 # The Incomplete page lists these as the searchable ones.
 INCOMPLETE_SEARCHABLE = {"Id", "ListingKey", "Location", "StreetAddress"}
@@ -270,7 +270,8 @@ def _agent(office: str, first: str, middle: str, last: str, phone: str, email: s
     }
 
 
-# The key's user is Joe Agent (SEED-1's example); "my" listings are his, "office" ones BigBrokerCo's.
+# The key's user is Joe Agent (the incomplete listings page's example); "my" listings are his,
+# "office" ones BigBrokerCo's.
 USER_AGENT_ID = "20080917142739989238000000"
 AGENTS: dict[str, dict[str, Any]] = {
     USER_AGENT_ID: _agent(
@@ -300,7 +301,7 @@ def agent_fields(agent_id: str | None) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class Rule:
-    """A listing rule (spark-api.md §7.10 shape). ``check`` returns True when the value is acceptable."""
+    """A listing rule (docs/spark-protocol.md#listing-rules); ``check`` is True for an acceptable value."""
 
     id: str
     field: str
@@ -462,7 +463,7 @@ PHOTOS_META = {
 }
 
 PRIVACY_VALUES = ["Public", "DataShare", "Private", "HasEdit"]
-# Names that must always be HasEdit (spark-api.md §7.7: follow the metadata, which says HasEdit).
+# Names that must always be HasEdit (docs/spark-protocol.md#names-that-force-hasedit).
 HAS_EDIT_NAMES: dict[str, list[str]] = {
     "A": ["Private Document", "Property Disclosure"],
     "B": ["Private Document", "Property Disclosure", "Rent Roll"],
@@ -500,7 +501,7 @@ def forced_privacy(name: str, property_type: str | None) -> str | None:
 
 
 def required_documents(fields: dict[str, Any]) -> list[str]:
-    """Required document names; the list follows the listing's fields (alpha page, spark-api.md §7.7)."""
+    """Required document names, by the listing's fields (docs/spark-protocol.md#required-documents)."""
     names = []
     if fields.get("PropertyType") in {"A", "B", "E"}:
         names.append("Property Disclosure")

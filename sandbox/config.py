@@ -4,8 +4,8 @@ Options are layered: ``DEFAULTS`` below <- the ``SPARK_SANDBOX_OPTIONS`` setting
 environment) <- ``POST _control/options`` (stored in ``SandboxConfig``, wiped by ``_control/reset``), so a
 test in another process can flip one without restarting the server.
 
-Every behaviour spark-api.md §10 lists as unconfirmed is an option here; the comment on each names the
-§10 item. The defaults pick the variant that is hardest on a client where the sources do not decide.
+Every behaviour the Spark pages leave open (docs/spark-protocol.md#open-questions) is an option here; the
+comment on each links its entry. The defaults pick the variant that is hardest on a client.
 """
 
 from __future__ import annotations
@@ -27,48 +27,52 @@ from .faults import install, settings_faults
 from .models import FaultRule, SandboxConfig
 
 DEFAULTS: dict[str, Any] = {
-    # §10.1: no promotion endpoint exists in any source. When on, POST {owner}/promote turns an incomplete
-    # listing into a listing (same Id, media kept) after a fatal rule check. Off: clients must POST
-    # /v1/listings themselves and re-attach media (option (a) of spark-api.md §7.3).
+    # When on, POST {owner}/promote turns an incomplete listing into a listing (same Id, media kept) after
+    # a fatal rule check; off, clients create the listing and re-attach media, as the pages imply
+    # (docs/spark-protocol.md#open-promotion-call, docs/spark-protocol.md#no-promote-call).
     "promotion_endpoint": False,
-    # §10.2: photo limits are unpublished.
+    # Photo limits are unpublished (docs/spark-protocol.md#open-photo-limits).
     "photo_max_bytes": 25 * 1024 * 1024,
     "photo_formats": ["JPEG", "PNG", "GIF", "WEBP"],
     "photo_max_count": 100,
     "photo_min_long_edge": 0,
-    # §10.3: document types and size are unpublished (every example is a PDF).
+    # Document types and size are unpublished (docs/spark-protocol.md#open-document-limits).
     "document_max_bytes": 25 * 1024 * 1024,
     "document_types": ["application/pdf"],
-    # §10.4: ticket paths for incomplete listings and upload error answers are undocumented.
+    # Ticket paths for incomplete listings and spent-ticket answers are undocumented
+    # (docs/spark-protocol.md#open-tickets-for-incomplete-listings).
     "incomplete_tickets": True,
     "ticket_ttl_seconds": 3600,
     "ticket_error_status": 401,
     "ticket_error_code": 1000,
-    # §10.4: how form booleans (Primary) are spelled is undocumented; these spellings mean true.
+    # Spellings of a true form boolean such as Primary
+    # (docs/spark-protocol.md#open-tickets-for-incomplete-listings).
     "form_true_values": ["true", "1", "yes", "on"],
-    # §10.5: the older Photos page says PUT on the collection is 405; the newer one says it reorders.
-    # "reorder" or "not_allowed".
+    # PUT on the photo collection: "reorder" (newer page) or "not_allowed" (older page answers 405);
+    # docs/spark-protocol.md#open-reorder-and-privacy-bodies.
     "photo_collection_put": "reorder",
-    # §10.5: whether a reorder body must list every item. False: the listed ones go first, in that order.
+    # Whether a reorder body must list every item; false puts the listed ones first
+    # (docs/spark-protocol.md#open-reorder-and-privacy-bodies).
     "reorder_requires_all": True,
-    # §10.6: the Rule.Status carried by a *warning* on incomplete listings ("Fatal" as on the rule, or
-    # e.g. "Warn"). Clients must decide on D.Success, never on Status.
+    # The Rule.Status a *warning* carries on incomplete listings ("Fatal" or e.g. "Warn"); clients must
+    # decide on D.Success, never on Status (docs/spark-protocol.md#open-warning-status).
     "warning_rule_status": "Fatal",
-    # §10.7: proximity parameters beyond _lat/_lon. When on, _distance (+ _units mi|km) limits nearby
-    # results; radius() lengths are in ``distance_units``.
+    # When on, _distance (+ _units mi|km) limits nearby results; radius() lengths are in ``distance_units``
+    # (docs/spark-protocol.md#open-proximity-parameters).
     "nearby_distance_param": True,
     "distance_units": "mi",
-    # §10.8: HTTP status of code 1550 when a rate_limit fault rule gives none (429 or 503).
+    # HTTP status of code 1550 when a fault rule gives none (docs/spark-protocol.md#open-rate-limit-status).
     "rate_limit_status": 429,
-    # §10.9: whether a refresh_token grant retires the refresh token it used.
+    # Whether a refresh grant retires the refresh token it used (docs/spark-protocol.md#open-token-rotation).
     "rotate_refresh_tokens": True,
-    # §10.10: HTTP status of a successful creation (200 or 201); clients must accept any 2xx.
+    # HTTP status of a successful creation, 200 or 201 (docs/spark-protocol.md#open-creation-status).
     "create_status": 201,
-    # §10.11: _limit above 25: "reject" (400/1053) or "clamp".
+    # _limit above 25: "reject" (400/1053) or "clamp" (docs/spark-protocol.md#open-limit-above-maximum).
     "limit_over_max": "reject",
-    # §10.12: whether a missing X-SparkApi-User-Agent is refused (400/1016).
+    # Whether a missing X-SparkApi-User-Agent is refused with 400/1016
+    # (docs/spark-protocol.md#open-user-agent-enforced).
     "require_user_agent": True,
-    # Not in §10 but undocumented too: whether a replaced photo's old Id still answers.
+    # Whether a replaced photo's old Id still answers (docs/spark-protocol.md#open-replaced-photo-id).
     "photo_replace_keeps_old_id": False,
     # Our own guard on JSON bodies (base64 photos are large; Django's DATA_UPLOAD_MAX_MEMORY_SIZE is not
     # applied to API bodies).

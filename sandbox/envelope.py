@@ -1,4 +1,4 @@
-"""The ``D`` envelope (spark-api.md §3) and the error type every sandbox view raises."""
+"""The ``D`` envelope and the error every sandbox view raises (docs/spark-protocol.md#response-envelope)."""
 
 from __future__ import annotations
 

@@ -7,7 +7,7 @@ under a row lock.
 
 Kinds (``_control/faults`` body, see ``install``):
 
-- ``server_error``: answer ``status`` (500, 502, 503 or 504; default 500) with a §4 code (500 -> 1026,
+- ``server_error``: answer ``status`` (500, 502, 503 or 504; default 500) with a Spark code (500 -> 1026,
   502/503 -> 1510, 504 -> 1515; ``code`` overrides); ``"envelope": false`` sends an HTML proxy page instead.
 - ``rate_limit``: code 1550 with ``status`` 429 or 503 (default: option ``rate_limit_status``) and a
   ``Retry-After`` header from ``retry_after`` (seconds or an HTTP-date string; null = no header) or
@@ -203,7 +203,8 @@ def fault_response(decision: Decision, rate_limit_status: int) -> HttpResponse:
         code = params.get("code", SERVER_ERROR_CODES[status])
         return failure(status, code, params.get("message", "The API is temporarily unavailable"))
     if decision.kind == "rate_limit":
-        # §10.8: 1550 is 503 in the older error table, 429 in the newer; option ``rate_limit_status``.
+        # 1550 is 503 in the older error table, 429 in the newer
+        # (docs/spark-protocol.md#open-rate-limit-status).
         status = params.get("status") or rate_limit_status
         response = failure(status, 1550, params.get("message", "Over rate limit"))
         retry_after = params.get("retry_after")

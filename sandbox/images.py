@@ -30,7 +30,10 @@ def decode_base64(text: object) -> bytes:
 
 
 def inspect_photo(data: bytes) -> tuple[str, int, int]:
-    """(format, width, height) of an acceptable photo; 400/1053 otherwise (limits: spark-api.md §10.2)."""
+    """(format, width, height) of an acceptable photo; 400/1053 otherwise.
+
+    Limits: docs/spark-protocol.md#open-photo-limits
+    """
     if len(data) > option("photo_max_bytes"):
         raise invalid(f"The photo is larger than {option('photo_max_bytes')} bytes")
     try:
@@ -58,7 +61,10 @@ def sniff_document(data: bytes) -> str:
 
 
 def check_document(data: bytes) -> str:
-    """The content type of an acceptable document; 400/1053 otherwise (limits: spark-api.md §10.3)."""
+    """The content type of an acceptable document; 400/1053 otherwise.
+
+    Limits: docs/spark-protocol.md#open-document-limits
+    """
     if not data:
         raise invalid("The document is empty")
     if len(data) > option("document_max_bytes"):

@@ -1,8 +1,9 @@
 """Checks on listing payloads: attribute errors (always fatal) and rule violations.
 
-The same rules answer as *warnings* on incomplete listings (``Success: true`` plus ``Errors``, SEED-1) and
-as *fatal* errors on listings and ``/v1/listings/validation`` (400/1053 with ``Errors``, SEED-3, spark-api.md
-§9.6). ``Errors`` has the shape of spark-api.md §3.
+The same rules answer as *warnings* on incomplete listings (``Success: true`` plus ``Errors``) and as *fatal*
+errors on listings and ``/v1/listings/validation`` (400/1053).
+
+docs/spark-protocol.md#warnings-versus-fatal-errors, docs/spark-protocol.md#the-errors-list
 """
 
 from __future__ import annotations
@@ -97,7 +98,7 @@ def _invalid(attribute: str, message: str) -> dict[str, Any]:
 def violations(fields: dict[str, Any], *, warning: bool) -> list[dict[str, Any]]:
     """Rule violations of a whole record (the merged one, for updates)."""
     property_type = fields.get("PropertyType")
-    # §10.6: the Status a warning carries is unconfirmed; option ``warning_rule_status``.
+    # The Status a warning carries is unconfirmed (docs/spark-protocol.md#open-warning-status).
     status = option("warning_rule_status") if warning else "Fatal"
     found = []
     for rule in catalog.rules_for(property_type):

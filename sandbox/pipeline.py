@@ -150,12 +150,12 @@ class Endpoint:
 
 def check_credentials(request: HttpRequest) -> None:
     """400/1016 without X-SparkApi-User-Agent; 401/1000 for a bad token; 401/1020 for an expired one."""
-    # §10.12: whether Spark still enforces 1016 is unconfirmed; option ``require_user_agent``.
+    # Whether Spark still enforces 1016 is unconfirmed (docs/spark-protocol.md#open-user-agent-enforced).
     if option("require_user_agent") and not request.headers.get("X-SparkApi-User-Agent", "").strip():
         raise ApiError(400, 1016, "The X-SparkApi-User-Agent header is required")
     scheme, _, token = request.headers.get("Authorization", "").strip().partition(" ")
     token = token.strip()
-    # Bearer per the current docs; OAuth as the Ruby/PHP/Java clients send it (spark-api.md §1).
+    # Bearer per the current docs; OAuth as older clients send it (docs/spark-protocol.md#request-headers).
     if scheme.lower() not in {"bearer", "oauth"} or not token:
         raise ApiError(401, 1000, "Invalid or missing access token")
     if token and hmac.compare_digest(token, settings.SPARK_SANDBOX_ACCESS_TOKEN):

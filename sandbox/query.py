@@ -1,5 +1,5 @@
-"""Collection parameters (spark-api.md §6): paging, ``_filter``, ``_orderby``, ``_select``, ``_expand``,
-and proximity (``_lat``/``_lon``, optional ``_distance``/``_units``)."""
+"""Collection parameters: paging, ``_filter``, ``_orderby``, ``_select``, ``_expand``, and proximity
+(``_lat``/``_lon``, optional ``_distance``/``_units``); docs/spark-protocol.md#collection-parameters."""
 
 from __future__ import annotations
 
@@ -45,7 +45,7 @@ def paging(query) -> Paging:
     if limit < 0:
         raise invalid("_limit must be >= 0")
     if limit > MAX_LIMIT:
-        # §10.11: whether the server clamps or rejects is unconfirmed; option ``limit_over_max`` picks.
+        # Clamp or reject is unconfirmed (docs/spark-protocol.md#open-limit-above-maximum).
         if option("limit_over_max") == "clamp":
             limit = MAX_LIMIT
         else:
@@ -203,7 +203,7 @@ def nearby(listings: list[Listing], query) -> list[Listing]:
         points.append(value)
     lat, lon = points
     limit_miles = None
-    # §10.7: _distance/_units are not in any source; option ``nearby_distance_param`` honours them.
+    # _distance/_units are in no source (docs/spark-protocol.md#open-proximity-parameters).
     if option("nearby_distance_param") and query.get("_distance"):
         try:
             distance = float(query["_distance"])

@@ -1,4 +1,4 @@
-"""JSON shapes of listings, photos and documents as the pages show them (SEED-1..4)."""
+"""JSON shapes of listings, photos and documents as the pages show them (docs/spark-protocol.md#sources)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from .config import iso
 from .models import Document, Listing, Photo
 
 # Uri* attribute -> (URL variant, bounding box or None for the original). Boxes from the example URLs of
-# the Listings page (640x480 ... 2048x1600); thumb and 300 are our choice (spark-api.md §7.4).
+# the Listings page (640x480 ... 2048x1600); thumb and 300 are our choice (docs/spark-protocol.md#photos).
 PHOTO_SIZES: dict[str, tuple[str, tuple[int, int] | None]] = {
     "UriThumb": ("thumb", (160, 120)),
     "Uri300": ("300", (300, 225)),

@@ -15,7 +15,8 @@ incomplete.update          PUT     /v1/listings/incomplete/{IId}
 incomplete.delete          DELETE  /v1/listings/incomplete/{IId}
 incomplete.nearby          GET     /v1/listings/incomplete/nearby
 incomplete.promote         POST    /v1/listings/incomplete/{IId}/promote   (only with option
-                                   ``promotion_endpoint``; spark-api.md §10.1 -- not a real Spark call)
+                                   ``promotion_endpoint``; not a real Spark call:
+                                   docs/spark-protocol.md#open-promotion-call)
 listings.search            GET     /v1/listings, /v1/contacts/{CId}/listings
 listings.create            POST    /v1/listings
 listings.get               GET     /v1/listings/{LId}, /v1/contacts/{CId}/listings/{LId}
@@ -347,7 +348,8 @@ urlpatterns: list[URLPattern] = [
         name="listing_validation",
     ),
     *_owner_patterns(L, incomplete=False),
-    # Ticket uploads: no Authorization header, the ticket is the credential (SEED-0).
+    # Ticket uploads: no Authorization header, the ticket is the credential
+    # (docs/spark-protocol.md#upload-tickets).
     path(
         "uploads/photos",
         endpoint("uploads", POST=handle("uploads.photo", media.uploads_photo, auth=False)),

@@ -1,4 +1,4 @@
-"""A subset of SparkQL, the ``_filter`` language (spark-api.md §6.3, grammar of sparkapi/sparkql).
+"""A subset of SparkQL, the ``_filter`` language (docs/spark-protocol.md#filter-syntax; sparkapi/sparkql).
 
 Supported: ``Eq Ne Gt Ge Lt Le Bt``; ``And``/``Or`` with equal precedence, left to right; ``Not`` first in
 an expression list or as a conjunction (``A Not B`` is ``A And Not B``); groups in parentheses; literals

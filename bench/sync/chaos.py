@@ -1,4 +1,5 @@
-"""The headline chaos run (RELIABILITY J14, Long; J3 and J12 at scale), one command:
+"""The headline chaos run, with whole-worker kills and Redis restarts at scale, one command
+(docs/reliability.md#j14-headline-chaos-run, #j3-whole-worker-killed, #j12-redis-restart):
 
     .venv/bin/python bench/sync/chaos.py [--drafts 200] [--photos 3] [--documents 1] [--seeds 5]
 

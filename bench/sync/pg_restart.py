@@ -1,4 +1,4 @@
-"""PostgreSQL restart mid-run (RELIABILITY J13, Long), one command:
+"""PostgreSQL restart mid-run (docs/reliability.md#j13-postgresql-restart, long form), one command:
 
     .venv/bin/python bench/sync/pg_restart.py [--drafts 40] [--photos 3] [--documents 1]
                                               [--restarts 2] [--gap 5] [--seed 1]

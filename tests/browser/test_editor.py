@@ -242,7 +242,10 @@ def test_the_editor_works_on_a_phone_sized_screen(browser_page, agent):
 
 
 def test_twenty_interrupted_saves_lose_no_edit(browser_page, agent):
-    """RELIABILITY P2: every other save is dropped or answered 503; the last typed values all arrive."""
+    """Every other save is dropped or answered 503; the last typed values all arrive.
+
+    docs/reliability.md#p2-interrupted-saves
+    """
     draft = DraftFactory(list_agent=agent)
     page = browser_page
     login(page, agent, next_url=f"/drafts/{draft.pk}/")

@@ -1,5 +1,5 @@
 """Photos in a real browser: upload three, drag the third to the front, reload; then the
-same move by keyboard (RELIABILITY P1, the media part)."""
+same move by keyboard (docs/reliability.md#p1-main-flows, the media part)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """The whole story in a real browser, with a real Celery worker behind the live server
-(issue 6; RELIABILITY P1): an agent starts a draft, fills it in, uploads three photos and a
+(issue 6; docs/reliability.md#p1-main-flows): an agent starts a draft, fills it in, uploads three photos and a
 document, drags the last photo to the front, sets the document's privacy and submits; the
 office admin comments on a field and requests changes; the agent sees the comment next to
 the field, fixes it and submits again; the admin approves and publishes. The live listing in

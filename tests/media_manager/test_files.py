@@ -1,5 +1,6 @@
 """Uploaded files are private: served only through views that check access, with headers
-that keep a hostile file from running as a page (RELIABILITY U7, U8)."""
+that keep a hostile file from running as a page (docs/reliability.md#u7-file-names,
+docs/reliability.md#u8-serving-uploaded-files)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The photo pipeline (RELIABILITY.md U3, U4, U5 outputs, U11) and its sandbox.
+"""The photo pipeline (docs/reliability.md#u-uploads: U3, U4, U5 outputs, U11) and its sandbox.
 
 Outputs are checked on their raw bytes with a JPEG marker walker written here, not with
 the pipeline's own `jpeg_is_clean`, so a bug there cannot hide a leak.
@@ -66,7 +66,7 @@ def jpeg_segments(data: bytes) -> list[tuple[int, bytes]]:
 
 
 # ---------------------------------------------------------------------------------------
-# U4: orientation
+# Orientation (docs/reliability.md#u4-orientation)
 # ---------------------------------------------------------------------------------------
 
 
@@ -136,7 +136,7 @@ def test_multi_image_files_from_phones_give_their_primary_image(tmp_path, fmt):
 
 
 # ---------------------------------------------------------------------------------------
-# U3: metadata stripping
+# Metadata stripping (docs/reliability.md#u3-metadata-stripping)
 # ---------------------------------------------------------------------------------------
 
 
@@ -420,7 +420,7 @@ def test_jpeg_is_clean_sees_metadata():
 
 
 # ---------------------------------------------------------------------------------------
-# Refusals inside the pipeline, and the sandbox (U11)
+# Refusals inside the pipeline, and the sandbox (docs/reliability.md#u11-decoder-isolation)
 # ---------------------------------------------------------------------------------------
 
 

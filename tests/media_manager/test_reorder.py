@@ -199,7 +199,8 @@ def test_photo_and_document_orders_have_separate_versions(draft, agent):
 
 # --- Property-based: every operation against a Python list ---------------------------------
 
-# C4 asks for 300 examples of up to 50 steps: MEDIA_ORDER_EXAMPLES=300 (about 3 min on
+# docs/reliability.md#c4-property-based-reorder-model asks for 300 examples of up to 50 steps:
+# MEDIA_ORDER_EXAMPLES=300 (about 3 min on
 # SQLite, 5 on PostgreSQL, on 2 busy cores); the default keeps the suite quick.
 EXAMPLES = int(os.environ.get("MEDIA_ORDER_EXAMPLES", "100"))
 STEPS = int(os.environ.get("MEDIA_ORDER_STEPS", "50"))
@@ -348,7 +349,7 @@ def test_order_operations_match_a_list_model(agent):
     )
 
 
-# --- Two clients at once (RELIABILITY C3), PostgreSQL only: real row locks --------------------
+# --- Two clients at once, PostgreSQL only: real row locks (docs/reliability.md#c3-concurrent-reorder)
 
 
 @pytest.mark.django_db(transaction=True)

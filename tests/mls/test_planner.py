@@ -411,7 +411,7 @@ def test_documents_upload_with_privacy_then_order():
     assert plan(local, after, T).ops == [Reorder(DOCUMENT, ("Rd8", "Rd7"), (8, 7))]
 
 
-# --- Convergence with a simulated remote (J10 on the planner) ---------------------------------
+# --- Convergence with a simulated remote (docs/reliability.md#j10-ordering) ---------------------------------
 
 
 class FakeRemote:

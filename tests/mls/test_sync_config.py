@@ -1,4 +1,7 @@
-"""J15: the Celery and sync settings that keep tasks, and no long broker countdown anywhere."""
+"""The Celery and sync settings that keep tasks, and no long broker countdown anywhere.
+
+docs/reliability.md#j15-configuration-guards
+"""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
-"""The database goes away in the middle of a push (RELIABILITY J13, the short form): PostgreSQL
-ends every other connection while a remote call is in flight. The push records its retry on a
-fresh connection and gives the claim back, instead of dying with the claim held until its
-lease expires; the next push finishes the job without a duplicate."""
+"""The database goes away in the middle of a push (docs/reliability.md#j13-postgresql-restart,
+short form): PostgreSQL ends every other connection while a remote call is in flight. The push
+records its retry on a fresh connection and gives the claim back, instead of dying with the
+claim held until its lease expires; the next push finishes the job without a duplicate."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
-"""J1: a save succeeds, stays fast and is kept while Redis is down or frozen; the doorbell
-publishes everything rung meanwhile once Redis is back. Uses a redis-server of its own on a
-free port (the machine's Redis is never stopped)."""
+"""A save succeeds, stays fast and is kept while Redis is down or frozen; the doorbell
+publishes everything rung meanwhile once Redis is back (docs/reliability.md#j1-redis-outage-at-save-time).
+Uses a redis-server of its own on a free port (the machine's Redis is never stopped)."""
 
 from __future__ import annotations
 

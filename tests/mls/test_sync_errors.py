@@ -1,4 +1,8 @@
-"""Refusals, give-up, retry and drift against the sandbox over real HTTP (RELIABILITY J6, J8, J9)."""
+"""Refusals, give-up, retry and drift against the sandbox over real HTTP.
+
+docs/reliability.md#j6-rate-limits, docs/reliability.md#j8-permanent-and-auth-errors,
+docs/reliability.md#j9-give-up-is-visible
+"""
 
 from __future__ import annotations
 

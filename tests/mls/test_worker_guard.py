@@ -1,4 +1,4 @@
-"""RELIABILITY J2 guard: the checker can see a loss.
+"""docs/reliability.md#j2-worker-child-killed, the guard: the checker can see a loss.
 
 The same short run twice, each in its own harness (database, Redis, sandbox, real prefork
 worker): three drafts queued once each (seeded with the doorbell off, so every draft has exactly

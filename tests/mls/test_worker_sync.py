@@ -1,5 +1,5 @@
-"""A real Celery worker on a real Redis against the sandbox's fault switches (RELIABILITY J2,
-J4, J5, J6, J7, J11, J12 short variants).
+"""A real Celery worker on a real Redis against the sandbox's fault switches (short variants of
+docs/reliability.md#j-jobs-and-sync: J2, J4, J5, J6, J7, J11, J12).
 
 Everything runs as subprocesses sharing one throwaway database (worker_harness.Harness): the
 sandbox, a prefork worker (2 children), beat (the sweep every 2 s), a Redis of our own on a

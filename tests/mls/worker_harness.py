@@ -279,7 +279,7 @@ class Harness:
         wait_port(self.redis_port)
 
     def stop_redis(self) -> None:
-        """SIGKILL: no save, the queued messages are gone (RELIABILITY J12)."""
+        """SIGKILL: no save, the queued messages are gone (docs/reliability.md#j12-redis-restart)."""
         self.kill("redis", signal.SIGKILL)
 
     def start_sandbox(self) -> None:
@@ -305,8 +305,8 @@ class Harness:
     def start_worker(
         self, name: str = "worker", *, concurrency: int | None = None, conf: dict[str, Any] | None = None
     ) -> Proc:
-        """`conf`: Celery settings overriding the project's for this worker only (e.g. the J2
-        guard's ``{"task_reject_on_worker_lost": False}``), through a tiny app module written
+        """`conf`: Celery settings overriding the project's for this worker only (e.g. the
+        guard test's ``{"task_reject_on_worker_lost": False}``), through a tiny app module written
         into the run's directory; the production settings stay as they are."""
         app, extra_env = "listings_portal", None
         if conf:
@@ -481,8 +481,8 @@ def differences(item: dict[str, Any], listing: dict[str, Any]) -> list[str]:
 
 
 def chaos_faults(seed: int) -> dict[str, Any]:
-    """RELIABILITY J14's mix: 20% 5xx, 10% replies dropped after the change applied, 5% rate
-    limits (429 and 503/1550), 2% hangs past the read timeout (the change lands late)."""
+    """The mix of docs/reliability.md#j14-headline-chaos-run: 20% 5xx, 10% replies dropped after
+    the change applied, 5% rate limits (429 and 503/1550), 2% hangs past the read timeout."""
     return {
         "seed": seed,
         "rules": [
@@ -985,8 +985,8 @@ def command_leases(ids: list[int] | None = None, **_: Any) -> dict[str, Any]:
 def command_edit_requests(ids: list[int], seconds: float = 5.0, seed: int = 2, **_: Any) -> dict[str, Any]:
     """Like `edit`, but every save is handled as a web request would be: connections are checked
     before and closed after it (Django's request_started / request_finished), and a database
-    error fails that save only. For database outages (RELIABILITY J13): `outages` lists
-    [start, seconds] from the first failed save to the next one that worked."""
+    error fails that save only. For database outages (docs/reliability.md#j13-postgresql-restart):
+    `outages` lists [start, seconds] from the first failed save to the next one that worked."""
     from django.db import close_old_connections, connections
 
     from drafts.models import Draft

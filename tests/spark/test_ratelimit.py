@@ -1,4 +1,4 @@
-"""All workers together stay under the configured rate toward the MLS (RELIABILITY J6)."""
+"""All workers together stay under the configured rate toward the MLS (docs/reliability.md#j6-rate-limits)."""
 
 import json
 import multiprocessing

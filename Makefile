@@ -18,7 +18,7 @@ PYTEST_ARGS ?=
 help:
 	@echo "make run    - the portal with demo data (SQLite, SQLite broker, Spark sandbox) on :$(PORT)"
 	@echo "make test   - install dev dependencies and run the whole suite"
-	@echo "make lint   - ruff and migration checks"
+	@echo "make lint   - ruff, migration checks and mypy"
 
 $(VENV)/.installed: pyproject.toml
 	@test -n "$(PYTHON)" || { echo "Python 3.12+ not found; set PYTHON=/path/to/python3.12"; exit 1; }
@@ -47,6 +47,7 @@ test: install-dev
 lint: install-dev
 	$(VENV)/bin/ruff check .
 	$(PY) manage.py makemigrations --check --dry-run
+	$(VENV)/bin/mypy
 
 bench-web: install-dev
 	$(PY) bench/web/run.py

@@ -49,6 +49,7 @@ lint: install-dev
 	$(VENV)/bin/ruff check --preview --select PLC2701 .
 	$(VENV)/bin/lint-imports
 	$(PY) manage.py makemigrations --check --dry-run
+	$(VENV)/bin/mypy
 
 bench-web: install-dev
 	$(PY) bench/web/run.py

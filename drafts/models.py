@@ -643,7 +643,7 @@ class Draft(models.Model):
         for name in (*changed, "open_review_comments"):
             setattr(self, name, getattr(locked, name))
 
-    def note_media_changed(self, *, by: User) -> bool:
+    def note_media_changed(self, *, by: User | None) -> bool:
         """Record that someone changed this draft's photos or documents: updated_at/by, and a
         reviewed draft goes back to drafting (as `save_field` does for fields).
 

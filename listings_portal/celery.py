@@ -1,4 +1,5 @@
 import os
+from typing import TypedDict
 
 from celery import Celery, signals
 from django.db import InterfaceError, OperationalError, close_old_connections
@@ -29,7 +30,15 @@ def _recycle_database_connections(task=None, **_kwargs) -> None:
 # Task options: the database unreachable (a restart, a failover) before a task holds anything
 # runs the task again in a few seconds rather than waiting for a periodic sweep. After each task
 # a connection that broke is closed (above), so the retry starts on a fresh one.
-RETRY_WHEN_DATABASE_IS_GONE = {
+class TaskRetryOptions(TypedDict):
+    autoretry_for: tuple[type[BaseException], ...]
+    retry_backoff: int
+    retry_backoff_max: int
+    retry_jitter: bool
+    max_retries: int
+
+
+RETRY_WHEN_DATABASE_IS_GONE: TaskRetryOptions = {
     "autoretry_for": (OperationalError, InterfaceError),
     "retry_backoff": 2,
     "retry_backoff_max": 30,

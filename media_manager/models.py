@@ -32,7 +32,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 from django.conf import settings
 from django.core.files.storage import default_storage
@@ -224,7 +224,7 @@ class DraftNotEditable(Exception):
         self.message = str(self)
 
 
-def note_media_edit(draft: Draft, *, by: User) -> None:
+def note_media_edit(draft: Draft, *, by: User | None) -> None:
     """What every change a person makes to a draft's photos or documents also does, inside
     that change's transaction, once it is known that something changed.
 
@@ -267,10 +267,10 @@ class MediaOrder(models.Model):
 
 
 class MediaQuerySet(models.QuerySet):
-    def active(self):
+    def active(self) -> Self:
         return self.filter(deleted_at__isnull=True)
 
-    def in_trash(self):
+    def in_trash(self) -> Self:
         return self.filter(deleted_at__isnull=False)
 
 
@@ -421,7 +421,7 @@ class OrderedMedia(models.Model):
         return self.trash_many(self.draft, [self.pk], by=by) == 1
 
     @classmethod
-    def trash_many(cls, draft: Draft, ids: Iterable[int], *, by: User) -> int:
+    def trash_many(cls, draft: Draft, ids: Iterable[int], *, by: User | None) -> int:
         """Move these items of `draft` to its trash and close the gaps; returns how many."""
         wanted = set(ids)
         with transaction.atomic():
@@ -690,7 +690,7 @@ class Photo(OrderedMedia):
         cls.objects.filter(pk__in=ids).update(is_primary=False)
 
     # --- Editing ---
-    def update_text(self, *, name: str, caption: str, by: User) -> bool:
+    def update_text(self, *, name: str, caption: str, by: User | None) -> bool:
         """Save Name and Caption (already validated); True if anything changed."""
         name = clean_display_text(name, max_length=PHOTO_NAME_MAX)
         caption = caption.replace("\r\n", "\n").strip()[:PHOTO_CAPTION_MAX]
@@ -1056,14 +1056,14 @@ class Document(OrderedMedia):
             )
         return document
 
-    def update(self, *, name: str, privacy: str, by: User) -> bool:
+    def update(self, *, name: str, privacy: str, by: User | None) -> bool:
         """Rename and set privacy; a name the MLS forces to a privacy takes that privacy."""
         name = clean_display_text(name, max_length=DOCUMENT_NAME_MAX)
         privacy = forced_document_privacy(self.draft.property_type, name) or privacy
         return _update_item(self, by, DraftEvent.Kind.DOCUMENT, {"name": name, "privacy": privacy})
 
 
-def _update_item(item: Photo | Document, by: User, kind: str, values: dict[str, str]) -> bool:
+def _update_item(item: Photo | Document, by: User | None, kind: str, values: dict[str, str]) -> bool:
     """Set a photo's or document's attributes, with one history entry per changed field and
     the draft marked for sync. False (nothing written) when nothing changed."""
     model = type(item)

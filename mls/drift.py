@@ -14,10 +14,11 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import models, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from accounts.models import User
 from drafts.fields import SPARK_TO_FIELD
 from drafts.models import Draft, DraftEvent
 from media_manager.models import Document, Photo
@@ -131,7 +132,7 @@ def _compare_one(draft_id: int, *, gone: bool) -> bool:
                 pusher.release(state=SyncState.SYNCED)
 
 
-def resolve_drift(draft: Draft, *, keep: str, by) -> bool:
+def resolve_drift(draft: Draft, *, keep: str, by: User) -> bool:
     """A person decides (request side: records the decision, never calls the remote).
 
     `keep="portal"` pushes the portal's version over the remote's; `keep="remote"` takes the
@@ -200,7 +201,7 @@ def apply_drift_decision(pusher: SyncLease, draft: Draft, sync: DraftSync) -> No
         )
 
 
-def _accept_remote(draft: Draft, sync: DraftSync, remote: RemoteSnapshot, *, by) -> None:
+def _accept_remote(draft: Draft, sync: DraftSync, remote: RemoteSnapshot, *, by: User | None) -> None:
     """Write the remote's values into the draft, as an edit by `by` (history kept)."""
     values = remote_field_values(sync, remote)
     updates: dict[str, Any] = {}
@@ -209,6 +210,7 @@ def _accept_remote(draft: Draft, sync: DraftSync, remote: RemoteSnapshot, *, by)
         if local is None:
             continue
         model_field = Draft._meta.get_field(local)
+        assert isinstance(model_field, models.Field)  # SPARK_TO_FIELD names the draft's own columns
         try:
             cleaned = (
                 model_field.to_python(value) if value is not None else (None if model_field.null else "")

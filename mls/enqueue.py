@@ -37,7 +37,7 @@ def publish(draft_id: int, countdown: float = 0.0, *, app: Celery | None = None)
     delay = max(0.0, countdown)
     if app is None:
         task = current_app.tasks[SYNC_DRAFT_TASK]
-        task.apply_async(args=[draft_id], retry=False, countdown=min(delay, MAX_BROKER_COUNTDOWN))
+        task.apply_async(args=(draft_id,), retry=False, countdown=min(delay, MAX_BROKER_COUNTDOWN))
     else:
         app.send_task(
             SYNC_DRAFT_TASK, args=[draft_id], retry=False, countdown=min(delay, MAX_BROKER_COUNTDOWN)

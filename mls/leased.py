@@ -105,19 +105,19 @@ def drop_connection() -> None:
 
 def once_the_database_is_back[T](
     step: Callable[[], T], *, waits: tuple[float, ...] = DATABASE_BACK_WAITS
-) -> T | None:
+) -> T:
     """Run bookkeeping `step`, trying again on a fresh connection while the database is
     unreachable: a restarted server is back within seconds, and bookkeeping that gives up leaves
     a claim held until its lease expires (minutes). Outside any transaction only."""
-    for wait in (*waits, None):
+    for wait in waits:
         try:
             return step()
         except DATABASE_LOST:
-            if wait is None or connection.in_atomic_block:
+            if connection.in_atomic_block:
                 raise
             drop_connection()
             time.sleep(wait)
-    return None
+    return step()
 
 
 # --- The job the current thread works for ----------------------------------------------------
@@ -173,7 +173,7 @@ class LeasedJob:
         self.pending_calls: list[RemoteCall] = []
 
     # -- the claim --
-    def claimable(self, now: dt.datetime) -> models.QuerySet:
+    def claimable(self, now: dt.datetime) -> models.QuerySet[models.Model]:
         raise NotImplementedError
 
     def claim_values(self, now: dt.datetime) -> dict[str, Any]:
@@ -182,7 +182,7 @@ class LeasedJob:
     def after_takeover(self, now: dt.datetime) -> None:
         """The claim took a lease another worker left behind."""
 
-    def rows(self) -> models.QuerySet:
+    def rows(self) -> models.QuerySet[models.Model]:
         return self.model._default_manager.filter(pk=self.draft_id)
 
     def claim(self) -> bool:
@@ -338,8 +338,19 @@ class SyncLease(LeasedJob):
     def __init__(self, draft_id: int, *, owner: str | None = None, budget: float | None = None) -> None:
         super().__init__(draft_id, owner=owner, budget=budget)
         # The held row as read for the current plan, and its mirror rows by (kind, local id).
-        self.row: DraftSync | None = None
+        self._row: DraftSync | None = None
         self.items: dict[tuple[str, int], RemoteItem] = {}
+
+    @property
+    def row(self) -> DraftSync:
+        """The held row as read for the current plan (read at the top of each pass)."""
+        if self._row is None:
+            raise RuntimeError(f"draft {self.draft_id}: no sync row read yet")
+        return self._row
+
+    @row.setter
+    def row(self, row: DraftSync) -> None:
+        self._row = row
 
     def save_row(self, **values: Any) -> None:
         """Write fields of the held DraftSync row. Only the lease holder writes the mirror's
@@ -348,7 +359,7 @@ class SyncLease(LeasedJob):
         for name, value in values.items():
             setattr(self.row, name, value)
 
-    def claimable(self, now: dt.datetime) -> models.QuerySet:
+    def claimable(self, now: dt.datetime) -> models.QuerySet[DraftSync]:
         return (
             DraftSync.objects.filter(pk=self.draft_id)
             .exclude(state__in=HELD_STATES)
@@ -379,7 +390,7 @@ class PublishingLease(LeasedJob):
     model = Promotion
     purpose_prefix = "Publish: "
 
-    def claimable(self, now: dt.datetime) -> models.QuerySet:
+    def claimable(self, now: dt.datetime) -> models.QuerySet[Promotion]:
         return Promotion.objects.filter(
             pk=self.draft_id, state__in=(PromotionState.RUNNING, PromotionState.WAITING)
         ).filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))

@@ -9,13 +9,14 @@ confirmed it, so a push compares and sends only the difference (mls/planner.py).
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
+from accounts.models import User
 from drafts.models import Draft, DraftStatus
 from spark.client import Ticket
 
@@ -42,7 +43,7 @@ class ItemKind(models.TextChoices):
 
 
 class DraftSyncQuerySet(models.QuerySet["DraftSync"]):
-    def visible_to(self, user) -> DraftSyncQuerySet:
+    def visible_to(self, user: User) -> DraftSyncQuerySet:
         return self.filter(draft__in=Draft.objects.visible_to(user))
 
     def needing_attention(self) -> DraftSyncQuerySet:
@@ -51,7 +52,7 @@ class DraftSyncQuerySet(models.QuerySet["DraftSync"]):
             Q(state__in=HELD_STATES) | Q(state=SyncState.FAILED, blocked_seq__gte=F("draft__change_seq"))
         ).filter(draft__deleted_at__isnull=True)
 
-    def due(self, now=None) -> DraftSyncQuerySet:
+    def due(self, now: datetime | None = None) -> DraftSyncQuerySet:
         """Rows with something to push that no live worker holds and no back-off delays."""
         now = now or timezone.now()
         return (
@@ -218,13 +219,14 @@ class UploadTicket(models.Model):
 
     def usable_ticket(self, kind: str) -> Ticket | None:
         """The stored ticket, when it can still be used, for a `kind` ("photo"/"document")."""
-        if not self.ticket_usable:
+        expires_at = self.ticket_expires_at
+        if not self.ticket_usable or expires_at is None:
             return None
         return Ticket(
             token=self.ticket_token,
             uri=self.ticket_uri,
             service="PhotoUploads" if kind == ItemKind.PHOTO else "DocumentUploads",
-            expires_in=int((self.ticket_expires_at - timezone.now()).total_seconds()),
+            expires_in=int((expires_at - timezone.now()).total_seconds()),
         )
 
     def keep_ticket(self, ticket: Ticket) -> None:
@@ -350,7 +352,7 @@ class PromotionState(models.TextChoices):
 
 
 class PromotionQuerySet(models.QuerySet["Promotion"]):
-    def due(self, now=None) -> PromotionQuerySet:
+    def due(self, now: datetime | None = None) -> PromotionQuerySet:
         """Jobs with work left that no live worker holds and no back-off delays."""
         now = now or timezone.now()
         return (

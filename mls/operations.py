@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -79,7 +79,15 @@ class PushContext:
     seq: int
     ref: ListingRef | None
     # The ops of the plan after the one running (an upload prepares the next one's ticket).
-    upcoming: tuple[planner.Op, ...] = ()
+    upcoming: Sequence[planner.Op] = ()
+
+    @property
+    def listing(self) -> ListingRef:
+        """The remote listing the op works on: the planner plans no other op than a create (or
+        the lookup after a lost one) before the listing exists."""
+        if self.ref is None:
+            raise RuntimeError("This op needs the remote listing, and the draft has none yet.")
+        return self.ref
 
 
 class PushCalls(SyncLease):
@@ -119,12 +127,15 @@ class PushCalls(SyncLease):
         remote_id = result.resource_id
         if not remote_id:
             raise NeedsAttention("The MLS created the listing but did not say its id.")
-        self._adopt_listing(remote_id, dict(op.fields), result.warnings)
+        self._adopt_listing(remote_id, dict(op.fields), warnings_by_field(result.warnings))
         draft.remote_id, draft.remote_resource_uri = remote_id, _incomplete_uri(remote_id)
         self.created_now = True
         self.record_event(f"Created in the MLS as incomplete listing {remote_id}", draft=draft)
 
-    def _adopt_listing(self, remote_id: str, confirmed: dict[str, Any], warnings: list | None = None) -> None:
+    def _adopt_listing(
+        self, remote_id: str, confirmed: dict[str, Any], warnings: list[dict[str, Any]] | None = None
+    ) -> None:
+        """`warnings`: the create's warnings, by field (`warnings_by_field`)."""
         with self.recording():
             Draft.objects.filter(pk=self.draft_id).update(
                 remote_id=remote_id, remote_resource_uri=_incomplete_uri(remote_id)
@@ -133,7 +144,7 @@ class PushCalls(SyncLease):
                 create_sent_at=None,
                 confirmed_fields=confirmed,
                 fields_failed_seq=None,
-                remote_warnings=warnings_by_field(warnings or []),
+                remote_warnings=warnings or [],
                 photo_order=[],
                 document_order=[],
                 primary_photo="",
@@ -195,7 +206,7 @@ class PushCalls(SyncLease):
 
     def _op_Verify(self, op: planner.Verify, draft: Draft, context: PushContext) -> None:
         try:
-            remote = read_remote(context.ref)
+            remote = read_remote(context.listing)
         except SparkNotFound as error:
             # A lost delete of a trashed draft that was restored since, or a removal in the MLS.
             if error.route == "incomplete.get":
@@ -208,7 +219,7 @@ class PushCalls(SyncLease):
             sync.save()
 
     def _op_UpdateFields(self, op: planner.UpdateFields, draft: Draft, context: PushContext) -> None:
-        result = client().update_incomplete_listing(context.ref.id, dict(op.changes))
+        result = client().update_incomplete_listing(context.listing.id, dict(op.changes))
         with self.recording():
             self.save_row(
                 confirmed_fields={**(self.row.confirmed_fields or {}), **op.changes},
@@ -218,7 +229,7 @@ class PushCalls(SyncLease):
             )
 
     def _op_ReconcileItems(self, op: planner.ReconcileItems, draft: Draft, context: PushContext) -> None:
-        remote = list_items(op.kind, context.ref)
+        remote = list_items(op.kind, context.listing)
         now = timezone.now()
         rows = list(RemoteItem.objects.filter(draft_id=self.draft_id, kind=op.kind))
         known = {row.remote_id for row in rows if row.remote_id and not row.replacing}
@@ -340,9 +351,9 @@ class PushCalls(SyncLease):
         api = client()
         try:
             if op.kind == planner.PHOTO:
-                api.delete_photo(context.ref, op.remote_id)
+                api.delete_photo(context.listing, op.remote_id)
             else:
-                api.delete_document(context.ref, op.remote_id)
+                api.delete_document(context.listing, op.remote_id)
         except SparkNotFound:
             pass  # already gone: a delete whose answer was lost, or removed in the MLS
         with self.recording():
@@ -358,7 +369,7 @@ class PushCalls(SyncLease):
                 set_local_remote_id(op.kind, op.local_id, "")
 
     def _op_Upload(self, op: planner.Upload, draft: Draft, context: PushContext) -> None:
-        self.uploads.send(op, context.ref, context.upcoming)
+        self.uploads.send(op, context.listing, context.upcoming)
 
     def _op_Replace(self, op: planner.Replace, draft: Draft, context: PushContext) -> None:
         content = read_content(op.kind, op.local_id, op.content_name)
@@ -371,7 +382,7 @@ class PushCalls(SyncLease):
             )
         try:
             result = client().replace_photo(
-                context.ref,
+                context.listing,
                 op.remote_id,
                 content,
                 file_name=remote_file_name(op.kind, op.upload_token),
@@ -405,7 +416,7 @@ class PushCalls(SyncLease):
             set_local_remote_id(op.kind, op.local_id, new_id)
 
     def _op_UpdatePhoto(self, op: planner.UpdatePhoto, draft: Draft, context: PushContext) -> None:
-        client().update_photo(context.ref, op.remote_id, name=op.name, caption=op.caption)
+        client().update_photo(context.listing, op.remote_id, name=op.name, caption=op.caption)
         changes: dict[str, Any] = {"confirmed_at": timezone.now()}
         if op.name is not None:
             changes["name"] = op.name
@@ -417,19 +428,19 @@ class PushCalls(SyncLease):
             )
 
     def _op_SetPrimary(self, op: planner.SetPrimary, draft: Draft, context: PushContext) -> None:
-        client().update_photo(context.ref, op.remote_id, primary=True)
+        client().update_photo(context.listing, op.remote_id, primary=True)
         with self.recording():
             self.save_row(primary_photo=op.remote_id)
 
     def _op_RenameDocument(self, op: planner.RenameDocument, draft: Draft, context: PushContext) -> None:
-        client().rename_document(context.ref, op.remote_id, op.name)
+        client().rename_document(context.listing, op.remote_id, op.name)
         with self.recording():
             RemoteItem.objects.filter(draft_id=self.draft_id, kind=op.kind, local_id=op.local_id).update(
                 name=op.name, confirmed_at=timezone.now()
             )
 
     def _op_SetPrivacy(self, op: planner.SetPrivacy, draft: Draft, context: PushContext) -> None:
-        client().set_document_privacy(context.ref, op.remote_id, op.privacy)  # type: ignore[arg-type]
+        client().set_document_privacy(context.listing, op.remote_id, planner.document_privacy(op.privacy))
         with self.recording():
             RemoteItem.objects.filter(draft_id=self.draft_id, kind=op.kind, local_id=op.local_id).update(
                 privacy=op.privacy, confirmed_at=timezone.now()
@@ -438,9 +449,9 @@ class PushCalls(SyncLease):
     def _op_Reorder(self, op: planner.Reorder, draft: Draft, context: PushContext) -> None:
         api = client()
         if op.kind == planner.PHOTO:
-            api.reorder_photos(context.ref, list(op.remote_ids))
+            api.reorder_photos(context.listing, list(op.remote_ids))
         else:
-            api.reorder_documents(context.ref, list(op.remote_ids))
+            api.reorder_documents(context.listing, list(op.remote_ids))
         order_field = planner.ORDER_FIELDS[op.kind]
         with self.recording():
             self.save_row(**{order_field: list(op.remote_ids), f"{order_field}_pushed_at": timezone.now()})

@@ -22,13 +22,27 @@ import datetime as dt
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeGuard, get_args
+
+from spark.client import Privacy
 
 PHOTO = "photo"
 DOCUMENT = "document"
 KINDS = (PHOTO, DOCUMENT)
 # Where the remote's order of each kind is kept (the mirror, a promotion job).
 ORDER_FIELDS = {PHOTO: "photo_order", DOCUMENT: "document_order"}
+PRIVACIES: tuple[str, ...] = get_args(Privacy)
+
+
+def _is_privacy(value: str) -> TypeGuard[Privacy]:
+    return value in PRIVACIES
+
+
+def document_privacy(value: str) -> Privacy:
+    """A document's privacy as the MLS spells it (`Document.privacy` holds only these)."""
+    if not _is_privacy(value):
+        raise ValueError(f"Not a document privacy the MLS knows: {value!r}")
+    return value
 
 
 # --- State in ----------------------------------------------------------------------------
@@ -102,7 +116,7 @@ class MirrorState:
     order_pushed_at: Mapping[str, dt.datetime | None] = field(default_factory=dict)
 
     def order(self, kind: str) -> tuple[str, ...]:
-        return getattr(self, ORDER_FIELDS[kind])
+        return self.photo_order if kind == PHOTO else self.document_order
 
     def items_of(self, kind: str) -> list[MirrorItem]:
         return [item for item in self.items if item.kind == kind]
@@ -273,7 +287,7 @@ def same_value(a: Any, b: Any) -> bool:
     return _normal(a) == _normal(b)
 
 
-def _normal(value: Any) -> Any:
+def _normal(value: Any) -> object:
     return json.loads(json.dumps(value, sort_keys=True, default=str))
 
 
@@ -348,6 +362,7 @@ def _plan_items(
     blocked = [
         f"{kind}:{m.local_id}" for m in mirrored.values() if m.local_id in active and m.blocked_at(seq)
     ]
+    m: MirrorItem | None
 
     for m in orphans:
         if m.blocked_at(seq):
@@ -417,9 +432,9 @@ def _plan_items(
             if item.privacy and item.privacy != m.privacy:
                 ops.append(SetPrivacy(kind, item.local_id, m.remote_id, item.privacy))
 
-    if kind == PHOTO:
-        primary = next((item for item in items if item.primary), None)
-        m = mirrored.get(primary.local_id) if primary is not None else None
+    primary = next((item for item in items if item.primary), None) if kind == PHOTO else None
+    if primary is not None:
+        m = mirrored.get(primary.local_id)
         if m is not None and m.remote_id and not m.blocked_at(seq) and mirror.primary_photo != m.remote_id:
             ops.append(SetPrimary(kind, primary.local_id, m.remote_id))
 
@@ -440,7 +455,7 @@ def _plan_items(
 def _plan_order(
     kind: str,
     items: Iterable[LocalItem],
-    mirrored: Mapping[int | None, MirrorItem],
+    mirrored: Mapping[int, MirrorItem],
     mirror: MirrorState,
     timing: Timing,
     stuck: list[str],

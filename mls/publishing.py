@@ -28,6 +28,7 @@ from django.conf import settings
 from django.db import DatabaseError, transaction
 from django.utils import timezone
 
+from accounts.models import User
 from drafts.models import Draft, DraftStatus, TransitionNotAllowed
 from media_manager.models import Photo, ProcessingState
 from spark.client import ListingRef
@@ -78,7 +79,7 @@ def max_attempts() -> int:
 # --- Starting ---------------------------------------------------------------------------------
 
 
-def start(draft: Draft, *, by) -> Promotion:
+def start(draft: Draft, *, by: User) -> Promotion:
     """approved / publishing failed -> promoting, and the job queued after commit.
 
     A retry after a failure keeps what the live listing already confirmed: the job resumes.
@@ -169,7 +170,18 @@ class Publisher(PublishingLease):
 
     def __init__(self, draft_id: int, *, owner: str | None = None, budget: float | None = None) -> None:
         super().__init__(draft_id, owner=owner, budget=budget)
-        self.job: Promotion | None = None
+        self._job: Promotion | None = None
+
+    @property
+    def job(self) -> Promotion:
+        """The job's row as read at the top of the current step."""
+        if self._job is None:
+            raise RuntimeError(f"draft {self.draft_id}: no promotion row read yet")
+        return self._job
+
+    @job.setter
+    def job(self, job: Promotion) -> None:
+        self._job = job
 
     def save_job(self, **values: Any) -> None:
         with self.recording():
@@ -419,10 +431,10 @@ class Publisher(PublishingLease):
                     row.delete()
                 del items[local_id]
         for item in local:
-            row = items.get(item.local_id)
-            if row is None or not row.remote_id:
+            uploaded = items.get(item.local_id)
+            if uploaded is None or not uploaded.remote_id:
                 self.purpose = f"upload {kind} {item.local_id}"
-                items[item.local_id] = self._upload(kind, item, row)
+                items[item.local_id] = self._upload(kind, item, uploaded)
         for item in local:
             self._update_item(kind, item, items[item.local_id])
         self._apply_order(kind, [items[item.local_id].remote_id for item in local], local, items)
@@ -451,7 +463,7 @@ class Publisher(PublishingLease):
         known = {row.remote_id for row in items.values() if row.remote_id}
         unknown = [r for r in remote if isinstance(r, dict) and r.get("Id") and str(r["Id"]) not in known]
         now = timezone.now()
-        waits = []
+        waits: list[dt.datetime] = []
         for row in sending:
             candidates = upload_candidates(row, unknown)  # by our token, else by name (and caption)
             if candidates:
@@ -516,7 +528,11 @@ class Publisher(PublishingLease):
             else:
                 assert ticket is not None
                 result = api.upload_document_with_ticket(
-                    ticket, content, name=item.name, privacy=item.privacy, file_name=file_name
+                    ticket,
+                    content,
+                    name=item.name,
+                    privacy=planner.document_privacy(item.privacy),
+                    file_name=file_name,
                 )
         except SparkTicketError:
             # Used (perhaps by a send that did land) or expired: settle by the remote's list.
@@ -556,7 +572,7 @@ class Publisher(PublishingLease):
                 api.rename_document(self.ref, row.remote_id, item.name)
                 changes["name"] = item.name
             if item.privacy and row.privacy != item.privacy:
-                api.set_document_privacy(self.ref, row.remote_id, item.privacy)
+                api.set_document_privacy(self.ref, row.remote_id, planner.document_privacy(item.privacy))
                 changes["privacy"] = item.privacy
         if changes:
             with self.recording():
@@ -616,7 +632,7 @@ class Publisher(PublishingLease):
         self.save_job(verify_rounds=rounds, step=back_to)
 
     def _compare(
-        self, draft: Draft, fields: Mapping[str, Any], photos: list, documents: list
+        self, draft: Draft, fields: Mapping[str, Any], photos: list[Any], documents: list[Any]
     ) -> tuple[list[str], str]:
         """What differs between the live listing and the draft, repaired or forgotten so the
         step it sends the job back to puts it right; and that step (the earliest needed)."""

@@ -15,6 +15,7 @@ import enum
 import functools
 import logging
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from django.conf import settings
@@ -22,6 +23,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from accounts.models import User
 from drafts.models import Draft, DraftEvent
 from spark.client import ListingRef
 from spark.errors import SparkError, SparkRateLimited
@@ -30,7 +32,7 @@ from . import enqueue, planner
 from .drift import LISTING_GONE, apply_drift_decision
 from .failures import backoff_seconds, describe, field_details, is_transient
 from .leased import LeaseLost, once_the_database_is_back, settle_seconds
-from .models import HELD_STATES, PROMOTION_OWNED, DraftSync, RemoteItem, SyncState
+from .models import HELD_STATES, PROMOTION_OWNED, DraftSync, DraftSyncQuerySet, RemoteItem, SyncState
 from .operations import ListingGone, NeedsAttention, NotYet, PushCalls, PushContext, item_noun
 from .remote import (
     hold_every_worker,
@@ -454,7 +456,7 @@ class Pusher(PushCalls):
     # -- the calls --
 
 
-def work_row(draft_id: int) -> dict[str, Any] | None:
+def work_row(draft_id: int) -> Mapping[str, Any] | None:
     return (
         DraftSync.objects.filter(pk=draft_id)
         .values(
@@ -472,7 +474,7 @@ def work_row(draft_id: int) -> dict[str, Any] | None:
     )
 
 
-def needs_push(draft_id: int, row: dict[str, Any] | None = None) -> bool:
+def needs_push(draft_id: int, row: Mapping[str, Any] | None = None) -> bool:
     """Whether a push has anything to do (`row`: a `work_row` just read, else read now)."""
     if row is None:
         row = work_row(draft_id)
@@ -497,7 +499,7 @@ def _promotion_owns(draft_id: int) -> bool:
     return Draft.objects.filter(pk=draft_id, status__in=PROMOTION_OWNED).exists()
 
 
-def removal_due(now: dt.datetime | None = None):
+def removal_due(now: dt.datetime | None = None) -> DraftSyncQuerySet:
     """Trashed drafts whose remote listing is still to delete (DraftSync.objects.due() leaves
     the trash out), under the same holds, leases and back-off as `due()`."""
     now = now or timezone.now()
@@ -511,7 +513,7 @@ def removal_due(now: dt.datetime | None = None):
     )
 
 
-def due_for_sweep(now: dt.datetime | None = None):
+def due_for_sweep(now: dt.datetime | None = None) -> DraftSyncQuerySet:
     """What the sweep queues: `due()` plus trashed drafts still in the MLS, never a draft the
     promotion job owns."""
     now = now or timezone.now()
@@ -578,7 +580,7 @@ def sweep(now: dt.datetime | None = None, *, limit: int = 500) -> int:
         .order_by(F("next_attempt_at").asc(nulls_first=True))
         .values_list("draft_id", flat=True)[:limit]
     )
-    published = []
+    published: list[int] = []
     for draft_id in due:
         try:
             enqueue.publish_from_worker(draft_id, countdown=0, mark=False)
@@ -593,7 +595,7 @@ def sweep(now: dt.datetime | None = None, *, limit: int = 500) -> int:
     return len(published)
 
 
-def request_retry(draft: Draft, *, by) -> bool:
+def request_retry(draft: Draft, *, by: User) -> bool:
     """A person asks to try again: re-queue once (a second click while pending does nothing)."""
     cleared = dict(state=SyncState.PENDING, fields_failed_seq=None, enqueued_at=timezone.now(), **NO_ERROR)
     with transaction.atomic():

@@ -40,8 +40,8 @@ LONGEST_READ_RETRY_WAIT = 5
 MAX_PAGES = 4000
 
 _lock = threading.Lock()
-_client_cache: dict[tuple, SparkClient] = {}
-_limiter_cache: dict[tuple, RateLimiter] = {}
+_client_cache: dict[tuple[Any, ...], SparkClient] = {}
+_limiter_cache: dict[tuple[str, float, str], RateLimiter] = {}
 
 
 def limiter() -> RateLimiter:
@@ -169,7 +169,7 @@ def list_items(kind: str, ref: ListingRef) -> list[dict[str, Any]]:
     return [record for record in result.results if isinstance(record, dict) and record.get("Id")]
 
 
-def upload_ticket(kind: str, ref: ListingRef | None) -> Ticket | None:
+def upload_ticket(kind: str, ref: ListingRef) -> Ticket | None:
     """A new single-use upload ticket for a photo or document of listing `ref`; None where the
     remote has no photo tickets (the photo then goes by base64 POST). Documents have no other
     way in (docs/spark-protocol.md), so that refusal is raised."""

@@ -24,7 +24,7 @@ from media_manager.models import Document, Photo, ProcessingState
 from spark.client import ListingRef
 
 from . import planner
-from .models import DraftSync, ItemKind, RemoteItem
+from .models import DraftSync, ItemKind, PromotionItem, RemoteItem
 from .remote import client, list_items, parse_time, read_with_retry
 
 # What the remote shows instead of a value we may not read.
@@ -162,7 +162,8 @@ def read_content(kind: str, local_id: int, name: str = "") -> bytes:
     elif not name:
         name = Document.objects.values_list("file", flat=True).get(pk=local_id)
     with default_storage.open(name, "rb") as handle:
-        return handle.read()
+        content: bytes = handle.read()
+    return content
 
 
 def set_local_remote_id(kind: str, local_id: int | None, remote_id: str) -> None:
@@ -173,7 +174,7 @@ def set_local_remote_id(kind: str, local_id: int | None, remote_id: str) -> None
     model.objects.filter(pk=local_id).update(remote_id=remote_id)
 
 
-def upload_candidates(row: RemoteItem, unknown: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def upload_candidates(row: RemoteItem | PromotionItem, unknown: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Remote items that may be `row`'s lost upload: by our token in any of its attributes
     (FileName, Uri), else by what we sent (Name and Caption; Name for documents)."""
     token = row.upload_token.hex if row.upload_token else ""

@@ -15,7 +15,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from django.conf import settings
@@ -78,9 +78,7 @@ def _ticket_threads() -> ThreadPoolExecutor:
         return _ticket_pool[1]
 
 
-def _ticket_or_error(
-    kind: str, ref: ListingRef | None, *, helper: bool = False
-) -> Ticket | SparkError | None:
+def _ticket_or_error(kind: str, ref: ListingRef, *, helper: bool = False) -> Ticket | SparkError | None:
     if helper:
         mark_helper_thread()  # in this call's own copy of the job's context
     try:
@@ -102,7 +100,7 @@ class UploadRun:
         self.copies: dict[tuple[str, int], str] = {}
         self.copied: dict[tuple[str, int], str] = {}
 
-    def send(self, op: planner.Upload, ref: ListingRef | None, upcoming: tuple[planner.Op, ...]) -> None:
+    def send(self, op: planner.Upload, ref: ListingRef, upcoming: Sequence[planner.Op]) -> None:
         """Send one upload, first preparing its run (this op and the uploads `upcoming` right
         after it) unless it is already prepared."""
         api = client()
@@ -141,7 +139,11 @@ class UploadRun:
             else:
                 assert ticket is not None
                 result = api.upload_document_with_ticket(
-                    ticket, content, name=op.name, privacy=op.privacy, file_name=file_name
+                    ticket,
+                    content,
+                    name=op.name,
+                    privacy=planner.document_privacy(op.privacy),
+                    file_name=file_name,
                 )
         except SparkTicketError:
             # The ticket was refused: used (perhaps by an earlier send that did land) or expired.
@@ -183,7 +185,7 @@ class UploadRun:
                 self.write_end()
 
     def prepare(
-        self, op: planner.Upload, ref: ListingRef | None, upcoming: tuple[planner.Op, ...]
+        self, op: planner.Upload, ref: ListingRef, upcoming: Sequence[planner.Op]
     ) -> list[PreparedUpload]:
         """`op` and the uploads right after it in the plan (up to UPLOAD_RUN), each with its
         ticket: a kept one still usable, else a new one. The first new ticket is asked for on
@@ -228,7 +230,7 @@ class UploadRun:
         return run
 
     def _take_tickets(
-        self, indexes: list[int], kinds: list[str], ref: ListingRef | None, *, at_once: bool
+        self, indexes: list[int], kinds: list[str], ref: ListingRef, *, at_once: bool
     ) -> dict[int, Ticket | SparkError | None]:
         """New tickets for several uploads: by index, a ticket, None (no photo tickets) or the
         SparkError the remote answered. `at_once`: all in flight together, from helper threads

@@ -4,18 +4,21 @@ the user may not see)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.http import Http404, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
+from accounts.http import AuthenticatedRequest
 from drafts.access import get_draft_for
-from drafts.models import DraftStatus, TransitionNotAllowed
+from drafts.models import Draft, DraftStatus, TransitionNotAllowed
 from spark.errors import SparkError
 
 from . import drift, publishing, push
@@ -27,12 +30,12 @@ CALLS_PAGE_SIZE = 100
 ATTENTION_PAGE_SIZE = 50
 
 
-def _sync_row(draft) -> DraftSync:
+def _sync_row(draft: Draft) -> DraftSync:
     # Not get_or_create: a GET writes nothing (a draft the engine has not seen yet is pending).
     return DraftSync.objects.filter(pk=draft.pk).first() or DraftSync(draft=draft)
 
 
-def _status_context(draft) -> dict:
+def _status_context(draft: Draft) -> dict[str, Any]:
     row = _sync_row(draft)
     return {
         "draft": draft,
@@ -44,7 +47,7 @@ def _status_context(draft) -> dict:
 
 @login_required
 @require_GET
-def draft_sync(request: HttpRequest, pk: int) -> HttpResponse:
+def draft_sync(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     draft = get_draft_for(request.user, pk, include_trash=True)
     calls = RemoteCall.objects.filter(draft=draft).order_by("-at", "-pk")
     page = Paginator(calls, CALLS_PAGE_SIZE).get_page(request.GET.get("page"))
@@ -56,7 +59,7 @@ def draft_sync(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_GET
-def draft_sync_badge(request: HttpRequest, pk: int) -> HttpResponse:
+def draft_sync_badge(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     """The badge alone, for htmx polling while a push is under way."""
     draft = get_draft_for(request.user, pk, include_trash=True)
     return render(request, "mls/tags/sync_badge.html", badge_context(draft))
@@ -64,7 +67,7 @@ def draft_sync_badge(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def draft_sync_retry(request: HttpRequest, pk: int) -> HttpResponse:
+def draft_sync_retry(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     draft = get_draft_for(request.user, pk)
     queued = push.request_retry(draft, by=request.user)
     if request.htmx:
@@ -80,7 +83,7 @@ def draft_sync_retry(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def draft_sync_resolve(request: HttpRequest, pk: int) -> HttpResponse:
+def draft_sync_resolve(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     draft = get_draft_for(request.user, pk, write=True)
     keep = request.POST.get("keep", "")
     if keep not in ("portal", "remote"):
@@ -99,7 +102,7 @@ def draft_sync_resolve(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_GET
-def needs_attention(request: HttpRequest) -> HttpResponse:
+def needs_attention(request: AuthenticatedRequest) -> HttpResponse:
     """Drafts whose sync waits for a person (gave up, refused, changed in the MLS), scoped to
     what the user may see: an office admin sees the office's, an agent their own."""
     rows = (
@@ -118,7 +121,7 @@ def needs_attention(request: HttpRequest) -> HttpResponse:
 # --- Publishing (mls/publishing.py) ---------------------------------------------------------
 
 
-def _promotion_context(request: HttpRequest, draft, **extra) -> dict:
+def _promotion_context(request: AuthenticatedRequest, draft: Draft, **extra: Any) -> dict[str, Any]:
     job = Promotion.objects.filter(pk=draft.pk).first()
     return {
         "draft": draft,
@@ -130,13 +133,13 @@ def _promotion_context(request: HttpRequest, draft, **extra) -> dict:
     }
 
 
-def _review_url(draft) -> str:
+def _review_url(draft: Draft) -> str:
     return reverse("drafts:draft_review", args=[draft.pk])
 
 
 @login_required
 @require_POST
-def draft_preflight(request: HttpRequest, pk: int) -> HttpResponse:
+def draft_preflight(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     """Ask the MLS whether it would accept the draft as a listing (nothing is stored)."""
     draft = get_draft_for(request.user, pk)
     if not draft.can_review(request.user):
@@ -151,7 +154,7 @@ def draft_preflight(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def draft_promote(request: HttpRequest, pk: int) -> HttpResponse:
+def draft_promote(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     draft = get_draft_for(request.user, pk)
     try:
         publishing.start(draft, by=request.user)
@@ -166,7 +169,7 @@ def draft_promote(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_GET
-def promotion_status(request: HttpRequest, pk: int) -> HttpResponse:
+def promotion_status(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     """The publishing panel alone, for htmx polling while the job runs."""
     draft = get_draft_for(request.user, pk, include_trash=True)
     return render(request, "mls/promotion_panel.html", _promotion_context(request, draft))
@@ -174,12 +177,13 @@ def promotion_status(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_GET
-def live_listing(request: HttpRequest, pk: int) -> HttpResponse:
+def live_listing(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     """The live listing as the MLS shows it now (read back with Photos and Documents)."""
     draft = get_draft_for(request.user, pk, include_trash=True)
     if not draft.live_listing_id:
         raise Http404("This draft has no live listing yet.")
-    listing, problem = {}, ""
+    listing: dict[str, Any] = {}
+    problem = ""
     try:
         listing = publishing.live_listing(draft)
     except SparkError as error:

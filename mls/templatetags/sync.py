@@ -10,17 +10,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from django import template
 from django.utils import timezone
 
-from drafts.models import DraftStatus
+from drafts.models import Draft, DraftStatus
+from media_manager.models import Document, Photo
 from mls.models import DraftSync, ItemKind, RemoteItem, SyncState
 
 register = template.Library()
 
-LABELS = {
+LABELS: dict[str, str] = {
     SyncState.PENDING: "Waiting to sync",
     SyncState.SYNCING: "Syncing…",
     SyncState.RETRYING: "Retrying",
@@ -39,14 +41,14 @@ ITEM_LABELS = {
 POLLING = {SyncState.PENDING, SyncState.SYNCING, SyncState.RETRYING}
 
 
-def _row(draft) -> DraftSync | None:
+def _row(draft: Draft) -> DraftSync | None:
     try:
         return draft.sync
     except DraftSync.DoesNotExist:
         return None
 
 
-def _elsewhere(draft, row: DraftSync | None) -> tuple[str, str, bool] | None:
+def _elsewhere(draft: Draft, row: DraftSync | None) -> tuple[str, str, bool] | None:
     """(state, label, poll) of a draft the engine no longer pushes: in the trash, being
     published or live. Their change_seq runs ahead of what the engine confirmed, which would
     otherwise read as "Waiting to sync" for ever."""
@@ -61,7 +63,7 @@ def _elsewhere(draft, row: DraftSync | None) -> tuple[str, str, bool] | None:
     return None
 
 
-def badge_context(draft) -> dict[str, Any]:
+def badge_context(draft: Draft) -> dict[str, Any]:
     row = _row(draft)
     elsewhere = _elsewhere(draft, row)
     if elsewhere is not None:
@@ -84,19 +86,20 @@ def badge_context(draft) -> dict[str, Any]:
 
 
 @register.inclusion_tag("mls/tags/sync_badge.html")
-def sync_badge(draft) -> dict[str, Any]:
+def sync_badge(draft: Draft) -> dict[str, Any]:
     return badge_context(draft)
 
 
 @register.simple_tag
-def sync_mirror(draft) -> dict[tuple[str, int], RemoteItem]:
+def sync_mirror(draft: Draft) -> dict[tuple[str, int], RemoteItem]:
     return {
         (row.kind, row.local_id): row
         for row in RemoteItem.objects.filter(draft_id=draft.pk, local_id__isnull=False)
+        if row.local_id is not None
     }
 
 
-def media_sync_context(draft, changed: bool) -> dict[str, Any]:
+def media_sync_context(draft: Draft, changed: bool) -> dict[str, Any]:
     """For the media page's regions: the remote's mirror of the draft's items, read once per
     response (one query, however many photos and documents), and whether the regions should
     poll for the badges to move on: while a push is due or under way, or right after a change
@@ -104,7 +107,7 @@ def media_sync_context(draft, changed: bool) -> dict[str, Any]:
     return {"sync_mirror": sync_mirror(draft), "sync_polling": changed or badge_context(draft)["poll"]}
 
 
-def item_state(kind: str, item, row: RemoteItem | None) -> tuple[str, str]:
+def item_state(kind: str, item: Photo | Document, row: RemoteItem | None) -> tuple[str, str]:
     """(state, reason) of one photo or document."""
     if getattr(item, "deleted_at", None) is not None:
         return ("deleting", "") if row is not None and row.remote_id else ("", "")
@@ -117,14 +120,16 @@ def item_state(kind: str, item, row: RemoteItem | None) -> tuple[str, str]:
     if row is None or not row.remote_id:
         return "pending", ""
     same = row.name == item.name and row.content_sha256 == (item.sha256 or row.content_sha256)
-    if kind == ItemKind.PHOTO:
+    if isinstance(item, Photo):
         same = same and row.caption == item.caption
     else:
         same = same and row.privacy == item.privacy
     return ("synced" if same else "pending"), ""
 
 
-def _item_badge(kind: str, item, mirror) -> dict[str, Any]:
+def _item_badge(
+    kind: str, item: Photo | Document, mirror: Mapping[tuple[str, int], RemoteItem] | None
+) -> dict[str, Any]:
     if mirror is None:
         row = RemoteItem.objects.filter(draft_id=item.draft_id, kind=kind, local_id=item.pk).first()
     else:
@@ -134,17 +139,21 @@ def _item_badge(kind: str, item, mirror) -> dict[str, Any]:
 
 
 @register.inclusion_tag("mls/tags/item_sync_badge.html")
-def photo_sync_badge(photo, mirror=None) -> dict[str, Any]:
+def photo_sync_badge(
+    photo: Photo, mirror: Mapping[tuple[str, int], RemoteItem] | None = None
+) -> dict[str, Any]:
     return _item_badge(ItemKind.PHOTO, photo, mirror)
 
 
 @register.inclusion_tag("mls/tags/item_sync_badge.html")
-def document_sync_badge(document, mirror=None) -> dict[str, Any]:
+def document_sync_badge(
+    document: Document, mirror: Mapping[tuple[str, int], RemoteItem] | None = None
+) -> dict[str, Any]:
     return _item_badge(ItemKind.DOCUMENT, document, mirror)
 
 
 @register.inclusion_tag("mls/tags/field_error.html")
-def sync_field_error(draft, field_name: str) -> dict[str, Any]:
+def sync_field_error(draft: Draft, field_name: str) -> dict[str, Any]:
     row = _row(draft)
     errors: list[str] = []
     warnings: list[str] = []

@@ -4,6 +4,7 @@ Uses a redis-server of its own on a free port (the machine's Redis is never stop
 
 from __future__ import annotations
 
+import itertools
 import json
 import shutil
 import signal
@@ -103,6 +104,9 @@ def doorbell(redis_server, settings):
     app.close()
 
 
+PRICES = itertools.count(300000)
+
+
 def timed_saves(drafts, agent, seconds: float) -> list[float]:
     latencies = []
     deadline = time.monotonic() + seconds
@@ -110,9 +114,11 @@ def timed_saves(drafts, agent, seconds: float) -> list[float]:
     while time.monotonic() < deadline:
         draft = Draft.objects.get(pk=drafts[index % len(drafts)].pk)
         started = time.monotonic()
+        # A price never used before: every save is a change, however few the last phase made
+        # on a slow machine (a phase starting over at 300000 could repeat a draft's price).
         saved = draft.save_field(
             "list_price",
-            str(300000 + index),
+            str(next(PRICES)),
             by=agent,
             seen_version=draft.version,
             seen_value=draft.list_price,

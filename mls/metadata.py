@@ -13,6 +13,7 @@ only the database, never the MLS.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -261,16 +262,30 @@ class _Refresh:
             logger.warning("MLS metadata %s %r: %s", service, key, describe(error))
             return
         row.checked_at = now
-        if result.not_modified or result.results == row.payload:
+        if result.not_modified:
             row.save(update_fields=["checked_at"])
             self.report.unchanged += 1
             return
-        row.payload = result.results
+        # New validators are kept even for the same content: else every later check is a full read.
         row.etag = result.validators.etag or ""
         row.last_modified = result.validators.last_modified or ""
+        if result.results == row.payload:
+            row.save(update_fields=["checked_at", "etag", "last_modified"])
+            self.report.unchanged += 1
+            return
+        row.payload = result.results
         row.fetched_at = now
         row.save()
         self.report.changed += 1
+
+    def read_each(
+        self,
+        service: MetadataService,
+        keys: Iterable[str],
+        call: Callable[[str, Validators | None], SparkResult],
+    ) -> None:
+        for key in keys:
+            self.read(service, key, functools.partial(call, key))
 
 
 def _list_fields(described: dict[str, Any]) -> Iterable[str]:
@@ -292,17 +307,30 @@ def refresh(mls_id: str | None = None, *, api: SparkClient | None = None) -> Ref
     run.read(MetadataService.UNIT_FIELDS, "", lambda v: api.unit_fields(mls_id=mls))
 
     copies = Copies(mls_id)
-    for name in _list_fields(copies.keyed(MetadataService.STANDARD_FIELDS)):
-        run.read(MetadataService.STANDARD_FIELD, name, lambda v, n=name: api.standard_field(n, if_changed=v))
-    for name, (_group, described) in _custom_fields(copies).items():
-        if described.get("HasList"):
-            run.read(MetadataService.CUSTOM_FIELD, name, lambda v, n=name: api.custom_field(n, if_changed=v))
-    for name in _list_fields(copies.keyed(MetadataService.ROOM_FIELDS)):
-        run.read(MetadataService.ROOM_FIELD, name, lambda v, n=name: api.room_field(n, mls_id=mls))
-    for name in _list_fields(copies.keyed(MetadataService.UNIT_FIELDS)):
-        run.read(MetadataService.UNIT_FIELD, name, lambda v, n=name: api.unit_field(n, mls_id=mls))
-    for kind in property_types(mls_id=mls_id):
-        run.read(MetadataService.LISTING_RULES, kind.code, lambda v, c=kind.code: api.listing_rules(c))
+    custom_lists = [name for name, (_group, body) in _custom_fields(copies).items() if body.get("HasList")]
+    run.read_each(
+        MetadataService.STANDARD_FIELD,
+        _list_fields(copies.keyed(MetadataService.STANDARD_FIELDS)),
+        lambda name, v: api.standard_field(name, if_changed=v),
+    )
+    run.read_each(
+        MetadataService.CUSTOM_FIELD, custom_lists, lambda name, v: api.custom_field(name, if_changed=v)
+    )
+    run.read_each(
+        MetadataService.ROOM_FIELD,
+        _list_fields(copies.keyed(MetadataService.ROOM_FIELDS)),
+        lambda name, v: api.room_field(name, mls_id=mls),
+    )
+    run.read_each(
+        MetadataService.UNIT_FIELD,
+        _list_fields(copies.keyed(MetadataService.UNIT_FIELDS)),
+        lambda name, v: api.unit_field(name, mls_id=mls),
+    )
+    run.read_each(
+        MetadataService.LISTING_RULES,
+        [kind.code for kind in property_types(mls_id=mls_id)],
+        lambda code, v: api.listing_rules(code),
+    )
     logger.info(
         "MLS metadata refreshed: %d changed, %d unchanged, %d failed",
         run.report.changed,

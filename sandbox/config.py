@@ -5,7 +5,8 @@ environment) <- ``POST _control/options`` (stored in ``SandboxConfig``, wiped by
 test in another process can flip one without restarting the server.
 
 Every behaviour the Spark pages leave open (docs/spark-protocol.md#open-questions) is an option here; the
-comment on each links its entry. The defaults pick the variant that is hardest on a client.
+comment on each links its entry. The defaults pick the variant that is hardest on a client. The metadata
+services' assumptions are listed in sandbox/meta_catalog.py.
 """
 
 from __future__ import annotations

@@ -387,6 +387,16 @@ CELERY_BEAT_SCHEDULE["spark-check-drift"] = {
     "schedule": SYNC_DRIFT_INTERVAL_SECONDS,
 }
 
+# --- MLS metadata (mls/metadata.py) -----------------------------------------------------
+# The MLS whose fields, lists and rules the portal keeps; empty = the one the Spark key reads.
+SPARK_MLS_ID = env_str("SPARK_MLS_ID", "")
+# How often beat reads the MLS's metadata again (conditional GET where Spark offers it).
+MLS_METADATA_REFRESH_SECONDS = env_int("MLS_METADATA_REFRESH_SECONDS", 86400)
+CELERY_BEAT_SCHEDULE["mls-refresh-metadata"] = {
+    "task": "mls.refresh_metadata",
+    "schedule": MLS_METADATA_REFRESH_SECONDS,
+}
+
 # --- Media limits (media_manager) -----------------------------------------------------
 PHOTO_MAX_BYTES = env_int("PHOTO_MAX_BYTES", 25 * 1024 * 1024)
 PHOTO_MAX_PIXELS = env_int("PHOTO_MAX_PIXELS", 40_000_000)

@@ -26,6 +26,7 @@ logger = logging.getLogger(__name__)
 # The Celery task names (mls/tasks.py); kept from the `spark` app so messages in flight still run.
 SYNC_DRAFT_TASK = "spark.sync_draft"
 PROMOTE_DRAFT_TASK = "spark.promote_draft"
+REFRESH_METADATA_TASK = "mls.refresh_metadata"
 # A broker countdown never exceeds this; longer waits live in `next_attempt_at` and the sweep.
 MAX_BROKER_COUNTDOWN = 60
 
@@ -55,6 +56,17 @@ def publish_from_worker(draft_id: int, *, countdown: float = 0.0, mark: bool = T
         return
     if mark:
         DraftSync.objects.filter(pk=draft_id).update(enqueued_at=timezone.now())
+
+
+def request_metadata_refresh(mls_id: str) -> bool:
+    """Queue a refresh of the MLS's metadata (an office admin's button); False when the broker
+    does not take the message (the daily refresh still runs)."""
+    try:
+        current_app.tasks[REFRESH_METADATA_TASK].apply_async((mls_id,), retry=False)
+    except Exception:
+        logger.warning("could not queue the MLS metadata refresh", exc_info=True)
+        return False
+    return True
 
 
 def doorbell_for(app: Celery | None = None, **options: Any) -> Doorbell:

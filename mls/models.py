@@ -469,3 +469,54 @@ class PromotionItem(UploadTicket):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.local_id} -> {self.remote_id or '?'}"
+
+
+class MetadataService(models.TextChoices):
+    """The metadata services the portal keeps a copy of (mls/metadata.py)."""
+
+    STANDARD_FIELDS = "standard_fields", "Standard fields"
+    STANDARD_FIELD = "standard_field", "A standard field's list"
+    PROPERTY_TYPES = "property_types", "Property types"
+    FIELD_ORDER = "field_order", "Field order"
+    CUSTOM_FIELDS = "custom_fields", "Custom fields"
+    CUSTOM_FIELD = "custom_field", "A custom field's list"
+    ROOM_FIELDS = "room_fields", "Room fields"
+    ROOM_FIELD = "room_field", "A room field's list"
+    UNIT_FIELDS = "unit_fields", "Unit fields"
+    UNIT_FIELD = "unit_field", "A unit field's list"
+    LISTING_RULES = "listing_rules", "Listing rules"
+
+
+class MlsMetadata(models.Model):
+    """The last copy of one metadata answer of one MLS: `key` names the field or property type
+    (empty for a whole service). `payload` is None until a read succeeds; a failed refresh keeps
+    the copy and records why (`failure`, `failed_at`)."""
+
+    mls_id = models.CharField(max_length=40, blank=True)
+    service = models.CharField(max_length=30, choices=MetadataService.choices)
+    key = models.CharField(max_length=200, blank=True)
+    payload = models.JSONField(null=True, blank=True)
+    # The validators of a conditional GET, as the MLS sent them (empty for other services).
+    etag = models.CharField(max_length=200, blank=True)
+    last_modified = models.CharField(max_length=100, blank=True)
+    # When the copy last changed; when the MLS last answered (304 included); the last failure.
+    fetched_at = models.DateTimeField(null=True, blank=True)
+    checked_at = models.DateTimeField(null=True, blank=True)
+    failed_at = models.DateTimeField(null=True, blank=True)
+    failure = models.TextField(blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["mls_id", "service", "key"], name="mls_metadata_one_copy"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_service_display()} {self.key}".strip()
+
+    @property
+    def is_read(self) -> bool:
+        return self.payload is not None
+
+    @property
+    def last_try_failed(self) -> bool:
+        return self.failed_at is not None and (self.checked_at is None or self.failed_at > self.checked_at)

@@ -1,14 +1,15 @@
-"""Celery tasks of the push and publishing: thin; the work is in mls/push.py, mls/drift.py and
-mls/publishing.py. Messages carry only a draft id; duplicates are harmless (the draft's lease
-decides who works). The names keep the `spark.` prefix of the former app (messages in flight).
+"""Celery tasks of the push, publishing and the MLS metadata: thin; the work is in mls/push.py,
+mls/drift.py, mls/publishing.py and mls/metadata.py. Sync messages carry only a draft id;
+duplicates are harmless (the draft's lease decides who works). The names keep the `spark.`
+prefix of the former app (messages in flight).
 """
 
 from celery import shared_task
 
 from listings_portal.celery import RETRY_WHEN_DATABASE_IS_GONE
 
-from . import drift, publishing, push
-from .enqueue import PROMOTE_DRAFT_TASK, SYNC_DRAFT_TASK
+from . import drift, metadata, publishing, push
+from .enqueue import PROMOTE_DRAFT_TASK, REFRESH_METADATA_TASK, SYNC_DRAFT_TASK
 
 # Once a claim is held, a job waits for the database itself (mls/leased.py
 # `once_the_database_is_back`); before that, the task is simply run again.
@@ -33,3 +34,9 @@ def check_drift() -> int:
 @shared_task(name=PROMOTE_DRAFT_TASK, ignore_result=True, **RETRY_WHEN_DATABASE_IS_GONE)
 def promote_draft(draft_id: int) -> str:
     return publishing.run(int(draft_id))
+
+
+@shared_task(name=REFRESH_METADATA_TASK, ignore_result=True)
+def refresh_metadata(mls_id: str | None = None) -> int:
+    """Beat (daily) and the office admin's button: returns how many copies changed."""
+    return metadata.refresh(mls_id).changed

@@ -13,4 +13,6 @@ urlpatterns = [
     path("drafts/<int:pk>/publishing/", views.promotion_status, name="promotion_status"),
     path("drafts/<int:pk>/live/", views.live_listing, name="live_listing"),
     path("attention/", views.needs_attention, name="needs_attention"),
+    path("mls-lists/", views.mls_lists, name="mls_lists"),
+    path("mls-lists/refresh/", views.mls_lists_refresh, name="mls_lists_refresh"),
 ]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -21,7 +22,7 @@ from drafts.access import get_draft_for
 from drafts.models import Draft, DraftStatus, TransitionNotAllowed
 from spark.errors import SparkError
 
-from . import drift, publishing, push
+from . import drift, enqueue, metadata, publishing, push
 from .failures import describe
 from .models import DraftSync, Promotion, RemoteCall, RemoteItem, SyncState
 from .templatetags.sync import badge_context
@@ -205,3 +206,41 @@ def live_listing(request: AuthenticatedRequest, pk: int) -> HttpResponse:
         "nav": "drafts",
     }
     return render(request, "mls/live_listing.html", context, status=502 if problem else 200)
+
+
+# --- The MLS's lists (mls/metadata.py) ------------------------------------------------------
+
+
+def _require_admin(request: AuthenticatedRequest) -> None:
+    if not request.user.is_reviewer:
+        raise PermissionDenied("Only office and company admins manage the MLS's lists.")
+
+
+@login_required
+@require_GET
+def mls_lists(request: AuthenticatedRequest) -> HttpResponse:
+    """When each of the MLS's lists was last read, and why the last try failed if it did."""
+    _require_admin(request)
+    lines = metadata.status()
+    context = {
+        "lines": lines,
+        "never_read": not any(line.read for line in lines),
+        "not_read_yet": metadata.NOT_READ_YET,
+        "nav": "attention",
+    }
+    return render(request, "mls/mls_lists.html", context)
+
+
+@login_required
+@require_POST
+def mls_lists_refresh(request: AuthenticatedRequest) -> HttpResponse:
+    _require_admin(request)
+    if enqueue.request_metadata_refresh(settings.SPARK_MLS_ID):
+        messages.success(
+            request, "The MLS's lists are being read again; this page shows the result in a minute."
+        )
+    else:
+        messages.error(
+            request, "The refresh could not be queued: the task queue is not answering. Try again later."
+        )
+    return redirect("mls:mls_lists")

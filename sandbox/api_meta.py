@@ -1,9 +1,11 @@
-"""Metadata services (standard fields, property types, rules) and the OAuth 2 token endpoints."""
+"""Metadata services (standard fields, property types, custom fields, field order, rooms and units
+fields, rules) and the OAuth 2 token endpoints."""
 
 from __future__ import annotations
 
 import base64
 import datetime as dt
+import hashlib
 import json
 import secrets
 from typing import Any
@@ -11,8 +13,9 @@ from typing import Any
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.http import HttpResponse, JsonResponse
+from django.utils.http import http_date, parse_http_date_safe
 
-from . import catalog
+from . import catalog, meta_catalog
 from .config import now, option
 from .envelope import not_found, success
 from .models import AccessToken, GrantCode
@@ -20,19 +23,113 @@ from .pipeline import Api
 
 # --- metadata -----------------------------------------------------------------------------------------
 
+NOT_MODIFIED = 304
+# Characters of the body's hash used as its ETag.
+ETAG_LENGTH = 32
+
+
+def _last_updated() -> dt.datetime:
+    """When the MLS last changed its metadata: option ``metadata_revision`` moves it a day a step,
+    so a test can make the MLS change its lists."""
+    published = dt.datetime.fromisoformat(catalog.LAST_UPDATED)
+    return published + dt.timedelta(days=int(option("metadata_revision")))
+
+
+def _is_fresh(api: Api, etag: str, modified: dt.datetime) -> bool:
+    """RFC 9110: If-None-Match decides when present, else If-Modified-Since."""
+    if_none_match = api.request.headers.get("If-None-Match")
+    if if_none_match is not None:
+        tags = {tag.strip() for tag in if_none_match.split(",")}
+        return "*" in tags or etag in tags or f"W/{etag}" in tags
+    since = parse_http_date_safe(api.request.headers.get("If-Modified-Since", ""))
+    return since is not None and since >= int(modified.timestamp())
+
+
+def conditional(api: Api, results: list[Any], **extra: Any) -> HttpResponse:
+    """An answer with ``ETag`` and ``Last-Modified``, or 304 with an empty body when the client's
+    validators still match (docs/spark-protocol.md#conditional-requests)."""
+    modified = _last_updated()
+    body = json.dumps({"Results": results, **extra, "revision": option("metadata_revision")}, sort_keys=True)
+    etag = '"' + hashlib.sha256(body.encode()).hexdigest()[:ETAG_LENGTH] + '"'
+    if _is_fresh(api, etag, modified):
+        response = HttpResponse(status=NOT_MODIFIED)
+        response.spark_code = None
+        response._has_been_logged = True
+    else:
+        response = success(results, **extra)
+    response["ETag"] = etag
+    response["Last-Modified"] = http_date(modified.timestamp())
+    return response
+
+
+def _last_updated_iso() -> str:
+    return _last_updated().strftime("%Y-%m-%dT%H:%M:%SZ")
+
 
 def standardfields_list(api: Api, mls_id: str | None = None) -> HttpResponse:
     fields = {name: catalog.standard_field_json(spec) for name, spec in catalog.FIELDS.items()}
-    return success([fields], LastUpdated=catalog.LAST_UPDATED)
+    return conditional(api, [fields], LastUpdated=_last_updated_iso())
 
 
 def standardfields_get(api: Api, field_name: str) -> HttpResponse:
     spec = catalog.FIELDS.get(field_name)
     if spec is None:
         raise not_found("Standard field")
-    return success(
-        [{field_name: catalog.standard_field_json(spec, with_list=True)}], LastUpdated=catalog.LAST_UPDATED
-    )
+    return conditional(api, [{field_name: catalog.standard_field_json(spec, with_list=True)}])
+
+
+def customfields_list(api: Api) -> HttpResponse:
+    return conditional(api, meta_catalog.custom_fields_json(), LastUpdated=_last_updated_iso())
+
+
+def customfields_get(api: Api, field_name: str) -> HttpResponse:
+    spec = meta_catalog.CUSTOM_FIELDS.get(field_name)
+    if spec is None:
+        raise not_found("Custom field")
+    return conditional(api, [{field_name: spec.as_json("customfields", with_list=True)}])
+
+
+def fieldorder_list(api: Api) -> HttpResponse:
+    return conditional(api, [{code: meta_catalog.field_order(code) for code in catalog.TYPE_CODES}])
+
+
+def fieldorder_get(api: Api, property_type: str) -> HttpResponse:
+    if property_type not in catalog.TYPE_CODES:
+        raise not_found("Property type")
+    return conditional(api, meta_catalog.field_order(property_type))
+
+
+def _extra_fields(
+    specs: dict[str, meta_catalog.ExtraField], resource: str, mls_id: str | None
+) -> HttpResponse:
+    if mls_id is not None and mls_id != catalog.MLS_ID:
+        raise not_found("MLS")
+    return success([{name: spec.as_json(resource) for name, spec in specs.items()}])
+
+
+def _extra_field(
+    specs: dict[str, meta_catalog.ExtraField], resource: str, field_name: str, mls_id: str | None
+) -> HttpResponse:
+    spec = specs.get(field_name)
+    if spec is None or (mls_id is not None and mls_id != catalog.MLS_ID):
+        raise not_found("Field")
+    return success([{field_name: spec.as_json(resource, with_list=True)}])
+
+
+def rooms_meta(api: Api, mls_id: str | None = None) -> HttpResponse:
+    return _extra_fields(meta_catalog.ROOM_FIELDS, "rooms", mls_id)
+
+
+def rooms_meta_field(api: Api, field_name: str, mls_id: str | None = None) -> HttpResponse:
+    return _extra_field(meta_catalog.ROOM_FIELDS, "rooms", field_name, mls_id)
+
+
+def units_meta(api: Api, mls_id: str | None = None) -> HttpResponse:
+    return _extra_fields(meta_catalog.UNIT_FIELDS, "units", mls_id)
+
+
+def units_meta_field(api: Api, field_name: str, mls_id: str | None = None) -> HttpResponse:
+    return _extra_field(meta_catalog.UNIT_FIELDS, "units", field_name, mls_id)
 
 
 def propertytypes_list(api: Api, mls_id: str | None = None) -> HttpResponse:

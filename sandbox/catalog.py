@@ -524,8 +524,10 @@ def standard_field_json(spec: FieldSpec, *, with_list: bool = False) -> dict[str
         "Writable": spec.writable,
     }
     if with_list:
+        # "Applies To" (with its space) is left out for a value of every type, as in the pages' examples.
         body["FieldList"] = [
-            {"Name": label, "Value": value, "Applies To": list(applies)}
+            {"Name": label, "Value": value}
+            | ({} if set(applies) == set(ALL) else {"Applies To": list(applies)})
             for value, label, applies in spec.choices
         ]
     return body

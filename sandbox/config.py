@@ -5,7 +5,8 @@ environment) <- ``POST _control/options`` (stored in ``SandboxConfig``, wiped by
 test in another process can flip one without restarting the server.
 
 Every behaviour the Spark pages leave open (docs/spark-protocol.md#open-questions) is an option here; the
-comment on each links its entry. The defaults pick the variant that is hardest on a client.
+comment on each links its entry. The defaults pick the variant that is hardest on a client. The metadata
+services' assumptions are listed in sandbox/meta_catalog.py.
 """
 
 from __future__ import annotations
@@ -74,6 +75,9 @@ DEFAULTS: dict[str, Any] = {
     "require_user_agent": True,
     # Whether a replaced photo's old Id still answers (docs/spark-protocol.md#open-replaced-photo-id).
     "photo_replace_keeps_old_id": False,
+    # Bump to make the MLS change its metadata: a new ETag and a Last-Modified one day later per step
+    # (docs/spark-protocol.md#conditional-requests).
+    "metadata_revision": 0,
     # Our own guard on JSON bodies (base64 photos are large; Django's DATA_UPLOAD_MAX_MEMORY_SIZE is not
     # applied to API bodies).
     "max_body_bytes": 64 * 1024 * 1024,

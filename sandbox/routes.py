@@ -48,10 +48,18 @@ documents.meta             GET     /v1/listings[/incomplete]/documents[/property
 tickets.create             POST    {owner}/tickets, {owner}/photos/tickets, {owner}/documents/tickets
 uploads.photo              POST    /uploads/photos                 (ticket, multipart, no Authorization)
 uploads.document           POST    /uploads/documents              (ticket, multipart, no Authorization)
-standardfields.list        GET     /v1/standardfields, /v1/mls/{MlsId}/standardfields
-standardfields.get         GET     /v1/standardfields/{Field}
+standardfields.list        GET     /v1/standardfields, /v1/mls/{MlsId}/standardfields (conditional GET)
+standardfields.get         GET     /v1/standardfields/{Field}      (conditional GET)
 propertytypes.list         GET     /v1/propertytypes, /v1/mls/{MlsId}/propertytypes
 propertytypes.all          GET     /v1/propertytypes/all
+customfields.list          GET     /v1/customfields                (conditional GET)
+customfields.get           GET     /v1/customfields/{Field}        (conditional GET)
+fieldorder.list            GET     /v1/fields/order                (conditional GET)
+fieldorder.get             GET     /v1/fields/order/{Code}         (conditional GET)
+roomsmeta.list             GET     /v1/rooms, /v1/mls/{MlsId}/rooms
+roomsmeta.get              GET     /v1/rooms/{Field}, /v1/mls/{MlsId}/rooms/{Field}
+unitsmeta.list             GET     /v1/units, /v1/mls/{MlsId}/units
+unitsmeta.get              GET     /v1/units/{Field}, /v1/mls/{MlsId}/units/{Field}
 rules.meta                 GET     /v1/listings/rules/meta
 rules.list                 GET     /v1/listings/rules/propertytypes/{Code}
 oauth.grant                POST    /v1/oauth2/grant                (authorization_code, refresh_token)
@@ -75,7 +83,7 @@ from . import api_media as media
 from . import api_meta as meta
 from . import control, pages
 from .envelope import not_found
-from .pipeline import Api, endpoint, handle
+from .pipeline import Api, Handler, endpoint, handle
 
 L = "v1/listings/<str:listing_id>"
 I = "v1/listings/incomplete/<str:incomplete_id>"  # noqa: E741 - reads like the docs' {IId}
@@ -159,6 +167,26 @@ def _owner_patterns(prefix: str, *, incomplete: bool) -> list[URLPattern]:
     return patterns
 
 
+def _extra_fields_patterns(resource: str, listed: Handler, single: Handler) -> list[URLPattern]:
+    """Rooms or units metadata, for the key's MLS and under /v1/mls/{MlsId}/."""
+    route = f"{resource}meta"
+    patterns = []
+    for prefix, suffix in (("v1", ""), ("v1/mls/<str:mls_id>", "_mls")):
+        patterns += [
+            path(
+                f"{prefix}/{resource}",
+                endpoint(route, GET=handle(f"{route}.list", listed)),
+                name=f"{route}{suffix}",
+            ),
+            path(
+                f"{prefix}/{resource}/<str:field_name>",
+                endpoint(route, GET=handle(f"{route}.get", single)),
+                name=f"{route}_field{suffix}",
+            ),
+        ]
+    return patterns
+
+
 urlpatterns: list[URLPattern] = [
     # OAuth (no Spark credentials needed).
     path(
@@ -207,6 +235,28 @@ urlpatterns: list[URLPattern] = [
         endpoint("propertytypes", GET=handle("propertytypes.list", meta.propertytypes_list)),
         name="mls_propertytypes",
     ),
+    path(
+        "v1/customfields",
+        endpoint("customfields", GET=handle("customfields.list", meta.customfields_list)),
+        name="customfields",
+    ),
+    path(
+        "v1/customfields/<str:field_name>",
+        endpoint("customfields", GET=handle("customfields.get", meta.customfields_get)),
+        name="customfield",
+    ),
+    path(
+        "v1/fields/order",
+        endpoint("fieldorder", GET=handle("fieldorder.list", meta.fieldorder_list)),
+        name="fieldorder",
+    ),
+    path(
+        "v1/fields/order/<str:property_type>",
+        endpoint("fieldorder", GET=handle("fieldorder.get", meta.fieldorder_get)),
+        name="fieldorder_type",
+    ),
+    *_extra_fields_patterns("rooms", meta.rooms_meta, meta.rooms_meta_field),
+    *_extra_fields_patterns("units", meta.units_meta, meta.units_meta_field),
     path(
         "v1/listings/rules/meta",
         endpoint("rules", GET=handle("rules.meta", meta.rules_meta)),

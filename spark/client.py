@@ -37,8 +37,9 @@ from spark.errors import (
     SparkValidationError,
     local_error,
 )
+from spark.metadata import MetadataServices
 from spark.responses import SparkResult, as_int, parse_response
-from spark.transport import MAX_PAGE_SIZE, FilterArg, ListArg, SparkTransport, join_values
+from spark.transport import MAX_PAGE_SIZE, FilterArg, ListArg
 
 __all__ = ["ListingRef", "SparkClient", "Ticket"]
 
@@ -94,9 +95,10 @@ class ListingRef:
         return f"{prefix}/{self.id}"
 
 
-class SparkClient(SparkTransport):
+class SparkClient(MetadataServices):
     """Typed access to the Spark endpoints our portal uses (the transport, authentication and
-    hooks are described on :class:`~spark.transport.SparkTransport`)."""
+    hooks are described on :class:`~spark.transport.SparkTransport`; the metadata services are
+    in :mod:`spark.metadata`)."""
 
     # -- incomplete listings (docs/spark-protocol.md#incomplete-listings) ----------------------
 
@@ -557,7 +559,7 @@ class SparkClient(SparkTransport):
                 raise _as_ticket_error(exc) from exc
             raise
 
-    # -- metadata (docs/spark-protocol.md#metadata) --------------------------------------------
+    # -- photo and document metadata (docs/spark-protocol.md#photo-and-document-metadata) ------
 
     def photos_meta(self, *, incomplete: bool = True) -> SparkResult:
         path = "/v1/listings/incomplete/photos/meta" if incomplete else "/v1/listings/photos/meta"
@@ -567,19 +569,6 @@ class SparkClient(SparkTransport):
         base = "/v1/listings/incomplete/documents" if incomplete else "/v1/listings/documents"
         path = f"{base}/propertytypes/{_check_id(property_type)}/meta" if property_type else f"{base}/meta"
         return self.request("GET", path, route="documents.meta")
-
-    def standard_fields(self, *, mls: ListArg = None) -> SparkResult:
-        """GET /v1/standardfields: one result keyed by field name."""
-        return self._list("/v1/standardfields", "standardfields.list", extra={"_mls": join_values(mls)})
-
-    def standard_field(self, field_name: str) -> SparkResult:
-        """GET /v1/standardfields/{Field}, with its ``FieldList`` of allowed values."""
-        return self.request("GET", f"/v1/standardfields/{_check_id(field_name)}", route="standardfields.get")
-
-    def property_types(self, *, include_inactive: bool = False, mls: ListArg = None) -> SparkResult:
-        if include_inactive:
-            return self._list("/v1/propertytypes/all", "propertytypes.all", extra={"_mls": join_values(mls)})
-        return self._list("/v1/propertytypes", "propertytypes.list", extra={"_mls": join_values(mls)})
 
 
 def _as_ticket_error(exc: SparkError) -> SparkTicketError:

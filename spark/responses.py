@@ -28,6 +28,7 @@ __all__ = [
     "WRITE_METHODS",
     "Pagination",
     "SparkResult",
+    "Validators",
     "as_int",
     "body_snippet",
     "decode_body",
@@ -40,6 +41,7 @@ __all__ = [
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # A gateway answered for Spark: a write behind it may have been applied.
 AMBIGUOUS_STATUSES = frozenset({502, 504})
+NOT_MODIFIED = 304
 # Characters of a non-Spark body kept in an error message.
 SNIPPET_LENGTH = 200
 
@@ -70,6 +72,31 @@ class Pagination:
 
 
 @dataclass(frozen=True)
+class Validators:
+    """The validators of a conditional GET (docs/spark-protocol.md#conditional-requests): what
+    the server sent as ``ETag`` and ``Last-Modified``, sent back as ``If-None-Match`` and
+    ``If-Modified-Since``. Kept as the server wrote them: they are compared, never parsed."""
+
+    etag: str | None = None
+    last_modified: str | None = None
+
+    @classmethod
+    def from_headers(cls, headers: Mapping[str, str]) -> Validators:
+        return cls(header_value(headers, "ETag") or None, header_value(headers, "Last-Modified") or None)
+
+    def __bool__(self) -> bool:
+        return bool(self.etag or self.last_modified)
+
+    def request_headers(self) -> dict[str, str]:
+        headers: dict[str, str] = {}
+        if self.etag:
+            headers["If-None-Match"] = self.etag
+        if self.last_modified:
+            headers["If-Modified-Since"] = self.last_modified
+        return headers
+
+
+@dataclass(frozen=True)
 class SparkResult:
     """A successful response: ``D`` unpacked.
 
@@ -85,6 +112,14 @@ class SparkResult:
     request_id: str | None = None
     version: int | None = None
     data: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    # Sent by services that answer conditional GETs; empty elsewhere.
+    validators: Validators = field(default_factory=Validators)
+
+    @property
+    def not_modified(self) -> bool:
+        """True for the answer to a conditional GET whose copy is still current (HTTP 304, no
+        results): keep the copy you have."""
+        return self.status == NOT_MODIFIED
 
     @property
     def first(self) -> Any:
@@ -188,6 +223,7 @@ def parse_response(
             request_id=request_id,
             version=as_int(envelope.get("Version")),
             data=envelope,
+            validators=Validators.from_headers(headers),
         )
 
     error_class = classify_error(status, code)

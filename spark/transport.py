@@ -31,8 +31,10 @@ from spark.errors import (
 )
 from spark.filters import Expr
 from spark.responses import (
+    NOT_MODIFIED,
     WRITE_METHODS,
     SparkResult,
+    Validators,
     as_int,
     body_snippet,
     decode_body,
@@ -490,14 +492,19 @@ class SparkTransport:
         route: str,
         params: Mapping[str, Any] | None = None,
         body: Any = None,
+        if_changed: Validators | None = None,
     ) -> SparkResult:
         """Any authenticated Spark call: ``body`` (if not None) is sent as ``{"D": body}``.
 
         ``path`` starts with ``/v1``; ``route`` names the call for ``before_request`` and the log.
         On code 1020 the token is refreshed once (when refresh credentials exist) and the request
         sent once more. The typed methods below all go through here.
+
+        ``if_changed`` makes a GET conditional: its validators are sent, and a 304 comes back as
+        a result with ``not_modified`` true, no results, and the validators still valid.
         """
         method = method.upper()
+        conditional = if_changed.request_headers() if if_changed else {}
         data = json.dumps({"D": body}).encode() if body is not None else None
         url = self.base_url + path
         for attempt in (1, 2):
@@ -509,8 +516,19 @@ class SparkTransport:
                 log_path=path,
                 params=params,
                 data=data,
-                headers={"Authorization": f"Bearer {token}"},
+                headers={"Authorization": f"Bearer {token}", **conditional},
             )
+            if if_changed and raw.status == NOT_MODIFIED:
+                # A 304 may repeat only one validator (the pages' example sends the ETag alone).
+                sent = Validators.from_headers(raw.headers)
+                return SparkResult(
+                    status=NOT_MODIFIED,
+                    results=[],
+                    request_id=header_value(raw.headers, "X-Request-Id"),
+                    validators=Validators(
+                        sent.etag or if_changed.etag, sent.last_modified or if_changed.last_modified
+                    ),
+                )
             try:
                 return parse_response(
                     raw.status, raw.headers, raw.body, method=method, path=path, route=route

@@ -14,6 +14,7 @@ import pytest
 
 from spark.client import SparkClient
 from spark.errors import SparkNotFound
+from spark.responses import Validators
 
 OK = json.dumps({"D": {"Success": True, "Results": [{"Id": "1"}]}}).encode()
 MISSING = json.dumps({"D": {"Success": False, "Code": 404, "Message": "Not found"}}).encode()
@@ -36,6 +37,11 @@ class EdgeHandler(BaseHTTPRequestHandler):
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
+        elif kind == "notmodified":
+            # As in the conditional-requests page's example: a 304 repeating the ETag alone.
+            self.send_response(304)
+            self.send_header("ETag", '"abc"')
+            self.end_headers()
         elif kind == "chunked":
             self.send_response(200)
             self.send_header("Transfer-Encoding", "chunked")
@@ -96,3 +102,16 @@ def test_request_id_reaches_results_errors_and_logs(edge, caplog):
     assert [r.spark["request_id"] for r in records] == ["req-plain", "req-missing"]
     assert records[1].spark["spark_code"] == 404
     assert "request_id=req-missing" in records[1].getMessage()
+
+
+def test_a_304_keeps_the_validator_it_does_not_repeat(edge):
+    client = SparkClient(edge, access_token="t")
+    held = Validators('"abc"', "Tue, 12 Aug 2014 15:42:08 GMT")
+    result = client.request("GET", "/v1/notmodified", route="edge.notmodified", if_changed=held)
+    assert result.not_modified and result.results == []
+    assert result.validators == held
+    headers = EdgeHandler.seen[0][1]
+    assert headers["If-None-Match"] == '"abc"'
+    assert headers["If-Modified-Since"] == "Tue, 12 Aug 2014 15:42:08 GMT"
+    plain = client.request("GET", "/v1/plain", route="edge.plain")
+    assert not plain.not_modified and "If-None-Match" not in EdgeHandler.seen[1][1]

@@ -79,4 +79,9 @@ SECTIONS: list[tuple[str, str, list[str]]] = [
 ]
 
 EDITABLE_FIELDS: frozenset[str] = frozenset(SPARK_NAMES)
+
+# What the editor autosaves one at a time: the Spark fields plus the co-listing agent
+# and the grouped custom fields (both pushed with the listing as well).
+AUTOSAVE_FIELDS: frozenset[str] = EDITABLE_FIELDS | {"co_list_agent", "custom_fields"}
+
 SPARK_TO_FIELD: dict[str, str] = {spark: name for name, spark in SPARK_NAMES.items()}

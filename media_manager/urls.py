@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import document_views, photo_views, views
 
 app_name = "media_manager"
 
@@ -10,25 +10,27 @@ _document = "drafts/<int:pk>/media/documents/<int:document_id>/"
 urlpatterns = [
     path("drafts/<int:pk>/media/", views.draft_media, name="draft_media"),
     # Photos
-    path("drafts/<int:pk>/media/photos/", views.photo_grid, name="photo_grid"),
-    path("drafts/<int:pk>/media/photos/upload/", views.photo_upload, name="photo_upload"),
-    path("drafts/<int:pk>/media/photos/reorder/", views.photo_reorder, name="photo_reorder"),
-    path("drafts/<int:pk>/media/photos/delete/", views.photo_bulk_delete, name="photo_bulk_delete"),
-    path(_photo, views.photo_update, name="photo_update"),
-    path(_photo + "move/", views.photo_move, name="photo_move"),
-    path(_photo + "primary/", views.photo_make_primary, name="photo_make_primary"),
-    path(_photo + "rotate/", views.photo_rotate, name="photo_rotate"),
-    path(_photo + "replace/", views.photo_replace, name="photo_replace"),
-    path(_photo + "delete/", views.photo_delete, name="photo_delete"),
-    path(_photo + "restore/", views.photo_restore, name="photo_restore"),
-    path(_photo + "files/<slug:kind>/", views.photo_file, name="photo_file"),
+    path("drafts/<int:pk>/media/photos/", photo_views.photo_grid, name="photo_grid"),
+    path("drafts/<int:pk>/media/photos/upload/", photo_views.photo_upload, name="photo_upload"),
+    path("drafts/<int:pk>/media/photos/reorder/", photo_views.photo_reorder, name="photo_reorder"),
+    path("drafts/<int:pk>/media/photos/delete/", photo_views.photo_bulk_delete, name="photo_bulk_delete"),
+    path(_photo, photo_views.photo_update, name="photo_update"),
+    path(_photo + "move/", photo_views.photo_move, name="photo_move"),
+    path(_photo + "primary/", photo_views.photo_make_primary, name="photo_make_primary"),
+    path(_photo + "rotate/", photo_views.photo_rotate, name="photo_rotate"),
+    path(_photo + "replace/", photo_views.photo_replace, name="photo_replace"),
+    path(_photo + "delete/", photo_views.photo_delete, name="photo_delete"),
+    path(_photo + "restore/", photo_views.photo_restore, name="photo_restore"),
+    path(_photo + "files/<slug:kind>/", photo_views.photo_file, name="photo_file"),
     # Documents
-    path("drafts/<int:pk>/media/documents/", views.document_list, name="document_list"),
-    path("drafts/<int:pk>/media/documents/upload/", views.document_upload, name="document_upload"),
-    path("drafts/<int:pk>/media/documents/reorder/", views.document_reorder, name="document_reorder"),
-    path(_document, views.document_update, name="document_update"),
-    path(_document + "move/", views.document_move, name="document_move"),
-    path(_document + "delete/", views.document_delete, name="document_delete"),
-    path(_document + "restore/", views.document_restore, name="document_restore"),
-    path(_document + "file/", views.document_file, name="document_file"),
+    path("drafts/<int:pk>/media/documents/", document_views.document_list, name="document_list"),
+    path("drafts/<int:pk>/media/documents/upload/", document_views.document_upload, name="document_upload"),
+    path(
+        "drafts/<int:pk>/media/documents/reorder/", document_views.document_reorder, name="document_reorder"
+    ),
+    path(_document, document_views.document_update, name="document_update"),
+    path(_document + "move/", document_views.document_move, name="document_move"),
+    path(_document + "delete/", document_views.document_delete, name="document_delete"),
+    path(_document + "restore/", document_views.document_restore, name="document_restore"),
+    path(_document + "file/", document_views.document_file, name="document_file"),
 ]

@@ -22,7 +22,7 @@ from media_manager.models import (
     Photo,
     random_storage_name,
 )
-from media_manager.views import media_change
+from media_manager.refusals import media_change
 from tests.factories import AgentFactory, DocumentFactory, PhotoFactory
 from tests.media_manager import samples
 from tests.media_manager.media_helpers import small_jpeg, stored_files, upload

@@ -18,8 +18,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -33,6 +31,10 @@ from pathlib import Path
 import requests
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from bench.gunicorn_server import free_port, start_server, stop_server  # noqa: E402
+
 PYTHON = sys.executable
 PASSWORD = "bench-pass-2026"
 MiB = 1024 * 1024
@@ -96,45 +98,9 @@ def set_up(env: dict[str, str]) -> int:
 # --- gunicorn and its worker ------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
-def start_server(env: dict[str, str], port: int) -> subprocess.Popen:
-    gunicorn = shutil.which("gunicorn", path=str(Path(PYTHON).parent)) or "gunicorn"
-    server = subprocess.Popen(
-        [
-            gunicorn,
-            "listings_portal.wsgi",
-            "-b",
-            f"127.0.0.1:{port}",
-            "-w",
-            "1",
-            "--timeout",
-            "600",
-            "--log-level",
-            "warning",
-        ],
-        env=env,
-        cwd=ROOT,
-        start_new_session=True,
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            requests.get(f"http://127.0.0.1:{port}/accounts/login/", timeout=10)
-            return server
-        except requests.RequestException:
-            time.sleep(0.2)
-    stop_server(server)
-    raise RuntimeError("gunicorn did not start")
 
-
-def stop_server(server: subprocess.Popen) -> None:
-    os.killpg(server.pid, signal.SIGTERM)
-    server.wait(timeout=15)
 
 
 def worker_pid(master: int) -> int:
@@ -289,7 +255,7 @@ def send(session: requests.Session, base: str, draft: int, case: Case, size: int
 def run_case(env: dict[str, str], draft: int, case: Case) -> tuple[int, int, int | str, str]:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    server = start_server(env, port)
+    server = start_server(env, port, extra=("--timeout", "600"))
     try:
         session = signed_in(base)
         session.get(f"{base}/drafts/{draft}/media/").raise_for_status()

@@ -17,6 +17,8 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from listings_portal.celery import app as celery_app
+
 REMOTE_CACHE_KEY = "health:remote"
 
 
@@ -37,9 +39,7 @@ def _database() -> str:
 
 
 def _broker() -> str:
-    from listings_portal.celery import app
-
-    with app.connection_for_write() as conn:
+    with celery_app.connection_for_write() as conn:
         conn.ensure_connection(max_retries=1, timeout=1)
         return conn.transport_cls if isinstance(conn.transport_cls, str) else conn.transport.driver_type
 

@@ -21,25 +21,14 @@ from drafts.models import Draft
 from media_manager.models import Document, Photo
 from mls import enqueue, push
 from mls.models import DraftSync
+from tests.factories import DocumentFactory, PhotoFactory
 from tests.mls.worker_harness import jpeg_bytes, pdf_bytes
 from tests.sandbox_support import SANDBOX_CONTROL_TOKEN, SANDBOX_TOKEN, SandboxControl
 
 
 def add_photo(draft: Draft, *, by, name: str, seed: int, caption: str = "") -> Photo:
-    """A photo as the media manager makes it, processed (its master in storage, state ready)."""
-    original = jpeg_bytes(seed, (400, 300))
-    stored = default_storage.save(f"originals/{uuid.uuid4().hex}.jpg", ContentFile(original))
-    photo = Photo.add(
-        draft,
-        by=by,
-        original_name=f"{name}.jpg",
-        stored_name=stored,
-        original_format="jpg",
-        original_size=len(original),
-        original_sha256=hashlib.sha256(original).hexdigest(),
-        width=400,
-        height=300,
-    )
+    """A photo as the media manager makes it (PhotoFactory), processed: its master in storage, ready."""
+    photo = PhotoFactory(draft=draft, by=by, original_name=f"{name}.jpg", data=jpeg_bytes(seed, (400, 300)))
     finish_processing(photo, seed)
     if caption or photo.name != name:
         photo.update_text(name=name, caption=caption, by=by)
@@ -64,19 +53,7 @@ def finish_processing(photo: Photo, seed: int) -> None:
 
 
 def add_document(draft: Draft, *, by, name: str, privacy: str = "Private") -> Document:
-    data = pdf_bytes(name)
-    stored = default_storage.save(f"documents/{uuid.uuid4().hex}.pdf", ContentFile(data))
-    return Document.add(
-        draft,
-        by=by,
-        original_name=f"{name}.pdf",
-        stored_name=stored,
-        size=len(data),
-        sha256=hashlib.sha256(data).hexdigest(),
-        pages=1,
-        name=name,
-        privacy=privacy,
-    )
+    return DocumentFactory(draft=draft, by=by, name=name, privacy=privacy, data=pdf_bytes(name))
 
 
 @dataclass

@@ -24,4 +24,5 @@ def send(photo_id: int) -> None:
 
 
 def send_after_commit(photo_id: int) -> None:
-    transaction.on_commit(lambda: send(photo_id))
+    # Robust: a sender that fails is logged, and the save that asked stays saved (the sweep retries).
+    transaction.on_commit(lambda: send(photo_id), robust=True)

@@ -38,6 +38,7 @@ from spark.errors import (
     local_error,
 )
 from spark.metadata import MetadataServices
+from spark.parts import ListingParts
 from spark.responses import SparkResult, as_int, parse_response
 from spark.transport import MAX_PAGE_SIZE, FilterArg, ListArg
 
@@ -95,10 +96,10 @@ class ListingRef:
         return f"{prefix}/{self.id}"
 
 
-class SparkClient(MetadataServices):
+class SparkClient(ListingParts, MetadataServices):
     """Typed access to the Spark endpoints our portal uses (the transport, authentication and
     hooks are described on :class:`~spark.transport.SparkTransport`; the metadata services are
-    in :mod:`spark.metadata`)."""
+    in :mod:`spark.metadata`, rooms, units, tours, videos and open houses in :mod:`spark.parts`)."""
 
     # -- incomplete listings (docs/spark-protocol.md#incomplete-listings) ----------------------
 

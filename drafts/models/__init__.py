@@ -3,8 +3,9 @@
 One module per role: `draft` (the Draft: fields, edits, review transitions, trash),
 `status` (its states and the refusal of a transition), `queryset` (who sees which drafts, the
 list's sorts and search), `history` (the append-only DraftEvent), `review` (snapshots and
-reviewers' comments). The names are re-exported here, so `from drafts.models import Draft`
-works as it always has and Django finds every model of the app.
+reviewers' comments), `parts` (rooms, units, virtual tours and videos). The names are
+re-exported here, so `from drafts.models import Draft` works as it always has and Django finds
+every model of the app.
 """
 
 from ..fields import AUTOSAVE_FIELDS
@@ -17,6 +18,7 @@ from .draft import (
     haversine_metres,
 )
 from .history import EVENT_NOTE_MAX, DraftEvent
+from .parts import ListingPart
 from .queryset import SORTS, DraftQuerySet
 from .review import REVIEW_COMMENT_MAX, REVIEW_REASON_MAX, ReviewComment, ReviewSnapshot
 from .status import SENT_BACK_BY_EDITS, DraftStatus, TransitionNotAllowed
@@ -35,6 +37,7 @@ __all__ = [
     "DraftQuerySet",
     "DraftStatus",
     "FieldSaved",
+    "ListingPart",
     "ReviewComment",
     "ReviewSnapshot",
     "StaleEdit",

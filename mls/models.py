@@ -117,6 +117,9 @@ class DraftSync(models.Model):
     primary_photo = models.CharField(max_length=40, blank=True)
     # After a write whose answer was lost, read the remote back once it can no longer change.
     verify_after = models.DateTimeField(null=True, blank=True)
+    # Listing parts: part kind ("room", "unit", "tour", "video") -> the remote's order of its
+    # records (remote ids), as photo_order is for photos.
+    part_order = models.JSONField(default=dict, blank=True)
 
     # --- Coalescing reorders: when the local order last changed and was last pushed ---
     photo_order_seen = models.JSONField(default=list, blank=True)
@@ -289,6 +292,60 @@ class RemoteItem(UploadTicket):
         return f"{self.kind} {self.local_id} -> {self.remote_id or '?'}"
 
 
+class PartKind(models.TextChoices):
+    ROOM = "room", "Room"
+    UNIT = "unit", "Unit"
+    TOUR = "tour", "Virtual tour"
+    VIDEO = "video", "Video"
+
+
+class RemotePart(models.Model):
+    """One MLS record of a listing part (a room or unit; a tour's or video's unbranded or branded
+    link) as the remote last confirmed it, keyed by the part's id and the record's variant.
+
+    As for `RemoteItem`: `local_id` is a plain integer so the row outlives a deleted part (its
+    record can still be deleted); no `local_id` marks a record we found and must remove (a copy
+    a lost create made); `sending` marks a create sent without a confirmed answer: the remote's
+    list is read and a record equal to `attributes` adopted before anything is sent again.
+    """
+
+    draft = models.ForeignKey(Draft, on_delete=models.CASCADE, related_name="remote_parts")
+    kind = models.CharField(max_length=5, choices=PartKind.choices)
+    local_id = models.PositiveBigIntegerField(null=True, blank=True)
+    # "" (rooms, units), "unbranded" or "branded" (tours, videos).
+    variant = models.CharField(max_length=10, blank=True)
+    remote_id = models.CharField(max_length=40, blank=True)
+    group_id = models.CharField(max_length=40, blank=True)
+    # What the remote confirmed (or, while `sending`, what was sent), and its hash.
+    attributes = models.JSONField(default=dict, blank=True)
+    content_sha256 = models.CharField(max_length=64, blank=True)
+    # How people call the part ("Room 2 (Kitchen)"), for refusals.
+    label = models.CharField(max_length=200, blank=True)
+    sending = models.BooleanField(default=False)
+    sending_since = models.DateTimeField(null=True, blank=True)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+
+    # A refusal by the remote; held while change_seq <= failed_seq.
+    failed_seq = models.PositiveBigIntegerField(null=True, blank=True)
+    error_message = models.TextField(blank=True)
+    error_code = models.IntegerField(null=True, blank=True)
+    error_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["draft", "kind", "local_id", "variant"],
+                condition=Q(local_id__isnull=False),
+                name="remotepart_one_per_record",
+            ),
+            models.CheckConstraint(condition=Q(kind__in=PartKind.values), name="remotepart_kind_valid"),
+        ]
+        indexes = [models.Index(fields=["draft", "kind"], name="remotepart_draft_kind")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.local_id} {self.variant} -> {self.remote_id or '?'}".replace("  ", " ")
+
+
 class RemoteCall(models.Model):
     """One HTTP exchange with the remote, as the sync log shows it."""
 
@@ -336,6 +393,7 @@ class PromotionStep(models.TextChoices):
     CREATE = "create", "Create the listing"
     PHOTOS = "photos", "Upload the photos"
     DOCUMENTS = "documents", "Upload the documents"
+    PARTS = "parts", "Add the rooms, units, tours and videos"
     VERIFY = "verify", "Read back and compare"
     CLEANUP = "cleanup", "Remove the incomplete listing"
     DONE = "done", "Live"
@@ -388,6 +446,8 @@ class Promotion(models.Model):
     photo_order = models.JSONField(default=list, blank=True)
     primary_photo = models.CharField(max_length=40, blank=True)
     document_order = models.JSONField(default=list, blank=True)
+    # Part kind -> the live listing's order of that kind's records (remote ids).
+    part_order = models.JSONField(default=dict, blank=True)
     verify_rounds = models.PositiveSmallIntegerField(default=0)
 
     # The claim and the back-off, as for DraftSync.
@@ -469,6 +529,34 @@ class PromotionItem(UploadTicket):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.local_id} -> {self.remote_id or '?'}"
+
+
+class PromotionPart(models.Model):
+    """A listing part's record as the live listing confirmed it (or, while `sending`, as it
+    was sent without an answer: the live collection is listed and a match adopted first)."""
+
+    promotion = models.ForeignKey(Promotion, on_delete=models.CASCADE, related_name="parts")
+    kind = models.CharField(max_length=5, choices=PartKind.choices)
+    local_id = models.PositiveBigIntegerField()
+    variant = models.CharField(max_length=10, blank=True)
+    remote_id = models.CharField(max_length=40, blank=True)
+    group_id = models.CharField(max_length=40, blank=True)
+    attributes = models.JSONField(default=dict, blank=True)
+    content_sha256 = models.CharField(max_length=64, blank=True)
+    sending = models.BooleanField(default=False)
+    sending_since = models.DateTimeField(null=True, blank=True)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["promotion", "kind", "local_id", "variant"], name="promotionpart_one_per_record"
+            ),
+            models.CheckConstraint(condition=Q(kind__in=PartKind.values), name="promotionpart_kind_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.local_id} {self.variant} -> {self.remote_id or '?'}"
 
 
 class MetadataService(models.TextChoices):

@@ -26,8 +26,9 @@ from spark.responses import SparkResult
 
 from . import planner
 from .failures import warnings_by_field
-from .leased import SyncLease, settle_seconds
-from .models import DraftSync, RemoteItem, new_marker
+from .leased import settle_seconds
+from .models import DraftSync, RemoteItem, RemotePart, new_marker
+from .part_operations import PartCalls
 from .remote import all_incomplete_listings, client, list_items, parse_time, read_with_retry
 from .state import (
     MASKED,
@@ -90,7 +91,7 @@ class PushContext:
         return self.ref
 
 
-class PushCalls(SyncLease):
+class PushCalls(PartCalls):
     """The claim of one draft, with what each op of a plan sends and records."""
 
     def __init__(self, draft_id: int, *, owner: str | None = None, budget: float | None = None) -> None:
@@ -147,6 +148,7 @@ class PushCalls(SyncLease):
                 remote_warnings=warnings or [],
                 photo_order=[],
                 document_order=[],
+                part_order={},
                 primary_photo="",
             )
 
@@ -215,8 +217,12 @@ class PushCalls(SyncLease):
         with self.recording():
             sync = DraftSync.objects.select_for_update().get(pk=self.draft_id)
             apply_remote_to_mirror(sync, remote, adopt_duplicates=True)
-            sync.verify_after = None
             sync.save()
+        # Then the parts (their own lists), and only then is the read-back done.
+        self.row = DraftSync.objects.get(pk=self.draft_id)
+        self.refresh_parts(context.listing)
+        with self.recording():
+            self.save_row(verify_after=None)
 
     def _op_UpdateFields(self, op: planner.UpdateFields, draft: Draft, context: PushContext) -> None:
         result = client().update_incomplete_listing(context.listing.id, dict(op.changes))
@@ -322,6 +328,7 @@ class PushCalls(SyncLease):
                 remote_id="", remote_resource_uri="", remote_modified_at=None
             )
             RemoteItem.objects.filter(draft_id=self.draft_id).delete()
+            RemotePart.objects.filter(draft_id=self.draft_id).delete()
             Photo.objects.filter(draft_id=self.draft_id).exclude(remote_id="").update(remote_id="")
             Document.objects.filter(draft_id=self.draft_id).exclude(remote_id="").update(remote_id="")
             self.save_row(
@@ -335,6 +342,7 @@ class PushCalls(SyncLease):
                 create_street="",
                 photo_order=[],
                 document_order=[],
+                part_order={},
                 primary_photo="",
                 verify_after=None,
                 photo_order_seen=[],

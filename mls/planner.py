@@ -9,7 +9,11 @@ the one a lost answer created); update changed fields; per kind (photos, then do
 settle any upload whose answer was lost before anything else, delete removed items, upload
 new ones (in local order, so appends land in order), replace changed pictures, update
 names/captions/privacy, set the primary photo, and only then, once every item has a remote
-id and the set is settled, apply the order.
+id and the set is settled, apply the order. Then the listing parts, per kind (rooms, units,
+virtual tours, videos: `_plan_parts`): settle records whose create answer was lost, delete
+the records of removed parts, create missing ones (a tour's or video's unbranded record before
+its branded one, which carries the unbranded one's GroupId), update changed ones, and once
+all have ids, reorder.
 
 A draft in the trash has no remote listing: the plan deletes it (after finding the one a lost
 create answer may have made), and nothing else. Restoring the draft starts again from an empty
@@ -25,6 +29,8 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeGuard, get_args
 
 from spark.client import Privacy
+
+from .part_records import BRANDED, PART_KINDS, UNBRANDED
 
 PHOTO = "photo"
 DOCUMENT = "document"
@@ -77,9 +83,30 @@ class LocalState:
     documents: tuple[LocalItem, ...] = ()
     # In the trash: the remote must hold no incomplete listing for it.
     trashed: bool = False
+    # Rooms, units, tours and videos: part kind -> the parts in local order.
+    parts: Mapping[str, tuple[LocalPart, ...]] = field(default_factory=dict)
 
     def items(self, kind: str) -> tuple[LocalItem, ...]:
         return self.photos if kind == PHOTO else self.documents
+
+
+@dataclass(frozen=True)
+class LocalPartRecord:
+    """One MLS record of a part (`ListingPart.remote_records()`): "" for a room or unit,
+    "unbranded" or "branded" for a tour's or video's link."""
+
+    variant: str
+    attributes: Mapping[str, Any]
+    content_hash: str
+
+
+@dataclass(frozen=True)
+class LocalPart:
+    kind: str
+    local_id: int
+    # What people call it in a refusal: "Room 2 (Kitchen)".
+    label: str
+    records: tuple[LocalPartRecord, ...]
 
 
 @dataclass(frozen=True)
@@ -101,6 +128,24 @@ class MirrorItem:
 
 
 @dataclass(frozen=True)
+class MirrorPart:
+    """One record of a part as the remote last confirmed it (or as sent, while `sending`).
+    `local_id` None: a record we found and must remove (a copy a lost create made)."""
+
+    kind: str
+    local_id: int | None
+    variant: str
+    remote_id: str = ""
+    group_id: str = ""
+    content_hash: str = ""
+    sending: bool = False
+    failed_seq: int | None = None
+
+    def blocked_at(self, seq: int) -> bool:
+        return self.failed_seq is not None and self.failed_seq >= seq
+
+
+@dataclass(frozen=True)
 class MirrorState:
     remote_id: str = ""
     create_pending: bool = False
@@ -114,6 +159,9 @@ class MirrorState:
     # When the local order was last seen to change, and last pushed (coalescing).
     order_seen_at: Mapping[str, dt.datetime | None] = field(default_factory=dict)
     order_pushed_at: Mapping[str, dt.datetime | None] = field(default_factory=dict)
+    parts: tuple[MirrorPart, ...] = ()
+    # Part kind -> the remote's order of its records, as last confirmed.
+    part_order: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def order(self, kind: str) -> tuple[str, ...]:
         return self.photo_order if kind == PHOTO else self.document_order
@@ -267,6 +315,72 @@ class Reorder(Op):
 
 
 @dataclass(frozen=True)
+class ReconcileParts(Op):
+    """List the remote's records of a part kind and adopt the ones whose create answer was lost."""
+
+    kind: str
+    replan_after: ClassVar[bool] = True
+
+
+@dataclass(frozen=True)
+class ForgetPart(Op):
+    """Drop the mirror row of a part record that never reached the remote and is gone locally."""
+
+    kind: str
+    local_id: int
+    variant: str
+
+
+@dataclass(frozen=True)
+class DeletePart(Op):
+    kind: str
+    local_id: int | None
+    variant: str
+    remote_id: str
+
+
+@dataclass(frozen=True)
+class CreatePart(Op):
+    kind: str
+    local_id: int
+    variant: str
+    attributes: Mapping[str, Any]
+    content_hash: str
+    label: str = ""
+    # A branded record's: the GroupId of its unbranded twin.
+    group_id: str = ""
+
+
+@dataclass(frozen=True)
+class UpdatePart(Op):
+    kind: str
+    local_id: int
+    variant: str
+    remote_id: str
+    attributes: Mapping[str, Any]
+    content_hash: str
+    label: str = ""
+    group_id: str = ""
+
+
+@dataclass(frozen=True)
+class ReadPartGroup(Op):
+    """Read the GroupId the remote gave an unbranded record (its branded twin needs it)."""
+
+    kind: str
+    local_id: int
+    variant: str
+    remote_id: str
+    replan_after: ClassVar[bool] = True
+
+
+@dataclass(frozen=True)
+class ReorderParts(Op):
+    kind: str
+    remote_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Plan:
     ops: list[Op]
     # Nothing to do now, but come back then (a reorder settling, a read-back due).
@@ -331,6 +445,10 @@ def plan(local: LocalState, mirror: MirrorState, timing: Timing) -> Plan:
         blocked.extend(kind_blocked)
         if wait is not None:
             waits.append(wait)
+    for part_kind in PART_KINDS:
+        part_ops, part_blocked = _plan_parts(part_kind, local, mirror)
+        ops.extend(part_ops)
+        blocked.extend(part_blocked)
     return Plan(ops, wait_until=min(waits) if waits and not ops else None, blocked=tuple(blocked))
 
 
@@ -482,3 +600,89 @@ def _plan_order(
     settle_at = seen_at + dt.timedelta(seconds=timing.order_settle)
     interval_at = pushed_at + dt.timedelta(seconds=timing.order_min_interval)
     return None, min(settle_at, interval_at)
+
+
+def _plan_parts(kind: str, local: LocalState, mirror: MirrorState) -> tuple[list[Op], list[str]]:
+    """The calls that make the remote's records of one part kind equal to the draft's parts."""
+    seq = local.seq
+    rows = [m for m in mirror.parts if m.kind == kind]
+    # A create whose answer was lost is settled first, as an upload is.
+    if any(m.sending for m in rows):
+        return [ReconcileParts(kind)], []
+    parts = local.parts.get(kind, ())
+    wanted = {(part.local_id, record.variant) for part in parts for record in part.records}
+    mirrored = {(m.local_id, m.variant): m for m in rows if m.local_id is not None}
+    ops: list[Op] = []
+    blocked: list[str] = []
+    stuck: list[str] = []
+
+    for m in rows:
+        if m.local_id is not None and (m.local_id, m.variant) in wanted:
+            continue
+        if m.blocked_at(seq):
+            blocked.append(f"{kind}:{m.local_id if m.local_id is not None else m.remote_id}")
+            if m.remote_id:
+                stuck.append(m.remote_id)
+        elif m.remote_id:
+            ops.append(DeletePart(kind, m.local_id, m.variant, m.remote_id))
+        elif m.local_id is not None:
+            ops.append(ForgetPart(kind, m.local_id, m.variant))
+
+    order: list[str] = []
+    waiting = False
+    for part in parts:
+        variants = {record.variant for record in part.records}
+        for record in part.records:
+            m = mirrored.get((part.local_id, record.variant))
+            if m is not None and m.blocked_at(seq):
+                blocked.append(f"{kind}:{part.local_id}")
+                if m.remote_id:
+                    order.append(m.remote_id)
+                continue
+            group_id = ""
+            if record.variant == BRANDED and UNBRANDED in variants:
+                twin = mirrored.get((part.local_id, UNBRANDED))
+                if twin is None or not twin.remote_id:
+                    # Created after its unbranded twin (this plan creates it; the next one this).
+                    waiting = True
+                    continue
+                if not twin.group_id:
+                    ops.append(ReadPartGroup(kind, part.local_id, UNBRANDED, twin.remote_id))
+                    waiting = True
+                    continue
+                group_id = twin.group_id
+            if m is None or not m.remote_id:
+                ops.append(
+                    CreatePart(
+                        kind,
+                        part.local_id,
+                        record.variant,
+                        attributes=dict(record.attributes),
+                        content_hash=record.content_hash,
+                        label=part.label,
+                        group_id=group_id,
+                    )
+                )
+                waiting = True
+                continue
+            order.append(m.remote_id)
+            if m.content_hash != record.content_hash or (group_id and m.group_id != group_id):
+                ops.append(
+                    UpdatePart(
+                        kind,
+                        part.local_id,
+                        record.variant,
+                        remote_id=m.remote_id,
+                        attributes=dict(record.attributes),
+                        content_hash=record.content_hash,
+                        label=part.label,
+                        group_id=group_id,
+                    )
+                )
+
+    # The order once every record has its id and nothing is being added or removed.
+    settled = not waiting and not any(isinstance(op, DeletePart | ForgetPart) for op in ops)
+    wanted_order = (*order, *stuck)
+    if settled and len(wanted_order) > 1 and wanted_order != tuple(mirror.part_order.get(kind, ())):
+        ops.append(ReorderParts(kind, wanted_order))
+    return ops, sorted(set(blocked))

@@ -32,8 +32,18 @@ from . import enqueue, planner
 from .drift import LISTING_GONE, apply_drift_decision
 from .failures import backoff_seconds, describe, field_details, is_transient
 from .leased import LeaseLost, once_the_database_is_back, settle_seconds
-from .models import HELD_STATES, PROMOTION_OWNED, DraftSync, DraftSyncQuerySet, RemoteItem, SyncState
+from .models import (
+    HELD_STATES,
+    PROMOTION_OWNED,
+    DraftSync,
+    DraftSyncQuerySet,
+    RemoteItem,
+    RemotePart,
+    SyncState,
+)
 from .operations import ListingGone, NeedsAttention, NotYet, PushCalls, PushContext, item_noun
+from .part_operations import PartNotYet
+from .part_records import refusal_words
 from .remote import (
     hold_every_worker,
 )
@@ -74,7 +84,12 @@ VERIFY_AFTER_AMBIGUOUS = (
     planner.SetPrimary,
     planner.RenameDocument,
     planner.SetPrivacy,
+    planner.UpdatePart,
+    planner.ReorderParts,
 )
+
+# Ops about one record of a listing part: a refusal is kept on that record.
+PART_OPS = (planner.CreatePart, planner.UpdatePart, planner.ReadPartGroup, planner.DeletePart)
 
 
 class _Stop(Exception):
@@ -140,6 +155,9 @@ class Pusher(PushCalls):
             return Outcome.PAUSED
         except NotYet as wait:
             self._finish_waiting(wait.until, wait.reason)
+            return Outcome.WAITING
+        except PartNotYet as wait:
+            self._finish_waiting(wait.until, str(wait))
             return Outcome.WAITING
         except BaseException as error:
             if not isinstance(error, Exception):
@@ -333,12 +351,20 @@ class Pusher(PushCalls):
                 error_message=""
             )
             first = refused.first()
-            values["error_message"] = (
-                f"The MLS refused {item_noun(first)}: {first.error_message}"
-                if first is not None
-                else "The MLS refused a change"
+            part = (
+                RemotePart.objects.filter(draft_id=self.draft_id, failed_seq__gte=seq)
+                .exclude(error_message="")
+                .first()
             )
-            values["error_code"] = first.error_code if first is not None else None
+            if first is not None:
+                values["error_message"] = f"The MLS refused {item_noun(first)}: {first.error_message}"
+            elif part is not None:
+                # The part's message names it: "Room 2 (Kitchen): Room Level is not one of ...".
+                values["error_message"] = f"The MLS refused {part.error_message}"
+            else:
+                values["error_message"] = "The MLS refused a change"
+            refusal = first or part
+            values["error_code"] = refusal.error_code if refusal is not None else None
             values["error_at"] = timezone.now()
         self.release(**values)
 
@@ -415,6 +441,9 @@ class Pusher(PushCalls):
         seq = context.seq
         local_id = getattr(op, "local_id", None)
         kind = getattr(op, "kind", None)
+        if isinstance(op, PART_OPS):
+            self._record_part_refusal(op, error, seq)
+            return
         if isinstance(op, planner.Delete) and local_id is None:
             # A duplicate the remote will not let us delete: keep it out of the way, shown.
             with self.recording():
@@ -452,6 +481,33 @@ class Pusher(PushCalls):
         self._finish_blocked(seq, ("draft",))
         self.record_event(values["error_message"])
         raise _Stop
+
+    def _record_part_refusal(self, op: planner.Op, error: SparkError, seq: int) -> None:
+        """Kept on the part's record, named as people know the part; other parts and kinds
+        go on."""
+        kind, local_id, variant = op.kind, op.local_id, op.variant  # type: ignore[attr-defined]
+        label = getattr(op, "label", "") or f"{kind} {local_id}"
+        words = refusal_words(error.message, [item.message or "" for item in error.field_errors])
+        values: dict[str, Any] = {
+            "failed_seq": seq,
+            "error_message": f"{label}: {words}"[:2000],
+            "error_code": error.code,
+            "error_at": timezone.now(),
+            "sending": False,
+        }
+        with self.recording():
+            if local_id is None:
+                RemotePart.objects.filter(
+                    draft_id=self.draft_id, kind=kind, remote_id=op.remote_id  # type: ignore[attr-defined]
+                ).update(**values)
+            else:
+                RemotePart.objects.update_or_create(
+                    draft_id=self.draft_id,
+                    kind=kind,
+                    local_id=local_id,
+                    variant=variant,
+                    defaults={**values, "label": label[:200]},
+                )
 
     # -- the calls --
 
@@ -537,6 +593,8 @@ def _refusal_text(op: planner.Op, error: SparkError) -> str:
         planner.FindListing: "looking up this draft",
         planner.Verify: "reading this draft back",
         planner.ReconcileItems: "reading the photos or documents",
+        planner.ReconcileParts: "reading the rooms, units, tours or videos",
+        planner.ReorderParts: "the new order of the rooms, units, tours or videos",
     }.get(type(op), "a change")
     return f"The MLS refused {what}: {describe(error)}"[:2000]
 

@@ -19,12 +19,13 @@ from django.conf import settings
 from django.core.files.storage import default_storage
 from django.utils import timezone
 
-from drafts.models import Draft
+from drafts.models import Draft, ListingPart
 from media_manager.models import Document, Photo, ProcessingState
 from spark.client import ListingRef
 
 from . import planner
-from .models import DraftSync, ItemKind, PromotionItem, RemoteItem
+from .models import DraftSync, ItemKind, PromotionItem, RemoteItem, RemotePart
+from .part_records import PART_KINDS, record_hash
 from .remote import client, list_items, parse_time, read_with_retry
 
 # What the remote shows instead of a value we may not read.
@@ -52,6 +53,7 @@ def local_state(draft: Draft, previous: planner.LocalState | None = None) -> pla
             fields=draft.spark_fields(),
             photos=previous.photos,
             documents=previous.documents,
+            parts=previous.parts,
         )
 
     # Plain values, not model instances: this runs on every pass of every push.
@@ -93,11 +95,41 @@ def local_state(draft: Draft, previous: planner.LocalState | None = None) -> pla
         .values_list("pk", "upload_token", "name", "privacy", "sha256", "file", "remote_id")
     )
     return planner.LocalState(
-        seq=draft.change_seq, fields=draft.spark_fields(), photos=photos, documents=documents
+        seq=draft.change_seq,
+        fields=draft.spark_fields(),
+        photos=photos,
+        documents=documents,
+        parts=local_parts(draft.pk),
     )
 
 
-def mirror_state(draft: Draft, sync: DraftSync, rows: list[RemoteItem] | None = None) -> planner.MirrorState:
+def part_label(part: ListingPart, number: int) -> str:
+    """How a person finds the part in the editor: "Room 2 (Kitchen)"."""
+    title = part.title
+    head = f"{part.get_kind_display()} {number}"
+    return f"{head} ({title})" if title and title != f"#{part.position + 1}" else head
+
+
+def local_parts(draft_id: int) -> dict[str, tuple[planner.LocalPart, ...]]:
+    """The draft's rooms, units, tours and videos as the remote should hold them, per kind in
+    local order, each with its records (`ListingPart.remote_records()`) and their hashes."""
+    by_kind: dict[str, list[planner.LocalPart]] = {kind: [] for kind in PART_KINDS}
+    for part in ListingPart.objects.filter(draft_id=draft_id).order_by("kind", "position", "pk"):
+        number = len(by_kind[part.kind]) + 1
+        records = tuple(
+            planner.LocalPartRecord(variant, attributes, record_hash(attributes))
+            for variant, attributes in part.remote_records()
+        )
+        by_kind[part.kind].append(planner.LocalPart(part.kind, part.pk, part_label(part, number), records))
+    return {kind: tuple(parts) for kind, parts in by_kind.items() if parts}
+
+
+def mirror_state(
+    draft: Draft,
+    sync: DraftSync,
+    rows: list[RemoteItem] | None = None,
+    part_rows: list[RemotePart] | None = None,
+) -> planner.MirrorState:
     if rows is None:
         rows = list(RemoteItem.objects.filter(draft_id=draft.pk))
     items = tuple(
@@ -114,7 +146,22 @@ def mirror_state(draft: Draft, sync: DraftSync, rows: list[RemoteItem] | None = 
         )
         for row in rows
     )
+    parts = tuple(
+        planner.MirrorPart(
+            kind=row.kind,
+            local_id=row.local_id,
+            variant=row.variant,
+            remote_id=row.remote_id,
+            group_id=row.group_id,
+            content_hash=row.content_sha256,
+            sending=row.sending,
+            failed_seq=row.failed_seq,
+        )
+        for row in (part_rows if part_rows is not None else RemotePart.objects.filter(draft_id=draft.pk))
+    )
     return planner.MirrorState(
+        parts=parts,
+        part_order={kind: tuple(ids) for kind, ids in (sync.part_order or {}).items()},
         remote_id=draft.remote_id,
         create_pending=sync.create_sent_at is not None,
         fields=sync.confirmed_fields or {},

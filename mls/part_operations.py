@@ -96,7 +96,9 @@ class PartCalls(SyncLease):
 
     def _op_CreatePart(self, op: planner.CreatePart, draft: Draft, context: Any) -> None:
         body = part_body(op.attributes, op.group_id)
-        key = dict(draft_id=self.draft_id, kind=op.kind, local_id=op.local_id, variant=op.variant)
+        key: dict[str, Any] = dict(
+            draft_id=self.draft_id, kind=op.kind, local_id=op.local_id, variant=op.variant
+        )
         # The intent first: if the answer is lost, the next plan lists and adopts.
         with self.recording():
             RemotePart.objects.update_or_create(
@@ -136,7 +138,9 @@ class PartCalls(SyncLease):
     def _op_ReadPartGroup(self, op: planner.ReadPartGroup, draft: Draft, context: Any) -> None:
         key = dict(draft_id=self.draft_id, kind=op.kind, local_id=op.local_id, variant=op.variant)
         try:
-            record = read_with_retry(client().get_part, context.listing, COLLECTIONS[op.kind], op.remote_id).first
+            record = read_with_retry(
+                client().get_part, context.listing, COLLECTIONS[op.kind], op.remote_id
+            ).first
         except SparkNotFound:
             with self.recording():
                 RemotePart.objects.filter(**key).update(remote_id="", content_sha256="")
@@ -194,7 +198,9 @@ class PartCalls(SyncLease):
             self._set_part_order(op.kind, list(op.remote_ids))
 
     def _drop_from_order(self, kind: str, remote_id: str) -> None:
-        self._set_part_order(kind, [rid for rid in (self.row.part_order or {}).get(kind, []) if rid != remote_id])
+        self._set_part_order(
+            kind, [rid for rid in (self.row.part_order or {}).get(kind, []) if rid != remote_id]
+        )
 
     def refresh_parts(self, ref: ListingRef) -> None:
         """The read-back after a lost answer: make the mirror of the parts say what the remote

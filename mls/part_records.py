@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from spark.parts import PartKind
@@ -75,9 +75,9 @@ def is_record_of(kind: str, sent: Mapping[str, Any], record: Mapping[str, Any]) 
 
 def settle_lost_creates[K](
     kind: str,
-    sending: list[tuple[K, Mapping[str, Any]]],
+    sending: Sequence[tuple[K, Mapping[str, Any]]],
     known: set[str],
-    records: list[Mapping[str, Any]],
+    records: Sequence[Mapping[str, Any]],
 ) -> tuple[dict[K, Mapping[str, Any]], list[Mapping[str, Any]]]:
     """Which listed records are the creates whose answers were lost: `sending` is what each
     sent, `known` the remote ids already ours. Returns the record each adopts and the records

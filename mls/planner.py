@@ -616,17 +616,17 @@ def _plan_parts(kind: str, local: LocalState, mirror: MirrorState) -> tuple[list
     blocked: list[str] = []
     stuck: list[str] = []
 
-    for m in rows:
-        if m.local_id is not None and (m.local_id, m.variant) in wanted:
+    for row in rows:
+        if row.local_id is not None and (row.local_id, row.variant) in wanted:
             continue
-        if m.blocked_at(seq):
-            blocked.append(f"{kind}:{m.local_id if m.local_id is not None else m.remote_id}")
-            if m.remote_id:
-                stuck.append(m.remote_id)
-        elif m.remote_id:
-            ops.append(DeletePart(kind, m.local_id, m.variant, m.remote_id))
-        elif m.local_id is not None:
-            ops.append(ForgetPart(kind, m.local_id, m.variant))
+        if row.blocked_at(seq):
+            blocked.append(f"{kind}:{row.local_id if row.local_id is not None else row.remote_id}")
+            if row.remote_id:
+                stuck.append(row.remote_id)
+        elif row.remote_id:
+            ops.append(DeletePart(kind, row.local_id, row.variant, row.remote_id))
+        elif row.local_id is not None:
+            ops.append(ForgetPart(kind, row.local_id, row.variant))
 
     order: list[str] = []
     waiting = False

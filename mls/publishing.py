@@ -3,7 +3,8 @@
 The Spark pages document no single "promote" call; this is our reading of them, kept in one
 place so it can change when the real behaviour is confirmed (docs/decisions.md): VALIDATE
 (`POST /v1/listings/validation`), CREATE (`POST /v1/listings`), PHOTOS and DOCUMENTS (uploads,
-names, order, primary, privacy), VERIFY (read back and compare; a difference sends the job
+names, order, primary, privacy), PARTS (rooms, units, virtual tours, videos and their order:
+mls/publishing_parts.py), VERIFY (read back and compare; a difference sends the job
 back to the step that puts it right), CLEANUP (delete the incomplete listing), DONE.
 
 `Promotion` records where the job stands, each result written before the next call, so a
@@ -40,6 +41,8 @@ from .enqueue import MAX_BROKER_COUNTDOWN, PROMOTE_DRAFT_TASK
 from .failures import backoff_seconds, describe, field_details, is_transient, warnings_by_field
 from .leased import DATABASE_LOST, LeaseLost, PublishingLease, once_the_database_is_back, settle_seconds
 from .models import DraftSync, ItemKind, Promotion, PromotionItem, PromotionState, PromotionStep
+from .part_operations import PartNotYet
+from .publishing_parts import PartRefused, compare_parts, publish_parts
 from .remote import client, hold_every_worker, parse_time, read_with_retry, upload_ticket
 from .state import MASKED, first_line, local_state, read_content, remote_file_name, upload_candidates
 
@@ -234,14 +237,17 @@ class Publisher(PublishingLease):
             self.purpose = PromotionStep(step).label.lower()
             try:
                 getattr(self, f"_step_{step}")(draft)
-            except NotYet as wait:
+            except (NotYet, PartNotYet) as wait:
                 self.release(
-                    state=PromotionState.WAITING, next_attempt_at=wait.until, error_message=wait.reason
+                    state=PromotionState.WAITING, next_attempt_at=wait.until, error_message=str(wait)
                 )
                 enqueue(self.draft_id, countdown=(wait.until - timezone.now()).total_seconds())
                 return "waiting"
             except Refused as refused:
                 self._fail(draft, refused.message, refused.details)
+                return "failed"
+            except PartRefused as refused:
+                self._fail(draft, f"The MLS refused {refused}"[:1000])
                 return "failed"
             except LeaseLost:
                 raise
@@ -408,7 +414,11 @@ class Publisher(PublishingLease):
 
     def _step_documents(self, draft: Draft) -> None:
         self._publish_items(draft, planner.DOCUMENT)
-        self._advance(PromotionStep.VERIFY, f"{len(self.job.document_order)} document(s) in order")
+        self._advance(PromotionStep.PARTS, f"{len(self.job.document_order)} document(s) in order")
+
+    def _step_parts(self, draft: Draft) -> None:
+        count = publish_parts(self, draft)
+        self._advance(PromotionStep.VERIFY, f"{count} room, unit, tour and video record(s) in order")
 
     def _publish_items(self, draft: Draft, kind: str) -> None:
         local = local_state(draft).items(kind)
@@ -661,6 +671,10 @@ class Publisher(PublishingLease):
             if found:
                 problems.extend(found)
                 back_to.append(step)
+        parts = compare_parts(self, draft)
+        if parts:
+            problems.extend(parts)
+            back_to.append(PromotionStep.PARTS)
         first = min(back_to, key=PROMOTION_ORDER.index) if back_to else PromotionStep.CLEANUP
         return problems, first
 

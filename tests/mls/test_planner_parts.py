@@ -36,7 +36,9 @@ def rec(variant: str, **attributes: Any) -> LocalPartRecord:
 
 
 def room(local_id: int, name: str = "Kitchen", level: str = "1") -> LocalPart:
-    return LocalPart("room", local_id, f"Room {local_id} ({name})", (rec("", RoomName=name, RoomLevel=level),))
+    return LocalPart(
+        "room", local_id, f"Room {local_id} ({name})", (rec("", RoomName=name, RoomLevel=level),)
+    )
 
 
 def tour(local_id: int, url: str = "https://tour/1", branded: str = "") -> LocalPart:
@@ -91,8 +93,13 @@ def test_a_changed_room_is_updated_in_place():
     ops = part_ops(local(room=(after,)), mirror(confirmed(before), room=("R1",)))
     assert ops == [
         UpdatePart(
-            "room", 1, "", "R1", {"RoomName": "Kitchen", "RoomLevel": "2"},
-            after.records[0].content_hash, label="Room 1 (Kitchen)",
+            "room",
+            1,
+            "",
+            "R1",
+            {"RoomName": "Kitchen", "RoomLevel": "2"},
+            after.records[0].content_hash,
+            label="Room 1 (Kitchen)",
         )
     ]
 
@@ -100,7 +107,9 @@ def test_a_changed_room_is_updated_in_place():
 def test_a_removed_room_is_deleted_and_one_never_sent_is_forgotten():
     kept, gone = room(1), room(2, "Bedroom")
     never_sent = MirrorPart("room", 3, "", remote_id="")
-    ops = part_ops(local(room=(kept,)), mirror(confirmed(kept), confirmed(gone), never_sent, room=("R1", "R2")))
+    ops = part_ops(
+        local(room=(kept,)), mirror(confirmed(kept), confirmed(gone), never_sent, room=("R1", "R2"))
+    )
     assert DeletePart("room", 2, "", "R2") in ops
     assert ForgetPart("room", 3, "") in ops
     assert not any(isinstance(op, ReorderParts) for op in ops)
@@ -132,8 +141,9 @@ def test_a_lost_create_adopted_is_not_sent_again():
     a, b = room(1), room(2, "Bedroom")
     adopted = confirmed(b, remote_id="R9")
     ops = part_ops(local(room=(a, b)), mirror(adopted, room=("R9",)))
-    assert ops == [CreatePart("room", 1, "", dict(a.records[0].attributes), a.records[0].content_hash,
-                              label=a.label)]
+    assert ops == [
+        CreatePart("room", 1, "", dict(a.records[0].attributes), a.records[0].content_hash, label=a.label)
+    ]
 
 
 def test_matching_a_listed_record_with_what_was_sent():
@@ -144,8 +154,9 @@ def test_matching_a_listed_record_with_what_was_sent():
     # A value we never sent means another record.
     assert not is_record_of("room", sent, {"Fields": {"RoomName": "Kitchen", "RoomLevel": "1", "Width": "9"}})
     tour_sent = {"Name": "T", "Type": "unbranded", "Uri": "https://a", "GroupId": "G"}
-    assert is_record_of("tour", tour_sent, {"Id": "1", "GroupId": "Z", "Name": "T", "Type": "unbranded",
-                                            "Uri": "https://a"})
+    assert is_record_of(
+        "tour", tour_sent, {"Id": "1", "GroupId": "Z", "Name": "T", "Type": "unbranded", "Uri": "https://a"}
+    )
     assert not is_record_of("tour", tour_sent, {"Name": "T", "Type": "branded", "Uri": "https://a"})
 
 
@@ -200,8 +211,11 @@ def test_tours_keep_each_part_records_together_in_the_order():
 def test_a_refused_part_blocks_itself_not_other_kinds():
     bad = room(1, level="99")
     refused = dataclasses.replace(MirrorPart("room", 1, ""), failed_seq=5)
-    result = plan(local(room=(bad, room(2, "Bath")), video=(dataclasses.replace(tour(3), kind="video"),)),
-                  mirror(refused), T)
+    result = plan(
+        local(room=(bad, room(2, "Bath")), video=(dataclasses.replace(tour(3), kind="video"),)),
+        mirror(refused),
+        T,
+    )
     created = [(op.kind, op.local_id) for op in result.ops if isinstance(op, CreatePart)]
     assert created == [("room", 2), ("video", 3)]
     assert result.blocked == ("room:1",)

@@ -78,6 +78,9 @@ DEFAULTS: dict[str, Any] = {
     # Bump to make the MLS change its metadata: a new ETag and a Last-Modified one day later per step
     # (docs/spark-protocol.md#conditional-requests).
     "metadata_revision": 0,
+    # Branding.Enabled of the tour and video metadata: off, branded tours and videos are refused
+    # (sandbox/api_parts.py).
+    "branded_parts_enabled": True,
     # Our own guard on JSON bodies (base64 photos are large; Django's DATA_UPLOAD_MAX_MEMORY_SIZE is not
     # applied to API bodies).
     "max_body_bytes": 64 * 1024 * 1024,

@@ -17,7 +17,7 @@ from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from . import faults
+from . import faults, parts
 from .access import staff_or_control_token
 from .config import DEFAULTS, db_guard, iso, load_config, now, options, release_config, use_config
 from .envelope import failure
@@ -142,9 +142,23 @@ def state(request: HttpRequest, body: dict[str, Any]) -> HttpResponse:
                     }
                     for document in listing.documents.all()
                 ],
+                **_parts_state(listing),
             }
         )
     return JsonResponse(dump)
+
+
+def _parts_state(listing: Listing) -> dict[str, list[dict[str, Any]]]:
+    """Rooms, units, tours and videos in order, rooms and units keyed by attribute name."""
+    records = list(listing.parts.all())
+    return {
+        parts.REORDER_KEYS[collection]: [
+            {**parts.record_json(record, listing, raw=True), "Order": record.position}
+            for record in sorted(records, key=lambda item: (item.position, item.pk))
+            if record.collection == collection
+        ]
+        for collection in parts.COLLECTIONS
+    }
 
 
 @control("GET", "POST", "DELETE")

@@ -48,11 +48,13 @@ class ListingQuerySet(models.QuerySet):
         return self.filter(is_incomplete=False)
 
     def with_media(self) -> ListingQuerySet:
-        """Live photos and documents in order, two queries in all; their blobs without the bytes."""
+        """Live photos, documents and parts in order, three queries in all; blobs without the bytes."""
         photos = Photo.objects.live().select_related("blob").defer("blob__data").order_by("position")
         documents = Document.objects.select_related("blob").defer("blob__data").order_by("position")
         return self.prefetch_related(
-            models.Prefetch("photos", queryset=photos), models.Prefetch("documents", queryset=documents)
+            models.Prefetch("photos", queryset=photos),
+            models.Prefetch("documents", queryset=documents),
+            models.Prefetch("parts", queryset=PartRecord.objects.order_by("collection", "position", "id")),
         )
 
 
@@ -226,3 +228,28 @@ class Call(models.Model):
 
     def __str__(self) -> str:
         return self.route
+
+
+class PartRecord(models.Model):
+    """A room, unit, virtual tour or video of a listing (sandbox/api_parts.py).
+
+    One table for the four collections: they share Id, order and listing, and differ only in their
+    attributes, which are kept as the client sent them (rooms and units: attribute name -> string or
+    null; tours and videos: Name, Uri or ObjectHtml, Caption, Type, Privacy).
+    """
+
+    listing = models.ForeignKey(Listing, on_delete=models.CASCADE, related_name="parts")
+    collection = models.CharField(max_length=20)  # rooms | units | virtualtours | videos
+    spark_id = models.CharField(max_length=26, unique=True)
+    # Tours and videos only: records sharing it are the branded and unbranded variants of one item.
+    group_id = models.CharField(max_length=26, blank=True)
+    position = models.PositiveIntegerField()
+    attributes = models.JSONField(default=dict)
+    modified_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["position", "id"]
+        indexes = [models.Index(fields=["listing", "collection", "position"], name="sandbox_part_order")]
+
+    def __str__(self) -> str:
+        return self.spark_id

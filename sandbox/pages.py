@@ -9,6 +9,7 @@ from django.views.decorators.http import require_safe
 from .access import staff_or_control_token
 from .config import db_guard, iso
 from .models import Listing
+from .parts import labelled_fields
 from .representation import base_url, full_address, photo_urls
 
 
@@ -44,6 +45,7 @@ def _render_index(request: HttpRequest) -> HttpResponse:
                 ],
                 "documents": list(listing.documents.all()),
                 "document_base": f"{base}/files/documents",
+                **_parts(listing),
             }
         )
     return render(
@@ -54,3 +56,21 @@ def _render_index(request: HttpRequest) -> HttpResponse:
             "complete": [item for item in listings if item["kind"] == "Listing"],
         },
     )
+
+
+def _parts(listing: Listing) -> dict[str, list]:
+    """Rooms and units as (label, value) rows of the set fields; tours and videos as records."""
+    property_type = listing.fields.get("PropertyType")
+    found: dict[str, list] = {"rooms": [], "units": [], "virtualtours": [], "videos": []}
+    for record in listing.parts.all():
+        if record.collection in ("rooms", "units"):
+            rows = [
+                (label, value)
+                for entry in labelled_fields(record, property_type)
+                for label, value in entry.items()
+                if value not in (None, "")
+            ]
+            found[record.collection].append({"record": record, "rows": rows})
+        else:
+            found[record.collection].append({"record": record, **record.attributes})
+    return found

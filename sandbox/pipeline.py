@@ -50,6 +50,11 @@ MUTATING = {
     "tickets.create",
     "uploads.photo",
     "uploads.document",
+    *(
+        f"{collection}.{action}"
+        for collection in ("rooms", "units", "virtualtours", "videos")
+        for action in ("create", "update", "delete", "reorder")
+    ),
     "oauth.grant",
     "oauth.openid_token",
     "oauth.revoke",

@@ -10,10 +10,10 @@ from typing import Any
 
 from django.db.models import Prefetch, prefetch_related_objects
 
-from . import catalog, sparkql
+from . import catalog, parts, sparkql
 from .config import now, option
 from .envelope import ApiError, invalid, missing
-from .models import Document, Listing, Photo
+from .models import Document, Listing, PartRecord, Photo
 from .representation import EMPTY_EXPANSIONS, KNOWN_EXPANSIONS, raw_value
 
 DEFAULT_LIMIT = 10
@@ -183,6 +183,8 @@ def prefetch_media(listings: list[Listing], expand: set[str]) -> None:
         lookups.append(Prefetch("photos", queryset=photos))
     if "Documents" in expand:
         lookups.append(Prefetch("documents", queryset=Document.objects.order_by("position")))
+    if expand & set(parts.EXPANSIONS):
+        lookups.append(Prefetch("parts", queryset=PartRecord.objects.order_by("position", "id")))
     if lookups and listings:
         prefetch_related_objects(listings, *lookups)
 

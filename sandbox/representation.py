@@ -7,7 +7,7 @@ from urllib.parse import quote
 
 from django.urls import reverse
 
-from . import catalog
+from . import catalog, parts
 from .config import iso
 from .models import Document, Listing, Photo
 
@@ -27,17 +27,16 @@ PHOTO_SIZES: dict[str, tuple[str, tuple[int, int] | None]] = {
 VARIANT_BOXES = {variant: box for variant, box in PHOTO_SIZES.values()}
 
 ABRIDGED_FIELDS = ["UnparsedAddress", "UnparsedFirstLineAddress", "ListingKey", "ListPrice", "ListAgentId"]
-KNOWN_EXPANSIONS = {"Photos", "PrimaryPhoto", "Documents", "CustomFields", "CustomFieldsRaw", "Permissions"}
-EMPTY_EXPANSIONS = {
-    "Videos",
-    "VirtualTours",
-    "OpenHouses",
-    "Rooms",
-    "RoomsRaw",
-    "Units",
-    "UnitsRaw",
-    "FloPlans",
+KNOWN_EXPANSIONS = {
+    "Photos",
+    "PrimaryPhoto",
+    "Documents",
+    "CustomFields",
+    "CustomFieldsRaw",
+    "Permissions",
+    *parts.EXPANSIONS,
 }
+EMPTY_EXPANSIONS = {"OpenHouses", "FloPlans"}
 
 
 def base_url(request) -> str:
@@ -137,6 +136,11 @@ def listing_json(
         fields["Photos"] = [photo_json(p, listing, base) for p in listing.photos.all() if p.primary]
     if "Documents" in expand:
         fields["Documents"] = [document_json(d, listing, base) for d in listing.documents.all()]
+    part_expansions = expand & set(parts.EXPANSIONS)
+    if part_expansions:
+        records = list(listing.parts.all())
+        for name in sorted(part_expansions):
+            fields[name] = parts.expansion_json(listing, name, records)
     for name in EMPTY_EXPANSIONS & expand:
         fields[name] = []
     body: dict[str, Any] = {

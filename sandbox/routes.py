@@ -62,6 +62,24 @@ unitsmeta.list             GET     /v1/units, /v1/mls/{MlsId}/units
 unitsmeta.get              GET     /v1/units/{Field}, /v1/mls/{MlsId}/units/{Field}
 rules.meta                 GET     /v1/listings/rules/meta
 rules.list                 GET     /v1/listings/rules/propertytypes/{Code}
+rooms.list                 GET     {owner}/rooms                   (Fields labelled: [{"<Label>": v}, ...])
+rooms.raw                  GET     {owner}/rooms/raw               (Fields keyed by attribute name)
+rooms.create               POST    {owner}/rooms                   ({"Fields": {attribute: value}})
+rooms.reorder              PUT     {owner}/rooms                   ({"Rooms": [{"Id"}, ...]}, our reading)
+rooms.get                  GET     {owner}/rooms/{Id}              (our reading)
+rooms.get_raw              GET     {owner}/rooms/raw/{Id}          (our reading)
+rooms.update               PUT     {owner}/rooms/{Id}              (our reading)
+rooms.delete               DELETE  {owner}/rooms/{Id}              (our reading)
+units.*                    ...     {owner}/units..., as rooms (units visible for PropertyType B only)
+virtualtours.list          GET     {owner}/virtualtours
+virtualtours.create        POST    {owner}/virtualtours            (Name, Uri, Type, GroupId?, Privacy?)
+virtualtours.reorder       PUT     {owner}/virtualtours            ({"VirtualTours": [{"Id"}, ...]})
+virtualtours.get           GET     {owner}/virtualtours/{Id}
+virtualtours.update        PUT     {owner}/virtualtours/{Id}       (same body as POST)
+virtualtours.delete        DELETE  {owner}/virtualtours/{Id}
+virtualtours.meta          GET     /v1/listings[/incomplete]/virtualtours/meta
+videos.*                   ...     {owner}/videos..., as virtual tours (ObjectHtml, Caption for Uri)
+videos.meta                GET     /v1/listings[/incomplete]/videos/meta
 oauth.grant                POST    /v1/oauth2/grant                (authorization_code, refresh_token)
 oauth.openid_token         POST    /openid/token                   (same grants, JSON or form body)
 oauth.revoke               DELETE  /v1/oauth2/token/{AccessToken}
@@ -80,6 +98,7 @@ from django.urls import URLPattern, path, re_path
 
 from . import api_listings as listings
 from . import api_media as media
+from . import api_parts
 from . import api_meta as meta
 from . import control, pages
 from .envelope import not_found
@@ -164,6 +183,54 @@ def _owner_patterns(prefix: str, *, incomplete: bool) -> list[URLPattern]:
             name=f"{kind}_tickets",
         ),
     ]
+    return patterns
+
+
+def _parts_patterns(prefix: str, *, incomplete: bool) -> list[URLPattern]:
+    """Rooms, units, virtual tours and videos (sandbox/api_parts.py); the same names for both owners."""
+    kind = "incomplete" if incomplete else "listing"
+    patterns = []
+    for collection in ("rooms", "units", "virtualtours", "videos"):
+        extra = {"collection": collection}
+        if collection in ("rooms", "units"):
+            patterns += [
+                path(
+                    f"{prefix}/{collection}/raw",
+                    endpoint(collection, GET=handle(f"{collection}.raw", api_parts.parts_list)),
+                    {**extra, "raw": True},
+                    name=f"{kind}_{collection}_raw",
+                ),
+                path(
+                    f"{prefix}/{collection}/raw/<str:part_id>",
+                    endpoint(collection, GET=handle(f"{collection}.get_raw", api_parts.parts_get)),
+                    {**extra, "raw": True},
+                    name=f"{kind}_{collection}_raw_one",
+                ),
+            ]
+        patterns += [
+            path(
+                f"{prefix}/{collection}",
+                endpoint(
+                    collection,
+                    GET=handle(f"{collection}.list", api_parts.parts_list),
+                    POST=handle(f"{collection}.create", api_parts.parts_create),
+                    PUT=handle(f"{collection}.reorder", api_parts.parts_reorder),
+                ),
+                extra,
+                name=f"{kind}_{collection}",
+            ),
+            path(
+                f"{prefix}/{collection}/<str:part_id>",
+                endpoint(
+                    collection,
+                    GET=handle(f"{collection}.get", api_parts.parts_get),
+                    PUT=handle(f"{collection}.update", api_parts.parts_update),
+                    DELETE=handle(f"{collection}.delete", api_parts.parts_delete),
+                ),
+                extra,
+                name=f"{kind}_{collection}_one",
+            ),
+        ]
     return patterns
 
 
@@ -297,6 +364,15 @@ urlpatterns: list[URLPattern] = [
         endpoint("documents", GET=handle("documents.meta", media.documents_meta)),
         name="incomplete_documents_type_meta",
     ),
+    *[
+        path(
+            f"v1/listings{scope}/{collection}/meta",
+            endpoint(collection, GET=handle(f"{collection}.meta", api_parts.media_meta)),
+            name=f"{name}{collection}_meta",
+        )
+        for collection in ("virtualtours", "videos")
+        for scope, name in (("", ""), ("/incomplete", "incomplete_"))
+    ],
     # Incomplete listings.
     path(
         "v1/listings/incomplete",
@@ -328,6 +404,7 @@ urlpatterns: list[URLPattern] = [
         name="incomplete_promote",
     ),
     *_owner_patterns(I, incomplete=True),
+    *_parts_patterns(I, incomplete=True),
     # Listings.
     path(
         "v1/listings",
@@ -398,6 +475,7 @@ urlpatterns: list[URLPattern] = [
         name="listing_validation",
     ),
     *_owner_patterns(L, incomplete=False),
+    *_parts_patterns(L, incomplete=False),
     # Ticket uploads: no Authorization header, the ticket is the credential
     # (docs/spark-protocol.md#upload-tickets).
     path(

@@ -15,9 +15,10 @@ from typing import Any
 import pytest
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
+from django.db import transaction
 from django.utils import timezone
 
-from drafts.models import Draft
+from drafts.models import Draft, ListingPart
 from media_manager.models import Document, Photo
 from mls import enqueue, push
 from mls.models import DraftSync
@@ -54,6 +55,88 @@ def finish_processing(photo: Photo, seed: int) -> None:
 
 def add_document(draft: Draft, *, by, name: str, privacy: str = "Private") -> Document:
     return DocumentFactory(draft=draft, by=by, name=name, privacy=privacy, data=pdf_bytes(name))
+
+
+def add_part(draft: Draft, kind: str, **values: Any) -> ListingPart:
+    """A room, unit, tour or video appended to the draft's parts of its kind, as the editor
+    adds one (the draft marked changed in the same transaction)."""
+    with transaction.atomic():
+        position = ListingPart.objects.filter(draft=draft, kind=kind).count()
+        part = ListingPart.objects.create(draft=draft, kind=kind, position=position, **values)
+        draft.mark_changed()
+    return part
+
+
+def change_part(part: ListingPart, **values: Any) -> None:
+    with transaction.atomic():
+        ListingPart.objects.filter(pk=part.pk).update(updated_at=timezone.now(), **values)
+        part.draft.mark_changed()
+    part.refresh_from_db()
+
+
+def remove_part(part: ListingPart) -> None:
+    with transaction.atomic():
+        part.delete()
+        for position, other in enumerate(ListingPart.objects.filter(draft=part.draft, kind=part.kind)):
+            ListingPart.objects.filter(pk=other.pk).update(position=position)
+        part.draft.mark_changed()
+
+
+def reorder_parts(draft: Draft, kind: str, order: list[ListingPart]) -> None:
+    with transaction.atomic():
+        for position, part in enumerate(order):
+            ListingPart.objects.filter(pk=part.pk).update(position=position)
+        draft.mark_changed()
+
+
+# The sandbox's state dump keys the parts by their reorder key.
+PART_COLLECTIONS = {"room": "Rooms", "unit": "Units", "tour": "VirtualTours", "video": "Videos"}
+
+
+def _part_view(kind: str, attributes: dict[str, Any]) -> Any:
+    if kind in ("room", "unit"):
+        fields = attributes.get("Fields", attributes)
+        return {name: value for name, value in fields.items() if value not in (None, "")}
+    keys = ("Name", "Type", "Uri") if kind == "tour" else ("Name", "Type", "ObjectHtml", "Caption")
+    return tuple(attributes.get(key) or "" for key in keys)
+
+
+def local_parts_view(draft: Draft) -> dict[str, list[Any]]:
+    """Per kind, the records the remote should hold for the draft's parts, in order."""
+    view: dict[str, list[Any]] = {kind: [] for kind in PART_COLLECTIONS}
+    for part in ListingPart.objects.filter(draft=draft).order_by("kind", "position", "pk"):
+        for _variant, attributes in part.remote_records():
+            view[part.kind].append(_part_view(part.kind, attributes))
+    return view
+
+
+def remote_parts_view(listing: dict[str, Any]) -> dict[str, list[Any]]:
+    return {
+        kind: [
+            _part_view(kind, record)
+            for record in sorted(listing.get(key) or [], key=lambda record: record["Order"])
+        ]
+        for kind, key in PART_COLLECTIONS.items()
+    }
+
+
+def assert_parts_in_sync(listing: dict[str, Any], draft: Draft) -> None:
+    """The remote's rooms, units, tours and videos equal the draft's, in order, each once, and
+    each branded link paired (same GroupId) with its unbranded one."""
+    assert remote_parts_view(listing) == local_parts_view(draft)
+    for key in ("VirtualTours", "Videos"):
+        records = listing.get(key) or []
+        groups: dict[str, list[str]] = {}
+        for record in records:
+            groups.setdefault(record["GroupId"], []).append(record["Type"])
+        branded = [record for record in records if record["Type"] == "branded"]
+        for record in branded:
+            # A branded record shares its group only with its own unbranded twin.
+            assert sorted(groups[record["GroupId"]]) in (["branded"], ["branded", "unbranded"])
+        parts = ListingPart.objects.filter(draft=draft, kind="tour" if key == "VirtualTours" else "video")
+        both = sum(1 for part in parts if part.url and part.branded_url)
+        paired = sum(1 for types in groups.values() if sorted(types) == ["branded", "unbranded"])
+        assert paired == both, (key, groups)
 
 
 @dataclass
@@ -205,6 +288,7 @@ def assert_in_sync(env: SyncEnv, draft: Draft) -> None:
         assert remote["fields"].get(name) == value, (name, remote["fields"].get(name), value)
     assert remote["photos"] == local["photos"]
     assert remote["documents"] == local["documents"]
+    assert_parts_in_sync(listing, draft)
     row = DraftSync.objects.get(pk=draft.pk)
     assert row.confirmed_seq == draft.change_seq
     assert row.display_state(draft.change_seq) == "synced"

@@ -107,6 +107,7 @@ def test_publishing_creates_the_live_listing_and_removes_the_incomplete_one(sync
         "create",
         "photos",
         "documents",
+        "parts",
         "verify",
         "cleanup",
     ]

@@ -159,7 +159,11 @@ def _settle_lost_creates(job: PartsJob, kind: str, rows: dict[tuple[int, str], P
         job.purpose = f"remove a copy of a {kind}"
         with contextlib.suppress(SparkNotFound):
             client().delete_part(job.ref, COLLECTIONS[kind], str(record["Id"]))
-    _set_order(job, kind, [])
+    # The live listing's order of the records it is now known to hold.
+    ours = {row.remote_id for row in rows.values() if row.remote_id} | {
+        str(r["Id"]) for r in adopted.values()
+    }
+    _set_order(job, kind, [str(r["Id"]) for r in records if str(r["Id"]) in ours])
     if waits:
         raise PartNotYet(min(waits))
 

@@ -482,11 +482,15 @@ class Pusher(PushCalls):
         self.record_event(values["error_message"])
         raise _Stop
 
-    def _record_part_refusal(self, op: planner.Op, error: SparkError, seq: int) -> None:
+    def _record_part_refusal(
+        self,
+        op: planner.CreatePart | planner.UpdatePart | planner.ReadPartGroup | planner.DeletePart,
+        error: SparkError,
+        seq: int,
+    ) -> None:
         """Kept on the part's record, named as people know the part; other parts and kinds
         go on."""
-        kind, local_id, variant = op.kind, op.local_id, op.variant  # type: ignore[attr-defined]
-        label = getattr(op, "label", "") or f"{kind} {local_id}"
+        label = getattr(op, "label", "") or f"{op.kind} {op.local_id}"
         words = refusal_words(error.message, [item.message or "" for item in error.field_errors])
         values: dict[str, Any] = {
             "failed_seq": seq,
@@ -496,16 +500,16 @@ class Pusher(PushCalls):
             "sending": False,
         }
         with self.recording():
-            if local_id is None:
-                RemotePart.objects.filter(
-                    draft_id=self.draft_id, kind=kind, remote_id=op.remote_id  # type: ignore[attr-defined]
-                ).update(**values)
+            if isinstance(op, planner.DeletePart) and op.local_id is None:
+                # A copy the remote will not let us delete: kept out of the way, shown.
+                copies = RemotePart.objects.filter(draft_id=self.draft_id, kind=op.kind)
+                copies.filter(remote_id=op.remote_id).update(**values)
             else:
                 RemotePart.objects.update_or_create(
                     draft_id=self.draft_id,
-                    kind=kind,
-                    local_id=local_id,
-                    variant=variant,
+                    kind=op.kind,
+                    local_id=op.local_id,
+                    variant=op.variant,
                     defaults={**values, "label": label[:200]},
                 )
 
@@ -664,6 +668,9 @@ def request_retry(draft: Draft, *, by: User) -> bool:
         if not changed:
             return False
         RemoteItem.objects.filter(draft_id=draft.pk, failed_seq__isnull=False).update(
+            failed_seq=None, error_message="", error_code=None, error_at=None
+        )
+        RemotePart.objects.filter(draft_id=draft.pk, failed_seq__isnull=False).update(
             failed_seq=None, error_message="", error_code=None, error_at=None
         )
         DraftEvent.record(draft, by, DraftEvent.Kind.SYNC, note="Sync retry requested")

@@ -1,7 +1,7 @@
 """The headline chaos run, with whole-worker kills and Redis restarts at scale, one command
 (docs/reliability.md#j14-headline-chaos-run, #j3-whole-worker-killed, #j12-redis-restart):
 
-    .venv/bin/python bench/sync/chaos.py [--drafts 200] [--photos 3] [--documents 1] [--seeds 5]
+    .venv/bin/python bench/sync/chaos.py [--drafts 200] [--photos 3] [--documents 1] [--seeds 5] [--no-parts]
 
 Per fault seed, in a fresh harness (own database, Redis, sandbox, worker, beat): 20% 5xx, 10%
 replies dropped after the change applied, 5% rate limits (429 and 503/1550), 2% hangs past the
@@ -9,6 +9,11 @@ read timeout; every draft queued twice more (duplicate deliveries); edits all al
 child SIGKILLed twice, Redis killed (queued messages lost) and restarted, the whole worker
 SIGKILLed and replaced. Pass: 0 lost changes, 0 duplicated listings/photos/documents, remote ==
 local for every draft, 0 lease violations, all synced within --timeout (default 15 min).
+
+Each draft also has two rooms, a virtual tour (every other one with a branded link too) and a
+video; the edits change, add, remove and reorder rooms and toggle the tour's branded link, and
+the final check compares the remote's rooms, tours and videos with the draft's (in order, each
+once, branded paired with unbranded). `--no-parts` leaves them out.
 """
 
 from __future__ import annotations
@@ -43,6 +48,7 @@ def main() -> int:
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--first-seed", type=int, default=1)
     parser.add_argument("--timeout", type=float, default=900)
+    parser.add_argument("--no-parts", dest="parts", action="store_false", help="no rooms, tours or videos")
     options = parser.parse_args()
 
     passed = 0
@@ -61,6 +67,7 @@ def main() -> int:
                 fault_seed=seed,
                 edit_seconds=30,
                 timeout=options.timeout,
+                parts=options.parts,
             )
         ok = (
             figures["lost_changes"] == 0

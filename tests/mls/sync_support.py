@@ -23,7 +23,7 @@ from media_manager.models import Document, Photo
 from mls import enqueue, push
 from mls.models import DraftSync
 from tests.factories import DocumentFactory, PhotoFactory
-from tests.mls.worker_harness import jpeg_bytes, pdf_bytes
+from tests.mls.worker_harness import PART_COLLECTIONS, jpeg_bytes, part_view, pdf_bytes, remote_parts_view
 from tests.sandbox_support import SANDBOX_CONTROL_TOKEN, SANDBOX_TOKEN, SandboxControl
 
 
@@ -89,35 +89,13 @@ def reorder_parts(draft: Draft, kind: str, order: list[ListingPart]) -> None:
         draft.mark_changed()
 
 
-# The sandbox's state dump keys the parts by their reorder key.
-PART_COLLECTIONS = {"room": "Rooms", "unit": "Units", "tour": "VirtualTours", "video": "Videos"}
-
-
-def _part_view(kind: str, attributes: dict[str, Any]) -> Any:
-    if kind in ("room", "unit"):
-        fields = attributes.get("Fields", attributes)
-        return {name: value for name, value in fields.items() if value not in (None, "")}
-    keys = ("Name", "Type", "Uri") if kind == "tour" else ("Name", "Type", "ObjectHtml", "Caption")
-    return tuple(attributes.get(key) or "" for key in keys)
-
-
 def local_parts_view(draft: Draft) -> dict[str, list[Any]]:
     """Per kind, the records the remote should hold for the draft's parts, in order."""
     view: dict[str, list[Any]] = {kind: [] for kind in PART_COLLECTIONS}
     for part in ListingPart.objects.filter(draft=draft).order_by("kind", "position", "pk"):
         for _variant, attributes in part.remote_records():
-            view[part.kind].append(_part_view(part.kind, attributes))
+            view[part.kind].append(part_view(part.kind, attributes))
     return view
-
-
-def remote_parts_view(listing: dict[str, Any]) -> dict[str, list[Any]]:
-    return {
-        kind: [
-            _part_view(kind, record)
-            for record in sorted(listing.get(key) or [], key=lambda record: record["Order"])
-        ]
-        for kind, key in PART_COLLECTIONS.items()
-    }
 
 
 def assert_parts_in_sync(listing: dict[str, Any], draft: Draft) -> None:

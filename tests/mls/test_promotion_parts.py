@@ -20,7 +20,9 @@ def with_parts(approved):  # noqa: F811
     add_part(approved, "room", fields={"RoomName": "Kitchen", "LevelOrFloor": "Main"})
     add_part(approved, "room", fields={"RoomName": "Office", "RoomFeature": ["Fireplace", "Hardwood Floor"]})
     add_part(approved, "tour", name="Walk", url="https://tours.example/1", branded_url="https://b.example/1")
-    add_part(approved, "video", name="Drone", url="https://vimeo.com/123456", caption="Above", privacy="Public")
+    add_part(
+        approved, "video", name="Drone", url="https://vimeo.com/123456", caption="Above", privacy="Public"
+    )
     approved.refresh_from_db()
     return approved
 
@@ -47,7 +49,9 @@ def test_a_lost_answer_while_adding_parts_is_adopted_not_duplicated(sync_env, wi
         {"kind": "server_error", "status": 502, "routes": ["videos.create", "rooms.reorder"], "times": 1},
     )
     publishing.start(with_parts, by=reviewer)
-    assert publish(with_parts, timeout=60)[-1] == "live", Promotion.objects.get(pk=with_parts.pk).error_message
+    assert publish(with_parts, timeout=60)[-1] == "live", Promotion.objects.get(
+        pk=with_parts.pk
+    ).error_message
     sync_env.control.clear_faults()
     listing = assert_live_equals_draft(sync_env, with_parts)
     assert_parts_in_sync(listing, with_parts)

@@ -425,6 +425,28 @@ class Harness:
 # --- Comparing ------------------------------------------------------------------------------
 
 
+# The sandbox's state dump keys the parts by their reorder key.
+PART_COLLECTIONS = {"room": "Rooms", "unit": "Units", "tour": "VirtualTours", "video": "Videos"}
+
+
+def part_view(kind: str, attributes: dict[str, Any]) -> Any:
+    if kind in ("room", "unit"):
+        fields = attributes.get("Fields", attributes)
+        return {name: value for name, value in fields.items() if value not in (None, "")}
+    keys = ("Name", "Type", "Uri") if kind == "tour" else ("Name", "Type", "ObjectHtml", "Caption")
+    return tuple(attributes.get(key) or "" for key in keys)
+
+
+def remote_parts_view(listing: dict[str, Any]) -> dict[str, list[Any]]:
+    return {
+        kind: [
+            part_view(kind, record)
+            for record in sorted(listing.get(key) or [], key=lambda record: record["Order"])
+        ]
+        for kind, key in PART_COLLECTIONS.items()
+    }
+
+
 def compare(dump: dict[str, Any], remote_state: dict[str, Any]) -> dict[str, Any]:
     """Local (driver `dump`) against remote (sandbox `_control/state`): the pass figures."""
     remote = {listing["Id"]: listing for listing in remote_state["incomplete_listings"]}
@@ -449,6 +471,12 @@ def compare(dump: dict[str, Any], remote_state: dict[str, Any]) -> dict[str, Any
         for kind in ("Photos", "Documents"):
             names = [entry["FileName"] for entry in listing[kind]]
             figures["duplicate_items"] += len(names) - len(set(names))
+        if "parts" in item:
+            # A part record the remote holds more of than the draft has is a duplicate.
+            remote_parts = _json(remote_parts_view(listing))
+            for kind, records in item["parts"].items():
+                extra = len(remote_parts.get(kind, [])) - len(records)
+                figures["duplicate_items"] += max(0, extra)
         problems = differences(item, listing)
         if problems:
             figures["lost_changes"] += 1
@@ -474,7 +502,23 @@ def differences(item: dict[str, Any], listing: dict[str, Any]) -> list[str]:
     ]
     if documents != item["documents"]:
         problems.append(f"documents: remote {documents} != local {item['documents']}")
+    if "parts" in item:
+        remote_parts = _json(remote_parts_view(listing))
+        if remote_parts != item["parts"]:
+            problems.append(f"parts: remote {remote_parts} != local {item['parts']}")
+        for key in ("VirtualTours", "Videos"):
+            # Each branded record is paired (same GroupId) with an unbranded one.
+            records = listing.get(key) or []
+            unbranded = {r["GroupId"] for r in records if r["Type"] == "unbranded"}
+            lone = [r["Id"] for r in records if r["Type"] == "branded" and r["GroupId"] not in unbranded]
+            if lone:
+                problems.append(f"{key}: branded records without their unbranded twin {lone}")
     return problems
+
+
+def _json(value: Any) -> Any:
+    """As the driver's JSON carries it (tuples become lists)."""
+    return json.loads(json.dumps(value))
 
 
 # --- The chaos scenario (CI test and Long benchmark) ----------------------------------------------
@@ -537,6 +581,7 @@ def run_chaos(
     fault_seed: int,
     edit_seconds: float = 16.0,
     timeout: float = 200.0,
+    parts: bool = False,
 ) -> dict[str, Any]:
     """Seed under faults, queue every draft twice more (duplicate deliveries), edit all along,
     SIGKILL a worker child, kill Redis (messages lost) and restart it, SIGKILL a child again,
@@ -544,13 +589,15 @@ def run_chaos(
     harness.control("POST", "reset")
     harness.control("POST", "faults", chaos_faults(fault_seed))
     started = time.monotonic()
-    seeded = harness.run("seed", drafts=drafts, photos=photos, documents=documents, seed=7, timeout=1800)
+    seeded = harness.run(
+        "seed", drafts=drafts, photos=photos, documents=documents, parts=parts, seed=7, timeout=1800
+    )
     ids = seeded["ids"]
     seeded_at = time.monotonic() - started
     harness.run("ring_all", ids=ids)
     harness.run("ring_all", ids=ids)
 
-    editor = harness.start("edit", ids=ids, seconds=edit_seconds, seed=8)
+    editor = harness.start("edit", ids=ids, seconds=edit_seconds, seed=8, parts=parts)
     events = []
     time.sleep(2)
     events.append(f"worker child SIGKILL ({harness.kill_worker_child()})")
@@ -595,6 +642,8 @@ def final_figures(harness: Harness, ids: list[int]) -> tuple[dict[str, Any], dic
     remote (`compare`), what was pushed, the calls and faults the sandbox saw, the lease check."""
     dump = harness.run("dump", ids=ids)
     figures = compare(dump, harness.control("GET", "state"))
+    if any("parts" in item for item in dump["drafts"]):
+        figures["parts"] = sum(len(records) for item in dump["drafts"] for records in item["parts"].values())
     rules = harness.control("GET", "faults")["rules"]
     journal = harness.control("GET", "calls")
     leases = harness.run("lease_violations", ids=ids)
@@ -615,7 +664,8 @@ def chaos_report(figures: dict[str, Any]) -> str:
     edits = figures["edits"]
     parts = [
         f"Worker chaos run ({figures['engine']}, fault seed {figures['fault_seed']}):",
-        f"{figures['drafts']} drafts, {figures['photos']} photos, {figures['documents']} documents;",
+        f"{figures['drafts']} drafts, {figures['photos']} photos, {figures['documents']} documents,",
+        f"{figures.get('parts', 0)} room/unit/tour/video records;",
         f"{figures['calls']} remote calls;",
         f"faults injected {figures['injected']} ({sum(figures['injected'].values())} in all);",
         f"events {figures['events']};",
@@ -642,7 +692,7 @@ def _setup() -> None:
 
 
 def command_seed(
-    drafts: int = 20, photos: int = 3, documents: int = 1, seed: int = 1, **_: Any
+    drafts: int = 20, photos: int = 3, documents: int = 1, seed: int = 1, parts: bool = False, **_: Any
 ) -> dict[str, Any]:
     from django.db import transaction
 
@@ -683,16 +733,73 @@ def command_seed(
             add_document(
                 draft, by=agent, name=f"Disclosure {index + 1}", privacy=rng.choice(["Public", "Private"])
             )
+        if parts:
+            _add_parts(draft, number, rng)
         ids.append(draft.pk)
     doorbell.flush(30)
     return {"ids": ids, "seconds": time.monotonic() - started}
 
 
+ROOM_NAMES = ("Bedroom", "Bathroom", "Kitchen", "Living Room", "Office", "Laundry")
+ROOM_LEVELS = ("Basement", "Main", "Upper")
+
+
+def _add_parts(draft, number: int, rng: random.Random) -> None:
+    """Two rooms, a virtual tour (every other one with a branded link too) and a video."""
+    from tests.mls.sync_support import add_part
+
+    for _index in range(2):
+        add_part(
+            draft,
+            "room",
+            fields={"RoomName": rng.choice(ROOM_NAMES), "LevelOrFloor": rng.choice(ROOM_LEVELS)},
+        )
+    add_part(
+        draft,
+        "tour",
+        name=f"Tour {number}",
+        url=f"https://tours.example/{number}",
+        branded_url=f"https://branded.example/{number}" if number % 2 else "",
+    )
+    add_part(
+        draft, "video", name=f"Video {number}", url=f"https://vimeo.com/{100000 + number}", caption="Walk"
+    )
+
+
+def _random_part_edit(draft, action: str, rng: random.Random) -> None:
+    """A room changed, added or removed, the rooms reordered, the tour's branded link toggled."""
+    from drafts.models import ListingPart
+    from tests.mls.sync_support import add_part, change_part, remove_part, reorder_parts
+
+    rooms = list(ListingPart.objects.filter(draft=draft, kind="room").order_by("position"))
+    if action == "room" and rooms:
+        change_part(
+            rng.choice(rooms),
+            fields={"RoomName": rng.choice(ROOM_NAMES), "LevelOrFloor": rng.choice(ROOM_LEVELS)},
+        )
+    elif action == "room_order" and len(rooms) > 1:
+        rng.shuffle(rooms)
+        reorder_parts(draft, "room", rooms)
+    elif action == "room_count":
+        if len(rooms) > 3 or (rooms and rng.random() < 0.5):
+            remove_part(rng.choice(rooms))
+        else:
+            add_part(draft, "room", fields={"RoomName": rng.choice(ROOM_NAMES)})
+    else:
+        tour = ListingPart.objects.filter(draft=draft, kind="tour").first()
+        if tour is not None:
+            branded = "" if tour.branded_url else f"https://branded.example/{draft.pk}/{rng.randrange(100)}"
+            change_part(tour, branded_url=branded)
+
+
 def _random_edit(draft, action: str, rng: random.Random, agent) -> None:
-    """One edit an agent might make: price, reorder, primary, caption or document privacy."""
+    """One edit an agent might make: price, reorder, primary, caption, document privacy, or
+    one of its rooms, their order, its tour."""
     from media_manager.models import Document, MediaOrder, Photo
 
-    if action == "price":
+    if action in ("room", "room_order", "room_count", "tour"):
+        _random_part_edit(draft, action, rng)
+    elif action == "price":
         value = str(200000 + 1000 * rng.randrange(500))
         draft.save_field(
             "list_price", value, by=agent, seen_version=draft.version, seen_value=draft.list_price
@@ -713,7 +820,9 @@ def _random_edit(draft, action: str, rng: random.Random, agent) -> None:
             document.update(name=document.name, privacy=privacy, by=agent)
 
 
-def command_edit(ids: list[int], seconds: float = 5.0, seed: int = 2, **_: Any) -> dict[str, Any]:
+def command_edit(
+    ids: list[int], seconds: float = 5.0, seed: int = 2, parts: bool = False, **_: Any
+) -> dict[str, Any]:
     """Edits while the run goes on: fields, reorders, primary, captions, privacy. Measures
     each save (commit + doorbell) as a request would feel it."""
     from drafts.models import Draft
@@ -725,7 +834,10 @@ def command_edit(ids: list[int], seconds: float = 5.0, seed: int = 2, **_: Any) 
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         draft = Draft.objects.get(pk=rng.choice(ids))
-        action = rng.choice(["price", "price", "reorder", "primary", "caption", "privacy"])
+        actions = ["price", "price", "reorder", "primary", "caption", "privacy"]
+        if parts:
+            actions += ["room", "room_order", "room_count", "tour"]
+        action = rng.choice(actions)
         started = time.monotonic()
         try:
             _random_edit(draft, action, rng, agent)
@@ -779,9 +891,10 @@ def command_reorder_burst(
 
 
 def command_dump(ids: list[int] | None = None, **_: Any) -> dict[str, Any]:
-    from drafts.models import Draft
+    from drafts.models import Draft, ListingPart
     from media_manager.models import Document, Photo
     from mls.models import DraftSync
+    from tests.mls.sync_support import local_parts_view
 
     drafts = []
     chosen = Draft.objects.order_by("pk")
@@ -806,6 +919,8 @@ def command_dump(ids: list[int] | None = None, **_: Any) -> dict[str, Any]:
                 "documents": [[d.name, d.privacy, d.sha256, d.upload_token.hex] for d in documents],
             }
         )
+        if ListingPart.objects.filter(draft=draft).exists():
+            drafts[-1]["parts"] = _json(local_parts_view(draft))
     return {"drafts": drafts}
 
 

@@ -7,7 +7,10 @@ import dataclasses
 import datetime as dt
 from typing import Any
 
-from mls.part_records import BRANDED, UNBRANDED, is_record_of, record_hash
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mls.part_records import BRANDED, UNBRANDED, is_record_of, record_attributes, record_hash
 from mls.planner import (
     CreatePart,
     DeleteListing,
@@ -244,3 +247,173 @@ def test_restored_draft_recreates_its_parts_after_the_listing():
     assert [type(op).__name__ for op in plan(restored, MirrorState(), T).ops] == ["CreateListing"]
     ops = part_ops(restored, mirror())
     assert [(op.kind, op.variant) for op in ops] == [("room", ""), ("tour", UNBRANDED)]
+
+
+# --- Against a simulated remote (J10 for parts) --------------------------------------------------
+
+
+class SimulatedRemote:
+    """The remote's part collections and the mirror the push would keep, with creates whose
+    answer is lost (applied, unanswered) when `lose` says so."""
+
+    def __init__(self, lose) -> None:
+        self.records: dict[str, list[dict[str, Any]]] = {}
+        self.mirror: dict[tuple[str, int | None, str, str], MirrorPart] = {}
+        self.sent: dict[tuple[str, int | None, str, str], dict[str, Any]] = {}
+        self.order: dict[str, tuple[str, ...]] = {}
+        self.lose = lose
+        self.next_id = 0
+
+    def state(self) -> MirrorState:
+        return mirror(*self.mirror.values(), **self.order)
+
+    def _key(self, kind, local_id, variant, remote_id=""):
+        return (kind, local_id, variant, remote_id if local_id is None else "")
+
+    def run(self, op) -> None:
+        from mls.part_records import settle_lost_creates
+
+        listed = self.records.setdefault(getattr(op, "kind", ""), [])
+        if isinstance(op, CreatePart):
+            self.next_id += 1
+            rid = f"X{self.next_id}"
+            group = op.group_id or f"G{self.next_id}"
+            fate = self.lose()  # 0 answered, 1 applied but the answer lost, 2 lost before applying
+            if fate != 2:
+                listed.append({"Id": rid, "GroupId": group, **as_listed(op.kind, op.attributes)})
+            key = self._key(op.kind, op.local_id, op.variant)
+            if fate:
+                self.mirror[key] = MirrorPart(op.kind, op.local_id, op.variant, sending=True)
+                self.sent[key] = dict(op.attributes)
+            else:
+                self.mirror[key] = MirrorPart(
+                    op.kind,
+                    op.local_id,
+                    op.variant,
+                    remote_id=rid,
+                    group_id=op.group_id,
+                    content_hash=op.content_hash,
+                )
+                self.order[op.kind] = (*self.order.get(op.kind, ()), rid)
+        elif isinstance(op, ReconcileParts):
+            rows = [m for k, m in self.mirror.items() if k[0] == op.kind]
+            known = {m.remote_id for m in rows if m.remote_id}
+            sending = [(k, self.sent[k]) for k, m in self.mirror.items() if k[0] == op.kind and m.sending]
+            adopted, copies = settle_lost_creates(op.kind, sending, known, listed)
+            for key, _sent in sending:
+                m = self.mirror[key]
+                record = adopted.get(key)
+                # The hash of what was sent: the planner updates if the part changed since.
+                self.mirror[key] = dataclasses.replace(
+                    m,
+                    sending=False,
+                    remote_id=str(record["Id"]) if record else "",
+                    group_id=str(record["GroupId"]) if record else "",
+                    content_hash=record_hash(self.sent[key]) if record else "",
+                )
+            for record in copies:
+                self.mirror[self._key(op.kind, None, "", record["Id"])] = MirrorPart(
+                    op.kind, None, "", remote_id=record["Id"]
+                )
+            ids = {m.remote_id for m in self.mirror.values() if m.kind == op.kind and m.remote_id}
+            self.order[op.kind] = tuple(r["Id"] for r in listed if r["Id"] in ids)
+        elif isinstance(op, ReadPartGroup):
+            record = next(r for r in listed if r["Id"] == op.remote_id)
+            key = self._key(op.kind, op.local_id, op.variant)
+            self.mirror[key] = dataclasses.replace(self.mirror[key], group_id=record["GroupId"])
+        elif isinstance(op, UpdatePart):
+            record = next(r for r in listed if r["Id"] == op.remote_id)
+            group = op.group_id or record["GroupId"]
+            record.clear()
+            record.update({"Id": op.remote_id, "GroupId": group, **as_listed(op.kind, op.attributes)})
+            key = self._key(op.kind, op.local_id, op.variant)
+            self.mirror[key] = dataclasses.replace(
+                self.mirror[key],
+                content_hash=op.content_hash,
+                group_id=op.group_id or self.mirror[key].group_id,
+            )
+        elif isinstance(op, DeletePart):
+            listed[:] = [r for r in listed if r["Id"] != op.remote_id]
+            self.mirror = {
+                k: m for k, m in self.mirror.items() if m.remote_id != op.remote_id or m.kind != op.kind
+            }
+            self.order[op.kind] = tuple(r for r in self.order.get(op.kind, ()) if r != op.remote_id)
+        elif isinstance(op, ForgetPart):
+            self.mirror.pop(self._key(op.kind, op.local_id, op.variant), None)
+        elif isinstance(op, ReorderParts):
+            # Only the records the reorder names, in its order (as the sandbox requires all).
+            assert sorted(op.remote_ids) == sorted(r["Id"] for r in listed), "reorder must name every record"
+            by_id = {r["Id"]: r for r in listed}
+            listed[:] = [by_id[rid] for rid in op.remote_ids]
+            self.order[op.kind] = op.remote_ids
+        else:
+            raise AssertionError(f"unexpected op {op}")
+
+
+def as_listed(kind: str, attributes: Any) -> dict[str, Any]:
+    """Rooms are listed (raw) with their attributes in `Fields`; tours flat."""
+    return {"Fields": dict(attributes)} if kind == "room" else dict(attributes)
+
+
+def drain_parts(local_state: LocalState, remote: SimulatedRemote) -> None:
+    for _round in range(200):
+        result = plan(local_state, remote.state(), T)
+        if result.done:
+            return
+        for op in result.ops:
+            remote.run(op)
+            if op.replan_after:
+                break
+    raise AssertionError("the plan never emptied")
+
+
+def assert_remote_equals_local(local_state: LocalState, remote: SimulatedRemote) -> None:
+    for kind in ("room", "tour"):
+        wanted = [dict(r.attributes) for p in local_state.parts.get(kind, ()) for r in p.records]
+        held = [record_attributes(kind, r) for r in remote.records.get(kind, [])]
+        if kind == "tour":
+            held = [{k: v for k, v in r.items() if k not in ("Id", "GroupId")} for r in held]
+        assert held == wanted, kind
+    for part in local_state.parts.get("tour", ()):
+        ids = {m.variant: m.remote_id for m in remote.mirror.values() if m.local_id == part.local_id}
+        groups = {r["Id"]: r["GroupId"] for r in remote.records["tour"]}
+        if len(part.records) == 2:
+            assert groups[ids[UNBRANDED]] == groups[ids[BRANDED]]
+
+
+@given(
+    steps=st.lists(
+        st.tuples(st.sampled_from(["add", "edit", "remove", "reorder", "brand", "push"]), st.integers(0, 9)),
+        max_size=25,
+    ),
+    losses=st.lists(st.sampled_from([0, 0, 1, 2]), min_size=1, max_size=40),
+)
+@settings(max_examples=150, deadline=None)
+def test_random_edits_with_lost_answers_end_equal_and_without_copies(steps, losses):
+    lost = iter(losses * 50)
+    remote = SimulatedRemote(lambda: next(lost, 0))
+    rooms: list[LocalPart] = [room(1), room(2, "Bedroom")]
+    tours: list[LocalPart] = [tour(100, branded="https://b/100")]
+    next_id = 3
+    for action, n in steps:
+        if action == "add":
+            rooms.append(room(next_id, ("Kitchen", "Office", "Bath")[n % 3]))
+            next_id += 1
+        elif action == "edit" and rooms:
+            old = rooms[n % len(rooms)]
+            rooms[n % len(rooms)] = room(old.local_id, level=str(n))
+        elif action == "remove" and rooms:
+            rooms.pop(n % len(rooms))
+        elif action == "reorder" and len(rooms) > 1:
+            rooms.insert(0, rooms.pop(n % len(rooms)))
+        elif action == "brand":
+            t = tours[0]
+            tours[0] = tour(100, branded="" if len(t.records) == 2 else f"https://b/{n}")
+        else:
+            # A partial push: a few ops of the plan, as a push cut short would make.
+            state = local(room=tuple(rooms), tour=tuple(tours))
+            for op in plan(state, remote.state(), T).ops[: n % 4]:
+                remote.run(op)
+    final = local(room=tuple(rooms), tour=tuple(tours))
+    drain_parts(final, remote)
+    assert_remote_equals_local(final, remote)

@@ -146,3 +146,19 @@ def test_trash_drops_the_parts_and_a_restore_creates_them_again(sync_env, draft_
     drain(draft_with_parts)
     assert_in_sync(sync_env, draft_with_parts)
     assert sync_env.count("rooms.create") == 4
+
+
+def test_a_multi_family_draft_carries_its_units(sync_env, agent):
+    draft = DraftFactory(list_agent=agent, property_type="B", property_sub_type="DU")
+    first = add_part(draft, "unit", fields={"unit_nbr": "2 Bedroom", "ActualRent": "1200", "BathsTotal": "1"})
+    add_part(draft, "unit", fields={"unit_nbr": "Studio", "ActualRent": "800"})
+    assert drain(draft)[-1] == push.Outcome.SYNCED
+    assert_in_sync(sync_env, draft)
+    change_part(first, fields={"unit_nbr": "2 Bedroom", "ActualRent": "1250", "BathsTotal": "1.5"})
+    reorder_parts(draft, "unit", list(ListingPart.objects.filter(draft=draft, kind="unit"))[::-1])
+    draft.refresh_from_db()
+    drain(draft)
+    assert_in_sync(sync_env, draft)
+    assert sync_env.count("units.create") == 2
+    assert sync_env.count("units.update") == 1
+    assert sync_env.count("units.reorder") == 1

@@ -169,7 +169,8 @@ def test_a_group_id_from_elsewhere_is_refused(spark, draft_ref):
 
 def test_video_lifecycle_with_privacy(spark, parent):
     first = spark.create_part(parent, "videos", VIDEO).resource_id
-    second = spark.create_part(parent, "videos", {**VIDEO, "Name": "Kitchen", "Privacy": "Public"}).resource_id
+    kitchen = {**VIDEO, "Name": "Kitchen", "Privacy": "Public"}
+    second = spark.create_part(parent, "videos", kitchen).resource_id
     video = spark.get_part(parent, "videos", second).first
     assert (video["Name"], video["Caption"], video["Type"]) == ("Kitchen", "From above", "unbranded")
     assert "youtube.com/embed/dQw4w9WgXcQ" in video["ObjectHtml"]

@@ -104,12 +104,15 @@ def clean_fields(collection: str, listing: Listing, data: dict[str, Any]) -> dic
     return dict(fields)
 
 
-def _field_values(record: PartRecord, property_type: str | None) -> list[tuple[ExtraField | None, str, Any]]:
+FieldRow = tuple[ExtraField | None, str, Any]
+
+
+def _field_values(record: PartRecord, property_type: str | None) -> list[FieldRow]:
     """(spec, attribute, value): every visible field (null when unset), then any other stored one."""
     stored = record.attributes
     specs = visible_specs(record.collection, property_type)
     known = {spec.name for spec in specs}
-    rows: list[tuple[ExtraField | None, str, Any]] = [(spec, spec.name, stored.get(spec.name)) for spec in specs]
+    rows: list[FieldRow] = [(spec, spec.name, stored.get(spec.name)) for spec in specs]
     all_specs = FIELD_SPECS[record.collection]
     rows += [(all_specs.get(name), name, value) for name, value in stored.items() if name not in known]
     return rows
@@ -117,7 +120,8 @@ def _field_values(record: PartRecord, property_type: str | None) -> list[tuple[E
 
 def labelled_fields(record: PartRecord, property_type: str | None) -> list[dict[str, Any]]:
     """``[{"Room Name": "Bedroom"}, {"Length": null}, ...]``: one-key objects keyed by label."""
-    return [{spec.label if spec else name: value} for spec, name, value in _field_values(record, property_type)]
+    rows = _field_values(record, property_type)
+    return [{spec.label if spec else name: value} for spec, name, value in rows]
 
 
 def raw_fields(record: PartRecord, property_type: str | None) -> dict[str, Any]:

@@ -98,9 +98,8 @@ from django.urls import URLPattern, path, re_path
 
 from . import api_listings as listings
 from . import api_media as media
-from . import api_parts
 from . import api_meta as meta
-from . import control, pages
+from . import api_parts, control, pages
 from .envelope import not_found
 from .pipeline import Api, Handler, endpoint, handle
 

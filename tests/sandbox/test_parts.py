@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import requests
 
 from tests.sandbox.conftest import MISSING_ID, envelope_error
 
@@ -294,7 +295,7 @@ def test_faults_apply_to_part_routes(sandbox):
     assert sandbox.results(f"{owner}/virtualtours") == []
     create(sandbox, f"{owner}/virtualtours", TOUR)
     sandbox.faults({"kind": "drop_after_apply", "routes": ["rooms.create"], "times": 1})
-    with pytest.raises(Exception):  # noqa: B017, PT011 - the connection is closed unanswered
+    with pytest.raises(requests.exceptions.ConnectionError):  # closed unanswered
         sandbox.post(f"{owner}/rooms", {"Fields": BEDROOM})
     # Applied although never answered; the journal says so.
     assert len(sandbox.results(f"{owner}/rooms")) == 1
@@ -339,3 +340,22 @@ def test_promotion_keeps_parts_and_deleting_the_draft_removes_them(sandbox):
     assert sandbox.delete(other).status_code == 200
     assert envelope_error(sandbox.get(f"{other}/videos")) == (404, 404)
     assert sum(len(item["Videos"]) for item in sandbox.state()["incomplete_listings"]) == 0
+
+
+def test_the_sandbox_page_shows_the_parts_of_a_live_listing(sandbox):
+    listing_id = sandbox.create_listing(PropertyType="B", PropertySubType="DU")
+    owner = f"/v1/listings/{listing_id}"
+    create(sandbox, f"{owner}/rooms", {"Fields": {**BEDROOM, "Description": "Sunny <corner>"}})
+    create(sandbox, f"{owner}/units", {"Fields": {"unit_nbr": "Studio", "ActualRent": "950"}})
+    create(sandbox, f"{owner}/virtualtours", TOUR)
+    create(sandbox, f"{owner}/videos", VIDEO)
+    response = sandbox.http.get(sandbox.url("/"), timeout=10)
+    assert response.status_code == 200
+    article = response.text.split(f'id="listing-{listing_id}"', 1)[1].split("</article>", 1)[0]
+    assert "Rooms (1)" in article and "Units (1)" in article
+    assert "<dt>Room Level</dt><dd>Upper</dd>" in article
+    assert "Sunny &lt;corner&gt;" in article  # escaped, never markup
+    assert "<dt>Rent</dt><dd>950</dd>" in article
+    assert f'<a href="{TOUR["Uri"]}" rel="noopener noreferrer">{TOUR["Name"]}</a>' in article
+    assert "Virtual tours (1)" in article and "Videos (1)" in article
+    assert VIDEO["Name"] in article and "&lt;iframe" in article

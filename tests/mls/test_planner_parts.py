@@ -390,7 +390,8 @@ def assert_remote_equals_local(local_state: LocalState, remote: SimulatedRemote)
 )
 @settings(max_examples=150, deadline=None)
 def test_random_edits_with_lost_answers_end_equal_and_without_copies(steps, losses):
-    lost = iter(losses * 50)
+    # Faults are finite (then every answer arrives): an endless run of lost requests never settles.
+    lost = iter(losses * 2)
     remote = SimulatedRemote(lambda: next(lost, 0))
     rooms: list[LocalPart] = [room(1), room(2, "Bedroom")]
     tours: list[LocalPart] = [tour(100, branded="https://b/100")]

@@ -20,6 +20,8 @@ from accounts.models import User
 from drafts.models import Draft, DraftStatus
 from spark.client import Ticket
 
+from .failures import PlacedRefusals, place_refusals
+
 
 class SyncState(models.TextChoices):
     PENDING = "pending", "Waiting to sync"
@@ -101,6 +103,11 @@ class DraftSync(models.Model):
     error_at = models.DateTimeField(null=True, blank=True)
     # Rule violations the remote accepted with a warning (Success with Errors): shown, not retried.
     remote_warnings = models.JSONField(default=list, blank=True)
+    # The latest refusal of the listing's fields, in the remote's words: {Spark name: [message]}
+    # ({} with `refused_at` set: a refusal that named no field). Unlike `error_details`, it stays
+    # through later edits until a push of those fields is accepted: the agent sees what to fix.
+    refused_fields = models.JSONField(default=dict, blank=True)
+    refused_at = models.DateTimeField(null=True, blank=True)
 
     # --- The remote listing as last confirmed ---
     # Creating is not idempotent: the marker written with the create, and when it was sent.
@@ -184,6 +191,20 @@ class DraftSync(models.Model):
 
     def errors_by_field(self) -> dict[str, str]:
         return {d["field"]: d["message"] for d in self.error_details if d.get("field")}
+
+    def refusals(self, draft: Draft) -> PlacedRefusals:
+        """The latest refusal placed on `draft`'s editor fields (see `place_refusals`)."""
+        if self.refused_at is None:
+            return PlacedRefusals()
+        return place_refusals(self.refused_fields or {}, draft.custom_fields or {}, field_label)
+
+
+def field_label(name: str) -> str:
+    """A draft field's name as people read it ("Street name")."""
+    if name == "custom_fields":
+        return "Custom fields"
+    label = str(Draft._meta.get_field(name).verbose_name)
+    return label[:1].upper() + label[1:]
 
 
 class RemoteItemQuerySet(models.QuerySet["RemoteItem"]):

@@ -30,7 +30,7 @@ from spark.errors import SparkError, SparkRateLimited
 
 from . import enqueue, planner
 from .drift import LISTING_GONE, apply_drift_decision
-from .failures import backoff_seconds, describe, field_details, is_transient
+from .failures import backoff_seconds, describe, field_details, is_transient, refused_fields
 from .leased import LeaseLost, once_the_database_is_back, settle_seconds
 from .models import HELD_STATES, PROMOTION_OWNED, DraftSync, DraftSyncQuerySet, RemoteItem, SyncState
 from .operations import ListingGone, NeedsAttention, NotYet, PushCalls, PushContext, item_noun
@@ -99,6 +99,10 @@ NO_ERROR: dict[str, Any] = {
     "error_details": [],
     "error_at": None,
 }
+
+
+# Every field the remote confirmed: no refusal of them is left to show.
+NO_REFUSAL: dict[str, Any] = {"refused_fields": {}, "refused_at": None}
 
 
 class Pusher(PushCalls):
@@ -293,6 +297,7 @@ class Pusher(PushCalls):
                 state=SyncState.SYNCED,
                 confirmed_seq=seq,
                 **NO_ERROR,
+                **NO_REFUSAL,
                 last_synced_at=now,
             )
         self.held = False
@@ -441,6 +446,9 @@ class Pusher(PushCalls):
         }
         if isinstance(op, planner.CreateListing | planner.UpdateFields):
             values["fields_failed_seq"] = seq
+            # Kept past the next edit, until a push of the fields is accepted (operations.py).
+            values["refused_fields"] = refused_fields(error)
+            values["refused_at"] = now
             with self.recording():
                 DraftSync.objects.filter(pk=self.draft_id).update(**values)
             self.record_event(values["error_message"])

@@ -42,6 +42,7 @@ def _status_context(draft: Draft) -> dict[str, Any]:
         "draft": draft,
         "sync": row,
         "state": row.display_state(draft.change_seq),
+        "refusals": row.refusals(draft),
         "items": list(RemoteItem.objects.filter(draft=draft).order_by("kind", "local_id")),
     }
 

@@ -66,7 +66,7 @@ def test_a_field_the_mls_refuses_is_shown_next_to_the_field_and_not_retried(sync
     assert "50" in row.error_details[0]["remote_message"]  # the remote's words
     html = render('{% sync_field_error draft "street_name" %}', draft=draft)
     assert "The MLS refused this value" in html and "50" in html
-    assert "Not accepted by the MLS" in render("{% sync_badge draft %}", draft=draft)
+    assert "MLS refused 1 field" in render("{% sync_badge draft %}", draft=draft)
     # Not retried: no push, no call.
     calls = sync_env.count("incomplete.update")
     assert push.push_draft(draft.pk) == push.Outcome.NOTHING

@@ -82,7 +82,8 @@ def badge_context(draft: Draft) -> dict[str, Any]:
         count = len(refusals.labels)
         label = f"MLS refused {count} field{'s' if count != 1 else ''}"
         title = "Refused: " + ", ".join(refusals.labels)
-        return {"draft": draft, "state": str(state), "label": label, "detail": "", "title": title, "poll": False}
+        short = {"draft": draft, "state": str(state), "label": label, "detail": "", "title": title}
+        return {**short, "poll": False}
     if state == SyncState.SYNCED:
         when = timezone.localtime(row.last_synced_at) if row and row.last_synced_at else None
         label = f"Synced at {when:%H:%M}" if when else "Synced"

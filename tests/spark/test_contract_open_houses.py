@@ -40,11 +40,17 @@ def test_open_house_lifecycle(spark: SparkClient, live_listing_id: str):
         listed = spark.list_open_houses(live_listing_id).results
         mine = [item for item in listed if item["Id"] == open_house_id]
         assert len(mine) == 1
-        assert (mine[0]["Date"], mine[0]["StartTime"], mine[0]["EndTime"]) == (NEXT_WEEK, "01:00 PM", "03:00 PM")
+        assert (mine[0]["Date"], mine[0]["StartTime"], mine[0]["EndTime"]) == (
+            NEXT_WEEK,
+            "01:00 PM",
+            "03:00 PM",
+        )
         assert mine[0]["Comments"] == "Cookies"
 
         # 24-hour times are accepted; what comes back is "hh:mm AM".
-        spark.update_open_house(live_listing_id, open_house_id, {**body, "StartTime": "14:00", "EndTime": "16:30"})
+        spark.update_open_house(
+            live_listing_id, open_house_id, {**body, "StartTime": "14:00", "EndTime": "16:30"}
+        )
         again = {item["Id"]: item for item in spark.list_open_houses(live_listing_id).results}[open_house_id]
         assert (again["StartTime"], again["EndTime"]) == ("02:00 PM", "04:30 PM")
     finally:
@@ -65,7 +71,9 @@ def test_incomplete_listings_have_no_open_houses(spark: SparkClient, draft_ref):
     with pytest.raises(SparkNotFound):
         spark.list_open_houses(draft_ref.id)
     with pytest.raises(SparkNotFound):
-        spark.create_open_house(draft_ref.id, {"Date": NEXT_WEEK, "StartTime": "1:00 PM", "EndTime": "2:00 PM"})
+        spark.create_open_house(
+            draft_ref.id, {"Date": NEXT_WEEK, "StartTime": "1:00 PM", "EndTime": "2:00 PM"}
+        )
 
 
 @pytest.mark.sandbox_only

@@ -78,7 +78,9 @@ def _cleaned(api: Api) -> tuple[dt.date, dt.time, dt.time, str]:
     elif start is not None and end <= start:
         errors.append(_attribute_error("EndTime", "EndTime must be after StartTime"))
     if not isinstance(comments, str) or len(comments) > COMMENTS_MAX:
-        errors.append(_attribute_error("Comments", f"Comments must be text of {COMMENTS_MAX} characters at most"))
+        errors.append(
+            _attribute_error("Comments", f"Comments must be text of {COMMENTS_MAX} characters at most")
+        )
     if errors:
         raise ApiError(400, 1053, "The open house is not valid", Errors=errors)
     assert date is not None and start is not None and end is not None

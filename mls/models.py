@@ -9,7 +9,9 @@ confirmed it, so a push compares and sends only the difference (mls/planner.py).
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -24,6 +26,8 @@ from drafts.models import Draft, DraftEvent, DraftStatus
 from spark.client import Ticket
 
 from .failures import PlacedRefusals, place_refusals
+
+logger = logging.getLogger(__name__)
 
 
 class SyncState(models.TextChoices):
@@ -206,7 +210,7 @@ def field_label(name: str) -> str:
     """A draft field's name as people read it ("Street name")."""
     if name == "custom_fields":
         return "Custom fields"
-    label = str(Draft._meta.get_field(name).verbose_name)
+    label = str(getattr(Draft._meta.get_field(name), "verbose_name", name))
     return label[:1].upper() + label[1:]
 
 
@@ -721,10 +725,8 @@ class OpenHouse(models.Model):
         self._push_after_commit()
 
     def _push_after_commit(self) -> None:
-        from . import enqueue  # enqueue imports this module
-
         pk = self.pk
-        transaction.on_commit(lambda: enqueue.ring_open_house(pk))
+        transaction.on_commit(lambda: _ring_open_house(pk))
 
     # --- Presentation ---
     @property
@@ -751,6 +753,24 @@ class OpenHouse(models.Model):
             "cancelling": "Cancelling in the MLS…",
             "pending": "Sending to the MLS…",
         }[self.sync_state]
+
+
+# Who queues the push of a changed open house: mls.enqueue, registered by the app at start-up
+# (it imports this module). A failing listener is logged: the sweep catches up.
+_open_house_listeners: list[Callable[[int], None]] = []
+
+
+def listen_open_houses(listener: Callable[[int], None]) -> None:
+    if listener not in _open_house_listeners:
+        _open_house_listeners.append(listener)
+
+
+def _ring_open_house(open_house_id: int) -> None:
+    for listener in list(_open_house_listeners):
+        try:
+            listener(open_house_id)
+        except Exception:
+            logger.exception("open house %s: could not queue its push; the sweep will", open_house_id)
 
 
 def _minutes(value: dt.time) -> int:

@@ -242,7 +242,7 @@ def sweep(now: dt.datetime | None = None, *, limit: int = 200) -> int:
         .filter(Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=now - requeue_after))
         .values_list("pk", flat=True)[:limit]
     )
-    queued = []
+    queued: list[int] = []
     for pk in due:
         try:
             enqueue.publish_open_house(pk)

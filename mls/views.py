@@ -5,6 +5,7 @@ the user may not see)."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
@@ -180,30 +181,35 @@ def promotion_status(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     return render(request, "mls/promotion_panel.html", _promotion_context(request, draft))
 
 
+@dataclass(frozen=True)
+class OpenHouseRow:
+    open_house: OpenHouse
+    form: OpenHouseForm
+    editing: bool
+
+
 def _open_houses_context(request: AuthenticatedRequest, draft: Draft, **extra: Any) -> dict[str, Any]:
     today = timezone.now().astimezone(draft.office.zone).date()
     shown = list(OpenHouse.objects.filter(draft=draft, date__gte=today).shown())
     editing, edit_form = extra.pop("editing", None), extra.pop("edit_form", None)
+    rows = []
     for open_house in shown:
         # One form per open house, its own ids; the one just refused keeps what was typed.
-        open_house.form = (
-            edit_form
-            if editing == open_house.pk and edit_form is not None
-            else OpenHouseForm(
-                initial={
-                    "date": open_house.date,
-                    "start": open_house.start,
-                    "end": open_house.end,
-                    "comments": open_house.comments,
-                },
-                auto_id=edit_ids(open_house.pk),
-            )
-        )
-        open_house.editing = editing == open_house.pk
+        if editing == open_house.pk and edit_form is not None:
+            form = edit_form
+        else:
+            initial = {
+                "date": open_house.date,
+                "start": open_house.start,
+                "end": open_house.end,
+                "comments": open_house.comments,
+            }
+            form = OpenHouseForm(initial=initial, auto_id=edit_ids(open_house.pk))
+        rows.append(OpenHouseRow(open_house, form, editing == open_house.pk))
     may_change = OpenHouse.may_change(draft, request.user) and draft.status == DraftStatus.LIVE
     return {
         "draft": draft,
-        "open_houses": shown,
+        "open_houses": rows,
         "may_change_open_houses": may_change,
         "open_house_form": extra.pop("open_house_form", None) or OpenHouseForm(),
         "office_zone": draft.office.time_zone,

@@ -206,10 +206,13 @@ def _open_houses_context(request: AuthenticatedRequest, draft: Draft, **extra: A
             }
             form = OpenHouseForm(initial=initial, auto_id=edit_ids(open_house.pk))
         rows.append(OpenHouseRow(open_house, form, editing == open_house.pk))
+    moving = {"pending", "cancelling", "retrying"}
     may_change = OpenHouse.may_change(draft, request.user) and draft.status == DraftStatus.LIVE
     return {
         "draft": draft,
         "open_houses": rows,
+        # The region polls itself while a change is on its way to the MLS.
+        "open_houses_polling": any(row.open_house.sync_state in moving for row in rows),
         "may_change_open_houses": may_change,
         "open_house_form": extra.pop("open_house_form", None) or OpenHouseForm(),
         "office_zone": draft.office.time_zone,
@@ -223,6 +226,10 @@ def live_listing(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     """The live listing as the MLS shows it now (read back with Photos and Documents), and its
     open houses as the portal holds them."""
     draft = get_draft_for(request.user, pk, include_trash=True)
+    if request.htmx and not request.htmx.history_restore_request:
+        if not draft.live_listing_id:
+            raise Http404("This draft has no live listing yet.")
+        return render(request, "mls/live_listing.html#open_houses", _open_houses_context(request, draft))
     return _render_live_listing(request, draft)
 
 
@@ -274,8 +281,10 @@ def _open_houses_answer(
     request: AuthenticatedRequest, draft: Draft, *, status: int = 200, **extra: Any
 ) -> HttpResponse:
     if request.htmx:
+        # The region is the answer, with the refused form in it: 200, so htmx swaps it in
+        # (htmx leaves 4xx answers unswapped).
         context = _open_houses_context(request, draft, **extra)
-        return render(request, "mls/live_listing.html#open_houses", context, status=status)
+        return render(request, "mls/live_listing.html#open_houses", context)
     if status != 200:
         return _render_live_listing(request, draft, status=status, **extra)
     return redirect("mls:live_listing", pk=draft.pk)
@@ -305,7 +314,8 @@ def open_house_create(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     form = _apply_form(request, lambda data: OpenHouse.schedule(draft, by=request.user, **data))
     if form.errors:
         return _open_houses_answer(request, draft, status=400, open_house_form=form)
-    messages.success(request, "Open house scheduled; it is being sent to the MLS.")
+    if not request.htmx:  # the swapped region shows it
+        messages.success(request, "Open house scheduled; it is being sent to the MLS.")
     return _open_houses_answer(request, draft)
 
 
@@ -317,7 +327,8 @@ def open_house_edit(request: AuthenticatedRequest, pk: int, oh: int) -> HttpResp
     form = _apply_form(request, lambda data: open_house.edit(by=request.user, **data), edit_ids(oh))
     if form.errors:
         return _open_houses_answer(request, draft, status=400, edit_form=form, editing=open_house.pk)
-    messages.success(request, "Open house changed; the change is being sent to the MLS.")
+    if not request.htmx:  # the swapped region shows it
+        messages.success(request, "Open house changed; the change is being sent to the MLS.")
     return _open_houses_answer(request, draft)
 
 
@@ -326,7 +337,7 @@ def open_house_edit(request: AuthenticatedRequest, pk: int, oh: int) -> HttpResp
 def open_house_cancel(request: AuthenticatedRequest, pk: int, oh: int) -> HttpResponse:
     draft = _open_house_draft(request, pk)
     open_house = get_object_or_404(OpenHouse, draft=draft, pk=oh)
-    if open_house.cancel(by=request.user):
+    if open_house.cancel(by=request.user) and not request.htmx:
         messages.success(request, "Open house cancelled; it is being removed from the MLS.")
     return _open_houses_answer(request, draft)
 

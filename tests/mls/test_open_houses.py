@@ -25,6 +25,8 @@ from tests.factories import AgentFactory, DraftFactory, OfficeAdminFactory, Offi
 from tests.spark.conftest import MINIMAL_DRAFT
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
+# Session, user, the draft (with its office and sync row), its open houses.
+QUERIES_FOR_THE_REGION = 4
 
 
 def in_days(days: int) -> dt.date:
@@ -285,3 +287,17 @@ def test_who_may_change_open_houses(client, agent, office):
     client.force_login(OfficeAdminFactory(office=office))
     assert client.post(urls[0], form).status_code == 302
     assert OpenHouse.objects.count() == 2
+
+
+@pytest.mark.django_db
+def test_the_region_reads_the_same_few_rows_however_many_open_houses(
+    client, agent, django_assert_num_queries
+):
+    draft = live(DraftFactory(list_agent=agent))
+    client.force_login(agent)
+    url = reverse("mls:live_listing", args=[draft.pk])
+    for day in (3, 4, 5, 6):
+        OpenHouse.objects.create(draft=draft, date=in_days(day), start=dt.time(13), end=dt.time(15))
+    with django_assert_num_queries(QUERIES_FOR_THE_REGION):
+        body = client.get(url, **HTMX).content.decode()
+    assert body.count('class="open-house"') == 4

@@ -546,7 +546,9 @@ def _refusal_text(op: planner.Op, error: SparkError) -> str:
         planner.Verify: "reading this draft back",
         planner.ReconcileItems: "reading the photos or documents",
     }.get(type(op), "a change")
-    return f"The MLS refused {what}: {describe(error)}"[:2000]
+    # People read this (lists, badges): the remote's words, not its status and code, which
+    # stay in error_status/error_code and the call log.
+    return f"The MLS refused {what}: {error.message}"[:2000]
 
 
 def push_draft(draft_id: int, *, budget: float | None = None) -> Outcome:

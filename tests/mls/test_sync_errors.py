@@ -92,7 +92,9 @@ def test_permanent_errors_are_not_retried(sync_env, draft, agent, status, code):
     assert drain(draft)[-1] == push.Outcome.FAILED
     assert sync_env.count("incomplete.update") == 1
     row = DraftSync.objects.get(pk=draft.pk)
-    assert f"code {code}" in row.error_message and row.error_status == status
+    assert (row.error_code, row.error_status) == (code, status)
+    assert row.error_message.startswith("The MLS refused the changed fields: ")
+    assert f"code {code}" not in row.error_message and "HTTP" not in row.error_message
 
 
 def test_a_refused_photo_is_shown_on_the_photo_and_the_rest_syncs(sync_env, draft, agent):

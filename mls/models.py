@@ -765,6 +765,11 @@ def listen_open_houses(listener: Callable[[int], None]) -> None:
         _open_house_listeners.append(listener)
 
 
+def stop_listening_open_houses(listener: Callable[[int], None]) -> None:
+    if listener in _open_house_listeners:
+        _open_house_listeners.remove(listener)
+
+
 def _ring_open_house(open_house_id: int) -> None:
     for listener in list(_open_house_listeners):
         try:

@@ -301,3 +301,25 @@ def test_the_region_reads_the_same_few_rows_however_many_open_houses(
     with django_assert_num_queries(QUERIES_FOR_THE_REGION):
         body = client.get(url, **HTMX).content.decode()
     assert body.count('class="open-house"') == 4
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_push_is_queued_after_commit_only(agent):
+    from django.db import transaction
+
+    from mls import models as mls_models
+
+    rung: list[int] = []
+    mls_models.listen_open_houses(rung.append)
+    try:
+        draft = live(DraftFactory(list_agent=agent))
+        with transaction.atomic():
+            open_house = schedule(draft, agent)
+            assert rung == []  # nothing is queued before the row is there for a worker to read
+        assert rung == [open_house.pk]
+        with transaction.atomic():
+            open_house.cancel(by=agent)
+            transaction.set_rollback(True)
+        assert rung == [open_house.pk]  # rolled back: nothing to push, nothing queued
+    finally:
+        mls_models.stop_listening_open_houses(rung.append)

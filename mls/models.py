@@ -565,8 +565,8 @@ class OpenHouseState(models.TextChoices):
 
 class OpenHouseQuerySet(models.QuerySet["OpenHouse"]):
     def shown(self) -> OpenHouseQuerySet:
-        """What the live listing's page lists: not yet over (in the office's zone: the caller
-        passes nothing, the page filters by date), and not cancelled for good."""
+        """What the live listing's page lists: all but those whose cancellation the MLS has
+        confirmed (the page keeps the ones not yet past, by the office's date)."""
         gone = Q(cancelled=True, confirmed_seq__gte=F("change_seq"))
         return self.exclude(gone).order_by("date", "start", "pk")
 

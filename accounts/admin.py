@@ -12,7 +12,7 @@ class CompanyAdmin(admin.ModelAdmin):
 
 @admin.register(Office)
 class OfficeAdmin(admin.ModelAdmin):
-    list_display = ["name", "company", "phone", "email"]
+    list_display = ["name", "company", "phone", "email", "time_zone"]
     list_filter = ["company"]
 
 

@@ -1,6 +1,10 @@
 from __future__ import annotations
 
+import zoneinfo
+
+from django.conf import settings
 from django.contrib.auth.models import AbstractUser, UserManager
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -18,6 +22,17 @@ class Company(models.Model):
         return self.name
 
 
+def default_time_zone() -> str:
+    return settings.TIME_ZONE
+
+
+def validate_time_zone(value: str) -> None:
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValidationError(f"{value!r} is not a time zone name such as America/Chicago.") from None
+
+
 class Office(models.Model):
     """A brokerage office. Its fields fill Spark's ListOffice* fields."""
 
@@ -29,6 +44,8 @@ class Office(models.Model):
     email = models.EmailField(blank=True)
     url = models.URLField(blank=True)
     mls_office_id = models.CharField("MLS office id", max_length=40, blank=True)
+    # The times agents type (open houses) are in this zone, an IANA name ("America/Chicago").
+    time_zone = models.CharField(max_length=64, default=default_time_zone, validators=[validate_time_zone])
 
     class Meta:
         ordering = ["company__name", "name"]
@@ -38,6 +55,13 @@ class Office(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def zone(self) -> zoneinfo.ZoneInfo:
+        try:
+            return zoneinfo.ZoneInfo(self.time_zone)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            return zoneinfo.ZoneInfo(settings.TIME_ZONE)
 
     def spark_fields(self) -> dict[str, str]:
         return {

@@ -382,6 +382,10 @@ SYNC_TOKEN_CACHE_SECONDS = env_float("SYNC_TOKEN_CACHE_SECONDS", 5.0)
 # Publishing (mls/publishing.py): transient failures of one step before the job fails.
 PROMOTION_MAX_ATTEMPTS = env_int("PROMOTION_MAX_ATTEMPTS", 8)
 CELERY_BEAT_SCHEDULE["spark-sync-sweep"] = {"task": "spark.sweep", "schedule": SYNC_SWEEP_SECONDS}
+CELERY_BEAT_SCHEDULE["mls-open-houses-sweep"] = {
+    "task": "mls.sweep_open_houses",
+    "schedule": SYNC_SWEEP_SECONDS,
+}
 CELERY_BEAT_SCHEDULE["spark-check-drift"] = {
     "task": "spark.check_drift",
     "schedule": SYNC_DRIFT_INTERVAL_SECONDS,

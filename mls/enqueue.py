@@ -27,6 +27,7 @@ logger = logging.getLogger(__name__)
 SYNC_DRAFT_TASK = "spark.sync_draft"
 PROMOTE_DRAFT_TASK = "spark.promote_draft"
 REFRESH_METADATA_TASK = "mls.refresh_metadata"
+PUSH_OPEN_HOUSE_TASK = "mls.push_open_house"
 # A broker countdown never exceeds this; longer waits live in `next_attempt_at` and the sweep.
 MAX_BROKER_COUNTDOWN = 60
 
@@ -92,3 +93,21 @@ def ring(draft_id: int) -> None:
     """The listener `drafts.doorbell` calls after a change commits."""
     if settings.SYNC_ENQUEUE_ENABLED:
         _active[-1].ring(draft_id)
+
+
+# --- Open houses (mls/open_houses.py): the same doorbell pattern, keyed by open house id ----------
+
+
+def publish_open_house(open_house_id: int, countdown: float = 0.0) -> None:
+    current_app.tasks[PUSH_OPEN_HOUSE_TASK].apply_async(
+        args=(open_house_id,), retry=False, countdown=min(max(0.0, countdown), MAX_BROKER_COUNTDOWN)
+    )
+
+
+open_house_doorbell = Doorbell(publish_open_house)
+
+
+def ring_open_house(open_house_id: int) -> None:
+    """Called after the change of an open house commits (the sweep catches a lost ring)."""
+    if settings.SYNC_ENQUEUE_ENABLED:
+        open_house_doorbell.ring(open_house_id)

@@ -4,6 +4,8 @@ and how to say it to people (in the remote's words plus ours)."""
 from __future__ import annotations
 
 import random
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
@@ -63,6 +65,85 @@ def field_details(error: BaseException) -> list[dict[str, Any]]:
             }
         )
     return details
+
+
+def refused_fields(error: BaseException) -> dict[str, list[str]]:
+    """The remote's words for each field a refusal names, by Spark name (custom fields by their
+    own name); {} when it names none."""
+    if not isinstance(error, SparkError):
+        return {}
+    found: dict[str, list[str]] = {}
+    for item in error.field_errors:
+        if not item.field:
+            continue
+        words = (item.message or "").strip() or "not accepted"
+        if words not in found.setdefault(item.field, []):
+            found[item.field].append(words)
+    return found
+
+
+def accepted_refusals_cleared(
+    refused: Mapping[str, list[str]] | None, refused_at: Any, accepted: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The refusal left once the remote accepted the fields `accepted` (Spark names): theirs go
+    (custom fields with ``CustomFields``), and a refusal that named no field goes with any."""
+    left = {
+        name: messages
+        for name, messages in (refused or {}).items()
+        if name not in accepted and not ("CustomFields" in accepted and name not in SPARK_TO_FIELD)
+    }
+    return {"refused_fields": left, "refused_at": refused_at if left else None}
+
+
+CUSTOM_FIELDS = "custom_fields"
+
+
+@dataclass(frozen=True)
+class PlacedRefusals:
+    """A refusal placed on the editor: `by_field` (draft field name -> the remote's messages),
+    `elsewhere` ((Spark name, message) of fields the editor does not show), `labels` (a short
+    name for each refused field, for badges), and whether the refusal named no field at all."""
+
+    by_field: dict[str, list[str]] = field(default_factory=dict)
+    elsewhere: list[tuple[str, str]] = field(default_factory=list)
+    labels: list[str] = field(default_factory=list)
+    unnamed: bool = False
+
+    def __bool__(self) -> bool:
+        return bool(self.by_field or self.elsewhere or self.unnamed)
+
+
+def place_refusals(
+    refused: Mapping[str, list[str]],
+    custom_fields: Mapping[str, Any],
+    label_of: Callable[[str], str] = str,
+) -> PlacedRefusals:
+    """Map a refusal's Spark names to the draft's fields: standard ones through SPARK_TO_FIELD,
+    custom fields (the whole ``CustomFields`` or one by its name) to the custom fields table.
+    `label_of` names a draft field for people."""
+    if not refused:
+        return PlacedRefusals(unnamed=True)
+    custom_names = {
+        str(name) for values in custom_fields.values() if isinstance(values, Mapping) for name in values
+    }
+    by_field: dict[str, list[str]] = {}
+    elsewhere: list[tuple[str, str]] = []
+    labels: list[str] = []
+    for spark_name, messages in refused.items():
+        local = SPARK_TO_FIELD.get(spark_name, "")
+        if local:
+            by_field.setdefault(local, []).extend(messages)
+            labels.append(label_of(local))
+        elif spark_name == "CustomFields":
+            by_field.setdefault(CUSTOM_FIELDS, []).extend(messages)
+            labels.append(label_of(CUSTOM_FIELDS))
+        elif spark_name in custom_names:
+            by_field.setdefault(CUSTOM_FIELDS, []).extend(f"{spark_name}: {m}" for m in messages)
+            labels.append(spark_name)
+        else:
+            elsewhere.extend((spark_name, m) for m in messages)
+            labels.append(spark_name)
+    return PlacedRefusals(by_field, elsewhere, labels)
 
 
 def warnings_by_field(warnings: list[FieldError]) -> list[dict[str, Any]]:

@@ -8,17 +8,26 @@ confirmed it, so a push compares and sends only the difference (mls/planner.py).
 
 from __future__ import annotations
 
+import datetime as dt
+import logging
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
-from django.db import models
+from django.core.exceptions import ValidationError
+from django.db import models, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
 from accounts.models import User
-from drafts.models import Draft, DraftStatus
+from drafts.models import Draft, DraftEvent, DraftStatus
 from spark.client import Ticket
+
+from .failures import PlacedRefusals, place_refusals
+
+logger = logging.getLogger(__name__)
 
 
 class SyncState(models.TextChoices):
@@ -101,6 +110,11 @@ class DraftSync(models.Model):
     error_at = models.DateTimeField(null=True, blank=True)
     # Rule violations the remote accepted with a warning (Success with Errors): shown, not retried.
     remote_warnings = models.JSONField(default=list, blank=True)
+    # The latest refusal of the listing's fields, in the remote's words: {Spark name: [message]}
+    # ({} with `refused_at` set: a refusal that named no field). Unlike `error_details`, it stays
+    # through later edits until a push of those fields is accepted: the agent sees what to fix.
+    refused_fields = models.JSONField(default=dict, blank=True)
+    refused_at = models.DateTimeField(null=True, blank=True)
 
     # --- The remote listing as last confirmed ---
     # Creating is not idempotent: the marker written with the create, and when it was sent.
@@ -187,6 +201,20 @@ class DraftSync(models.Model):
 
     def errors_by_field(self) -> dict[str, str]:
         return {d["field"]: d["message"] for d in self.error_details if d.get("field")}
+
+    def refusals(self, draft: Draft) -> PlacedRefusals:
+        """The latest refusal placed on `draft`'s editor fields (see `place_refusals`)."""
+        if self.refused_at is None:
+            return PlacedRefusals()
+        return place_refusals(self.refused_fields or {}, draft.custom_fields or {}, field_label)
+
+
+def field_label(name: str) -> str:
+    """A draft field's name as people read it ("Street name")."""
+    if name == "custom_fields":
+        return "Custom fields"
+    label = str(getattr(Draft._meta.get_field(name), "verbose_name", name))
+    return label[:1].upper() + label[1:]
 
 
 class RemoteItemQuerySet(models.QuerySet["RemoteItem"]):
@@ -608,3 +636,239 @@ class MlsMetadata(models.Model):
     @property
     def last_try_failed(self) -> bool:
         return self.failed_at is not None and (self.checked_at is None or self.failed_at > self.checked_at)
+
+
+# --- Open houses of live listings (mls/open_houses.py pushes them) --------------------------
+
+OPEN_HOUSE_MAX_HOURS = 8
+OPEN_HOUSE_COMMENTS_MAX = 500
+
+
+class OpenHouseState(models.TextChoices):
+    PENDING = "pending", "Waiting to send"
+    SYNCED = "synced", "In the MLS"
+    RETRYING = "retrying", "Retrying"
+    FAILED = "failed", "Refused by the MLS"
+
+
+class OpenHouseQuerySet(models.QuerySet["OpenHouse"]):
+    def shown(self) -> OpenHouseQuerySet:
+        """What the live listing's page lists: all but those whose cancellation the MLS has
+        confirmed (the page keeps the ones not yet past, by the office's date)."""
+        gone = Q(cancelled=True, confirmed_seq__gte=F("change_seq"))
+        return self.exclude(gone).order_by("date", "start", "pk")
+
+    def due(self, now: datetime | None = None) -> OpenHouseQuerySet:
+        """Open houses with a change the MLS has not confirmed, that no worker holds, that no
+        back-off delays and no refusal holds (until the next edit)."""
+        now = now or timezone.now()
+        return (
+            self.filter(change_seq__gt=F("confirmed_seq"), draft__status=DraftStatus.LIVE)
+            .exclude(state=OpenHouseState.FAILED, failed_seq__gte=F("change_seq"))
+            .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
+            .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+        )
+
+
+class OpenHouse(models.Model):
+    """An open house of a live listing: a date and the start and end as the office's clocks
+    read them (Office.time_zone), as the MLS takes them.
+
+    Like a draft, it carries what must be pushed (`change_seq`) and what the MLS confirmed
+    (`confirmed_seq`); a cancelled one stays until the MLS confirmed the delete. `sending_since`
+    marks a create sent without a confirmed answer: before sending again, the listing's open
+    houses are read and the one with the same date and start adopted.
+    """
+
+    draft = models.ForeignKey(Draft, on_delete=models.CASCADE, related_name="open_houses")
+    date = models.DateField()
+    start = models.TimeField()
+    end = models.TimeField()
+    comments = models.TextField(blank=True)
+    cancelled = models.BooleanField(default=False)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    # --- The push ---
+    remote_id = models.CharField(max_length=40, blank=True)
+    change_seq = models.PositiveBigIntegerField(default=1)
+    confirmed_seq = models.PositiveBigIntegerField(default=0)
+    state = models.CharField(max_length=10, choices=OpenHouseState.choices, default=OpenHouseState.PENDING)
+    sending_since = models.DateTimeField(null=True, blank=True)
+    sent_body = models.JSONField(default=dict, blank=True)
+    # A refusal holds while change_seq <= failed_seq: the next edit sends again.
+    failed_seq = models.PositiveBigIntegerField(null=True, blank=True)
+    error_message = models.TextField(blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    enqueued_at = models.DateTimeField(null=True, blank=True)
+
+    objects = OpenHouseQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["date", "start", "pk"]
+        indexes = [models.Index(fields=["draft", "date"], name="openhouse_draft_date")]
+        constraints = [
+            models.CheckConstraint(condition=Q(end__gt=F("start")), name="openhouse_ends_after_start"),
+            models.CheckConstraint(
+                condition=Q(state__in=OpenHouseState.values), name="openhouse_state_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Open house {self.date} {self.start:%H:%M}-{self.end:%H:%M} of draft {self.draft_id}"
+
+    # --- Who and when ---
+    @staticmethod
+    def may_change(draft: Draft, user: User) -> bool:
+        """The listing's agents and the office's admins (company admins, superusers)."""
+        return draft.is_listed_by(user) or draft.can_review(user)
+
+    @staticmethod
+    def check_times(
+        draft: Draft,
+        date: dt.date,
+        start: dt.time,
+        end: dt.time,
+        comments: str,
+        *,
+        now: datetime | None = None,
+    ) -> None:
+        """ValidationError naming each field that is wrong, in the office's time zone."""
+        errors: dict[str, str] = {}
+        zone = draft.office.zone
+        today_there = (now or timezone.now()).astimezone(zone)
+        if end <= start:
+            errors["end"] = "The end time must be after the start time."
+        elif _minutes(end) - _minutes(start) > OPEN_HOUSE_MAX_HOURS * 60:
+            errors["end"] = f"An open house lasts {OPEN_HOUSE_MAX_HOURS} hours at most."
+        if date < today_there.date():
+            errors["date"] = "The date is in the past."
+        elif date == today_there.date() and start <= today_there.time().replace(tzinfo=None):
+            errors["start"] = "The start time has passed already."
+        if len(comments) > OPEN_HOUSE_COMMENTS_MAX:
+            errors["comments"] = f"The comments are {OPEN_HOUSE_COMMENTS_MAX} characters at most."
+        if errors:
+            raise ValidationError(errors)
+
+    # --- Changes (each makes the open house due; the push is queued after commit) ---
+    @classmethod
+    def schedule(
+        cls, draft: Draft, *, by: User, date: dt.date, start: dt.time, end: dt.time, comments: str = ""
+    ) -> OpenHouse:
+        if draft.status != DraftStatus.LIVE or not draft.live_listing_id:
+            raise ValidationError("Open houses can be scheduled once the listing is live.")
+        comments = (comments or "").strip()
+        cls.check_times(draft, date, start, end, comments)
+        with transaction.atomic():
+            open_house = cls.objects.create(
+                draft=draft,
+                date=date,
+                start=start,
+                end=end,
+                comments=comments,
+                created_by=by,
+                enqueued_at=timezone.now(),
+            )
+            note = f"Open house scheduled: {open_house.when}"
+            DraftEvent.record(draft, by, DraftEvent.Kind.SYNC, note=note)
+            open_house._push_after_commit()
+        return open_house
+
+    def edit(self, *, by: User, date: dt.date, start: dt.time, end: dt.time, comments: str = "") -> None:
+        if self.cancelled:
+            raise ValidationError("This open house is cancelled.")
+        comments = (comments or "").strip()
+        self.check_times(self.draft, date, start, end, comments)
+        with transaction.atomic():
+            self._change(date=date, start=start, end=end, comments=comments)
+            DraftEvent.record(self.draft, by, DraftEvent.Kind.SYNC, note=f"Open house changed: {self.when}")
+
+    def cancel(self, *, by: User) -> bool:
+        """False when it was cancelled already."""
+        with transaction.atomic():
+            if not OpenHouse.objects.filter(pk=self.pk, cancelled=False).update(cancelled=True):
+                return False
+            self._change(cancelled=True, cancelled_at=timezone.now())
+            note = f"Open house cancelled: {self.when}"
+            DraftEvent.record(self.draft, by, DraftEvent.Kind.SYNC, note=note)
+        return True
+
+    def _change(self, **values: Any) -> None:
+        now = timezone.now()
+        OpenHouse.objects.filter(pk=self.pk).update(
+            **values,
+            change_seq=F("change_seq") + 1,
+            attempts=0,
+            next_attempt_at=None,
+            enqueued_at=now,
+            updated_at=now,
+        )
+        self.refresh_from_db()
+        self._push_after_commit()
+
+    def _push_after_commit(self) -> None:
+        pk = self.pk
+        transaction.on_commit(lambda: _ring_open_house(pk))
+
+    # --- Presentation ---
+    @property
+    def when(self) -> str:
+        return f"{self.date:%a %b %d, %Y}, {_clock(self.start)} to {_clock(self.end)}"
+
+    @property
+    def sync_state(self) -> str:
+        if self.confirmed_seq >= self.change_seq:
+            return "cancelled" if self.cancelled else OpenHouseState.SYNCED
+        if self.state == OpenHouseState.FAILED and (self.failed_seq or 0) >= self.change_seq:
+            return OpenHouseState.FAILED
+        if self.state == OpenHouseState.RETRYING:
+            return OpenHouseState.RETRYING
+        return "cancelling" if self.cancelled else OpenHouseState.PENDING
+
+    @property
+    def sync_label(self) -> str:
+        return {
+            "synced": "In the MLS",
+            "cancelled": "Cancelled",
+            "failed": "Refused by the MLS",
+            "retrying": "Retrying",
+            "cancelling": "Cancelling in the MLS…",
+            "pending": "Sending to the MLS…",
+        }[self.sync_state]
+
+
+# Who queues the push of a changed open house: mls.enqueue, registered by the app at start-up
+# (it imports this module). A failing listener is logged: the sweep catches up.
+_open_house_listeners: list[Callable[[int], None]] = []
+
+
+def listen_open_houses(listener: Callable[[int], None]) -> None:
+    if listener not in _open_house_listeners:
+        _open_house_listeners.append(listener)
+
+
+def stop_listening_open_houses(listener: Callable[[int], None]) -> None:
+    if listener in _open_house_listeners:
+        _open_house_listeners.remove(listener)
+
+
+def _ring_open_house(open_house_id: int) -> None:
+    for listener in list(_open_house_listeners):
+        try:
+            listener(open_house_id)
+        except Exception:
+            logger.exception("open house %s: could not queue its push; the sweep will", open_house_id)
+
+
+def _minutes(value: dt.time) -> int:
+    return value.hour * 60 + value.minute
+
+
+def _clock(value: dt.time) -> str:
+    return value.strftime("%I:%M %p").lstrip("0")

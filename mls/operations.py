@@ -25,7 +25,7 @@ from spark.filters import Field
 from spark.responses import SparkResult
 
 from . import planner
-from .failures import warnings_by_field
+from .failures import accepted_refusals_cleared, warnings_by_field
 from .leased import settle_seconds
 from .models import DraftSync, RemoteItem, RemotePart, new_marker
 from .part_operations import PartCalls
@@ -145,6 +145,8 @@ class PushCalls(PartCalls):
                 create_sent_at=None,
                 confirmed_fields=confirmed,
                 fields_failed_seq=None,
+                refused_fields={},
+                refused_at=None,
                 remote_warnings=warnings or [],
                 photo_order=[],
                 document_order=[],
@@ -232,6 +234,7 @@ class PushCalls(PartCalls):
                 fields_failed_seq=None,
                 remote_warnings=warnings_by_field(result.warnings),
                 error_details=[],
+                **accepted_refusals_cleared(self.row.refused_fields, self.row.refused_at, op.changes),
             )
 
     def _op_ReconcileItems(self, op: planner.ReconcileItems, draft: Draft, context: PushContext) -> None:
@@ -335,6 +338,8 @@ class PushCalls(PartCalls):
                 confirmed_seq=0,
                 confirmed_fields={},
                 fields_failed_seq=None,
+                refused_fields={},
+                refused_at=None,
                 remote_warnings=[],
                 # A fresh create gets a fresh key: the deleted listing carried the old one.
                 create_marker="",

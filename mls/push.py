@@ -30,7 +30,7 @@ from spark.errors import SparkError, SparkRateLimited
 
 from . import enqueue, planner
 from .drift import LISTING_GONE, apply_drift_decision
-from .failures import backoff_seconds, describe, field_details, is_transient
+from .failures import backoff_seconds, describe, field_details, is_transient, refused_fields
 from .leased import LeaseLost, once_the_database_is_back, settle_seconds
 from .models import (
     HELD_STATES,
@@ -114,6 +114,10 @@ NO_ERROR: dict[str, Any] = {
     "error_details": [],
     "error_at": None,
 }
+
+
+# Every field the remote confirmed: no refusal of them is left to show.
+NO_REFUSAL: dict[str, Any] = {"refused_fields": {}, "refused_at": None}
 
 
 class Pusher(PushCalls):
@@ -311,6 +315,7 @@ class Pusher(PushCalls):
                 state=SyncState.SYNCED,
                 confirmed_seq=seq,
                 **NO_ERROR,
+                **NO_REFUSAL,
                 last_synced_at=now,
             )
         self.held = False
@@ -470,6 +475,9 @@ class Pusher(PushCalls):
         }
         if isinstance(op, planner.CreateListing | planner.UpdateFields):
             values["fields_failed_seq"] = seq
+            # Kept past the next edit, until a push of the fields is accepted (operations.py).
+            values["refused_fields"] = refused_fields(error)
+            values["refused_at"] = now
             with self.recording():
                 DraftSync.objects.filter(pk=self.draft_id).update(**values)
             self.record_event(values["error_message"])
@@ -600,7 +608,9 @@ def _refusal_text(op: planner.Op, error: SparkError) -> str:
         planner.ReconcileParts: "reading the rooms, units, tours or videos",
         planner.ReorderParts: "the new order of the rooms, units, tours or videos",
     }.get(type(op), "a change")
-    return f"The MLS refused {what}: {describe(error)}"[:2000]
+    # People read this (lists, badges): the remote's words, not its status and code, which
+    # stay in error_status/error_code and the call log.
+    return f"The MLS refused {what}: {error.message}"[:2000]
 
 
 def push_draft(draft_id: int, *, budget: float | None = None) -> Outcome:

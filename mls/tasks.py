@@ -8,8 +8,8 @@ from celery import shared_task
 
 from listings_portal.celery import RETRY_WHEN_DATABASE_IS_GONE
 
-from . import drift, metadata, publishing, push
-from .enqueue import PROMOTE_DRAFT_TASK, REFRESH_METADATA_TASK, SYNC_DRAFT_TASK
+from . import drift, metadata, open_houses, publishing, push
+from .enqueue import PROMOTE_DRAFT_TASK, PUSH_OPEN_HOUSE_TASK, REFRESH_METADATA_TASK, SYNC_DRAFT_TASK
 
 # Once a claim is held, a job waits for the database itself (mls/leased.py
 # `once_the_database_is_back`); before that, the task is simply run again.
@@ -40,3 +40,13 @@ def promote_draft(draft_id: int) -> str:
 def refresh_metadata(mls_id: str | None = None) -> int:
     """Beat (daily) and the office admin's button: returns how many copies changed."""
     return metadata.refresh(mls_id).changed
+
+
+@shared_task(name=PUSH_OPEN_HOUSE_TASK, ignore_result=True, **RETRY_WHEN_DATABASE_IS_GONE)
+def push_open_house(open_house_id: int) -> str:
+    return open_houses.push_open_house(int(open_house_id))
+
+
+@shared_task(name="mls.sweep_open_houses", ignore_result=True)
+def sweep_open_houses() -> int:
+    return open_houses.sweep()

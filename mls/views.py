@@ -4,16 +4,19 @@ the user may not see)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse, HttpResponseBadRequest
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
@@ -24,7 +27,8 @@ from spark.errors import SparkError
 
 from . import drift, enqueue, metadata, publishing, push
 from .failures import describe
-from .models import DraftSync, Promotion, RemoteCall, RemoteItem, SyncState
+from .forms import OpenHouseForm
+from .models import DraftSync, OpenHouse, Promotion, RemoteCall, RemoteItem, SyncState
 from .templatetags.sync import badge_context
 
 CALLS_PAGE_SIZE = 100
@@ -42,6 +46,7 @@ def _status_context(draft: Draft) -> dict[str, Any]:
         "draft": draft,
         "sync": row,
         "state": row.display_state(draft.change_seq),
+        "refusals": row.refusals(draft),
         "items": list(RemoteItem.objects.filter(draft=draft).order_by("kind", "local_id")),
     }
 
@@ -176,11 +181,61 @@ def promotion_status(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     return render(request, "mls/promotion_panel.html", _promotion_context(request, draft))
 
 
+@dataclass(frozen=True)
+class OpenHouseRow:
+    open_house: OpenHouse
+    form: OpenHouseForm
+    editing: bool
+
+
+def _open_houses_context(request: AuthenticatedRequest, draft: Draft, **extra: Any) -> dict[str, Any]:
+    today = timezone.now().astimezone(draft.office.zone).date()
+    shown = list(OpenHouse.objects.filter(draft=draft, date__gte=today).shown())
+    editing, edit_form = extra.pop("editing", None), extra.pop("edit_form", None)
+    rows = []
+    for open_house in shown:
+        # One form per open house, its own ids; the one just refused keeps what was typed.
+        if editing == open_house.pk and edit_form is not None:
+            form = edit_form
+        else:
+            initial = {
+                "date": open_house.date,
+                "start": open_house.start,
+                "end": open_house.end,
+                "comments": open_house.comments,
+            }
+            form = OpenHouseForm(initial=initial, auto_id=edit_ids(open_house.pk))
+        rows.append(OpenHouseRow(open_house, form, editing == open_house.pk))
+    moving = {"pending", "cancelling", "retrying"}
+    may_change = OpenHouse.may_change(draft, request.user) and draft.status == DraftStatus.LIVE
+    return {
+        "draft": draft,
+        "open_houses": rows,
+        # The region polls itself while a change is on its way to the MLS.
+        "open_houses_polling": any(row.open_house.sync_state in moving for row in rows),
+        "may_change_open_houses": may_change,
+        "open_house_form": extra.pop("open_house_form", None) or OpenHouseForm(),
+        "office_zone": draft.office.time_zone,
+        **extra,
+    }
+
+
 @login_required
 @require_GET
 def live_listing(request: AuthenticatedRequest, pk: int) -> HttpResponse:
-    """The live listing as the MLS shows it now (read back with Photos and Documents)."""
+    """The live listing as the MLS shows it now (read back with Photos and Documents), and its
+    open houses as the portal holds them."""
     draft = get_draft_for(request.user, pk, include_trash=True)
+    if request.htmx and not request.htmx.history_restore_request:
+        if not draft.live_listing_id:
+            raise Http404("This draft has no live listing yet.")
+        return render(request, "mls/live_listing.html#open_houses", _open_houses_context(request, draft))
+    return _render_live_listing(request, draft)
+
+
+def _render_live_listing(
+    request: AuthenticatedRequest, draft: Draft, *, status: int = 200, **extra: Any
+) -> HttpResponse:
     if not draft.live_listing_id:
         raise Http404("This draft has no live listing yet.")
     listing: dict[str, Any] = {}
@@ -193,7 +248,7 @@ def live_listing(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     photos = sorted(fields.get("Photos") or listing.get("Photos") or [], key=lambda p: p.get("Order") or 0)
     documents = fields.get("Documents") or listing.get("Documents") or []
     context = {
-        "draft": draft,
+        **_open_houses_context(request, draft, **extra),
         "listing": listing,
         "fields": fields,
         "field_rows": [
@@ -205,7 +260,86 @@ def live_listing(request: AuthenticatedRequest, pk: int) -> HttpResponse:
         "promotion": Promotion.objects.filter(pk=draft.pk).first(),
         "nav": "drafts",
     }
-    return render(request, "mls/live_listing.html", context, status=502 if problem else 200)
+    return render(request, "mls/live_listing.html", context, status=502 if problem else status)
+
+
+# --- Open houses of a live listing (OpenHouse, pushed by mls/open_houses.py) ---------------------
+
+
+def _open_house_draft(request: AuthenticatedRequest, pk: int) -> Draft:
+    """The live draft whose open houses the user may change: 404 for another office's, 403 for
+    one the user may see but not change."""
+    draft = get_draft_for(request.user, pk)
+    if not OpenHouse.may_change(draft, request.user):
+        raise PermissionDenied("Only the listing's agents and the office's admins change its open houses.")
+    if draft.status != DraftStatus.LIVE:
+        raise PermissionDenied("Open houses can be scheduled once the listing is live.")
+    return draft
+
+
+def _open_houses_answer(
+    request: AuthenticatedRequest, draft: Draft, *, status: int = 200, **extra: Any
+) -> HttpResponse:
+    if request.htmx:
+        # The region is the answer, with the refused form in it: 200, so htmx swaps it in
+        # (htmx leaves 4xx answers unswapped).
+        context = _open_houses_context(request, draft, **extra)
+        return render(request, "mls/live_listing.html#open_houses", context)
+    if status != 200:
+        return _render_live_listing(request, draft, status=status, **extra)
+    return redirect("mls:live_listing", pk=draft.pk)
+
+
+def edit_ids(open_house_pk: int) -> str:
+    return f"oh{open_house_pk}_%s"
+
+
+def _apply_form(
+    request: AuthenticatedRequest, change: Callable[[dict[str, Any]], object], auto_id: str = "id_%s"
+) -> OpenHouseForm:
+    """Validate the form and make the change; model refusals land on the form's fields."""
+    form = OpenHouseForm(request.POST, auto_id=auto_id)
+    if form.is_valid():
+        try:
+            change(form.cleaned_data)
+        except ValidationError as refused:
+            form.add_error(None, refused)
+    return form
+
+
+@login_required
+@require_POST
+def open_house_create(request: AuthenticatedRequest, pk: int) -> HttpResponse:
+    draft = _open_house_draft(request, pk)
+    form = _apply_form(request, lambda data: OpenHouse.schedule(draft, by=request.user, **data))
+    if form.errors:
+        return _open_houses_answer(request, draft, status=400, open_house_form=form)
+    if not request.htmx:  # the swapped region shows it
+        messages.success(request, "Open house scheduled; it is being sent to the MLS.")
+    return _open_houses_answer(request, draft)
+
+
+@login_required
+@require_POST
+def open_house_edit(request: AuthenticatedRequest, pk: int, oh: int) -> HttpResponse:
+    draft = _open_house_draft(request, pk)
+    open_house = get_object_or_404(OpenHouse, draft=draft, pk=oh)
+    form = _apply_form(request, lambda data: open_house.edit(by=request.user, **data), edit_ids(oh))
+    if form.errors:
+        return _open_houses_answer(request, draft, status=400, edit_form=form, editing=open_house.pk)
+    if not request.htmx:  # the swapped region shows it
+        messages.success(request, "Open house changed; the change is being sent to the MLS.")
+    return _open_houses_answer(request, draft)
+
+
+@login_required
+@require_POST
+def open_house_cancel(request: AuthenticatedRequest, pk: int, oh: int) -> HttpResponse:
+    draft = _open_house_draft(request, pk)
+    open_house = get_object_or_404(OpenHouse, draft=draft, pk=oh)
+    if open_house.cancel(by=request.user) and not request.htmx:
+        messages.success(request, "Open house cancelled; it is being removed from the MLS.")
+    return _open_houses_answer(request, draft)
 
 
 # --- The MLS's lists (mls/metadata.py) ------------------------------------------------------

@@ -253,3 +253,21 @@ class PartRecord(models.Model):
 
     def __str__(self) -> str:
         return self.spark_id
+
+
+class OpenHouse(models.Model):
+    """An open house of a live listing (sandbox/api_open_houses.py): its date and local times."""
+
+    listing = models.ForeignKey(Listing, on_delete=models.CASCADE, related_name="open_houses")
+    spark_id = models.CharField(max_length=26, unique=True)
+    date = models.DateField()
+    start = models.TimeField()
+    end = models.TimeField()
+    comments = models.TextField(blank=True)
+    modified_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["date", "start", "id"]
+
+    def __str__(self) -> str:
+        return self.spark_id

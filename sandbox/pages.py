@@ -44,6 +44,7 @@ def _render_index(request: HttpRequest) -> HttpResponse:
                     {"photo": photo, "urls": photo_urls(photo, base)} for photo in listing.photos.all()
                 ],
                 "documents": list(listing.documents.all()),
+                "open_houses": [] if listing.is_incomplete else list(listing.open_houses.all()),
                 "document_base": f"{base}/files/documents",
                 **_parts(listing),
             }

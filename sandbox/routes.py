@@ -45,6 +45,11 @@ documents.update           PUT     {owner}/documents/{DId}         (Order, Name 
 documents.delete           DELETE  {owner}/documents/{DId}
 documents.required         GET     {owner}/documents/required
 documents.meta             GET     /v1/listings[/incomplete]/documents[/propertytypes/{Code}]/meta
+openhouses.list            GET     /v1/listings/{LId}/openhouses        (upcoming; live listings only)
+openhouses.create          POST    /v1/listings/{LId}/openhouses
+openhouses.get             GET     /v1/listings/{LId}/openhouses/{OHId}
+openhouses.update          PUT     /v1/listings/{LId}/openhouses/{OHId} (our reading: the POST's body)
+openhouses.delete          DELETE  /v1/listings/{LId}/openhouses/{OHId} (our reading)
 tickets.create             POST    {owner}/tickets, {owner}/photos/tickets, {owner}/documents/tickets
 uploads.photo              POST    /uploads/photos                 (ticket, multipart, no Authorization)
 uploads.document           POST    /uploads/documents              (ticket, multipart, no Authorization)
@@ -99,6 +104,7 @@ from django.urls import URLPattern, path, re_path
 from . import api_listings as listings
 from . import api_media as media
 from . import api_meta as meta
+from . import api_open_houses as open_houses
 from . import api_parts, control, pages
 from .envelope import not_found
 from .pipeline import Api, Handler, endpoint, handle
@@ -475,6 +481,26 @@ urlpatterns: list[URLPattern] = [
     ),
     *_owner_patterns(L, incomplete=False),
     *_parts_patterns(L, incomplete=False),
+    # Open houses of live listings (sandbox/api_open_houses.py).
+    path(
+        f"{L}/openhouses",
+        endpoint(
+            "openhouses",
+            GET=handle("openhouses.list", open_houses.open_houses_list),
+            POST=handle("openhouses.create", open_houses.open_houses_create),
+        ),
+        name="listing_open_houses",
+    ),
+    path(
+        f"{L}/openhouses/<str:open_house_id>",
+        endpoint(
+            "openhouses",
+            GET=handle("openhouses.get", open_houses.open_houses_get),
+            PUT=handle("openhouses.update", open_houses.open_houses_update),
+            DELETE=handle("openhouses.delete", open_houses.open_houses_delete),
+        ),
+        name="listing_open_house",
+    ),
     # Ticket uploads: no Authorization header, the ticket is the credential
     # (docs/spark-protocol.md#upload-tickets).
     path(

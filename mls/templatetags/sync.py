@@ -6,6 +6,9 @@
 - ``{% sync_mirror draft as mirror %}`` once per page, then ``{% photo_sync_badge photo mirror %}``
   and ``{% document_sync_badge document mirror %}`` per item (without ``mirror``: one query each).
 - ``{% sync_field_error draft "list_price" %}``: what the MLS said about a field, next to it.
+- ``{% mls_refusal draft "list_price" %}``: the MLS's words on a field its latest refusal
+  named, kept until a push of the field is accepted; ``{% mls_refusal_summary draft %}`` once at
+  the top: a refusal that named no field (or fields the editor does not show).
 """
 
 from __future__ import annotations
@@ -38,6 +41,9 @@ ITEM_LABELS = {
     "failed": "Not accepted by the MLS",
     "deleting": "Removing from the MLS",
 }
+REFUSED_WITHOUT_FIELDS = (
+    "The MLS did not accept the latest changes and named no field. Check the draft, then retry."
+)
 POLLING = {SyncState.PENDING, SyncState.SYNCING, SyncState.RETRYING}
 
 
@@ -71,12 +77,21 @@ def badge_context(draft: Draft) -> dict[str, Any]:
         return {"draft": draft, "state": state, "label": label, "detail": "", "poll": poll}
     state = row.display_state(draft.change_seq) if row is not None else SyncState.PENDING
     detail = ""
+    if state == SyncState.FAILED and row is not None and (refusals := row.refusals(draft)).labels:
+        # Short on lists: how many fields, which ones on hover; the editor shows the words.
+        count = len(refusals.labels)
+        label = f"MLS refused {count} field{'s' if count != 1 else ''}"
+        title = "Refused: " + ", ".join(refusals.labels)
+        short = {"draft": draft, "state": str(state), "label": label, "detail": "", "title": title}
+        return {**short, "poll": False}
     if state == SyncState.SYNCED:
         when = timezone.localtime(row.last_synced_at) if row and row.last_synced_at else None
         label = f"Synced at {when:%H:%M}" if when else "Synced"
     else:
         label = LABELS[state]
-        if row is not None and state in (SyncState.FAILED, SyncState.ATTENTION, SyncState.RETRYING):
+        if row is not None and state == SyncState.FAILED and row.refused_at is not None:
+            detail = REFUSED_WITHOUT_FIELDS
+        elif row is not None and state in (SyncState.FAILED, SyncState.ATTENTION, SyncState.RETRYING):
             detail = row.error_message
         if state == SyncState.RETRYING and row is not None and row.next_attempt_at:
             label = f"Retrying at {timezone.localtime(row.next_attempt_at):%H:%M:%S}"
@@ -165,3 +180,18 @@ def sync_field_error(draft: Draft, field_name: str) -> dict[str, Any]:
             w["message"] for w in row.remote_warnings if w.get("field") == field_name and w.get("message")
         ]
     return {"field_name": field_name, "errors": errors, "warnings": warnings}
+
+
+@register.inclusion_tag("mls/tags/refusal.html")
+def mls_refusal(draft: Draft, field_name: str) -> dict[str, Any]:
+    """The MLS's words on `field_name` from its latest refusal (nothing when it named another)."""
+    row = _row(draft)
+    messages = row.refusals(draft).by_field.get(field_name, []) if row is not None else []
+    return {"field_name": field_name, "messages": messages}
+
+
+@register.inclusion_tag("mls/tags/refusal_summary.html")
+def mls_refusal_summary(draft: Draft) -> dict[str, Any]:
+    row = _row(draft)
+    refusals = row.refusals(draft) if row is not None else None
+    return {"draft": draft, "refusals": refusals}

@@ -66,7 +66,7 @@ def test_a_field_the_mls_refuses_is_shown_next_to_the_field_and_not_retried(sync
     assert "50" in row.error_details[0]["remote_message"]  # the remote's words
     html = render('{% sync_field_error draft "street_name" %}', draft=draft)
     assert "The MLS refused this value" in html and "50" in html
-    assert "Not accepted by the MLS" in render("{% sync_badge draft %}", draft=draft)
+    assert "MLS refused 1 field" in render("{% sync_badge draft %}", draft=draft)
     # Not retried: no push, no call.
     calls = sync_env.count("incomplete.update")
     assert push.push_draft(draft.pk) == push.Outcome.NOTHING
@@ -92,7 +92,9 @@ def test_permanent_errors_are_not_retried(sync_env, draft, agent, status, code):
     assert drain(draft)[-1] == push.Outcome.FAILED
     assert sync_env.count("incomplete.update") == 1
     row = DraftSync.objects.get(pk=draft.pk)
-    assert f"code {code}" in row.error_message and row.error_status == status
+    assert (row.error_code, row.error_status) == (code, status)
+    assert row.error_message.startswith("The MLS refused the changed fields: ")
+    assert f"code {code}" not in row.error_message and "HTTP" not in row.error_message
 
 
 def test_a_refused_photo_is_shown_on_the_photo_and_the_rest_syncs(sync_env, draft, agent):

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from django.core.exceptions import ValidationError
 from django.utils.text import slugify
 
-from .fields import SPARK_TO_FIELD
+from .fields import SPARK_TO_FIELD, PropertyType
 
 if TYPE_CHECKING:
     from .models import Draft
@@ -121,12 +121,17 @@ class MlsField:
     @classmethod
     def of(cls, spec: FieldLike) -> MlsField:
         column = SPARK_TO_FIELD.get(spec.name) if spec.domain == STANDARD else None
+        choices = tuple((choice.value, choice.label) for choice in spec.choices)
+        if column == "property_type":
+            # Each value of the MLS's PropertyType list applies to its own type only; a draft
+            # may change to any of the types the portal holds (a constraint of the column).
+            choices = tuple((str(code), str(label)) for code, label in PropertyType.choices)
         return cls(
             spark_name=spec.name,
             label=spec.label,
             type=spec.type,
             domain=spec.domain,
-            choices=tuple((choice.value, choice.label) for choice in spec.choices),
+            choices=choices,
             multi_select=spec.multi_select,
             custom_group=spec.custom_group,
             column=column,

@@ -35,7 +35,9 @@ def edit(client, draft) -> str:
 
 def save(client, draft, name, value, seen=""):
     return client.post(
-        reverse("drafts:draft_field_save", args=[draft.pk, name]), field_post(draft, value, seen=seen), **htmx()
+        reverse("drafts:draft_field_save", args=[draft.pk, name]),
+        field_post(draft, value, seen=seen),
+        **htmx(),
     )
 
 

@@ -287,8 +287,9 @@ def review_queue(
     media = review_media.media()
     document_names = media.document_names_of(drafts)
     rows = []
+    book = rules.RuleBook()  # the MLS's rules read once for the queue
     for draft in drafts:
-        percent, errors, warnings = rules.readiness(draft)
+        percent, errors, warnings = rules.readiness(draft, book)
         rows.append(
             QueueRow(
                 draft=draft,

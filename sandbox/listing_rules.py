@@ -112,7 +112,7 @@ def violations(fields: dict[str, Any], *, warning: bool) -> list[dict[str, Any]]
     property_type = fields.get("PropertyType")
     # The Status a warning carries is unconfirmed (docs/spark-protocol.md#open-warning-status).
     status = option("warning_rule_status") if warning else "Fatal"
-    found = []
+    found: list[dict[str, Any]] = []
     for name, spec in catalog.FIELDS.items():
         value = fields.get(name)
         if spec.has_list and isinstance(value, str) and value not in listed_values(spec, property_type):

@@ -10,11 +10,12 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Iterator
+from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from django.conf import settings
 from django.core.handlers.wsgi import WSGIHandler
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandParser
 
 from mls import metadata, remote
 from spark.client import SparkClient
@@ -49,14 +50,14 @@ def sandbox_is_this_portal() -> bool:
 class Command(BaseCommand):
     help = "Read the MLS's fields, lists, layout and listing rules now."
 
-    def add_arguments(self, parser) -> None:
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
             "--serve-sandbox",
             action="store_true",
             help="Serve this portal's own sandbox while reading (before the web server runs).",
         )
 
-    def handle(self, *args, serve_sandbox: bool = False, **options) -> None:
+    def handle(self, *args: Any, serve_sandbox: bool = False, **options: Any) -> None:
         if serve_sandbox and sandbox_is_this_portal():
             with _own_sandbox() as api:
                 report = metadata.refresh(api=api)

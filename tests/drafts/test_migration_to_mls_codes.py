@@ -4,6 +4,7 @@ import importlib
 
 import pytest
 from django.apps import apps
+from django.db import connection
 
 from drafts.models import Draft
 from tests.factories import DraftFactory
@@ -62,7 +63,9 @@ def test_state_names_become_codes_where_unambiguous(typed, kept):
 
 
 def test_full_state_names_stored_before_are_migrated(db, agent):
-    # SQLite does not enforce the column's two characters: such values may exist.
+    # SQLite does not enforce the column's two characters: such values may exist there only.
+    if connection.vendor != "sqlite":
+        pytest.skip("the database holds the column to two characters")
     draft = DraftFactory(list_agent=agent)
     Draft.objects.filter(pk=draft.pk).update(state_or_province="North Dakota")
 

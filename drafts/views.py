@@ -6,6 +6,7 @@ htmx requests get the page's fragment (`page.html#region`); plain POSTs redirect
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
@@ -240,9 +241,11 @@ def _mls_field_view(draft: Draft, spec: MlsField, found: dict[str, list]) -> Fie
     unlisted = [(value, f"{value} ({NOT_LISTED})") for value in spec.not_listed(stored)]
     if widget == "select":
         view.widget = "select"
-        view.choices = [("", "—"), *unlisted, *spec.choices]
+        # A draft always has a property type: no empty choice for it.
+        blank = [] if spec.column == "property_type" else [("", "—")]
+        view.choices = [*blank, *unlisted, *spec.choices]
     elif widget == "search":
-        view.widget, view.datalist = "search", f"list-{spec.key}"
+        view.widget, view.datalist, view.autocomplete = "search", f"list-{spec.key}", ""
         view.choices = list(spec.choices)
         view.hint = "Type to search the list."
     elif widget == "multi":
@@ -465,6 +468,9 @@ def draft_field_save(request: HttpRequest, pk: int, name: str) -> HttpResponse:
 def _mls_value_save(request: HttpRequest, draft: Draft, spec: MlsField) -> HttpResponse:
     """Autosave a field of the MLS's layout that has no column (Draft.save_mls_value)."""
     typed = request.POST.get("value", "")
+    if spec.multi_select and "multi" in request.POST:
+        # The checkboxes themselves (a plain form post sends only them; htmx sends both).
+        typed = json.dumps(request.POST.getlist("choice"))
     state = FieldView(
         name=spec.key,
         label=spec.label,

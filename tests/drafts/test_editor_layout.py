@@ -195,3 +195,19 @@ def test_before_the_lists_were_read_the_fixed_layout_says_so(agent_client, draft
     assert 'id="layout-notice"' in body
     assert headings(body)[0] == "Location"
     assert save(agent_client, draft, "std-ListingContractDate", "2026-05-01").status_code == 404
+
+
+def test_without_javascript_the_checkboxes_are_saved(mls_lists, agent_client, draft):
+    response = agent_client.post(
+        reverse("drafts:draft_field_save", args=[draft.pk, "cf-appliances"]),
+        {
+            "version": draft.version,
+            "seen_value": "[]",
+            "value": "[]",
+            "multi": "1",
+            "choice": ["Washer", "Dryer"],
+        },
+    )
+
+    assert response.status_code == 302
+    assert fresh(draft).custom_fields == {"Features": {"Appliances": ["Washer", "Dryer"]}}

@@ -206,7 +206,8 @@ class MlsField:
         if stored is None:
             return ""
         if self.multi_select:
-            return json.dumps(self.values_of(stored))
+            # As the page's script writes it (JSON.stringify), so equal values read as saved.
+            return json.dumps(self.values_of(stored), separators=(",", ":"), ensure_ascii=False)
         if self.widget == "search":
             return self.label_of(str(stored)) or str(stored)
         if isinstance(stored, bool):

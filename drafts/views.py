@@ -564,7 +564,8 @@ def draft_rules(request: HttpRequest, pk: int) -> HttpResponse:
     layout = book.layout(draft.property_type)
     percent, errors, warnings = rules.readiness(draft, book)
     found = rules.by_field(errors + warnings)
-    names = sorted(set(AUTOSAVE_FIELDS) | (set(layout.by_key) if layout else set()))
+    # Every field on the page, and only those (an out-of-band swap needs its target).
+    names = sorted({*layout.by_key, "co_list_agent"} if layout else AUTOSAVE_FIELDS)
     context = {
         "draft": draft,
         "readiness": percent,

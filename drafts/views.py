@@ -613,7 +613,7 @@ def draft_history(request: HttpRequest, pk: int) -> HttpResponse:
     entries = []
     for event in page.object_list:
         label = ""
-        if event.field in AUTOSAVE_FIELDS:
+        if event.field in AUTOSAVE_FIELDS or event.field == "standard_fields_extra":
             label = field_label(event.field)
         elif event.field == "status":
             label = "Status"

@@ -211,3 +211,11 @@ def test_without_javascript_the_checkboxes_are_saved(mls_lists, agent_client, dr
 
     assert response.status_code == 302
     assert fresh(draft).custom_fields == {"Features": {"Appliances": ["Washer", "Dryer"]}}
+
+
+def test_the_history_names_the_mls_fields_kept_without_a_column(mls_lists, agent_client, draft):
+    save(agent_client, draft, "std-ListingContractDate", "2026-05-01")
+
+    body = agent_client.get(reverse("drafts:draft_history", args=[draft.pk])).content.decode()
+
+    assert "Other MLS fields" in body and "ListingContractDate = 2026-05-01" in body

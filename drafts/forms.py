@@ -13,6 +13,7 @@ from django.core.exceptions import ValidationError
 from accounts.models import Role, User
 
 from .fields import PropertyType
+from .layout import MlsField
 from .models import AUTOSAVE_FIELDS, SORTS, Draft, DraftStatus
 
 PAGE_SIZE_CHOICES = (25, 50, 100)
@@ -154,6 +155,39 @@ def value_for_model(name: str, cleaned: Any) -> Any:
     return cleaned
 
 
+# Column limits said in words where "at most N characters" alone would puzzle.
+LENGTH_HINTS = {"state_or_province": "use the two-letter code, such as ND"}
+
+
+def plain_message(
+    label: str, error: ValidationError, *, whole_numbers: bool = False, column: str = ""
+) -> str:
+    """One form error in plain words that name the field (never Django's "Ensure this value...")."""
+    code, params = error.code, error.params or {}
+    limit = params.get("limit_value", params.get("max", ""))
+    if code is None:  # ours, already in plain words
+        text = error.message % params if params else error.message
+        return text if text.startswith(label) else f"{label}: {text[:1].lower()}{text[1:]}"
+    if code == "max_length":
+        hint = LENGTH_HINTS.get(column)
+        return f"{label}: {hint}." if hint else f"{label}: at most {limit} characters."
+    if code == "min_length":
+        return f"{label}: at least {limit} characters."
+    if code in ("invalid", "invalid_number"):
+        return f"{label}: enter a whole number, e.g. 3." if whole_numbers else f"{label}: enter a number."
+    if code in ("invalid_choice", "invalid_pk_value"):
+        return f"{label}: choose one from the list."
+    if code == "required":
+        return f"{label} cannot be empty."
+    if code == "min_value":
+        return f"{label} must be at least {limit}."
+    if code == "max_value":
+        return f"{label} must be at most {limit}."
+    if code in ("max_digits", "max_decimal_places", "max_whole_digits"):
+        return f"{label}: the number has too many digits."
+    return f"{label}: this value cannot be saved."
+
+
 class FieldSaveForm(forms.Form):
     """One autosave request: the typed value and what the page last knew of the field.
 
@@ -165,13 +199,36 @@ class FieldSaveForm(forms.Form):
     version = forms.IntegerField(min_value=1)
     seen_value = forms.CharField(required=False, strip=False)
 
-    def __init__(self, *args, draft: Draft, name: str, **kwargs):
+    def __init__(self, *args, draft: Draft, name: str, spec: MlsField | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         if name not in AUTOSAVE_FIELDS or name == "custom_fields":
             raise ValueError(name)
         self.draft = draft
         self.name = name
-        self.fields["value"] = _value_field(draft, name)
+        # A column the MLS gives a list: a label or a value of that list, kept as the value.
+        self.spec = spec if spec is not None and spec.has_list and name != "co_list_agent" else None
+        self.fields["value"] = forms.CharField(required=False) if self.spec else _value_field(draft, name)
+
+    def clean_value(self) -> Any:
+        value = self.cleaned_data.get("value")
+        if self.spec is not None:
+            return self.spec.parse(value) or ""
+        return value
+
+    def plain_errors(self, label: str) -> list[str]:
+        value_field = self.fields["value"]
+        # DecimalField and FloatField are IntegerFields too in Django.
+        whole = isinstance(value_field, forms.IntegerField) and not isinstance(
+            value_field, forms.DecimalField | forms.FloatField
+        )
+        messages = []
+        for name, errors in self.errors.as_data().items():
+            for error in errors:
+                if name == "value":
+                    messages.append(plain_message(label, error, whole_numbers=whole, column=self.name))
+                else:
+                    messages.append("This page is out of date: reload it and try again.")
+        return messages
 
     def typed_value(self) -> str:
         return self.data.get("value", "")
@@ -189,9 +246,12 @@ class FieldSaveForm(forms.Form):
         return value_for_model(self.name, self.cleaned_data["value"])
 
     def seen(self) -> Any:
-        return self.cleaned_data.get("seen_value", "")
+        seen = self.cleaned_data.get("seen_value", "")
+        return (self.spec.seen(seen) or "") if self.spec is not None else seen
 
     def unconfirmed(self) -> tuple[Any, ...]:
+        if self.spec is not None:
+            return tuple(self.spec.seen(raw) or "" for raw in self.data.getlist("unconfirmed")[:10])
         values = []
         for raw in self.data.getlist("unconfirmed")[:10]:
             try:

@@ -76,6 +76,8 @@ class ReviewDiff:
 def field_label(name: str) -> str:
     if name == "custom_fields":
         return "Custom fields"
+    if name == "standard_fields_extra":
+        return "Other MLS fields"
     label = str(Draft._meta.get_field(name).verbose_name)
     return label[:1].upper() + label[1:]
 
@@ -94,6 +96,8 @@ def value_text(name: str, value: Any, agents: dict[int, str] | None = None) -> s
         except InvalidOperation:
             return str(value)
         return f"${amount:,.0f}" if amount == amount.to_integral_value() else f"${amount:,.2f}"
+    if name == "standard_fields_extra" and isinstance(value, dict):
+        return "; ".join(f"{key} = {item}" for key, item in value.items())
     if name == "custom_fields" and isinstance(value, dict):
         return "; ".join(
             f"{group}: {key} = {item}"
@@ -206,7 +210,7 @@ def changes_since_last_review(draft: Draft, *, current: dict | None = None) -> R
 
 def _field_order() -> list[str]:
     names = [name for _, _, names in SECTIONS for name in names]
-    return [*names, "co_list_agent", "custom_fields"]
+    return [*names, "co_list_agent", "standard_fields_extra", "custom_fields"]
 
 
 _FIELD_ORDER = _field_order()
@@ -287,8 +291,9 @@ def review_queue(
     media = review_media.media()
     document_names = media.document_names_of(drafts)
     rows = []
+    book = rules.RuleBook()  # the MLS's rules read once for the queue
     for draft in drafts:
-        percent, errors, warnings = rules.readiness(draft)
+        percent, errors, warnings = rules.readiness(draft, book)
         rows.append(
             QueueRow(
                 draft=draft,

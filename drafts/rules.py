@@ -1,29 +1,37 @@
 """Listing rules: what a draft must hold before it can be published, per property type.
 
-Shaped like Spark's listing rules (`/v1/listings/rules/propertytypes/{code}`): each rule
-names a property type set, a domain (StandardFields or CustomFields), a field, an action
-and a status. Spark's "Fatal" is our ERROR: it blocks promotion. WARNING is shown and
-never blocks; nothing here ever blocks *saving* a draft (the remote accepts incomplete
-listings with warnings too).
+Once the MLS's metadata has been read (mls/metadata.py), the MLS's own listing rules judge
+the draft (`/v1/listings/rules/propertytypes/{code}`: SET_REQUIRED, and REJECT expressions
+such as `YearBuilt Lt 1700 Or YearBuilt Gt 2028` or `Not PostalCode Eq '#####','#####-####'`),
+and every value of a field with a list must be in the MLS's list for the property type. Our
+own checks (PORTAL_CHECKS: what the MLS does not check, such as baths adding up) come on top,
+marked as ours (`RuleResult.ours`, "Our check:" on the page). Before the MLS's lists were ever
+read, the fixed table RULES (ours too) judges instead.
 
-The table is data: add a rule by adding a `Rule(...)` line to RULES.
+Spark's "Fatal" is our ERROR: it blocks promotion. WARNING is shown and never blocks; nothing
+here ever blocks *saving* a draft (the remote accepts incomplete listings with warnings too).
+Messages are ours, in plain words that name the field, never the MLS's codes.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from django.utils import timezone
 
+from . import layout as mls_layout
 from .fields import SPARK_TO_FIELD, PropertyType
 
 if TYPE_CHECKING:
     from .models import Draft
+
+logger = logging.getLogger(__name__)
 
 
 class Severity(StrEnum):
@@ -44,90 +52,6 @@ ALL_TYPES: frozenset[str] = frozenset(PropertyType.values)
 HOMES = frozenset({PropertyType.RESIDENTIAL, PropertyType.MULTI_FAMILY, PropertyType.RENTAL})
 LAND_AND_FARM = frozenset({PropertyType.LAND, PropertyType.FARM})
 CUSTOM_FIELDS = "custom_fields"
-
-US_STATES_AND_PROVINCES = frozenset(
-    [
-        "AL",
-        "AK",
-        "AZ",
-        "AR",
-        "CA",
-        "CO",
-        "CT",
-        "DE",
-        "DC",
-        "FL",
-        "GA",
-        "HI",
-        "ID",
-        "IL",
-        "IN",
-        "IA",
-        "KS",
-        "KY",
-        "LA",
-        "ME",
-        "MD",
-        "MA",
-        "MI",
-        "MN",
-        "MS",
-        "MO",
-        "MT",
-        "NE",
-        "NV",
-        "NH",
-        "NJ",
-        "NM",
-        "NY",
-        "NC",
-        "ND",
-        "OH",
-        "OK",
-        "OR",
-        "PA",
-        "RI",
-        "SC",
-        "SD",
-        "TN",
-        "TX",
-        "UT",
-        "VT",
-        "VA",
-        "WA",
-        "WV",
-        "WI",
-        "WY",
-        "PR",
-        "VI",
-        "GU",
-        "AS",
-        "MP",
-        "AB",
-        "BC",
-        "MB",
-        "NB",
-        "NL",
-        "NS",
-        "NT",
-        "NU",
-        "ON",
-        "PE",
-        "QC",
-        "SK",
-        "YT",
-    ]
-)
-
-# PropertySubType picklists per property type (Spark restricts them with RESTRICT_PICKLIST).
-SUB_TYPES: dict[str, dict[str, str]] = {
-    "A": {"SF": "Single family", "CONDO": "Condominium", "TWNHS": "Townhouse", "MOBILE": "Manufactured"},
-    "B": {"DUPLEX": "Duplex", "TRIPLEX": "Triplex", "FOURPLEX": "Fourplex", "APTS": "5+ units"},
-    "C": {"RESLOT": "Residential lot", "COMMLOT": "Commercial lot", "ACREAGE": "Acreage"},
-    "D": {"RETAIL": "Retail", "OFFICE": "Office", "INDUST": "Industrial", "MIXED": "Mixed use"},
-    "E": {"CROP": "Cropland", "LIVESTOCK": "Livestock", "HOBBY": "Hobby farm"},
-    "F": {"HOUSE": "House", "APT": "Apartment", "TWNHS": "Townhouse", "SF": "Single family"},
-}
 
 
 def _this_year_plus(years: int) -> Callable[[], int]:
@@ -164,6 +88,8 @@ class RuleResult:
     severity: Severity
     message: str
     also: tuple[str, ...] = ()
+    # Our own check (the MLS's rules do not make it): the page says so.
+    ours: bool = True
 
     @property
     def is_error(self) -> bool:
@@ -232,10 +158,10 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "addr-state-valid",
         "StateOrProvince",
-        Action.PICKLIST,
+        Action.PATTERN,
         E,
-        "Use a two-letter state or province code, such as ND or MN.",
-        allowed=US_STATES_AND_PROVINCES,
+        "State: use the two-letter code, such as ND or MN.",
+        pattern=r"[A-Za-z]{2}",
     ),
     Rule("addr-zip", "PostalCode", Action.REQUIRED, E, "Postal code is required."),
     Rule(
@@ -285,18 +211,6 @@ RULES: tuple[Rule, ...] = (
     # What it is.
     Rule("type-required", "PropertyType", Action.REQUIRED, E, "Property type is required."),
     Rule("subtype-required", "PropertySubType", Action.REQUIRED, W, "Choose a property sub-type."),
-    *(
-        Rule(
-            f"subtype-list-{code}",
-            "PropertySubType",
-            Action.PICKLIST,
-            E,
-            f"Not a sub-type of {label}: use one of {', '.join(SUB_TYPES[code])}.",
-            frozenset({code}),
-            allowed=frozenset(SUB_TYPES[code]),
-        )
-        for code, label in PropertyType.choices
-    ),
     Rule(
         "year-built-max",
         "YearBuilt",
@@ -477,24 +391,45 @@ RULES: tuple[Rule, ...] = (
 
 PUBLIC_REMARKS_MAX = 4000
 
+# Our checks that stay once the MLS's rules judge the draft: what the MLS does not check. They
+# warn (the MLS would take the listing), except the remarks' length, which the MLS refuses.
+KEPT_WITH_THE_MLS = (
+    "geo-pair",
+    "geo-present",
+    "addr-county",
+    "year-built-min",
+    "area-plausible",
+    "price-low",
+    "rent-high",
+    "beds-range",
+    "baths-range",
+    "baths-sum",
+    "baths-full-max",
+    "land-no-beds",
+    "remarks-required",
+    "remarks-short",
+    "remarks-max",
+    "private-remarks-max",
+)
+STILL_ERRORS = frozenset({"remarks-max", "private-remarks-max"})
+PORTAL_CHECKS: tuple[Rule, ...] = tuple(
+    replace(rule, severity=rule.severity if rule.id in STILL_ERRORS else Severity.WARNING)
+    for rule in RULES
+    if rule.id in KEPT_WITH_THE_MLS
+)
+
 
 def _bound(value: Any) -> Any:
     return value() if callable(value) else value
 
 
 def _empty(value: Any) -> bool:
-    return value is None or (isinstance(value, str) and not value.strip())
+    return value is None or value == [] or (isinstance(value, str) and not value.strip())
 
 
 def custom_field_value(draft: Draft, name: str) -> Any:
     """A custom field's value by name, in any group (names compared case-insensitively)."""
-    wanted = name.casefold()
-    for fields in (draft.custom_fields or {}).values():
-        if isinstance(fields, dict):
-            for key, value in fields.items():
-                if str(key).casefold() == wanted:
-                    return value
-    return None
+    return mls_layout.custom_value(draft.custom_fields, name)
 
 
 def _value_of(rule: Rule, draft: Draft) -> Any:
@@ -548,35 +483,272 @@ def _result(rule: Rule) -> RuleResult:
     return RuleResult(rule.id, field, rule.field, rule.severity, rule.message, also)
 
 
-def _outcomes(draft: Draft) -> list[tuple[Rule, bool]]:
+# --- The MLS's rules, read from its metadata ---------------------------------------------------
+
+_COMPARISON = re.compile(r"^(\w+) (Lt|Le|Gt|Ge) (-?\d+(?:\.\d+)?)$")
+_NOT_ONE_OF = re.compile(r"^Not (\w+) Eq (.+)$")
+_QUOTED = re.compile(r"'([^']*)'")
+
+
+def _spoken(number: Decimal) -> str:
+    return str(int(number)) if number == number.to_integral_value() else str(number.normalize())
+
+
+def _pattern_words(pattern: str) -> str:
+    """'#####-####' -> '5 digits, a dash and 4 digits' (# is a digit in the MLS's patterns)."""
+    parts = re.findall(r"#+|[^#]+", pattern)
+    words = []
+    for part in parts:
+        if part.startswith("#"):
+            words.append(f"{len(part)} digit{'s' if len(part) > 1 else ''}")
+        else:
+            words.append({"-": "a dash", " ": "a space", ".": "a dot"}.get(part, f"“{part}”"))
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+
+
+def _pattern_regex(pattern: str) -> str:
+    return "".join(r"\d" if char == "#" else re.escape(char) for char in pattern)
+
+
+@dataclass(frozen=True)
+class MlsRule:
+    """One of the MLS's listing rules, understood: a required field, numeric bounds that are
+    refused (`refused_below`/`refused_above`, with whether the bound itself is refused), or
+    the only values (or # patterns) accepted."""
+
+    id: str
+    spark_field: str
+    domain: str
+    severity: Severity
+    required: bool = False
+    below: Decimal | None = None  # refused below this (or at it, when below_inclusive)
+    below_inclusive: bool = False
+    above: Decimal | None = None
+    above_inclusive: bool = False
+    accepted: tuple[str, ...] = ()
+
+    @classmethod
+    def parse(cls, rule: dict[str, Any]) -> MlsRule | None:
+        """None for a rule this portal does not understand (the MLS still judges it on push)."""
+        name = str(rule.get("Field") or "")
+        action = str(rule.get("Action") or "")
+        if not name or rule.get("ApprovalStatus", "Published") != "Published":
+            return None
+        base = cls(
+            id=f"mls-{rule.get('Id') or name}",
+            spark_field=name,
+            domain=str(rule.get("Domain") or mls_layout.STANDARD),
+            severity=Severity.ERROR if rule.get("Status", "Fatal") == "Fatal" else Severity.WARNING,
+        )
+        expression = " ".join(str(rule.get("Expression") or "").split())
+        if action == "SET_REQUIRED":
+            return replace(base, required=True) if expression.upper() != ".FALSE." else None
+        if action != "REJECT":
+            return None
+        if match := _NOT_ONE_OF.match(expression):
+            accepted = tuple(_QUOTED.findall(match.group(2)))
+            return replace(base, accepted=accepted) if match.group(1) == name and accepted else None
+        found = base
+        for part in expression.split(" Or "):
+            match = _COMPARISON.match(part)
+            if match is None or match.group(1) != name:
+                return None
+            op, number = match.group(2), Decimal(match.group(3))
+            if op in ("Lt", "Le"):
+                found = replace(found, below=number, below_inclusive=op == "Le")
+            else:
+                found = replace(found, above=number, above_inclusive=op == "Ge")
+        return found if found.below is not None or found.above is not None else None
+
+    def passes(self, value: Any) -> bool | None:
+        if self.required:
+            return not _empty(value)
+        if _empty(value):
+            return None
+        if self.accepted:
+            text = str(value).strip()
+            return any(
+                re.fullmatch(_pattern_regex(item), text) if "#" in item else text == item
+                for item in self.accepted
+            )
+        number = _as_number(value)
+        if number is None:
+            return False
+        if self.below is not None and (
+            number < self.below or (self.below_inclusive and number == self.below)
+        ):
+            return False
+        return not (
+            self.above is not None
+            and (number > self.above or (self.above_inclusive and number == self.above))
+        )
+
+    def message(self, spec: mls_layout.MlsField | None) -> str:
+        label = spec.label if spec else re.sub(r"(?<=[a-z])(?=[A-Z])", " ", self.spark_field)
+        if self.required:
+            return f"{label} is required."
+        if self.accepted:
+            if all("#" in item for item in self.accepted):
+                return f"{label} must be {' or '.join(_pattern_words(item) for item in self.accepted)}."
+            labels = [(spec.label_of(item) if spec else None) or item for item in self.accepted]
+            return (
+                f"{label}: choose one of {', '.join(labels[:-1])} or {labels[-1]}."
+                if len(labels) > 1
+                else f"{label} must be {labels[0]}."
+            )
+        low, high = self.below, self.above
+        if low is not None and high is not None:
+            return f"{label} must be between {_spoken(low)} and {_spoken(high)}."
+        if low is not None:
+            return (
+                f"{label} must be more than {_spoken(low)}."
+                if self.below_inclusive
+                else (f"{label} must be at least {_spoken(low)}.")
+            )
+        assert high is not None
+        return (
+            f"{label} must be less than {_spoken(high)}."
+            if self.above_inclusive
+            else (f"{label} must be at most {_spoken(high)}.")
+        )
+
+
+def mls_value(draft: Draft, spark_name: str, domain: str, spec: mls_layout.MlsField | None) -> Any:
+    """A draft's value of one MLS field, wherever the draft keeps it."""
+    if spec is not None:
+        return spec.stored(draft)
+    if domain == mls_layout.CUSTOM:
+        return mls_layout.custom_value(draft.custom_fields, spark_name)
+    if spark_name in SPARK_TO_FIELD:
+        return getattr(draft, SPARK_TO_FIELD[spark_name])
+    return (draft.standard_fields_extra or {}).get(spark_name)
+
+
+def _key(spark_name: str, domain: str, spec: mls_layout.MlsField | None) -> str:
+    """The draft field a message sits next to (the editor's key of the MLS field)."""
+    if spec is not None:
+        return spec.key
+    if domain == mls_layout.CUSTOM:
+        return CUSTOM_FIELDS
+    return SPARK_TO_FIELD.get(spark_name) or f"std-{spark_name}"
+
+
+class RuleBook:
+    """What judges drafts: the MLS's layout and rules per property type, read once per book
+    (one book per request: the list page judges 25 drafts with it), or the fixed table."""
+
+    def __init__(self, source: mls_layout.MetadataSource | None = None, *, fixed: bool = False) -> None:
+        self._source = None if fixed else (source or mls_layout.source())
+        self._layouts: dict[str, mls_layout.Layout | None] = {}
+        self._rules: dict[str, list[MlsRule]] = {}
+
+    @classmethod
+    def fixed(cls) -> RuleBook:
+        """Only the fixed table, as before the MLS's lists were read (no queries)."""
+        return cls(fixed=True)
+
+    def layout(self, property_type: str) -> mls_layout.Layout | None:
+        if property_type not in self._layouts:
+            self._layouts[property_type] = (
+                mls_layout.build_layout(property_type, self._source.fields_for(property_type))
+                if self._source
+                else None
+            )
+        return self._layouts[property_type]
+
+    def mls_rules(self, property_type: str) -> list[MlsRule]:
+        if property_type not in self._rules:
+            found = []
+            for rule in self._source.listing_rules(property_type) if self._source else []:
+                parsed = MlsRule.parse(rule)
+                if parsed is None:
+                    logger.debug("MLS rule not understood here (the MLS judges it): %s", rule)
+                else:
+                    found.append(parsed)
+            self._rules[property_type] = found
+        return self._rules[property_type]
+
+
+Outcome = tuple[Severity, RuleResult, bool]
+
+
+def _fixed_outcomes(draft: Draft, rules: tuple[Rule, ...]) -> list[Outcome]:
     outcomes = []
-    for rule in RULES:
+    for rule in rules:
         if rule.applies_to(draft.property_type):
             passed = _passes(rule, draft)
             if passed is not None:
-                outcomes.append((rule, passed))
+                outcomes.append((rule.severity, _result(rule), passed))
     return outcomes
 
 
-def evaluate(draft: Draft) -> list[RuleResult]:
-    """The rules `draft` does not meet, errors first, in the table's order. No queries."""
-    failed = [_result(rule) for rule, passed in _outcomes(draft) if not passed]
+def _mls_outcomes(draft: Draft, layout: mls_layout.Layout, book: RuleBook) -> list[Outcome]:
+    outcomes: list[Outcome] = []
+    for rule in book.mls_rules(draft.property_type):
+        spec = layout.by_name.get(rule.spark_field)
+        passed = rule.passes(mls_value(draft, rule.spark_field, rule.domain, spec))
+        if passed is not None:
+            result = RuleResult(
+                rule.id,
+                _key(rule.spark_field, rule.domain, spec),
+                rule.spark_field,
+                rule.severity,
+                rule.message(spec),
+                ours=False,
+            )
+            outcomes.append((rule.severity, result, passed))
+    for spec in layout.fields:
+        stored = spec.stored(draft)
+        if not spec.has_list or _empty(stored):
+            continue
+        unlisted = spec.not_listed(stored)
+        shown = ", ".join(f"“{value}”" for value in unlisted)
+        message = f"{spec.label}: {shown} is not in the MLS's list. Choose one from the list."
+        result = RuleResult(
+            f"list-{spec.key}", spec.key, spec.spark_name, Severity.ERROR, message, ours=False
+        )
+        outcomes.append((Severity.ERROR, result, not unlisted))
+    # Ours, for the fields this property type shows.
+    shown_names = set(layout.by_name)
+    kept = tuple(
+        rule
+        for rule in PORTAL_CHECKS
+        if rule.domain == "StandardFields" and {rule.field, *rule.also} <= shown_names
+    )
+    outcomes.extend(_fixed_outcomes(draft, kept))
+    return outcomes
+
+
+def _outcomes(draft: Draft, book: RuleBook | None) -> list[Outcome]:
+    book = book or RuleBook()
+    layout = book.layout(draft.property_type)
+    if layout is None:
+        return _fixed_outcomes(draft, RULES)
+    return _mls_outcomes(draft, layout, book)
+
+
+def evaluate(draft: Draft, book: RuleBook | None = None) -> list[RuleResult]:
+    """The rules `draft` does not meet, errors first. Reads the MLS's metadata once per `book`
+    (a new book without one); `RuleBook.fixed()` makes no queries."""
+    failed = [result for _, result, passed in _outcomes(draft, book) if not passed]
     return sorted(failed, key=lambda result: not result.is_error)
 
 
 WEIGHTS = {Severity.ERROR: 3, Severity.WARNING: 1}
 
 
-def readiness(draft: Draft) -> tuple[int, list[RuleResult], list[RuleResult]]:
+def readiness(draft: Draft, book: RuleBook | None = None) -> tuple[int, list[RuleResult], list[RuleResult]]:
     """(percent ready, errors, warnings).
 
     The percent weighs the rules that say something about this draft (errors three times
     a warning); it is 100 only with no errors and no warnings.
     """
-    outcomes = _outcomes(draft)
-    total = sum(WEIGHTS[rule.severity] for rule, _ in outcomes)
-    met = sum(WEIGHTS[rule.severity] for rule, passed in outcomes if passed)
-    failed = [_result(rule) for rule, passed in outcomes if not passed]
+    outcomes = _outcomes(draft, book)
+    total = sum(WEIGHTS[severity] for severity, _, _ in outcomes)
+    met = sum(WEIGHTS[severity] for severity, _, passed in outcomes if passed)
+    failed = sorted(
+        (result for _, result, passed in outcomes if not passed), key=lambda result: not result.is_error
+    )
     errors = [result for result in failed if result.is_error]
     warnings = [result for result in failed if not result.is_error]
     percent = 100 if total == 0 else met * 100 // total
@@ -585,9 +757,9 @@ def readiness(draft: Draft) -> tuple[int, list[RuleResult], list[RuleResult]]:
     return percent, errors, warnings
 
 
-def blocking_errors(draft: Draft) -> list[RuleResult]:
+def blocking_errors(draft: Draft, book: RuleBook | None = None) -> list[RuleResult]:
     """What stops promotion: the ERROR-severity rules the draft does not meet."""
-    return [result for result in evaluate(draft) if result.is_error]
+    return [result for result in evaluate(draft, book) if result.is_error]
 
 
 def by_field(results: list[RuleResult]) -> dict[str, list[RuleResult]]:
@@ -597,7 +769,3 @@ def by_field(results: list[RuleResult]) -> dict[str, list[RuleResult]]:
         for field in result.fields:
             grouped.setdefault(field, []).append(result)
     return grouped
-
-
-def sub_type_choices(property_type: str) -> dict[str, str]:
-    return SUB_TYPES.get(property_type, {})

@@ -6,7 +6,8 @@ htmx requests get the page's fragment (`page.html#region`); plain POSTs redirect
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import json
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
@@ -35,7 +36,9 @@ from .forms import (
     co_listing_candidates,
     custom_fields_json,
     custom_rows,
+    plain_message,
 )
+from .layout import NOT_LISTED, Layout, MlsField
 from .models import AUTOSAVE_FIELDS, Draft, StaleEdit
 
 LIST_PAGE_SIZE = 25
@@ -89,6 +92,8 @@ EDITOR_SECTIONS = _editor_sections()
 def field_label(name: str) -> str:
     if name == "custom_fields":
         return "Custom fields"
+    if name == "standard_fields_extra":
+        return "Other MLS fields"
     label = str(Draft._meta.get_field(name).verbose_name)
     return label[:1].upper() + label[1:]
 
@@ -112,6 +117,8 @@ def _history_text(name: str, value: Any, agents: dict[int, str]) -> str:
         return agents.get(value, f"user #{value}")
     if name == "property_type":
         return PropertyType(value).label if value in PropertyType.values else str(value)
+    if name == "standard_fields_extra" and isinstance(value, dict):
+        return "; ".join(f"{key} = {item}" for key, item in value.items())
     if name == "custom_fields" and isinstance(value, dict):
         return "; ".join(
             f"{group}: {key} = {item}"
@@ -158,6 +165,11 @@ class FieldView:
     max_length: int = 0
     rows: list[tuple[str, str, str]] = field(default_factory=list)
     display: str = ""
+    # Laid out by the MLS: the values chosen of a multi-select list, the MLS's custom-field
+    # group heading shown before the first field of that group, the input type.
+    chosen: list[str] = field(default_factory=list)
+    group_heading: str = ""
+    input_type: str = "text"
 
 
 def _custom_rows_of(value: dict) -> list[tuple[str, str, str]]:
@@ -196,8 +208,6 @@ def _field_view(
     elif name == "co_list_agent":
         view.widget, view.choices = "select", [("", "None"), *co_list_choices]
         view.display = str(draft.co_list_agent) if draft.co_list_agent_id else ""
-    elif name == "property_sub_type":
-        view.datalist = "subtype-options"
     elif name == "custom_fields":
         view.widget = "custom"
         view.rows = _custom_rows_of(value)
@@ -210,27 +220,102 @@ def _co_list_choices(draft: Draft) -> list[tuple[str, str]]:
     ]
 
 
+def _mls_field_view(draft: Draft, spec: MlsField, found: dict[str, list]) -> FieldView:
+    """One field of the MLS's layout: a choice control with the MLS's labels for a list (the
+    value kept is the MLS's), a date, a number or text."""
+    stored = spec.stored(draft)
+    text = spec.text(stored) if spec.column is None or spec.has_list else input_text(stored)
+    view = FieldView(
+        name=spec.key,
+        label=spec.label,
+        spark_name=spec.spark_name,
+        value=text,
+        seen=text,
+        version=draft.version,
+        rule_results=found.get(spec.key, []),
+        display=spec.display(stored),
+        hint=HINTS.get(spec.column or "", "") if not spec.has_list else "",
+        autocomplete=AUTOCOMPLETE.get(spec.column or "", ""),
+    )
+    widget = spec.widget
+    unlisted = [(value, f"{value} ({NOT_LISTED})") for value in spec.not_listed(stored)]
+    if widget == "select":
+        view.widget = "select"
+        # A draft always has a property type: no empty choice for it.
+        blank = [] if spec.column == "property_type" else [("", "—")]
+        view.choices = [*blank, *unlisted, *spec.choices]
+    elif widget == "search":
+        view.widget, view.datalist, view.autocomplete = "search", f"list-{spec.key}", ""
+        view.choices = list(spec.choices)
+        view.hint = "Type to search the list."
+    elif widget == "multi":
+        view.widget = "multi"
+        view.choices = [*unlisted, *spec.choices]
+        view.chosen = spec.values_of(stored)
+    elif widget == "boolean":
+        view.widget, view.choices = "select", [("", "—"), ("yes", "Yes"), ("no", "No")]
+    elif widget == "textarea":
+        view.widget, view.max_length = "textarea", rules.PUBLIC_REMARKS_MAX
+        view.hint = HINTS.get(spec.column or "", "")
+    elif widget == "date":
+        view.input_type = "date"
+    elif widget == "number":
+        view.inputmode = "numeric" if spec.type == "Integer" else "decimal"
+    return view
+
+
+def _mls_sections(
+    draft: Draft, layout: Layout, co_list_choices: list[tuple[str, str]], found: dict[str, list]
+) -> list[dict]:
+    """The MLS's sections in its order; within one, a custom-field group of the MLS gets its
+    own heading; then our own: the agents."""
+    sections = []
+    for section in layout.sections:
+        views, group = [], ""
+        for spec in section.fields:
+            view = _mls_field_view(draft, spec, found)
+            heading = spec.custom_group or ""
+            if heading and heading != group and heading != section.title:
+                view.group_heading = heading
+            group = heading
+            views.append(view)
+        sections.append({"slug": section.slug, "title": section.title, "fields": views})
+    agents = [_field_view(draft, "co_list_agent", co_list_choices, found)]
+    sections.append({"slug": "agents", "title": "Agents", "fields": agents})
+    return sections
+
+
 def _editor_context(
     request: HttpRequest, draft: Draft, overrides: dict[str, FieldView] | None = None
 ) -> dict:
     can_edit = draft.is_editable  # visibility was settled by get_draft_for
-    percent, errors, warnings = rules.readiness(draft)
+    book = rules.RuleBook()
+    layout = book.layout(draft.property_type)
+    percent, errors, warnings = rules.readiness(draft, book)
     found = rules.by_field(errors + warnings)
     co_list_choices = _co_list_choices(draft) if can_edit else []
-    sections = []
-    for slug, title, names in EDITOR_SECTIONS:
-        views = [_field_view(draft, name, co_list_choices, found) for name in names]
-        if overrides:
-            views = [overrides.get(view.name, view) for view in views]
-        sections.append({"slug": slug, "title": title, "fields": views})
+    if layout is not None:
+        sections = _mls_sections(draft, layout, co_list_choices, found)
+    else:
+        sections = [
+            {
+                "slug": slug,
+                "title": title,
+                "fields": [_field_view(draft, name, co_list_choices, found) for name in names],
+            }
+            for slug, title, names in EDITOR_SECTIONS
+        ]
+    for section in sections:
+        section["fields"] = [(overrides or {}).get(view.name, view) for view in section["fields"]]
     return {
         "draft": draft,
         "can_edit": can_edit,
         "sections": sections,
+        "laid_out_by_mls": layout is not None,
+        "other_custom_fields": layout.other_custom_fields(draft.custom_fields) if layout else [],
         "readiness": percent,
         "rule_errors": errors,
         "rule_warnings": warnings,
-        "sub_types": rules.sub_type_choices(draft.property_type),
         "nearby": draft.nearby(user=request.user),
         "tab": "details",
         "nav": "drafts",
@@ -254,7 +339,8 @@ def draft_list(request: HttpRequest) -> HttpResponse:
         Draft.objects.visible_to(request.user).select_related("list_agent", "co_list_agent", "office", "sync")
     )
     page = Paginator(drafts, LIST_PAGE_SIZE).get_page(request.GET.get("page"))
-    rows = [(draft, *rules.readiness(draft)) for draft in page.object_list]
+    book = rules.RuleBook()  # the MLS's rules read once for the page
+    rows = [(draft, *rules.readiness(draft, book)) for draft in page.object_list]
     query = request.GET.copy()
     query.pop("page", None)
     context = {
@@ -305,22 +391,31 @@ def draft_edit(request: HttpRequest, pk: int) -> HttpResponse:
 def draft_field_save(request: HttpRequest, pk: int, name: str) -> HttpResponse:
     """Autosave one field. 200 saved (or unchanged), 409 stale edit, 422 invalid.
 
-    The htmx reply is the field's save-state region only (never the input being typed
-    in): it carries the field's new (version, seen_value) pair. A change fires the
-    `draft-saved` event (and `draft-location-saved` for coordinates) so the page
-    re-reads its rules and nearby drafts.
+    `name` is a Draft column, or the key of a field of the MLS's layout kept elsewhere
+    (`std-<MLS name>`, `cf-<slug>`). The htmx reply is the field's save-state region only
+    (never the input being typed in): it carries the field's new (version, seen_value) pair.
+    A change fires the `draft-saved` event (and `draft-location-saved` for coordinates) so
+    the page re-reads its rules and nearby drafts; a new property type reloads the page, whose
+    layout is the MLS's for that type.
     """
-    if name not in AUTOSAVE_FIELDS:
+    if name not in AUTOSAVE_FIELDS and not name.startswith(("std-", "cf-")):
         raise Http404("No such field.")
     draft = get_draft_for(request.user, pk, write=True)
+    layout = rules.RuleBook().layout(draft.property_type)
+    spec = layout.by_key.get(name) if layout else None
+    if name not in AUTOSAVE_FIELDS:
+        if spec is None:
+            raise Http404("No such field.")
+        return _mls_value_save(request, draft, spec)
     if name == "custom_fields":
         form: FieldSaveForm | CustomFieldsSaveForm = CustomFieldsSaveForm(request.POST, draft=draft)
     else:
-        form = FieldSaveForm(request.POST, draft=draft, name=name)
+        form = FieldSaveForm(request.POST, draft=draft, name=name, spec=spec)
     typed = form.typed_value()
+    label = spec.label if spec else field_label(name)
     state = FieldView(
         name=name,
-        label=field_label(name),
+        label=label,
         spark_name=SPARK_NAMES.get(name, ""),
         value=typed,
         seen=request.POST.get("seen_value", ""),
@@ -328,7 +423,11 @@ def draft_field_save(request: HttpRequest, pk: int, name: str) -> HttpResponse:
     )
     if not form.is_valid():
         state.state = "invalid"
-        state.errors = [str(error) for errors in form.errors.values() for error in errors]
+        state.errors = (
+            form.plain_errors(label)
+            if isinstance(form, FieldSaveForm)
+            else [str(error) for errors in form.errors.values() for error in errors]
+        )
         return _field_response(request, draft, state, status=422)
     try:
         saved = draft.save_field(
@@ -345,10 +444,12 @@ def draft_field_save(request: HttpRequest, pk: int, name: str) -> HttpResponse:
         agents = _agent_names([stale.current, mine], name)
         state.state = "conflict"
         state.conflict = Conflict(
-            theirs=input_text(stale.current),
-            theirs_display=_history_text(name, stale.current, agents),
+            theirs=spec.text(stale.current) if spec else input_text(stale.current),
+            theirs_display=spec.display(stale.current)
+            if spec
+            else _history_text(name, stale.current, agents),
             mine=typed,
-            mine_display=_history_text(name, mine, agents),
+            mine_display=spec.display(mine) if spec else _history_text(name, mine, agents),
             version=stale.version,
             by=str(event.actor) if event and event.actor else "someone",
             at=event.at if event else None,
@@ -356,16 +457,68 @@ def draft_field_save(request: HttpRequest, pk: int, name: str) -> HttpResponse:
         return _field_response(request, draft, state, status=409)
     except ValidationError as error:
         state.state = "invalid"
-        state.errors = list(error.messages)
+        state.errors = [plain_message(label, ValidationError(message)) for message in error.messages]
         return _field_response(request, draft, state, status=422)
     stored = saved.draft.co_list_agent_id if name == "co_list_agent" else getattr(saved.draft, name)
-    state.seen = input_text(stored)
+    state.seen = spec.text(stored) if spec and spec.has_list else input_text(stored)
     state.version = saved.draft.version
-    response = _field_response(request, saved.draft, state, status=200)
-    if saved.changed and request.htmx:
-        trigger_client_event(response, "draft-saved", {"field": name, "version": saved.draft.version})
-        if name in LOCATION_FIELDS:
+    return _saved_response(request, saved.draft, state, changed=saved.changed)
+
+
+def _mls_value_save(request: HttpRequest, draft: Draft, spec: MlsField) -> HttpResponse:
+    """Autosave a field of the MLS's layout that has no column (Draft.save_mls_value)."""
+    typed = request.POST.get("value", "")
+    if spec.multi_select and "multi" in request.POST:
+        # The checkboxes themselves (a plain form post sends only them; htmx sends both).
+        typed = json.dumps(request.POST.getlist("choice"))
+    state = FieldView(
+        name=spec.key,
+        label=spec.label,
+        spark_name=spec.spark_name,
+        value=typed,
+        seen=request.POST.get("seen_value", ""),
+        version=_int(request.POST.get("version"), draft.version),
+    )
+    try:
+        saved = draft.save_mls_value(
+            spec,
+            typed,
+            by=request.user,
+            seen_version=_int(request.POST.get("version"), 0),
+            seen_value=spec.seen(request.POST.get("seen_value", "")),
+            own_unconfirmed=tuple(spec.seen(raw) for raw in request.POST.getlist("unconfirmed")[:10]),
+        )
+    except StaleEdit as stale:
+        event = draft.last_change_of("custom_fields" if spec.is_custom else "standard_fields_extra")
+        state.state = "conflict"
+        state.conflict = Conflict(
+            theirs=spec.text(stale.current),
+            theirs_display=spec.display(stale.current) or "(empty)",
+            mine=typed,
+            mine_display=spec.display(spec.seen(typed)) or "(empty)",
+            version=stale.version,
+            by=str(event.actor) if event and event.actor else "someone",
+            at=event.at if event else None,
+        )
+        return _field_response(request, draft, state, status=409)
+    except ValidationError as error:
+        state.state = "invalid"
+        state.errors = [plain_message(spec.label, ValidationError(message)) for message in error.messages]
+        return _field_response(request, draft, state, status=422)
+    state.seen = spec.text(spec.stored(saved.draft))
+    state.version = saved.draft.version
+    return _saved_response(request, saved.draft, state, changed=saved.changed)
+
+
+def _saved_response(request: HttpRequest, draft: Draft, state: FieldView, *, changed: bool) -> HttpResponse:
+    response = _field_response(request, draft, state, status=200)
+    if changed and request.htmx:
+        trigger_client_event(response, "draft-saved", {"field": state.name, "version": draft.version})
+        if state.name in LOCATION_FIELDS:
             trigger_client_event(response, "draft-location-saved", {})
+        if state.name == "property_type":
+            # Another type has another layout (sections, fields, lists): show it.
+            response["HX-Refresh"] = "true"
     return response
 
 
@@ -389,11 +542,16 @@ def _field_response(request: HttpRequest, draft: Draft, state: FieldView, *, sta
     for section in context["sections"]:
         for index, view in enumerate(section["fields"]):
             if view.name == state.name:
-                state.widget, state.choices, state.inputmode = view.widget, view.choices, view.inputmode
-                state.hint, state.datalist, state.max_length = view.hint, view.datalist, view.max_length
-                state.rule_results = view.rule_results
-                state.rows = custom_rows(request.POST) if state.name == "custom_fields" else []
-                section["fields"][index] = state
+                section["fields"][index] = replace(
+                    view,
+                    value=state.value,
+                    seen=state.seen,
+                    version=state.version,
+                    state=state.state,
+                    errors=state.errors,
+                    conflict=state.conflict,
+                    rows=custom_rows(request.POST) if state.name == "custom_fields" else view.rows,
+                )
     return render(request, "drafts/draft_edit.html", context, status=status)
 
 
@@ -402,15 +560,18 @@ def _field_response(request: HttpRequest, draft: Draft, state: FieldView, *, sta
 def draft_rules(request: HttpRequest, pk: int) -> HttpResponse:
     """The rule summary and every field's messages (out of band), after an autosave."""
     draft = get_draft_for(request.user, pk, include_trash=True)
-    percent, errors, warnings = rules.readiness(draft)
+    book = rules.RuleBook()
+    layout = book.layout(draft.property_type)
+    percent, errors, warnings = rules.readiness(draft, book)
     found = rules.by_field(errors + warnings)
+    # Every field on the page, and only those (an out-of-band swap needs its target).
+    names = sorted({*layout.by_key, "co_list_agent"} if layout else AUTOSAVE_FIELDS)
     context = {
         "draft": draft,
         "readiness": percent,
         "rule_errors": errors,
         "rule_warnings": warnings,
-        "field_messages": [(name, found.get(name, [])) for name in sorted(AUTOSAVE_FIELDS)],
-        "sub_types": rules.sub_type_choices(draft.property_type),
+        "field_messages": [(name, found.get(name, [])) for name in names],
         "oob": True,
     }
     return render(request, "drafts/draft_edit.html#rules", context)
@@ -452,7 +613,7 @@ def draft_history(request: HttpRequest, pk: int) -> HttpResponse:
     entries = []
     for event in page.object_list:
         label = ""
-        if event.field in AUTOSAVE_FIELDS:
+        if event.field in AUTOSAVE_FIELDS or event.field == "standard_fields_extra":
             label = field_label(event.field)
         elif event.field == "status":
             label = "Status"

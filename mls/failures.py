@@ -117,12 +117,18 @@ def place_refusals(
     refused: Mapping[str, list[str]],
     custom_fields: Mapping[str, Any],
     label_of: Callable[[str], str] = str,
+    shown: Mapping[str, tuple[str, str]] | None = None,
 ) -> PlacedRefusals:
     """Map a refusal's Spark names to the draft's fields: standard ones through SPARK_TO_FIELD,
     custom fields (the whole ``CustomFields`` or one by its name) to the custom fields table.
-    `label_of` names a draft field for people."""
+    `label_of` names a draft field for people.
+
+    `shown` is the editor's layout when the MLS lays it out (Spark name -> (editor key, label)):
+    a field it shows gets its message there; one it does not show is listed at the top."""
     if not refused:
         return PlacedRefusals(unnamed=True)
+    if shown is not None:
+        return _place_on_layout(refused, shown)
     custom_names = {
         str(name) for values in custom_fields.values() if isinstance(values, Mapping) for name in values
     }
@@ -142,6 +148,23 @@ def place_refusals(
             labels.append(spark_name)
         else:
             elsewhere.extend((spark_name, m) for m in messages)
+            labels.append(spark_name)
+    return PlacedRefusals(by_field, elsewhere, labels)
+
+
+def _place_on_layout(
+    refused: Mapping[str, list[str]], shown: Mapping[str, tuple[str, str]]
+) -> PlacedRefusals:
+    by_field: dict[str, list[str]] = {}
+    elsewhere: list[tuple[str, str]] = []
+    labels: list[str] = []
+    for spark_name, messages in refused.items():
+        if spark_name in shown:
+            key, label = shown[spark_name]
+            by_field.setdefault(key, []).extend(messages)
+            labels.append(label)
+        else:
+            elsewhere.extend((spark_name, message) for message in messages)
             labels.append(spark_name)
     return PlacedRefusals(by_field, elsewhere, labels)
 

@@ -22,6 +22,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from accounts.models import User
+from drafts import layout as drafts_layout
 from drafts.models import Draft, DraftEvent, DraftStatus
 from spark.client import Ticket
 
@@ -206,7 +207,15 @@ class DraftSync(models.Model):
         """The latest refusal placed on `draft`'s editor fields (see `place_refusals`)."""
         if self.refused_at is None:
             return PlacedRefusals()
-        return place_refusals(self.refused_fields or {}, draft.custom_fields or {}, field_label)
+        # The editor asks once per field: place them once per page.
+        cached = self.__dict__.get("_placed_refusals")
+        if cached is not None and cached[0] == (draft.pk, draft.property_type):
+            return cached[1]
+        layout = drafts_layout.layout_for(draft.property_type)
+        shown = {spec.spark_name: (spec.key, spec.label) for spec in layout.fields} if layout else None
+        placed = place_refusals(self.refused_fields or {}, draft.custom_fields or {}, field_label, shown)
+        self.__dict__["_placed_refusals"] = ((draft.pk, draft.property_type), placed)
+        return placed
 
 
 def field_label(name: str) -> str:

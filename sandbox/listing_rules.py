@@ -37,7 +37,16 @@ class Payload:
     invalid: list[dict[str, Any]] = field(default_factory=list)
 
 
-def _type_error(spec: catalog.FieldSpec, value: Any) -> str | None:
+def listed_values(spec: catalog.FieldSpec, property_type: str | None) -> list[str]:
+    """The values of a field's list that apply to a property type (all of them without one)."""
+    return [
+        value
+        for value, _label, applies in spec.choices
+        if property_type not in catalog.TYPE_CODES or property_type in applies
+    ]
+
+
+def _type_error(spec: catalog.FieldSpec, value: Any, property_type: str | None = None) -> str | None:
     if value is None:
         return None
     kind = spec.type
@@ -46,8 +55,8 @@ def _type_error(spec: catalog.FieldSpec, value: Any) -> str | None:
             return f"{spec.name} must be a string"
         if spec.max_length and len(value) > spec.max_length:
             return f"{spec.name} is longer than {spec.max_length} characters"
-        if spec.has_list and value not in {choice[0] for choice in spec.choices}:
-            return f"{spec.name} must be one of {', '.join(choice[0] for choice in spec.choices)}"
+        if spec.has_list and value not in (allowed := listed_values(spec, property_type)):
+            return f"{spec.name} must be one of {', '.join(allowed)}"
         return None
     if kind == "Integer":
         return (
@@ -72,6 +81,9 @@ def _type_error(spec: catalog.FieldSpec, value: Any) -> str | None:
 def clean(data: dict[str, Any]) -> Payload:
     record = unwrap(data)
     payload = Payload(record=record)
+    # A list's values apply to property types: judged by the type the record names (an update
+    # without one is judged against the whole list, and the merged record by `violations`).
+    property_type = record.get("PropertyType") if isinstance(record.get("PropertyType"), str) else None
     for name, value in record.items():
         if name == "CustomFields":
             if not isinstance(value, dict) or not all(isinstance(group, dict) for group in value.values()):
@@ -84,7 +96,7 @@ def clean(data: dict[str, Any]) -> Payload:
             payload.invalid.append(_invalid(name, f"{name} is not a standard field"))
         elif not spec.writable:
             payload.invalid.append(_invalid(name, f"{name} is not writable"))
-        elif (message := _type_error(spec, value)) is not None:
+        elif (message := _type_error(spec, value, property_type)) is not None:
             payload.invalid.append(_invalid(name, message))
         else:
             payload.fields[name] = value
@@ -100,7 +112,17 @@ def violations(fields: dict[str, Any], *, warning: bool) -> list[dict[str, Any]]
     property_type = fields.get("PropertyType")
     # The Status a warning carries is unconfirmed (docs/spark-protocol.md#open-warning-status).
     status = option("warning_rule_status") if warning else "Fatal"
-    found = []
+    found: list[dict[str, Any]] = []
+    for name, spec in catalog.FIELDS.items():
+        value = fields.get(name)
+        if spec.has_list and isinstance(value, str) and value not in listed_values(spec, property_type):
+            found.append(
+                {
+                    "Type": "InvalidAttribute",
+                    "Attribute": name,
+                    "Message": f"{name} {value} is not in its list for property type {property_type}",
+                }
+            )
     for rule in catalog.rules_for(property_type):
         value = fields.get(rule.field)
         if rule.action == "SET_REQUIRED":

@@ -17,6 +17,7 @@ from accounts.models import User
 
 from .. import doorbell, notifications, rules
 from ..fields import AUTOSAVE_FIELDS, EDITABLE_FIELDS, SPARK_NAMES, PropertyType
+from ..layout import MlsField, with_custom_value
 from .history import DraftEvent
 from .queryset import DraftQuerySet
 from .review import REVIEW_COMMENT_MAX, REVIEW_REASON_MAX, ReviewComment, ReviewSnapshot
@@ -108,6 +109,9 @@ class Draft(models.Model):
     private_remarks = models.TextField(blank=True)
     # {"Group name": {"Field name": value}} as Spark's CustomFields.
     custom_fields = models.JSONField(default=dict, blank=True)
+    # Standard fields the MLS's layout shows that have no column here, by their MLS names
+    # ({"ListingContractDate": "2026-05-01", "LotSizeAcres": 0.42}); pushed with the listing.
+    standard_fields_extra = models.JSONField(default=dict, blank=True)
 
     # --- Bookkeeping ---
     version = models.PositiveIntegerField(default=1)
@@ -222,6 +226,9 @@ class Draft(models.Model):
             if isinstance(value, Decimal):
                 value = float(value) if value % 1 else int(value)
             body[spark_name] = None if value == "" else value
+        for spark_name, value in (self.standard_fields_extra or {}).items():
+            if spark_name not in body:
+                body[spark_name] = None if value in ("", []) else value
         body["ListAgentId"] = self.list_agent.remote_agent_id or None
         if self.custom_fields:
             body["CustomFields"] = self.custom_fields
@@ -299,6 +306,69 @@ class Draft(models.Model):
                 )
             doorbell.ring_after_commit(locked.pk)
         return FieldSaved(locked, changed=True)
+
+    def save_mls_value(
+        self,
+        spec: MlsField,
+        raw_value: Any,
+        *,
+        by: User,
+        seen_version: int,
+        seen_value: Any,
+        own_unconfirmed: tuple[Any, ...] = (),
+    ) -> FieldSaved:
+        """Save one field of the MLS's layout that has no column: a standard field in
+        `standard_fields_extra`, a custom field under the MLS's group and name in
+        `custom_fields`. The same optimistic lock as `save_field` (StaleEdit when someone else
+        changed this value); ValidationError in plain words for a value the MLS cannot take."""
+        if spec.column:
+            raise ValueError(f"{spec.spark_name} is the column {spec.column}: use save_field")
+        value = spec.parse(raw_value)
+        name = "custom_fields" if spec.is_custom else "standard_fields_extra"
+        with transaction.atomic():
+            locked = Draft.objects.select_for_update().get(pk=self.pk)
+            if not locked.can_edit(by):
+                raise ValidationError("This draft can no longer be edited.")
+            current = spec.stored(locked)
+            known = [_comparable(seen) for seen in (seen_value, *own_unconfirmed)]
+            if locked.version != seen_version and _comparable(current) not in known:
+                raise StaleEdit(spec.key, current, locked.version)
+            before = getattr(locked, name)
+            if spec.is_custom:
+                after = with_custom_value(before, spec, value)
+            else:
+                after = {key: item for key, item in (before or {}).items() if key != spec.spark_name}
+                if value is not None:
+                    after[spec.spark_name] = value
+            if after == before:
+                return FieldSaved(locked, changed=False)
+            setattr(locked, name, after)
+            self._record_edit(locked, by, name, before, after)
+        return FieldSaved(locked, changed=True)
+
+    @staticmethod
+    def _record_edit(locked: Draft, by: User, name: str, old: Any, new: Any) -> None:
+        """Bump the version and the change count, send a reviewed draft back to drafting,
+        write the history and ring the doorbell (inside the caller's transaction)."""
+        locked.version += 1
+        locked.change_seq += 1
+        locked.updated_by = by
+        locked.updated_at = timezone.now()
+        status_before = locked.status
+        if locked.status in SENT_BACK_BY_EDITS:
+            locked.status = DraftStatus.DRAFT
+        locked.save(update_fields=[name, "version", "change_seq", "updated_by", "updated_at", "status"])
+        DraftEvent.record(locked, by, DraftEvent.Kind.FIELD_CHANGED, field=name, old=old, new=new)
+        if status_before != locked.status:
+            DraftEvent.record(
+                locked,
+                by,
+                DraftEvent.Kind.STATUS_CHANGED,
+                field="status",
+                old=status_before,
+                new=locked.status,
+            )
+        doorbell.ring_after_commit(locked.pk)
 
     # --- Review: who may do what ---
     def is_listed_by(self, user) -> bool:
@@ -648,6 +718,7 @@ class Draft(models.Model):
         """A new draft with this one's listing fields (not its photos, history or remote ids)."""
         values = {name: getattr(self, name) for name in EDITABLE_FIELDS}
         values["custom_fields"] = dict(self.custom_fields or {})
+        values["standard_fields_extra"] = dict(self.standard_fields_extra or {})
         with transaction.atomic():
             copy = Draft.start(by=by, list_agent=self.list_agent, co_list_agent=self.co_list_agent, **values)
             DraftEvent.record(copy, by, DraftEvent.Kind.CLONED, new=self.pk)

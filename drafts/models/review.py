@@ -67,6 +67,8 @@ class ReviewSnapshot(models.Model):
             name: jsonable(getattr(draft, draft._meta.get_field(name).attname))
             for name in sorted(AUTOSAVE_FIELDS)
         }
+        # The MLS's standard fields kept without a column (drafts/layout.py).
+        fields["standard_fields_extra"] = jsonable(draft.standard_fields_extra)
         photos = [
             {
                 "id": row["pk"],

@@ -198,9 +198,27 @@
     return row;
   }
 
+  // A multi-select list of the MLS: its checkboxes write the chosen values, in the list's
+  // order, as JSON into the hidden input that autosaves.
+  function multiChoices(saver) {
+    const box = saver.closest(".multi-choice");
+    return box ? Array.from(box.querySelectorAll("[data-multi-choice]")) : [];
+  }
+
+  function syncMultiChoices(saver, text) {
+    let chosen = [];
+    try {
+      chosen = JSON.parse(text || "[]");
+    } catch (error) {
+      chosen = [];
+    }
+    multiChoices(saver).forEach(function (box) { box.checked = chosen.indexOf(box.value) >= 0; });
+  }
+
   function writeValue(saver, text) {
     if (!isCustom(saver)) {
       saver.value = text;
+      if (saver.hasAttribute("data-multi")) syncMultiChoices(saver, text);
       updateCounter(saver);
       return;
     }
@@ -509,6 +527,17 @@
   });
 
   // --- Typing, buttons, links ------------------------------------------------------
+
+  document.addEventListener("change", function (event) {
+    const choice = event.target.closest && event.target.closest("[data-multi-choice]");
+    if (!choice) return;
+    const saver = choice.closest(".multi-choice").querySelector("[data-multi]");
+    if (!saver || !rootOf(saver)) return;
+    saver.value = JSON.stringify(multiChoices(saver).filter(function (box) { return box.checked; }).map(function (box) { return box.value; }));
+    remember(saver);
+    if (!stateOf(saver).conflict) setPhase(saver, "unsaved");
+    htmx.trigger(saver, "change");
+  });
 
   document.addEventListener("input", function (event) {
     updateCounter(event.target);

@@ -204,7 +204,7 @@ def test_an_invalid_value_is_explained_next_to_the_field_and_kept(browser_page, 
     page.locator("#id_list_price").fill("a lot")
 
     page.wait_for_selector('#save-list_price[data-state="invalid"]')
-    assert "Enter a number." in page.locator("#save-list_price").inner_text()
+    assert "List price: enter a number." in page.locator("#save-list_price").inner_text()
     assert page.locator("#id_list_price").input_value() == "a lot"
     assert page.locator("#id_list_price").get_attribute("aria-invalid") == "true"
     page.locator("#id_list_price").fill("260000")

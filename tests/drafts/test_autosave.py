@@ -139,15 +139,15 @@ def test_an_unconfirmed_value_does_not_hide_a_real_conflict(agent_client, draft,
 @pytest.mark.parametrize(
     ("name", "value", "message"),
     [
-        ("list_price", "abc", "Enter a number."),
-        ("list_price", "-5", "greater than or equal to 0"),
-        ("latitude", "91", "less than or equal to 90"),
-        ("longitude", "east", "Enter a number."),
-        ("year_built", "19.5", "Enter a whole number."),
-        ("beds_total", "-1", "greater than or equal to 0"),
-        ("property_type", "Z", "Select a valid choice"),
-        ("property_type", "", "This field is required."),
-        ("state_or_province", "North Dakota", "at most 2 characters"),
+        ("list_price", "abc", "List price: enter a number."),
+        ("list_price", "-5", "List price must be at least 0."),
+        ("latitude", "91", "Latitude must be at most 90."),
+        ("longitude", "east", "Longitude: enter a number."),
+        ("year_built", "19.5", "Year built: enter a whole number"),
+        ("beds_total", "-1", "Bedrooms must be at least 0."),
+        ("property_type", "Z", "Property type: choose one from the list."),
+        ("property_type", "", "Property type cannot be empty."),
+        ("state_or_province", "North Dakota", "State: use the two-letter code, such as ND."),
     ],
 )
 def test_a_value_the_field_cannot_hold_is_422_and_nothing_is_saved(agent_client, draft, name, value, message):
@@ -158,6 +158,7 @@ def test_a_value_the_field_cannot_hold_is_422_and_nothing_is_saved(agent_client,
     after = fresh(draft)
     assert response.status_code == 422
     assert message in response.content.decode()
+    assert "Ensure this value" not in response.content.decode()  # plain words, never Django's
     assert 'data-state="invalid"' in response.content.decode()
     assert getattr(after, name) == getattr(before, name)
     assert after.version == before.version
@@ -322,5 +323,5 @@ def test_without_htmx_an_invalid_value_stays_in_its_input(agent_client, draft):
     assert response.status_code == 422
     body = response.content.decode()
     assert 'value="lots"' in body
-    assert "Enter a number." in body
+    assert "List price: enter a number." in body
     assert fresh(draft).list_price == Decimal("250000")

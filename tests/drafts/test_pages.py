@@ -156,8 +156,9 @@ def test_list_query_count_does_not_grow_with_drafts(
     with django_assert_num_queries(len(five.captured_queries)):
         response = client.get(LIST)
     assert len(listed(response)) == 25
-    # session, user, count, page, the header's office name, and the agent menus for admins
-    assert len(five.captured_queries) == (5 if user_kind == "agent" else 6)
+    # session, user, count, page, the MLS's layout (once for the page), the header's office
+    # name, and the agent menus for admins
+    assert len(five.captured_queries) == (6 if user_kind == "agent" else 7)
 
 
 # --- Create ---
@@ -256,8 +257,9 @@ def test_editor_query_count_is_the_same_however_full_the_draft(
             )
     agent_client.get(edit_url(draft))
 
-    # session, user, draft (+office, agents), co-listing choices, nearby, the header's office name
-    with django_assert_num_queries(6):
+    # session, user, draft (+office, agents), the MLS's layout, co-listing choices, nearby, the
+    # header's office name
+    with django_assert_num_queries(7):
         agent_client.get(edit_url(draft))
 
 

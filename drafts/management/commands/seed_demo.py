@@ -1,9 +1,16 @@
-"""Demo data: one brokerage in Fargo-Moorhead, its people and a dozen drafts. Idempotent."""
+"""Demo data: one brokerage in Fargo-Moorhead, its people and a dozen drafts. Idempotent.
+
+Values are the MLS's own (its sub-type codes, custom fields under its groups and names), so
+every seeded draft reaches the MLS, except Dana's 1110 4th Ave S: its sub-type "MOBILE" is
+not in the MLS's list, to show a refusal and the field it names. Then the MLS's metadata is
+read, so the editor is laid out by the MLS (`--without-mls` skips that).
+"""
 
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
@@ -89,6 +96,14 @@ DRAFTS = [
             "baths_half": 0,
             "public_remarks": REMARKS,
             "subdivision_name": "Island Park",
+            "standard_fields_extra": {"ListingContractDate": "2026-11-30", "LotSizeAcres": 0.17},
+            "custom_fields": {
+                "General Property Description": {"Style": "2 Story", "Basement": "Full", "Garage Stalls": 2},
+                "Features": {
+                    "Heating": ["Forced Air"],
+                    "Appliances": ["Dishwasher", "Range", "Refrigerator"],
+                },
+            },
         },
         edits=[("list_price", Decimal("284900")), ("public_remarks", REMARKS + " Move-in ready.")],
         co_agent="ben.agent",
@@ -102,6 +117,7 @@ DRAFTS = [
             "property_type": "A",
             "property_sub_type": "SF",
             "list_price": Decimal("279000"),
+            "year_built": 1931,
             "beds_total": 3,
             "baths_total": 2,
             "baths_full": 2,
@@ -115,7 +131,7 @@ DRAFTS = [
                 "1401", "25th", "St", "Fargo", "ND", "58103", 46.86170, -96.81660, street_dir_suffix="S"
             ),
             "property_type": "A",
-            "property_sub_type": "TWNHS",
+            "property_sub_type": "TH",
             "list_price": Decimal("214500"),
             "year_built": 2004,
             "beds_total": 2,
@@ -133,7 +149,7 @@ DRAFTS = [
                 "3002", "Broadway", "", "Fargo", "ND", "58102", 46.90850, -96.79300, street_dir_suffix="N"
             ),
             "property_type": "B",
-            "property_sub_type": "DUPLEX",
+            "property_sub_type": "DU",
             "list_price": Decimal("365000"),
             "year_built": 1978,
             "building_area_total": 2400,
@@ -151,16 +167,17 @@ DRAFTS = [
                 "4501", "45th", "St", "Fargo", "ND", "58104", 46.82130, -96.85260, street_dir_suffix="S"
             ),
             "property_type": "D",
-            "property_sub_type": "RETAIL",
+            "property_sub_type": "RT",
             "list_price": Decimal("1250000"),
             "year_built": 2011,
+            "building_area_total": 5200,
         },
     ),
     DemoDraft(
         "ben.agent",
         {
             **_address(
-                "",
+                "4850",
                 "Prairie Rose",
                 "Dr",
                 "Fargo",
@@ -171,9 +188,10 @@ DRAFTS = [
                 street_additional_info="Lot 7",
             ),
             "property_type": "C",
-            "property_sub_type": "RESLOT",
+            "property_sub_type": "RL",
             "list_price": Decimal("74900"),
-            "custom_fields": {"Lot": {"Lot Size Acres": "0.42", "Zoning": "R-1"}},
+            "standard_fields_extra": {"LotSizeAcres": 0.42},
+            "custom_fields": {"Land Info": {"Zoning": "Residential"}},
             "public_remarks": "Buildable lot backing onto a pond in a new development, specials paid.",
         },
     ),
@@ -193,12 +211,11 @@ DRAFTS = [
                 street_additional_info="Apt 4",
             ),
             "property_type": "F",
-            "property_sub_type": "APT",
+            "property_sub_type": "AR",
             "list_price": Decimal("1150"),
             "beds_total": 1,
             "baths_total": 1,
             "baths_full": 1,
-            "custom_fields": {"Lease": {"Lease Term": "12 months"}},
         },
     ),
     DemoDraft(
@@ -227,8 +244,10 @@ DRAFTS = [
                 "1110", "4th", "Ave", "Moorhead", "MN", "56560", 46.87003, -96.76322, street_dir_suffix="S"
             ),
             "property_type": "A",
-            "property_sub_type": "SF",
+            # Not in the MLS's list: the one draft the MLS refuses, on purpose.
+            "property_sub_type": "MOBILE",
             "list_price": Decimal("259000"),
+            "year_built": 1962,
             "beds_total": 3,
             "baths_total": 1,
             "baths_full": 1,
@@ -258,9 +277,10 @@ DRAFTS = [
         {
             **_address("12345", "County Road 12", "", "Moorhead", "MN", "56560", 46.90200, -96.66000),
             "property_type": "E",
-            "property_sub_type": "CROP",
+            "property_sub_type": "CR",
             "list_price": Decimal("1890000"),
-            "custom_fields": {"Farm": {"Lot Size Acres": "160", "Tillable Acres": "148"}},
+            "standard_fields_extra": {"LotSizeAcres": 160},
+            "custom_fields": {"Land Info": {"Zoning": "Agricultural", "Tillable Acres": 148}},
             "public_remarks": "Quarter section of productive Red River Valley cropland with a machine shed.",
         },
     ),
@@ -279,7 +299,7 @@ DRAFTS = [
                 street_dir_suffix="E",
             ),
             "property_type": "D",
-            "property_sub_type": "OFFICE",
+            "property_sub_type": "OF",
             "list_price": Decimal("875000"),
             "building_area_total": 6400,
             "year_built": 1998,
@@ -293,7 +313,12 @@ DRAFTS = [
                 "18", "Elm", "St", "Moorhead", "MN", "56560", 46.87300, -96.77100, street_dir_suffix="N"
             ),
             "property_type": "A",
+            "property_sub_type": "SF",
             "list_price": Decimal("189000"),
+            "year_built": 1948,
+            "beds_total": 2,
+            "baths_total": 1,
+            "baths_full": 1,
         },
         trashed=True,
     ),
@@ -301,9 +326,14 @@ DRAFTS = [
 
 
 class Command(BaseCommand):
-    help = "Create demo users and drafts (idempotent: running it again adds nothing)."
+    help = (
+        "Create demo users and drafts (idempotent: running it again adds nothing), then read the MLS's lists."
+    )
 
-    def handle(self, *args, **options) -> None:
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--without-mls", action="store_true", help="Do not read the MLS's lists.")
+
+    def handle(self, *args, without_mls: bool = False, **options) -> None:
         with transaction.atomic():
             people = self._people()
             created = sum(self._draft(spec, people) for spec in DRAFTS)
@@ -313,6 +343,17 @@ class Command(BaseCommand):
         )
         for username, (first, last, office_key, role) in PEOPLE.items():
             self.stdout.write(f"  {username:<14} {first} {last}, {role.label}, {OFFICES[office_key]['name']}")
+        if not without_mls:
+            self._read_the_mls()
+
+    def _read_the_mls(self) -> None:
+        """The MLS's lists, layout and rules (mls/metadata.py refresh()), by the mls app's
+        command: the editor is laid out by the MLS from the first page. Without the MLS the
+        editor falls back to its fixed layout and says so."""
+        try:
+            call_command("refresh_mls_metadata", serve_sandbox=True, stdout=self.stdout)
+        except Exception as error:  # the demo runs on without the MLS's lists
+            self.stdout.write(f"The MLS's lists could not be read ({error}); the editor uses its own layout.")
 
     def _people(self) -> dict[str, User]:
         company, _ = Company.objects.get_or_create(

@@ -37,6 +37,7 @@ from .forms import (
     custom_rows,
 )
 from .models import AUTOSAVE_FIELDS, Draft, StaleEdit
+from .part_views import part_regions
 
 LIST_PAGE_SIZE = 25
 HISTORY_PAGE_SIZE = 50
@@ -232,6 +233,8 @@ def _editor_context(
         "rule_warnings": warnings,
         "sub_types": rules.sub_type_choices(draft.property_type),
         "nearby": draft.nearby(user=request.user),
+        # Rooms, units, virtual tours and videos (drafts/part_views.py, templates/drafts/parts.html).
+        "parts": part_regions(draft, can_edit=can_edit),
         "tab": "details",
         "nav": "drafts",
     }

@@ -68,5 +68,7 @@ def check_link(value: str, *, label: str) -> str:
     if parts.username or parts.password:
         raise ValidationError(f"{label}: a link cannot carry a user name or password.")
     if not host_allowed(host):
-        raise ValidationError(f"{label}: use an https:// link from {allowed_names()} (this one is from {host}).")
+        raise ValidationError(
+            f"{label}: use an https:// link from {allowed_names()} (this one is from {host})."
+        )
     return link

@@ -14,23 +14,33 @@ from typing import Protocol
 
 
 class ChoiceLike(Protocol):
-    value: str
-    label: str
+    @property
+    def value(self) -> str: ...
+
+    @property
+    def label(self) -> str: ...
 
 
 class FieldSpecLike(Protocol):
-    """What drafts needs of mls.metadata.FieldSpec."""
+    """What drafts needs of mls.metadata.FieldSpec (read-only: FieldSpec is frozen)."""
 
-    name: str
-    label: str
-    type: str
-    multi_select: bool
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def label(self) -> str: ...
+
+    @property
+    def type(self) -> str: ...
+
+    @property
+    def multi_select(self) -> bool: ...
 
     @property
     def choices(self) -> Sequence[ChoiceLike]: ...
 
 
-FieldReader = Callable[[str], Sequence[FieldSpecLike]]
+FieldReader = Callable[..., Sequence[FieldSpecLike]]
 
 
 @dataclass(frozen=True)

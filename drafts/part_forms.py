@@ -39,7 +39,10 @@ class PartFieldsForm(forms.Form):
             choices = [(choice.value, choice.label) for choice in spec.choices]
             if choices and spec.multi_select:
                 field = forms.MultipleChoiceField(
-                    label=label, choices=choices, required=False, widget=forms.CheckboxSelectMultiple,
+                    label=label,
+                    choices=choices,
+                    required=False,
+                    widget=forms.CheckboxSelectMultiple,
                     error_messages=invalid,
                 )
             elif choices:
@@ -65,7 +68,9 @@ class PartFieldsForm(forms.Form):
         """What `add` and `edit` take, in the MLS's order. A value the part holds for a field the
         MLS no longer shows is kept: the form never saw it."""
         kept = {
-            name: value for name, value in ((part.fields or {}) if part else {}).items() if name not in self.fields
+            name: value
+            for name, value in ((part.fields or {}) if part else {}).items()
+            if name not in self.fields
         }
         return {"fields": {**{spec.name: self.cleaned_data.get(spec.name) for spec in self.specs}, **kept}}
 
@@ -76,7 +81,9 @@ class PartLinkForm(forms.Form):
     name = forms.CharField(max_length=PART_NAME_MAX)
     url = forms.CharField(label="Link", max_length=2000)
     branded_url = forms.CharField(label="Branded link", max_length=2000, required=False)
-    caption = forms.CharField(label="Caption", max_length=PART_CAPTION_MAX, required=False, widget=forms.Textarea)
+    caption = forms.CharField(
+        label="Caption", max_length=PART_CAPTION_MAX, required=False, widget=forms.Textarea
+    )
     privacy = forms.ChoiceField(choices=ListingPart.Privacy.choices, required=False)
 
     def __init__(self, *args: Any, kind: str, **kwargs: Any) -> None:
@@ -86,12 +93,14 @@ class PartLinkForm(forms.Form):
         self.fields["name"].label = f"{noun} name"
         self.fields["url"].label = f"{noun} link"
         self.fields["branded_url"].label = f"Branded {noun.lower()} link"
-        for name, field in self.fields.items():
+        for _name, field in self.fields.items():
             field.error_messages["required"] = f"{field.label}: required."
             field.error_messages["max_length"] = f"{field.label}: %(limit_value)d characters at most."
             field.error_messages["invalid_choice"] = f"{field.label}: choose one of the list."
         self.fields["name"].help_text = "What the MLS shows, e.g. “3D walk-through”."
-        self.fields["branded_url"].help_text = "Optional: the same tour with your branding, for your own pages."
+        self.fields[
+            "branded_url"
+        ].help_text = "Optional: the same tour with your branding, for your own pages."
         self.fields["privacy"].label = "Who sees it"
         if kind != ListingPart.Kind.VIDEO:
             del self.fields["caption"]
@@ -100,17 +109,22 @@ class PartLinkForm(forms.Form):
         return self.cleaned_data["name"].strip()
 
     def clean_url(self) -> str:
-        return check_link(self.cleaned_data["url"], label=self.fields["url"].label or "Link")
+        return check_link(self.cleaned_data["url"], label=str(self.fields["url"].label))
 
     def clean_branded_url(self) -> str:
-        return check_link(self.cleaned_data["branded_url"], label=self.fields["branded_url"].label or "Link")
+        return check_link(self.cleaned_data["branded_url"], label=str(self.fields["branded_url"].label))
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
         url, branded = cleaned.get("url"), cleaned.get("branded_url")
         if url and branded and url == branded:
-            self.add_error("branded_url", f"{self.fields['branded_url'].label}: leave it empty when it is the same link.")
+            self.add_error(
+                "branded_url", f"{self.fields['branded_url'].label}: leave it empty when it is the same link."
+            )
         return cleaned
 
     def values(self) -> dict[str, Any]:
-        return {name: self.cleaned_data.get(name, "") or "" for name in ("name", "url", "branded_url", "caption", "privacy")}
+        return {
+            name: self.cleaned_data.get(name, "") or ""
+            for name in ("name", "url", "branded_url", "caption", "privacy")
+        }

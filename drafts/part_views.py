@@ -11,12 +11,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.contrib.auth.decorators import login_required
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from accounts.http import AuthenticatedRequest
 
 from . import part_fields
 from .access import get_draft_for
@@ -89,23 +91,33 @@ def _present(part: ListingPart, specs: list[Any]) -> ListingPart:
         if spec is None:
             rows.append((name, text))
             continue
-        labels = {choice.value: choice.label for choice in spec.choices}
+        labels: dict[str, str] = {choice.value: choice.label for choice in spec.choices}
         value = (part.fields or {}).get(name)
-        shown = ", ".join(labels.get(item, item) for item in value) if isinstance(value, list) else labels.get(str(value), text)
+        shown = (
+            ", ".join(labels.get(str(item), str(item)) for item in value)
+            if isinstance(value, list)
+            else labels.get(str(value), text)
+        )
         rows.append((spec.label or name, shown))
     part.display_rows = rows  # type: ignore[attr-defined]
     return part
 
 
-def part_region(draft: Draft, kind: str, *, can_edit: bool, parts: list[ListingPart] | None = None) -> PartRegion:
+def part_region(
+    draft: Draft, kind: str, *, can_edit: bool, parts: list[ListingPart] | None = None
+) -> PartRegion:
     if parts is None:
         parts = list(draft.parts.filter(kind=kind).order_by("position", "pk"))
     specs = _specs(draft, kind) if kind in ("room", "unit") else []
-    region = PartRegion(draft=draft, kind=kind, parts=[_present(part, specs) for part in parts], can_edit=can_edit)
+    region = PartRegion(
+        draft=draft, kind=kind, parts=[_present(part, specs) for part in parts], can_edit=can_edit
+    )
     region.specs = specs
     if kind in ("room", "unit") and not specs:
-        region.not_read = FIELDS_NOT_READ if not part_fields.lists_read() else (
-            f"The MLS has no {region.noun} fields for this property type."
+        region.not_read = (
+            FIELDS_NOT_READ
+            if not part_fields.lists_read()
+            else (f"The MLS has no {region.noun} fields for this property type.")
         )
     if can_edit and not region.not_read:
         region.add_form = new_form(draft, kind, specs)
@@ -133,7 +145,7 @@ def _editor_url(draft: Draft, kind: str) -> str:
     return reverse("drafts:draft_edit", args=[draft.pk]) + f"#parts-{kind}"
 
 
-def _region_response(request: HttpRequest, region: PartRegion, *, status: int = 200) -> HttpResponse:
+def _region_response(request: AuthenticatedRequest, region: PartRegion, *, status: int = 200) -> HttpResponse:
     """The region (htmx), else the editor on success or the form on its own page when refused."""
     if request.htmx:
         return render(request, "drafts/parts.html#part_list", {"region": region}, status=status)
@@ -162,7 +174,7 @@ def _part(draft: Draft, part_id: int) -> ListingPart:
 
 @login_required
 @require_GET
-def part_list(request: HttpRequest, pk: int, kind: str) -> HttpResponse:
+def part_list(request: AuthenticatedRequest, pk: int, kind: str) -> HttpResponse:
     """The kind's region as it stands (the editor's "Cancel"); the editor without htmx."""
     draft = get_draft_for(request.user, pk, include_trash=True)
     region = part_region(draft, _kind(kind), can_edit=draft.is_editable)
@@ -173,7 +185,7 @@ def part_list(request: HttpRequest, pk: int, kind: str) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def part_create(request: HttpRequest, pk: int, kind: str) -> HttpResponse:
+def part_create(request: AuthenticatedRequest, pk: int, kind: str) -> HttpResponse:
     """GET: the add form opened; POST: add the part at the end of its kind."""
     draft = get_draft_for(request.user, pk, write=True)
     region = part_region(draft, _kind(kind), can_edit=True)
@@ -181,7 +193,11 @@ def part_create(request: HttpRequest, pk: int, kind: str) -> HttpResponse:
         raise Http404("This property type has no such part.")
     region.adding = True
     if request.method == "GET":
-        return render(request, "drafts/parts.html" + ("#part_list" if request.htmx else ""), {"region": region, "draft": draft})
+        return render(
+            request,
+            "drafts/parts.html" + ("#part_list" if request.htmx else ""),
+            {"region": region, "draft": draft},
+        )
     form = new_form(draft, kind, region.specs, request.POST)
     region.add_form = form
     if region.not_read or not form.is_valid():
@@ -198,7 +214,7 @@ def part_create(request: HttpRequest, pk: int, kind: str) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def part_edit(request: HttpRequest, pk: int, part_id: int) -> HttpResponse:
+def part_edit(request: AuthenticatedRequest, pk: int, part_id: int) -> HttpResponse:
     """GET: the part's form in place of its line; POST: save it."""
     draft = get_draft_for(request.user, pk, write=True)
     part = _part(draft, part_id)
@@ -206,7 +222,11 @@ def part_edit(request: HttpRequest, pk: int, part_id: int) -> HttpResponse:
     region.editing = part.pk
     if request.method == "GET":
         region.edit_form = edit_form(part, region.specs)
-        return render(request, "drafts/parts.html" + ("#part_list" if request.htmx else ""), {"region": region, "draft": draft})
+        return render(
+            request,
+            "drafts/parts.html" + ("#part_list" if request.htmx else ""),
+            {"region": region, "draft": draft},
+        )
     form = edit_form(part, region.specs, request.POST)
     region.edit_form = form
     if not form.is_valid():
@@ -220,7 +240,7 @@ def part_edit(request: HttpRequest, pk: int, part_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def part_delete(request: HttpRequest, pk: int, part_id: int) -> HttpResponse:
+def part_delete(request: AuthenticatedRequest, pk: int, part_id: int) -> HttpResponse:
     draft = get_draft_for(request.user, pk, write=True)
     part = _part(draft, part_id)
     part.remove(by=request.user)
@@ -231,7 +251,7 @@ def part_delete(request: HttpRequest, pk: int, part_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def part_move(request: HttpRequest, pk: int, part_id: int) -> HttpResponse:
+def part_move(request: AuthenticatedRequest, pk: int, part_id: int) -> HttpResponse:
     """Move one part earlier, later, first or last: the buttons and Alt+arrow keys."""
     draft = get_draft_for(request.user, pk, write=True)
     part = _part(draft, part_id)
@@ -247,7 +267,7 @@ def part_move(request: HttpRequest, pk: int, part_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def part_reorder(request: HttpRequest, pk: int, kind: str) -> HttpResponse:
+def part_reorder(request: AuthenticatedRequest, pk: int, kind: str) -> HttpResponse:
     """The order after a drag: every id of the kind, in order (the htmx Sortable recipe)."""
     draft = get_draft_for(request.user, pk, write=True)
     _kind(kind)

@@ -210,7 +210,9 @@ class ListingPart(models.Model):
                     setattr(self, name, values[name] or "")
         else:
             self.fields = {
-                name: value for name, value in (values.get("fields") or {}).items() if value not in (None, "", [])
+                name: value
+                for name, value in (values.get("fields") or {}).items()
+                if value not in (None, "", [])
             }
 
     def copy_for(self, draft: Draft) -> ListingPart:
@@ -252,13 +254,19 @@ class ListingPart(models.Model):
             raise ValidationError("Choose where to move it: earlier, later, first or last.")
         words = {"earlier": "up", "later": "down", "first": "to the top", "last": "to the bottom"}
         try:
-            with _changing_parts(self.draft, by, f"Moved {self.kind_label} {self.title} {words[direction]}") as locked:
-                parts = list(ListingPart.objects.filter(draft=locked, kind=self.kind).order_by("position", "pk"))
+            with _changing_parts(
+                self.draft, by, f"Moved {self.kind_label} {self.title} {words[direction]}"
+            ) as locked:
+                parts = list(
+                    ListingPart.objects.filter(draft=locked, kind=self.kind).order_by("position", "pk")
+                )
                 order = [part.pk for part in parts]
                 if self.pk not in order:
                     raise ValidationError("This was removed meanwhile.")
                 index = order.index(self.pk)
-                target = {"earlier": index - 1, "later": index + 1, "first": 0, "last": len(order) - 1}[direction]
+                target = {"earlier": index - 1, "later": index + 1, "first": 0, "last": len(order) - 1}[
+                    direction
+                ]
                 target = max(0, min(target, len(order) - 1))
                 if target == index:
                     raise _NothingChanged

@@ -51,11 +51,15 @@ def test_adding_parts_keeps_positions_dense_tells_the_mls_and_writes_history(dra
     assert positions(draft, "room") == [("Kitchen", 0), ("Office", 1)]
     assert positions(draft, "tour") == [("3D walk-through", 0)]  # each kind has its own order
     assert seq(draft) == before + 3
-    assert part_notes(draft) == ["Added room Kitchen", "Added room Office", "Added virtual tour 3D walk-through"]
+    assert part_notes(draft) == [
+        "Added room Kitchen",
+        "Added room Office",
+        "Added virtual tour 3D walk-through",
+    ]
 
 
 def test_removing_a_part_closes_the_gap(draft, agent):
-    kitchen, office, bath = (add_room(draft, agent, name) for name in ("Kitchen", "Office", "Bathroom"))
+    _kitchen, office, _bath = (add_room(draft, agent, name) for name in ("Kitchen", "Office", "Bathroom"))
     before = seq(draft)
 
     office.remove(by=agent)
@@ -66,7 +70,7 @@ def test_removing_a_part_closes_the_gap(draft, agent):
 
 
 def test_moving_a_part_and_moving_it_nowhere(draft, agent):
-    kitchen, office, bath = (add_room(draft, agent, name) for name in ("Kitchen", "Office", "Bathroom"))
+    kitchen, _office, bath = (add_room(draft, agent, name) for name in ("Kitchen", "Office", "Bathroom"))
 
     assert bath.move("earlier", by=agent) is True
     assert positions(draft, "room") == [("Kitchen", 0), ("Bathroom", 1), ("Office", 2)]
@@ -157,7 +161,13 @@ def test_a_copy_of_a_draft_has_its_parts(draft, agent):
 
 @pytest.mark.parametrize(
     "link",
-    [TOUR_LINK, "https://matterport.com/discover/space/x", VIDEO_LINK, "https://youtu.be/abc", "https://player.vimeo.com/video/1"],
+    [
+        TOUR_LINK,
+        "https://matterport.com/discover/space/x",
+        VIDEO_LINK,
+        "https://youtu.be/abc",
+        "https://player.vimeo.com/video/1",
+    ],
 )
 def test_https_links_from_tour_and_video_hosts_are_kept(link):
     assert check_link(f"  {link} ", label="Virtual tour link") == link
@@ -166,7 +176,10 @@ def test_https_links_from_tour_and_video_hosts_are_kept(link):
 @pytest.mark.parametrize(
     ("link", "message"),
     [
-        ("http://my.matterport.com/show/?m=abc", "Virtual tour link: use an https:// link from Matterport, YouTube"),
+        (
+            "http://my.matterport.com/show/?m=abc",
+            "Virtual tour link: use an https:// link from Matterport, YouTube",
+        ),
         ("https://example.com/tour", "(this one is from example.com)"),
         ("https://matterport.com.evil.example/tour", "(this one is from matterport.com.evil.example)"),
         ("javascript:alert(1)", "this one starts with javascript:"),
@@ -186,7 +199,7 @@ def test_other_links_are_refused_with_a_message_naming_the_field(link, message):
 def test_the_allowed_hosts_come_from_settings(settings):
     settings.LISTING_LINK_HOSTS = ["tours.example.org"]
     assert check_link("https://a.tours.example.org/x", label="Video link") == "https://a.tours.example.org/x"
-    with pytest.raises(ValidationError, match="this one is from youtube.com"):
+    with pytest.raises(ValidationError, match=r"this one is from youtube\.com"):
         check_link("https://youtube.com/watch?v=1", label="Video link")
 
 
@@ -221,7 +234,9 @@ def test_a_refused_link_shows_its_message_and_saves_nothing(agent_client, draft)
 
 
 def test_without_htmx_an_add_redirects_to_the_editor(agent_client, draft):
-    response = agent_client.post(create_url(draft, "video"), {"new-video-name": "Walk", "new-video-url": VIDEO_LINK})
+    response = agent_client.post(
+        create_url(draft, "video"), {"new-video-name": "Walk", "new-video-url": VIDEO_LINK}
+    )
     assert response.status_code == 302
     assert response["Location"].endswith(f"/drafts/{draft.pk}/#parts-video")
 
@@ -332,7 +347,9 @@ def test_a_room_takes_the_mls_fields_and_refuses_a_value_outside_its_list(mls_li
     assert not draft.parts.exists()
 
     response = agent_client.post(
-        url, room_post(**{"new-room-RoomFeature": ["Fireplace", "Hardwood Floor"], "new-room-Length": "14"}), **htmx()
+        url,
+        room_post(**{"new-room-RoomFeature": ["Fireplace", "Hardwood Floor"], "new-room-Length": "14"}),
+        **htmx(),
     )
     assert response.status_code == 200
     room = draft.parts.get()
@@ -357,10 +374,15 @@ def test_units_show_for_multi_family_only(mls_lists, agent_client, agent):
     house = DraftFactory(list_agent=agent, property_type="A")
     building = DraftFactory(list_agent=agent, property_type="B")
 
-    assert 'id="section-units"' not in agent_client.get(reverse("drafts:draft_edit", args=[house.pk])).content.decode()
+    assert (
+        'id="section-units"'
+        not in agent_client.get(reverse("drafts:draft_edit", args=[house.pk])).content.decode()
+    )
     body = agent_client.get(reverse("drafts:draft_edit", args=[building.pk])).content.decode()
     assert 'id="section-units"' in body and 'name="new-unit-unit_nbr"' in body
     assert agent_client.post(create_url(house, "unit"), {"new-unit-unit_nbr": "Studio"}).status_code == 404
-    response = agent_client.post(create_url(building, "unit"), {"new-unit-unit_nbr": "Studio", "new-unit-ActualRent": "900"}, **htmx())
+    response = agent_client.post(
+        create_url(building, "unit"), {"new-unit-unit_nbr": "Studio", "new-unit-ActualRent": "900"}, **htmx()
+    )
     assert response.status_code == 200
     assert building.parts.get().fields == {"unit_nbr": "Studio", "ActualRent": "900"}

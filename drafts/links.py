@@ -41,7 +41,7 @@ def allowed_names() -> str:
         name = HOST_NAMES.get(host, host)
         if name not in names:
             names.append(name)
-    return ", ".join(names)
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
 
 
 def check_link(value: str, *, label: str) -> str:

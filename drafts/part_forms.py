@@ -82,7 +82,10 @@ class PartLinkForm(forms.Form):
     url = forms.CharField(label="Link", max_length=2000)
     branded_url = forms.CharField(label="Branded link", max_length=2000, required=False)
     caption = forms.CharField(
-        label="Caption", max_length=PART_CAPTION_MAX, required=False, widget=forms.Textarea
+        label="Caption",
+        max_length=PART_CAPTION_MAX,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
     )
     privacy = forms.ChoiceField(choices=ListingPart.Privacy.choices, required=False)
 
@@ -97,10 +100,11 @@ class PartLinkForm(forms.Form):
             field.error_messages["required"] = f"{field.label}: required."
             field.error_messages["max_length"] = f"{field.label}: %(limit_value)d characters at most."
             field.error_messages["invalid_choice"] = f"{field.label}: choose one of the list."
-        self.fields["name"].help_text = "What the MLS shows, e.g. “3D walk-through”."
+        example = "3D walk-through" if kind == ListingPart.Kind.TOUR else "Neighbourhood video"
+        self.fields["name"].help_text = f"What the MLS shows, e.g. “{example}”."
         self.fields[
             "branded_url"
-        ].help_text = "Optional: the same tour with your branding, for your own pages."
+        ].help_text = f"Optional: the same {noun.lower()} with your branding, for your own pages."
         self.fields["privacy"].label = "Who sees it"
         if kind != ListingPart.Kind.VIDEO:
             del self.fields["caption"]

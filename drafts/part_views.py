@@ -55,6 +55,10 @@ class PartRegion:
         return ListingPart.Kind(self.kind).label.lower()
 
     @property
+    def is_link_kind(self) -> bool:
+        return self.kind in (ListingPart.Kind.TOUR, ListingPart.Kind.VIDEO)
+
+    @property
     def dom_id(self) -> str:
         return f"parts-{self.kind}"
 
@@ -86,7 +90,8 @@ def _present(part: ListingPart, specs: list[Any]) -> ListingPart:
     """Give a room or unit its (label, value) rows in the MLS's words, for the list."""
     specs_by_name = {spec.name: spec for spec in specs}
     rows = []
-    for name, text in part.field_items():
+    # The first filled field is the part's title, shown on its own.
+    for name, text in part.field_items()[1:]:
         spec = specs_by_name.get(name)
         if spec is None:
             rows.append((name, text))

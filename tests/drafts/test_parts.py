@@ -178,7 +178,7 @@ def test_https_links_from_tour_and_video_hosts_are_kept(link):
     [
         (
             "http://my.matterport.com/show/?m=abc",
-            "Virtual tour link: use an https:// link from Matterport, YouTube",
+            "Virtual tour link: use an https:// link from Matterport, YouTube, Vimeo",
         ),
         ("https://example.com/tour", "(this one is from example.com)"),
         ("https://matterport.com.evil.example/tour", "(this one is from matterport.com.evil.example)"),
@@ -302,7 +302,7 @@ def test_a_draft_being_published_is_read_only(agent_client, draft, agent):
 def test_the_editor_says_when_the_mls_room_fields_were_never_read(agent_client, draft):
     body = agent_client.get(reverse("drafts:draft_edit", args=[draft.pk])).content.decode()
     assert "The MLS&#x27;s room fields have not been read yet" in body
-    assert 'id="section-units"' not in body  # a house has no units
+    assert 'id="section-parts-units"' not in body  # a house has no units
     assert "Add a virtual tour" in body and "Add a video" in body
 
 
@@ -375,11 +375,11 @@ def test_units_show_for_multi_family_only(mls_lists, agent_client, agent):
     building = DraftFactory(list_agent=agent, property_type="B")
 
     assert (
-        'id="section-units"'
+        'id="section-parts-units"'
         not in agent_client.get(reverse("drafts:draft_edit", args=[house.pk])).content.decode()
     )
     body = agent_client.get(reverse("drafts:draft_edit", args=[building.pk])).content.decode()
-    assert 'id="section-units"' in body and 'name="new-unit-unit_nbr"' in body
+    assert 'id="section-parts-units"' in body and 'name="new-unit-unit_nbr"' in body
     assert agent_client.post(create_url(house, "unit"), {"new-unit-unit_nbr": "Studio"}).status_code == 404
     response = agent_client.post(
         create_url(building, "unit"), {"new-unit-unit_nbr": "Studio", "new-unit-ActualRent": "900"}, **htmx()

@@ -17,6 +17,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import trigger_client_event
 
 from accounts.http import AuthenticatedRequest
 
@@ -63,7 +64,9 @@ class PartRegion:
         return f"parts-{self.kind}"
 
 
-def _specs(draft: Draft, kind: str) -> list[Any]:
+def _specs(draft: Draft, kind: str, *, lists_read: bool) -> list[Any]:
+    if not lists_read:
+        return []
     if kind == ListingPart.Kind.ROOM:
         return part_fields.room_fields(draft.property_type)
     if kind == ListingPart.Kind.UNIT:
@@ -87,42 +90,56 @@ def edit_form(part: ListingPart, specs: list[Any], data: Any = None) -> PartForm
 
 
 def _present(part: ListingPart, specs: list[Any]) -> ListingPart:
-    """Give a room or unit its (label, value) rows in the MLS's words, for the list."""
-    specs_by_name = {spec.name: spec for spec in specs}
+    """Give a room or unit its title and (label, value) rows in the MLS's order and words, for
+    the list. The stored order of `fields` is not the MLS's (PostgreSQL's jsonb sorts keys)."""
+    filled = dict(part.field_items())
     rows = []
-    # The first filled field is the part's title, shown on its own.
-    for name, text in part.field_items()[1:]:
-        spec = specs_by_name.get(name)
-        if spec is None:
-            rows.append((name, text))
+    for spec in specs:
+        if spec.name not in filled:
             continue
         labels: dict[str, str] = {choice.value: choice.label for choice in spec.choices}
-        value = (part.fields or {}).get(name)
+        value = (part.fields or {}).get(spec.name)
         shown = (
             ", ".join(labels.get(str(item), str(item)) for item in value)
             if isinstance(value, list)
-            else labels.get(str(value), text)
+            else labels.get(str(value), filled[spec.name])
         )
-        rows.append((spec.label or name, shown))
-    part.display_rows = rows  # type: ignore[attr-defined]
+        rows.append((spec.label or spec.name, shown))
+    known = {spec.name for spec in specs}
+    rows += [(name, text) for name, text in filled.items() if name not in known]
+    # The first filled field names the part, shown on its own.
+    part.display_title = rows[0][1] if rows else part.title  # type: ignore[attr-defined]
+    part.display_rows = rows[1:]  # type: ignore[attr-defined]
     return part
 
 
 def part_region(
-    draft: Draft, kind: str, *, can_edit: bool, parts: list[ListingPart] | None = None
+    draft: Draft,
+    kind: str,
+    *,
+    can_edit: bool,
+    parts: list[ListingPart] | None = None,
+    lists_read: bool | None = None,
+    specs: list[Any] | None = None,
 ) -> PartRegion:
+    """One kind's region. `parts`, `lists_read` and `specs` save their queries when the caller
+    read them already (`part_regions`)."""
     if parts is None:
         parts = list(draft.parts.filter(kind=kind).order_by("position", "pk"))
-    specs = _specs(draft, kind) if kind in ("room", "unit") else []
+    is_fielded = kind in (ListingPart.Kind.ROOM, ListingPart.Kind.UNIT)
+    if is_fielded and lists_read is None:
+        lists_read = part_fields.lists_read()
+    if specs is None:
+        specs = _specs(draft, kind, lists_read=bool(lists_read)) if is_fielded else []
     region = PartRegion(
         draft=draft, kind=kind, parts=[_present(part, specs) for part in parts], can_edit=can_edit
     )
     region.specs = specs
-    if kind in ("room", "unit") and not specs:
+    if is_fielded and not specs:
         region.not_read = (
             FIELDS_NOT_READ
-            if not part_fields.lists_read()
-            else (f"The MLS has no {region.noun} fields for this property type.")
+            if not lists_read
+            else f"The MLS has no {region.noun} fields for this property type."
         )
     if can_edit and not region.not_read:
         region.add_form = new_form(draft, kind, specs)
@@ -131,13 +148,23 @@ def part_region(
 
 def part_regions(draft: Draft, *, can_edit: bool) -> dict[str, PartRegion]:
     """Every kind's region for the editor (units only where the property type has them, or the
-    draft still holds some), from one query of the parts."""
-    kinds = part_kinds(draft.property_type)
+    draft still holds some): one query for the parts, and while the MLS's lists were read, one
+    for each of its room and unit field lists."""
+    lists_read = part_fields.lists_read()
+    specs = {kind: _specs(draft, kind, lists_read=lists_read) for kind in ("room", "unit")}
+    kinds = part_kinds(draft.property_type, lists_read=lists_read, unit_fields=specs["unit"])
     by_kind: dict[str, list[ListingPart]] = {kind: [] for kind in ListingPart.Kind.values}
     for part in draft.parts.order_by("kind", "position", "pk"):
         by_kind[part.kind].append(part)
     return {
-        kind: part_region(draft, kind, can_edit=can_edit and kind in kinds, parts=by_kind[kind])
+        kind: part_region(
+            draft,
+            kind,
+            can_edit=can_edit and kind in kinds,
+            parts=by_kind[kind],
+            lists_read=lists_read,
+            specs=specs.get(kind, []),
+        )
         for kind in ListingPart.Kind.values
         if kind in kinds or by_kind[kind]
     }
@@ -151,9 +178,15 @@ def _editor_url(draft: Draft, kind: str) -> str:
 
 
 def _region_response(request: AuthenticatedRequest, region: PartRegion, *, status: int = 200) -> HttpResponse:
-    """The region (htmx), else the editor on success or the form on its own page when refused."""
+    """The region (htmx), else the editor on success or the form on its own page when refused.
+
+    A change fires `draft-saved`, as a field's autosave does, so the editor re-reads its checks
+    and shows the draft's new version."""
     if request.htmx:
-        return render(request, "drafts/parts.html#part_list", {"region": region}, status=status)
+        response = render(request, "drafts/parts.html#part_list", {"region": region}, status=status)
+        if status < 400:
+            trigger_client_event(response, "draft-saved", {"field": "parts", "version": region.draft.version})
+        return response
     if status < 400:
         return redirect(_editor_url(region.draft, region.kind))
     return render(request, "drafts/parts.html", {"region": region, "draft": region.draft}, status=status)

@@ -40,14 +40,23 @@ UNBRANDED, BRANDED = "unbranded", "branded"
 # What a tour or video may change; rooms and units change `fields`.
 LINK_VALUES = ("name", "url", "branded_url", "caption", "privacy")
 MOVES = ("earlier", "later", "first", "last")
+# A room's or unit's attributes that name it, as Spark's and common MLSs' metadata spell them.
+NAMING_ATTRIBUTES = ("RoomName", "RoomType", "Name", "unit_nbr", "UnitNumber", "UnitType")
 
 
-def part_kinds(property_type: str) -> list[str]:
+def part_kinds(
+    property_type: str, *, lists_read: bool | None = None, unit_fields: Sequence[Any] | None = None
+) -> list[str]:
     """The kinds of part a draft of `property_type` may have: units only where the MLS shows its
-    unit fields (multi family), or for multi family while the MLS's lists were never read."""
+    unit fields (multi family), or for multi family while the MLS's lists were never read.
+    A caller that read `lists_read` and `unit_fields` already passes them (no query then)."""
     kinds = ["room"]
-    if part_fields.lists_read():
-        if part_fields.unit_fields(property_type):
+    if lists_read is None:
+        lists_read = part_fields.lists_read()
+    if lists_read:
+        if unit_fields is None:
+            unit_fields = part_fields.unit_fields(property_type)
+        if unit_fields:
             kinds.append("unit")
     elif property_type == PropertyType.MULTI_FAMILY:
         kinds.append("unit")
@@ -178,7 +187,13 @@ class ListingPart(models.Model):
         """What a person calls it: a room's name or type, a unit's number or type, a link's name."""
         if self.kind in (self.Kind.TOUR, self.Kind.VIDEO):
             return self.name or self.url or self.branded_url
-        for value in (self.fields or {}).values():
+        fields = self.fields or {}
+        # The usual naming attributes first: PostgreSQL's jsonb does not keep the MLS's order.
+        for name in NAMING_ATTRIBUTES:
+            if fields.get(name):
+                value = fields[name]
+                return ", ".join(value) if isinstance(value, list) else str(value)
+        for value in fields.values():
             if value:
                 return ", ".join(value) if isinstance(value, list) else str(value)
         return f"#{self.position + 1}"

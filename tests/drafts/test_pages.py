@@ -256,8 +256,9 @@ def test_editor_query_count_is_the_same_however_full_the_draft(
             )
     agent_client.get(edit_url(draft))
 
-    # session, user, draft (+office, agents), co-listing choices, nearby, the header's office name
-    with django_assert_num_queries(6):
+    # session, user, draft (+office, agents), co-listing choices, nearby, the header's office name,
+    # its rooms, units, tours and videos, whether the MLS's room fields were read (not here)
+    with django_assert_num_queries(8):
         agent_client.get(edit_url(draft))
 
 

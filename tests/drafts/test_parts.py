@@ -386,3 +386,16 @@ def test_units_show_for_multi_family_only(mls_lists, agent_client, agent):
     )
     assert response.status_code == 200
     assert building.parts.get().fields == {"unit_nbr": "Studio", "ActualRent": "900"}
+
+
+def test_a_kinds_region_reads_a_fixed_number_of_queries(
+    agent_client, draft, agent, django_assert_num_queries
+):
+    for name in ("One", "Two", "Three"):
+        ListingPart.objects.add(draft, "tour", by=agent, name=name, url=TOUR_LINK)
+    url = reverse("drafts:part_list", args=[draft.pk, "tour"])
+    agent_client.get(url, **htmx())  # the session is read once before counting
+    # The session, the user, the draft (with its office, agents and sync state), its tours.
+    with django_assert_num_queries(4):
+        response = agent_client.get(url, **htmx())
+    assert response.content.decode().count('class="part-item') == 3

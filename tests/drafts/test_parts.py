@@ -399,3 +399,19 @@ def test_a_kinds_region_reads_a_fixed_number_of_queries(
     with django_assert_num_queries(4):
         response = agent_client.get(url, **htmx())
     assert response.content.decode().count('class="part-item') == 3
+
+
+def test_without_scripts_the_forms_open_on_their_own_page(agent_client, draft, agent):
+    tour = ListingPart.objects.add(draft, "tour", by=agent, name="Tour", url=TOUR_LINK)
+
+    page = agent_client.get(reverse("drafts:part_edit", args=[draft.pk, tour.pk])).content.decode()
+    assert "<!doctype html>" in page.lower() and f'name="part{tour.pk}-name"' in page
+    refused = agent_client.post(
+        reverse("drafts:part_edit", args=[draft.pk, tour.pk]),
+        {f"part{tour.pk}-name": "", f"part{tour.pk}-url": TOUR_LINK},
+    )
+    assert refused.status_code == 422
+    assert "Virtual tour name: required." in refused.content.decode()
+    assert "Back to the draft" in refused.content.decode()
+    tour.refresh_from_db()
+    assert tour.name == "Tour"

@@ -121,6 +121,7 @@ def part_region(
     parts: list[ListingPart] | None = None,
     lists_read: bool | None = None,
     specs: list[Any] | None = None,
+    can_add: bool | None = None,
 ) -> PartRegion:
     """One kind's region. `parts`, `lists_read` and `specs` save their queries when the caller
     read them already (`part_regions`)."""
@@ -141,7 +142,12 @@ def part_region(
             if not lists_read
             else f"The MLS has no {region.noun} fields for this property type."
         )
-    if can_edit and not region.not_read:
+    if can_add is None:
+        # Units come and go with the property type; units a draft still holds can be removed.
+        can_add = kind != ListingPart.Kind.UNIT or kind in part_kinds(
+            draft.property_type, lists_read=lists_read, unit_fields=specs
+        )
+    if can_edit and can_add and not region.not_read:
         region.add_form = new_form(draft, kind, specs)
     return region
 
@@ -160,7 +166,8 @@ def part_regions(draft: Draft, *, can_edit: bool) -> dict[str, PartRegion]:
         kind: part_region(
             draft,
             kind,
-            can_edit=can_edit and kind in kinds,
+            can_edit=can_edit,
+            can_add=kind in kinds,
             parts=by_kind[kind],
             lists_read=lists_read,
             specs=specs.get(kind, []),

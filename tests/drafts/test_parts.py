@@ -415,3 +415,15 @@ def test_without_scripts_the_forms_open_on_their_own_page(agent_client, draft, a
     assert "Back to the draft" in refused.content.decode()
     tour.refresh_from_db()
     assert tour.name == "Tour"
+
+
+def test_units_left_after_the_property_type_changed_can_still_be_removed(agent_client, agent):
+    building = DraftFactory(list_agent=agent, property_type="B")
+    unit = ListingPart.objects.add(building, "unit", by=agent, fields={"unit_nbr": "Studio"})
+    Draft.objects.filter(pk=building.pk).update(property_type="A")
+
+    body = agent_client.get(reverse("drafts:draft_edit", args=[building.pk])).content.decode()
+    assert 'id="section-parts-units"' in body and "Studio" in body
+    assert "Add a unit" not in body
+    response = agent_client.post(reverse("drafts:part_delete", args=[building.pk, unit.pk]), **htmx())
+    assert response.status_code == 200 and not building.parts.exists()

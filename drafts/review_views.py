@@ -32,6 +32,7 @@ from .models import (
     ReviewComment,
     TransitionNotAllowed,
 )
+from .part_views import part_regions
 from .views import EDITOR_SECTIONS
 
 QUEUE_PAGE_SIZE = 50
@@ -206,6 +207,8 @@ def _review_context(request: HttpRequest, draft: Draft, *, reason_form: ReasonFo
         "diff": diff,
         "photos": photos,
         "documents": documents,
+        # Rooms, units, virtual tours and videos, read-only (templates/drafts/parts.html).
+        "parts": part_regions(draft, can_edit=False),
         "required_documents": media.required_documents(draft, [document.name for document in documents]),
         "draft_comments": threads.get((ReviewComment.Target.DRAFT, ""), []),
         "open_comment_count": sum(1 for comment in comments if not comment.is_resolved),

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import review_views, views
+from . import part_views, review_views, views
 
 app_name = "drafts"
 urlpatterns = [
@@ -14,6 +14,13 @@ urlpatterns = [
     path("<int:pk>/duplicate/", views.draft_duplicate, name="draft_duplicate"),
     path("<int:pk>/trash/", views.draft_trash, name="draft_trash"),
     path("<int:pk>/restore/", views.draft_restore, name="draft_restore"),
+    # Rooms, units, virtual tours and videos
+    path("<int:pk>/parts/<str:kind>/", part_views.part_list, name="part_list"),
+    path("<int:pk>/parts/<str:kind>/new/", part_views.part_create, name="part_create"),
+    path("<int:pk>/parts/<str:kind>/reorder/", part_views.part_reorder, name="part_reorder"),
+    path("<int:pk>/part/<int:part_id>/edit/", part_views.part_edit, name="part_edit"),
+    path("<int:pk>/part/<int:part_id>/delete/", part_views.part_delete, name="part_delete"),
+    path("<int:pk>/part/<int:part_id>/move/", part_views.part_move, name="part_move"),
     # Review
     path("review/", review_views.review_queue, name="review_queue"),
     path("<int:pk>/review/", review_views.draft_review, name="draft_review"),

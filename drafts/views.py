@@ -40,6 +40,7 @@ from .forms import (
 )
 from .layout import NOT_LISTED, Layout, MlsField
 from .models import AUTOSAVE_FIELDS, Draft, StaleEdit
+from .part_views import part_regions
 
 LIST_PAGE_SIZE = 25
 HISTORY_PAGE_SIZE = 50
@@ -317,6 +318,8 @@ def _editor_context(
         "rule_errors": errors,
         "rule_warnings": warnings,
         "nearby": draft.nearby(user=request.user),
+        # Rooms, units, virtual tours and videos (drafts/part_views.py, templates/drafts/parts.html).
+        "parts": part_regions(draft, can_edit=can_edit),
         "tab": "details",
         "nav": "drafts",
     }

@@ -421,6 +421,23 @@ CELERY_BEAT_SCHEDULE["media-requeue-stuck-photos"] = {
     "schedule": 60.0,
 }
 
+# --- Listing parts: virtual tour and video links (drafts/links.py) -----------------------
+# The hosts a tour or video link may point at; a subdomain of one is allowed too.
+LISTING_LINK_HOSTS = env_list(
+    "LISTING_LINK_HOSTS",
+    [
+        "matterport.com",
+        "youtube.com",
+        "youtu.be",
+        "vimeo.com",
+        "kuula.co",
+        "iguide.ca",
+        "youriguide.com",
+        "cloudpano.com",
+        "zillow.com",
+    ],
+)
+
 # --- Health (listings_portal/health.py) ---------------------------------------------------
 # Anonymous GET /health/ says only healthy or not; the report (database, broker, remote) needs a
 # staff session or "Authorization: Bearer <HEALTH_TOKEN>" (empty = staff only). The remote's

@@ -20,4 +20,27 @@ class MlsConfig(AppConfig):
         listen_open_houses(enqueue.ring_open_house)
         # The editor and the rules read the MLS's layout, lists and rules through drafts.layout.
         drafts_layout.provide(metadata)
+        _provide_part_fields()
         media_views.provide_sync_context(media_sync_context)
+
+
+def _provide_part_fields() -> None:
+    """Hand the MLS's room and unit fields to the editor's rooms and units (drafts must not
+    import mls: drafts/part_fields.py)."""
+    from django.conf import settings
+
+    from drafts import part_fields
+
+    from . import metadata
+    from .models import MetadataService, MlsMetadata
+
+    def lists_read() -> bool:
+        return MlsMetadata.objects.filter(
+            mls_id=settings.SPARK_MLS_ID, service=MetadataService.ROOM_FIELDS, payload__isnull=False
+        ).exists()
+
+    part_fields.provide(
+        part_fields.PartFieldSource(
+            room_fields=metadata.room_fields, unit_fields=metadata.unit_fields, lists_read=lists_read
+        )
+    )

@@ -19,6 +19,7 @@ from .. import doorbell, notifications, rules
 from ..fields import AUTOSAVE_FIELDS, EDITABLE_FIELDS, SPARK_NAMES, PropertyType
 from ..layout import MlsField, with_custom_value
 from .history import DraftEvent
+from .parts import ListingPart
 from .queryset import DraftQuerySet
 from .review import REVIEW_COMMENT_MAX, REVIEW_REASON_MAX, ReviewComment, ReviewSnapshot
 from .status import SENT_BACK_BY_EDITS, DraftStatus, TransitionNotAllowed
@@ -614,7 +615,7 @@ class Draft(models.Model):
         for name in (*changed, "open_review_comments"):
             setattr(self, name, getattr(locked, name))
 
-    def note_media_changed(self, *, by: User | None) -> bool:
+    def note_media_changed(self, *, by: User | None, reason: str = "Photos or documents changed") -> bool:
         """Record that someone changed this draft's photos or documents: updated_at/by, and a
         reviewed draft goes back to drafting (as `save_field` does for fields).
 
@@ -637,7 +638,7 @@ class Draft(models.Model):
                     field="status",
                     old=locked.status,
                     new=status,
-                    note="Photos or documents changed",
+                    note=reason,
                 )
         self.updated_by, self.updated_at, self.status, self.version = by, now, status, version
         return sent_back
@@ -715,12 +716,14 @@ class Draft(models.Model):
         return draft
 
     def duplicate(self, *, by: User) -> Draft:
-        """A new draft with this one's listing fields (not its photos, history or remote ids)."""
+        """A new draft with this one's listing fields, rooms, units, tours and videos (not its
+        photos, history or remote ids)."""
         values = {name: getattr(self, name) for name in EDITABLE_FIELDS}
         values["custom_fields"] = dict(self.custom_fields or {})
         values["standard_fields_extra"] = dict(self.standard_fields_extra or {})
         with transaction.atomic():
             copy = Draft.start(by=by, list_agent=self.list_agent, co_list_agent=self.co_list_agent, **values)
+            ListingPart.objects.bulk_create([part.copy_for(copy) for part in self.parts.all()])
             DraftEvent.record(copy, by, DraftEvent.Kind.CLONED, new=self.pk)
         return copy
 

@@ -37,6 +37,7 @@ class DraftEvent(models.Model):
         CLONED = "cloned", "Cloned"
         PHOTO = "photo", "Photo"
         DOCUMENT = "document", "Document"
+        PART = "part", "Room, unit, tour or video"
         REVIEW = "review", "Review"
         SYNC = "sync", "Sync"
 

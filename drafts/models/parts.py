@@ -13,17 +13,127 @@ videos hold a link: the unbranded one, and optionally a branded one the MLS pair
 from __future__ import annotations
 
 import html
-from typing import Any
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
-from django.db import models
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import models, transaction
+from django.db.models import F
 from django.utils import timezone
+
+from accounts.models import User
+
+from .. import part_fields
+from ..fields import PropertyType
+from .history import DraftEvent
+
+if TYPE_CHECKING:
+    from .draft import Draft
 
 PART_NAME_MAX = 100
 PART_URL_MAX = 500
 PART_CAPTION_MAX = 1000
 
 UNBRANDED, BRANDED = "unbranded", "branded"
+# What a tour or video may change; rooms and units change `fields`.
+LINK_VALUES = ("name", "url", "branded_url", "caption", "privacy")
+MOVES = ("earlier", "later", "first", "last")
+# A room's or unit's attributes that name it, as Spark's and common MLSs' metadata spell them.
+NAMING_ATTRIBUTES = ("RoomName", "RoomType", "Name", "unit_nbr", "UnitNumber", "UnitType")
+
+
+def part_kinds(
+    property_type: str, *, lists_read: bool | None = None, unit_fields: Sequence[Any] | None = None
+) -> list[str]:
+    """The kinds of part a draft of `property_type` may have: units only where the MLS shows its
+    unit fields (multi family), or for multi family while the MLS's lists were never read.
+    A caller that read `lists_read` and `unit_fields` already passes them (no query then)."""
+    kinds = ["room"]
+    if lists_read is None:
+        lists_read = part_fields.lists_read()
+    if lists_read:
+        if unit_fields is None:
+            unit_fields = part_fields.unit_fields(property_type)
+        if unit_fields:
+            kinds.append("unit")
+    elif property_type == PropertyType.MULTI_FAMILY:
+        kinds.append("unit")
+    return [*kinds, "tour", "video"]
+
+
+@contextmanager
+def _changing_parts(draft: Draft, by: User, note: str) -> Iterator[Draft]:
+    """One change to a draft's parts: under the draft's row lock, only for someone who may edit
+    it; then the MLS must catch up (change_seq), a reviewed draft goes back to drafting, and the
+    history says what happened. `draft` reflects the new status and version afterwards."""
+    with transaction.atomic():
+        locked = type(draft).objects.select_for_update().get(pk=draft.pk)
+        if not locked.can_edit(by):
+            raise PermissionDenied("This draft can no longer be edited.")
+        yield locked
+        locked.mark_changed()
+        locked.note_media_changed(by=by, reason=note)
+        DraftEvent.record(locked, by, DraftEvent.Kind.PART, note=note)
+    draft.status, draft.version = locked.status, locked.version
+    draft.updated_by, draft.updated_at = locked.updated_by, locked.updated_at
+
+
+class ListingPartQuerySet(models.QuerySet["ListingPart"]):
+    def of_kind(self, kind: str) -> ListingPartQuerySet:
+        return self.filter(kind=kind).order_by("position", "pk")
+
+    def add(self, draft: Draft, kind: str, *, by: User, **values: Any) -> ListingPart:
+        """A new part of `kind` at the end of the draft's parts of that kind. `values` are
+        `fields` for a room or unit, LINK_VALUES for a tour or video, already checked by the
+        form."""
+        if kind not in part_kinds(draft.property_type):
+            label = ListingPart.Kind(kind).label.lower() + "s" if kind in ListingPart.Kind.values else kind
+            raise ValidationError(f"A {draft.get_property_type_display().lower()} listing has no {label}.")
+        part = ListingPart(draft_id=draft.pk, kind=kind)
+        part.set_values(values)
+        with _changing_parts(draft, by, f"Added {part.kind_label} {part.title}") as locked:
+            part.position = ListingPart.objects.filter(draft=locked, kind=kind).count()
+            part.save()
+        return part
+
+    def reorder(self, draft: Draft, kind: str, ids: Sequence[int | str], *, by: User) -> bool:
+        """Put the draft's parts of `kind` in the order of `ids`, which must name each exactly
+        once (else ValidationError: the list changed meanwhile). False if nothing moved."""
+        try:
+            wanted = [int(part_id) for part_id in ids]
+        except (TypeError, ValueError):
+            raise ValidationError("The list changed meanwhile: reload the page and try again.") from None
+        label = ListingPart.Kind(kind).label.lower() + "s"
+        try:
+            with _changing_parts(draft, by, f"Reordered the {label}") as locked:
+                parts = list(ListingPart.objects.filter(draft=locked, kind=kind).order_by("position", "pk"))
+                if sorted(wanted) != sorted(part.pk for part in parts):
+                    raise ValidationError("The list changed meanwhile: reload the page and try again.")
+                if wanted == [part.pk for part in parts]:
+                    raise _NothingChanged
+                _write_positions(parts, wanted)
+        except _NothingChanged:
+            # Nothing moved: the draft stays as it was (the transaction rolled back).
+            return False
+        return True
+
+
+class _NothingChanged(Exception):
+    pass
+
+
+def _write_positions(parts: list[ListingPart], order: list[int]) -> None:
+    by_id = {part.pk: part for part in parts}
+    moved = []
+    for position, part_id in enumerate(order):
+        part = by_id[part_id]
+        if part.position != position:
+            part.position = position
+            part.updated_at = timezone.now()
+            moved.append(part)
+    ListingPart.objects.bulk_update(moved, ["position", "updated_at"])
 
 
 class ListingPart(models.Model):
@@ -58,6 +168,8 @@ class ListingPart(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
 
+    objects = ListingPartQuerySet.as_manager()
+
     class Meta:
         ordering = ["draft", "kind", "position", "pk"]
         indexes = [models.Index(fields=["draft", "kind", "position"], name="part_draft_kind_position")]
@@ -75,10 +187,109 @@ class ListingPart(models.Model):
         """What a person calls it: a room's name or type, a unit's number or type, a link's name."""
         if self.kind in (self.Kind.TOUR, self.Kind.VIDEO):
             return self.name or self.url or self.branded_url
-        for value in (self.fields or {}).values():
+        fields = self.fields or {}
+        # The usual naming attributes first: PostgreSQL's jsonb does not keep the MLS's order.
+        for name in NAMING_ATTRIBUTES:
+            if fields.get(name):
+                value = fields[name]
+                return ", ".join(value) if isinstance(value, list) else str(value)
+        for value in fields.values():
             if value:
                 return ", ".join(value) if isinstance(value, list) else str(value)
         return f"#{self.position + 1}"
+
+    @property
+    def kind_label(self) -> str:
+        return self.get_kind_display().lower()
+
+    @property
+    def is_link(self) -> bool:
+        return self.kind in (self.Kind.TOUR, self.Kind.VIDEO)
+
+    @property
+    def dom_id(self) -> str:
+        return f"part-{self.pk}"
+
+    def field_items(self) -> list[tuple[str, str]]:
+        """(attribute name, value as text) of a room's or unit's filled fields, in stored order."""
+        return [
+            (name, ", ".join(value) if isinstance(value, list) else str(value))
+            for name, value in (self.fields or {}).items()
+            if value not in (None, "", [])
+        ]
+
+    def set_values(self, values: dict[str, Any]) -> None:
+        if self.is_link:
+            for name in LINK_VALUES:
+                if name in values:
+                    setattr(self, name, values[name] or "")
+        else:
+            self.fields = {
+                name: value
+                for name, value in (values.get("fields") or {}).items()
+                if value not in (None, "", [])
+            }
+
+    def copy_for(self, draft: Draft) -> ListingPart:
+        """An unsaved copy of this part for another draft (`Draft.duplicate`)."""
+        now = timezone.now()
+        return ListingPart(
+            draft=draft,
+            kind=self.kind,
+            position=self.position,
+            fields=dict(self.fields or {}),
+            **{name: getattr(self, name) for name in LINK_VALUES},
+            created_at=now,
+            updated_at=now,
+        )
+
+    # --- Changes (each its own transaction; see `_changing_parts`) ---
+    def edit(self, *, by: User, **values: Any) -> bool:
+        """Save new values (as `ListingPartQuerySet.add` takes them). False if nothing changed."""
+        before = (dict(self.fields or {}), *(getattr(self, name) for name in LINK_VALUES))
+        self.set_values(values)
+        if before == (dict(self.fields or {}), *(getattr(self, name) for name in LINK_VALUES)):
+            return False
+        with _changing_parts(self.draft, by, f"Changed {self.kind_label} {self.title}"):
+            self.updated_at = timezone.now()
+            self.save(update_fields=["fields", *LINK_VALUES, "updated_at"])
+        return True
+
+    def remove(self, *, by: User) -> None:
+        with _changing_parts(self.draft, by, f"Removed {self.kind_label} {self.title}") as locked:
+            ListingPart.objects.filter(pk=self.pk).delete()
+            ListingPart.objects.filter(draft=locked, kind=self.kind, position__gt=self.position).update(
+                position=F("position") - 1
+            )
+
+    def move(self, direction: str, *, by: User) -> bool:
+        """Move earlier, later, first or last among the draft's parts of its kind (the keyboard's
+        and the no-script way to reorder). False when it is already there."""
+        if direction not in MOVES:
+            raise ValidationError("Choose where to move it: earlier, later, first or last.")
+        words = {"earlier": "up", "later": "down", "first": "to the top", "last": "to the bottom"}
+        try:
+            with _changing_parts(
+                self.draft, by, f"Moved {self.kind_label} {self.title} {words[direction]}"
+            ) as locked:
+                parts = list(
+                    ListingPart.objects.filter(draft=locked, kind=self.kind).order_by("position", "pk")
+                )
+                order = [part.pk for part in parts]
+                if self.pk not in order:
+                    raise ValidationError("This was removed meanwhile.")
+                index = order.index(self.pk)
+                target = {"earlier": index - 1, "later": index + 1, "first": 0, "last": len(order) - 1}[
+                    direction
+                ]
+                target = max(0, min(target, len(order) - 1))
+                if target == index:
+                    raise _NothingChanged
+                order.insert(target, order.pop(index))
+                _write_positions(parts, order)
+        except _NothingChanged:
+            return False
+        return True
 
     # --- What the MLS receives ---
     def remote_records(self) -> list[tuple[str, dict[str, Any]]]:

@@ -55,7 +55,8 @@
   document.addEventListener("htmx:beforeSwap", function (event) {
     var status = event.detail.xhr.status;
     var target = event.detail.target;
-    if (!target || !target.closest("[data-media-page]")) return;
+    // The editor's rooms, units, tours and videos (templates/drafts/parts.html) answer the same way.
+    if (!target || !target.closest("[data-media-page], [data-parts-region]")) return;
     // A refused change to a draft that can no longer be edited (X-Media-Refused) carries the
     // reason to show, 403 included; any other 403 (CSRF) is left alone.
     var refused = status === 403 && event.detail.xhr.getResponseHeader("X-Media-Refused");

@@ -61,6 +61,8 @@ def test_sections_and_fields_follow_the_mls_field_order_per_type(mls_lists, agen
         "Features",
         "Remarks",
         "Agents",
+        "Rooms",
+        "Virtual tours and videos",
     ]
     order = [body.index(f'id="field-{key}"') for key in ("property_type", "property_sub_type", "list_price")]
     assert order == sorted(order)

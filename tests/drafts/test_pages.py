@@ -258,8 +258,9 @@ def test_editor_query_count_is_the_same_however_full_the_draft(
     agent_client.get(edit_url(draft))
 
     # session, user, draft (+office, agents), the MLS's layout, co-listing choices, nearby, the
-    # header's office name
-    with django_assert_num_queries(7):
+    # header's office name, its rooms, units, tours and videos, whether the MLS's room fields
+    # were read (not here)
+    with django_assert_num_queries(9):
         agent_client.get(edit_url(draft))
 
 

@@ -374,11 +374,11 @@ def test_the_editor_asks_for_comments_only_when_there_are_some(
     draft = commented["draft"]
     client = client_for(cast, "agent")
     client.get(url("drafts:draft_edit", draft))
-    with django_assert_num_queries(8):  # the editor's seven and the open comments
+    with django_assert_num_queries(10):  # the editor's nine and the open comments
         client.get(url("drafts:draft_edit", draft))
     for comment in ReviewComment.objects.all():
         comment.resolve(by=cast.agent)
-    with django_assert_num_queries(7):
+    with django_assert_num_queries(9):
         client.get(url("drafts:draft_edit", draft))
 
 

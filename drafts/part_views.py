@@ -1,0 +1,325 @@
+"""The editor's rooms, units, virtual tours and videos: one region per kind (#parts-<kind>).
+
+Every view reaches the draft through `get_draft_for` (404 for another office's draft, 403 for
+one that can no longer be edited) and the part through the draft. htmx requests get the kind's
+region of drafts/parts.html back; plain POSTs redirect to the editor, or show the form again
+on its own page when it was refused.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import trigger_client_event
+
+from accounts.http import AuthenticatedRequest
+
+from . import part_fields
+from .access import get_draft_for
+from .models import Draft, ListingPart
+from .models.parts import LINK_VALUES, part_kinds
+from .part_forms import FIELDS_NOT_READ, PartFieldsForm, PartLinkForm
+
+TITLES = {"room": "Rooms", "unit": "Units", "tour": "Virtual tours", "video": "Videos"}
+PartForm = PartFieldsForm | PartLinkForm
+
+
+@dataclass
+class PartRegion:
+    """One kind's list in the editor, with its add form and the part being edited, if any."""
+
+    draft: Draft
+    kind: str
+    parts: list[ListingPart]
+    can_edit: bool
+    specs: list[Any] = field(default_factory=list)
+    add_form: PartForm | None = None
+    adding: bool = False
+    editing: int | None = None
+    edit_form: PartForm | None = None
+    notice: str = ""
+    not_read: str = ""
+
+    @property
+    def title(self) -> str:
+        return TITLES[self.kind]
+
+    @property
+    def noun(self) -> str:
+        return ListingPart.Kind(self.kind).label.lower()
+
+    @property
+    def is_link_kind(self) -> bool:
+        return self.kind in (ListingPart.Kind.TOUR, ListingPart.Kind.VIDEO)
+
+    @property
+    def dom_id(self) -> str:
+        return f"parts-{self.kind}"
+
+
+def _specs(draft: Draft, kind: str, *, lists_read: bool) -> list[Any]:
+    if not lists_read:
+        return []
+    if kind == ListingPart.Kind.ROOM:
+        return part_fields.room_fields(draft.property_type)
+    if kind == ListingPart.Kind.UNIT:
+        return part_fields.unit_fields(draft.property_type)
+    return []
+
+
+def new_form(draft: Draft, kind: str, specs: list[Any], data: Any = None) -> PartForm:
+    if kind in (ListingPart.Kind.TOUR, ListingPart.Kind.VIDEO):
+        return PartLinkForm(data, kind=kind, prefix=f"new-{kind}")
+    return PartFieldsForm(data, specs=specs, noun=ListingPart.Kind(kind).label.lower(), prefix=f"new-{kind}")
+
+
+def edit_form(part: ListingPart, specs: list[Any], data: Any = None) -> PartForm:
+    if part.is_link:
+        initial = {name: getattr(part, name) for name in LINK_VALUES}
+        return PartLinkForm(data, initial=initial, kind=part.kind, prefix=f"part{part.pk}")
+    return PartFieldsForm(
+        data, initial=dict(part.fields or {}), specs=specs, noun=part.kind_label, prefix=f"part{part.pk}"
+    )
+
+
+def _present(part: ListingPart, specs: list[Any]) -> ListingPart:
+    """Give a room or unit its title and (label, value) rows in the MLS's order and words, for
+    the list. The stored order of `fields` is not the MLS's (PostgreSQL's jsonb sorts keys)."""
+    filled = dict(part.field_items())
+    rows = []
+    for spec in specs:
+        if spec.name not in filled:
+            continue
+        labels: dict[str, str] = {choice.value: choice.label for choice in spec.choices}
+        value = (part.fields or {}).get(spec.name)
+        shown = (
+            ", ".join(labels.get(str(item), str(item)) for item in value)
+            if isinstance(value, list)
+            else labels.get(str(value), filled[spec.name])
+        )
+        rows.append((spec.label or spec.name, shown))
+    known = {spec.name for spec in specs}
+    rows += [(name, text) for name, text in filled.items() if name not in known]
+    # The first filled field names the part, shown on its own.
+    part.display_title = rows[0][1] if rows else part.title  # type: ignore[attr-defined]
+    part.display_rows = rows[1:]  # type: ignore[attr-defined]
+    return part
+
+
+def part_region(
+    draft: Draft,
+    kind: str,
+    *,
+    can_edit: bool,
+    parts: list[ListingPart] | None = None,
+    lists_read: bool | None = None,
+    specs: list[Any] | None = None,
+    can_add: bool | None = None,
+) -> PartRegion:
+    """One kind's region. `parts`, `lists_read` and `specs` save their queries when the caller
+    read them already (`part_regions`)."""
+    if parts is None:
+        parts = list(draft.parts.filter(kind=kind).order_by("position", "pk"))
+    is_fielded = kind in (ListingPart.Kind.ROOM, ListingPart.Kind.UNIT)
+    if is_fielded and lists_read is None:
+        lists_read = part_fields.lists_read()
+    if specs is None:
+        specs = _specs(draft, kind, lists_read=bool(lists_read)) if is_fielded else []
+    region = PartRegion(
+        draft=draft, kind=kind, parts=[_present(part, specs) for part in parts], can_edit=can_edit
+    )
+    region.specs = specs
+    if is_fielded and not specs:
+        region.not_read = (
+            FIELDS_NOT_READ
+            if not lists_read
+            else f"The MLS has no {region.noun} fields for this property type."
+        )
+    if can_add is None:
+        # Units come and go with the property type; units a draft still holds can be removed.
+        can_add = kind != ListingPart.Kind.UNIT or kind in part_kinds(
+            draft.property_type, lists_read=lists_read, unit_fields=specs
+        )
+    if can_edit and can_add and not region.not_read:
+        region.add_form = new_form(draft, kind, specs)
+    return region
+
+
+def part_regions(draft: Draft, *, can_edit: bool) -> dict[str, PartRegion]:
+    """Every kind's region for the editor (units only where the property type has them, or the
+    draft still holds some): one query for the parts, and while the MLS's lists were read, one
+    for each of its room and unit field lists."""
+    lists_read = part_fields.lists_read()
+    specs = {kind: _specs(draft, kind, lists_read=lists_read) for kind in ("room", "unit")}
+    kinds = part_kinds(draft.property_type, lists_read=lists_read, unit_fields=specs["unit"])
+    by_kind: dict[str, list[ListingPart]] = {kind: [] for kind in ListingPart.Kind.values}
+    for part in draft.parts.order_by("kind", "position", "pk"):
+        by_kind[part.kind].append(part)
+    return {
+        kind: part_region(
+            draft,
+            kind,
+            can_edit=can_edit,
+            can_add=kind in kinds,
+            parts=by_kind[kind],
+            lists_read=lists_read,
+            specs=specs.get(kind, []),
+        )
+        for kind in ListingPart.Kind.values
+        if kind in kinds or by_kind[kind]
+    }
+
+
+# --- Responses ---
+
+
+def _editor_url(draft: Draft, kind: str) -> str:
+    return reverse("drafts:draft_edit", args=[draft.pk]) + f"#parts-{kind}"
+
+
+def _region_response(request: AuthenticatedRequest, region: PartRegion, *, status: int = 200) -> HttpResponse:
+    """The region (htmx), else the editor on success or the form on its own page when refused.
+
+    A change fires `draft-saved`, as a field's autosave does, so the editor re-reads its checks
+    and shows the draft's new version."""
+    if request.htmx:
+        response = render(request, "drafts/parts.html#part_list", {"region": region}, status=status)
+        if status < 400:
+            trigger_client_event(response, "draft-saved", {"field": "parts", "version": region.draft.version})
+        return response
+    if status < 400:
+        return redirect(_editor_url(region.draft, region.kind))
+    return render(request, "drafts/parts.html", {"region": region, "draft": region.draft}, status=status)
+
+
+def _kind(kind: str) -> str:
+    if kind not in ListingPart.Kind.values:
+        raise Http404("No such kind of part.")
+    return kind
+
+
+def _part(draft: Draft, part_id: int) -> ListingPart:
+    try:
+        part = draft.parts.get(pk=part_id)
+    except ListingPart.DoesNotExist:
+        raise Http404("No such part.") from None
+    part.draft = draft
+    return part
+
+
+# --- Views ---
+
+
+@login_required
+@require_GET
+def part_list(request: AuthenticatedRequest, pk: int, kind: str) -> HttpResponse:
+    """The kind's region as it stands (the editor's "Cancel"); the editor without htmx."""
+    draft = get_draft_for(request.user, pk, include_trash=True)
+    region = part_region(draft, _kind(kind), can_edit=draft.is_editable)
+    if not request.htmx:
+        return redirect(_editor_url(draft, kind))
+    return render(request, "drafts/parts.html#part_list", {"region": region})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def part_create(request: AuthenticatedRequest, pk: int, kind: str) -> HttpResponse:
+    """GET: the add form opened; POST: add the part at the end of its kind."""
+    draft = get_draft_for(request.user, pk, write=True)
+    region = part_region(draft, _kind(kind), can_edit=True)
+    if kind not in part_kinds(draft.property_type):
+        raise Http404("This property type has no such part.")
+    region.adding = True
+    if request.method == "GET":
+        return render(
+            request,
+            "drafts/parts.html" + ("#part_list" if request.htmx else ""),
+            {"region": region, "draft": draft},
+        )
+    form = new_form(draft, kind, region.specs, request.POST)
+    region.add_form = form
+    if region.not_read or not form.is_valid():
+        return _region_response(request, region, status=422)
+    try:
+        part = ListingPart.objects.add(draft, kind, by=request.user, **form.values())
+    except ValidationError as error:
+        region.notice = " ".join(error.messages)
+        return _region_response(request, region, status=422)
+    region = part_region(draft, kind, can_edit=True)
+    region.notice = f"Added {part.kind_label} {part.title}."
+    return _region_response(request, region)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def part_edit(request: AuthenticatedRequest, pk: int, part_id: int) -> HttpResponse:
+    """GET: the part's form in place of its line; POST: save it."""
+    draft = get_draft_for(request.user, pk, write=True)
+    part = _part(draft, part_id)
+    region = part_region(draft, part.kind, can_edit=True)
+    region.editing = part.pk
+    if request.method == "GET":
+        region.edit_form = edit_form(part, region.specs)
+        return render(
+            request,
+            "drafts/parts.html" + ("#part_list" if request.htmx else ""),
+            {"region": region, "draft": draft},
+        )
+    form = edit_form(part, region.specs, request.POST)
+    region.edit_form = form
+    if not form.is_valid():
+        return _region_response(request, region, status=422)
+    values = form.values(part) if isinstance(form, PartFieldsForm) else form.values()
+    changed = part.edit(by=request.user, **values)
+    region = part_region(draft, part.kind, can_edit=True)
+    region.notice = f"Saved {part.kind_label} {part.title}." if changed else "Nothing changed."
+    return _region_response(request, region)
+
+
+@login_required
+@require_POST
+def part_delete(request: AuthenticatedRequest, pk: int, part_id: int) -> HttpResponse:
+    draft = get_draft_for(request.user, pk, write=True)
+    part = _part(draft, part_id)
+    part.remove(by=request.user)
+    region = part_region(draft, part.kind, can_edit=True)
+    region.notice = f"Removed {part.kind_label} {part.title}."
+    return _region_response(request, region)
+
+
+@login_required
+@require_POST
+def part_move(request: AuthenticatedRequest, pk: int, part_id: int) -> HttpResponse:
+    """Move one part earlier, later, first or last: the buttons and Alt+arrow keys."""
+    draft = get_draft_for(request.user, pk, write=True)
+    part = _part(draft, part_id)
+    try:
+        part.move(request.POST.get("direction", ""), by=request.user)
+    except ValidationError as error:
+        region = part_region(draft, part.kind, can_edit=True)
+        region.notice = " ".join(error.messages)
+        return _region_response(request, region, status=422)
+    region = part_region(draft, part.kind, can_edit=True)
+    return _region_response(request, region)
+
+
+@login_required
+@require_POST
+def part_reorder(request: AuthenticatedRequest, pk: int, kind: str) -> HttpResponse:
+    """The order after a drag: every id of the kind, in order (the htmx Sortable recipe)."""
+    draft = get_draft_for(request.user, pk, write=True)
+    _kind(kind)
+    try:
+        ListingPart.objects.reorder(draft, kind, request.POST.getlist("order"), by=request.user)
+    except ValidationError as error:
+        region = part_region(draft, kind, can_edit=True)
+        region.notice = " ".join(error.messages)
+        return _region_response(request, region, status=409)
+    return _region_response(request, part_region(draft, kind, can_edit=True))

@@ -208,7 +208,7 @@ class DraftSync(models.Model):
         if self.refused_at is None:
             return PlacedRefusals()
         # The editor asks once per field: place them once per page.
-        cached = self.__dict__.get("_placed_refusals")
+        cached: tuple[tuple[int, str], PlacedRefusals] | None = self.__dict__.get("_placed_refusals")
         if cached is not None and cached[0] == (draft.pk, draft.property_type):
             return cached[1]
         layout = drafts_layout.layout_for(draft.property_type)

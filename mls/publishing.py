@@ -759,9 +759,14 @@ def run(draft_id: int, *, budget: float | None = None) -> str:
 
 
 def live_listing(draft: Draft) -> dict[str, Any]:
-    """The live listing as the MLS shows it now, with Photos and Documents (for its page)."""
+    """The live listing as the MLS shows it now, with its photos, documents, rooms, units,
+    virtual tours and videos (for its page)."""
     api = client()
-    result = read_with_retry(api.get_listing, draft.live_listing_id, expand=["Photos", "Documents"])
+    result = read_with_retry(
+        api.get_listing,
+        draft.live_listing_id,
+        expand=["Photos", "Documents", "Rooms", "Units", "VirtualTours", "Videos"],
+    )
     return dict(result.first or {})
 
 

@@ -233,6 +233,26 @@ def live_listing(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     return _render_live_listing(request, draft)
 
 
+def _expansion(listing: dict[str, Any], name: str) -> list[dict[str, Any]]:
+    """A listing expansion, wherever the MLS puts it (beside or inside StandardFields)."""
+    fields = listing.get("StandardFields") or {}
+    found = listing.get(name) or (fields.get(name) if isinstance(fields, dict) else None) or []
+    return [item for item in found if isinstance(item, dict)] if isinstance(found, list) else []
+
+
+def _labelled(records: list[dict[str, Any]]) -> list[list[tuple[str, Any]]]:
+    """Rooms or units as (MLS label, value) rows: the labelled read is a list of one-key objects."""
+    rows = []
+    for record in records:
+        fields = record.get("Fields")
+        if isinstance(fields, list):
+            pairs = [pair for item in fields if isinstance(item, dict) for pair in item.items()]
+        else:
+            pairs = list(fields.items()) if isinstance(fields, dict) else []
+        rows.append([(str(label), value) for label, value in pairs if value not in (None, "")])
+    return rows
+
+
 def _render_live_listing(
     request: AuthenticatedRequest, draft: Draft, *, status: int = 200, **extra: Any
 ) -> HttpResponse:
@@ -256,6 +276,13 @@ def _render_live_listing(
         ],
         "photos": photos,
         "documents": sorted(documents, key=lambda d: d.get("Order") or 0),
+        "rooms": _labelled(_expansion(listing, "Rooms")),
+        "units": _labelled(_expansion(listing, "Units")),
+        "links": [
+            (noun, item)
+            for noun, name in (("Virtual tour", "VirtualTours"), ("Video", "Videos"))
+            for item in _expansion(listing, name)
+        ],
         "problem": problem,
         "promotion": Promotion.objects.filter(pk=draft.pk).first(),
         "nav": "drafts",

@@ -378,10 +378,19 @@ class Layout:
         ]
 
 
+# Standard fields the editor's "Virtual tours and videos" section covers: the MLS keeps tours in
+# its virtual tours service, so a second box for the same link would only disagree with it.
+COVERED_BY_PARTS = frozenset({"VirtualTourURLUnbranded", "VirtualTourURLBranded"})
+
+
 def build_layout(property_type: str, sections: Sequence[SectionLike]) -> Layout | None:
     built = []
     for index, section in enumerate(sections):
-        fields = tuple(MlsField.of(spec) for spec in section.fields if spec.name)
+        fields = tuple(
+            MlsField.of(spec)
+            for spec in section.fields
+            if spec.name and not (spec.domain == STANDARD and spec.name in COVERED_BY_PARTS)
+        )
         if fields:
             built.append(LayoutSection(slugify(section.label) or f"section-{index}", section.label, fields))
     return Layout(property_type, built) if built else None

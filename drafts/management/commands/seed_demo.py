@@ -15,7 +15,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from accounts.models import Company, Office, Role, User
-from drafts.models import Draft, DraftEvent, DraftStatus
+from drafts.models import Draft, DraftEvent, DraftStatus, ListingPart
 
 DEMO_PASSWORD = "demo-pass-2026"
 
@@ -60,6 +60,13 @@ class DemoDraft:
     co_agent: str = ""
     edits: list[tuple[str, Any]] = field(default_factory=list)  # (field, new value) made later by the agent
     trashed: bool = False
+    # (kind, values) of its rooms, units, virtual tours and videos, in order.
+    parts: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+
+
+def _room(name: str, level: str, length: str, width: str, **more: Any) -> tuple[str, dict[str, Any]]:
+    fields = {"RoomName": name, "LevelOrFloor": level, "Length": length, "Width": width, **more}
+    return ("room", {"fields": fields})
 
 
 def _address(number, name, suffix, city, state, zip_code, lat, lon, **extra) -> dict[str, Any]:
@@ -107,6 +114,28 @@ DRAFTS = [
         },
         edits=[("list_price", Decimal("284900")), ("public_remarks", REMARKS + " Move-in ready.")],
         co_agent="ben.agent",
+        parts=[
+            _room("Living Room", "Main", "18", "14", RoomFeature=["Hardwood Floor", "Fireplace"]),
+            _room("Kitchen", "Main", "14", "12", Description="Quartz counters, new in 2024"),
+            _room("Primary Bedroom", "Upper", "16", "13", RoomFeature=["Walk-in Closet"]),
+            _room("Bedroom", "Upper", "12", "11"),
+            (
+                "tour",
+                {
+                    "name": "3D walk-through",
+                    "url": "https://my.matterport.com/show/?m=SxQL3iGyoDo",
+                    "privacy": "Public",
+                },
+            ),
+            (
+                "video",
+                {
+                    "name": "Island Park neighbourhood",
+                    "url": "https://vimeo.com/76979871",
+                    "caption": "A walk from the house to the river trails.",
+                },
+            ),
+        ],
     ),
     DemoDraft(
         "ben.agent",
@@ -426,6 +455,8 @@ class Command(BaseCommand):
                 old=DraftStatus.DRAFT,
                 new=spec.status,
             )
+        for kind, part_values in spec.parts:
+            ListingPart.objects.add(draft, kind, by=agent, **part_values)
         if spec.trashed:
             draft.move_to_trash(by=agent)
         return True

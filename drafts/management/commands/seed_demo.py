@@ -363,6 +363,10 @@ class Command(BaseCommand):
         parser.add_argument("--without-mls", action="store_true", help="Do not read the MLS's lists.")
 
     def handle(self, *args, without_mls: bool = False, **options) -> None:
+        # Drafts seeded as live are published through the MLS like any other (approved, then
+        # the worker makes the live listing); without the MLS they are only marked live.
+        self.publish: list[tuple[int, str]] = []
+        self.without_mls = without_mls
         with transaction.atomic():
             people = self._people()
             created = sum(self._draft(spec, people) for spec in DRAFTS)
@@ -374,6 +378,8 @@ class Command(BaseCommand):
             self.stdout.write(f"  {username:<14} {first} {last}, {role.label}, {OFFICES[office_key]['name']}")
         if not without_mls:
             self._read_the_mls()
+            for draft_id, reviewer in self.publish:
+                call_command("publish_drafts", draft_id, by=reviewer, stdout=self.stdout)
 
     def _read_the_mls(self) -> None:
         """The MLS's lists, layout and rules (mls/metadata.py refresh()), by the mls app's
@@ -442,10 +448,14 @@ class Command(BaseCommand):
             )
             draft.refresh_from_db()
         if spec.status != DraftStatus.DRAFT:
-            Draft.objects.filter(pk=draft.pk).update(status=spec.status)
             reviewer = (
                 people["fran.admin"] if agent.office.name == OFFICES["fargo"]["name"] else people["mo.admin"]
             )
+            status = spec.status
+            if status == DraftStatus.LIVE and not self.without_mls:
+                status = DraftStatus.APPROVED
+                self.publish.append((draft.pk, reviewer.username))
+            Draft.objects.filter(pk=draft.pk).update(status=status)
             actor = agent if spec.status == DraftStatus.SUBMITTED else reviewer
             DraftEvent.record(
                 draft,
@@ -453,7 +463,7 @@ class Command(BaseCommand):
                 DraftEvent.Kind.STATUS_CHANGED,
                 field="status",
                 old=DraftStatus.DRAFT,
-                new=spec.status,
+                new=status,
             )
         for kind, part_values in spec.parts:
             ListingPart.objects.add(draft, kind, by=agent, **part_values)

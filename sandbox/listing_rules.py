@@ -56,7 +56,11 @@ def _type_error(spec: catalog.FieldSpec, value: Any, property_type: str | None =
         if spec.max_length and len(value) > spec.max_length:
             return f"{spec.name} is longer than {spec.max_length} characters"
         if spec.has_list and value not in (allowed := listed_values(spec, property_type)):
-            return f"{spec.name} must be one of {', '.join(allowed)}"
+            # As an MLS tells its agents: the field's label and the list's names, not codes.
+            names = [label for code, label, _applies in spec.choices if code in allowed]
+            if len(names) > 8:
+                return f"{spec.label}: “{value}” is not a value of its list"
+            return f"{spec.label}: “{value}” is not in the list ({', '.join(names)})"
         return None
     if kind == "Integer":
         return (

@@ -17,9 +17,10 @@ from django.utils import timezone
 
 from accounts.models import User
 
-from . import review_media, rules
+from . import part_fields, review_media, rules
 from .fields import SECTIONS, PropertyType
-from .models import Draft, ReviewSnapshot
+from .layout import Layout, MlsField
+from .models import Draft, ListingPart, ReviewSnapshot
 
 # --- What changed since the last review ------------------------------------------------------
 
@@ -30,6 +31,8 @@ class FieldChange:
     label: str
     old: str
     new: str
+    # False for a field the review page has no place for: the change is listed, unlinked.
+    on_page: bool = True
 
 
 @dataclass
@@ -56,6 +59,30 @@ class MediaDiff:
         return {item["id"] for item in self.added}
 
 
+@dataclass(frozen=True)
+class PartChange:
+    """One line about a room, unit, tour or video: `part_id` links it on the page (None when
+    it was removed)."""
+
+    kind: str
+    part_id: int | None
+    text: str
+
+
+@dataclass
+class PartsDiff:
+    changes: list[PartChange] = field(default_factory=list)
+    # The baseline was taken before snapshots held parts: nothing to compare them with.
+    not_recorded: bool = False
+
+    def __bool__(self) -> bool:
+        return bool(self.changes)
+
+    @property
+    def changed_ids(self) -> set[int]:
+        return {change.part_id for change in self.changes if change.part_id is not None}
+
+
 @dataclass
 class ReviewDiff:
     """The changes from `baseline` (None: never reviewed, nothing to compare) to now."""
@@ -64,13 +91,29 @@ class ReviewDiff:
     fields: list[FieldChange] = field(default_factory=list)
     photos: MediaDiff = field(default_factory=MediaDiff)
     documents: MediaDiff = field(default_factory=MediaDiff)
+    parts: PartsDiff = field(default_factory=PartsDiff)
 
     def __bool__(self) -> bool:
-        return bool(self.fields or self.photos or self.documents)
+        return bool(self.fields or self.photos or self.documents or self.parts)
 
     @property
     def changed_fields(self) -> dict[str, FieldChange]:
-        return {change.name: change for change in self.fields}
+        """The change of each field on the page; several changes under one name (custom fields
+        the MLS's layout does not know, all shown as "Other custom fields") as one."""
+        grouped: dict[str, list[FieldChange]] = {}
+        for change in self.fields:
+            grouped.setdefault(change.name, []).append(change)
+        return {
+            name: changes[0]
+            if len(changes) == 1
+            else FieldChange(
+                name,
+                field_label(name),
+                "; ".join(f"{change.label} = {change.old}" for change in changes),
+                "; ".join(f"{change.label} = {change.new}" for change in changes),
+            )
+            for name, changes in grouped.items()
+        }
 
 
 def field_label(name: str) -> str:
@@ -166,9 +209,209 @@ def _document_notes(old: dict, new: dict) -> list[str]:
     return notes
 
 
-def diff_states(old: dict, new: dict, *, baseline: ReviewSnapshot | None = None) -> ReviewDiff:
-    """The difference between two `ReviewSnapshot.state_of` results. At most one query (the
-    names of co-listing agents, when that field changed)."""
+def plain_text(value: Any) -> str:
+    """A value no layout describes, as it is (several joined)."""
+    if value in (None, "", [], {}):
+        return "(empty)"
+    if isinstance(value, bool):
+        return "Yes" if value else "No"
+    if isinstance(value, list):
+        return ", ".join(str(item) for item in value)
+    return str(value)
+
+
+def mls_value_text(spec: MlsField, value: Any) -> str:
+    """A value of one field of the MLS's layout as people read it: the list's labels (several
+    joined), yes or no, a column's value as `value_text` shows it; never a code."""
+    if value in (None, "", [], {}):
+        return "(empty)"
+    if spec.has_list:
+        return spec.display(value) or "(empty)"
+    if spec.column:
+        return value_text(spec.column, value)
+    if spec.type == "Boolean" or isinstance(value, bool):
+        return "Yes" if value in (True, "true", "True", "yes") else "No"
+    return plain_text(value)
+
+
+MLS_VALUE_COLUMNS = ("standard_fields_extra", "custom_fields")
+
+
+def _by_name(name: str, values: Any) -> dict[str, tuple[str, Any]]:
+    """`standard_fields_extra` as {name: (name, value)}; `custom_fields` as {name casefolded:
+    (name, value)} over its groups, so a value moved to the MLS's group is the same value."""
+    if not isinstance(values, dict):
+        return {}
+    if name == "standard_fields_extra":
+        return {str(key): (str(key), value) for key, value in values.items()}
+    flat: dict[str, tuple[str, Any]] = {}
+    for fields in values.values():
+        if isinstance(fields, dict):
+            for key, value in fields.items():
+                flat.setdefault(str(key).casefold(), (str(key), value))
+    return flat
+
+
+def mls_value_changes(name: str, old: Any, new: Any, layout: Layout) -> list[FieldChange]:
+    """What differs between two values of `standard_fields_extra` or `custom_fields`, one change
+    per MLS field, named and shown as `layout` says. A name the layout does not know keeps its
+    own name (the review page shows those under "Other fields")."""
+    before, after = _by_name(name, old), _by_name(name, new)
+    if name == "custom_fields":
+        specs = {spec.spark_name.casefold(): spec for spec in layout.fields if spec.is_custom}
+    else:
+        specs = {spec.spark_name: spec for spec in layout.fields if not spec.is_custom and not spec.column}
+    changes = []
+    for key in [*before, *(key for key in after if key not in before)]:
+        was, now = before.get(key, ("", None))[1], after.get(key, ("", None))[1]
+        if _same(was, now):
+            continue
+        spec = specs.get(key)
+        if spec is not None:
+            changes.append(FieldChange(spec.key, spec.label, mls_value_text(spec, was), mls_value_text(spec, now)))
+        else:
+            raw = (after.get(key) or before[key])[0]
+            target = name if name == "custom_fields" else f"std-{raw}"
+            changes.append(FieldChange(target, raw, plain_text(was), plain_text(now)))
+    return changes
+
+
+def _layout_changes(
+    changed: list[str], old: dict, new: dict, layout: Layout, agents: dict[int, str]
+) -> list[FieldChange]:
+    """The field changes on a page laid out by the MLS, in its order: its labels, its lists'
+    labels, and one change per field kept without a column."""
+    changes: list[FieldChange] = []
+    for name in changed:
+        if name in MLS_VALUE_COLUMNS:
+            changes += mls_value_changes(name, old.get(name), new.get(name), layout)
+            continue
+        spec = layout.by_key.get(name)
+        if spec is not None:
+            changes.append(
+                FieldChange(name, spec.label, mls_value_text(spec, old.get(name)), mls_value_text(spec, new.get(name)))
+            )
+        else:
+            changes.append(
+                FieldChange(
+                    name,
+                    field_label(name),
+                    value_text(name, old.get(name), agents),
+                    value_text(name, new.get(name), agents),
+                )
+            )
+    order = {key: index for index, key in enumerate(layout.by_key)}
+    order.setdefault("co_list_agent", len(order))
+    return sorted(changes, key=lambda change: order.get(change.name, len(order) + 1))
+
+
+# Words of a tour's or video's values in the parts' changes.
+LINK_LABELS = {
+    "name": "Name",
+    "url": "Link",
+    "branded_url": "Branded link",
+    "caption": "Caption",
+    "privacy": "Privacy",
+}
+PartSpecs = dict[str, list[Any]]
+
+
+def _part_value(spec: Any, value: Any) -> str:
+    if value in (None, "", []):
+        return "(empty)"
+    labels = {choice.value: choice.label for choice in spec.choices} if spec is not None else {}
+    items = value if isinstance(value, list) else [value]
+    return ", ".join(labels.get(str(item), str(item)) for item in items)
+
+
+def _part_title(part: dict, specs: list[Any]) -> str:
+    """What the review page calls a part: a room's first filled field in the MLS's order (by its
+    label), a link's name."""
+    if part["kind"] in (ListingPart.Kind.TOUR, ListingPart.Kind.VIDEO):
+        return part.get("name") or part.get("url") or part.get("branded_url") or "Untitled"
+    values = part.get("fields") or {}
+    for spec in specs:
+        if values.get(spec.name) not in (None, "", []):
+            return _part_value(spec, values[spec.name])
+    return ListingPart(kind=part["kind"], fields=values, position=part.get("position", 0)).title
+
+
+def _part_notes(old: dict, new: dict, specs: list[Any]) -> list[str]:
+    if new["kind"] in (ListingPart.Kind.TOUR, ListingPart.Kind.VIDEO):
+        privacy = dict(ListingPart.Privacy.choices)
+        notes = []
+        for name, label in LINK_LABELS.items():
+            was, now = old.get(name) or "", new.get(name) or ""
+            if was != now:
+                if name == "privacy":
+                    was, now = privacy.get(was, was), privacy.get(now, now)
+                notes.append(f"{label} {was or '(empty)'} → {now or '(empty)'}")
+        return notes
+    before, after = old.get("fields") or {}, new.get("fields") or {}
+    by_name = {spec.name: spec for spec in specs}
+    names = [spec.name for spec in specs]
+    names += sorted(name for name in {*before, *after} if name not in by_name)
+    notes = []
+    for name in names:
+        was, now = before.get(name), after.get(name)
+        if _same(was, now) or (was in (None, "", []) and now in (None, "", [])):
+            continue
+        spec = by_name.get(name)
+        label = (spec.label or spec.name) if spec is not None else name
+        notes.append(f"{label} {_part_value(spec, was)} → {_part_value(spec, now)}")
+    return notes
+
+
+def parts_diff(old: list[dict], new: list[dict], specs: PartSpecs) -> PartsDiff:
+    """Rooms, units, tours and videos added, removed, changed or moved, in plain words
+    ("Room 2 Kitchen: Room Level Main → Upper", "Virtual tour added: 3D walk-through")."""
+    diff = PartsDiff()
+    for kind, noun in ListingPart.Kind.choices:
+        kind_specs = specs.get(kind, [])
+        before = [part for part in old if part.get("kind") == kind]
+        now = [part for part in new if part.get("kind") == kind]
+        was = {part["id"]: part for part in before}
+        is_now = {part["id"]: part for part in now}
+        # Moves are read on the parts kept, as for photos: an added one shifts the others.
+        kept_before = [part["id"] for part in before if part["id"] in is_now]
+        kept_now = [part["id"] for part in now if part["id"] in was]
+        for index, part in enumerate(now):
+            title = _part_title(part, kind_specs)
+            if part["id"] not in was:
+                diff.changes.append(PartChange(kind, part["id"], f"{noun} added: {title}"))
+                continue
+            notes = _part_notes(was[part["id"]], part, kind_specs)
+            if kept_before.index(part["id"]) != kept_now.index(part["id"]):
+                old_index = before.index(was[part["id"]])
+                notes.append(f"moved from {noun.lower()} {old_index + 1} to {index + 1}")
+            if notes:
+                diff.changes.append(PartChange(kind, part["id"], f"{noun} {index + 1} {title}: {'; '.join(notes)}"))
+        for part in before:
+            if part["id"] not in is_now:
+                diff.changes.append(PartChange(kind, None, f"{noun} removed: {_part_title(part, kind_specs)}"))
+    return diff
+
+
+def part_specs_of(draft: Draft) -> PartSpecs:
+    """The MLS's room and unit fields for the draft's type (empty before they were read)."""
+    return {
+        ListingPart.Kind.ROOM: part_fields.room_fields(draft.property_type),
+        ListingPart.Kind.UNIT: part_fields.unit_fields(draft.property_type),
+    }
+
+
+def diff_states(
+    old: dict,
+    new: dict,
+    *,
+    baseline: ReviewSnapshot | None = None,
+    layout: Layout | None = None,
+    part_specs: PartSpecs | None = None,
+) -> ReviewDiff:
+    """The difference between two `ReviewSnapshot.state_of` results, in the words of the MLS's
+    `layout` when there is one (else the fixed fields'). At most one query (the names of
+    co-listing agents, when that field changed). A baseline taken before snapshots held parts
+    compares no parts."""
     old_fields, new_fields = old.get("fields", {}), new.get("fields", {})
     changed = [
         name
@@ -179,16 +422,24 @@ def diff_states(old: dict, new: dict, *, baseline: ReviewSnapshot | None = None)
     if "co_list_agent" in changed:
         ids = {old_fields.get("co_list_agent"), new_fields.get("co_list_agent")} - {None}
         agents = {user.pk: str(user) for user in User.objects.filter(pk__in=ids)}
-    order = {name: index for index, name in enumerate(_FIELD_ORDER)}
-    changes = [
-        FieldChange(
-            name,
-            field_label(name),
-            value_text(name, old_fields.get(name), agents),
-            value_text(name, new_fields.get(name), agents),
-        )
-        for name in sorted(changed, key=lambda name: order.get(name, len(order)))
-    ]
+    if layout is not None:
+        changes = _layout_changes(changed, old_fields, new_fields, layout, agents)
+    else:
+        order = {name: index for index, name in enumerate(_FIELD_ORDER)}
+        changes = [
+            FieldChange(
+                name,
+                field_label(name),
+                value_text(name, old_fields.get(name), agents),
+                value_text(name, new_fields.get(name), agents),
+                on_page=name != "standard_fields_extra",  # the fixed sections have no place for it
+            )
+            for name in sorted(changed, key=lambda name: order.get(name, len(order)))
+        ]
+    if "parts" in old:
+        parts = parts_diff(old["parts"], new.get("parts", []), part_specs or {})
+    else:
+        parts = PartsDiff(not_recorded=bool(new.get("parts")))
     return ReviewDiff(
         baseline=baseline,
         fields=changes,
@@ -196,16 +447,31 @@ def diff_states(old: dict, new: dict, *, baseline: ReviewSnapshot | None = None)
         documents=_media_diff(
             old.get("documents", []), new.get("documents", []), _document_notes, "document"
         ),
+        parts=parts,
     )
 
 
-def changes_since_last_review(draft: Draft, *, current: dict | None = None) -> ReviewDiff:
+def changes_since_last_review(
+    draft: Draft,
+    *,
+    current: dict | None = None,
+    book: rules.RuleBook | None = None,
+    part_specs: PartSpecs | None = None,
+) -> ReviewDiff:
     """From the latest review decision (changes requested or approved) to now; an empty diff
-    with no baseline when the draft was never reviewed."""
+    with no baseline when the draft was never reviewed. In the MLS's words when its layout was
+    read (`book` and `part_specs` save their queries when the caller has them)."""
     baseline = ReviewSnapshot.last_decision(draft)
     if baseline is None:
         return ReviewDiff(baseline=None)
-    return diff_states(baseline.data, current or ReviewSnapshot.state_of(draft), baseline=baseline)
+    layout = (book or rules.RuleBook()).layout(draft.property_type)
+    return diff_states(
+        baseline.data,
+        current or ReviewSnapshot.state_of(draft),
+        baseline=baseline,
+        layout=layout,
+        part_specs=part_specs if part_specs is not None else part_specs_of(draft),
+    )
 
 
 def _field_order() -> list[str]:

@@ -22,8 +22,9 @@ from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 
 from . import review, review_media, rules
 from .access import get_draft_for
-from .fields import PropertyType
+from .fields import AUTOSAVE_FIELDS, PropertyType
 from .forms import agent_label, agents_in_scope
+from .layout import Layout
 from .models import (
     REVIEW_COMMENT_MAX,
     REVIEW_REASON_MAX,
@@ -131,6 +132,8 @@ class ReviewField:
     comments: list[ReviewComment] = field(default_factory=list)
     rule_results: list[rules.RuleResult] = field(default_factory=list)
     wide: bool = False
+    # The MLS's custom-field group this field opens, when it is not the section's own title.
+    group_heading: str = ""
 
 
 def _display(draft: Draft, name: str) -> str:
@@ -139,26 +142,12 @@ def _display(draft: Draft, name: str) -> str:
     return review.value_text(name, getattr(draft, draft._meta.get_field(name).attname))
 
 
-def _comments_by_target(comments: list[ReviewComment]) -> dict[tuple[str, str], list[ReviewComment]]:
-    grouped: dict[tuple[str, str], list[ReviewComment]] = {}
-    for comment in comments:
-        grouped.setdefault((comment.target_kind, comment.target_key), []).append(comment)
-    return grouped
+Threads = dict[tuple[str, str], list[ReviewComment]]
 
 
-# States in which the review page shows the publishing panel's job (steps, failure, live link).
-PUBLISHING_SHOWN = (DraftStatus.PROMOTING, DraftStatus.LIVE, DraftStatus.PROMOTION_FAILED)
-
-
-def _review_context(request: HttpRequest, draft: Draft, *, reason_form: ReasonForm | None = None) -> dict:
-    user = request.user
-    percent, errors, warnings = rules.readiness(draft)
-    found = rules.by_field(errors + warnings)
-    diff = review.changes_since_last_review(draft)
-    changed = diff.changed_fields
-    comments = list(draft.review_comments.select_related("author", "resolved_by"))
-    threads = _comments_by_target(comments)
-    sections = [
+def _fixed_sections(draft: Draft, changed: dict, threads: Threads, found: dict) -> list[dict]:
+    """The fixed sections of drafts/fields.py, as before the MLS's lists were read."""
+    return [
         {
             "slug": slug,
             "title": title,
@@ -177,6 +166,94 @@ def _review_context(request: HttpRequest, draft: Draft, *, reason_form: ReasonFo
         }
         for slug, title, names in EDITOR_SECTIONS
     ]
+
+
+def _layout_sections(draft: Draft, layout: Layout, changed: dict, threads: Threads, found: dict) -> list[dict]:
+    """The editor's sections as the MLS lays them out (its order, labels and groups), each value
+    by its list's labels; then the agents; then whatever a comment, a check or a change names
+    that the layout has no place for (custom values it does not know, old comments on a field
+    this type no longer shows), so nothing said about the draft goes missing."""
+
+    def review_field(key: str, label: str, display: str, **extra) -> ReviewField:
+        return ReviewField(
+            name=key,
+            label=label,
+            display=display,
+            change=changed.get(key),
+            comments=threads.get((ReviewComment.Target.FIELD, key), []),
+            rule_results=found.get(key, []),
+            **extra,
+        )
+
+    sections = []
+    for section in layout.sections:
+        fields, group = [], ""
+        for spec in section.fields:
+            heading = spec.custom_group or ""
+            fields.append(
+                review_field(
+                    spec.key,
+                    spec.label,
+                    review.mls_value_text(spec, spec.stored(draft)),
+                    wide=spec.widget in ("textarea", "multi"),
+                    group_heading=heading if heading and heading not in (group, section.title) else "",
+                )
+            )
+            group = heading
+        sections.append({"slug": section.slug, "title": section.title, "fields": fields})
+    sections.append(
+        {
+            "slug": "agents",
+            "title": "Agents",
+            "fields": [review_field("co_list_agent", "Co-listing agent", _display(draft, "co_list_agent"))],
+        }
+    )
+    shown = {*layout.by_key, "co_list_agent"}
+    others = []
+    other_custom = layout.other_custom_fields(draft.custom_fields)
+    named = {key for kind, key in threads if kind == ReviewComment.Target.FIELD} | set(found) | set(changed)
+    if other_custom or "custom_fields" in named:
+        text = "; ".join(f"{group}: {name} = {review.plain_text(value)}" for group, name, value in other_custom)
+        others.append(review_field("custom_fields", "Other custom fields", text or "(empty)", wide=True))
+    for key in sorted(named - shown - {"custom_fields"}):
+        if key in AUTOSAVE_FIELDS:
+            others.append(review_field(key, review.field_label(key), _display(draft, key)))
+        elif key.startswith("std-"):
+            value = (draft.standard_fields_extra or {}).get(key.removeprefix("std-"))
+            others.append(review_field(key, key.removeprefix("std-"), review.plain_text(value)))
+    if others:
+        sections.append({"slug": "other", "title": "Other fields", "fields": others})
+    return sections
+
+
+def _comments_by_target(comments: list[ReviewComment]) -> dict[tuple[str, str], list[ReviewComment]]:
+    grouped: dict[tuple[str, str], list[ReviewComment]] = {}
+    for comment in comments:
+        grouped.setdefault((comment.target_kind, comment.target_key), []).append(comment)
+    return grouped
+
+
+# States in which the review page shows the publishing panel's job (steps, failure, live link).
+PUBLISHING_SHOWN = (DraftStatus.PROMOTING, DraftStatus.LIVE, DraftStatus.PROMOTION_FAILED)
+
+
+def _review_context(request: HttpRequest, draft: Draft, *, reason_form: ReasonForm | None = None) -> dict:
+    user = request.user
+    book = rules.RuleBook()  # the MLS's layout and rules, read once for the page
+    layout = book.layout(draft.property_type)
+    percent, errors, warnings = rules.readiness(draft, book)
+    found = rules.by_field(errors + warnings)
+    # Rooms, units, virtual tours and videos, read-only (templates/drafts/parts.html).
+    parts = part_regions(draft, can_edit=False)
+    part_specs = {kind: region.specs for kind, region in parts.items() if kind in ("room", "unit")}
+    diff = review.changes_since_last_review(draft, book=book, part_specs=part_specs)
+    changed = diff.changed_fields
+    comments = list(draft.review_comments.select_related("author", "resolved_by"))
+    threads = _comments_by_target(comments)
+    if layout is not None:
+        sections = _layout_sections(draft, layout, changed, threads, found)
+    else:
+        sections = _fixed_sections(draft, changed, threads, found)
     media = review_media.media()
     photos = media.photos_of(draft)
     documents = media.documents_of(draft)
@@ -204,11 +281,11 @@ def _review_context(request: HttpRequest, draft: Draft, *, reason_form: ReasonFo
         "rule_errors": errors,
         "rule_warnings": warnings,
         "sections": sections,
+        "laid_out_by_mls": layout is not None,
         "diff": diff,
         "photos": photos,
         "documents": documents,
-        # Rooms, units, virtual tours and videos, read-only (templates/drafts/parts.html).
-        "parts": part_regions(draft, can_edit=False),
+        "parts": parts,
         "required_documents": media.required_documents(draft, [document.name for document in documents]),
         "draft_comments": threads.get((ReviewComment.Target.DRAFT, ""), []),
         "open_comment_count": sum(1 for comment in comments if not comment.is_resolved),

@@ -23,7 +23,7 @@ from django_htmx.http import trigger_client_event
 
 from accounts.models import User
 
-from . import rules
+from . import review, rules
 from .access import get_draft_for
 from .fields import SECTIONS, SPARK_NAMES, PropertyType
 from .forms import (
@@ -613,6 +613,8 @@ def draft_history(request: HttpRequest, pk: int) -> HttpResponse:
         for value in (event.old_value, event.new_value)
     ]
     agents = _agent_names(agent_ids, "co_list_agent")
+    book = rules.RuleBook()
+    layout = book.layout(draft.property_type)
     entries = []
     for event in page.object_list:
         label = ""
@@ -620,15 +622,22 @@ def draft_history(request: HttpRequest, pk: int) -> HttpResponse:
             label = field_label(event.field)
         elif event.field == "status":
             label = "Status"
+        # A field kept without a column, by the MLS's label and list labels (drafts/review.py).
+        changes = (
+            review.mls_value_changes(event.field, event.old_value, event.new_value, layout)
+            if layout is not None and event.field in review.MLS_VALUE_COLUMNS
+            else []
+        )
         entries.append(
             {
                 "event": event,
                 "label": label,
+                "changes": changes,
                 "old": _history_text(event.field, event.old_value, agents) if event.field else "",
                 "new": _history_text(event.field, event.new_value, agents) if event.field else "",
             }
         )
-    percent, errors, warnings = rules.readiness(draft)
+    percent, errors, warnings = rules.readiness(draft, book)
     context = {
         "draft": draft,
         "page": page,

@@ -14,7 +14,9 @@ from django.utils import timezone
 from accounts.models import User
 
 from ..fields import AUTOSAVE_FIELDS
+from ..layout import layout_for
 from .history import DraftEvent, jsonable
+from .parts import LINK_VALUES as PART_LINK_VALUES
 from .status import TransitionNotAllowed
 
 if TYPE_CHECKING:
@@ -42,7 +44,9 @@ class ReviewSnapshot(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     # {"fields": {name: value}, "photos": [{id, name, caption, position, primary}],
-    #  "documents": [{id, name, privacy, position}]}
+    #  "documents": [{id, name, privacy, position}],
+    #  "parts": [{id, kind, position, title, fields, name, url, branded_url, caption, privacy}]}
+    # Snapshots taken before parts were recorded have no "parts": their diff compares none.
     data = models.JSONField(default=dict)
 
     class Meta:
@@ -62,7 +66,8 @@ class ReviewSnapshot(models.Model):
     def state_of(draft: Draft) -> dict[str, Any]:
         """The reviewed state of `draft` now: its autosaved fields, its photos and documents
         not in the trash (reached through media_manager's reverse relations: media imports
-        drafts, not the other way). Two queries."""
+        drafts, not the other way), its rooms, units, tours and videos in their order. Three
+        queries."""
         fields = {
             name: jsonable(getattr(draft, draft._meta.get_field(name).attname))
             for name in sorted(AUTOSAVE_FIELDS)
@@ -87,7 +92,18 @@ class ReviewSnapshot(models.Model):
             .order_by("position")
             .values("pk", "name", "privacy", "position")
         ]
-        return {"fields": fields, "photos": photos, "documents": documents}
+        parts = [
+            {
+                "id": part.pk,
+                "kind": part.kind,
+                "position": part.position,
+                "title": part.title,
+                "fields": jsonable(dict(part.fields or {})),
+                **{name: getattr(part, name) for name in PART_LINK_VALUES},
+            }
+            for part in draft.parts.order_by("kind", "position", "pk")
+        ]
+        return {"fields": fields, "photos": photos, "documents": documents, "parts": parts}
 
     @classmethod
     def capture(cls, draft: Draft, kind: str, *, by: User) -> ReviewSnapshot:
@@ -102,7 +118,8 @@ class ReviewSnapshot(models.Model):
 class ReviewComment(models.Model):
     """A reviewer's comment on a field, a photo, a document or the whole draft.
 
-    `target_key` is the field name, the photo's or document's id, or "" for the whole draft.
+    `target_key` is the field name (a column's name, or the editor's key `std-<MLS name>` /
+    `cf-<slug>` of a field of the MLS's layout kept without one), the photo's or document's id, or "" for the whole draft.
     The draft's `open_review_comments` counts the unresolved ones.
     """
 
@@ -164,9 +181,14 @@ class ReviewComment(models.Model):
                 raise ValidationError("A comment on the whole draft names nothing else.")
             return
         if kind == cls.Target.FIELD:
-            if key not in AUTOSAVE_FIELDS:
-                raise ValidationError("No such field.")
-            return
+            if key in AUTOSAVE_FIELDS:
+                return
+            # A field of the MLS's layout kept without a column, by the editor's key.
+            if key.startswith(("std-", "cf-")):
+                layout = layout_for(draft.property_type)
+                if layout is not None and key in layout.by_key:
+                    return
+            raise ValidationError("No such field.")
         if kind in (cls.Target.PHOTO, cls.Target.DOCUMENT):
             items = draft.photos if kind == cls.Target.PHOTO else draft.documents
             if not key.isdigit() or not items.filter(pk=int(key), deleted_at__isnull=True).exists():

@@ -268,7 +268,9 @@ def mls_value_changes(name: str, old: Any, new: Any, layout: Layout) -> list[Fie
             continue
         spec = specs.get(key)
         if spec is not None:
-            changes.append(FieldChange(spec.key, spec.label, mls_value_text(spec, was), mls_value_text(spec, now)))
+            changes.append(
+                FieldChange(spec.key, spec.label, mls_value_text(spec, was), mls_value_text(spec, now))
+            )
         else:
             raw = (after.get(key) or before[key])[0]
             target = name if name == "custom_fields" else f"std-{raw}"
@@ -289,7 +291,9 @@ def _layout_changes(
         spec = layout.by_key.get(name)
         if spec is not None:
             changes.append(
-                FieldChange(name, spec.label, mls_value_text(spec, old.get(name)), mls_value_text(spec, new.get(name)))
+                FieldChange(
+                    name, spec.label, mls_value_text(spec, old.get(name)), mls_value_text(spec, new.get(name))
+                )
             )
         else:
             changes.append(
@@ -385,10 +389,14 @@ def parts_diff(old: list[dict], new: list[dict], specs: PartSpecs) -> PartsDiff:
                 old_index = before.index(was[part["id"]])
                 notes.append(f"moved from {noun.lower()} {old_index + 1} to {index + 1}")
             if notes:
-                diff.changes.append(PartChange(kind, part["id"], f"{noun} {index + 1} {title}: {'; '.join(notes)}"))
+                diff.changes.append(
+                    PartChange(kind, part["id"], f"{noun} {index + 1} {title}: {'; '.join(notes)}")
+                )
         for part in before:
             if part["id"] not in is_now:
-                diff.changes.append(PartChange(kind, None, f"{noun} removed: {_part_title(part, kind_specs)}"))
+                diff.changes.append(
+                    PartChange(kind, None, f"{noun} removed: {_part_title(part, kind_specs)}")
+                )
     return diff
 
 

@@ -168,7 +168,9 @@ def _fixed_sections(draft: Draft, changed: dict, threads: Threads, found: dict) 
     ]
 
 
-def _layout_sections(draft: Draft, layout: Layout, changed: dict, threads: Threads, found: dict) -> list[dict]:
+def _layout_sections(
+    draft: Draft, layout: Layout, changed: dict, threads: Threads, found: dict
+) -> list[dict]:
     """The editor's sections as the MLS lays them out (its order, labels and groups), each value
     by its list's labels; then the agents; then whatever a comment, a check or a change names
     that the layout has no place for (custom values it does not know, old comments on a field
@@ -213,7 +215,9 @@ def _layout_sections(draft: Draft, layout: Layout, changed: dict, threads: Threa
     other_custom = layout.other_custom_fields(draft.custom_fields)
     named = {key for kind, key in threads if kind == ReviewComment.Target.FIELD} | set(found) | set(changed)
     if other_custom or "custom_fields" in named:
-        text = "; ".join(f"{group}: {name} = {review.plain_text(value)}" for group, name, value in other_custom)
+        text = "; ".join(
+            f"{group}: {name} = {review.plain_text(value)}" for group, name, value in other_custom
+        )
         others.append(review_field("custom_fields", "Other custom fields", text or "(empty)", wide=True))
     for key in sorted(named - shown - {"custom_fields"}):
         if key in AUTOSAVE_FIELDS:

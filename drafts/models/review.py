@@ -119,7 +119,8 @@ class ReviewComment(models.Model):
     """A reviewer's comment on a field, a photo, a document or the whole draft.
 
     `target_key` is the field name (a column's name, or the editor's key `std-<MLS name>` /
-    `cf-<slug>` of a field of the MLS's layout kept without one), the photo's or document's id, or "" for the whole draft.
+    `cf-<slug>` of a field of the MLS's layout kept without one), the photo's or document's
+    id, or "" for the whole draft.
     The draft's `open_review_comments` counts the unresolved ones.
     """
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from drafts.models import DraftStatus, ReviewSnapshot
+from drafts.models import DraftStatus, ListingPart, ReviewSnapshot
 from drafts.review import changes_since_last_review, diff_states
 from media_manager.models import DocumentPrivacy, MediaOrder, Photo
 from tests.factories import DocumentFactory, PhotoFactory
@@ -147,3 +147,124 @@ def test_the_review_page_shows_document_privacy_changes(reviewed, client):
 
     assert f'is-changed" id="review-document-{survey.pk}"' in body
     assert "Privacy Private → Public" in body
+
+
+# --- Rooms, units, virtual tours and videos ---------------------------------------------------
+
+
+def room(name: str, level: str) -> dict:
+    return {"fields": {"RoomName": name, "LevelOrFloor": level}}
+
+
+@pytest.fixture
+def with_parts(cast):
+    """Three rooms and a video, reviewed once (changes requested)."""
+    draft, agent = cast.draft, cast.agent
+    rooms = [
+        ListingPart.objects.add(draft, "room", by=agent, **room(name, level))
+        for name, level in (("Living Room", "Main"), ("Kitchen", "Main"), ("Bedroom", "Upper"))
+    ]
+    video = ListingPart.objects.add(
+        draft, "video", by=agent, name="Neighbourhood", url="https://vimeo.com/76979871", privacy=""
+    )
+    draft.refresh_from_db()
+    draft.submit(by=agent)
+    draft.request_changes(by=cast.office_admin, reason="Rooms.")
+    return {"draft": draft, "rooms": rooms, "video": video, "agent": agent}
+
+
+def part_lines(draft) -> list[str]:
+    return [change.text for change in changes_since_last_review(draft).parts.changes]
+
+
+def test_the_snapshot_keeps_parts_in_their_order(with_parts):
+    parts = ReviewSnapshot.last_decision(with_parts["draft"]).data["parts"]
+
+    assert [(part["kind"], part["title"]) for part in parts] == [
+        ("room", "Living Room"),
+        ("room", "Kitchen"),
+        ("room", "Bedroom"),
+        ("video", "Neighbourhood"),
+    ]
+    assert parts[1]["fields"] == {"RoomName": "Kitchen", "LevelOrFloor": "Main"}
+    assert parts[3]["url"] == "https://vimeo.com/76979871"
+
+
+def test_parts_unchanged_say_nothing(with_parts):
+    diff = changes_since_last_review(with_parts["draft"])
+
+    assert not diff.parts and not diff
+
+
+def test_parts_added_removed_and_changed_in_plain_words(with_parts):
+    draft, agent = with_parts["draft"], with_parts["agent"]
+    _, kitchen, bedroom = with_parts["rooms"]
+    kitchen.edit(by=agent, **room("Kitchen", "Upper"))
+    bedroom.remove(by=agent)
+    ListingPart.objects.add(
+        draft, "tour", by=agent, name="3D walk-through", url="https://my.matterport.com/show/?m=SxQL3iGyoDo"
+    )
+    video = with_parts["video"]
+    video.refresh_from_db()
+    video.edit(by=agent, name="Island Park", privacy="Public")
+
+    diff = changes_since_last_review(draft)
+
+    # Without the MLS's room fields (never read here) the attributes go by their own names.
+    assert part_lines(draft) == [
+        "Room 2 Kitchen: LevelOrFloor Main → Upper",
+        "Room removed: Bedroom",
+        "Virtual tour added: 3D walk-through",
+        "Video 1 Island Park: Name Neighbourhood → Island Park; Privacy The MLS's default → Public",
+    ]
+    tour = draft.parts.get(kind="tour")
+    assert diff.parts.changed_ids == {kitchen.pk, video.pk, tour.pk}
+    assert bool(diff)
+
+
+def test_parts_reordered(with_parts):
+    draft, agent = with_parts["draft"], with_parts["agent"]
+    living, kitchen, bedroom = with_parts["rooms"]
+    ListingPart.objects.reorder(draft, "room", [bedroom.pk, living.pk, kitchen.pk], by=agent)
+
+    assert part_lines(draft) == [
+        "Room 1 Bedroom: moved from room 3 to 1",
+        "Room 2 Living Room: moved from room 1 to 2",
+        "Room 3 Kitchen: moved from room 2 to 3",
+    ]
+
+
+def test_a_removal_is_not_a_move(with_parts):
+    draft, agent = with_parts["draft"], with_parts["agent"]
+    with_parts["rooms"][0].remove(by=agent)
+
+    assert part_lines(draft) == ["Room removed: Living Room"]
+
+
+def test_a_baseline_taken_before_parts_were_recorded_compares_none(with_parts):
+    """Snapshots written before parts were kept have no "parts": no error, no invented changes."""
+    draft = with_parts["draft"]
+    baseline = ReviewSnapshot.last_decision(draft)
+    old = {key: value for key, value in baseline.data.items() if key != "parts"}
+    ReviewSnapshot.objects.filter(pk=baseline.pk).update(data=old)
+
+    diff = changes_since_last_review(draft)
+
+    assert diff.baseline is not None and not diff
+    assert diff.parts.not_recorded and diff.parts.changes == []
+
+
+def test_the_review_page_lists_part_changes_with_links(with_parts, client):
+    draft, agent = with_parts["draft"], with_parts["agent"]
+    kitchen = with_parts["rooms"][1]
+    kitchen.edit(by=agent, **room("Kitchen", "Upper"))
+    draft.refresh_from_db()
+    draft.submit(by=agent)
+    client.force_login(ReviewSnapshot.last_decision(draft).taken_by)
+
+    from django.urls import reverse
+
+    body = client.get(reverse("drafts:draft_review", args=[draft.pk])).content.decode()
+
+    assert f'<a href="#review-part-{kitchen.pk}">Room 2 Kitchen: LevelOrFloor Main → Upper</a>' in body
+    assert f'id="review-part-{kitchen.pk}"' in body

@@ -265,7 +265,14 @@ def test_a_reviewer_comments_with_htmx_and_gets_the_thread_back(cast, kind, key)
 
 @pytest.mark.parametrize(
     ("kind", "key"),
-    [("field", "not_a_field"), ("photo", "999999"), ("document", "abc"), ("draft", "city")],
+    [
+        ("field", "not_a_field"),
+        # The editor's key of an MLS field, while the MLS's lists were never read: no such field.
+        ("field", "std-ListingContractDate"),
+        ("photo", "999999"),
+        ("document", "abc"),
+        ("draft", "city"),
+    ],
 )
 def test_comments_on_nothing_are_refused(cast, kind, key):
     draft = in_status(cast.draft, S.SUBMITTED)

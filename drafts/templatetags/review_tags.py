@@ -11,6 +11,8 @@ from django.db.models.functions import Coalesce
 
 from accounts.models import Notification, User
 
+from ..fields import PropertyType
+from ..layout import layout_for
 from ..models import Draft, DraftStatus, ReviewComment
 
 register = template.Library()
@@ -96,9 +98,16 @@ def comments_on(review, field_name: str) -> list[ReviewComment]:
 
 @register.filter
 def field_title(name: str) -> str:
-    """A draft field's label, from its name."""
+    """A draft field's label, from its name (the editor's key of an MLS field: the MLS's label,
+    read from the first property type whose layout has it; only such keys read the layouts)."""
     if name == "custom_fields":
         return "Custom fields"
+    if name.startswith(("std-", "cf-")):
+        for property_type in PropertyType.values:
+            layout = layout_for(property_type)
+            if layout is not None and name in layout.by_key:
+                return layout.by_key[name].label
+        return name.split("-", 1)[1].replace("-", " ").capitalize()
     try:
         label = str(Draft._meta.get_field(name).verbose_name)
     except FieldDoesNotExist:

@@ -228,3 +228,17 @@ def test_the_history_names_custom_fields_by_the_mls_label(mls_lists, agent, agen
     assert "<strong>Heating</strong>" in entry[:400]
     assert "<ins>Forced Air, Geothermal</ins>" in entry[:600]
     assert "Features: Heating" not in body
+
+
+def test_the_editors_list_of_commented_fields_names_mls_fields_by_label(
+    submitted, office_admin, agent_client
+):
+    submitted.add_review_comment(
+        by=office_admin, text="Which date?", target_kind="field", target_key="std-ListingContractDate"
+    )
+
+    editor = agent_client.get(reverse("drafts:draft_edit", args=[submitted.pk])).content.decode()
+
+    links = editor[editor.index('class="comment-field-links"') :]
+    links = links[: links.index("</ul>")]
+    assert ">Listing Date</a> (1)" in links and ">std-" not in links

@@ -21,6 +21,7 @@ from . import part_fields, review_media, rules
 from .fields import SECTIONS, PropertyType
 from .layout import Layout, MlsField
 from .models import Draft, ListingPart, ReviewSnapshot
+from .models.parts import NAMING_ATTRIBUTES
 
 # --- What changed since the last review ------------------------------------------------------
 
@@ -329,14 +330,16 @@ def _part_value(spec: Any, value: Any) -> str:
 
 
 def _part_title(part: dict, specs: list[Any]) -> str:
-    """What the review page calls a part: a room's first filled field in the MLS's order (by its
-    label), a link's name."""
+    """What a person calls a part: a link's name; a room's or unit's naming attribute (its name
+    or type), else its first filled field, by the list's label. Naming attributes first: the
+    order of the MLS's room fields is not kept everywhere (PostgreSQL's jsonb sorts keys)."""
     if part["kind"] in (ListingPart.Kind.TOUR, ListingPart.Kind.VIDEO):
         return part.get("name") or part.get("url") or part.get("branded_url") or "Untitled"
     values = part.get("fields") or {}
-    for spec in specs:
-        if values.get(spec.name) not in (None, "", []):
-            return _part_value(spec, values[spec.name])
+    by_name = {spec.name: spec for spec in specs}
+    for name in [*NAMING_ATTRIBUTES, *by_name]:
+        if values.get(name) not in (None, "", []):
+            return _part_value(by_name.get(name), values[name])
     return ListingPart(kind=part["kind"], fields=values, position=part.get("position", 0)).title
 
 

@@ -207,7 +207,11 @@ def _layout_sections(
         {
             "slug": "agents",
             "title": "Agents",
-            "fields": [review_field("co_list_agent", "Co-listing agent", _display(draft, "co_list_agent"))],
+            "fields": [
+                review_field(
+                    "co_list_agent", review.field_label("co_list_agent"), _display(draft, "co_list_agent")
+                )
+            ],
         }
     )
     shown = {*layout.by_key, "co_list_agent"}

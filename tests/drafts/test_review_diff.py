@@ -268,3 +268,24 @@ def test_the_review_page_lists_part_changes_with_links(with_parts, client):
 
     assert f'<a href="#review-part-{kitchen.pk}">Room 2 Kitchen: LevelOrFloor Main → Upper</a>' in body
     assert f'id="review-part-{kitchen.pk}"' in body
+
+
+def test_the_review_page_reads_a_baseline_without_parts(with_parts, client):
+    draft, agent = with_parts["draft"], with_parts["agent"]
+    baseline = ReviewSnapshot.last_decision(draft)
+    ReviewSnapshot.objects.filter(pk=baseline.pk).update(
+        data={key: value for key, value in baseline.data.items() if key != "parts"}
+    )
+    with_parts["rooms"][0].remove(by=agent)
+    draft.refresh_from_db()
+    draft.submit(by=agent)
+    client.force_login(baseline.taken_by)
+
+    from django.urls import reverse
+
+    response = client.get(reverse("drafts:draft_review", args=[draft.pk]))
+
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert "were not recorded at that decision" in body
+    assert "Room removed" not in body

@@ -89,7 +89,7 @@ class Copies:
     def __init__(self, mls_id: str | None = None) -> None:
         self.mls_id = settings.SPARK_MLS_ID if mls_id is None else mls_id
         self._payloads: dict[tuple[str, str], Any] = {
-            (row.service, row.key): row.payload
+            (row.service, row.key): in_key_order(row.payload, row.key_order)
             for row in MlsMetadata.objects.filter(mls_id=self.mls_id, payload__isnull=False)
         }
 
@@ -119,6 +119,27 @@ class Copies:
             value = str(entry["Value"])
             choices.append(Choice(value, str(entry.get("Name") or value).strip()))
         return tuple(choices)
+
+
+def key_order_of(results: Any) -> list[list[str]]:
+    """The keys of each result object, in the order the MLS sent them."""
+    if not isinstance(results, list):
+        return []
+    return [list(item) if isinstance(item, dict) else [] for item in results]
+
+
+def in_key_order(results: Any, order: Any) -> Any:
+    """`results` with each object's keys back in the MLS's order (kept by `key_order_of`)."""
+    if not isinstance(results, list) or not isinstance(order, list):
+        return results
+    ordered = []
+    for index, item in enumerate(results):
+        keys = order[index] if index < len(order) and isinstance(order[index], list) else []
+        if isinstance(item, dict) and keys:
+            rank = {key: position for position, key in enumerate(keys)}
+            item = dict(sorted(item.items(), key=lambda pair: rank.get(pair[0], len(rank))))
+        ordered.append(item)
+    return ordered
 
 
 def _custom_fields(copies: Copies) -> dict[str, tuple[str, dict[str, Any]]]:
@@ -269,11 +290,12 @@ class _Refresh:
         # New validators are kept even for the same content: else every later check is a full read.
         row.etag = result.validators.etag or ""
         row.last_modified = result.validators.last_modified or ""
-        if result.results == row.payload:
+        if result.results == row.payload and key_order_of(result.results) == row.key_order:
             row.save(update_fields=["checked_at", "etag", "last_modified"])
             self.report.unchanged += 1
             return
         row.payload = result.results
+        row.key_order = key_order_of(result.results)
         row.fetched_at = now
         row.save()
         self.report.changed += 1

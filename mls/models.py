@@ -621,6 +621,9 @@ class MlsMetadata(models.Model):
     service = models.CharField(max_length=30, choices=MetadataService.choices)
     key = models.CharField(max_length=200, blank=True)
     payload = models.JSONField(null=True, blank=True)
+    # The keys of each result object in the MLS's order (jsonb on PostgreSQL keeps no key order,
+    # and the order of the room and unit fields is the order the MLS shows them in).
+    key_order = models.JSONField(default=list, blank=True)
     # The validators of a conditional GET, as the MLS sent them (empty for other services).
     etag = models.CharField(max_length=200, blank=True)
     last_modified = models.CharField(max_length=100, blank=True)

@@ -192,3 +192,21 @@ def test_beat_refreshes_daily(settings):
     entry = settings.CELERY_BEAT_SCHEDULE["mls-refresh-metadata"]
     assert entry == {"task": "mls.refresh_metadata", "schedule": settings.MLS_METADATA_REFRESH_SECONDS}
     assert celery_app.tasks["mls.refresh_metadata"].name == "mls.refresh_metadata"
+
+
+def test_room_fields_keep_the_mls_order_on_every_database(sync_env):
+    """jsonb (PostgreSQL) sorts an object's keys; the room form lists the fields in the MLS's
+    order, so the refresh keeps that order beside the copy."""
+    assert not metadata.refresh().failed
+    row = MlsMetadata.objects.get(service=MetadataService.ROOM_FIELDS, key="")
+    assert row.key_order == [["RoomName", "LevelOrFloor", "Length", "Width", "Description", "RoomFeature"]]
+    assert [spec.name for spec in metadata.room_fields("A")] == row.key_order[0]
+    assert [spec.label for spec in metadata.room_fields("A")][:2] == ["Room Name", "Room Level"]
+
+
+def test_a_copy_made_before_the_key_order_was_kept_still_reads(db):
+    MlsMetadata.objects.create(
+        service=MetadataService.ROOM_FIELDS,
+        payload=[{"Width": {"Label": "Width", "MlsVisible": ["A"]}}],
+    )
+    assert [spec.name for spec in metadata.room_fields("A")] == ["Width"]

@@ -114,7 +114,9 @@ class PartRegion:
 def name_fields(message: str, labels: dict[str, str]) -> str:
     """The MLS's words with its attribute names ("LevelOrFloor") as people read them ("Room
     Level"), as the editor's form labels them."""
-    pattern = re.compile(r"\b(" + "|".join(re.escape(name) for name in sorted(labels, key=len, reverse=True)) + r")\b")
+    pattern = re.compile(
+        r"\b(" + "|".join(re.escape(name) for name in sorted(labels, key=len, reverse=True)) + r")\b"
+    )
     return pattern.sub(lambda match: labels[match.group(1)], message)
 
 

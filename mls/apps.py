@@ -7,9 +7,8 @@ class MlsConfig(AppConfig):
 
     def ready(self) -> None:
         # Imported here: the app registry must be ready before the models load.
-        from drafts import doorbell
+        from drafts import doorbell, part_state
         from drafts import layout as drafts_layout
-        from drafts import part_state
         from media_manager import views as media_views
 
         from . import checks, enqueue, metadata, part_states, tasks  # noqa: F401 (tasks: the Celery tasks)

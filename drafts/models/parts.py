@@ -78,7 +78,9 @@ def types_with_kind(kind: str) -> list[str]:
     order), for telling people why a draft's parts are not sent."""
     lists_read = part_fields.lists_read()
     return [
-        str(label) for value, label in PropertyType.choices if kind in part_kinds(value, lists_read=lists_read)
+        str(label)
+        for value, label in PropertyType.choices
+        if kind in part_kinds(value, lists_read=lists_read)
     ]
 
 

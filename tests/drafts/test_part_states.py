@@ -45,7 +45,8 @@ def confirm(part: ListingPart, **values) -> RemotePart:
 def synced(draft: Draft) -> None:
     draft.refresh_from_db()
     DraftSync.objects.update_or_create(
-        draft=draft, defaults=dict(state="synced", confirmed_seq=draft.change_seq, last_synced_at=timezone.now())
+        draft=draft,
+        defaults=dict(state="synced", confirmed_seq=draft.change_seq, last_synced_at=timezone.now()),
     )
 
 
@@ -105,9 +106,7 @@ def test_a_changed_part_waits_and_the_poll_stops_once_all_are_in_the_mls(agent_c
 
     # The push confirms it: the poll's answer swaps each state in place and stops polling.
     two.refresh_from_db()
-    RemotePart.objects.filter(local_id=two.pk).update(
-        content_sha256=record_hash(two.remote_records()[0][1])
-    )
+    RemotePart.objects.filter(local_id=two.pk).update(content_sha256=record_hash(two.remote_records()[0][1]))
     synced(draft)
     answer = agent_client.get(states_url(draft, "tour"), **htmx()).content.decode()
     assert f'id="part-state-{two.pk}" hx-swap-oob="true"' in answer
@@ -132,7 +131,9 @@ def test_a_refusal_shows_the_mls_words_next_to_the_part_naming_the_field(agent_c
 
     body = agent_client.get(edit_url(draft)).content.decode()
     assert state_of(body, room) == "refused"
-    assert "The MLS refused this:</strong> LevelOrFloor: &#x27;Attic&#x27; is not one of its list values" in body
+    assert (
+        "The MLS refused this:</strong> LevelOrFloor: &#x27;Attic&#x27; is not one of its list values" in body
+    )
     assert "Room 1 (Kitchen):" not in body  # the line itself says which room
     assert poll_trigger(body, "room") is None  # refused is settled: a person acts next
 

@@ -230,7 +230,9 @@ def test_the_editor_shows_a_refused_room_in_the_mls_words_until_its_fix_is_in_th
     body = client.get(reverse("drafts:draft_edit", args=[draft.pk])).content.decode()
     line = body[body.index(f'id="part-{attic.pk}"') :]
     line = line[: line.index("</li>")]
-    assert "The MLS refused this:</strong> Room Level: &#x27;Attic&#x27; is not one of its list values" in line
+    assert (
+        "The MLS refused this:</strong> Room Level: &#x27;Attic&#x27; is not one of its list values" in line
+    )
     assert "In the MLS" in body[body.index(f'id="part-{kitchen.pk}"') :].split("</li>")[0]
     assert 'id="parts-room-poll" hidden>' in body  # settled: nothing polls
 

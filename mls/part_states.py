@@ -14,9 +14,9 @@ from collections.abc import Sequence
 from drafts.models import Draft, ListingPart
 from drafts.part_state import REFUSED, SENDING, SYNCED, WAITING, PartState, PartStates
 
-from .models import RemotePart
+from .models import PROMOTION_OWNED, DraftSync, RemotePart
 from .part_records import record_hash
-from .templatetags.sync import badge_context
+from .templatetags.sync import POLLING
 
 # How often the editor's list looks again: while something is on its way, and while the
 # draft's push is due but not yet started.
@@ -53,15 +53,15 @@ def part_state(part: ListingPart, rows: Sequence[RemotePart], seq: int, *, under
 def part_states(draft: Draft, parts: Sequence[ListingPart], changed: bool) -> PartStates:
     """The states of `parts` (the draft's parts the MLS is sent). None for a draft the engine
     no longer pushes (in the trash, being published, live): its badge says where it is."""
-    badge = badge_context(draft)
-    if badge["state"] in ("removing", "trashed", "live", "publishing"):
+    if draft.deleted_at is not None or draft.status in PROMOTION_OWNED:
         return PartStates()
     rows: dict[int, list[RemotePart]] = {}
     for row in RemotePart.objects.filter(draft_id=draft.pk, local_id__in=[part.pk for part in parts]):
         if row.local_id is not None:
             rows.setdefault(row.local_id, []).append(row)
-    sync = getattr(draft, "sync", None)
+    sync: DraftSync | None = getattr(draft, "sync", None)  # None: the engine never saw it yet
     under_way = sync is not None and sync.lease_is_live
+    push_due = sync is None or sync.display_state(draft.change_seq) in POLLING
     states = {
         part.pk: part_state(part, rows.get(part.pk, ()), draft.change_seq, under_way=under_way)
         for part in parts
@@ -69,7 +69,7 @@ def part_states(draft: Draft, parts: Sequence[ListingPart], changed: bool) -> Pa
     on_the_way = [state for state in states.values() if not state.settled]
     if any(state.state == SENDING for state in on_the_way):
         poll = POLL_SENDING_SECONDS
-    elif on_the_way and (changed or badge["poll"]):
+    elif on_the_way and (changed or push_due):
         poll = POLL_DUE_SECONDS
     else:
         poll = 0

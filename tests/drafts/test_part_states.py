@@ -6,6 +6,7 @@ sandbox, units taken out of the MLS) is in tests/mls/test_sync_parts.py."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 import pytest
@@ -203,3 +204,21 @@ def test_the_poll_needs_login_and_the_draft_and_answers_htmx_only(client, draft,
     plain = client.get(url)
     assert plain.status_code == 302 and plain["Location"].endswith("#parts-tour")
     assert client.post(url, **htmx()).status_code == 405
+
+
+def test_a_part_not_yet_in_the_mls_is_sending_while_the_push_is_under_way(agent_client, draft, tours):
+    one, _two = tours
+    DraftSync.objects.update_or_create(
+        draft=draft,
+        defaults=dict(lease_owner="host:1:abc", lease_expires_at=timezone.now() + dt.timedelta(minutes=1)),
+    )
+    body = agent_client.get(edit_url(draft)).content.decode()
+    assert state_of(body, one) == "sending"
+    assert poll_trigger(body, "tour") == "every 3s"
+
+
+def test_a_draft_in_the_trash_shows_no_part_states(agent_client, draft, tours, agent):
+    draft.move_to_trash(by=agent)
+    body = agent_client.get(edit_url(draft)).content.decode()
+    assert 'class="part-state part-state-' not in body
+    assert 'hx-trigger="every' not in body[body.index('id="parts-tour"') :]

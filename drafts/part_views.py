@@ -8,7 +8,9 @@ on its own page when it was refused.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
@@ -21,19 +23,33 @@ from django_htmx.http import trigger_client_event
 
 from accounts.http import AuthenticatedRequest
 
-from . import part_fields
+from . import part_fields, part_state
 from .access import get_draft_for
 from .models import Draft, ListingPart
-from .models.parts import LINK_VALUES, part_kinds
+from .models.parts import LINK_VALUES, part_kinds, types_with_kind
 from .part_forms import FIELDS_NOT_READ, PartFieldsForm, PartLinkForm
 
 TITLES = {"room": "Rooms", "unit": "Units", "tour": "Virtual tours", "video": "Videos"}
 PartForm = PartFieldsForm | PartLinkForm
 
 
+class SharedStates:
+    """Where a draft's parts stand with the MLS (drafts/part_state.py), read once for every
+    region of a page and only when a region shows them (the review page never does)."""
+
+    def __init__(self, draft: Draft, parts: list[ListingPart], *, changed: bool = False) -> None:
+        self.draft, self.parts, self.changed = draft, parts, changed
+
+    @cached_property
+    def states(self) -> part_state.PartStates:
+        return part_state.read(self.draft, self.parts, changed=self.changed)
+
+
 @dataclass
 class PartRegion:
-    """One kind's list in the editor, with its add form and the part being edited, if any."""
+    """One kind's list in the editor, with its add form and the part being edited, if any.
+    `sent` is False for parts the MLS is not sent (units left on a draft no longer multi
+    family), with `unsent_notice` saying why."""
 
     draft: Draft
     kind: str
@@ -46,10 +62,41 @@ class PartRegion:
     edit_form: PartForm | None = None
     notice: str = ""
     not_read: str = ""
+    sent: bool = True
+    unsent_notice: str = ""
+    shared_states: SharedStates | None = None
 
     @property
     def title(self) -> str:
         return TITLES[self.kind]
+
+    @cached_property
+    def states(self) -> dict[int, part_state.PartState]:
+        """Part id -> where it stands with the MLS (the refusal's field names in the MLS's
+        labels); nothing for parts it is not sent."""
+        if not self.sent or self.shared_states is None:
+            return {}
+        read = self.shared_states.states
+        labels = {spec.name: spec.label for spec in self.specs if spec.label and spec.label != spec.name}
+        found = {}
+        for part in self.parts:
+            state = read.of(part.pk)
+            if state is not None and state.message and labels:
+                state = part_state.PartState(state.state, name_fields(state.message, labels))
+            if state is not None:
+                found[part.pk] = state
+        return found
+
+    @property
+    def lines(self) -> list[tuple[ListingPart, part_state.PartState | None]]:
+        return [(part, self.states.get(part.pk)) for part in self.parts]
+
+    @property
+    def poll_seconds(self) -> int:
+        """How often the region's states look again: 0 once this kind's parts are settled."""
+        if self.shared_states is None or all(state.settled for state in self.states.values()):
+            return 0
+        return self.shared_states.states.poll_seconds
 
     @property
     def noun(self) -> str:
@@ -62,6 +109,33 @@ class PartRegion:
     @property
     def dom_id(self) -> str:
         return f"parts-{self.kind}"
+
+
+def name_fields(message: str, labels: dict[str, str]) -> str:
+    """The MLS's words with its attribute names ("LevelOrFloor") as people read them ("Room
+    Level"), as the editor's form labels them."""
+    pattern = re.compile(
+        r"\b(" + "|".join(re.escape(name) for name in sorted(labels, key=len, reverse=True)) + r")\b"
+    )
+    return pattern.sub(lambda match: labels[match.group(1)], message)
+
+
+def unsent_notice(draft: Draft, kind: str, count: int) -> str:
+    """Why a draft's parts of `kind` are not sent: "Units are only for Multi Family listings:
+    these 2 units will not be sent to the MLS while this is Residential." """
+    types = types_with_kind(kind)
+    noun = ListingPart.Kind(kind).label.lower()
+    plural = TITLES[kind]
+    these = f"these {count} {noun}s" if count != 1 else f"this {noun}"
+    where = f"only for {_join(types)} listings" if types else "not taken by the MLS for any listing"
+    return (
+        f"{plural} are {where}: {these} will not be sent to the MLS while this is "
+        f"{draft.get_property_type_display()}. Change the property type back, or remove them."
+    )
+
+
+def _join(words: list[str]) -> str:
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
 
 
 def _specs(draft: Draft, kind: str, *, lists_read: bool) -> list[Any]:
@@ -121,10 +195,13 @@ def part_region(
     parts: list[ListingPart] | None = None,
     lists_read: bool | None = None,
     specs: list[Any] | None = None,
-    can_add: bool | None = None,
+    kinds: list[str] | None = None,
+    shared_states: SharedStates | None = None,
+    changed: bool = False,
 ) -> PartRegion:
-    """One kind's region. `parts`, `lists_read` and `specs` save their queries when the caller
-    read them already (`part_regions`)."""
+    """One kind's region. `parts`, `lists_read`, `specs`, `kinds` (what the draft's property
+    type has: `part_kinds`) and `shared_states` save their queries when the caller read them
+    already (`part_regions`); `changed`: this request changed the draft."""
     if parts is None:
         parts = list(draft.parts.filter(kind=kind).order_by("position", "pk"))
     is_fielded = kind in (ListingPart.Kind.ROOM, ListingPart.Kind.UNIT)
@@ -132,45 +209,65 @@ def part_region(
         lists_read = part_fields.lists_read()
     if specs is None:
         specs = _specs(draft, kind, lists_read=bool(lists_read)) if is_fielded else []
+    if kinds is None:
+        # Tours and videos go with every property type: no need to ask the MLS's lists.
+        kinds = (
+            part_kinds(
+                draft.property_type,
+                lists_read=lists_read,
+                room_fields=specs if kind == ListingPart.Kind.ROOM else None,
+                unit_fields=specs if kind == ListingPart.Kind.UNIT else None,
+            )
+            if is_fielded
+            else [kind]
+        )
     region = PartRegion(
         draft=draft, kind=kind, parts=[_present(part, specs) for part in parts], can_edit=can_edit
     )
     region.specs = specs
-    if is_fielded and not specs:
+    region.sent = kind in kinds
+    if not region.sent and parts:
+        region.unsent_notice = unsent_notice(draft, kind, len(parts))
+    if region.sent:
+        region.shared_states = shared_states or SharedStates(draft, region.parts, changed=changed)
+    if is_fielded and not specs and region.sent:
         region.not_read = (
             FIELDS_NOT_READ
             if not lists_read
             else f"The MLS has no {region.noun} fields for this property type."
         )
-    if can_add is None:
-        # Units come and go with the property type; units a draft still holds can be removed.
-        can_add = kind != ListingPart.Kind.UNIT or kind in part_kinds(
-            draft.property_type, lists_read=lists_read, unit_fields=specs
-        )
-    if can_edit and can_add and not region.not_read:
+    # Units and rooms come and go with the property type; those a draft still holds can be
+    # edited and removed, not added.
+    if can_edit and region.sent and not region.not_read:
         region.add_form = new_form(draft, kind, specs)
     return region
 
 
 def part_regions(draft: Draft, *, can_edit: bool) -> dict[str, PartRegion]:
     """Every kind's region for the editor (units only where the property type has them, or the
-    draft still holds some): one query for the parts, and while the MLS's lists were read, one
-    for each of its room and unit field lists."""
+    draft still holds some): one query for the parts, while the MLS's lists were read one for
+    each of its room and unit field lists, and, once a region shows where its parts stand with
+    the MLS, one for that (for every region)."""
     lists_read = part_fields.lists_read()
     specs = {kind: _specs(draft, kind, lists_read=lists_read) for kind in ("room", "unit")}
-    kinds = part_kinds(draft.property_type, lists_read=lists_read, unit_fields=specs["unit"])
+    kinds = part_kinds(
+        draft.property_type, lists_read=lists_read, unit_fields=specs["unit"], room_fields=specs["room"]
+    )
     by_kind: dict[str, list[ListingPart]] = {kind: [] for kind in ListingPart.Kind.values}
     for part in draft.parts.order_by("kind", "position", "pk"):
         by_kind[part.kind].append(part)
+    sent = [part for kind in kinds for part in by_kind[kind]]
+    shared = SharedStates(draft, sent)
     return {
         kind: part_region(
             draft,
             kind,
             can_edit=can_edit,
-            can_add=kind in kinds,
+            kinds=kinds,
             parts=by_kind[kind],
             lists_read=lists_read,
             specs=specs.get(kind, []),
+            shared_states=shared,
         )
         for kind in ListingPart.Kind.values
         if kind in kinds or by_kind[kind]
@@ -252,7 +349,7 @@ def part_create(request: AuthenticatedRequest, pk: int, kind: str) -> HttpRespon
     except ValidationError as error:
         region.notice = " ".join(error.messages)
         return _region_response(request, region, status=422)
-    region = part_region(draft, kind, can_edit=True)
+    region = part_region(draft, kind, can_edit=True, changed=True)
     region.notice = f"Added {part.kind_label} {part.title}."
     return _region_response(request, region)
 
@@ -278,7 +375,7 @@ def part_edit(request: AuthenticatedRequest, pk: int, part_id: int) -> HttpRespo
         return _region_response(request, region, status=422)
     values = form.values(part) if isinstance(form, PartFieldsForm) else form.values()
     changed = part.edit(by=request.user, **values)
-    region = part_region(draft, part.kind, can_edit=True)
+    region = part_region(draft, part.kind, can_edit=True, changed=changed)
     region.notice = f"Saved {part.kind_label} {part.title}." if changed else "Nothing changed."
     return _region_response(request, region)
 
@@ -289,7 +386,7 @@ def part_delete(request: AuthenticatedRequest, pk: int, part_id: int) -> HttpRes
     draft = get_draft_for(request.user, pk, write=True)
     part = _part(draft, part_id)
     part.remove(by=request.user)
-    region = part_region(draft, part.kind, can_edit=True)
+    region = part_region(draft, part.kind, can_edit=True, changed=True)
     region.notice = f"Removed {part.kind_label} {part.title}."
     return _region_response(request, region)
 
@@ -301,12 +398,12 @@ def part_move(request: AuthenticatedRequest, pk: int, part_id: int) -> HttpRespo
     draft = get_draft_for(request.user, pk, write=True)
     part = _part(draft, part_id)
     try:
-        part.move(request.POST.get("direction", ""), by=request.user)
+        moved = part.move(request.POST.get("direction", ""), by=request.user)
     except ValidationError as error:
         region = part_region(draft, part.kind, can_edit=True)
         region.notice = " ".join(error.messages)
         return _region_response(request, region, status=422)
-    region = part_region(draft, part.kind, can_edit=True)
+    region = part_region(draft, part.kind, can_edit=True, changed=moved)
     return _region_response(request, region)
 
 
@@ -317,9 +414,28 @@ def part_reorder(request: AuthenticatedRequest, pk: int, kind: str) -> HttpRespo
     draft = get_draft_for(request.user, pk, write=True)
     _kind(kind)
     try:
-        ListingPart.objects.reorder(draft, kind, request.POST.getlist("order"), by=request.user)
+        moved = ListingPart.objects.reorder(draft, kind, request.POST.getlist("order"), by=request.user)
     except ValidationError as error:
         region = part_region(draft, kind, can_edit=True)
         region.notice = " ".join(error.messages)
         return _region_response(request, region, status=409)
-    return _region_response(request, part_region(draft, kind, can_edit=True))
+    return _region_response(request, part_region(draft, kind, can_edit=True, changed=moved))
+
+
+@login_required
+@require_GET
+def part_states(request: AuthenticatedRequest, pk: int, kind: str) -> HttpResponse:
+    """Where the kind's parts stand with the MLS, for the region's poll: its poller and each
+    part's state, each swapped in place (htmx out of band), so a form being filled in is left
+    alone. The poller stops once they are settled."""
+    draft = get_draft_for(request.user, pk, include_trash=True)
+    _kind(kind)
+    if not request.htmx:
+        return redirect(_editor_url(draft, kind))
+    parts = list(draft.parts.filter(kind=kind).order_by("position", "pk"))
+    region = PartRegion(draft=draft, kind=kind, parts=parts, can_edit=draft.is_editable)
+    region.shared_states = SharedStates(draft, parts)
+    if any(state.message for state in region.shared_states.states.by_part.values()):
+        # The MLS's words name its attributes: their labels are read only when there are words.
+        region.specs = _specs(draft, kind, lists_read=part_fields.lists_read())
+    return render(request, "drafts/parts.html#part_states", {"region": region})

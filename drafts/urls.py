@@ -18,6 +18,7 @@ urlpatterns = [
     path("<int:pk>/parts/<str:kind>/", part_views.part_list, name="part_list"),
     path("<int:pk>/parts/<str:kind>/new/", part_views.part_create, name="part_create"),
     path("<int:pk>/parts/<str:kind>/reorder/", part_views.part_reorder, name="part_reorder"),
+    path("<int:pk>/parts/<str:kind>/states/", part_views.part_states, name="part_states"),
     path("<int:pk>/part/<int:part_id>/edit/", part_views.part_edit, name="part_edit"),
     path("<int:pk>/part/<int:part_id>/delete/", part_views.part_delete, name="part_delete"),
     path("<int:pk>/part/<int:part_id>/move/", part_views.part_move, name="part_move"),

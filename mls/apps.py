@@ -7,11 +7,11 @@ class MlsConfig(AppConfig):
 
     def ready(self) -> None:
         # Imported here: the app registry must be ready before the models load.
-        from drafts import doorbell
+        from drafts import doorbell, part_state
         from drafts import layout as drafts_layout
         from media_manager import views as media_views
 
-        from . import checks, enqueue, metadata, tasks  # noqa: F401 (tasks: registers the Celery tasks)
+        from . import checks, enqueue, metadata, part_states, tasks  # noqa: F401 (tasks: the Celery tasks)
         from .models import listen_open_houses
         from .templatetags.sync import media_sync_context
 
@@ -22,6 +22,7 @@ class MlsConfig(AppConfig):
         drafts_layout.provide(metadata)
         _provide_part_fields()
         media_views.provide_sync_context(media_sync_context)
+        part_state.provide(part_states.part_states)
 
 
 def _provide_part_fields() -> None:

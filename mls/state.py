@@ -20,6 +20,7 @@ from django.core.files.storage import default_storage
 from django.utils import timezone
 
 from drafts.models import Draft, ListingPart
+from drafts.models.parts import FIELDED_KINDS, sent_to_mls
 from media_manager.models import Document, Photo, ProcessingState
 from spark.client import ListingRef
 
@@ -99,7 +100,7 @@ def local_state(draft: Draft, previous: planner.LocalState | None = None) -> pla
         fields=draft.spark_fields(),
         photos=photos,
         documents=documents,
-        parts=local_parts(draft.pk),
+        parts=local_parts(draft.pk, draft.property_type),
     )
 
 
@@ -110,18 +111,25 @@ def part_label(part: ListingPart, number: int) -> str:
     return f"{head} ({title})" if title and title != f"#{part.position + 1}" else head
 
 
-def local_parts(draft_id: int) -> dict[str, tuple[planner.LocalPart, ...]]:
+def local_parts(draft_id: int, property_type: str | None = None) -> dict[str, tuple[planner.LocalPart, ...]]:
     """The draft's rooms, units, tours and videos as the remote should hold them, per kind in
-    local order, each with its records (`ListingPart.remote_records()`) and their hashes."""
+    local order, each with its records (`ListingPart.remote_records()`) and their hashes.
+
+    Only the kinds the draft's property type has (`sent_to_mls`): units left on a draft that is
+    no longer multi family stay in the draft but not in the MLS (removed there if they were).
+    `property_type` is read when the caller has not and there are rooms or units to judge."""
+    parts = list(ListingPart.objects.filter(draft_id=draft_id).order_by("kind", "position", "pk"))
+    if property_type is None and any(part.kind in FIELDED_KINDS for part in parts):
+        property_type = Draft.objects.values_list("property_type", flat=True).get(pk=draft_id)
     by_kind: dict[str, list[planner.LocalPart]] = {kind: [] for kind in PART_KINDS}
-    for part in ListingPart.objects.filter(draft_id=draft_id).order_by("kind", "position", "pk"):
+    for part in sent_to_mls(parts, property_type or ""):
         number = len(by_kind[part.kind]) + 1
         records = tuple(
             planner.LocalPartRecord(variant, attributes, record_hash(attributes))
             for variant, attributes in part.remote_records()
         )
         by_kind[part.kind].append(planner.LocalPart(part.kind, part.pk, part_label(part, number), records))
-    return {kind: tuple(parts) for kind, parts in by_kind.items() if parts}
+    return {kind: tuple(found) for kind, found in by_kind.items() if found}
 
 
 def mirror_state(

@@ -13,7 +13,7 @@ videos hold a link: the unbranded one, and optionally a branded one the MLS pair
 from __future__ import annotations
 
 import html
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
@@ -40,27 +40,58 @@ UNBRANDED, BRANDED = "unbranded", "branded"
 # What a tour or video may change; rooms and units change `fields`.
 LINK_VALUES = ("name", "url", "branded_url", "caption", "privacy")
 MOVES = ("earlier", "later", "first", "last")
+# Kinds the MLS describes with fields of its own, per property type.
+FIELDED_KINDS = ("room", "unit")
 # A room's or unit's attributes that name it, as Spark's and common MLSs' metadata spell them.
 NAMING_ATTRIBUTES = ("RoomName", "RoomType", "Name", "unit_nbr", "UnitNumber", "UnitType")
 
 
 def part_kinds(
-    property_type: str, *, lists_read: bool | None = None, unit_fields: Sequence[Any] | None = None
+    property_type: str,
+    *,
+    lists_read: bool | None = None,
+    unit_fields: Sequence[Any] | None = None,
+    room_fields: Sequence[Any] | None = None,
 ) -> list[str]:
-    """The kinds of part a draft of `property_type` may have: units only where the MLS shows its
-    unit fields (multi family), or for multi family while the MLS's lists were never read.
-    A caller that read `lists_read` and `unit_fields` already passes them (no query then)."""
-    kinds = ["room"]
+    """The kinds of part a draft of `property_type` may have, and the only ones the MLS is sent:
+    rooms and units only where the MLS shows their fields for the type (units: multi family),
+    or, while the MLS's lists were never read, rooms always and units for multi family.
+    A caller that read `lists_read` and the fields already passes them (no query then).
+
+    Parts of another kind a draft still holds (its type changed) stay in the draft, unsent:
+    the sync engine leaves them out of what the MLS should show (mls/state.py `local_parts`)."""
     if lists_read is None:
         lists_read = part_fields.lists_read()
-    if lists_read:
-        if unit_fields is None:
-            unit_fields = part_fields.unit_fields(property_type)
-        if unit_fields:
-            kinds.append("unit")
-    elif property_type == PropertyType.MULTI_FAMILY:
-        kinds.append("unit")
+    if not lists_read:
+        kinds = ["room", "unit"] if property_type == PropertyType.MULTI_FAMILY else ["room"]
+        return [*kinds, "tour", "video"]
+    if room_fields is None:
+        room_fields = part_fields.room_fields(property_type)
+    if unit_fields is None:
+        unit_fields = part_fields.unit_fields(property_type)
+    kinds = [kind for kind, fields in (("room", room_fields), ("unit", unit_fields)) if fields]
     return [*kinds, "tour", "video"]
+
+
+def types_with_kind(kind: str) -> list[str]:
+    """The property types whose drafts may have parts of `kind` (their names, in the MLS's
+    order), for telling people why a draft's parts are not sent."""
+    lists_read = part_fields.lists_read()
+    return [
+        str(label)
+        for value, label in PropertyType.choices
+        if kind in part_kinds(value, lists_read=lists_read)
+    ]
+
+
+def sent_to_mls(parts: Iterable[ListingPart], property_type: str) -> list[ListingPart]:
+    """The `parts` the MLS is sent for a draft of `property_type` (`part_kinds`): the MLS's
+    lists are consulted only when there are rooms or units to judge."""
+    parts = list(parts)
+    if not any(part.kind in FIELDED_KINDS for part in parts):
+        return parts
+    kinds = part_kinds(property_type)
+    return [part for part in parts if part.kind in kinds]
 
 
 @contextmanager
@@ -78,6 +109,8 @@ def _changing_parts(draft: Draft, by: User, note: str) -> Iterator[Draft]:
         DraftEvent.record(locked, by, DraftEvent.Kind.PART, note=note)
     draft.status, draft.version = locked.status, locked.version
     draft.updated_by, draft.updated_at = locked.updated_by, locked.updated_at
+    # What is shown next (each part's place in the MLS) must know the draft moved on.
+    draft.change_seq = type(draft).objects.values_list("change_seq", flat=True).get(pk=draft.pk)
 
 
 class ListingPartQuerySet(models.QuerySet["ListingPart"]):

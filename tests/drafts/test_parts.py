@@ -395,8 +395,9 @@ def test_a_kinds_region_reads_a_fixed_number_of_queries(
         ListingPart.objects.add(draft, "tour", by=agent, name=name, url=TOUR_LINK)
     url = reverse("drafts:part_list", args=[draft.pk, "tour"])
     agent_client.get(url, **htmx())  # the session is read once before counting
-    # The session, the user, the draft (with its office, agents and sync state), its tours.
-    with django_assert_num_queries(4):
+    # The session, the user, the draft (with its office, agents and sync state), its tours,
+    # the MLS's records of them (where each stands).
+    with django_assert_num_queries(5):
         response = agent_client.get(url, **htmx())
     assert response.content.decode().count('class="part-item') == 3
 

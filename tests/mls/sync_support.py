@@ -19,6 +19,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from drafts.models import Draft, ListingPart
+from drafts.models.parts import sent_to_mls
 from media_manager.models import Document, Photo
 from mls import enqueue, push
 from mls.models import DraftSync
@@ -92,7 +93,9 @@ def reorder_parts(draft: Draft, kind: str, order: list[ListingPart]) -> None:
 def local_parts_view(draft: Draft) -> dict[str, list[Any]]:
     """Per kind, the records the remote should hold for the draft's parts, in order."""
     view: dict[str, list[Any]] = {kind: [] for kind in PART_COLLECTIONS}
-    for part in ListingPart.objects.filter(draft=draft).order_by("kind", "position", "pk"):
+    parts = ListingPart.objects.filter(draft=draft).order_by("kind", "position", "pk")
+    # Units left on a draft that is no longer multi family stay out of the MLS.
+    for part in sent_to_mls(parts, draft.property_type):
         for _variant, attributes in part.remote_records():
             view[part.kind].append(part_view(part.kind, attributes))
     return view

@@ -68,3 +68,15 @@ def test_a_refused_part_fails_the_job_naming_it(sync_env, with_parts, reviewer):
     assert job.error_message.startswith("The MLS refused Room 3 (Garage): "), job.error_message
     # The parts before it are on the live listing, once; a retry would resume from there.
     assert PromotionPart.objects.filter(promotion=job, kind="room").exclude(remote_id="").count() == 2
+
+
+def test_a_unit_left_on_a_residential_draft_is_not_published(sync_env, with_parts, reviewer):  # noqa: F811
+    # Added while the draft was multi family, kept after its type changed: not the MLS's.
+    add_part(with_parts, "unit", fields={"unit_nbr": "Studio"})
+    drain(with_parts)
+    publishing.start(with_parts, by=reviewer)
+    assert publish(with_parts)[-1] == "live", Promotion.objects.get(pk=with_parts.pk).error_message
+    listing = assert_live_equals_draft(sync_env, with_parts)
+    assert not listing.get("Units")
+    assert_parts_in_sync(listing, with_parts)
+    assert sync_env.count("units.create") == 0

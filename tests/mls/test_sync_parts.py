@@ -6,9 +6,11 @@ trash and a restore."""
 from __future__ import annotations
 
 import pytest
+from django.db import transaction
+from django.urls import reverse
 
-from drafts.models import ListingPart
-from mls import push
+from drafts.models import Draft, ListingPart
+from mls import metadata, push
 from mls.models import DraftSync, RemotePart, SyncState
 from tests.factories import DraftFactory
 from tests.mls.sync_support import (
@@ -162,3 +164,88 @@ def test_a_multi_family_draft_carries_its_units(sync_env, agent):
     assert sync_env.count("units.create") == 2
     assert sync_env.count("units.update") == 1
     assert sync_env.count("units.reorder") == 1
+
+
+def change_type(draft, property_type: str, sub_type: str) -> None:
+    """The property type changed in the editor (the draft marked changed with it)."""
+    with transaction.atomic():
+        Draft.objects.filter(pk=draft.pk).update(property_type=property_type, property_sub_type=sub_type)
+        draft.mark_changed()
+    draft.refresh_from_db()
+
+
+def test_units_leave_the_mls_while_the_draft_is_not_multi_family_and_come_back_with_it(sync_env, agent):
+    draft = DraftFactory(list_agent=agent, property_type="B", property_sub_type="DU")
+    add_part(draft, "unit", fields={"unit_nbr": "Studio", "ActualRent": "800"})
+    add_part(draft, "unit", fields={"unit_nbr": "1 Bedroom", "ActualRent": "950"})
+    add_part(draft, "room", fields={"RoomName": "Kitchen"})
+    assert drain(draft)[-1] == push.Outcome.SYNCED
+    assert len(sync_env.remote(draft)["Units"]) == 2
+
+    change_type(draft, "A", "SF")
+    assert drain(draft)[-1] == push.Outcome.SYNCED
+    listing = sync_env.remote(draft)
+    assert not listing.get("Units")
+    assert sync_env.count("units.delete") == 2
+    assert not RemotePart.objects.filter(draft=draft, kind="unit").exists()
+    # The draft keeps them, the room stays in the MLS, and a push finds nothing more to do.
+    assert ListingPart.objects.filter(draft=draft, kind="unit").count() == 2
+    assert [record["Fields"]["RoomName"] for record in listing["Rooms"]] == ["Kitchen"]
+    assert_in_sync(sync_env, draft)
+
+    change_type(draft, "B", "DU")
+    assert drain(draft)[-1] == push.Outcome.SYNCED
+    assert len(sync_env.remote(draft)["Units"]) == 2
+    assert sync_env.count("units.create") == 4
+    assert_in_sync(sync_env, draft)
+
+
+def test_rooms_leave_the_mls_on_a_type_without_room_fields(sync_env, agent):
+    assert metadata.refresh().failed == []  # the MLS's lists say which types have rooms
+    draft = DraftFactory(list_agent=agent)
+    add_part(draft, "room", fields={"RoomName": "Kitchen"})
+    add_part(draft, "tour", name="Walk", url="https://tours.example/3")
+    assert drain(draft)[-1] == push.Outcome.SYNCED
+    assert len(sync_env.remote(draft)["Rooms"]) == 1
+
+    change_type(draft, "C", "")  # land: the MLS shows no room fields for it
+    drain(draft)
+    listing = sync_env.remote(draft)
+    assert not listing.get("Rooms") and len(listing["VirtualTours"]) == 1
+    assert not RemotePart.objects.filter(draft=draft, kind="room").exists()
+    assert ListingPart.objects.filter(draft=draft, kind="room").count() == 1
+
+
+def test_the_editor_shows_a_refused_room_in_the_mls_words_until_its_fix_is_in_the_mls(
+    sync_env, agent, client
+):
+    assert metadata.refresh().failed == []  # the editor names the fields as the MLS labels them
+    draft = DraftFactory(list_agent=agent)
+    kitchen = add_part(draft, "room", fields={"RoomName": "Kitchen", "LevelOrFloor": "Main"})
+    # A value outside the MLS's list (the form would refuse it; an older copy of the list did not).
+    attic = add_part(draft, "room", fields={"RoomName": "Bedroom", "LevelOrFloor": "Attic"})
+    assert drain(draft)[-1] == push.Outcome.FAILED
+    client.force_login(agent)
+
+    body = client.get(reverse("drafts:draft_edit", args=[draft.pk])).content.decode()
+    line = body[body.index(f'id="part-{attic.pk}"') :]
+    line = line[: line.index("</li>")]
+    assert (
+        "The MLS refused this:</strong> Room Level: &#x27;Attic&#x27; is not one of its list values" in line
+    )
+    assert "In the MLS" in body[body.index(f'id="part-{kitchen.pk}"') :].split("</li>")[0]
+    assert 'id="parts-room-poll" hidden>' in body  # settled: nothing polls
+
+    fixed = client.post(
+        reverse("drafts:part_edit", args=[draft.pk, attic.pk]),
+        {f"part{attic.pk}-RoomName": "Bedroom", f"part{attic.pk}-LevelOrFloor": "Upper"},
+        HTTP_HX_REQUEST="true",
+    ).content.decode()
+    assert "The MLS refused this" not in fixed and f'id="part-state-{attic.pk}"' in fixed
+    assert "Waiting" in fixed and 'hx-trigger="every' in fixed
+    draft.refresh_from_db()
+    assert drain(draft)[-1] == push.Outcome.SYNCED
+    answer = client.get(
+        reverse("drafts:part_states", args=[draft.pk, "room"]), HTTP_HX_REQUEST="true"
+    ).content.decode()
+    assert answer.count("In the MLS") == 2 and "hx-trigger" not in answer

@@ -234,6 +234,36 @@ def listing_rules(property_type: str, *, mls_id: str | None = None) -> list[dict
     return [rule for rule in results if isinstance(rule, dict)]
 
 
+# Read-back fields that are the MLS's bookkeeping, not the listing: left off its page.
+BOOKKEEPING_FIELDS = frozenset(
+    {"ListingKey", "MlsId", "ListAgentId", "ModificationTimestamp", "UnparsedFirstLineAddress"}
+)
+MASKED_VALUE = "********"
+
+
+def readable_fields(
+    fields: dict[str, Any], property_type: str, *, mls_id: str | None = None
+) -> list[tuple[str, str]]:
+    """A listing's read-back fields as people read them: (the MLS's label, the value, by its
+    list name where the field has a list). Bookkeeping, masked and empty values are left out."""
+    copies = Copies(mls_id)
+    described = copies.keyed(MetadataService.STANDARD_FIELDS)
+    rows = []
+    for name, value in fields.items():
+        if name in BOOKKEEPING_FIELDS or value in (None, "", MASKED_VALUE) or isinstance(value, list | dict):
+            continue
+        about = described.get(name)
+        label = str(about.get("Label") or name) if isinstance(about, dict) else name
+        names = {
+            choice.value: choice.label
+            for choice in copies.field_list(MetadataService.STANDARD_FIELD, name, property_type)
+        }
+        if name == "PropertyType":
+            names = {kind.code: kind.name for kind in property_types(mls_id=mls_id)}
+        rows.append((label, names.get(str(value), str(value))))
+    return rows
+
+
 # --- Reading the MLS -------------------------------------------------------------------------
 
 # Services Spark answers conditionally (docs/spark-protocol.md#conditional-requests).

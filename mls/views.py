@@ -271,9 +271,9 @@ def _render_live_listing(
         **_open_houses_context(request, draft, **extra),
         "listing": listing,
         "fields": fields,
-        "field_rows": [
-            (name, value) for name, value in fields.items() if not isinstance(value, (list, dict))
-        ],
+        "field_rows": metadata.readable_fields(
+            fields, str(fields.get("PropertyType") or draft.property_type)
+        ),
         "photos": photos,
         "documents": sorted(documents, key=lambda d: d.get("Order") or 0),
         "rooms": _labelled(_expansion(listing, "Rooms")),

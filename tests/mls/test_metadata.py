@@ -210,3 +210,26 @@ def test_a_copy_made_before_the_key_order_was_kept_still_reads(db):
         payload=[{"Width": {"Label": "Width", "MlsVisible": ["A"]}}],
     )
     assert [spec.name for spec in metadata.room_fields("A")] == ["Width"]
+
+
+def test_a_live_listing_reads_in_the_mls_words(sync_env):
+    """The live listing page: the MLS's labels, list values by name, no bookkeeping or masks."""
+    assert not metadata.refresh().failed
+    rows = dict(
+        metadata.readable_fields(
+            {
+                "ListingKey": "20261207011249341139000000",
+                "PropertyType": "A",
+                "PropertySubType": "SF",
+                "StateOrProvince": "ND",
+                "PrivateRemarks": "********",
+                "City": "Fargo",
+                "BedsTotal": 3,
+            },
+            "A",
+        )
+    )
+    assert "ListingKey" not in rows and "PrivateRemarks" not in rows
+    assert "Single Family" in rows.values() and "North Dakota" in rows.values()
+    assert "Residential" in rows.values() and "Fargo" in rows.values()
+    assert rows["Property Sub-Type"] == "Single Family" and rows["State"] == "North Dakota"

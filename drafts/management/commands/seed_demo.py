@@ -300,6 +300,12 @@ DRAFTS = [
             "public_remarks": REMARKS,
         },
         status=DraftStatus.LIVE,
+        parts=[
+            _room("Kitchen", "Main", "16", "13", RoomFeature=["Hardwood Floor"]),
+            _room("Family Room", "Main", "20", "16", RoomFeature=["Fireplace", "Vaulted Ceiling"]),
+            _room("Primary Bedroom", "Upper", "17", "14", RoomFeature=["Walk-in Closet", "Private Bath"]),
+            ("tour", {"name": "Virtual open house", "url": "https://my.matterport.com/show/?m=zEWsxhZpGba"}),
+        ],
     ),
     DemoDraft(
         "dana.agent",
@@ -447,6 +453,9 @@ class Command(BaseCommand):
                 name, new_value, by=agent, seen_version=draft.version, seen_value=getattr(draft, name)
             )
             draft.refresh_from_db()
+        # Before the status: a part added to a reviewed draft sends it back to drafting.
+        for kind, part_values in spec.parts:
+            ListingPart.objects.add(draft, kind, by=agent, **part_values)
         if spec.status != DraftStatus.DRAFT:
             reviewer = (
                 people["fran.admin"] if agent.office.name == OFFICES["fargo"]["name"] else people["mo.admin"]
@@ -465,8 +474,6 @@ class Command(BaseCommand):
                 old=DraftStatus.DRAFT,
                 new=status,
             )
-        for kind, part_values in spec.parts:
-            ListingPart.objects.add(draft, kind, by=agent, **part_values)
         if spec.trashed:
             draft.move_to_trash(by=agent)
         return True

@@ -236,7 +236,14 @@ def listing_rules(property_type: str, *, mls_id: str | None = None) -> list[dict
 
 # Read-back fields that are the MLS's bookkeeping, not the listing: left off its page.
 BOOKKEEPING_FIELDS = frozenset(
-    {"ListingKey", "MlsId", "ListAgentId", "ModificationTimestamp", "UnparsedFirstLineAddress"}
+    {
+        "ListingKey",
+        "MlsId",
+        "ListAgentId",
+        "ModificationTimestamp",
+        "UnparsedFirstLineAddress",
+        "UnparsedAddress",
+    }
 )
 MASKED_VALUE = "********"
 

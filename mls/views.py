@@ -249,7 +249,10 @@ def _labelled(records: list[dict[str, Any]]) -> list[list[tuple[str, Any]]]:
             pairs = [pair for item in fields if isinstance(item, dict) for pair in item.items()]
         else:
             pairs = list(fields.items()) if isinstance(fields, dict) else []
-        rows.append([(str(label), value) for label, value in pairs if value not in (None, "")])
+        # Several values of a list travel comma-joined; people read them with a space.
+        rows.append(
+            [(str(label), str(value).replace(",", ", ")) for label, value in pairs if value not in (None, "")]
+        )
     return rows
 
 

@@ -335,6 +335,8 @@ def part_differences(
             if row.kind != kind or not row.remote_id or row.local_id is None:
                 continue
             label = row.label or ListingPart.Kind(kind).label
+            if row.variant == BRANDED:
+                label += ", its branded link"
             record = records.get(row.remote_id)
             if record is None:
                 changes.append(

@@ -7,6 +7,7 @@ MLS changes" takes the MLS's into the draft with history (docs/architecture.md#d
 from __future__ import annotations
 
 import pytest
+from django.urls import reverse
 from django.utils import timezone
 
 from drafts.models import DraftEvent, ListingPart
@@ -128,11 +129,21 @@ def test_parts_changed_deleted_added_and_reordered_in_the_mls_are_drift(sync_env
         ("Room 2 (Primary Bedroom)", "deleted in the MLS"),
         ("Room not made by the portal", "added in the MLS"),
         ("Virtual tour 1 (3D walk)", "changed in the MLS"),
-        ("Virtual tour 1 (3D walk)", "deleted in the MLS"),
+        ("Virtual tour 1 (3D walk), its branded link", "deleted in the MLS"),
         ("Video 1 (Drone)", "changed in the MLS"),
     }
     kitchen = next(c for c in row.drift_remote["parts"] if c["label"] == "Room 1 (Kitchen)")
     assert "Basement" in kitchen["remote"] and "RoomName" not in kitchen["remote"]  # labels, not names
+
+
+def test_the_sync_page_names_the_parts_changed_in_the_mls(sync_env, draft, agent_client):
+    the_mls_edits(draft)
+    drift.check_drift()
+    page = agent_client.get(reverse("mls:draft_sync", args=[draft.pk])).content.decode()
+    assert "Room 1 (Kitchen): changed in the MLS (MLS: “Room Name: Kitchen, Room Level: Basement”" in page
+    assert "Room 2 (Primary Bedroom): deleted in the MLS" in page
+    assert "Virtual tour 1 (3D walk), its branded link: deleted in the MLS" in page
+    assert "Room not made by the portal: added in the MLS (MLS: “Room Name: Office" in page
 
 
 def test_an_order_changed_in_the_mls_is_drift(sync_env, draft):

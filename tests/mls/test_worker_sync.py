@@ -58,10 +58,11 @@ def test_twenty_reorders_in_five_seconds_make_at_most_two_order_calls(harness):
 
 
 def test_chaos_run_loses_nothing_and_duplicates_nothing(harness):
-    # Every other draft has two rooms, a tour (half of them with a branded link) and a video,
+    # Every third draft has two rooms, a tour (half of them with a branded link too) and a video,
     # edited and reordered under the faults; on every draft the remote's parts must equal the
-    # draft's (parts on all 24 made the run a quarter slower; half keep it within a tenth).
-    figures = run_chaos(harness, drafts=24, photos=3, documents=1, fault_seed=FAULT_SEED, parts=2)
+    # draft's. Parts on all 24 drafts cost over a third more calls (and time); a third of them
+    # about a tenth (bench/sync/chaos.py gives every draft parts).
+    figures = run_chaos(harness, drafts=24, photos=3, documents=1, fault_seed=FAULT_SEED, parts=3)
     print("\n" + chaos_report(figures))
     edits = figures["edits"]
     assert edits["errors"] == []
@@ -70,7 +71,7 @@ def test_chaos_run_loses_nothing_and_duplicates_nothing(harness):
     assert figures["lost_changes"] == 0, figures["mismatched_drafts"][:3]
     assert figures["duplicate_items"] == 0
     assert figures["duplicate_listings"] == 0
-    assert figures["parts"] >= 40  # rooms, tours and videos were there to lose
+    assert figures["parts"] >= 24  # rooms, tours and videos were there to lose
     assert figures["remote_listings"] == figures["drafts"]
     assert figures["unsynced_drafts"] == []
     assert figures["lease_violations"] == []

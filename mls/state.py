@@ -261,23 +261,44 @@ def refresh_order(draft_id: int, kind: str, remote: list[dict[str, Any]]) -> Non
         DraftSync.objects.filter(pk=draft_id).update(document_order=order)
 
 
+# The listing expansions that carry each part kind's records (rooms and units in raw form, keyed
+# by attribute name as we send them): one read of the listing brings them all.
+PART_EXPANSIONS = {"room": "RoomsRaw", "unit": "UnitsRaw", "tour": "VirtualTours", "video": "Videos"}
+
+
 @dataclass
 class RemoteSnapshot:
     fields: dict[str, Any]
     photos: list[dict[str, Any]]
     documents: list[dict[str, Any]]
     modified_at: dt.datetime | None
+    # Part kind -> its records in the remote's order; None when not read.
+    parts: dict[str, list[dict[str, Any]]] | None = None
 
 
-def read_remote(ref: ListingRef) -> RemoteSnapshot:
+def read_remote(ref: ListingRef, *, with_parts: bool = False) -> RemoteSnapshot:
+    """The listing's fields, photos and documents; `with_parts`: its rooms, units, tours and
+    videos too, through the listing's expansions (no extra call)."""
     api = client()
-    listing = read_with_retry(api.get_incomplete_listing, ref.id)
+    expand = list(PART_EXPANSIONS.values()) if with_parts else None
+    listing = read_with_retry(api.get_incomplete_listing, ref.id, expand=expand)
     fields = dict(((listing.first or {}).get("StandardFields")) or {})
+    parts = None
+    if with_parts:
+        parts = {
+            kind: [
+                record
+                for record in fields.pop(key, None) or []
+                if isinstance(record, dict) and record.get("Id")
+            ]
+            for kind, key in PART_EXPANSIONS.items()
+        }
     return RemoteSnapshot(
         fields=fields,
         photos=list_items(planner.PHOTO, ref),
         documents=list_items(planner.DOCUMENT, ref),
         modified_at=parse_time(fields.get("ModificationTimestamp")),
+        parts=parts,
     )
 
 

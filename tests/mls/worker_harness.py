@@ -581,11 +581,14 @@ def run_chaos(
     fault_seed: int,
     edit_seconds: float = 16.0,
     timeout: float = 200.0,
-    parts: bool = False,
+    parts: int = 0,
 ) -> dict[str, Any]:
     """Seed under faults, queue every draft twice more (duplicate deliveries), edit all along,
     SIGKILL a worker child, kill Redis (messages lost) and restart it, SIGKILL a child again,
-    SIGKILL the whole worker and start a new one; wait until every draft is synced; compare."""
+    SIGKILL the whole worker and start a new one; wait until every draft is synced; compare.
+
+    `parts`: every how many drafts one has rooms, a tour and a video (`command_seed`), and the
+    edits change them too; 0: none, 1 (or True): every draft."""
     harness.control("POST", "reset")
     harness.control("POST", "faults", chaos_faults(fault_seed))
     started = time.monotonic()
@@ -642,8 +645,7 @@ def final_figures(harness: Harness, ids: list[int]) -> tuple[dict[str, Any], dic
     remote (`compare`), what was pushed, the calls and faults the sandbox saw, the lease check."""
     dump = harness.run("dump", ids=ids)
     figures = compare(dump, harness.control("GET", "state"))
-    if any("parts" in item for item in dump["drafts"]):
-        figures["parts"] = sum(len(records) for item in dump["drafts"] for records in item["parts"].values())
+    figures["parts"] = sum(len(records) for item in dump["drafts"] for records in item["parts"].values())
     rules = harness.control("GET", "faults")["rules"]
     journal = harness.control("GET", "calls")
     leases = harness.run("lease_violations", ids=ids)
@@ -692,8 +694,9 @@ def _setup() -> None:
 
 
 def command_seed(
-    drafts: int = 20, photos: int = 3, documents: int = 1, seed: int = 1, parts: bool = False, **_: Any
+    drafts: int = 20, photos: int = 3, documents: int = 1, seed: int = 1, parts: int = 0, **_: Any
 ) -> dict[str, Any]:
+    """`parts`: every how many drafts one has two rooms, a tour and a video (0: none; True: 1)."""
     from django.db import transaction
 
     from accounts.models import Company, Office, Role, User
@@ -733,8 +736,9 @@ def command_seed(
             add_document(
                 draft, by=agent, name=f"Disclosure {index + 1}", privacy=rng.choice(["Public", "Private"])
             )
-        if parts:
-            _add_parts(draft, number, rng)
+        if parts and number % int(parts) == 0:
+            # Every other draft with parts has a branded tour link too.
+            _add_parts(draft, number, rng, branded=(number // int(parts)) % 2 == 1)
         ids.append(draft.pk)
     doorbell.flush(30)
     return {"ids": ids, "seconds": time.monotonic() - started}
@@ -744,8 +748,8 @@ ROOM_NAMES = ("Bedroom", "Bathroom", "Kitchen", "Living Room", "Office", "Laundr
 ROOM_LEVELS = ("Basement", "Main", "Upper")
 
 
-def _add_parts(draft, number: int, rng: random.Random) -> None:
-    """Two rooms, a virtual tour (every other one with a branded link too) and a video."""
+def _add_parts(draft, number: int, rng: random.Random, *, branded: bool) -> None:
+    """Two rooms, a virtual tour (with a branded link too when `branded`) and a video."""
     from tests.mls.sync_support import add_part
 
     for _index in range(2):
@@ -759,7 +763,7 @@ def _add_parts(draft, number: int, rng: random.Random) -> None:
         "tour",
         name=f"Tour {number}",
         url=f"https://tours.example/{number}",
-        branded_url=f"https://branded.example/{number}" if number % 2 else "",
+        branded_url=f"https://branded.example/{number}" if branded else "",
     )
     add_part(
         draft, "video", name=f"Video {number}", url=f"https://vimeo.com/{100000 + number}", caption="Walk"
@@ -821,9 +825,10 @@ def _random_edit(draft, action: str, rng: random.Random, agent) -> None:
 
 
 def command_edit(
-    ids: list[int], seconds: float = 5.0, seed: int = 2, parts: bool = False, **_: Any
+    ids: list[int], seconds: float = 5.0, seed: int = 2, parts: int = 0, **_: Any
 ) -> dict[str, Any]:
-    """Edits while the run goes on: fields, reorders, primary, captions, privacy. Measures
+    """Edits while the run goes on: fields, reorders, primary, captions, privacy (with `parts`,
+    also rooms changed, added, removed and reordered, the tour's branded link toggled). Measures
     each save (commit + doorbell) as a request would feel it."""
     from drafts.models import Draft
 
@@ -891,7 +896,7 @@ def command_reorder_burst(
 
 
 def command_dump(ids: list[int] | None = None, **_: Any) -> dict[str, Any]:
-    from drafts.models import Draft, ListingPart
+    from drafts.models import Draft
     from media_manager.models import Document, Photo
     from mls.models import DraftSync
     from tests.mls.sync_support import local_parts_view
@@ -919,8 +924,8 @@ def command_dump(ids: list[int] | None = None, **_: Any) -> dict[str, Any]:
                 "documents": [[d.name, d.privacy, d.sha256, d.upload_token.hex] for d in documents],
             }
         )
-        if ListingPart.objects.filter(draft=draft).exists():
-            drafts[-1]["parts"] = _json(local_parts_view(draft))
+        # Always: a draft whose parts were all removed must show none in the MLS either.
+        drafts[-1]["parts"] = _json(local_parts_view(draft))
     return {"drafts": drafts}
 
 

@@ -10,34 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
 
+from .layout import FieldLike
 
-class ChoiceLike(Protocol):
-    @property
-    def value(self) -> str: ...
-
-    @property
-    def label(self) -> str: ...
-
-
-class FieldSpecLike(Protocol):
-    """What drafts needs of mls.metadata.FieldSpec (read-only: FieldSpec is frozen)."""
-
-    @property
-    def name(self) -> str: ...
-
-    @property
-    def label(self) -> str: ...
-
-    @property
-    def type(self) -> str: ...
-
-    @property
-    def multi_select(self) -> bool: ...
-
-    @property
-    def choices(self) -> Sequence[ChoiceLike]: ...
+# A room or unit field is described as any field of the MLS's layout is (drafts/layout.py).
+FieldSpecLike = FieldLike
 
 
 FieldReader = Callable[..., Sequence[FieldSpecLike]]

@@ -195,10 +195,10 @@ def fields_for(property_type: str, *, mls_id: str | None = None) -> list[Section
     return sections
 
 
-def property_types(*, mls_id: str | None = None) -> list[PropertyType]:
+def property_types(*, mls_id: str | None = None, copies: Copies | None = None) -> list[PropertyType]:
     return [
         PropertyType(str(item["MlsCode"]), str(item.get("MlsName") or item["MlsCode"]))
-        for item in Copies(mls_id).results(MetadataService.PROPERTY_TYPES)
+        for item in (copies or Copies(mls_id)).results(MetadataService.PROPERTY_TYPES)
         if isinstance(item, dict) and item.get("MlsCode")
     ]
 
@@ -266,7 +266,7 @@ def readable_fields(
             for choice in copies.field_list(MetadataService.STANDARD_FIELD, name, property_type)
         }
         if name == "PropertyType":
-            names = {kind.code: kind.name for kind in property_types(mls_id=mls_id)}
+            names = {kind.code: kind.name for kind in property_types(copies=copies)}
         rows.append((label, names.get(str(value), str(value))))
     return rows
 

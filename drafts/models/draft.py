@@ -286,26 +286,7 @@ class Draft(models.Model):
             if _comparable(current) == _comparable(value):
                 return FieldSaved(locked, changed=False)
             setattr(locked, attname, value)
-            locked.version += 1
-            locked.change_seq += 1
-            locked.updated_by = by
-            locked.updated_at = timezone.now()
-            status_before = locked.status
-            if locked.status in SENT_BACK_BY_EDITS:
-                # Editing a reviewed draft sends it back to drafting.
-                locked.status = DraftStatus.DRAFT
-            locked.save(update_fields=[name, "version", "change_seq", "updated_by", "updated_at", "status"])
-            DraftEvent.record(locked, by, DraftEvent.Kind.FIELD_CHANGED, field=name, old=current, new=value)
-            if status_before != locked.status:
-                DraftEvent.record(
-                    locked,
-                    by,
-                    DraftEvent.Kind.STATUS_CHANGED,
-                    field="status",
-                    old=status_before,
-                    new=locked.status,
-                )
-            doorbell.ring_after_commit(locked.pk)
+            self._record_edit(locked, by, name, current, value)
         return FieldSaved(locked, changed=True)
 
     def save_mls_value(

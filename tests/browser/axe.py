@@ -21,14 +21,18 @@ AXE_SOURCE = Path(__file__).parent / "vendor" / f"axe-core-{AXE_VERSION}.min.js"
 AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]
 
 _RUN = """async ([tags, impacts]) => {
-  const result = await window.axe.run(document, {runOnly: {type: "tag", values: tags}, resultTypes: ["violations"]});
+  const options = {runOnly: {type: "tag", values: tags}, resultTypes: ["violations"]};
+  const result = await window.axe.run(document, options);
   return result.violations
     .filter((violation) => impacts.includes(violation.impact))
     .map((violation) => ({
       id: violation.id,
       impact: violation.impact,
       help: violation.help,
-      nodes: violation.nodes.map((node) => ({target: node.target.join(" "), summary: node.failureSummary || ""})),
+      nodes: violation.nodes.map((node) => ({
+        target: node.target.join(" "),
+        summary: node.failureSummary || "",
+      })),
     }));
 }"""
 

@@ -13,7 +13,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: help run test install install-dev lint check screenshots bench-web bench-photos bench-sync bench-uploads clean
+.PHONY: help run test install install-dev lint check screenshots bench-web bench-photos bench-sync bench-uploads bench-load clean
 
 help:
 	@echo "make run    - the portal with demo data (SQLite, SQLite broker, Spark sandbox) on :$(PORT)"
@@ -66,6 +66,11 @@ bench-sync: install-dev
 
 bench-uploads: install-dev
 	$(PY) bench/uploads/run.py
+
+# A busy office on the production-like stack (PostgreSQL and Redis on 127.0.0.1, locust).
+bench-load: install-dev
+	$(PY) -m pip install -q -e '.[bench]'
+	$(PY) bench/load/run.py
 
 clean:
 	rm -rf var/broker var/broker.sqlite3* var/portal.sqlite3*

@@ -268,6 +268,9 @@ def test_the_review_page_lists_part_changes_with_links(with_parts, client):
 
     assert f'<a href="#review-part-{kitchen.pk}">Room 2 Kitchen: LevelOrFloor Main → Upper</a>' in body
     assert f'id="review-part-{kitchen.pk}"' in body
+    # The page's own list marks the changed part as the diff does, and only it.
+    assert f'<li class="part-item is-changed" id="review-part-{kitchen.pk}">' in body
+    assert body.count('class="part-item is-changed"') == 1
 
 
 def test_the_review_page_reads_a_baseline_without_parts(with_parts, client):

@@ -309,11 +309,10 @@ def live_photos(draft: Draft, remote_photos: list[dict[str, Any]]) -> list[LiveP
             promotion_id=draft.pk, kind=ItemKind.PHOTO, remote_id__in=ids
         ).values_list("remote_id", "local_id")
     )
-    local_of.update(
-        RemoteItem.objects.photos()
-        .filter(draft=draft, remote_id__in=ids, local_id__isnull=False)
-        .values_list("remote_id", "local_id")
-    )
+    synced = RemoteItem.objects.photos().filter(draft=draft, remote_id__in=ids, local_id__isnull=False)
+    for remote_id, local_id in synced.values_list("remote_id", "local_id"):
+        if local_id is not None:
+            local_of[remote_id] = local_id
     photos = Photo.objects.filter(draft=draft).filter(Q(pk__in=local_of.values()) | Q(remote_id__in=ids))
     by_pk = {photo.pk: photo for photo in photos}
     by_remote = {photo.remote_id: photo for photo in by_pk.values() if photo.remote_id}

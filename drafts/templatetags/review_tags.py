@@ -101,7 +101,9 @@ def media_labels(draft: Draft, kinds: set[str]) -> dict[tuple[str, str], str]:
     labels: dict[tuple[str, str], str] = {}
     if ReviewComment.Target.PHOTO in kinds:
         for pk, name, position in draft.photos.values_list("pk", "name", "position"):  # type: ignore[attr-defined]
-            shown = f"Photo {position + 1} ({name})" if position is not None else f"Photo “{name}” (in the trash)"
+            shown = (
+                f"Photo {position + 1} ({name})" if position is not None else f"Photo “{name}” (in the trash)"
+            )
             labels[(ReviewComment.Target.PHOTO, str(pk))] = shown
     if ReviewComment.Target.DOCUMENT in kinds:
         for pk, name, position in draft.documents.values_list("pk", "name", "position"):  # type: ignore[attr-defined]

@@ -24,15 +24,17 @@ DESK = {"width": 1366, "height": 900}
 UNBROKEN = "Sunny-corner-lot-with-a-very-long-description-that-has-no-spaces-at-all-" * 4
 
 
+# The elements reaching past the window's right edge (or scrolling wider than it), for a report.
+WIDER_THAN_THE_WINDOW = """() => [...document.querySelectorAll("body *")]
+  .filter((el) => el.getBoundingClientRect().right > innerWidth + 1 || el.scrollWidth > innerWidth + 1)
+  .slice(0, 8)
+  .map((el) => `${el.tagName}.${el.className}#${el.id} ${Math.round(el.getBoundingClientRect().right)}`)"""
+
+
 def overflow(page) -> int:
-    """How many pixels the document is wider than the window (0: none); the widest offenders are
-    printed, for the failure's report."""
-    wider = page.evaluate(
-        """() => [...document.querySelectorAll("body *")]
-        .filter((el) => el.getBoundingClientRect().right > window.innerWidth + 1 || el.scrollWidth > window.innerWidth + 1)
-        .slice(0, 8).map((el) => el.tagName + "." + el.className + "#" + el.id + " " + Math.round(el.getBoundingClientRect().right) + " sw" + el.scrollWidth + " " + getComputedStyle(el).position)"""
-    )
-    print("wider than the window:", wider)
+    """How many pixels the document is wider than the window (0: none); the offenders are
+    printed, for a failure's report."""
+    print("wider than the window:", page.evaluate(WIDER_THAN_THE_WINDOW))
     return page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
 
 
@@ -111,7 +113,8 @@ def resubmitted(sync_env, agent, reviewer):  # noqa: F811
     """Reviewed once (changes requested), then a photo rotated and a document added."""
     draft = DraftFactory(list_agent=agent, public_remarks=UNBROKEN, beds_total=3)
     photos = [
-        add_photo(draft, by=agent, name=name, seed=seed) for seed, name in enumerate(("Front", "Kitchen"), start=3)
+        add_photo(draft, by=agent, name=name, seed=seed)
+        for seed, name in enumerate(("Front", "Kitchen"), start=3)
     ]
     draft.submit(by=agent)
     draft.request_changes(by=reviewer, reason="Turn the kitchen photo the right way up.")

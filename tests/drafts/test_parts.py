@@ -444,8 +444,12 @@ def test_units_left_on_a_type_without_units_read_by_the_mls_labels(mls_lists, ag
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_stored_room_value_no_longer_listed_stays_selected_in_the_edit_form(mls_lists, agent_client, draft, agent):
-    room = ListingPart.objects.add(draft, "room", by=agent, fields={"RoomName": "Sunroom", "LevelOrFloor": "Main"})
+def test_a_stored_room_value_no_longer_listed_stays_selected_in_the_edit_form(
+    mls_lists, agent_client, draft, agent
+):
+    room = ListingPart.objects.add(
+        draft, "room", by=agent, fields={"RoomName": "Sunroom", "LevelOrFloor": "Main"}
+    )
 
     form = agent_client.get(reverse("drafts:part_edit", args=[draft.pk, room.pk]), **htmx()).content.decode()
 
@@ -454,7 +458,11 @@ def test_a_stored_room_value_no_longer_listed_stays_selected_in_the_edit_form(ml
     # Saved unchanged with another field edited, the value is kept, not refused.
     response = agent_client.post(
         reverse("drafts:part_edit", args=[draft.pk, room.pk]),
-        {f"part{room.pk}-RoomName": "Sunroom", f"part{room.pk}-LevelOrFloor": "Main", f"part{room.pk}-Length": "12"},
+        {
+            f"part{room.pk}-RoomName": "Sunroom",
+            f"part{room.pk}-LevelOrFloor": "Main",
+            f"part{room.pk}-Length": "12",
+        },
         **htmx(),
     )
     assert response.status_code == 200

@@ -389,5 +389,7 @@ def test_the_review_page_lists_picture_changes_by_number_and_name(reviewed, clie
     page = client.get(f"/drafts/{draft.pk}/review/").content.decode()
 
     changes = page.split('id="review-changes"')[1].split("</section>")[0]
-    assert f'<a href="#review-photo-{kitchen.pk}">Photo 2 (kitchen)</a>: rotated a quarter turn right' in changes
+    assert (
+        f'<a href="#review-photo-{kitchen.pk}">Photo 2 (kitchen)</a>: rotated a quarter turn right' in changes
+    )
     assert "Lead-based paint disclosure</a>: added" in changes

@@ -340,7 +340,7 @@ def test_the_editor_shows_comments_next_to_their_field_and_media_comments_on_top
     top = body[body.index('id="review-comments"') : body.index('id="section-location"')]
     assert "See my comments." in top and "Too dark." in top
     assert f'#photo-{commented["photo"].pk}"' in top
-    assert f"#photo-{commented['photo'].pk}\">Photo 1 (front)</a>" in top
+    assert f'#photo-{commented["photo"].pk}">Photo 1 (front)</a>' in top
     assert "A photo #" not in top
     assert "3 open" in top
     assert body.count("Is the year right?") == 1
@@ -432,7 +432,10 @@ def test_empty_fields_fold_into_one_line_per_section(cast):
 
     draft = in_status(cast.draft, S.SUBMITTED)
     draft.add_review_comment(
-        by=cast.office_admin, text="Please describe the house.", target_kind="field", target_key="public_remarks"
+        by=cast.office_admin,
+        text="Please describe the house.",
+        target_kind="field",
+        target_key="public_remarks",
     )
 
     body = client_for(cast, "office_admin").get(url("drafts:draft_review", draft)).content.decode()
@@ -444,7 +447,9 @@ def test_empty_fields_fold_into_one_line_per_section(cast):
             assert "has-comments" in classes or "is-changed" in classes or "field-rules" in row
     location = section_block(body, "location")
     assert '<span class="value">Fargo</span>' in location  # filled: shown
-    folded = re.search(r'<details class="empty-fields"[^>]*>\s*<summary>(\d+) empty fields?</summary>', location)
+    folded = re.search(
+        r'<details class="empty-fields"[^>]*>\s*<summary>(\d+) empty fields?</summary>', location
+    )
     assert folded is not None
     assert location.count('class="review-field is-empty"') == int(folded[1]) > 0
     # An empty field someone commented on stays in view, with its comment.
@@ -460,7 +465,9 @@ def test_one_comment_control_per_row_and_no_repeated_prompt(cast):
     body = client_for(cast, "office_admin").get(url("drafts:draft_review", draft)).content.decode()
 
     assert "Add a comment" not in body
-    rows = body.count('id="review-field-') + body.count('id="review-photo-') + body.count('id="review-document-')
+    rows = (
+        body.count('id="review-field-') + body.count('id="review-photo-') + body.count('id="review-document-')
+    )
     toggles = body.count('class="comment-toggle"')
     assert toggles == rows + 1  # one a row, and the whole draft's
     assert body.count("comment-on-hover") == rows

@@ -195,11 +195,18 @@ def test_the_live_page_reads_as_a_listing(sync_env, client, approved, reviewer, 
     facts = body[body.index('id="live-facts"') :][:600]
     assert "$250,000" in facts and ">3<" in facts and ">2<" in facts
     porch, den = approved.photos.order_by("position")
-    assert 'data-gallery-lightbox' in body and body.count("data-gallery-thumb") == 2
+    assert "data-gallery-lightbox" in body and body.count("data-gallery-thumb") == 2
     # These photos have a master and no variants yet: the gallery shows the master.
     for photo in (porch, den):
-        assert f'href="{reverse("media_manager:photo_file", args=[approved.pk, photo.pk, "master"])}?v=' in body
-        assert client.get(reverse("media_manager:photo_file", args=[approved.pk, photo.pk, "master"])).status_code == 200
+        assert (
+            f'href="{reverse("media_manager:photo_file", args=[approved.pk, photo.pk, "master"])}?v=' in body
+        )
+        assert (
+            client.get(
+                reverse("media_manager:photo_file", args=[approved.pk, photo.pk, "master"])
+            ).status_code
+            == 200
+        )
     assert 'alt="Photo 2: Den"' in body
     agent_card = body[body.index('id="live-agent"') :][:1500]
     assert agent.get_full_name() in agent_card

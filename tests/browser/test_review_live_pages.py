@@ -144,8 +144,9 @@ def test_the_review_page_fits_and_shows_what_changed(browser_page, resubmitted, 
     # The empty fields open from their one line; a Comment control opens its form.
     page.locator(".empty-fields > summary").first.click()
     toggle = page.locator(".review-field .comment-toggle").first
+    assert float(toggle.evaluate("(t) => getComputedStyle(t).opacity")) == 0  # until hovered or focused
     toggle.focus()
-    assert float(toggle.evaluate("(t) => getComputedStyle(t).opacity")) == 1
+    page.wait_for_function("(t) => getComputedStyle(t).opacity === '1'", arg=toggle.element_handle())
     toggle.click()
     assert page.locator(".review-field .comment-form[open] textarea").first.is_visible()
     assert overflow(page) <= 0

@@ -84,9 +84,10 @@ def read_bytes(storage_name: str) -> bytes:
             data: bytes = handle.read()
         return data
     try:
-        return s3_object.get()["Body"].read()  # type: ignore[no-any-return]
+        data = s3_object.get()["Body"].read()
     except Exception as error:
         raise _missing_as_not_found(error, storage_name) from error
+    return data
 
 
 def open_stream(storage_name: str) -> tuple[IO[bytes], int | None]:

@@ -59,8 +59,10 @@ class S3Bucket:
     server: S3Server
     name: str
 
-    def keys(self, prefix: str = "") -> list[str]:
-        pages = self.server.client().get_paginator("list_objects_v2").paginate(Bucket=self.name, Prefix=prefix)
+    def object_keys(self, prefix: str = "") -> list[str]:
+        pages = (
+            self.server.client().get_paginator("list_objects_v2").paginate(Bucket=self.name, Prefix=prefix)
+        )
         return sorted(item["Key"] for page in pages for item in page.get("Contents", []))
 
     def read(self, key: str) -> bytes:
@@ -134,6 +136,6 @@ def s3_media(settings, s3_server) -> Iterator[S3Bucket]:
     client.create_bucket(Bucket=bucket.name)
     settings.STORAGES = {**settings.STORAGES, "default": bucket.storage}
     yield bucket
-    for key in bucket.keys():
+    for key in bucket.object_keys():
         bucket.delete(key)
     client.delete_bucket(Bucket=bucket.name)

@@ -37,7 +37,9 @@ PRIVATE_HEADERS = {
 
 def _upload(client, draft, route: str, name: str, data: bytes, content_type: str) -> int:
     response = client.post(
-        reverse(f"media_manager:{route}", args=[draft.pk]), {"file": [upload(name, data, content_type)]}, **JSON
+        reverse(f"media_manager:{route}", args=[draft.pk]),
+        {"file": [upload(name, data, content_type)]},
+        **JSON,
     )
     assert response.status_code == 201, response.content
     [result] = response.json()["files"]
@@ -61,7 +63,7 @@ def test_upload_process_and_push_keep_every_file_in_the_bucket(
     sync_env,
     agent_client,
     draft_on_s3,
-    media_root,
+    media_root,  # noqa: F811
     upload_temp_dir,  # noqa: F811
 ):
     draft = draft_on_s3
@@ -76,7 +78,7 @@ def test_upload_process_and_push_keep_every_file_in_the_bucket(
     assert photo.state == ProcessingState.READY
     document = Document.objects.get(pk=document_id)
     stored = {photo.original.name, photo.master.name, *photo.variants.values(), document.file.name}
-    assert set(s3_media.keys()) == stored
+    assert set(s3_media.object_keys()) == stored
     assert photo.original.name.startswith("photos/originals/")
     assert photo.master.name.startswith("photos/masters/")
     assert sorted(photo.variants) == ["large", "medium", "thumb"]
@@ -152,14 +154,14 @@ def test_an_original_missing_from_the_bucket_is_rejected_with_words(
     upload_temp_dir,  # noqa: F811
 ):
     photo = PhotoFactory(draft=draft, by=agent, stored=True)
-    assert s3_media.keys() == [photo.original.name]
+    assert s3_media.object_keys() == [photo.original.name]
     s3_media.delete(photo.original.name)
 
     assert tasks.process_photo(photo.pk) == "rejected"
     photo.refresh_from_db()
     assert photo.state == ProcessingState.REJECTED
     assert photo.rejection_reason == tasks.COULD_NOT_PROCESS
-    assert s3_media.keys() == []
+    assert s3_media.object_keys() == []
     assert list(upload_temp_dir.iterdir()) == []
 
 

@@ -27,6 +27,8 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
+
+
 @dataclass
 class Target:
     name: str
@@ -128,3 +130,5 @@ MINIMAL_DRAFT: dict[str, Any] = {
     "Latitude": 46.868464,
     "Longitude": -96.792246,
 }
+
+

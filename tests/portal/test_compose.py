@@ -50,7 +50,8 @@ def test_the_s3_profile_runs_minio_on_the_compose_network_only():
         assert 'profiles: ["s3"]' in block, name
         assert "ports:" not in block, name
     assert "MINIO_ROOT_PASSWORD: ${MEDIA_S3_SECRET_ACCESS_KEY:-}" in service("docker-compose.yml", "minio")
-    assert 'mc mb --ignore-existing "media/$$MEDIA_S3_BUCKET"' in service("docker-compose.yml", "minio-bucket")
+    bucket_job = service("docker-compose.yml", "minio-bucket")
+    assert 'mc mb --ignore-existing "media/$$MEDIA_S3_BUCKET"' in bucket_job
 
 
 def test_web_worker_and_beat_read_the_bucket_from_the_environment():

@@ -203,7 +203,8 @@ STORAGES = {
                 "addressing_style": env_str("MEDIA_S3_ADDRESSING_STYLE", "path" if _s3_endpoint else "auto"),
                 "default_acl": "private",
                 "querystring_auth": True,
-                "file_overwrite": False,
+                # Names are random (128 bits): a HEAD before every save to avoid one would buy nothing.
+                "file_overwrite": True,
                 # A file read whole through the storage spills to disk past this, as uploads do.
                 "max_memory_size": FILE_UPLOAD_MAX_MEMORY_SIZE,
             },

@@ -87,7 +87,7 @@ class S3Bucket:
                 "addressing_style": "path",
                 "default_acl": "private",
                 "querystring_auth": True,
-                "file_overwrite": False,
+                "file_overwrite": True,
                 "max_memory_size": 2_621_440,
             },
         }

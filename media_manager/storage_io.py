@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import posixpath
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -28,8 +29,8 @@ def keeps_local_files(storage: Storage | None = None) -> bool:
 
 
 def _s3_object(storage: Storage, name: str) -> Any | None:
-    """The boto3 Object of a stored file when `storage` is S3 (its size already read, so a
-    missing file raises FileNotFoundError here), else None."""
+    """The boto3 Object of a stored file when `storage` is S3, else None. Nothing is asked
+    of the bucket yet: each read below is one request (a missing key fails in it)."""
     if keeps_local_files(storage):
         return None
     # Imported here: boto3 is loaded only by processes that use S3.
@@ -37,7 +38,8 @@ def _s3_object(storage: Storage, name: str) -> Any | None:
 
     if not isinstance(storage, S3Storage):
         return None
-    return storage.open(name, "rb").obj
+    key = posixpath.join(storage.location, name) if storage.location else name
+    return storage.bucket.Object(key)
 
 
 def _missing_as_not_found(error: Exception, name: str) -> Exception:
@@ -98,7 +100,7 @@ def open_stream(storage_name: str) -> tuple[IO[bytes], int | None]:
     if s3_object is None:
         return default_storage.open(storage_name, "rb"), None
     try:
-        body = s3_object.get()["Body"]
+        answer = s3_object.get()
     except Exception as error:
         raise _missing_as_not_found(error, storage_name) from error
-    return body, int(s3_object.content_length)
+    return answer["Body"], int(answer["ContentLength"])

@@ -78,10 +78,36 @@
       active.getAttribute("data-dirty") === "true";
   }
 
+  // A change (a POST from inside a region) answers with the whole region. A poll answered
+  // after it would put the region back as it was before the change, so a change aborts the
+  // poll in flight, and no poll starts until the change is answered.
+  // (The XHRs are kept, not counted: the form that sent one is often gone when it is answered.)
+  var changing = {};
+
+  function stillChanging(regionId) {
+    changing[regionId] = (changing[regionId] || []).filter(function (xhr) { return xhr.readyState !== 4; });
+    return changing[regionId].length > 0;
+  }
+
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var config = event.detail.requestConfig;
+    var elt = event.detail.elt;
+    if (!config || config.verb === "get" || !elt || !elt.closest) return;
+    var region = elt.closest("[data-media-region]");
+    if (!region) return;
+    stillChanging(region.id);
+    changing[region.id].push(event.detail.xhr);
+    htmx.trigger(region, "htmx:abort");
+  });
+
   document.addEventListener("htmx:beforeRequest", function (event) {
     var elt = event.detail.elt;
     if (!elt || !elt.hasAttribute || !elt.hasAttribute("data-media-region")) return;
     if (event.detail.requestConfig && event.detail.requestConfig.verb !== "get") return;
+    if (stillChanging(elt.id)) {
+      event.preventDefault();
+      return;
+    }
     if (dragging || editingInside(elt)) {
       // Redraw later: now it would throw away typing or a drag in progress.
       event.preventDefault();
@@ -439,10 +465,10 @@
     if (ids.length) window.location.assign(button.getAttribute("formaction") + "?" + ids.join("&"));
   });
 
-  document.addEventListener("htmx:afterRequest", function (event) {
-    // After delete or move the selection is done with.
-    var elt = event.detail.elt;
-    if (elt && elt.matches && elt.matches("[data-bulk-action]") && event.detail.successful) selectedPhotos = {};
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    // After a delete or move the selection is done with (before the new grid re-ticks it).
+    var elt = event.detail.requestConfig && event.detail.requestConfig.elt;  // detail.elt is the target here
+    if (elt && elt.matches && elt.matches("[data-bulk-action]") && event.detail.xhr.status < 400) selectedPhotos = {};
   });
 
   function restoreSelection() {

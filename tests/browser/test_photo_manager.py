@@ -201,6 +201,15 @@ def test_the_page_fits_every_width(browser_page, agent, width, height):
     for selector in (".drag-handle", ".select-box", ".menu-button"):
         box = page.locator(f"#photo-list {selector}").first.bounding_box()
         assert box["width"] >= 44 and box["height"] >= 44, selector
+    # Nothing sticks out of its card (the head's controls once did on a phone).
+    spill = page.evaluate(
+        """() => Array.from(document.querySelectorAll('#photo-list .photo-card')).flatMap((card) => {
+             const edge = card.getBoundingClientRect().right;
+             return Array.from(card.querySelectorAll('.photo-head > *, .photo-frame > *'))
+               .filter((child) => child.getBoundingClientRect().right > edge + 0.5).map((child) => child.className);
+           })"""
+    )
+    assert spill == []
     camera = page.locator("label[for=photo-camera]")
     assert camera.is_visible() == (width < 641)
     if SHOTS_DIR:

@@ -9,7 +9,7 @@ import pytest
 from django.urls import reverse
 
 from media_manager.models import Document, Photo
-from tests.factories import PhotoFactory
+from tests.factories import DraftFactory, PhotoFactory
 from tests.media_manager import samples
 from tests.media_manager.media_helpers import active_order, small_jpeg, upload
 
@@ -96,3 +96,69 @@ def test_documents_land_in_the_order_chosen(agent_client, draft, upload_temp_dir
         assert response.status_code == 201, response.content
     names = [d.original_name for d in Document.objects.active().filter(draft=draft).order_by("position")]
     assert names == ["doc-0.pdf", "doc-1.pdf", "doc-2.pdf"]
+
+
+# --- Several at once: move and download ----------------------------------------------------
+
+HTMX = {"HTTP_HX_REQUEST": "true"}
+
+
+def _version(draft) -> int:
+    from media_manager.models import MediaOrder
+
+    return MediaOrder.versions(draft).photo_version
+
+
+def test_move_selected_to_the_end_keeps_their_order(agent_client, draft, agent):
+    photos = [PhotoFactory(draft=draft, by=agent, original_name=f"p{n}.jpg") for n in range(4)]
+    url = reverse("media_manager:photo_bulk_move", args=[draft.pk])
+    data = {"selected": [photos[2].pk, photos[0].pk], "where": "end", "version": _version(draft)}
+    response = agent_client.post(url, data, **HTMX)
+    assert response.status_code == 200
+    assert active_order(draft) == [photos[1].pk, photos[3].pk, photos[0].pk, photos[2].pk]
+    assert "2 photos moved to the end" in response["HX-Trigger-After-Settle"]
+
+
+def test_move_selected_seen_at_an_old_version_is_refused(agent_client, draft, agent):
+    photos = [PhotoFactory(draft=draft, by=agent) for _ in range(3)]
+    url = reverse("media_manager:photo_bulk_move", args=[draft.pk])
+    data = {"selected": [photos[2].pk], "where": "start", "version": _version(draft) - 1}
+    response = agent_client.post(url, data, **HTMX)
+    assert response.status_code == 409
+    assert "select and move again" in response.content.decode()
+    assert active_order(draft) == [photo.pk for photo in photos]
+
+
+def test_move_with_nothing_selected_says_what_to_do(agent_client, draft, agent):
+    PhotoFactory(draft=draft, by=agent)
+    url = reverse("media_manager:photo_bulk_move", args=[draft.pk])
+    response = agent_client.post(url, {"where": "start", "version": _version(draft)}, **HTMX)
+    assert response.status_code == 400
+    assert "Select photos first" in response.content.decode()
+
+
+def test_download_selected_is_a_zip_of_their_originals_in_order(agent_client, draft, agent):
+    import io
+    import zipfile
+
+    photos = [PhotoFactory(draft=draft, by=agent, original_name=f"room {n}.jpg", stored=True) for n in range(3)]
+    other = PhotoFactory(draft=DraftFactory(list_agent=agent), by=agent, stored=True)
+    url = reverse("media_manager:photo_bulk_download", args=[draft.pk])
+    response = agent_client.get(url, {"selected": [photos[2].pk, photos[0].pk, other.pk]})
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/zip"
+    assert response["Content-Disposition"].startswith('attachment; filename="photos-')
+    archive = zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content)))
+    assert archive.namelist() == ["01-room 0.jpg", "03-room 2.jpg"]  # another draft's photo is left out
+    with photos[0].original.open("rb") as original:
+        assert archive.read("01-room 0.jpg") == original.read()
+
+
+def test_a_photo_text_error_names_the_field(agent_client, draft, agent):
+    photo = PhotoFactory(draft=draft, by=agent)
+    url = reverse("media_manager:photo_update", args=[draft.pk, photo.pk])
+    response = agent_client.post(url, {"name": "n" * 41, "caption": ""}, **HTMX)
+    assert response.status_code == 422
+    assert response.content.decode().startswith("Name: ")
+    response = agent_client.post(url, {"name": "Kitchen", "caption": "c" * 1001}, **HTMX)
+    assert response.content.decode().startswith("Caption: ")

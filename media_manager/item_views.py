@@ -9,7 +9,6 @@ import zipfile
 from urllib.parse import quote
 
 from django.conf import settings
-
 from django.core.files.storage import default_storage
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
@@ -120,7 +119,8 @@ def zip_response(members: list[tuple[str, str]], zip_name: str) -> FileResponse:
     """A zip of stored files, `members` as (name in the zip, storage name), written to a temp
     file first (stored, not deflated: photos and PDFs are compressed already). A file missing
     from storage is left out rather than failing the whole download."""
-    spool = tempfile.TemporaryFile(dir=settings.FILE_UPLOAD_TEMP_DIR)
+    # Not a `with`: the response closes (and so deletes) it once it is sent.
+    spool = tempfile.TemporaryFile(dir=settings.FILE_UPLOAD_TEMP_DIR)  # noqa: SIM115
     with zipfile.ZipFile(spool, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:
         for member_name, storage_name in members:
             try:

@@ -330,7 +330,9 @@ class OrderedMedia(models.Model):
         rank = {key: index for index, key in enumerate(batch_keys)}
         mine = rank[item.client_key]
         rows = list(
-            cls.objects.active().filter(draft=draft, client_key__in=batch_keys).values_list("pk", "client_key")
+            cls.objects.active()
+            .filter(draft=draft, client_key__in=batch_keys)
+            .values_list("pk", "client_key")
         )
         landed = {pk: rank[key] for pk, key in rows if pk != item.pk}
         order = [pk for pk in cls.ordered_ids(draft) if pk != item.pk]

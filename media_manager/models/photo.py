@@ -231,7 +231,9 @@ class Photo(OrderedMedia):
     def _after_batch_placed(cls, draft: Draft, item: OrderedMedia, landed: dict[int, int], mine: int) -> None:
         """The first file chosen is primary unless the draft had one: a batch file that became
         primary only by finishing first hands it to an earlier-chosen one."""
-        primary = cls.objects.active().filter(draft=draft, is_primary=True).values_list("pk", flat=True).first()
+        primary = (
+            cls.objects.active().filter(draft=draft, is_primary=True).values_list("pk", flat=True).first()
+        )
         if primary in landed and landed[primary] > mine:
             cls.objects.filter(pk=primary).update(is_primary=False)
             cls.objects.filter(pk=item.pk).update(is_primary=True)

@@ -33,7 +33,9 @@ def eager_celery():
 def _screen_order(page) -> list[int]:
     return [
         int(pk)
-        for pk in page.eval_on_selector_all("#photo-list > [data-id]", "(items) => items.map((i) => i.dataset.id)")
+        for pk in page.eval_on_selector_all(
+            "#photo-list > [data-id]", "(items) => items.map((i) => i.dataset.id)"
+        )
     ]
 
 
@@ -80,10 +82,10 @@ def test_uploads_keep_the_order_chosen_whatever_order_they_finish(browser_page, 
     def release(name: str) -> None:
         _pump_until(page, lambda: name in held)
         held.pop(name).continue_()
-        done = len(page.query_selector_all(".upload-item.is-accepted, .upload-item.is-warning")) + 1
+        finished = ".upload-item.is-accepted, .upload-item.is-warning"
+        done = len(page.query_selector_all(finished)) + 1
         page.wait_for_function(
-            "(n) => document.querySelectorAll('.upload-item.is-accepted, .upload-item.is-warning').length >= n",
-            arg=done,
+            "([selector, n]) => document.querySelectorAll(selector).length >= n", arg=[finished, done]
         )
 
     # Four go at once (the uploader's pool); they finish 4, 3, 1, 2, then 6 before 5.
@@ -91,7 +93,9 @@ def test_uploads_keep_the_order_chosen_whatever_order_they_finish(browser_page, 
         release(name)
 
     page.wait_for_function("() => document.querySelectorAll('#photo-list > [data-id]').length === 6")
-    names = page.eval_on_selector_all("#photo-list > [data-id]", "(items) => items.map((i) => i.dataset.name)")
+    names = page.eval_on_selector_all(
+        "#photo-list > [data-id]", "(items) => items.map((i) => i.dataset.name)"
+    )
     assert names == [f"IMG 410{n}" for n in range(1, 7)]  # the name drops the underscore
     assert _screen_order(page) == _db_order(draft)
     first = Photo.objects.get(pk=_db_order(draft)[0])
@@ -129,7 +133,9 @@ def test_lightbox_by_keyboard_edits_name_and_caption(browser_page, agent):
     # A name too long for the MLS is refused with the field named.
     page.fill("#lightbox-name", "")
     page.locator(".lightbox-form").get_by_role("button", name="Save").click()
-    page.wait_for_function("() => document.querySelector('[data-lightbox-status]').textContent.startsWith('Name:')")
+    page.wait_for_function(
+        "() => document.querySelector('[data-lightbox-status]').textContent.startsWith('Name:')"
+    )
     assert page.get_attribute("#lightbox-name", "aria-invalid") == "true"
     page.fill("#lightbox-name", "Corner bedroom")
 
@@ -139,11 +145,14 @@ def test_lightbox_by_keyboard_edits_name_and_caption(browser_page, agent):
         page.keyboard.press("Escape")
     assert reply.value.status == 200
     dialog.wait_for(state="hidden")
-    page.wait_for_function("(id) => document.activeElement && document.activeElement.id === id", arg=f"photo-{second.pk}")
+    page.wait_for_function(
+        "(id) => document.activeElement && document.activeElement.id === id", arg=f"photo-{second.pk}"
+    )
     second.refresh_from_db()
     assert (second.name, second.caption) == ("Corner bedroom", "Bright corner room")
     page.wait_for_function(
-        "(id) => document.querySelector(`#photo-${id} .photo-name`).textContent === 'Corner bedroom'", arg=second.pk
+        "(id) => document.querySelector(`#photo-${id} .photo-name`).textContent === 'Corner bedroom'",
+        arg=second.pk,
     )
     assert_no_page_problems(page, ignore=("422",))
 
@@ -173,7 +182,10 @@ def test_select_several_and_delete_them(browser_page, agent):
     with page.expect_response(lambda response: "/photos/move/" in response.url) as reply:
         page.get_by_role("button", name="Move to start").click()
     assert reply.value.status == 200
-    page.wait_for_function("(id) => document.querySelector('#photo-list > [data-id]').dataset.id === String(id)", arg=photos[2].pk)
+    page.wait_for_function(
+        "(id) => document.querySelector('#photo-list > [data-id]').dataset.id === String(id)",
+        arg=photos[2].pk,
+    )
     assert _db_order(draft) == [photos[2].pk, photos[0].pk]
     assert page.locator("[data-bulk-count]").text_content() == "None selected"
     assert_no_page_problems(page)
@@ -195,7 +207,9 @@ def test_the_page_fits_every_width(browser_page, agent, width, height):
         assert overflow <= 0, f"{overflow}px wider than the {width}px window"
 
     fits()
-    rows = page.eval_on_selector_all(".document-row", "(rows) => rows.map((r) => r.getBoundingClientRect().right)")
+    rows = page.eval_on_selector_all(
+        ".document-row", "(rows) => rows.map((r) => r.getBoundingClientRect().right)"
+    )
     assert rows and max(rows) <= width
     # Touch targets: the drag handle, the tick and the menu are 44 px at least.
     for selector in (".drag-handle", ".select-box", ".menu-button"):
@@ -206,7 +220,8 @@ def test_the_page_fits_every_width(browser_page, agent, width, height):
         """() => Array.from(document.querySelectorAll('#photo-list .photo-card')).flatMap((card) => {
              const edge = card.getBoundingClientRect().right;
              return Array.from(card.querySelectorAll('.photo-head > *, .photo-frame > *'))
-               .filter((child) => child.getBoundingClientRect().right > edge + 0.5).map((child) => child.className);
+               .filter((child) => child.getBoundingClientRect().right > edge + 0.5)
+               .map((child) => child.className);
            })"""
     )
     assert spill == []

@@ -45,7 +45,9 @@ def test_photos_land_in_the_order_chosen_not_the_order_finished(agent_client, dr
     assert len(active_order(draft)) == 6
 
 
-def test_a_batch_goes_after_photos_already_there_and_keeps_their_primary(agent_client, draft, agent, upload_temp_dir):
+def test_a_batch_goes_after_photos_already_there_and_keeps_their_primary(
+    agent_client, draft, agent, upload_temp_dir
+):
     existing = PhotoFactory(draft=draft, by=agent, original_name="kitchen.jpg")
     assert Photo.objects.get(pk=existing.pk).is_primary
     keys = [uuid.uuid4() for _ in range(3)]
@@ -64,7 +66,9 @@ def test_a_rejected_file_leaves_no_hole(agent_client, draft, upload_temp_dir):
     assert _send(agent_client, draft, keys, 2).status_code == 201
     assert _send(agent_client, draft, keys, 1).status_code == 201
     assert _names(draft) == ["IMG_4102.jpg", "IMG_4103.jpg", "IMG_4104.jpg"]
-    positions = list(Photo.objects.active().filter(draft=draft).order_by("position").values_list("position", flat=True))
+    positions = list(
+        Photo.objects.active().filter(draft=draft).order_by("position").values_list("position", flat=True)
+    )
     assert positions == [0, 1, 2]
     assert Photo.objects.get(draft=draft, is_primary=True).original_name == "IMG_4102.jpg"
 
@@ -83,7 +87,11 @@ def test_two_batches_at_once_each_keep_their_order(agent_client, draft, upload_t
 
 def test_an_unreadable_batch_puts_the_file_last(agent_client, draft, upload_temp_dir):
     PhotoFactory(draft=draft, original_name="kitchen.jpg")
-    data = {"file": [upload("IMG_4101.jpg", small_jpeg())], "client_key": str(uuid.uuid4()), "batch": "nonsense"}
+    data = {
+        "file": [upload("IMG_4101.jpg", small_jpeg())],
+        "client_key": str(uuid.uuid4()),
+        "batch": "nonsense",
+    }
     response = agent_client.post(reverse("media_manager:photo_upload", args=[draft.pk]), data, **JSON)
     assert response.status_code == 201
     assert _names(draft) == ["kitchen.jpg", "IMG_4101.jpg"]
@@ -92,7 +100,9 @@ def test_an_unreadable_batch_puts_the_file_last(agent_client, draft, upload_temp
 def test_documents_land_in_the_order_chosen(agent_client, draft, upload_temp_dir):
     keys = [uuid.uuid4() for _ in range(3)]
     for index in (2, 0, 1):
-        response = _send(agent_client, draft, keys, index, kind="document", content=samples.pdf_pages(index + 1))
+        response = _send(
+            agent_client, draft, keys, index, kind="document", content=samples.pdf_pages(index + 1)
+        )
         assert response.status_code == 201, response.content
     names = [d.original_name for d in Document.objects.active().filter(draft=draft).order_by("position")]
     assert names == ["doc-0.pdf", "doc-1.pdf", "doc-2.pdf"]
@@ -141,7 +151,9 @@ def test_download_selected_is_a_zip_of_their_originals_in_order(agent_client, dr
     import io
     import zipfile
 
-    photos = [PhotoFactory(draft=draft, by=agent, original_name=f"room {n}.jpg", stored=True) for n in range(3)]
+    photos = [
+        PhotoFactory(draft=draft, by=agent, original_name=f"room {n}.jpg", stored=True) for n in range(3)
+    ]
     other = PhotoFactory(draft=DraftFactory(list_agent=agent), by=agent, stored=True)
     url = reverse("media_manager:photo_bulk_download", args=[draft.pk])
     response = agent_client.get(url, {"selected": [photos[2].pk, photos[0].pk, other.pk]})

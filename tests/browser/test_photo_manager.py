@@ -241,3 +241,32 @@ def test_the_page_fits_every_width(browser_page, agent, width, height):
     if SHOTS_DIR:
         page.screenshot(path=f"{SHOTS_DIR}/media-{width}-lightbox.png")
     assert_no_page_problems(page)
+
+
+@pytest.mark.usefixtures("eager_celery")
+def test_a_refused_file_reads_as_an_error_beside_accepted_ones(browser_page, agent, tmp_path):
+    draft = DraftFactory(list_agent=agent)
+    page = browser_page
+    login(page, agent, next_url=f"/drafts/{draft.pk}/media/")
+    good = tmp_path / "porch.jpg"
+    good.write_bytes(small_jpeg(seed=90))
+    bad = tmp_path / "notes.jpg"
+    bad.write_bytes(b"this is a text file, not a picture")
+    page.set_input_files("#photo-files", [str(bad), str(good)])
+    page.wait_for_selector(".upload-item.is-rejected")
+    page.wait_for_selector(".upload-item.is-accepted, .upload-item.is-warning")
+    rejected = page.locator(".upload-item.is-rejected")
+    assert rejected.locator(".upload-status").text_content().startswith("Not uploaded: ")
+    assert not rejected.locator("progress").is_visible()
+    look = rejected.evaluate(
+        "(row) => [getComputedStyle(row).backgroundColor,"
+        " getComputedStyle(row.querySelector('.upload-status')).color]"
+    )
+    accepted = page.locator(".upload-item.is-accepted, .upload-item.is-warning").evaluate(
+        "(row) => getComputedStyle(row).backgroundColor"
+    )
+    assert look == ["rgb(253, 232, 230)", "rgb(179, 38, 30)"] and accepted != look[0]
+    page.wait_for_function("() => document.querySelectorAll('#photo-list > [data-id]').length === 1")
+    if SHOTS_DIR:
+        page.screenshot(path=f"{SHOTS_DIR}/upload-refused.png")
+    assert_no_page_problems(page, ignore=("400",))

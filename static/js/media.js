@@ -617,6 +617,13 @@
   });
 
   document.addEventListener("keydown", function (event) {
+    // Enter on a focused card opens it, as a click on its photo does.
+    if (event.key !== "Enter" || event.altKey || !event.target.matches("#photo-list > [data-id]")) return;
+    event.preventDefault();
+    openLightbox(event.target);
+  });
+
+  document.addEventListener("keydown", function (event) {
     var dialog = lightbox.dialog;
     if (!dialog || !dialog.open) return;
     var typing = event.target.matches("input, textarea, select");

@@ -150,6 +150,12 @@ def test_lightbox_by_keyboard_edits_name_and_caption(browser_page, agent):
     )
     second.refresh_from_db()
     assert (second.name, second.caption) == ("Corner bedroom", "Bright corner room")
+    # Enter on the focused card opens it again; Esc with nothing typed just closes.
+    page.keyboard.press("Enter")
+    dialog.wait_for(state="visible")
+    assert page.locator("#lightbox-title").text_content() == "Photo 2 of 3"
+    page.keyboard.press("Escape")
+    dialog.wait_for(state="hidden")
     page.wait_for_function(
         "(id) => document.querySelector(`#photo-${id} .photo-name`).textContent === 'Corner bedroom'",
         arg=second.pk,

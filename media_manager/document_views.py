@@ -15,7 +15,7 @@ from drafts.access import get_draft_for
 from drafts.models import Draft
 
 from .checks import MediaLimits, UploadRejected
-from .forms import DocumentForm
+from .forms import DocumentForm, UploadBatchForm
 from .isolation import inspect_pdf_isolated
 from .item_views import active_item, apply_move, apply_reorder, private_file_response, trashed_item
 from .models import Document, DocumentPrivacy, MediaLimitReached, clean_file_name, random_storage_name
@@ -40,7 +40,12 @@ def document_list(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _accept_document(
-    request: HttpRequest, draft: Draft, uploaded, client_key: uuid.UUID | None, name: str
+    request: HttpRequest,
+    draft: Draft,
+    uploaded,
+    client_key: uuid.UUID | None,
+    name: str,
+    batch_keys: list[uuid.UUID],
 ) -> UploadOutcome:
     shown = clean_file_name(uploaded.name)
     if (done := already_uploaded(Document, draft, client_key, shown)) is not None:
@@ -70,6 +75,7 @@ def _accept_document(
             name=name,
             privacy=privacy,
             client_key=client_key,
+            batch_keys=batch_keys,
         ),
     )
     if isinstance(document, UploadOutcome):
@@ -99,7 +105,10 @@ def _document_upload(request: HttpRequest, draft: Draft, files) -> HttpResponse:
     single = len(files) == 1
     client_key = read_client_key(request) if single else None
     name = request.POST.get("name", "") if single else ""
-    outcomes = [_accept_document(request, draft, uploaded, client_key, name) for uploaded in files]
+    batch_keys = UploadBatchForm(request.POST).keys() if single else []
+    outcomes = [
+        _accept_document(request, draft, uploaded, client_key, name, batch_keys) for uploaded in files
+    ]
     return upload_response(request, draft, outcomes, "#documents")
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from django import forms
 
 from .models import (
@@ -16,6 +18,12 @@ from .models import (
 class PhotoTextForm(forms.Form):
     name = forms.CharField(max_length=PHOTO_NAME_MAX, strip=True)
     caption = forms.CharField(max_length=PHOTO_CAPTION_MAX, required=False, strip=True)
+
+    def error_text(self) -> str:
+        """Every error, each after the name of its field ("Name: ...")."""
+        return " ".join(
+            f"{name.capitalize()}: {error}" for name, errors in self.errors.items() for error in errors
+        )
 
     def clean_name(self) -> str:
         name = clean_display_text(self.cleaned_data["name"], max_length=PHOTO_NAME_MAX + 1)
@@ -33,6 +41,23 @@ class DocumentForm(forms.Form):
         if not name:
             raise forms.ValidationError("A document needs a name.")
         return name
+
+
+class UploadBatchForm(forms.Form):
+    """The browser's keys of the files chosen or dropped together, in that order (one per
+    upload request's `client_key`), so each file is placed by the order chosen, not by the
+    order its upload finished. Missing or unreadable: the file goes last, as before."""
+
+    MOST_KEYS = 500
+    batch = forms.CharField(required=False, max_length=MOST_KEYS * 37)
+
+    def keys(self) -> list[uuid.UUID]:
+        if not self.is_valid():
+            return []
+        try:
+            return [uuid.UUID(part) for part in self.cleaned_data["batch"].split(",") if part.strip()]
+        except ValueError:
+            return []
 
 
 class OrderForm(forms.Form):
@@ -71,7 +96,7 @@ class RotateForm(forms.Form):
 
 
 class SelectionForm(forms.Form):
-    """Ids ticked on the page (bulk delete)."""
+    """Ids ticked on the page (delete, move or download several)."""
 
     def __init__(self, data, *args, **kwargs):
         super().__init__(data, *args, **kwargs)
@@ -84,5 +109,18 @@ class SelectionForm(forms.Form):
         except ValueError:
             raise forms.ValidationError("The selection must list photo numbers.") from None
         if not cleaned["ids"]:
-            raise forms.ValidationError("Select the photos to delete first.")
+            raise forms.ValidationError("Select photos first: tick the box on each photo, or Select all.")
         return cleaned
+
+
+class BulkMoveForm(SelectionForm):
+    """The ticked photos to the start or the end, in their current order, as seen at `version`."""
+
+    where = forms.ChoiceField(choices=[("start", "start"), ("end", "end")])
+    version = forms.IntegerField(min_value=0)
+
+    def new_order(self, current: list[int]) -> list[int]:
+        chosen = set(self.cleaned_data["ids"])
+        moved = [pk for pk in current if pk in chosen]
+        rest = [pk for pk in current if pk not in chosen]
+        return moved + rest if self.cleaned_data["where"] == "start" else rest + moved

@@ -3,8 +3,13 @@ reordering and moving it, serving one of its private files."""
 
 from __future__ import annotations
 
+import shutil
+import tempfile
+import zipfile
 from urllib.parse import quote
 
+from django.conf import settings
+from django.core.files.storage import default_storage
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 
@@ -112,4 +117,26 @@ def private_file_response(
     response["X-Content-Type-Options"] = "nosniff"
     response["Cross-Origin-Resource-Policy"] = "same-origin"
     response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response
+
+
+def zip_response(members: list[tuple[str, str]], zip_name: str) -> FileResponse:
+    """A zip of stored files, `members` as (name in the zip, storage name), written to a temp
+    file first (stored, not deflated: photos and PDFs are compressed already). A file missing
+    from storage is left out rather than failing the whole download."""
+    # Not a `with`: the response closes (and so deletes) it once it is sent.
+    spool = tempfile.TemporaryFile(dir=settings.FILE_UPLOAD_TEMP_DIR)  # noqa: SIM115
+    with zipfile.ZipFile(spool, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:
+        for member_name, storage_name in members:
+            try:
+                source = default_storage.open(storage_name, "rb")
+            except (FileNotFoundError, OSError):
+                continue
+            with source, archive.open(member_name, "w", force_zip64=True) as target:
+                shutil.copyfileobj(source, target, 1024 * 1024)
+    spool.seek(0)
+    response = FileResponse(spool, content_type="application/zip")
+    response["Content-Disposition"] = _content_disposition("attachment", zip_name)
+    response["Cache-Control"] = "private, no-store"
+    response["X-Content-Type-Options"] = "nosniff"
     return response

@@ -19,10 +19,24 @@ from drafts.access import get_draft_for
 from drafts.models import Draft
 
 from .checks import MediaLimits, UploadRejected
-from .forms import PhotoTextForm, RotateForm, SelectionForm
+from .forms import BulkMoveForm, PhotoTextForm, RotateForm, SelectionForm, UploadBatchForm
 from .isolation import inspect_photo_isolated
-from .item_views import active_item, apply_move, apply_reorder, private_file_response, trashed_item
-from .models import PHOTO_EXTENSIONS, MediaLimitReached, Photo, clean_file_name, random_storage_name
+from .item_views import (
+    active_item,
+    apply_move,
+    apply_reorder,
+    private_file_response,
+    trashed_item,
+    zip_response,
+)
+from .models import (
+    PHOTO_EXTENSIONS,
+    MediaLimitReached,
+    Photo,
+    StaleOrder,
+    clean_file_name,
+    random_storage_name,
+)
 from .refusals import media_change
 from .upload_answers import (
     UploadOutcome,
@@ -47,7 +61,11 @@ def photo_grid(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _accept_photo(
-    request: HttpRequest, draft: Draft, uploaded, client_key: uuid.UUID | None
+    request: HttpRequest,
+    draft: Draft,
+    uploaded,
+    client_key: uuid.UUID | None,
+    batch_keys: list[uuid.UUID],
 ) -> UploadOutcome:
     shown = clean_file_name(uploaded.name)
     if (done := already_uploaded(Photo, draft, client_key, shown)) is not None:
@@ -77,6 +95,7 @@ def _accept_photo(
             height=inspection.height,
             warnings=inspection.warnings,
             client_key=client_key,
+            batch_keys=batch_keys,
         ),
     )
     if isinstance(photo, UploadOutcome):
@@ -102,8 +121,10 @@ def photo_upload(request: HttpRequest, pk: int) -> HttpResponse:
 
 @csrf_protect
 def _photo_upload(request: HttpRequest, draft: Draft, files) -> HttpResponse:
-    client_key = read_client_key(request) if len(files) == 1 else None
-    outcomes = [_accept_photo(request, draft, uploaded, client_key) for uploaded in files]
+    single = len(files) == 1
+    client_key = read_client_key(request) if single else None
+    batch_keys = UploadBatchForm(request.POST).keys() if single else []
+    outcomes = [_accept_photo(request, draft, uploaded, client_key, batch_keys) for uploaded in files]
     return upload_response(request, draft, outcomes, "#photos")
 
 
@@ -175,7 +196,7 @@ def photo_update(request: HttpRequest, pk: int, photo_id: int) -> HttpResponse:
     photo = active_item(Photo, draft, photo_id)
     form = PhotoTextForm(request.POST)
     if not form.is_valid():
-        errors = " ".join(str(error) for errors in form.errors.values() for error in errors)
+        errors = form.error_text()
         if request.htmx:
             return HttpResponse(errors, status=422, content_type="text/plain; charset=utf-8")
         messages.error(request, f"Photo {photo.number}: {errors}")
@@ -283,6 +304,64 @@ def photo_bulk_delete(request: HttpRequest, pk: int) -> HttpResponse:
             "(deleted meanwhile, perhaps in another tab)."
         )
     return render_region(request, draft, "photo-grid", announce=notice or announce, notice=notice)
+
+
+@login_required
+@require_POST
+@media_change("photo-grid")
+def photo_bulk_move(request: HttpRequest, pk: int) -> HttpResponse:
+    """The ticked photos to the start or the end of the order, keeping their own order."""
+    draft = get_draft_for(request.user, pk, write=True)
+    form = BulkMoveForm(request.POST)
+    if not form.is_valid():
+        notice = " ".join(form.non_field_errors()) or "Move the selected photos to the start or the end."
+        return render_region(request, draft, "photo-grid", status=400, notice=notice)
+    current = Photo.ordered_ids(draft)
+    ids = form.new_order(current)
+    count = len(set(form.cleaned_data["ids"]) & set(current))
+    if count == 0:
+        return render_region(
+            request,
+            draft,
+            "photo-grid",
+            status=409,
+            notice="None of the selected photos is on this draft any more, so nothing was moved.",
+        )
+    try:
+        Photo.reorder(draft, ids, seen_version=form.cleaned_data["version"], by=request.user)
+    except StaleOrder:
+        return render_region(
+            request,
+            draft,
+            "photo-grid",
+            status=409,
+            notice="The photos changed meanwhile (an upload finished, or another tab). This is the "
+            "current order; select and move again.",
+        )
+    where = form.cleaned_data["where"]
+    plural = "s" if count != 1 else ""
+    return render_region(request, draft, "photo-grid", announce=f"{count} photo{plural} moved to the {where}")
+
+
+@login_required
+@require_safe
+def photo_bulk_download(request: HttpRequest, pk: int) -> HttpResponse:
+    """The originals of the ticked photos as one zip, built in a temp file (originals can be
+    large; nothing is held in memory) and served through this draft's scoped view."""
+    draft = get_draft_for(request.user, pk)
+    form = SelectionForm(request.GET)
+    if not form.is_valid():
+        messages.error(request, " ".join(form.non_field_errors()))
+        return redirect(reverse("media_manager:draft_media", args=[draft.pk]) + "#photos")
+    photos = list(
+        Photo.objects.active().filter(draft=draft, pk__in=form.cleaned_data["ids"]).order_by("position")
+    )
+    if not photos:
+        raise Http404("None of these photos is on this draft.")
+    return zip_response(
+        [(f"{photo.number:02d}-{photo.download_name}", photo.original.name) for photo in photos],
+        f"photos-{draft.pk}.zip",
+    )
 
 
 @login_required

@@ -14,6 +14,10 @@ urlpatterns = [
     path("drafts/<int:pk>/media/photos/upload/", photo_views.photo_upload, name="photo_upload"),
     path("drafts/<int:pk>/media/photos/reorder/", photo_views.photo_reorder, name="photo_reorder"),
     path("drafts/<int:pk>/media/photos/delete/", photo_views.photo_bulk_delete, name="photo_bulk_delete"),
+    path("drafts/<int:pk>/media/photos/move/", photo_views.photo_bulk_move, name="photo_bulk_move"),
+    path(
+        "drafts/<int:pk>/media/photos/download/", photo_views.photo_bulk_download, name="photo_bulk_download"
+    ),
     path(_photo, photo_views.photo_update, name="photo_update"),
     path(_photo + "move/", photo_views.photo_move, name="photo_move"),
     path(_photo + "primary/", photo_views.photo_make_primary, name="photo_make_primary"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Sequence
 
 from django.conf import settings
 from django.db import models, transaction
@@ -90,6 +91,7 @@ class Document(OrderedMedia):
         name: str = "",
         privacy: str = DocumentPrivacy.PRIVATE,
         client_key: uuid.UUID | None = None,
+        batch_keys: Sequence[uuid.UUID] = (),
     ) -> Document:
         name = clean_display_text(name, max_length=DOCUMENT_NAME_MAX) or name_from_file_name(
             original_name, max_length=DOCUMENT_NAME_MAX, fallback="Document"
@@ -99,6 +101,7 @@ class Document(OrderedMedia):
             document = cls.append(
                 draft,
                 by=by,
+                batch_keys=batch_keys,
                 name=name,
                 privacy=privacy,
                 original_name=clean_file_name(original_name),

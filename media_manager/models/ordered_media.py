@@ -306,17 +306,52 @@ class OrderedMedia(models.Model):
         return True
 
     @classmethod
-    def append(cls, draft: Draft, *, by: User, **values: Any):
-        """Create an item last in the draft's order. Call inside transaction.atomic()."""
+    def append(cls, draft: Draft, *, by: User, batch_keys: Sequence[uuid.UUID] = (), **values: Any):
+        """Create an item last in the draft's order, or, when it is one of `batch_keys` (the
+        client keys of files chosen together, in the order chosen), beside the batch's items
+        already here, in that order. Call inside transaction.atomic()."""
         lock = MediaOrder.lock(draft)
         count = cls.objects.active().filter(draft=draft).count()
         if count >= cls.max_per_draft():
             raise MediaLimitReached(f"This draft already has {count} {cls.NOUN}s, the most it can have.")
         item = cls.objects.create(draft=draft, position=count, created_by=by, **values)
+        if item.client_key in batch_keys:
+            cls._place_in_batch(draft, item, list(batch_keys))
         cls._after_set_change(draft)
         cls._bump(lock)
         note_media_edit(draft, by=by)
         return item
+
+    @classmethod
+    def _place_in_batch(cls, draft: Draft, item: OrderedMedia, batch_keys: list[uuid.UUID]) -> None:
+        """Uploads finish in any order; the batch keeps the order its files were chosen in.
+        The new item goes right after the batch's latest-chosen earlier file already here, or
+        else right before its earliest-chosen later one; a file that never lands leaves no gap."""
+        rank = {key: index for index, key in enumerate(batch_keys)}
+        mine = rank[item.client_key]
+        rows = list(
+            cls.objects.active()
+            .filter(draft=draft, client_key__in=batch_keys)
+            .values_list("pk", "client_key")
+        )
+        landed = {pk: rank[key] for pk, key in rows if pk != item.pk}
+        order = [pk for pk in cls.ordered_ids(draft) if pk != item.pk]
+        earlier = [pk for pk in order if pk in landed and landed[pk] < mine]
+        later = [pk for pk in order if pk in landed and landed[pk] > mine]
+        if earlier:
+            anchor = max(earlier, key=lambda pk: landed[pk])
+            order.insert(order.index(anchor) + 1, item.pk)
+        elif later:
+            anchor = min(later, key=lambda pk: landed[pk])
+            order.insert(order.index(anchor), item.pk)
+        else:
+            return
+        cls._write_order(draft, order)
+        cls._after_batch_placed(draft, item, landed, mine)
+
+    @classmethod
+    def _after_batch_placed(cls, draft: Draft, item: OrderedMedia, landed: dict[int, int], mine: int) -> None:
+        pass
 
     @classmethod
     def _before_trash(cls, draft: Draft, ids: list[int]) -> None:

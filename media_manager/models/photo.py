@@ -184,13 +184,16 @@ class Photo(OrderedMedia):
         height: int | None = None,
         warnings: Sequence[str] = (),
         client_key: uuid.UUID | None = None,
+        batch_keys: Sequence[uuid.UUID] = (),
     ) -> Photo:
-        """Record an accepted upload (already in storage), last in the order, queued for the
-        pipeline after commit."""
+        """Record an accepted upload (already in storage), last in the order or in its place
+        among the files chosen with it (`batch_keys`, see `append`), queued for the pipeline
+        after commit."""
         with transaction.atomic():
             photo = cls.append(
                 draft,
                 by=by,
+                batch_keys=batch_keys,
                 name=name_from_file_name(original_name, max_length=PHOTO_NAME_MAX, fallback="Photo"),
                 original_name=clean_file_name(original_name),
                 original=stored_name,
@@ -223,6 +226,17 @@ class Photo(OrderedMedia):
             first = active.order_by("position").first()
             if first is not None:
                 active.filter(pk=first.pk).update(is_primary=True)
+
+    @classmethod
+    def _after_batch_placed(cls, draft: Draft, item: OrderedMedia, landed: dict[int, int], mine: int) -> None:
+        """The first file chosen is primary unless the draft had one: a batch file that became
+        primary only by finishing first hands it to an earlier-chosen one."""
+        primary = (
+            cls.objects.active().filter(draft=draft, is_primary=True).values_list("pk", flat=True).first()
+        )
+        if primary in landed and landed[primary] > mine:
+            cls.objects.filter(pk=primary).update(is_primary=False)
+            cls.objects.filter(pk=item.pk).update(is_primary=True)
 
     @classmethod
     def _before_trash(cls, draft: Draft, ids: list[int]) -> None:

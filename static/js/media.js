@@ -70,16 +70,44 @@
   });
 
   function editingInside(region) {
+    // An open card menu would close under the pointer; it waits too.
+    if (region.querySelector("details[open]")) return true;
     var active = document.activeElement;
     if (!active || !region.contains(active)) return false;
     return active.matches("input[type=text], input:not([type]), textarea, select") ||
       active.getAttribute("data-dirty") === "true";
   }
 
+  // A change (a POST from inside a region) answers with the whole region. A poll answered
+  // after it would put the region back as it was before the change, so a change aborts the
+  // poll in flight, and no poll starts until the change is answered.
+  // (The XHRs are kept, not counted: the form that sent one is often gone when it is answered.)
+  var changing = {};
+
+  function stillChanging(regionId) {
+    changing[regionId] = (changing[regionId] || []).filter(function (xhr) { return xhr.readyState !== 4; });
+    return changing[regionId].length > 0;
+  }
+
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var config = event.detail.requestConfig;
+    var elt = event.detail.elt;
+    if (!config || config.verb === "get" || !elt || !elt.closest) return;
+    var region = elt.closest("[data-media-region]");
+    if (!region) return;
+    stillChanging(region.id);
+    changing[region.id].push(event.detail.xhr);
+    htmx.trigger(region, "htmx:abort");
+  });
+
   document.addEventListener("htmx:beforeRequest", function (event) {
     var elt = event.detail.elt;
     if (!elt || !elt.hasAttribute || !elt.hasAttribute("data-media-region")) return;
     if (event.detail.requestConfig && event.detail.requestConfig.verb !== "get") return;
+    if (stillChanging(elt.id)) {
+      event.preventDefault();
+      return;
+    }
     if (dragging || editingInside(elt)) {
       // Redraw later: now it would throw away typing or a drag in progress.
       event.preventDefault();
@@ -87,9 +115,7 @@
     }
   });
 
-  document.addEventListener("focusout", function (event) {
-    var region = event.target.closest && event.target.closest("[data-media-region]");
-    if (!region) return;
+  function refreshWhenFree(region) {
     window.setTimeout(function () {
       var current = document.getElementById(region.id);
       if (current && pendingRefresh[region.id] && !editingInside(current) && !dragging) {
@@ -97,6 +123,16 @@
         htmx.trigger(document.body, region.id === "photo-grid" ? "photos-changed" : "documents-changed");
       }
     }, 50);
+  }
+
+  document.addEventListener("toggle", function (event) {
+    var region = event.target.closest && event.target.closest("[data-media-region]");
+    if (region && !event.target.open) refreshWhenFree(region);
+  }, true);
+
+  document.addEventListener("focusout", function (event) {
+    var region = event.target.closest && event.target.closest("[data-media-region]");
+    if (region) refreshWhenFree(region);
   });
 
   document.addEventListener("htmx:afterRequest", function (event) {
@@ -191,15 +227,20 @@
 
   Uploader.prototype.bind = function () {
     var self = this;
-    var input = this.form.querySelector("input[type=file]");
-    input.addEventListener("change", function () {
-      self.add(input.files);
-      input.value = "";
+    // "Choose photos" and, on phones, "Take photo": each a file input of this form.
+    var inputs = this.form.querySelectorAll("input[type=file]");
+    Array.prototype.forEach.call(inputs, function (input) {
+      input.addEventListener("change", function () {
+        self.add(input.files);
+        input.value = "";
+      });
     });
     this.form.addEventListener("submit", function (event) {
       event.preventDefault();
-      self.add(input.files);
-      input.value = "";
+      Array.prototype.forEach.call(inputs, function (input) {
+        self.add(input.files);
+        input.value = "";
+      });
     });
     ["dragenter", "dragover"].forEach(function (name) {
       self.form.addEventListener(name, function (event) {
@@ -220,8 +261,13 @@
 
   Uploader.prototype.add = function (files) {
     var self = this;
-    Array.prototype.forEach.call(files || [], function (file) {
-      var entry = self.row(file);
+    // The files chosen (or dropped) together, in that order: each upload names the whole
+    // batch, so the server places it by the order chosen, not by when its upload finishes.
+    var entries = Array.prototype.map.call(files || [], function (file) { return self.row(file); });
+    var batch = entries.map(function (entry) { return entry.key; }).join(",");
+    entries.forEach(function (entry) {
+      var file = entry.file;
+      entry.batch = batch;
       if (file.size > self.maxBytes) {
         self.finish(entry, "rejected", "This file is " + formatBytes(file.size) + "; the limit is " +
           formatBytes(self.maxBytes) + ". Export a smaller copy and upload that.");
@@ -268,6 +314,7 @@
     var data = new FormData();
     data.append("csrfmiddlewaretoken", this.csrf);
     data.append("client_key", entry.key);   // a retry of the same file is recognised, not doubled
+    data.append("batch", entry.batch);
     data.append("file", entry.file, entry.file.name);
     var xhr = new XMLHttpRequest();
     xhr.open("POST", this.url);
@@ -344,11 +391,267 @@
     });
   }
 
+  // --- Card menus: one open at a time; Esc or a click elsewhere closes it ---------------------
+
+  function closeMenus(except) {
+    document.querySelectorAll("details[data-card-menu][open]").forEach(function (menu) {
+      if (menu !== except) menu.open = false;
+    });
+  }
+
+  document.addEventListener("click", function (event) {
+    var menu = event.target.closest && event.target.closest("details[data-card-menu]");
+    closeMenus(menu);
+  });
+
+  document.addEventListener("toggle", function (event) {
+    var menu = event.target;
+    if (!menu.matches || !menu.matches("details[data-card-menu]") || !menu.open) return;
+    closeMenus(menu);
+    var first = menu.querySelector(".menu-item:not([disabled])");
+    if (first && menu.contains(document.activeElement)) first.focus();
+  }, true);
+
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Escape") return;
+    var menu = event.target.closest && event.target.closest("details[data-card-menu][open]");
+    if (!menu) return;
+    event.preventDefault();
+    menu.open = false;
+    menu.querySelector("summary").focus();
+  });
+
+  // --- Select several: select all, the count, and the ticks kept across grid refreshes ------
+
+  var selectedPhotos = {};
+
+  function photoBoxes() {
+    return Array.prototype.slice.call(document.querySelectorAll("#photo-list [data-select-photo]"));
+  }
+
+  function updateBulkBar() {
+    var bar = document.querySelector("[data-bulk-bar]");
+    if (!bar) return;
+    var boxes = photoBoxes();
+    var ticked = boxes.filter(function (box) { return box.checked; });
+    var count = bar.querySelector("[data-bulk-count]");
+    count.textContent = ticked.length ? ticked.length + " selected" : "None selected";
+    var all = bar.querySelector("[data-select-all]");
+    all.checked = boxes.length > 0 && ticked.length === boxes.length;
+    all.indeterminate = ticked.length > 0 && ticked.length < boxes.length;
+    bar.querySelectorAll("[data-bulk-action]").forEach(function (button) { button.disabled = !ticked.length; });
+    boxes.forEach(function (box) { box.closest(".photo-card").classList.toggle("is-selected", box.checked); });
+  }
+
+  document.addEventListener("change", function (event) {
+    var target = event.target;
+    if (target.matches && target.matches("[data-select-photo]")) {
+      selectedPhotos[target.value] = target.checked;
+      updateBulkBar();
+    } else if (target.matches && target.matches("[data-select-all]")) {
+      photoBoxes().forEach(function (box) { box.checked = target.checked; selectedPhotos[box.value] = target.checked; });
+      updateBulkBar();
+    }
+  });
+
+  document.addEventListener("click", function (event) {
+    // A zip of the ticked photos: a plain link, so the token stays out of the address.
+    var button = event.target.closest && event.target.closest("[data-bulk-download]");
+    if (!button) return;
+    event.preventDefault();
+    var ids = photoBoxes().filter(function (box) { return box.checked; }).map(function (box) {
+      return "selected=" + encodeURIComponent(box.value);
+    });
+    if (ids.length) window.location.assign(button.getAttribute("formaction") + "?" + ids.join("&"));
+  });
+
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    // After a delete or move the selection is done with (before the new grid re-ticks it).
+    var elt = event.detail.requestConfig && event.detail.requestConfig.elt;  // detail.elt is the target here
+    if (elt && elt.matches && elt.matches("[data-bulk-action]") && event.detail.xhr.status < 400) selectedPhotos = {};
+  });
+
+  function restoreSelection() {
+    photoBoxes().forEach(function (box) { box.checked = !!selectedPhotos[box.value]; });
+    updateBulkBar();
+  }
+
+  // --- Lightbox: a large view with the name and caption; arrows step, Esc closes --------------
+
+  var lightbox = { dialog: null, cardId: null, opener: null };
+
+  function lightboxCards() {
+    return Array.prototype.slice.call(document.querySelectorAll("#photo-list > [data-id]"));
+  }
+
+  function lightboxDirty() {
+    var form = lightbox.dialog && lightbox.dialog.querySelector("[data-lightbox-form]");
+    return !!(form && form.querySelector("[data-dirty]"));
+  }
+
+  function showInLightbox(card) {
+    var dialog = lightbox.dialog;
+    lightbox.cardId = card.id;
+    var cards = lightboxCards();
+    var number = card.getAttribute("data-number");
+    dialog.querySelector("[data-lightbox-title]").textContent =
+      "Photo " + number + " of " + cards.length + (card.classList.contains("is-primary") ? " (primary)" : "");
+    var image = dialog.querySelector("[data-lightbox-image]");
+    var src = card.getAttribute("data-large-src");
+    image.hidden = !src;
+    dialog.querySelector("[data-lightbox-pending]").hidden = !!src;
+    if (src) { image.src = src; } else { image.removeAttribute("src"); }
+    image.alt = card.getAttribute("data-name");
+    var form = dialog.querySelector("[data-lightbox-form]");
+    if (form) {
+      form.setAttribute("action", card.getAttribute("data-update-url"));
+      ["name", "caption"].forEach(function (field) {
+        var input = form.elements[field];
+        input.value = card.getAttribute("data-" + field);
+        input.removeAttribute("data-dirty");
+        input.removeAttribute("aria-invalid");
+        updateCounter(input);
+      });
+      var status = dialog.querySelector("[data-lightbox-status]");
+      status.textContent = "";
+      status.classList.remove("is-error");
+    } else {
+      dialog.querySelector("[data-lightbox-name]").textContent = card.getAttribute("data-name");
+      dialog.querySelector("[data-lightbox-caption]").textContent = card.getAttribute("data-caption");
+    }
+    var index = cards.indexOf(card);
+    dialog.querySelector('[data-lightbox-step="-1"]').disabled = index <= 0;
+    dialog.querySelector('[data-lightbox-step="1"]').disabled = index >= cards.length - 1;
+  }
+
+  function saveLightbox() {
+    // Resolves true when saved (or nothing to save); false with the field's error shown.
+    var form = lightbox.dialog.querySelector("[data-lightbox-form]");
+    if (!form) return Promise.resolve(true);
+    var status = lightbox.dialog.querySelector("[data-lightbox-status]");
+    var cardId = lightbox.cardId;
+    status.classList.remove("is-error");
+    status.textContent = "Saving…";
+    return fetch(form.getAttribute("action"), {
+      method: "POST",
+      body: new FormData(form),
+      headers: { "HX-Request": "true", "X-CSRFToken": form.elements.csrfmiddlewaretoken.value },
+      credentials: "same-origin"
+    }).then(function (response) {
+      reportConnection(response.status);
+      return response.text().then(function (text) {
+        if (!response.ok) {
+          status.classList.add("is-error");
+          status.textContent = text || "Not saved.";
+          ["name", "caption"].forEach(function (field) {
+            var input = form.elements[field];
+            var named = text.toLowerCase().indexOf(field + ":") !== -1;
+            if (named) { input.setAttribute("aria-invalid", "true"); } else { input.removeAttribute("aria-invalid"); }
+          });
+          return false;
+        }
+        status.textContent = text;
+        var card = document.getElementById(cardId);
+        if (card) {
+          card.setAttribute("data-name", form.elements.name.value.trim());
+          card.setAttribute("data-caption", form.elements.caption.value.trim());
+        }
+        form.querySelectorAll("[data-dirty]").forEach(function (field) { field.removeAttribute("data-dirty"); });
+        form.querySelectorAll("[aria-invalid]").forEach(function (field) { field.removeAttribute("aria-invalid"); });
+        htmx.trigger(document.body, "photos-changed");
+        return true;
+      });
+    }, function () {
+      reportConnection(0);
+      status.classList.add("is-error");
+      status.textContent = "Not saved: the portal could not be reached. Your text is kept here; try again.";
+      return false;
+    });
+  }
+
+  function whenSaved(then) {
+    if (!lightboxDirty()) { then(); return; }
+    saveLightbox().then(function (saved) { if (saved) then(); });
+  }
+
+  function stepLightbox(step) {
+    var cards = lightboxCards();
+    var current = document.getElementById(lightbox.cardId);
+    var next = cards[cards.indexOf(current) + step];
+    if (!next) return;
+    whenSaved(function () {
+      showInLightbox(next);
+      announce("Photo " + next.getAttribute("data-number") + " of " + cards.length);
+    });
+  }
+
+  function openLightbox(card) {
+    var dialog = lightbox.dialog = document.querySelector("[data-lightbox]");
+    if (!dialog || typeof dialog.showModal !== "function") return;
+    showInLightbox(card);
+    dialog.showModal();
+    dialog.querySelector("[data-lightbox-stage]").focus();
+  }
+
+  function closeLightbox() {
+    whenSaved(function () { lightbox.dialog.close(); });
+  }
+
+  document.addEventListener("click", function (event) {
+    var opener = event.target.closest && event.target.closest("[data-lightbox-open]");
+    if (opener) {
+      event.preventDefault();
+      openLightbox(opener.closest("[data-id]"));
+      return;
+    }
+    if (!lightbox.dialog) return;
+    var step = event.target.closest && event.target.closest("[data-lightbox-step]");
+    if (step && lightbox.dialog.contains(step)) stepLightbox(parseInt(step.getAttribute("data-lightbox-step"), 10));
+    if (event.target.closest && event.target.closest("[data-lightbox-close]")) closeLightbox();
+  });
+
+  document.addEventListener("submit", function (event) {
+    if (!event.target.matches("[data-lightbox-form]")) return;
+    event.preventDefault();
+    saveLightbox();
+  });
+
+  document.addEventListener("keydown", function (event) {
+    // Enter on a focused card opens it, as a click on its photo does.
+    if (event.key !== "Enter" || event.altKey || !event.target.matches("#photo-list > [data-id]")) return;
+    event.preventDefault();
+    openLightbox(event.target);
+  });
+
+  document.addEventListener("keydown", function (event) {
+    var dialog = lightbox.dialog;
+    if (!dialog || !dialog.open) return;
+    var typing = event.target.matches("input, textarea, select");
+    if ((event.key === "ArrowLeft" || event.key === "ArrowRight") && !typing && !event.altKey) {
+      event.preventDefault();
+      stepLightbox(event.key === "ArrowLeft" ? -1 : 1);
+    }
+  });
+
+  document.addEventListener("cancel", function (event) {
+    // Esc: save what was typed first, then close (the close event returns the focus).
+    if (event.target !== lightbox.dialog) return;
+    event.preventDefault();
+    closeLightbox();
+  }, true);
+
+  document.addEventListener("close", function (event) {
+    if (event.target !== lightbox.dialog) return;
+    var card = document.getElementById(lightbox.cardId);
+    if (card) card.focus();
+  }, true);
+
   // --- Start ---------------------------------------------------------------------------------
 
   function init(root) {
     initSortables(root);
     initUploaders(root);
+    if (root.querySelector && (root.id === "photo-grid" || root.querySelector("#photo-grid"))) restoreSelection();
   }
 
   if (typeof htmx !== "undefined") {

@@ -66,6 +66,12 @@ def _drag(page, source, target) -> None:
     assert reply.value.status == 200
 
 
+def _menu_action(page, photo_id: int, action: str):
+    """Open the photo's menu and find one of its actions."""
+    page.locator(f"#photo-{photo_id} .card-menu > summary").click()
+    return page.locator(f"#photo-{photo_id} .menu-items").get_by_role("button", name=action)
+
+
 def test_upload_then_reorder_by_drag_and_by_keyboard(browser_page, agent, tmp_path):
     draft = DraftFactory(list_agent=agent)
     page = browser_page
@@ -76,7 +82,7 @@ def test_upload_then_reorder_by_drag_and_by_keyboard(browser_page, agent, tmp_pa
     assert page.locator(f"#photo-{first} .badge-primary").is_visible()
 
     # Drag the third photo to the front.
-    _drag(page, f"#photo-{third} .photo-thumb", f"#photo-{first} .photo-thumb")
+    _drag(page, f"#photo-{third} .drag-handle", f"#photo-{first} .photo-thumb")
     page.wait_for_function(
         "(id) => document.querySelector('#photo-list > [data-id]').dataset.id === String(id)", arg=third
     )
@@ -139,12 +145,12 @@ def test_replace_rotate_and_make_primary_in_place(browser_page, agent, tmp_path)
     login(page, agent, next_url=f"/drafts/{draft.pk}/media/")
     first, second, _third = _upload_three(page, tmp_path)
 
-    page.locator(f"#photo-{second}").get_by_role("button", name="Make primary").click()
+    _menu_action(page, second, "Make primary").click()
     page.wait_for_selector(f"#photo-{second} .badge-primary")
     assert Photo.objects.get(pk=second).is_primary and not Photo.objects.get(pk=first).is_primary
 
     with page.expect_response(lambda response: "/rotate/" in response.url) as reply:
-        page.locator(f"#photo-{first}").get_by_role("button", name="Rotate right").click()
+        _menu_action(page, first, "Rotate right").click()
     assert reply.value.status == 200
     page.wait_for_function(
         "(id) => !document.querySelector(`#photo-${id} .state-pending`)", arg=first, timeout=60_000

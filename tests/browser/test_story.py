@@ -146,7 +146,7 @@ def agent_adds_media(page, draft_id: int, tmp_path, worker: CeleryWorker) -> lis
     )
     first, second, third = _screen_order(page)
 
-    _drag(page, f"#photo-{third} .photo-thumb", f"#photo-{first} .photo-thumb")
+    _drag(page, f"#photo-{third} .drag-handle", f"#photo-{first} .photo-thumb")
     page.wait_for_function(
         "(id) => document.querySelector('#photo-list > [data-id]').dataset.id === String(id)", arg=third
     )

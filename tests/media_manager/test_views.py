@@ -66,6 +66,8 @@ def _routes(draft, media) -> list[tuple[str, str]]:
         (url("media_manager:photo_upload", args=[pk]), "post"),
         (url("media_manager:photo_reorder", args=[pk]), "post"),
         (url("media_manager:photo_bulk_delete", args=[pk]), "post"),
+        (url("media_manager:photo_bulk_move", args=[pk]), "post"),
+        (url("media_manager:photo_bulk_download", args=[pk]) + f"?selected={photo}", "get"),
         (url("media_manager:photo_update", args=[pk, photo]), "post"),
         (url("media_manager:photo_move", args=[pk, photo]), "post"),
         (url("media_manager:photo_make_primary", args=[pk, photo]), "post"),
@@ -121,6 +123,9 @@ def test_a_live_draft_can_be_seen_but_not_changed(agent_client, draft, media):
         assert getattr(agent_client, method)(url).status_code == expected, url
     page = agent_client.get(reverse("media_manager:draft_media", args=[draft.pk])).content.decode()
     assert "Choose photos" not in page and "Make primary" not in page
+    # Read-only: no drag handles, no menus that edit, no ticks; the original still downloads.
+    assert "drag-handle" not in page and "data-card-menu" not in page and "data-select-photo" not in page
+    assert "Download the original of photo 1" in page
 
 
 def test_the_office_admin_may_manage_the_media(client, draft, media, office_admin):

@@ -537,9 +537,13 @@ class CallScenario:
 
 
 CALL_SCENARIOS = (
-    CallScenario("fields", "20 saves of the list price in 5 s", 20, "field_burst", {"count": 20, "seconds": 5.0}),
+    CallScenario(
+        "fields", "20 saves of the list price in 5 s", 20, "field_burst", {"count": 20, "seconds": 5.0}
+    ),
     CallScenario("drags", "20 photo drags in 5 s", 20, "reorder_burst", {"count": 20, "seconds": 5.0}),
-    CallScenario("photo", "a caption, then the star, on one photo (0.5 s apart)", 2, "photo_edit", {"gap": 0.5}),
+    CallScenario(
+        "photo", "a caption, then the star, on one photo (0.5 s apart)", 2, "photo_edit", {"gap": 0.5}
+    ),
     CallScenario("document", "a document's name and privacy in one save", 2, "document_edit"),
 )
 

@@ -48,6 +48,7 @@ from .remote import (
     hold_every_worker,
 )
 from .state import (
+    edits_fingerprint,
     local_state,
     mirror_state,
     timing,
@@ -214,6 +215,7 @@ class Pusher(PushCalls):
                     continue
                 if not local.trashed:
                     self._note_order(sync, local)
+                    self._note_edits(sync, local)
                 rows = list(RemoteItem.objects.filter(draft_id=self.draft_id))
                 self.items = {(row.kind, row.local_id): row for row in rows if row.local_id is not None}
             mirror = mirror_state(draft, sync, rows)
@@ -293,6 +295,18 @@ class Pusher(PushCalls):
             DraftSync.objects.filter(pk=self.draft_id, lease_owner=self.owner).update(**updates)
             for name, value in updates.items():
                 setattr(sync, name, value)
+
+    def _note_edits(self, sync: DraftSync, local: planner.LocalState) -> None:
+        """Remember when the draft's fields or media records last changed: edits are coalesced
+        on it (planner `Timing.edit_settle`)."""
+        seen = edits_fingerprint(local)
+        if seen == sync.edits_seen:
+            return
+        now = timezone.now()
+        DraftSync.objects.filter(pk=self.draft_id, lease_owner=self.owner).update(
+            edits_seen=seen, edits_seen_at=now
+        )
+        sync.edits_seen, sync.edits_seen_at = seen, now
 
     # -- endings --
     def _finish_synced(self, local: planner.LocalState) -> None:

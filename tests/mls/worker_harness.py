@@ -14,6 +14,7 @@ photo_edit, document_edit, wait_synced, dump, progress, leases, ...
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import itertools
 import json
@@ -564,9 +565,7 @@ def run_call_scenarios(
     for scenario, draft_id in zip(scenarios, seeded["ids"], strict=True):
         before = harness.control("GET", "calls")["journal"]
         last_id = before[-1]["id"] if before else 0
-        started = time.monotonic()
         made = harness.run(scenario.command, draft_id=draft_id, **scenario.arguments)
-        edited = time.monotonic()
         synced = harness.run("wait_synced", ids=[draft_id], within=60, timeout=90)
         time.sleep(quiet)
         calls = harness.control("GET", f"calls?since={last_id}")["journal"]
@@ -583,9 +582,9 @@ def run_call_scenarios(
                 "calls": len(calls),
                 "routes": routes,
                 "synced": synced["synced"],
-                "edit_seconds": edited - started,
-                # From the driver's last edit to the draft synced (the driver's own exit included).
-                "settle_seconds": synced["seconds"],
+                # From the last edit's commit to the last call's answer (the journal's time):
+                # how long the MLS lagged behind the draft.
+                "settle_seconds": answered_at(calls[-1]) - made["last_edit_at"] if calls else 0.0,
                 "matches": not figures["mismatched_drafts"],
                 "mismatches": figures["mismatched_drafts"],
                 "made": made,
@@ -594,13 +593,18 @@ def run_call_scenarios(
     return results
 
 
+def answered_at(call: dict[str, Any]) -> float:
+    """When the sandbox answered a journaled call (its `at` is when the request came in)."""
+    return dt.datetime.fromisoformat(call["at"]).timestamp() + call["duration_ms"] / 1000
+
+
 def call_report(results: list[dict[str, Any]]) -> str:
     lines = []
     for result in results:
         routes = ", ".join(f"{route} {count}" for route, count in sorted(result["routes"].items()))
         lines.append(
             f"{result['title']}: {result['changes']} changes -> {result['calls']} call(s) to the MLS "
-            f"({routes or 'none'}); synced {result['settle_seconds']:.1f} s after the last edit; "
+            f"({routes or 'none'}); the last answered {result['settle_seconds']:.1f} s after the last edit; "
             f"remote == local: {'yes' if result['matches'] else 'NO ' + str(result['mismatches'])}"
         )
     return "\n".join(lines)
@@ -975,9 +979,10 @@ def command_reorder_burst(
                 break
         Photo.reorder(draft, current, seen_version=MediaOrder.versions(draft).photo_version, by=agent)
         orders.append(list(current))
+        last_edit_at = time.time()
         time.sleep(seconds / count)
     doorbell.flush(10)
-    return {"final": orders[-1]}
+    return {"final": orders[-1], "last_edit_at": last_edit_at}
 
 
 def command_field_burst(
@@ -997,9 +1002,10 @@ def command_field_burst(
         value = str(300000 + 1000 * (index + 1))
         draft.save_field(field, value, by=agent, seen_version=draft.version, seen_value=getattr(draft, field))
         values.append(value)
+        last_edit_at = time.time()
         time.sleep(max(0.0, started + (index + 1) * seconds / count - time.monotonic()))
     doorbell.flush(10)
-    return {"saves": count, "final": values[-1], "seconds": time.monotonic() - started}
+    return {"saves": count, "final": values[-1], "last_edit_at": last_edit_at}
 
 
 def command_photo_edit(draft_id: int, gap: float = 0.5, **_: Any) -> dict[str, Any]:
@@ -1016,8 +1022,9 @@ def command_photo_edit(draft_id: int, gap: float = 0.5, **_: Any) -> dict[str, A
     photo.update_text(name=photo.name, caption=f"Sunlit corner, edited {time.time():.0f}", by=agent)
     time.sleep(gap)
     photo.make_primary(by=agent)
+    last_edit_at = time.time()
     doorbell.flush(10)
-    return {"photo": photo.pk}
+    return {"photo": photo.pk, "last_edit_at": last_edit_at}
 
 
 def command_document_edit(draft_id: int, **_: Any) -> dict[str, Any]:
@@ -1031,8 +1038,9 @@ def command_document_edit(draft_id: int, **_: Any) -> dict[str, Any]:
     assert document is not None, "the draft needs a document"
     privacy = "Public" if document.privacy != "Public" else "Private"
     document.update(name=f"{document.name} (signed)", privacy=privacy, by=draft.list_agent)
+    last_edit_at = time.time()
     doorbell.flush(10)
-    return {"document": document.pk}
+    return {"document": document.pk, "last_edit_at": last_edit_at}
 
 
 def command_wait_synced(ids: list[int], within: float = 60, **_: Any) -> dict[str, Any]:
@@ -1041,9 +1049,9 @@ def command_wait_synced(ids: list[int], within: float = 60, **_: Any) -> dict[st
     while True:
         progress = command_progress(ids)
         if progress["total"] and progress["synced"] == progress["total"]:
-            return {"synced": True, "seconds": time.monotonic() - started, "progress": progress}
+            return {"synced": True, "synced_at": time.time(), "progress": progress}
         if time.monotonic() - started > within:
-            return {"synced": False, "seconds": time.monotonic() - started, "progress": progress}
+            return {"synced": False, "synced_at": time.time(), "progress": progress}
         time.sleep(0.05)
 
 

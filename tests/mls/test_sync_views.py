@@ -54,7 +54,8 @@ def test_the_sync_page_is_not_for_another_office(client, stuck, stranger):
     assert client.get(reverse("mls:draft_sync_badge", args=[stuck.pk])).status_code == 404
     assert client.post(reverse("mls:draft_sync_retry", args=[stuck.pk])).status_code == 404
     assert (
-        client.post(reverse("mls:draft_sync_resolve", args=[stuck.pk]), {"keep": "portal"}).status_code == 404
+        client.post(reverse("mls:draft_sync_resolve", args=[stuck.pk]), {"keep": "portal"}).status_code
+        == 404
     )
 
 

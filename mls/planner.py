@@ -404,6 +404,8 @@ class Plan:
     wait_until: dt.datetime | None = None
     # What the remote refused at this change_seq: the draft is not in sync but waits for a person.
     blocked: tuple[str, ...] = ()
+    # Edits are held for a burst to settle (part of what `wait_until` waits for).
+    edits_held: bool = False
 
     @property
     def done(self) -> bool:
@@ -466,12 +468,16 @@ def plan(local: LocalState, mirror: MirrorState, timing: Timing) -> Plan:
         part_ops, part_blocked = _plan_parts(part_kind, local, mirror)
         ops.extend(part_ops)
         blocked.extend(part_blocked)
-    if any(isinstance(op, EDIT_OPS) for op in ops):
-        hold = _edits_hold(mirror, timing)
-        if hold is not None:
-            ops = [op for op in ops if not isinstance(op, EDIT_OPS)]
-            waits.append(hold)
-    return Plan(ops, wait_until=min(waits) if waits and not ops else None, blocked=tuple(blocked))
+    hold = _edits_hold(mirror, timing) if any(isinstance(op, EDIT_OPS) for op in ops) else None
+    if hold is not None:
+        ops = [op for op in ops if not isinstance(op, EDIT_OPS)]
+        waits.append(hold)
+    return Plan(
+        ops,
+        wait_until=min(waits) if waits and not ops else None,
+        blocked=tuple(blocked),
+        edits_held=hold is not None,
+    )
 
 
 def _edits_hold(mirror: MirrorState, timing: Timing) -> dt.datetime | None:

@@ -224,7 +224,11 @@ class Pusher(PushCalls):
             if not the_plan.ops:
                 if the_plan.wait_until is not None:
                     delay = (the_plan.wait_until - now).total_seconds()
-                    if delay <= SHORT_WAIT_SECONDS and time.monotonic() + delay < deadline:
+                    # Edits held for a burst release the draft rather than sleep on it: a busy
+                    # office's autosaves would keep every worker process asleep. (A save meanwhile
+                    # waits for the queued push, which sees it and holds again while it settles.)
+                    short = delay <= SHORT_WAIT_SECONDS and not the_plan.edits_held
+                    if short and time.monotonic() + delay < deadline:
                         time.sleep(max(0.05, min(delay, 0.5)))
                         continue
                     self._finish_waiting(the_plan.wait_until, "")

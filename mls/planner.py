@@ -470,7 +470,11 @@ def plan(local: LocalState, mirror: MirrorState, timing: Timing) -> Plan:
         blocked.extend(part_blocked)
     hold = _edits_hold(mirror, timing) if any(isinstance(op, EDIT_OPS) for op in ops) else None
     if hold is not None:
-        ops = [op for op in ops if not isinstance(op, EDIT_OPS)]
+        if any(isinstance(op, UpdateFields) for op in ops):
+            # What follows may depend on the fields (units only on a multi-family type): all wait.
+            ops = []
+        else:
+            ops = [op for op in ops if not isinstance(op, EDIT_OPS)]
         waits.append(hold)
     return Plan(
         ops,

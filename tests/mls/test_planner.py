@@ -413,8 +413,8 @@ def test_the_first_edit_in_a_while_goes_at_once():
         assert plan(local, mirror, T).ops == [UpdateFields({"ListPrice": 260000})]
 
 
-def test_a_held_edit_does_not_hold_an_upload():
-    local = state(fields={**FIELDS, "ListPrice": 260000}, photos=[photo(1, primary=True), photo(2)])
+def test_a_held_caption_does_not_hold_an_upload():
+    local = state(photos=[photo(1, primary=True, caption="Porch"), photo(2)])
     mirror = synced_mirror(
         state(photos=[photo(1, primary=True)]),
         edits_pushed_at=NOW - dt.timedelta(seconds=2),
@@ -422,7 +422,22 @@ def test_a_held_edit_does_not_hold_an_upload():
     )
     result = plan(local, mirror, T)
     assert kinds(result.ops) == ["Upload"]
-    assert result.wait_until is None  # the next plan, after the upload, waits for the edit
+    assert result.wait_until is None  # the next plan, after the upload, waits for the caption
+
+
+def test_held_fields_hold_what_follows_them():
+    """Later calls may depend on the fields: a unit is refused until the type is multi family."""
+    local = state(fields={**FIELDS, "PropertyType": "B"}, photos=[photo(1, primary=True), photo(2)])
+    mirror = synced_mirror(
+        state(photos=[photo(1, primary=True)]),
+        edits_pushed_at=NOW - dt.timedelta(seconds=2),
+        edits_seen_at=NOW - dt.timedelta(seconds=0.5),
+    )
+    result = plan(local, mirror, T)
+    assert result.ops == [] and result.edits_held
+    assert result.wait_until == NOW + dt.timedelta(seconds=0.5)
+    settled = plan(local, dataclasses.replace(mirror, edits_seen_at=NOW - dt.timedelta(seconds=1)), T)
+    assert kinds(settled.ops) == ["UpdateFields", "Upload"]
 
 
 def test_twenty_saves_in_five_seconds_make_at_most_two_field_calls():

@@ -13,7 +13,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: help run test install install-dev lint check screenshots bench-web bench-photos bench-sync bench-uploads bench-load clean
+.PHONY: help run test install install-dev lint check screenshots bench-web bench-photos bench-sync bench-sync-calls bench-uploads bench-load clean
 
 help:
 	@echo "make run    - the portal with demo data (SQLite, SQLite broker, Spark sandbox) on :$(PORT)"
@@ -63,6 +63,9 @@ bench-photos: install-dev
 
 bench-sync: install-dev
 	$(PY) bench/sync/run.py
+
+bench-sync-calls: install-dev
+	$(PY) bench/sync/calls.py
 
 bench-uploads: install-dev
 	$(PY) bench/uploads/run.py

@@ -377,6 +377,10 @@ SYNC_AMBIGUOUS_SETTLE_SECONDS = env_float("SYNC_AMBIGUOUS_SETTLE_SECONDS", 120.0
 # Reorders within the interval of the last one wait until the order is still for the settle.
 SYNC_ORDER_SETTLE_SECONDS = env_float("SYNC_ORDER_SETTLE_SECONDS", 1.0)
 SYNC_ORDER_MIN_INTERVAL_SECONDS = env_float("SYNC_ORDER_MIN_INTERVAL_SECONDS", 10.0)
+# The same for edits of fields, photo and document records: the MLS's only limit is a refusal
+# (1550), so a burst of saves goes as one call with the last values (mls/planner.py `Timing`).
+SYNC_EDIT_SETTLE_SECONDS = env_float("SYNC_EDIT_SETTLE_SECONDS", 1.0)
+SYNC_EDIT_MIN_INTERVAL_SECONDS = env_float("SYNC_EDIT_MIN_INTERVAL_SECONDS", 10.0)
 # Upload tickets a push asks for at once, after the first (asking changes nothing remotely; the
 # uploads themselves go one at a time, each recorded as it is confirmed).
 SYNC_TICKET_CONCURRENCY = env_int("SYNC_TICKET_CONCURRENCY", 4)

@@ -144,6 +144,12 @@ class DraftSync(models.Model):
     document_order_seen_at = models.DateTimeField(null=True, blank=True)
     document_order_pushed_at = models.DateTimeField(null=True, blank=True)
 
+    # --- Coalescing edits (fields, photo and document records): a fingerprint of what the
+    # draft held when last looked at, when it last changed, and when an edit was last pushed ---
+    edits_seen = models.CharField(max_length=64, blank=True)
+    edits_seen_at = models.DateTimeField(null=True, blank=True)
+    edits_pushed_at = models.DateTimeField(null=True, blank=True)
+
     # --- Drift: the remote changed by someone else ---
     drift_detected_at = models.DateTimeField(null=True, blank=True)
     # {"fields": {Spark name: {"portal": ..., "remote": ...}}, "photos": [...], "documents": [...]}

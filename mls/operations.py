@@ -231,6 +231,7 @@ class PushCalls(PartCalls):
         with self.recording():
             self.save_row(
                 confirmed_fields={**(self.row.confirmed_fields or {}), **op.changes},
+                edits_pushed_at=timezone.now(),
                 fields_failed_seq=None,
                 remote_warnings=warnings_by_field(result.warnings),
                 error_details=[],
@@ -356,6 +357,9 @@ class PushCalls(PartCalls):
                 document_order_seen=[],
                 document_order_seen_at=None,
                 document_order_pushed_at=None,
+                edits_seen="",
+                edits_seen_at=None,
+                edits_pushed_at=None,
                 remote_checked_at=None,
             )
             DraftEvent.record(draft, None, DraftEvent.Kind.SYNC, note=REMOVED_NOTE)
@@ -429,8 +433,15 @@ class PushCalls(PartCalls):
             set_local_remote_id(op.kind, op.local_id, new_id)
 
     def _op_UpdatePhoto(self, op: planner.UpdatePhoto, draft: Draft, context: PushContext) -> None:
-        client().update_photo(context.listing, op.remote_id, name=op.name, caption=op.caption)
-        changes: dict[str, Any] = {"confirmed_at": timezone.now()}
+        client().update_photo(
+            context.listing,
+            op.remote_id,
+            name=op.name,
+            caption=op.caption,
+            primary=True if op.primary else None,
+        )
+        now = timezone.now()
+        changes: dict[str, Any] = {"confirmed_at": now}
         if op.name is not None:
             changes["name"] = op.name
         if op.caption is not None:
@@ -439,25 +450,30 @@ class PushCalls(PartCalls):
             RemoteItem.objects.filter(draft_id=self.draft_id, kind=op.kind, local_id=op.local_id).update(
                 **changes
             )
+            self.save_row(edits_pushed_at=now, **({"primary_photo": op.remote_id} if op.primary else {}))
 
     def _op_SetPrimary(self, op: planner.SetPrimary, draft: Draft, context: PushContext) -> None:
         client().update_photo(context.listing, op.remote_id, primary=True)
         with self.recording():
-            self.save_row(primary_photo=op.remote_id)
+            self.save_row(primary_photo=op.remote_id, edits_pushed_at=timezone.now())
 
     def _op_RenameDocument(self, op: planner.RenameDocument, draft: Draft, context: PushContext) -> None:
         client().rename_document(context.listing, op.remote_id, op.name)
+        now = timezone.now()
         with self.recording():
             RemoteItem.objects.filter(draft_id=self.draft_id, kind=op.kind, local_id=op.local_id).update(
-                name=op.name, confirmed_at=timezone.now()
+                name=op.name, confirmed_at=now
             )
+            self.save_row(edits_pushed_at=now)
 
     def _op_SetPrivacy(self, op: planner.SetPrivacy, draft: Draft, context: PushContext) -> None:
         client().set_document_privacy(context.listing, op.remote_id, planner.document_privacy(op.privacy))
+        now = timezone.now()
         with self.recording():
             RemoteItem.objects.filter(draft_id=self.draft_id, kind=op.kind, local_id=op.local_id).update(
-                privacy=op.privacy, confirmed_at=timezone.now()
+                privacy=op.privacy, confirmed_at=now
             )
+            self.save_row(edits_pushed_at=now)
 
     def _op_Reorder(self, op: planner.Reorder, draft: Draft, context: PushContext) -> None:
         api = client()

@@ -22,6 +22,7 @@ mirror, so the normal path creates a fresh listing with its photos and documents
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 from collections.abc import Iterable, Mapping
@@ -159,6 +160,10 @@ class MirrorState:
     # When the local order was last seen to change, and last pushed (coalescing).
     order_seen_at: Mapping[str, dt.datetime | None] = field(default_factory=dict)
     order_pushed_at: Mapping[str, dt.datetime | None] = field(default_factory=dict)
+    # When the draft's fields or media records (names, captions, primary, privacy) were last
+    # seen to change, and when such an edit was last pushed (coalescing, as for the order).
+    edits_seen_at: dt.datetime | None = None
+    edits_pushed_at: dt.datetime | None = None
     parts: tuple[MirrorPart, ...] = ()
     # Part kind -> the remote's order of its records, as last confirmed.
     part_order: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
@@ -177,6 +182,11 @@ class Timing:
     # been still for `order_settle`: twenty drags in five seconds become one or two calls.
     order_settle: float = 1.0
     order_min_interval: float = 10.0
+    # The same for edits of fields and media records: the first goes at once, the ones that
+    # follow within `edit_min_interval` wait until the draft has been still for `edit_settle`,
+    # so twenty saves of a price in five seconds become two calls, each with the latest value.
+    edit_settle: float = 1.0
+    edit_min_interval: float = 10.0
 
 
 # --- Calls out -----------------------------------------------------------------------------
@@ -277,11 +287,14 @@ class Replace(Op):
 
 @dataclass(frozen=True)
 class UpdatePhoto(Op):
+    """One PUT of the photo record: any of its name, its caption and the primary flag."""
+
     kind: str
     local_id: int
     remote_id: str
     name: str | None = None
     caption: str | None = None
+    primary: bool = False
 
 
 @dataclass(frozen=True)
@@ -380,6 +393,10 @@ class ReorderParts(Op):
     remote_ids: tuple[str, ...]
 
 
+# Edits of what the remote already holds, coalesced in a burst (`Timing.edit_settle`).
+EDIT_OPS = (UpdateFields, UpdatePhoto, SetPrimary, RenameDocument, SetPrivacy)
+
+
 @dataclass(frozen=True)
 class Plan:
     ops: list[Op]
@@ -387,6 +404,8 @@ class Plan:
     wait_until: dt.datetime | None = None
     # What the remote refused at this change_seq: the draft is not in sync but waits for a person.
     blocked: tuple[str, ...] = ()
+    # Edits are held for a burst to settle (part of what `wait_until` waits for).
+    edits_held: bool = False
 
     @property
     def done(self) -> bool:
@@ -449,7 +468,35 @@ def plan(local: LocalState, mirror: MirrorState, timing: Timing) -> Plan:
         part_ops, part_blocked = _plan_parts(part_kind, local, mirror)
         ops.extend(part_ops)
         blocked.extend(part_blocked)
-    return Plan(ops, wait_until=min(waits) if waits and not ops else None, blocked=tuple(blocked))
+    hold = _edits_hold(mirror, timing) if any(isinstance(op, EDIT_OPS) for op in ops) else None
+    if hold is not None:
+        if any(isinstance(op, UpdateFields) for op in ops):
+            # What follows may depend on the fields (units only on a multi-family type): all wait.
+            ops = []
+        else:
+            ops = [op for op in ops if not isinstance(op, EDIT_OPS)]
+        waits.append(hold)
+    return Plan(
+        ops,
+        wait_until=min(waits) if waits and not ops else None,
+        blocked=tuple(blocked),
+        edits_held=hold is not None,
+    )
+
+
+def _edits_hold(mirror: MirrorState, timing: Timing) -> dt.datetime | None:
+    """When edits may go, if not now: an edit pushed within `edit_min_interval` makes the next
+    ones wait until the draft has been still for `edit_settle` (at most until the interval ends),
+    so a burst of saves goes as one call with the last values."""
+    pushed_at, seen_at, now = mirror.edits_pushed_at, mirror.edits_seen_at, timing.now
+    if pushed_at is None or (now - pushed_at).total_seconds() >= timing.edit_min_interval:
+        return None
+    if seen_at is None or (now - seen_at).total_seconds() >= timing.edit_settle:
+        return None
+    return min(
+        seen_at + dt.timedelta(seconds=timing.edit_settle),
+        pushed_at + dt.timedelta(seconds=timing.edit_min_interval),
+    )
 
 
 def _plan_trashed(mirror: MirrorState) -> Plan:
@@ -554,7 +601,15 @@ def _plan_items(
     if primary is not None:
         m = mirrored.get(primary.local_id)
         if m is not None and m.remote_id and not m.blocked_at(seq) and mirror.primary_photo != m.remote_id:
-            ops.append(SetPrimary(kind, primary.local_id, m.remote_id))
+            # The photo's PUT carries Name, Caption and Primary together (docs/spark-protocol.md#photos):
+            # a new caption and the star on one photo are one call.
+            update = next(
+                (op for op in ops if isinstance(op, UpdatePhoto) and op.local_id == primary.local_id), None
+            )
+            if update is None:
+                ops.append(SetPrimary(kind, primary.local_id, m.remote_id))
+            else:
+                ops[ops.index(update)] = dataclasses.replace(update, primary=True)
 
     wait = None
     if not any(isinstance(op, Delete | Forget | Upload | Replace) for op in ops):

@@ -48,6 +48,7 @@ from .remote import (
     hold_every_worker,
 )
 from .state import (
+    edits_fingerprint,
     local_state,
     mirror_state,
     timing,
@@ -214,6 +215,7 @@ class Pusher(PushCalls):
                     continue
                 if not local.trashed:
                     self._note_order(sync, local)
+                    self._note_edits(sync, local)
                 rows = list(RemoteItem.objects.filter(draft_id=self.draft_id))
                 self.items = {(row.kind, row.local_id): row for row in rows if row.local_id is not None}
             mirror = mirror_state(draft, sync, rows)
@@ -222,7 +224,11 @@ class Pusher(PushCalls):
             if not the_plan.ops:
                 if the_plan.wait_until is not None:
                     delay = (the_plan.wait_until - now).total_seconds()
-                    if delay <= SHORT_WAIT_SECONDS and time.monotonic() + delay < deadline:
+                    # Edits held for a burst release the draft rather than sleep on it: a busy
+                    # office's autosaves would keep every worker process asleep. (A save meanwhile
+                    # waits for the queued push, which sees it and holds again while it settles.)
+                    short = delay <= SHORT_WAIT_SECONDS and not the_plan.edits_held
+                    if short and time.monotonic() + delay < deadline:
                         time.sleep(max(0.05, min(delay, 0.5)))
                         continue
                     self._finish_waiting(the_plan.wait_until, "")
@@ -293,6 +299,18 @@ class Pusher(PushCalls):
             DraftSync.objects.filter(pk=self.draft_id, lease_owner=self.owner).update(**updates)
             for name, value in updates.items():
                 setattr(sync, name, value)
+
+    def _note_edits(self, sync: DraftSync, local: planner.LocalState) -> None:
+        """Remember when the draft's fields or media records last changed: edits are coalesced
+        on it (planner `Timing.edit_settle`)."""
+        seen = edits_fingerprint(local)
+        if seen == sync.edits_seen:
+            return
+        now = timezone.now()
+        DraftSync.objects.filter(pk=self.draft_id, lease_owner=self.owner).update(
+            edits_seen=seen, edits_seen_at=now
+        )
+        sync.edits_seen, sync.edits_seen_at = seen, now
 
     # -- endings --
     def _finish_synced(self, local: planner.LocalState) -> None:

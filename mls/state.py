@@ -9,6 +9,7 @@ read-back after a lost answer and for drift.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import uuid
 from collections.abc import Mapping
@@ -187,7 +188,20 @@ def mirror_state(
             planner.PHOTO: sync.photo_order_pushed_at,
             planner.DOCUMENT: sync.document_order_pushed_at,
         },
+        edits_seen_at=sync.edits_seen_at,
+        edits_pushed_at=sync.edits_pushed_at,
     )
+
+
+def edits_fingerprint(local: planner.LocalState) -> str:
+    """What the edit ops compare (fields; photos' names, captions and primary; documents' names
+    and privacy), as one hash: the push notes when it changes, to coalesce a burst of edits."""
+    records = {
+        "fields": local.fields,
+        "photos": [[item.local_id, item.name, item.caption, item.primary] for item in local.photos],
+        "documents": [[item.local_id, item.name, item.privacy] for item in local.documents],
+    }
+    return hashlib.sha256(json.dumps(records, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def timing(now: dt.datetime | None = None) -> planner.Timing:
@@ -195,6 +209,8 @@ def timing(now: dt.datetime | None = None) -> planner.Timing:
         now=now or timezone.now(),
         order_settle=float(settings.SYNC_ORDER_SETTLE_SECONDS),
         order_min_interval=float(settings.SYNC_ORDER_MIN_INTERVAL_SECONDS),
+        edit_settle=float(settings.SYNC_EDIT_SETTLE_SECONDS),
+        edit_min_interval=float(settings.SYNC_EDIT_MIN_INTERVAL_SECONDS),
     )
 
 

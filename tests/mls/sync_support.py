@@ -202,6 +202,7 @@ def sync_env(sandbox_live_server, settings, tmp_path, memory_broker) -> SyncEnv:
     settings.SYNC_AMBIGUOUS_SETTLE_SECONDS = 3.0
     settings.SYNC_LEASE_SECONDS = 30.0
     settings.SYNC_ORDER_SETTLE_SECONDS = 0.3
+    settings.SYNC_EDIT_SETTLE_SECONDS = 0.3
     settings.SYNC_ENQUEUE_ENABLED = False
     control = SandboxControl(settings.SPARK_API_URL)
     control.reset()

@@ -390,6 +390,82 @@ def test_twenty_reorders_in_five_seconds_make_two_order_calls():
     assert calls[-1] == tuple(f"Rp{i}" for i in orders[19])
 
 
+# --- Coalescing edits ------------------------------------------------------------------------
+
+
+def test_an_edit_right_after_another_waits_until_the_draft_is_still():
+    local = state(fields={**FIELDS, "ListPrice": 260000})
+    mirror = synced_mirror(
+        state(),
+        edits_pushed_at=NOW - dt.timedelta(seconds=2),
+        edits_seen_at=NOW - dt.timedelta(seconds=0.3),
+    )
+    waiting = plan(local, mirror, T)
+    assert waiting.ops == [] and waiting.wait_until == NOW + dt.timedelta(seconds=0.7)
+    still = dataclasses.replace(mirror, edits_seen_at=NOW - dt.timedelta(seconds=1.5))
+    assert plan(local, still, T).ops == [UpdateFields({"ListPrice": 260000})]
+
+
+def test_the_first_edit_in_a_while_goes_at_once():
+    local = state(fields={**FIELDS, "ListPrice": 260000})
+    for pushed_at in (None, NOW - dt.timedelta(seconds=10)):
+        mirror = synced_mirror(state(), edits_pushed_at=pushed_at, edits_seen_at=NOW)
+        assert plan(local, mirror, T).ops == [UpdateFields({"ListPrice": 260000})]
+
+
+def test_a_held_caption_does_not_hold_an_upload():
+    local = state(photos=[photo(1, primary=True, caption="Porch"), photo(2)])
+    mirror = synced_mirror(
+        state(photos=[photo(1, primary=True)]),
+        edits_pushed_at=NOW - dt.timedelta(seconds=2),
+        edits_seen_at=NOW,
+    )
+    result = plan(local, mirror, T)
+    assert kinds(result.ops) == ["Upload"]
+    assert result.wait_until is None  # the next plan, after the upload, waits for the caption
+
+
+def test_held_fields_hold_what_follows_them():
+    """Later calls may depend on the fields: a unit is refused until the type is multi family."""
+    local = state(fields={**FIELDS, "PropertyType": "B"}, photos=[photo(1, primary=True), photo(2)])
+    mirror = synced_mirror(
+        state(photos=[photo(1, primary=True)]),
+        edits_pushed_at=NOW - dt.timedelta(seconds=2),
+        edits_seen_at=NOW - dt.timedelta(seconds=0.5),
+    )
+    result = plan(local, mirror, T)
+    assert result.ops == [] and result.edits_held
+    assert result.wait_until == NOW + dt.timedelta(seconds=0.5)
+    settled = plan(local, dataclasses.replace(mirror, edits_seen_at=NOW - dt.timedelta(seconds=1)), T)
+    assert kinds(settled.ops) == ["UpdateFields", "Upload"]
+
+
+def test_twenty_saves_in_five_seconds_make_at_most_two_field_calls():
+    """Simulate the engine's loop: a save every 0.25 s, the worker planning every 0.1 s."""
+    mirror = synced_mirror(state())
+    seen, seen_at, pushed_at, calls = FIELDS["ListPrice"], None, None, []
+    for step in range(120):  # 12 s of planning
+        t = NOW + dt.timedelta(seconds=step * 0.1)
+        price = 300000 + 1000 * min(int(step * 0.1 / 0.25), 19)
+        if price != seen:
+            seen, seen_at = price, t
+        local = state(fields={**FIELDS, "ListPrice": price})
+        mirror = dataclasses.replace(mirror, edits_seen_at=seen_at, edits_pushed_at=pushed_at)
+        for op in plan(local, mirror, Timing(now=t)).ops:
+            assert isinstance(op, UpdateFields)
+            calls.append(op.changes["ListPrice"])
+            mirror = dataclasses.replace(mirror, fields={**mirror.fields, **op.changes})
+            pushed_at = t
+    assert len(calls) <= 2
+    assert calls[-1] == 319000
+
+
+def test_a_caption_and_the_star_on_one_photo_are_one_call():
+    local = state(photos=[photo(1), photo(2, primary=True, caption="Sunlit corner")])
+    mirror = synced_mirror(state(photos=[photo(1, primary=True), photo(2)]))
+    assert plan(local, mirror, T).ops == [UpdatePhoto(PHOTO, 2, "Rp2", caption="Sunlit corner", primary=True)]
+
+
 # --- Documents -------------------------------------------------------------------------------
 
 
@@ -491,6 +567,8 @@ class FakeRemote:
                     else i
                     for i in items
                 ]
+                if isinstance(op, UpdatePhoto) and op.primary:
+                    self.primary = op.remote_id
         elif isinstance(op, Reorder):
             mapped = {i.local_id for i in items if i.kind == op.kind and i.remote_id}
             wanted = {i.local_id for i in local.items(op.kind) if i.uploadable}
@@ -506,7 +584,9 @@ class FakeRemote:
             items=tuple(items),
             photo_order=tuple(self.items[PHOTO]),
             document_order=tuple(self.items[DOCUMENT]),
-            primary_photo=primary if isinstance(op, SetPrimary | Upload | Delete) else mirror.primary_photo,
+            primary_photo=primary
+            if isinstance(op, SetPrimary | Upload | Delete) or (isinstance(op, UpdatePhoto) and op.primary)
+            else mirror.primary_photo,
         )
 
 

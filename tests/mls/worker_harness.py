@@ -8,11 +8,13 @@ through the environment. The machine's own Redis and PostgreSQL databases are ne
 
 The test seeds and reads the shared database through driver commands run in subprocesses
 with the same environment: ``python -m tests.mls.worker_harness <command> '<json>'``
-prints one JSON line. Commands: seed, edit, edit_requests, reorder_burst, dump, progress, leases, ...
+prints one JSON line. Commands: seed, edit, edit_requests, reorder_burst, field_burst,
+photo_edit, document_edit, wait_synced, dump, progress, leases, ...
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import itertools
 import json
@@ -521,6 +523,93 @@ def _json(value: Any) -> Any:
     return json.loads(json.dumps(value))
 
 
+# --- Remote calls per change (bench/sync/calls.py and tests/mls/test_sync_calls.py) ----------------
+
+
+@dataclass
+class CallScenario:
+    """One burst of a person's edits on a synced draft, and the driver command that makes it."""
+
+    key: str
+    title: str
+    changes: int
+    command: str
+    arguments: dict[str, Any] = field(default_factory=dict)
+
+
+CALL_SCENARIOS = (
+    CallScenario(
+        "fields", "20 saves of the list price in 5 s", 20, "field_burst", {"count": 20, "seconds": 5.0}
+    ),
+    CallScenario("drags", "20 photo drags in 5 s", 20, "reorder_burst", {"count": 20, "seconds": 5.0}),
+    CallScenario(
+        "photo", "a caption, then the star, on one photo (0.5 s apart)", 2, "photo_edit", {"gap": 0.5}
+    ),
+    CallScenario("document", "a document's name and privacy in one save", 2, "document_edit"),
+)
+
+
+def run_call_scenarios(
+    harness: Harness, scenarios: tuple[CallScenario, ...] = CALL_SCENARIOS, *, quiet: float = 2.0
+) -> list[dict[str, Any]]:
+    """Each scenario on a draft of its own, synced and quiet first (photos and a document):
+    the sandbox journal's requests from the first edit until the draft is synced again, and
+    `quiet` seconds more (a late call counts too). A worker must be running."""
+    seeded = harness.run("seed", drafts=len(scenarios), photos=5, documents=1, seed=7, timeout=600)
+    ready = harness.run("wait_synced", ids=seeded["ids"], within=120, timeout=150)
+    if not ready["synced"]:
+        raise AssertionError(f"seeded drafts not synced: {ready}\n{harness.log_tail('worker')}")
+    # Past the coalescing windows of the seeding's own pushes: an agent coming back to a draft.
+    time.sleep(quiet)
+    results = []
+    for scenario, draft_id in zip(scenarios, seeded["ids"], strict=True):
+        before = harness.control("GET", "calls")["journal"]
+        last_id = before[-1]["id"] if before else 0
+        made = harness.run(scenario.command, draft_id=draft_id, **scenario.arguments)
+        synced = harness.run("wait_synced", ids=[draft_id], within=60, timeout=90)
+        time.sleep(quiet)
+        calls = harness.control("GET", f"calls?since={last_id}")["journal"]
+        routes: dict[str, int] = {}
+        for call in calls:
+            routes[call["route"]] = routes.get(call["route"], 0) + 1
+        dump = harness.run("dump", ids=[draft_id])
+        figures = compare(dump, harness.control("GET", "state"))
+        results.append(
+            {
+                "key": scenario.key,
+                "title": scenario.title,
+                "changes": scenario.changes,
+                "calls": len(calls),
+                "routes": routes,
+                "synced": synced["synced"],
+                # From the last edit's commit to the last call's answer (the journal's time):
+                # how long the MLS lagged behind the draft.
+                "settle_seconds": answered_at(calls[-1]) - made["last_edit_at"] if calls else 0.0,
+                "matches": not figures["mismatched_drafts"],
+                "mismatches": figures["mismatched_drafts"],
+                "made": made,
+            }
+        )
+    return results
+
+
+def answered_at(call: dict[str, Any]) -> float:
+    """When the sandbox answered a journaled call (its `at` is when the request came in)."""
+    return dt.datetime.fromisoformat(call["at"]).timestamp() + call["duration_ms"] / 1000
+
+
+def call_report(results: list[dict[str, Any]]) -> str:
+    lines = []
+    for result in results:
+        routes = ", ".join(f"{route} {count}" for route, count in sorted(result["routes"].items()))
+        lines.append(
+            f"{result['title']}: {result['changes']} changes -> {result['calls']} call(s) to the MLS "
+            f"({routes or 'none'}); the last answered {result['settle_seconds']:.1f} s after the last edit; "
+            f"remote == local: {'yes' if result['matches'] else 'NO ' + str(result['mismatches'])}"
+        )
+    return "\n".join(lines)
+
+
 # --- The chaos scenario (CI test and Long benchmark) ----------------------------------------------
 
 
@@ -890,9 +979,80 @@ def command_reorder_burst(
                 break
         Photo.reorder(draft, current, seen_version=MediaOrder.versions(draft).photo_version, by=agent)
         orders.append(list(current))
+        last_edit_at = time.time()
         time.sleep(seconds / count)
     doorbell.flush(10)
-    return {"final": orders[-1]}
+    return {"final": orders[-1], "last_edit_at": last_edit_at}
+
+
+def command_field_burst(
+    draft_id: int, count: int = 20, seconds: float = 5.0, field: str = "list_price", **_: Any
+) -> dict[str, Any]:
+    """`count` saves of one field spread evenly over `seconds`, as an agent nudging a price:
+    each a committed change that rings the doorbell, as the editor's autosave makes it."""
+    from drafts.models import Draft
+    from mls.enqueue import doorbell
+
+    draft = Draft.objects.get(pk=draft_id)
+    agent = draft.list_agent
+    started = time.monotonic()
+    values = []
+    for index in range(count):
+        draft.refresh_from_db()
+        value = str(300000 + 1000 * (index + 1))
+        draft.save_field(field, value, by=agent, seen_version=draft.version, seen_value=getattr(draft, field))
+        values.append(value)
+        last_edit_at = time.time()
+        time.sleep(max(0.0, started + (index + 1) * seconds / count - time.monotonic()))
+    doorbell.flush(10)
+    return {"saves": count, "final": values[-1], "last_edit_at": last_edit_at}
+
+
+def command_photo_edit(draft_id: int, gap: float = 0.5, **_: Any) -> dict[str, Any]:
+    """A person's two edits of one photo, `gap` seconds apart: a new caption, then the star
+    (made primary)."""
+    from drafts.models import Draft
+    from media_manager.models import Photo
+    from mls.enqueue import doorbell
+
+    draft = Draft.objects.get(pk=draft_id)
+    agent = draft.list_agent
+    photo = Photo.objects.active().filter(draft=draft, is_primary=False).order_by("position").last()
+    assert photo is not None, "the draft needs a photo that is not primary"
+    photo.update_text(name=photo.name, caption=f"Sunlit corner, edited {time.time():.0f}", by=agent)
+    time.sleep(gap)
+    photo.make_primary(by=agent)
+    last_edit_at = time.time()
+    doorbell.flush(10)
+    return {"photo": photo.pk, "last_edit_at": last_edit_at}
+
+
+def command_document_edit(draft_id: int, **_: Any) -> dict[str, Any]:
+    """One save of a document's name and privacy together (the document form sends both)."""
+    from drafts.models import Draft
+    from media_manager.models import Document
+    from mls.enqueue import doorbell
+
+    draft = Draft.objects.get(pk=draft_id)
+    document = Document.objects.active().filter(draft=draft).order_by("position").first()
+    assert document is not None, "the draft needs a document"
+    privacy = "Public" if document.privacy != "Public" else "Private"
+    document.update(name=f"{document.name} (signed)", privacy=privacy, by=draft.list_agent)
+    last_edit_at = time.time()
+    doorbell.flush(10)
+    return {"document": document.pk, "last_edit_at": last_edit_at}
+
+
+def command_wait_synced(ids: list[int], within: float = 60, **_: Any) -> dict[str, Any]:
+    """Wait here (one light query every 50 ms) until every draft in `ids` is synced."""
+    started = time.monotonic()
+    while True:
+        progress = command_progress(ids)
+        if progress["total"] and progress["synced"] == progress["total"]:
+            return {"synced": True, "synced_at": time.time(), "progress": progress}
+        if time.monotonic() - started > within:
+            return {"synced": False, "synced_at": time.time(), "progress": progress}
+        time.sleep(0.05)
 
 
 def command_dump(ids: list[int] | None = None, **_: Any) -> dict[str, Any]:
@@ -1160,6 +1320,10 @@ COMMANDS = {
     "seed": command_seed,
     "edit": command_edit,
     "reorder_burst": command_reorder_burst,
+    "field_burst": command_field_burst,
+    "photo_edit": command_photo_edit,
+    "document_edit": command_document_edit,
+    "wait_synced": command_wait_synced,
     "dump": command_dump,
     "progress": command_progress,
 }

@@ -89,6 +89,7 @@ def _op_process_photo(
         limits=limits,
         rotate_quarter_turns=int(options.get("rotate_quarter_turns", 0)),
         variants=options.get("variants", pipeline.VARIANTS),
+        source_sha256=options.get("source_sha256"),
     )
     value = {
         "width": result.width,

@@ -120,6 +120,10 @@ class JobEnd:
 class _ServerGone(Exception):
     """The fork server died before it forked the job: the job never ran."""
 
+    def __init__(self, process: subprocess.Popen[bytes] | None) -> None:
+        super().__init__()
+        self.process = process
+
 
 class ForkServer:
     """The parent's handle on its fork server: started lazily, again after a fork of the
@@ -147,9 +151,9 @@ class ForkServer:
         for attempt in (1, 2):
             try:
                 return self._run_once(request, reply_fd, errors_fd, timeout)
-            except _ServerGone:
+            except _ServerGone as gone:
                 logger.warning("The isolation fork server died; starting a new one (attempt %s)", attempt)
-                self._restart()
+                self._restart(gone.process)
         return JobEnd(cause="the fork server died twice before running the job")
 
     def shutdown(self, timeout: float = 2.0) -> None:
@@ -164,15 +168,18 @@ class ForkServer:
             try:
                 with self._lock:
                     control = self._ensure_started()
+                    process = self._process
                     try:
                         socket.send_fds(control, [request], [theirs.fileno(), reply_fd, errors_fd])
                     except OSError as exc:
-                        raise _ServerGone from exc
+                        raise _ServerGone(process) from exc
             finally:
                 theirs.close()
-            return self._await_job(ours, timeout)
+            return self._await_job(ours, timeout, process)
 
-    def _await_job(self, job: socket.socket, timeout: float) -> JobEnd:
+    def _await_job(
+        self, job: socket.socket, timeout: float, process: subprocess.Popen[bytes] | None
+    ) -> JobEnd:
         deadline = time.monotonic() + timeout + _MONITOR_GRACE_SECONDS
         lines: list[bytes] = []
         buffered = b""
@@ -190,7 +197,7 @@ class ForkServer:
                 chunk = b""
             if not chunk:
                 if not lines:
-                    raise _ServerGone  # no monitor ever held the job: it never started
+                    raise _ServerGone(process)  # no monitor ever held the job: it never started
                 return JobEnd(cause="its monitor died")
             buffered += chunk
             *complete, buffered = buffered.split(b"\n")
@@ -236,10 +243,13 @@ class ForkServer:
         self._control = ours
         self._owner_pid = os.getpid()
 
-    def _restart(self) -> None:
+    def _restart(self, gone: subprocess.Popen[bytes] | None) -> None:
+        # Only the server that failed this job: another thread may already have started
+        # its successor, with jobs of its own in flight.
         with self._lock:
             self._forget_if_forked()
-            self._stop(0)
+            if self._process is gone:
+                self._stop(0)
 
     def _stop(self, timeout: float) -> None:
         control, process = self._control, self._process

@@ -179,3 +179,13 @@ def test_shutdown_stops_the_server_and_the_next_job_starts_one(small_photo):
         os.kill(server, 0)  # exited and reaped
     _assert_the_next_job_works(small_photo)
     assert fork_server.pid not in (None, server)
+
+
+def test_threads_that_find_the_server_dead_at_once_share_one_new_server(small_photo):
+    inspect_photo_isolated(small_photo, LIMITS)
+    first = fork_server.pid
+    os.kill(first, signal.SIGKILL)
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        widths = list(pool.map(lambda _: inspect_photo_isolated(small_photo, LIMITS).width, range(12)))
+    assert widths == [200] * 12
+    assert fork_server.pid not in (None, first)

@@ -18,6 +18,13 @@ makes); "spark8" = master 2048 + 1600, 1280, 1024, 800, 640, 300 + thumb 160 (Sp
 eight sizes). Prints medians, ratios, peak RSS of a fresh child process per mode, and PSNR
 of each of our outputs against the naive LANCZOS output (pixels before encoding, and the
 decoded JPEGs).
+
+Then, isolation included (`media_manager.isolation`, its fork server warm as in a running
+web or worker process), exactly what the upload request and the worker run for the 24 MP
+photo: the check of the uploaded file, the processing with the digest the upload handler
+computed, the worker's digest of the master; CPU of every process involved (this one, the
+job processes, their monitors, the fork server's share) against the floor of the same run.
+And the CPU of the upload check of a 64x48 JPEG, at p50 over many runs.
 """
 
 from __future__ import annotations

@@ -210,10 +210,10 @@ def _monitor(message: bytes, job_fd: int, reply_fd: int, errors_fd: int) -> None
         if remaining <= 0:
             ended_by = "timeout"
             break
-        ready, _, _ = select.select([pidfd, job], [], [], remaining)
+        ready, _, _ = select.select([pidfd, job.fileno()], [], [], remaining)
         if pidfd in ready:
             break
-        if job in ready:
+        if job.fileno() in ready:
             ended_by = "parent"  # the parent gave up on the job or went away
             break
     if ended_by:

@@ -153,10 +153,28 @@ def _preload() -> None:
     Image.preinit()
     import pypdf  # noqa: F401
 
+    _warm_up()
+
     # Objects that live for the server's lifetime: out of the collector's sight, so a job's
     # collections do not write to (and copy) every page the server shares with it.
     gc.collect()
     gc.freeze()
+
+
+def _warm_up() -> None:
+    """Check and process one small photo in the server itself, so what Pillow and the
+    interpreter set up on first use is in every job from its fork, not redone per job."""
+    import tempfile
+
+    from PIL import Image
+
+    from media_manager import pipeline
+
+    with tempfile.NamedTemporaryFile(suffix=".jpg") as sample:
+        Image.new("RGB", (96, 64), (90, 120, 150)).save(sample, format="JPEG", quality=90)
+        sample.flush()
+        inspect_photo(sample.name, MediaLimits())
+        pipeline.process_photo(sample.name, limits=MediaLimits())
 
 
 def serve(control_fd: int) -> None:

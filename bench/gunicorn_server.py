@@ -29,7 +29,9 @@ def start_server(
     """gunicorn serving the portal on `port`, answering its sign-in page, in a session of its own."""
     gunicorn = shutil.which("gunicorn", path=str(Path(sys.executable).parent)) or "gunicorn"
     command = [gunicorn, "listings_portal.wsgi", "-b", f"127.0.0.1:{port}", "-w", str(workers), *extra]
-    server = subprocess.Popen([*command, "--log-level", "warning"], env=env, cwd=ROOT, start_new_session=True)
+    server = subprocess.Popen(
+        [*command, "--log-level", "warning"], env=env, cwd=ROOT, start_new_session=True
+    )
     deadline = time.monotonic() + START_TIMEOUT_SECONDS
     while time.monotonic() < deadline:
         try:

@@ -98,6 +98,11 @@ def set_up(env: dict[str, str]) -> int:
 # --- gunicorn and its worker ------------------------------------------------------------------
 
 
+
+
+
+
+
 def worker_pid(master: int) -> int:
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():

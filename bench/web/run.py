@@ -127,6 +127,11 @@ def seed(env: dict[str, str], drafts: int) -> int:
     return int(result.stdout.strip().splitlines()[-1])
 
 
+
+
+
+
+
 def signed_in(base: str, username: str) -> requests.Session:
     session = requests.Session()
     session.get(base + "/accounts/login/")

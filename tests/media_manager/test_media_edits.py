@@ -270,7 +270,6 @@ def test_publishing_that_starts_during_a_change_is_a_409_with_the_reason(
 ):
     """The model refuses under the draft's lock (DraftNotEditable); the views answer 409 in
     the shape their caller reads. A view raising it stands for the change that lost the race."""
-
     @media_change(answer)
     def change(request, pk):
         Draft.objects.filter(pk=pk).update(status=DraftStatus.PROMOTING)

@@ -20,9 +20,11 @@
 6. a 64-bit DCT perceptual hash of the result and the SHA-256 of the source bytes (given
    by the caller when the upload handler already computed it).
 
-Figures (bench/photos/run.py, 24 MP camera JPEG -> master + 3 variants): ~275 ms of CPU,
-4.7x less than full decode + one LANCZOS resize per output, 2.25x the bare decode+encode
-floor, < 80 MiB peak, every output >= 45 dB from the naive result before encoding.
+Figures (bench/photos/run.py, 24 MP camera JPEG -> master + 3 variants, a shared 2-core
+machine): ~215-235 ms of CPU, 6.4x less than full decode + one LANCZOS resize per output,
+1.7-2.1x the bare decode+encode floor, < 80 MiB peak, every output >= 40.7 dB from the
+naive result before encoding (the master 41.3 dB: BILINEAR, was 45.4 dB with BICUBIC at
+~35 ms more; `_DRAFTED_RESAMPLE` is the one switch).
 
 Outputs carry no EXIF, GPS, XMP, IPTC, ICC profile or comment: Pillow writes only what it
 is given, except the JPEG comment, which Pillow 13 copies from the source unless told

@@ -13,12 +13,13 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: help run test install install-dev lint check bench-web bench-photos bench-sync bench-uploads clean
+.PHONY: help run test install install-dev lint check screenshots bench-web bench-photos bench-sync bench-uploads bench-load clean
 
 help:
 	@echo "make run    - the portal with demo data (SQLite, SQLite broker, Spark sandbox) on :$(PORT)"
 	@echo "make test   - install dev dependencies and run the whole suite"
 	@echo "make lint   - ruff, import contracts (import-linter), mypy and migration checks"
+	@echo "make screenshots - every page at 390, 768 and 1366 px into var/screenshots/"
 
 $(VENV)/.installed: pyproject.toml
 	@test -n "$(PYTHON)" || { echo "Python 3.12+ not found; set PYTHON=/path/to/python3.12"; exit 1; }
@@ -51,6 +52,9 @@ lint: install-dev
 	$(PY) manage.py makemigrations --check --dry-run
 	$(VENV)/bin/mypy
 
+screenshots: install-dev
+	$(PY) bin/screenshots
+
 bench-web: install-dev
 	$(PY) bench/web/run.py
 
@@ -62,6 +66,11 @@ bench-sync: install-dev
 
 bench-uploads: install-dev
 	$(PY) bench/uploads/run.py
+
+# A busy office on the production-like stack (PostgreSQL and Redis on 127.0.0.1, locust).
+bench-load: install-dev
+	$(PY) -m pip install -q -e '.[bench]'
+	$(PY) bench/load/run.py
 
 clean:
 	rm -rf var/broker var/broker.sqlite3* var/portal.sqlite3*

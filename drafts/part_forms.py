@@ -14,6 +14,7 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 
+from .layout import NOT_LISTED
 from .links import check_link
 from .models.parts import PART_CAPTION_MAX, PART_NAME_MAX, ListingPart
 from .part_fields import FieldSpecLike
@@ -37,6 +38,13 @@ class PartFieldsForm(forms.Form):
             invalid = {"invalid_choice": f"{label}: “%(value)s” is not one of the MLS's choices."}
             field: forms.Field
             choices = [(choice.value, choice.label) for choice in spec.choices]
+            # A stored value the MLS's list no longer has stays selected, marked, as in the
+            # editor: saving the part's other fields must not drop it unseen.
+            listed = {choice.value for choice in spec.choices}
+            stored = self.initial.get(spec.name)
+            for value in stored if isinstance(stored, list) else [stored]:
+                if choices and value not in (None, "") and str(value) not in listed:
+                    choices.append((str(value), f"{value} ({NOT_LISTED})"))
             if choices and spec.multi_select:
                 field = forms.MultipleChoiceField(
                     label=label,

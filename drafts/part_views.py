@@ -25,6 +25,7 @@ from accounts.http import AuthenticatedRequest
 
 from . import part_fields, part_state
 from .access import get_draft_for
+from .fields import PropertyType
 from .models import Draft, ListingPart
 from .models.parts import LINK_VALUES, part_kinds, types_with_kind
 from .part_forms import FIELDS_NOT_READ, PartFieldsForm, PartLinkForm
@@ -56,6 +57,9 @@ class PartRegion:
     parts: list[ListingPart]
     can_edit: bool
     specs: list[Any] = field(default_factory=list)
+    # The fields whose labels name the parts' values: `specs`, else another type's (units kept
+    # on a draft no longer multi family).
+    label_specs: list[Any] = field(default_factory=list)
     add_form: PartForm | None = None
     adding: bool = False
     editing: int | None = None
@@ -148,6 +152,17 @@ def _specs(draft: Draft, kind: str, *, lists_read: bool) -> list[Any]:
     return []
 
 
+def _specs_elsewhere(kind: str) -> list[Any]:
+    """The kind's fields as the first property type that has them lists them: their labels,
+    for parts a draft kept after its type changed to one without that kind."""
+    read = part_fields.room_fields if kind == ListingPart.Kind.ROOM else part_fields.unit_fields
+    for property_type in PropertyType.values:
+        found = read(property_type)
+        if found:
+            return found
+    return []
+
+
 def new_form(draft: Draft, kind: str, specs: list[Any], data: Any = None) -> PartForm:
     if kind in (ListingPart.Kind.TOUR, ListingPart.Kind.VIDEO):
         return PartLinkForm(data, kind=kind, prefix=f"new-{kind}")
@@ -221,9 +236,12 @@ def part_region(
             if is_fielded
             else [kind]
         )
+    # Units left on a draft whose type has none still read by the MLS's labels.
+    label_specs = specs or (_specs_elsewhere(kind) if is_fielded and parts and lists_read else [])
     region = PartRegion(
-        draft=draft, kind=kind, parts=[_present(part, specs) for part in parts], can_edit=can_edit
+        draft=draft, kind=kind, parts=[_present(part, label_specs) for part in parts], can_edit=can_edit
     )
+    region.label_specs = label_specs
     region.specs = specs
     region.sent = kind in kinds
     if not region.sent and parts:

@@ -6,6 +6,7 @@ nothing of media_manager); `drafts.models` reaches them through reverse relation
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -20,7 +21,7 @@ from accounts.models import User
 from . import part_fields, review_media, rules
 from .fields import SECTIONS, PropertyType
 from .layout import Layout, MlsField
-from .models import Draft, ListingPart, ReviewSnapshot
+from .models import Draft, DraftEvent, ListingPart, ReviewSnapshot
 from .models.parts import NAMING_ATTRIBUTES
 
 # --- What changed since the last review ------------------------------------------------------
@@ -38,26 +39,42 @@ class FieldChange:
 
 @dataclass
 class ItemChange:
-    """One photo or document present before and now, and what happened to it."""
+    """One photo or document present before and now, and what happened to it. `number` is its
+    place now (1 is first), as the page numbers it."""
 
     id: int
     name: str
     notes: list[str] = field(default_factory=list)
+    number: int = 0
+
+
+@dataclass(frozen=True)
+class ItemReplaced:
+    """An item removed and another of the same name added in its stead (a document uploaded
+    again): one line, "replaced", rather than a removal and an addition."""
+
+    old: dict
+    new: dict
 
 
 @dataclass
 class MediaDiff:
     added: list[dict] = field(default_factory=list)
     removed: list[dict] = field(default_factory=list)
+    replaced: list[ItemReplaced] = field(default_factory=list)
     changed: dict[int, ItemChange] = field(default_factory=dict)
     reordered: bool = False
 
     def __bool__(self) -> bool:
-        return bool(self.added or self.removed or self.changed or self.reordered)
+        return bool(self.added or self.removed or self.replaced or self.changed or self.reordered)
 
     @property
     def added_ids(self) -> set[int]:
-        return {item["id"] for item in self.added}
+        return {item["id"] for item in self.added} | {pair.new["id"] for pair in self.replaced}
+
+    @property
+    def replaced_ids(self) -> set[int]:
+        return {pair.new["id"] for pair in self.replaced}
 
 
 @dataclass(frozen=True)
@@ -163,34 +180,72 @@ def _same(old: Any, new: Any) -> bool:
 
 
 def _media_diff(
-    old: list[dict], new: list[dict], describe: Callable[[dict, dict], list[str]], noun: str
+    old: list[dict],
+    new: list[dict],
+    describe: Callable[[dict, dict], list[str]],
+    noun: str,
+    history: dict[int, list[str]] | None = None,
 ) -> MediaDiff:
+    """`history`: notes read from the draft's history for items whose baseline row predates
+    what `describe` compares (see `picture_history`)."""
     before = {item["id"]: item for item in old}
     now = {item["id"]: item for item in new}
-    diff = MediaDiff(
-        added=[item for item in new if item["id"] not in before],
-        removed=[item for item in old if item["id"] not in now],
-    )
+    added = [item for item in new if item["id"] not in before]
+    removed = [item for item in old if item["id"] not in now]
+    # One removed and one added under the same name is that item uploaded again.
+    removed_by_name = {item["name"].casefold(): item for item in removed}
+    diff = MediaDiff()
+    for item in added:
+        gone = removed_by_name.pop(item["name"].casefold(), None)
+        if gone is not None:
+            diff.replaced.append(ItemReplaced(gone, item))
+        else:
+            diff.added.append(item)
+    paired = {pair.old["id"] for pair in diff.replaced}
+    diff.removed = [item for item in removed if item["id"] not in paired]
     # Moves are read on the items kept: adding or removing one shifts the others without
     # anyone having moved them.
     kept_before = [item["id"] for item in old if item["id"] in now]
     kept_now = [item["id"] for item in new if item["id"] in before]
     diff.reordered = kept_before != kept_now
-    for item in new:
+    for number, item in enumerate(new, start=1):
         if item["id"] not in before:
             continue
-        notes = describe(before[item["id"]], item)
+        notes = describe(before[item["id"]], item) + (history or {}).get(item["id"], [])
         if diff.reordered:
             was, is_now = kept_before.index(item["id"]), kept_now.index(item["id"])
             if was != is_now:
                 notes.append(f"moved from {noun} {was + 1} to {is_now + 1}")
         if notes:
-            diff.changed[item["id"]] = ItemChange(item["id"], item["name"], notes)
+            diff.changed[item["id"]] = ItemChange(item["id"], item["name"], notes, number)
     return diff
 
 
+# What a net number of clockwise quarter turns looks like to a reviewer.
+TURNS = {
+    1: "rotated a quarter turn right",
+    2: "turned upside down",
+    3: "rotated a quarter turn left",
+    0: "rotated, then turned back",
+}
+
+
+def _picture_notes(old: dict, new: dict) -> list[str]:
+    """The picture itself: replaced (a new file, or new bytes) or turned. A photo's
+    `image_version` moves on each rotation or replacement; rows without it (snapshots taken
+    before it was recorded) say nothing here, `picture_history` speaks for them."""
+    if "image_version" not in old or old["image_version"] == new.get("image_version"):
+        return []
+    if old.get("sha256") != new.get("sha256") or old.get("file") != new.get("file"):
+        note = f"picture replaced (was “{old['file']}”)" if old.get("file") else "picture replaced"
+        if new.get("rotation"):
+            note += f", then {TURNS[new['rotation']]}"
+        return [note]
+    return [TURNS[(new.get("rotation", 0) - old.get("rotation", 0)) % 4]]
+
+
 def _photo_notes(old: dict, new: dict) -> list[str]:
-    notes = []
+    notes = _picture_notes(old, new)
     if old["name"] != new["name"]:
         notes.append(f"renamed from “{old['name']}”")
     if old["caption"] != new["caption"]:
@@ -202,6 +257,8 @@ def _photo_notes(old: dict, new: dict) -> list[str]:
 
 def _document_notes(old: dict, new: dict) -> list[str]:
     notes = []
+    if "sha256" in old and old["sha256"] != new.get("sha256"):
+        notes.append("file replaced")
     if old["name"] != new["name"]:
         notes.append(f"renamed from “{old['name']}”")
     if old["privacy"] != new["privacy"]:
@@ -418,6 +475,7 @@ def diff_states(
     baseline: ReviewSnapshot | None = None,
     layout: Layout | None = None,
     part_specs: PartSpecs | None = None,
+    picture_history: dict[int, list[str]] | None = None,
 ) -> ReviewDiff:
     """The difference between two `ReviewSnapshot.state_of` results, in the words of the MLS's
     `layout` when there is one (else the fixed fields'). At most one query (the names of
@@ -454,7 +512,9 @@ def diff_states(
     return ReviewDiff(
         baseline=baseline,
         fields=changes,
-        photos=_media_diff(old.get("photos", []), new.get("photos", []), _photo_notes, "photo"),
+        photos=_media_diff(
+            old.get("photos", []), new.get("photos", []), _photo_notes, "photo", picture_history
+        ),
         documents=_media_diff(
             old.get("documents", []), new.get("documents", []), _document_notes, "document"
         ),
@@ -476,13 +536,47 @@ def changes_since_last_review(
     if baseline is None:
         return ReviewDiff(baseline=None)
     layout = (book or rules.RuleBook()).layout(draft.property_type)
+    unrecorded = {row["id"] for row in baseline.data.get("photos", []) if "image_version" not in row}
     return diff_states(
         baseline.data,
         current or ReviewSnapshot.state_of(draft),
         baseline=baseline,
         layout=layout,
         part_specs=part_specs if part_specs is not None else part_specs_of(draft),
+        picture_history=picture_history(draft, baseline, unrecorded) if unrecorded else None,
     )
+
+
+# The history's note on a photo's picture: "Photo 12 rotated", "Photo 12 replaced".
+_PICTURE_NOTE = re.compile(r"^Photo (\d+) (rotated|replaced)")
+
+
+def picture_history(draft: Draft, baseline: ReviewSnapshot, photo_ids: set[int]) -> dict[int, list[str]]:
+    """Rotations and replacements of `photo_ids` since `baseline`, read from the draft's history
+    (Photo.rotate and Photo.replace_original record them), for a baseline whose photo rows
+    predate the picture's own fields. One query."""
+    events = DraftEvent.objects.filter(
+        draft=draft, kind=DraftEvent.Kind.PHOTO, field__in=("rotation", "replaced"), at__gt=baseline.taken_at
+    ).order_by("at", "pk")
+    turns: dict[int, list[int]] = {}
+    replaced: dict[int, str] = {}
+    for event in events:
+        found = _PICTURE_NOTE.match(event.note)
+        if found is None or int(found[1]) not in photo_ids:
+            continue
+        photo_id = int(found[1])
+        if found[2] == "replaced":
+            replaced.setdefault(photo_id, str(event.old_value or ""))
+            turns.pop(photo_id, None)  # a replacement starts unturned
+        elif isinstance(event.old_value, int) and isinstance(event.new_value, int):
+            turns.setdefault(photo_id, [event.old_value, event.new_value])[1] = event.new_value
+    notes: dict[int, list[str]] = {}
+    for photo_id, file in replaced.items():
+        notes[photo_id] = [f"picture replaced (was “{file}”)" if file else "picture replaced"]
+    for photo_id, (first, last) in turns.items():
+        turn = TURNS[(last - first) % 4]
+        notes[photo_id] = [f"{notes[photo_id][0]}, then {turn}"] if photo_id in notes else [turn]
+    return notes
 
 
 def _field_order() -> list[str]:

@@ -134,6 +134,32 @@ class ReviewField:
     wide: bool = False
     # The MLS's custom-field group this field opens, when it is not the section's own title.
     group_heading: str = ""
+    # The custom-field group the field belongs to ("" for none).
+    group: str = ""
+
+    @property
+    def is_quiet(self) -> bool:
+        """Empty, and nothing said about it (no change, comment or check): the page folds it
+        into its section's "N empty fields" line."""
+        return self.display in ("", "(empty)") and not (self.change or self.comments or self.rule_results)
+
+
+def with_empty_folded(sections: list[dict]) -> list[dict]:
+    """Each section with its fields split into those shown (`fields`) and the quiet empty
+    ones (`empty`), so a reviewer reads what is filled and one line for the rest."""
+    for section in sections:
+        fields = section["fields"]
+        section["empty"] = [item for item in fields if item.is_quiet]
+        section["fields"] = [item for item in fields if not item.is_quiet]
+        # A group's heading goes on its first field still shown.
+        group = ""
+        for item in section["fields"]:
+            shows = item.group and item.group not in (group, section["title"])
+            item.group_heading = item.group if shows else ""
+            group = item.group
+        for item in section["empty"]:
+            item.group_heading = ""
+    return sections
 
 
 def _display(draft: Draft, name: str) -> str:
@@ -199,6 +225,7 @@ def _layout_sections(
                     review.mls_value_text(spec, spec.stored(draft)),
                     wide=spec.widget in ("textarea", "multi"),
                     group_heading=heading if heading and heading not in (group, section.title) else "",
+                    group=heading,
                 )
             )
             group = heading
@@ -253,7 +280,9 @@ def _review_context(request: HttpRequest, draft: Draft, *, reason_form: ReasonFo
     found = rules.by_field(errors + warnings)
     # Rooms, units, virtual tours and videos, read-only (templates/drafts/parts.html).
     parts = part_regions(draft, can_edit=False)
-    part_specs = {kind: region.specs for kind, region in parts.items() if kind in ("room", "unit")}
+    part_specs = {
+        kind: region.label_specs or region.specs for kind, region in parts.items() if kind in ("room", "unit")
+    }
     diff = review.changes_since_last_review(draft, book=book, part_specs=part_specs)
     changed = diff.changed_fields
     comments = list(draft.review_comments.select_related("author", "resolved_by"))
@@ -262,6 +291,7 @@ def _review_context(request: HttpRequest, draft: Draft, *, reason_form: ReasonFo
         sections = _layout_sections(draft, layout, changed, threads, found)
     else:
         sections = _fixed_sections(draft, changed, threads, found)
+    sections = with_empty_folded(sections)
     media = review_media.media()
     photos = media.photos_of(draft)
     documents = media.documents_of(draft)
@@ -294,6 +324,8 @@ def _review_context(request: HttpRequest, draft: Draft, *, reason_form: ReasonFo
         "photos": photos,
         "documents": documents,
         "parts": parts,
+        # The parts the diff names, highlighted in the page's own list as the fields are.
+        "changed_part_ids": diff.parts.changed_ids,
         "required_documents": media.required_documents(draft, [document.name for document in documents]),
         "draft_comments": threads.get((ReviewComment.Target.DRAFT, ""), []),
         "open_comment_count": sum(1 for comment in comments if not comment.is_resolved),

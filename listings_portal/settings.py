@@ -183,17 +183,30 @@ FILE_UPLOAD_TEMP_DIR = env_str("FILE_UPLOAD_TEMP_DIR", "") or None
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 DATA_UPLOAD_MAX_NUMBER_FILES = env_int("DATA_UPLOAD_MAX_NUMBER_FILES", 20)
+# With a bucket, every private file lives in S3-compatible storage and no process needs a disk
+# shared with another (docs/architecture.md#media-storage-past-one-machine). Credentials: the
+# MEDIA_S3_ keys, else boto3's own chain (AWS_ACCESS_KEY_ID..., an instance role).
 _s3_bucket = env_str("MEDIA_S3_BUCKET")
+_s3_endpoint = env_str("MEDIA_S3_ENDPOINT_URL") or None
 STORAGES = {
     "default": (
         {
             "BACKEND": "storages.backends.s3.S3Storage",
             "OPTIONS": {
                 "bucket_name": _s3_bucket,
-                "endpoint_url": env_str("MEDIA_S3_ENDPOINT_URL") or None,
+                "endpoint_url": _s3_endpoint,
+                "region_name": env_str("MEDIA_S3_REGION") or None,
+                "access_key": env_str("MEDIA_S3_ACCESS_KEY_ID") or None,
+                "secret_key": env_str("MEDIA_S3_SECRET_ACCESS_KEY") or None,
+                "signature_version": "s3v4",
+                # MinIO and most S3-compatible servers behind one host name want path-style URLs.
+                "addressing_style": env_str("MEDIA_S3_ADDRESSING_STYLE", "path" if _s3_endpoint else "auto"),
                 "default_acl": "private",
                 "querystring_auth": True,
-                "file_overwrite": False,
+                # Names are random (128 bits): a HEAD before every save to avoid one would buy nothing.
+                "file_overwrite": True,
+                # A file read whole through the storage spills to disk past this, as uploads do.
+                "max_memory_size": FILE_UPLOAD_MAX_MEMORY_SIZE,
             },
         }
         if _s3_bucket

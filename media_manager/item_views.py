@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from django.core.files.storage import default_storage
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 
@@ -13,6 +12,7 @@ from drafts.models import Draft
 
 from .forms import MoveForm, OrderForm
 from .models import OrderedMedia, StaleOrder, UnknownItems
+from .storage_io import open_stream
 from .views import render_region
 
 
@@ -93,11 +93,15 @@ def _content_disposition(disposition: str, file_name: str) -> str:
 def private_file_response(
     storage_name: str, content_type: str, *, attachment_name: str | None, inline_name: str = ""
 ):
+    # Streamed through this view, never a redirect to the bucket: the access check above it
+    # stays the only way in, and S3 cannot send our CSP, CORP or nosniff headers.
     try:
-        handle = default_storage.open(storage_name, "rb")
+        handle, size = open_stream(storage_name)
     except (FileNotFoundError, OSError):
         raise Http404("No such file.") from None
     response = FileResponse(handle, content_type=content_type)
+    if size is not None:
+        response["Content-Length"] = str(size)
     if attachment_name is not None:
         response["Content-Disposition"] = _content_disposition("attachment", attachment_name)
         response["Cache-Control"] = "private, no-store"

@@ -27,7 +27,7 @@ from listings_portal.lib.doorbell import Doorbell
 from .checks import MediaLimits, UploadRejected
 from .isolation import process_photo_isolated
 from .models import Photo, ProcessingState, random_storage_name
-from .uploads import local_path
+from .storage_io import local_copy
 
 logger = logging.getLogger(__name__)
 
@@ -99,7 +99,7 @@ def process_photo(photo_id: int) -> str:
         return "skipped"
     image_version = photo.image_version
     try:
-        with local_path(photo.original.name) as source:
+        with local_copy(photo.original.name) as source:
             # The upload handler hashed the original as it arrived: no second read to hash it.
             result = process_photo_isolated(
                 source,
@@ -121,13 +121,14 @@ def process_photo(photo_id: int) -> str:
         photo.release_after_failure(image_version=image_version)
         return "failed"
 
-    master_name = default_storage.save(
-        random_storage_name("photos/masters", "jpg"), ContentFile(result.master)
-    )
-    variant_names = {
-        variant: default_storage.save(random_storage_name("photos/variants", "jpg"), ContentFile(data))
-        for variant, data in result.variants.items()
-    }
+    try:
+        master_name, variant_names = _store_outputs(result.master, result.variants)
+    except Exception:
+        # The storage failed (S3 unreachable, a full disk): nothing half-stored is kept, and
+        # the photo goes back to the queue as for any failure that is not the file's.
+        logger.exception("Storing the outputs of photo %s failed; it will be tried again", photo_id)
+        photo.release_after_failure(image_version=image_version)
+        return "failed"
     recorded = photo.finish_processing(
         image_version=image_version,
         master_name=master_name,
@@ -143,6 +144,27 @@ def process_photo(photo_id: int) -> str:
             default_storage.delete(name)
         return "superseded"
     return ProcessingState.READY
+
+
+def _store_outputs(master: bytes, variants: dict[str, bytes]) -> tuple[str, dict[str, str]]:
+    """Save the master and the variants in private storage; on a failure delete what was
+    saved before raising."""
+    saved: list[str] = []
+    try:
+        master_name = default_storage.save(random_storage_name("photos/masters", "jpg"), ContentFile(master))
+        saved.append(master_name)
+        variant_names: dict[str, str] = {}
+        for variant, data in variants.items():
+            variant_names[variant] = default_storage.save(
+                random_storage_name("photos/variants", "jpg"), ContentFile(data)
+            )
+            saved.append(variant_names[variant])
+    except Exception:
+        for name in saved:
+            with contextlib.suppress(Exception):
+                default_storage.delete(name)
+        raise
+    return master_name, variant_names
 
 
 @shared_task(ignore_result=True)

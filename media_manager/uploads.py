@@ -1,5 +1,5 @@
 """Receiving files: a streaming upload handler with a per-file byte limit, and the file
-moves around it (temp file -> private storage, storage -> local path for the pipeline).
+move into private storage (storage_io.py reads it back).
 
 Uploads never sit whole in memory: every file streams to a temp file (hashed on the way),
 and the handler stops as soon as one passes its limit, deleting what it wrote. The view
@@ -15,9 +15,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import shutil
-import tempfile
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -181,22 +178,3 @@ def save_private(uploaded, storage_name: str) -> str:
     """Copy an uploaded (temp) file into private storage under `storage_name`; the name used."""
     uploaded.seek(0)
     return default_storage.save(storage_name, File(uploaded, name=os.path.basename(storage_name)))
-
-
-@contextlib.contextmanager
-def local_path(storage_name: str) -> Iterator[str]:
-    """A local file path holding the stored file: the storage's own path when it has one
-    (filesystem), else a temp copy deleted afterwards (S3)."""
-    try:
-        path = default_storage.path(storage_name)
-    except NotImplementedError:
-        path = None
-    if path is not None:
-        yield path
-        return
-    suffix = os.path.splitext(storage_name)[1]
-    with tempfile.NamedTemporaryFile(suffix=suffix, dir=settings.FILE_UPLOAD_TEMP_DIR) as copy:
-        with default_storage.open(storage_name, "rb") as source:
-            shutil.copyfileobj(source, copy, 1024 * 1024)
-        copy.flush()
-        yield copy.name

@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.core.files.storage import default_storage
 from django.utils import timezone
 
 from drafts.models import Draft, ListingPart
 from drafts.models.parts import FIELDED_KINDS, sent_to_mls
 from media_manager.models import Document, Photo, ProcessingState
+from media_manager.storage_io import read_bytes
 from spark.client import ListingRef
 
 from . import planner
@@ -216,9 +216,7 @@ def read_content(kind: str, local_id: int, name: str = "") -> bytes:
         name = Photo.objects.values_list("master", flat=True).get(pk=local_id)
     elif not name:
         name = Document.objects.values_list("file", flat=True).get(pk=local_id)
-    with default_storage.open(name, "rb") as handle:
-        content: bytes = handle.read()
-    return content
+    return read_bytes(name)
 
 
 def set_local_remote_id(kind: str, local_id: int | None, remote_id: str) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.conf import settings
@@ -13,6 +14,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
+from django.db.models import Q
 from django.http import Http404, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -23,12 +25,22 @@ from django_htmx.http import HttpResponseClientRedirect
 from accounts.http import AuthenticatedRequest
 from drafts.access import get_draft_for
 from drafts.models import Draft, DraftStatus, TransitionNotAllowed
+from media_manager.models import Photo
 from spark.errors import SparkError
 
 from . import drift, enqueue, metadata, publishing, push
 from .failures import describe
 from .forms import OpenHouseForm
-from .models import DraftSync, OpenHouse, Promotion, RemoteCall, RemoteItem, SyncState
+from .models import (
+    DraftSync,
+    ItemKind,
+    OpenHouse,
+    Promotion,
+    PromotionItem,
+    RemoteCall,
+    RemoteItem,
+    SyncState,
+)
 from .templatetags.sync import badge_context
 
 CALLS_PAGE_SIZE = 100
@@ -256,6 +268,101 @@ def _labelled(records: list[dict[str, Any]]) -> list[list[tuple[str, Any]]]:
     return rows
 
 
+@dataclass(frozen=True)
+class LivePhoto:
+    """A photo as the MLS shows it, with the portal's own photo it came from (None for one the
+    portal does not know): the page shows the portal's variants through its scoped views."""
+
+    number: int
+    remote: dict[str, Any]
+    photo: Photo | None
+
+    def _file(self, *wanted: str) -> str:
+        """The first of `wanted` this photo has (a variant, else its master), "" for none."""
+        if self.photo is None:
+            return ""
+        for kind in wanted:
+            if kind in (self.photo.variants or {}) or (kind == "master" and self.photo.master):
+                return kind
+        return ""
+
+    @property
+    def thumb(self) -> str:
+        return self._file("thumb", "medium", "master")
+
+    @property
+    def medium(self) -> str:
+        return self._file("medium", "large", "master", "thumb")
+
+    @property
+    def large(self) -> str:
+        return self._file("large", "master", "medium", "thumb")
+
+
+def live_photos(draft: Draft, remote_photos: list[dict[str, Any]]) -> list[LivePhoto]:
+    """The MLS's photos in its order, each matched to the portal's photo by the remote id the
+    publishing job (PromotionItem) or the sync (RemoteItem) confirmed, or the photo's own;
+    three queries."""
+    ids = [str(item.get("Id")) for item in remote_photos if item.get("Id")]
+    local_of = dict(
+        PromotionItem.objects.filter(
+            promotion_id=draft.pk, kind=ItemKind.PHOTO, remote_id__in=ids
+        ).values_list("remote_id", "local_id")
+    )
+    synced = RemoteItem.objects.photos().filter(draft=draft, remote_id__in=ids, local_id__isnull=False)
+    for remote_id, local_id in synced.values_list("remote_id", "local_id"):
+        if local_id is not None:
+            local_of[remote_id] = local_id
+    photos = Photo.objects.filter(draft=draft).filter(Q(pk__in=local_of.values()) | Q(remote_id__in=ids))
+    by_pk = {photo.pk: photo for photo in photos}
+    by_remote = {photo.remote_id: photo for photo in by_pk.values() if photo.remote_id}
+    return [
+        LivePhoto(
+            number,
+            item,
+            by_pk.get(local_of.get(str(item.get("Id")), 0)) or by_remote.get(str(item.get("Id"))),
+        )
+        for number, item in enumerate(remote_photos, start=1)
+    ]
+
+
+@dataclass(frozen=True)
+class KeyFact:
+    label: str
+    value: str
+
+
+def _number(value: Any) -> Decimal | None:
+    try:
+        return Decimal(str(value)) if value not in (None, "") else None
+    except InvalidOperation:
+        return None
+
+
+def key_facts(fields: dict[str, Any], draft: Draft) -> list[KeyFact]:
+    """Price, beds, baths and square feet as the MLS shows them (the draft's where the MLS says
+    nothing), the way a listing leads with them."""
+    price = _number(fields.get("ListPrice", draft.list_price))
+    beds = _number(fields.get("BedsTotal", draft.beds_total))
+    baths = _number(fields.get("BathsTotal", draft.baths_total))
+    area = _number(fields.get("BuildingAreaTotal", draft.building_area_total))
+    facts = []
+    if price is not None:
+        facts.append(KeyFact("Price", f"${price:,.0f}"))
+    if beds is not None:
+        facts.append(KeyFact("Beds", f"{beds.normalize():f}"))
+    if baths is not None:
+        facts.append(KeyFact("Baths", f"{baths.normalize():f}"))
+    if area is not None:
+        facts.append(KeyFact("Sq ft", f"{area:,.0f}"))
+    return facts
+
+
+# The MLS's agent and office fields: the page shows the portal's listing agent and office instead
+# (the remote's may be a placeholder, as the sandbox's are).
+AGENT_FIELD_PREFIXES = ("ListAgent", "CoListAgent", "ListOffice", "CoListOffice")
+
+
 def _render_live_listing(
     request: AuthenticatedRequest, draft: Draft, *, status: int = 200, **extra: Any
 ) -> HttpResponse:
@@ -275,9 +382,14 @@ def _render_live_listing(
         "listing": listing,
         "fields": fields,
         "field_rows": metadata.readable_fields(
-            fields, str(fields.get("PropertyType") or draft.property_type)
+            {name: value for name, value in fields.items() if not name.startswith(AGENT_FIELD_PREFIXES)},
+            str(fields.get("PropertyType") or draft.property_type),
         ),
-        "photos": photos,
+        "photos": live_photos(draft, photos),
+        "facts": key_facts(fields, draft),
+        "agent": draft.list_agent,
+        "co_agent": draft.co_list_agent,
+        "office": draft.office,
         "documents": sorted(documents, key=lambda d: d.get("Order") or 0),
         "rooms": _labelled(_expansion(listing, "Rooms")),
         "units": _labelled(_expansion(listing, "Units")),

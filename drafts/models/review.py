@@ -43,10 +43,13 @@ class ReviewSnapshot(models.Model):
     taken_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
-    # {"fields": {name: value}, "photos": [{id, name, caption, position, primary}],
-    #  "documents": [{id, name, privacy, position}],
+    # {"fields": {name: value},
+    #  "photos": [{id, name, caption, position, primary, rotation, image_version, file, sha256}],
+    #  "documents": [{id, name, privacy, position, file, sha256}],
     #  "parts": [{id, kind, position, title, fields, name, url, branded_url, caption, privacy}]}
     # Snapshots taken before parts were recorded have no "parts": their diff compares none.
+    # Older photo rows lack rotation, image_version, file and sha256: the diff reads those
+    # pictures' changes from the draft's history instead (drafts/review.py).
     data = models.JSONField(default=dict)
 
     class Meta:
@@ -81,16 +84,38 @@ class ReviewSnapshot(models.Model):
                 "caption": row["caption"],
                 "position": row["position"],
                 "primary": row["is_primary"],
+                # The picture itself: a rotation or a replacement bumps image_version.
+                "rotation": row["rotation"],
+                "image_version": row["image_version"],
+                "file": row["original_name"],
+                "sha256": row["original_sha256"],
             }
             for row in draft.photos.filter(deleted_at__isnull=True)
             .order_by("position")
-            .values("pk", "name", "caption", "position", "is_primary")
+            .values(
+                "pk",
+                "name",
+                "caption",
+                "position",
+                "is_primary",
+                "rotation",
+                "image_version",
+                "original_name",
+                "original_sha256",
+            )
         ]
         documents = [
-            {"id": row["pk"], "name": row["name"], "privacy": row["privacy"], "position": row["position"]}
+            {
+                "id": row["pk"],
+                "name": row["name"],
+                "privacy": row["privacy"],
+                "position": row["position"],
+                "file": row["original_name"],
+                "sha256": row["sha256"],
+            }
             for row in draft.documents.filter(deleted_at__isnull=True)
             .order_by("position")
-            .values("pk", "name", "privacy", "position")
+            .values("pk", "name", "privacy", "position", "original_name", "sha256")
         ]
         parts = [
             {

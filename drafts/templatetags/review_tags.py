@@ -85,7 +85,31 @@ def editor_review(draft: Draft, user) -> EditorReview:
             review.draft_comments.append(comment)
         else:
             review.media_comments.append(comment)
+    if review.media_comments:
+        labels = media_labels(draft, {comment.target_kind for comment in review.media_comments})
+        for comment in review.media_comments:
+            comment.target_label = labels.get(  # type: ignore[attr-defined]
+                (comment.target_kind, comment.target_key), f"{comment.get_target_kind_display()} (deleted)"
+            )
     return review
+
+
+def media_labels(draft: Draft, kinds: set[str]) -> dict[tuple[str, str], str]:
+    """(kind, id) -> how people name a photo or document of `kinds`: "Photo 3 (kitchen)",
+    "Document: Survey"; one in the trash by its name. A query a kind (reverse relations:
+    media_manager imports drafts, not the other way)."""
+    labels: dict[tuple[str, str], str] = {}
+    if ReviewComment.Target.PHOTO in kinds:
+        for pk, name, position in draft.photos.values_list("pk", "name", "position"):  # type: ignore[attr-defined]
+            shown = (
+                f"Photo {position + 1} ({name})" if position is not None else f"Photo “{name}” (in the trash)"
+            )
+            labels[(ReviewComment.Target.PHOTO, str(pk))] = shown
+    if ReviewComment.Target.DOCUMENT in kinds:
+        for pk, name, position in draft.documents.values_list("pk", "name", "position"):  # type: ignore[attr-defined]
+            shown = f"Document: {name}" if position is not None else f"Document “{name}” (in the trash)"
+            labels[(ReviewComment.Target.DOCUMENT, str(pk))] = shown
+    return labels
 
 
 @register.filter

@@ -37,7 +37,7 @@ CHROMIUM_ARGS = [
 PASSWORD = "correct horse battery"
 
 # Runs in every page before its own scripts: collects CSP violations.
-_CSP_LISTENER = """
+CSP_LISTENER = """
 window.__cspViolations = [];
 document.addEventListener("securitypolicyviolation", (event) => {
   window.__cspViolations.push(event.violatedDirective + " " + (event.blockedURI || "inline"));
@@ -116,7 +116,7 @@ def browser():
 def browser_page(browser, live_server):
     """A fresh browser context and page whose relative URLs go to `live_server`."""
     context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 900})
-    context.add_init_script(_CSP_LISTENER)
+    context.add_init_script(CSP_LISTENER)
     context.set_default_timeout(10_000)
     # base.html names no icon, so Chromium asks for /favicon.ico and logs its 404 as an error.
     context.route("**/favicon.ico", lambda route: route.fulfill(status=204, body=""))

@@ -83,6 +83,8 @@ class CeleryWorker:
     media_root: Path
     broker_url: str = ""
     transport_options: dict[str, Any] = field(default_factory=dict)
+    # More environment for the worker and beat (e.g. MEDIA_S3_* to share a bucket, not a disk).
+    extra_env: dict[str, str] = field(default_factory=dict)
     procs: dict[str, subprocess.Popen] = field(default_factory=dict)
 
     @property
@@ -130,6 +132,7 @@ class CeleryWorker:
                 "PYTHONPATH": str(ROOT),
                 "PYTHONUNBUFFERED": "1",
                 **WORKER_SETTINGS,
+                **self.extra_env,
             }
         )
         return env
@@ -220,6 +223,21 @@ def _reset_connections() -> None:
 @pytest.fixture(name="celery_worker")
 def celery_worker_fixture(live_server, settings, tmp_path) -> Iterator[CeleryWorker]:
     """A worker and beat on the live server's database, media and sandbox (see the module)."""
+    with running_worker(live_server, settings, tmp_path) as worker:
+        yield worker
+
+
+@contextlib.contextmanager
+def running_worker(
+    live_server,
+    settings,
+    tmp_path: Path,
+    *,
+    media_root: Path | None = None,
+    extra_env: dict[str, str] | None = None,
+) -> Iterator[CeleryWorker]:
+    """The `celery_worker` fixture's worker and beat; `media_root` (else the test's own) and
+    `extra_env` for a worker that shares less with the live server than the database."""
     settings.SPARK_API_URL = f"{live_server.url}/sandbox"
     settings.SPARK_ACCESS_TOKEN = SANDBOX_TOKEN
     settings.SPARK_SANDBOX_CONTROL_ENABLED = True
@@ -230,7 +248,12 @@ def celery_worker_fixture(live_server, settings, tmp_path) -> Iterator[CeleryWor
     settings.SYNC_REDIS_URL = ""
     settings.VAR_DIR = tmp_path / "var"  # the file rate limit of this process's own calls
     settings.VAR_DIR.mkdir()
-    worker = CeleryWorker(tmp_path / "celery", live_server.url, Path(settings.MEDIA_ROOT))
+    worker = CeleryWorker(
+        tmp_path / "celery",
+        live_server.url,
+        media_root if media_root is not None else Path(settings.MEDIA_ROOT),
+        extra_env=dict(extra_env or {}),
+    )
     worker.workdir.mkdir(parents=True, exist_ok=True)
     conf = celery_app.conf
     saved = {

@@ -428,3 +428,43 @@ def test_units_left_after_the_property_type_changed_can_still_be_removed(agent_c
     assert "Add a unit" not in body
     response = agent_client.post(reverse("drafts:part_delete", args=[building.pk, unit.pk]), **htmx())
     assert response.status_code == 200 and not building.parts.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_units_left_on_a_type_without_units_read_by_the_mls_labels(mls_lists, agent_client, agent):
+    building = DraftFactory(list_agent=agent, property_type="B")
+    ListingPart.objects.add(building, "unit", by=agent, fields={"unit_nbr": "Studio", "ActualRent": "900"})
+    Draft.objects.filter(pk=building.pk).update(property_type="A")
+
+    body = agent_client.get(reverse("drafts:draft_edit", args=[building.pk])).content.decode()
+
+    units = body[body.index('id="section-parts-units"') :][:4000]
+    assert "Rent: 900" in units
+    assert "ActualRent" not in units
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_stored_room_value_no_longer_listed_stays_selected_in_the_edit_form(
+    mls_lists, agent_client, draft, agent
+):
+    room = ListingPart.objects.add(
+        draft, "room", by=agent, fields={"RoomName": "Sunroom", "LevelOrFloor": "Main"}
+    )
+
+    form = agent_client.get(reverse("drafts:part_edit", args=[draft.pk, room.pk]), **htmx()).content.decode()
+
+    assert '<option value="Sunroom" selected>Sunroom (not in the MLS&#x27;s list)</option>' in form
+    assert '<option value="Main" selected>' in form
+    # Saved unchanged with another field edited, the value is kept, not refused.
+    response = agent_client.post(
+        reverse("drafts:part_edit", args=[draft.pk, room.pk]),
+        {
+            f"part{room.pk}-RoomName": "Sunroom",
+            f"part{room.pk}-LevelOrFloor": "Main",
+            f"part{room.pk}-Length": "12",
+        },
+        **htmx(),
+    )
+    assert response.status_code == 200
+    room.refresh_from_db()
+    assert room.fields["RoomName"] == "Sunroom" and room.fields["Length"] == "12"

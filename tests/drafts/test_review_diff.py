@@ -268,6 +268,9 @@ def test_the_review_page_lists_part_changes_with_links(with_parts, client):
 
     assert f'<a href="#review-part-{kitchen.pk}">Room 2 Kitchen: LevelOrFloor Main → Upper</a>' in body
     assert f'id="review-part-{kitchen.pk}"' in body
+    # The page's own list marks the changed part as the diff does, and only it.
+    assert f'<li class="part-item is-changed" id="review-part-{kitchen.pk}">' in body
+    assert body.count('class="part-item is-changed"') == 1
 
 
 def test_the_review_page_reads_a_baseline_without_parts(with_parts, client):
@@ -289,3 +292,104 @@ def test_the_review_page_reads_a_baseline_without_parts(with_parts, client):
     assert response.status_code == 200
     assert "were not recorded at that decision" in body
     assert "Room removed" not in body
+
+
+# --- The picture itself: rotations and replacements; documents uploaded again -----------------
+
+
+def test_a_rotation_since_the_review_is_a_change(reviewed):
+    draft, cast = reviewed["draft"], reviewed["cast"]
+    front, kitchen, _ = reviewed["photos"]
+    kitchen.rotate(1, by=cast.agent)
+    front.rotate(-1, by=cast.agent)
+
+    diff = changes_since_last_review(draft)
+
+    assert diff.photos.changed[kitchen.pk].notes == ["rotated a quarter turn right"]
+    assert diff.photos.changed[kitchen.pk].number == 2
+    assert diff.photos.changed[front.pk].notes == ["rotated a quarter turn left"]
+
+
+def test_turned_and_turned_back_is_still_said(reviewed):
+    draft, cast = reviewed["draft"], reviewed["cast"]
+    kitchen = reviewed["photos"][1]
+    kitchen.rotate(1, by=cast.agent)
+    kitchen.rotate(-1, by=cast.agent)
+
+    diff = changes_since_last_review(draft)
+
+    assert diff.photos.changed[kitchen.pk].notes == ["rotated, then turned back"]
+
+
+def replace(photo, by, name: str, sha256: str) -> None:
+    photo.replace_original(
+        by=by,
+        original_name=name,
+        stored_name=f"photos/originals/{sha256}.jpg",
+        original_format="jpg",
+        original_size=10,
+        original_sha256=sha256,
+        width=None,
+        height=None,
+    )
+
+
+def test_a_replaced_picture_is_a_change(reviewed):
+    draft, cast = reviewed["draft"], reviewed["cast"]
+    yard = reviewed["photos"][2]
+    replace(yard, cast.agent, "yard-in-summer.jpg", "b" * 64)
+
+    diff = changes_since_last_review(draft)
+
+    assert diff.photos.changed[yard.pk].notes == ["picture replaced (was “yard.jpg”)"]
+    assert not diff.photos.added and not diff.photos.removed
+
+
+def test_a_baseline_without_picture_fields_reads_rotations_from_history(reviewed):
+    """Snapshots taken before the picture was recorded: the history's events speak for them."""
+    draft, cast = reviewed["draft"], reviewed["cast"]
+    front, kitchen, yard = reviewed["photos"]
+    baseline = ReviewSnapshot.last_decision(draft)
+    for row in baseline.data["photos"]:
+        for key in ("rotation", "image_version", "file", "sha256"):
+            del row[key]
+    ReviewSnapshot.objects.filter(pk=baseline.pk).update(data=baseline.data)
+    kitchen.rotate(1, by=cast.agent)
+    kitchen.rotate(1, by=cast.agent)
+    replace(yard, cast.agent, "yard-2.jpg", "c" * 64)
+
+    diff = changes_since_last_review(draft)
+
+    assert diff.photos.changed[kitchen.pk].notes == ["turned upside down"]
+    assert diff.photos.changed[yard.pk].notes == ["picture replaced (was “yard.jpg”)"]
+    assert front.pk not in diff.photos.changed
+
+
+def test_a_document_added_and_one_uploaded_again(reviewed):
+    draft, cast = reviewed["draft"], reviewed["cast"]
+    survey, _ = reviewed["documents"]
+    survey.move_to_trash(by=cast.agent)
+    again = DocumentFactory(draft=draft, by=cast.agent, name="Survey")
+    added = DocumentFactory(draft=draft, by=cast.agent, name="Lead-based paint disclosure")
+
+    diff = changes_since_last_review(draft)
+
+    assert [item["id"] for item in diff.documents.added] == [added.pk]
+    assert [(pair.old["id"], pair.new["id"]) for pair in diff.documents.replaced] == [(survey.pk, again.pk)]
+    assert not diff.documents.removed
+
+
+def test_the_review_page_lists_picture_changes_by_number_and_name(reviewed, client):
+    draft, cast = reviewed["draft"], reviewed["cast"]
+    kitchen = reviewed["photos"][1]
+    kitchen.rotate(1, by=cast.agent)
+    DocumentFactory(draft=draft, by=cast.agent, name="Lead-based paint disclosure")
+    client.force_login(cast.office_admin)
+
+    page = client.get(f"/drafts/{draft.pk}/review/").content.decode()
+
+    changes = page.split('id="review-changes"')[1].split("</section>")[0]
+    assert (
+        f'<a href="#review-photo-{kitchen.pk}">Photo 2 (kitchen)</a>: rotated a quarter turn right' in changes
+    )
+    assert "Lead-based paint disclosure</a>: added" in changes

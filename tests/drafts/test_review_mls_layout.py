@@ -94,7 +94,13 @@ def test_the_sections_order_and_labels_are_the_editors(submitted, reviewer, agen
     layout_keys = set(rules.RuleBook().layout("A").by_key)
     editor_keys = [key for key in re.findall(r'id="field-([\w-]+)"', editor) if key in layout_keys]
     review_keys = [key for key in re.findall(r'id="review-field-([\w-]+)"', body) if key in layout_keys]
-    assert review_keys == editor_keys and "std-ListingContractDate" in review_keys
+    # Every field is there; those filled (or talked about) in the editor's order, each section's
+    # quiet empty ones folded after them.
+    assert sorted(review_keys) == sorted(editor_keys) and "std-ListingContractDate" in review_keys
+    folded = set(re.findall(r'class="review-field is-empty" id="review-field-([\w-]+)"', body))
+    assert folded and [key for key in review_keys if key not in folded] == [
+        key for key in editor_keys if key not in folded
+    ]
     assert ">Property Sub-Type<" in field_block(body, "property_sub_type")
 
 
@@ -108,7 +114,9 @@ def test_values_show_by_their_list_labels_read_only(submitted, reviewer):
     assert '<span class="value">2026-11-30</span>' in field_block(body, "std-ListingContractDate")
     assert '<span class="value">$250,000</span>' in field_block(body, "list_price")
     assert "Road = Paved" in field_block(body, "custom_fields")
-    assert '<h3 class="field-group-heading">General Property Description</h3>' in body
+    # That group's fields are all empty: folded with the section's empty fields, its heading too.
+    assert '<h3 class="field-group-heading">General Property Description</h3>' not in body
+    assert 'class="review-field is-empty" id="review-field-cf-style"' in body
     main = body[: body.index('id="review-parts"')]
     assert "<input" not in main.replace('<input type="hidden"', "") and "<select" not in main
 

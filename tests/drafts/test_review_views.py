@@ -227,7 +227,7 @@ def test_the_review_page_highlights_what_changed_since_the_last_decision(cast):
     assert "<del>Fargo</del>" in body and "<ins>Moorhead</ins>" in body
     assert 'review-field is-changed" id="review-field-street_name"' not in body
     assert f'id="review-photo-{new_photo.pk}"' in body
-    assert "garage</a>: added" in body
+    assert "Photo 2 (garage)</a>: added" in body
     assert f'is-changed" id="review-photo-{photo.pk}"' not in body
 
 
@@ -340,6 +340,8 @@ def test_the_editor_shows_comments_next_to_their_field_and_media_comments_on_top
     top = body[body.index('id="review-comments"') : body.index('id="section-location"')]
     assert "See my comments." in top and "Too dark." in top
     assert f'#photo-{commented["photo"].pk}"' in top
+    assert f'#photo-{commented["photo"].pk}">Photo 1 (front)</a>' in top
+    assert "A photo #" not in top
     assert "3 open" in top
     assert body.count("Is the year right?") == 1
 
@@ -381,7 +383,8 @@ def test_the_editor_asks_for_comments_only_when_there_are_some(
     draft = commented["draft"]
     client = client_for(cast, "agent")
     client.get(url("drafts:draft_edit", draft))
-    with django_assert_num_queries(10):  # the editor's nine and the open comments
+    # the editor's nine, the open comments, and the names of the photos they are about
+    with django_assert_num_queries(11):
         client.get(url("drafts:draft_edit", draft))
     for comment in ReviewComment.objects.all():
         comment.resolve(by=cast.agent)
@@ -414,3 +417,59 @@ def test_the_review_page_has_a_pinned_query_count(cast, django_assert_max_num_qu
     with django_assert_max_num_queries(len(few.captured_queries)):
         response = client.get(url("drafts:draft_review", draft))
     assert response.status_code == 200
+
+
+# --- The review page reads as a page: empty fields folded, one comment control a row -----------
+
+
+def section_block(body: str, slug: str) -> str:
+    start = body.index(f'id="review-section-{slug}"')
+    return body[start : body.index("</section>", start)]
+
+
+def test_empty_fields_fold_into_one_line_per_section(cast):
+    import re
+
+    draft = in_status(cast.draft, S.SUBMITTED)
+    draft.add_review_comment(
+        by=cast.office_admin,
+        text="Please describe the house.",
+        target_kind="field",
+        target_key="public_remarks",
+    )
+
+    body = client_for(cast, "office_admin").get(url("drafts:draft_review", draft)).content.decode()
+
+    # An empty field is shown only when something is said about it: a comment, a check, a change.
+    rows = re.findall(r'<div class="field readonly review-field([^"]*)"[^>]*>(.*?)</div>', body, re.S)
+    for classes, row in rows:
+        if '<span class="value">(empty)</span>' in row:
+            assert "has-comments" in classes or "is-changed" in classes or "field-rules" in row
+    location = section_block(body, "location")
+    assert '<span class="value">Fargo</span>' in location  # filled: shown
+    folded = re.search(
+        r'<details class="empty-fields"[^>]*>\s*<summary>(\d+) empty fields?</summary>', location
+    )
+    assert folded is not None
+    assert location.count('class="review-field is-empty"') == int(folded[1]) > 0
+    # An empty field someone commented on stays in view, with its comment.
+    remarks = section_block(body, "remarks")
+    shown = remarks.split('class="empty-fields"')[0]
+    assert 'id="review-field-public_remarks"' in shown and "Please describe the house." in shown
+
+
+def test_one_comment_control_per_row_and_no_repeated_prompt(cast):
+    draft = in_status(cast.draft, S.SUBMITTED)
+    photo = PhotoFactory(draft=draft, by=cast.agent, original_name="kitchen.jpg")
+
+    body = client_for(cast, "office_admin").get(url("drafts:draft_review", draft)).content.decode()
+
+    assert "Add a comment" not in body
+    rows = (
+        body.count('id="review-field-') + body.count('id="review-photo-') + body.count('id="review-document-')
+    )
+    toggles = body.count('class="comment-toggle"')
+    assert toggles == rows + 1  # one a row, and the whole draft's
+    assert body.count("comment-on-hover") == rows
+    assert f'id="review-photo-{photo.pk}"' in body and "Photo 1 (kitchen)" in body
+    assert 'Comment<span class="visually-hidden"> on kitchen</span>' in body

@@ -178,3 +178,51 @@ def test_who_may_publish(memory_broker, cast, actor_name):  # noqa: F811
         assert response.status_code == 404
     else:
         assert response.status_code == 302 and "/login" in response["Location"]
+
+
+def test_the_live_page_reads_as_a_listing(sync_env, client, approved, reviewer, agent):
+    """Key facts up top, the portal's photos as a gallery, the listing agent and office from the
+    portal rather than the MLS's placeholders."""
+    type(agent).objects.filter(pk=agent.pk).update(preferred_phone="701-555-0142", email="pat@example.com")
+    office = approved.office
+    type(office).objects.filter(pk=office.pk).update(phone="701-555-0100")
+    publishing.start(approved, by=reviewer)
+    assert publishing.run(approved.pk) == "live"
+    client.force_login(agent)
+
+    body = client.get(reverse("mls:live_listing", args=[approved.pk])).content.decode()
+
+    facts = body[body.index('id="live-facts"') :][:600]
+    assert "$250,000" in facts and ">3<" in facts and ">2<" in facts
+    porch, den = approved.photos.order_by("position")
+    assert "data-gallery-lightbox" in body and body.count("data-gallery-thumb") == 2
+    # These photos have a master and no variants yet: the gallery shows the master.
+    for photo in (porch, den):
+        assert (
+            f'href="{reverse("media_manager:photo_file", args=[approved.pk, photo.pk, "master"])}?v=' in body
+        )
+        assert (
+            client.get(
+                reverse("media_manager:photo_file", args=[approved.pk, photo.pk, "master"])
+            ).status_code
+            == 200
+        )
+    assert 'alt="Photo 2: Den"' in body
+    agent_card = body[body.index('id="live-agent"') :][:1500]
+    assert agent.get_full_name() in agent_card
+    assert 'href="tel:701-555-0142"' in agent_card and 'href="mailto:pat@example.com"' in agent_card
+    assert office.name in agent_card and "701-555-0100" in agent_card
+    assert "Joe J. Agent" not in body and "BigBrokerCo" not in body
+
+
+def test_the_gallery_prefers_the_variants_and_falls_back_to_the_master():
+    from media_manager.models import Photo
+    from mls.views import LivePhoto
+
+    processed = LivePhoto(1, {}, Photo(variants={"thumb": "t", "medium": "m", "large": "l"}, master="x"))
+    unprocessed = LivePhoto(2, {}, Photo(variants={}, master="x"))
+    unknown = LivePhoto(3, {"Name": "Elsewhere"}, None)
+
+    assert (processed.thumb, processed.medium, processed.large) == ("thumb", "medium", "large")
+    assert (unprocessed.thumb, unprocessed.medium, unprocessed.large) == ("master", "master", "master")
+    assert unknown.thumb == ""

@@ -42,3 +42,24 @@ def test_compose_has_no_committed_secret_key():
 def test_the_web_health_check_needs_only_liveness():
     web = service("docker-compose.yml", "web")
     assert "urlopen('http://127.0.0.1:8000/health/')" in web
+
+
+def test_the_s3_profile_runs_minio_on_the_compose_network_only():
+    for name in ("minio", "minio-bucket"):
+        block = service("docker-compose.yml", name)
+        assert 'profiles: ["s3"]' in block, name
+        assert "ports:" not in block, name
+    assert "MINIO_ROOT_PASSWORD: ${MEDIA_S3_SECRET_ACCESS_KEY:-}" in service("docker-compose.yml", "minio")
+    bucket_job = service("docker-compose.yml", "minio-bucket")
+    assert 'mc mb --ignore-existing "media/$$MEDIA_S3_BUCKET"' in bucket_job
+
+
+def test_web_worker_and_beat_read_the_bucket_from_the_environment():
+    """One environment for every portal service: with MEDIA_S3_BUCKET set they share the bucket."""
+    text = (ROOT / "docker-compose.yml").read_text()
+    env = text[text.index("x-portal-env:") : text.index("x-portal:")]
+    assert "MEDIA_S3_BUCKET: ${MEDIA_S3_BUCKET:-}" in env
+    assert "MEDIA_S3_ENDPOINT_URL: ${MEDIA_S3_ENDPOINT_URL-http://minio:9000}" in env
+    assert "MEDIA_S3_SECRET_ACCESS_KEY: ${MEDIA_S3_SECRET_ACCESS_KEY:-}" in env
+    for name in ("web", "worker", "beat"):
+        assert "<<: *portal" in service("docker-compose.yml", name)

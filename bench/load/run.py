@@ -1,0 +1,637 @@
+"""A busy office under load. One command (PostgreSQL and Redis on 127.0.0.1):
+
+    make bench-load        # = .venv/bin/python bench/load/run.py
+
+The production-like stack, each part a process of its own: gunicorn (as the Dockerfile runs it:
+3 sync workers), PostgreSQL, Redis (broker and cache), one Celery worker with two processes,
+beat, and the Spark sandbox in its own gunicorn with its own database, answering every call
+after 20 ms (the MLS's work is not ours). The office is seeded, every user signed in ahead of
+time, and every draft pushed to the MLS before the clock starts. Then, with locust headless:
+
+1. steady: 100 agents editing (an autosave every 2-5 s, now and then a page load), 10 agents
+   uploading 12 MP photos (5 each), 5 admins reviewing, approving and publishing, for 3 minutes;
+2. ramp: agents editing alone, in steps (default 100, 150, 200, 300, 45 s each), to find the
+   knee: the number of agents at which autosave p95 crosses 300 ms.
+
+Prints autosave p50/p95/p99, page p95, upload p95, errors, save->synced p95 (sampled from the
+database every 200 ms: the time from a draft's change being seen to the MLS confirming it),
+upload->processed p95, and the portal's CPU per request (web and worker processes, their
+children included; the sandbox and PostgreSQL are reported apart). The databases named
+bench_load and bench_load_mls are dropped and created: never point it at real data.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import psycopg
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from bench.gunicorn_server import free_port  # noqa: E402
+
+PYTHON = sys.executable
+BIN = Path(PYTHON).parent
+PG = "postgres://postgres@127.0.0.1:5432"
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+SEED = r"""
+import json, string, sys
+from decimal import Decimal
+import django
+django.setup()
+from django.test import Client
+from django.utils.crypto import get_random_string
+from accounts.models import Company, Office, Role, User
+from drafts.models import Draft, DraftStatus
+
+plan_path, agents, uploaders, admins, review_drafts, background = sys.argv[1], *map(int, sys.argv[2:7])
+company = Company.objects.create(slug="bench", name="Bench Realty")
+office = Office.objects.create(company=company, name="Bench office")
+STREETS = ["Elm", "Broadway", "University", "Main", "Oak", "8th", "25th", "45th", "Prairie Rose", "River"]
+
+def person(username, role, n):
+    return User.objects.create(username=username, office=office, role=role, first_name=username.title(),
+                               last_name="Bench", email=f"{username}@bench.example",
+                               remote_agent_id=f"20080917142739989238{n:06d}")
+
+def draft_for(agent, n):
+    return Draft.start(
+        by=agent, property_type="A", property_sub_type="SF", list_price=Decimal(200000 + n * 100),
+        street_number=str(100 + n), street_name=STREETS[n % len(STREETS)], street_suffix="St",
+        city="Fargo", state_or_province="ND", postal_code="58103", county_or_parish="Cass",
+        latitude=46.80 + (n % 97) / 1000, longitude=-96.80 - (n % 89) / 1000, year_built=1995,
+        building_area_total=1850, beds_total=3, baths_total=2, baths_full=1, baths_three_quarter=1,
+        baths_half=0, public_remarks="Well kept home close to parks and schools.",
+        subdivision_name="Island Park",
+        standard_fields_extra={"ListingContractDate": "2026-11-30", "LotSizeAcres": 0.17},
+    )
+
+def signed_in(user):
+    client = Client()
+    client.force_login(user)
+    # A CSRF secret of our own: Django accepts the unmasked 32-character secret as the token.
+    return {"username": user.username, "session": client.cookies["sessionid"].value,
+            "csrf": get_random_string(32, string.ascii_letters + string.digits)}
+
+n = 0
+plan = {"editors": [], "uploaders": [], "admins": [], "review_drafts": [], "drafts": []}
+for i in range(agents):
+    n += 1
+    agent = person(f"agent{i:03d}", Role.AGENT, n)
+    draft = draft_for(agent, n)
+    plan["editors"].append({**signed_in(agent), "draft": draft.pk})
+    plan["drafts"].append(draft.pk)
+for i in range(uploaders):
+    n += 1
+    agent = person(f"uploader{i:02d}", Role.AGENT, n)
+    draft = draft_for(agent, n)
+    plan["uploaders"].append({**signed_in(agent), "draft": draft.pk})
+    plan["drafts"].append(draft.pk)
+for i in range(admins):
+    n += 1
+    plan["admins"].append(signed_in(person(f"admin{i}", Role.OFFICE_ADMIN, n)))
+authors = [User.objects.get(username=e["username"]) for e in plan["editors"][:20]]
+for i in range(review_drafts):
+    n += 1
+    draft = draft_for(authors[i % len(authors)], n)
+    Draft.objects.filter(pk=draft.pk).update(status=DraftStatus.SUBMITTED)
+    plan["review_drafts"].append(draft.pk)
+    plan["drafts"].append(draft.pk)
+if background:  # the rest of a busy office's drafts: listed and searched, never pushed
+    Draft.objects.bulk_create([
+        Draft(office=office, list_agent=authors[k % len(authors)], created_by=authors[0],
+              updated_by=authors[0], property_type="A", status=DraftStatus.LIVE,
+              list_price=Decimal(100000 + k), street_number=str(k), street_name=STREETS[k % 10],
+              street_suffix="Ave", city="Moorhead", state_or_province="MN", postal_code="56560")
+        for k in range(background)
+    ], batch_size=2000)
+with open(plan_path, "w") as out:
+    json.dump(plan, out)
+"""
+
+PUSH_ALL = r"""
+import json, sys
+import django
+django.setup()
+from mls.enqueue import publish
+for pk in json.load(open(sys.argv[1]))["drafts"]:
+    publish(pk)
+"""
+
+
+def base_env(var_dir: Path, database: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "listings_portal.settings",
+            "DJANGO_DEBUG": "0",
+            "DJANGO_SECRET_KEY": "bench-only-secret-" + "k" * 40,
+            "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
+            "DJANGO_SECURE_SSL_REDIRECT": "0",
+            "DJANGO_SECURE_COOKIES": "0",
+            "PORTAL_VAR_DIR": str(var_dir),
+            "STATIC_ROOT": str(var_dir / "static"),
+            "FILE_UPLOAD_TEMP_DIR": str(var_dir),
+            "DATABASE_URL": f"{PG}/{database}",
+            "LOG_LEVEL": "WARNING",
+            "PYTHONPATH": str(ROOT),
+        }
+    )
+    return env
+
+
+def run(env: dict[str, str], *args: str) -> str:
+    done = subprocess.run([*args], env=env, cwd=ROOT, capture_output=True, text=True)
+    if done.returncode:
+        raise SystemExit(f"{' '.join(args[:3])} failed:\n{done.stdout}\n{done.stderr}")
+    return done.stdout
+
+
+def manage(env: dict[str, str], *args: str) -> str:
+    return run(env, PYTHON, str(ROOT / "manage.py"), *args)
+
+
+def fresh_database(name: str) -> None:
+    with psycopg.connect(f"{PG}/postgres", autocommit=True) as connection:
+        connection.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        connection.execute(f"CREATE DATABASE {name}")
+
+
+def start(env: dict[str, str], *command: str, log: Path) -> subprocess.Popen:
+    return subprocess.Popen(
+        list(command),
+        env=env,
+        cwd=ROOT,
+        start_new_session=True,
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+    )
+
+
+def wait_for(url: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            requests.get(url, timeout=5)
+            return
+        except requests.RequestException:
+            time.sleep(0.3)
+    raise SystemExit(f"{url} did not answer in {timeout:.0f} s")
+
+
+def stop(process: subprocess.Popen) -> None:
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=20)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+
+
+# --- CPU of process trees ------------------------------------------------------------------
+
+
+def _stat(pid: int) -> list[str] | None:
+    try:
+        return (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+
+
+def tree_cpu_seconds(root: int) -> float:
+    """CPU of `root` and every live descendant, with the children each has reaped (cutime)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and (fields := _stat(int(entry.name))):
+            children.setdefault(int(fields[1]), []).append(int(entry.name))
+    total, stack = 0, [root]
+    while stack:
+        pid = stack.pop()
+        if fields := _stat(pid):
+            # utime, stime, cutime, cstime are fields 14-17 of stat; here indices 11-14.
+            total += sum(int(value) for value in fields[11:15])
+        stack.extend(children.get(pid, []))
+    return total / CLOCK_TICKS
+
+
+def postgres_cpu_seconds() -> float:
+    total = 0
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                name = (entry / "comm").read_text().strip()
+            except OSError:
+                continue
+            if name.startswith("postgres") and (fields := _stat(int(entry.name))):
+                total += sum(int(value) for value in fields[11:15])
+    return total / CLOCK_TICKS
+
+
+# --- Save -> synced, sampled from the database ------------------------------------------------
+
+
+class SyncSampler(threading.Thread):
+    """Every 200 ms: each draft's change_seq and the seq the MLS confirmed. A change is seen
+    at the first sample showing its seq, and synced at the first sample confirming it."""
+
+    def __init__(self, url: str, drafts: list[int]) -> None:
+        super().__init__(daemon=True)
+        self.url, self.drafts = url, drafts
+        self.stopped = threading.Event()
+        self.seen: dict[tuple[int, int], float] = {}
+        self.latencies: list[float] = []
+        self.window: tuple[float, float] = (0.0, float("inf"))
+
+    def run(self) -> None:
+        pending: dict[int, list[tuple[int, float]]] = {}
+        with psycopg.connect(self.url, autocommit=True) as connection:
+            while not self.stopped.wait(0.2):
+                now = time.time()
+                rows = connection.execute(
+                    "SELECT d.id, d.change_seq, coalesce(s.confirmed_seq, 0) FROM drafts_draft d "
+                    "LEFT JOIN mls_draftsync s ON s.draft_id = d.id WHERE d.id = ANY(%s)",
+                    (self.drafts,),
+                ).fetchall()
+                for draft, change_seq, confirmed in rows:
+                    waiting = pending.setdefault(draft, [])
+                    if change_seq > confirmed and (not waiting or waiting[-1][0] < change_seq):
+                        waiting.append((change_seq, now))
+                    while waiting and waiting[0][0] <= confirmed:
+                        _seq, since = waiting.pop(0)
+                        if self.window[0] <= since <= self.window[1]:
+                            self.latencies.append(now - since)
+
+    def stop(self) -> None:
+        self.stopped.set()
+        self.join(5)
+
+
+def percentile(values: list[float], share: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
+
+
+def make_photos(directory: Path, count: int = 5) -> list[str]:
+    """12 MP camera-like JPEGs (4000x3000: gradients, shapes and grain, about 3-4 MB each)."""
+    from PIL import Image, ImageDraw, ImageFilter
+
+    paths = []
+    for index in range(count):
+        small = Image.effect_noise((1000, 750), 40 + index * 5).convert("RGB")
+        draw = ImageDraw.Draw(small)
+        for k in range(30):
+            x, y = (k * 137 + index * 53) % 1000, (k * 71 + index * 29) % 750
+            draw.ellipse((x, y, x + 120, y + 90), fill=((k * 40) % 255, (k * 90 + index * 30) % 255, 120))
+        image = small.filter(ImageFilter.GaussianBlur(2)).resize((4000, 3000), Image.Resampling.BICUBIC)
+        grain = Image.effect_noise((4000, 3000), 18).convert("RGB")
+        image = Image.blend(image, grain, 0.3)
+        path = directory / f"photo-{index}.jpg"
+        image.save(path, quality=92)
+        paths.append(str(path))
+    return paths
+
+
+def read_requests(log: Path, since: float = 0.0) -> list[tuple[float, str, float, bool]]:
+    rows = []
+    for line in log.read_text().splitlines():
+        at, name, ms, ok = line.split("\t")
+        if float(at) >= since:
+            rows.append((float(at), name, float(ms), ok == "1"))
+    return rows
+
+
+def locust(env: dict[str, str], base: str, users: int, seconds: int, classes: list[str], log: Path) -> None:
+    command = [
+        str(BIN / "locust"),
+        "-f",
+        str(ROOT / "bench/load/locustfile.py"),
+        "--headless",
+        "--host",
+        base,
+        "-u",
+        str(users),
+        "-r",
+        str(max(10, users // 5)),
+        "-t",
+        f"{seconds}s",
+        "--only-summary",
+        "--loglevel",
+        "WARNING",
+        "--stop-timeout",
+        "10",
+        *classes,
+    ]
+    env = {**env, "LOAD_LOG": str(log)}
+    with log.with_suffix(".locust.log").open("w") as output:  # locust's own summary, kept beside
+        subprocess.run(command, env=env, cwd=ROOT, check=False, stdout=output, stderr=subprocess.STDOUT)
+
+
+def summarise(rows: list[tuple[float, str, float, bool]]) -> dict[str, float]:
+    def times(predicate) -> list[float]:
+        return [ms for _, name, ms, ok in rows if predicate(name)]
+
+    saves = times(lambda name: name == "autosave")
+    pages = times(lambda name: name.startswith("page:"))
+    uploads = times(lambda name: name.startswith("upload"))
+    return {
+        "requests": len(rows),
+        "errors": sum(1 for row in rows if not row[3]),
+        "saves": len(saves),
+        "save_p50": percentile(saves, 0.50),
+        "save_p95": percentile(saves, 0.95),
+        "save_p99": percentile(saves, 0.99),
+        "page_p95": percentile(pages, 0.95),
+        "upload_p95": percentile(uploads, 0.95),
+        "uploads": len(uploads),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--agents", type=int, default=100)
+    parser.add_argument("--uploaders", type=int, default=10)
+    parser.add_argument("--admins", type=int, default=5)
+    parser.add_argument("--photos-each", type=int, default=5)
+    parser.add_argument("--seconds", type=int, default=180, help="the steady run")
+    parser.add_argument("--ramp", default="100,150,200,300", help="agents per ramp step ('' for none)")
+    parser.add_argument("--step-seconds", type=int, default=45)
+    parser.add_argument("--background-drafts", type=int, default=5000)
+    parser.add_argument("--web-workers", type=int, default=3)
+    parser.add_argument("--sandbox-latency-ms", type=int, default=20)
+    parser.add_argument("--redis", default="redis://127.0.0.1:6379", help="uses databases 10 and 11")
+    parser.add_argument("--keep", action="store_true")
+    options = parser.parse_args()
+    ramp = [int(step) for step in options.ramp.split(",") if step]
+    most_agents = max([options.agents, *ramp])
+
+    work = Path(tempfile.mkdtemp(prefix="portal-bench-load-"))
+    portal_env = base_env(work / "portal", "bench_load")
+    portal_env.update(
+        {
+            "CELERY_BROKER_URL": f"{options.redis}/10",
+            "CACHE_URL": f"{options.redis}/11",
+            "SPARK_SANDBOX_ENABLED": "0",
+            "SPARK_SANDBOX_ACCESS_TOKEN": "sandbox-access-token",
+            "SPARK_ACCESS_TOKEN": "sandbox-access-token",
+        }
+    )
+    mls_env = base_env(work / "mls", "bench_load_mls")
+    mls_env.update(
+        {
+            "SPARK_SANDBOX_ENABLED": "1",
+            "SPARK_SANDBOX_FAULTS": json.dumps({"latency_ms": options.sandbox_latency_ms, "rules": []}),
+            "CACHE_URL": "",
+        }
+    )
+    for directory in (work / "portal", work / "mls"):
+        directory.mkdir(parents=True)
+    processes: list[subprocess.Popen] = []
+    try:
+        for name in ("bench_load", "bench_load_mls"):
+            fresh_database(name)
+        subprocess.run(
+            ["redis-cli", "-u", f"{options.redis}/10", "flushdb"], check=False, capture_output=True
+        )
+        subprocess.run(
+            ["redis-cli", "-u", f"{options.redis}/11", "flushdb"], check=False, capture_output=True
+        )
+        print(f"setting up in {work} ...", flush=True)
+        manage(mls_env, "migrate", "--noinput")
+        manage(portal_env, "migrate", "--noinput")
+        manage(portal_env, "createcachetable")
+        manage(portal_env, "collectstatic", "--noinput")
+
+        mls_port, web_port = free_port(), free_port()
+        mls_base, base = f"http://127.0.0.1:{mls_port}", f"http://127.0.0.1:{web_port}"
+        portal_env["SPARK_API_URL"] = mls_base + "/sandbox"
+        portal_env["PORTAL_BASE_URL"] = base
+        sandbox = start(
+            mls_env,
+            str(BIN / "gunicorn"),
+            "listings_portal.wsgi",
+            "-b",
+            f"127.0.0.1:{mls_port}",
+            "-w",
+            "2",
+            "-k",
+            "gthread",
+            "--threads",
+            "8",
+            "--log-level",
+            "warning",
+            log=work / "sandbox.log",
+        )
+        processes.append(sandbox)
+        wait_for(mls_base + "/health/")
+        manage(portal_env, "refresh_mls_metadata")
+
+        plan_path = work / "plan.json"
+        run(
+            portal_env,
+            PYTHON,
+            "-c",
+            SEED,
+            str(plan_path),
+            str(most_agents),
+            str(options.uploaders),
+            str(options.admins),
+            str(options.admins * 12),
+            str(options.background_drafts),
+        )
+        plan = json.loads(plan_path.read_text())
+        plan["photos"] = make_photos(work)
+        plan["photos_each"] = options.photos_each
+        plan_path.write_text(json.dumps(plan))
+        steady_editors = plan["editors"][: options.agents]
+
+        worker = start(
+            portal_env,
+            PYTHON,
+            "-m",
+            "celery",
+            "-A",
+            "listings_portal",
+            "worker",
+            "--concurrency=2",
+            "--loglevel=WARNING",
+            log=work / "worker.log",
+        )
+        processes.append(worker)
+        beat = start(  # a process of its own, as docker-compose runs it
+            portal_env,
+            PYTHON,
+            "-m",
+            "celery",
+            "-A",
+            "listings_portal",
+            "beat",
+            "--loglevel=WARNING",
+            f"--schedule={work / 'celerybeat-schedule'}",
+            log=work / "beat.log",
+        )
+        processes.append(beat)
+        web = start(
+            portal_env,
+            str(BIN / "gunicorn"),
+            "listings_portal.wsgi",
+            "-b",
+            f"127.0.0.1:{web_port}",
+            "-w",
+            str(options.web_workers),
+            "--timeout",
+            "60",
+            "--log-level",
+            "warning",
+            log=work / "web.log",
+        )
+        processes.append(web)
+        wait_for(base + "/health/")
+        run(portal_env, PYTHON, "-c", PUSH_ALL, str(plan_path))
+        url = f"{PG}/bench_load"
+        deadline = time.monotonic() + 600
+        with psycopg.connect(url, autocommit=True) as connection:
+            while time.monotonic() < deadline:
+                behind = connection.execute(
+                    "SELECT count(*) FROM drafts_draft d LEFT JOIN mls_draftsync s ON s.draft_id = d.id "
+                    "WHERE d.id = ANY(%s) AND d.change_seq > coalesce(s.confirmed_seq, 0)",
+                    (plan["drafts"],),
+                ).fetchone()[0]
+                if not behind:
+                    break
+                time.sleep(2)
+            else:
+                raise SystemExit(
+                    f"{behind} drafts still not in the MLS after 10 minutes; see {work}/worker.log"
+                )
+        print(
+            f"{len(plan['drafts'])} drafts in the MLS; {options.background_drafts} more in the office",
+            flush=True,
+        )
+
+        # --- steady ---
+        plan_steady = {**plan, "editors": steady_editors}
+        steady_path = work / "plan-steady.json"
+        steady_path.write_text(json.dumps(plan_steady))
+        env = {**portal_env, "LOAD_PLAN": str(steady_path)}
+        log = work / "steady.tsv"
+        sampler = SyncSampler(url, [e["draft"] for e in steady_editors])
+        sampler.start()
+        cpu_before = (tree_cpu_seconds(web.pid), tree_cpu_seconds(worker.pid), tree_cpu_seconds(sandbox.pid))
+        pg_before, load_before = postgres_cpu_seconds(), os.getloadavg()
+        began = time.time()
+        sampler.window = (began, began + options.seconds)
+        users = options.agents + options.uploaders + options.admins
+        locust(env, base, users, options.seconds, ["AgentEditing", "AgentUploading", "AdminReviewing"], log)
+        ended = time.time()
+        time.sleep(15)  # let the last saves reach the MLS
+        cpu_after = (tree_cpu_seconds(web.pid), tree_cpu_seconds(worker.pid), tree_cpu_seconds(sandbox.pid))
+        pg_used = postgres_cpu_seconds() - pg_before
+        sampler.stop()
+        steady = summarise(read_requests(log))
+        with psycopg.connect(url, autocommit=True) as connection:
+            processed = [
+                row[0]
+                for row in connection.execute(
+                    "SELECT extract(epoch FROM processed_at - created_at) FROM media_manager_photo "
+                    "WHERE processed_at IS NOT NULL"
+                )
+            ]
+            photos_total = connection.execute("SELECT count(*) FROM media_manager_photo").fetchone()[0]
+        web_cpu, worker_cpu, mls_cpu = (
+            after - before for after, before in zip(cpu_after, cpu_before, strict=True)
+        )
+
+        # --- ramp ---
+        knee_rows = []
+        for agents in ramp:
+            step_plan = work / f"plan-{agents}.json"
+            step_plan.write_text(json.dumps({**plan, "editors": plan["editors"][:agents]}))
+            step_log = work / f"ramp-{agents}.tsv"
+            cpu0 = tree_cpu_seconds(web.pid)
+            locust(
+                {**portal_env, "LOAD_PLAN": str(step_plan)},
+                base,
+                agents,
+                options.step_seconds,
+                ["AgentEditing"],
+                step_log,
+            )
+            stats = summarise(read_requests(step_log))
+            knee_rows.append((agents, stats, tree_cpu_seconds(web.pid) - cpu0))
+    finally:
+        for process in reversed(processes):
+            stop(process)
+
+    elapsed = ended - began
+    requests_made = max(1, steady["requests"])
+    machine = (web_cpu + worker_cpu + mls_cpu + pg_used) / elapsed / (os.cpu_count() or 1) * 100
+    photo_mb = Path(plan["photos"][0]).stat().st_size / 1e6
+    synced = sampler.latencies
+    lines = [
+        f"\n=== steady: {options.agents} agents editing, {options.uploaders} uploading, "
+        f"{options.admins} admins, {elapsed:.0f} s",
+        f"load average before {load_before[0]:.2f}, after {os.getloadavg()[0]:.2f}; {os.cpu_count()} cores",
+        f"requests {steady['requests']} ({steady['requests'] / elapsed:.1f}/s), errors {steady['errors']}",
+        f"autosave  n={steady['saves']}  p50 {steady['save_p50']:.0f} ms  p95 {steady['save_p95']:.0f} ms  "
+        f"p99 {steady['save_p99']:.0f} ms  (goal: p95 <= 150 ms, 0 errors)",
+        f"pages     p95 {steady['page_p95']:.0f} ms",
+        f"uploads   n={steady['uploads']}  p95 {steady['upload_p95']:.0f} ms  "
+        f"(12 MP JPEG of {photo_mb:.1f} MB)",
+        f"save->synced  n={len(synced)}  p50 {percentile(synced, 0.5):.1f} s  "
+        f"p95 {percentile(synced, 0.95):.1f} s",
+        f"upload->processed  {len(processed)} of {photos_total}  p50 {percentile(processed, 0.5):.1f} s  "
+        f"p95 {percentile(processed, 0.95):.1f} s",
+        f"portal CPU: web {web_cpu:.1f} s + worker {worker_cpu:.1f} s = "
+        f"{(web_cpu + worker_cpu) / requests_made * 1000:.1f} ms per request "
+        f"(web alone {web_cpu / requests_made * 1000:.1f} ms)",
+        f"apart: sandbox {mls_cpu:.1f} s, PostgreSQL {pg_used:.1f} s; "
+        f"all of it {machine:.0f}% of the machine",
+    ]
+    if knee_rows:
+        lines.append(f"\n=== ramp: agents editing alone, {options.step_seconds} s per step")
+        lines.append(
+            f"{'agents':>7} {'saves':>6} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'errors':>7} "
+            f"{'web CPU ms/req':>15}"
+        )
+        knee = None
+        for agents, stats, cpu in knee_rows:
+            cpu_per_request = cpu / max(1, stats["requests"]) * 1000
+            lines.append(
+                f"{agents:>7} {stats['saves']:>6} {stats['save_p50']:>7.0f} {stats['save_p95']:>7.0f} "
+                f"{stats['save_p99']:>7.0f} {stats['errors']:>7} {cpu_per_request:>15.1f}"
+            )
+            if knee is None and stats["save_p95"] > 300:
+                knee = agents
+        last = knee_rows[-1][0]
+        lines.append(
+            f"knee: autosave p95 crosses 300 ms at {knee} agents"
+            if knee
+            else f"knee: autosave p95 stayed under 300 ms up to {last} agents"
+        )
+    print("\n".join(lines))
+    if not options.keep:
+        shutil.rmtree(work, ignore_errors=True)
+    else:
+        print(f"kept {work}")
+
+
+if __name__ == "__main__":
+    main()

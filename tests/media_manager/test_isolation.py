@@ -144,6 +144,8 @@ def test_jobs_from_several_threads_at_once(tmp_path):
             assert outcome.value.width == 300 + 10 * (i % 8)
 
 
+# pytest's own threads make Python warn about any fork; the child here only runs a job.
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
 def test_a_forked_parent_gets_a_fork_server_of_its_own(small_photo):
     # As a gunicorn worker or a Celery prefork child: forked with the server already running.
     inspect_photo_isolated(small_photo, LIMITS)

@@ -461,23 +461,67 @@ def inspect_photo(path: str | os.PathLike[str], limits: MediaLimits) -> PhotoIns
 
     Checks, in order, each before any costlier step: byte size; the real type from the
     bytes (JPEG, PNG, WebP, HEIC/HEIF; never from the name); pixel count and longest side
-    from the header; animation; then one complete, cheap decode (JPEG at 1/8 scale, which
-    still reads every byte of entropy-coded data) so truncated or damaged files are refused
-    here rather than in the worker. A low resolution is a warning, not a refusal.
+    from the header; animation; then that the file is whole: a JPEG's markers up to its
+    first scan and an end-of-image marker after it (a structure check of microseconds, the
+    pixels are decoded once, in the worker, which refuses damaged scan data with the same
+    message); other formats are decoded completely (PNG's chunk CRCs verified too). So
+    truncated files are refused here rather than in the worker. A low resolution is a
+    warning, not a refusal.
     """
     opened = open_photo(path, limits)
-    width, height = opened.display_size  # before draft() shrinks the image
+    width, height = opened.display_size
     with opened.image as image, DecodeGuard(opened.format):
         if opened.format == "jpeg":
-            w, h = image.size
-            image.draft(
-                image.mode if image.mode in ("L", "CMYK") else "RGB", (max(1, w // 8), max(1, h // 8))
-            )
-        elif opened.format == "png":
-            _verify_png(path)
-        image.load()
+            # The worker's decode refuses a damaged scan with this same message; decoding
+            # here too would double the CPU of every photo to find what it finds anyway.
+            if not jpeg_scan_is_complete(path):
+                raise _corrupt("jpeg")
+        else:
+            if opened.format == "png":
+                _verify_png(path)
+            image.load()
     found = [warning] if (warning := low_resolution_warning(width, height, limits)) else []
     return PhotoInspection(format=opened.format, width=width, height=height, warnings=found)
+
+
+_EOI = b"\xff\xd9"
+_SOS = 0xDA
+# Markers without a length field: TEM, RST0-7 (SOI and EOI are handled around the walk).
+_STANDALONE_MARKERS = {0x01, *range(0xD0, 0xD8)}
+
+
+def jpeg_scan_is_complete(path: str | os.PathLike[str]) -> bool:
+    """True when the JPEG's segments chain properly from SOI to its first scan (SOS) and an
+    end-of-image marker follows it. Entropy-coded data cannot hold 0xFF 0xD9 (0xFF is
+    stuffed as 0xFF 0x00), so a file cut anywhere in its scans has no EOI after them; EXIF
+    thumbnails end before the scan. Reads the headers and the file's tail only."""
+    import mmap
+
+    with open(path, "rb") as f:
+        try:
+            data = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+        except ValueError:  # empty file
+            return False
+    with data:
+        if data[:2] != b"\xff\xd8":
+            return False
+        i = 2
+        while True:
+            while i < len(data) and data[i] == 0xFF and i + 1 < len(data) and data[i + 1] == 0xFF:
+                i += 1  # fill bytes
+            if i + 4 > len(data) or data[i] != 0xFF:
+                return False
+            marker = data[i + 1]
+            if marker in _STANDALONE_MARKERS:
+                i += 2
+                continue
+            length = int.from_bytes(data[i + 2 : i + 4], "big")
+            if length < 2:
+                return False
+            if marker == _SOS:
+                scan_start = i + 2 + length
+                return scan_start < len(data) and data.rfind(_EOI, scan_start) >= 0
+            i += 2 + length
 
 
 def low_resolution_warning(width: int, height: int, limits: MediaLimits) -> str | None:

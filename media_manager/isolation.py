@@ -1,39 +1,48 @@
-"""Run the checks and the photo pipeline in a disposable child process with hard limits.
+"""Run the checks and the photo pipeline in a disposable job process with hard limits.
 
 Image and PDF decoders are large C and Python libraries fed with files from the internet;
-when one of them crashes, loops or allocates without bound, only the child dies:
+when one of them crashes, loops or allocates without bound, only the job process dies:
 
-- the child is a fresh interpreter (`python -I -B`, minimal environment), started per
-  call with `subprocess`, so it works the same under Celery, gunicorn and pytest and
-  shares no state with the parent;
-- before it reads its request it sets RLIMIT_AS (1 GiB), RLIMIT_CPU (10 s: SIGXCPU,
-  then SIGKILL), RLIMIT_FSIZE (64 MiB, which also caps its reply), RLIMIT_CORE 0 and
-  RLIMIT_NOFILE;
-- the parent waits at most `timeout` seconds of wall time, then kills it;
-- results come back as one JSON header line plus raw bytes, never as a pickle, so a
-  compromised child cannot run code in the parent; output JPEGs are checked again in
-  the parent (JPEG markers, no metadata segments) before they are returned.
+- jobs are forked from a fork server: one interpreter per parent process (web worker,
+  Celery pool child, test run), started on the first job with `python -I -B` and a minimal
+  environment, with Pillow, pillow-heif, pypdf and the pipeline already imported, and no
+  Django; it shares no state with the parent, and a job costs a fork (~2-5 ms of CPU)
+  instead of an interpreter start-up (~60-90 ms);
+- each job process, before it reads its file, sets RLIMIT_AS (1 GiB), RLIMIT_CPU (10 s:
+  SIGXCPU, then SIGKILL), RLIMIT_FSIZE (64 MiB, which also caps its reply), RLIMIT_CORE 0
+  and RLIMIT_NOFILE;
+- a monitor process per job kills it after `timeout` seconds of wall time (or when the
+  parent gives up on it) and reports how it ended;
+- results come back as one JSON header line plus raw bytes in an unlinked temporary file,
+  never as a pickle, so a compromised job cannot run code in the parent; output JPEGs are
+  checked again in the parent (JPEG markers, no metadata segments) before they are returned.
 
-A child that dies, times out, runs out of memory or sends something malformed becomes
-`UploadRejected(code="processing_failed")` with a plain reason; the parent carries on.
-Start-up costs ~90 ms of CPU (interpreter + Pillow, measured on the shared 2-core test
-machine); pillow-heif and pypdf load only when the file needs them.
+A job that dies, times out, runs out of memory or sends something malformed becomes
+`UploadRejected(code="processing_failed")` with a plain reason; the parent carries on. A
+fork server that dies (killed, out of memory) is started again for the next job, and a job
+it dropped before starting it is sent once more. After `os.fork` (gunicorn, Celery prefork)
+a child process starts a server of its own; the server exits when its parent closes the
+control socket (`shutdown`, at exit) or dies.
 
 Public API: `process_photo_isolated`, `inspect_photo_isolated`, `inspect_pdf_isolated`,
-and `run_isolated` (the same with the child's peak memory and CPU time, for tests and
-benchmarks). What runs inside the child is `media_manager.isolation_child`.
+`run_isolated` (the same with the job's peak memory and CPU time, for tests and
+benchmarks) and `fork_server` (`.pid`, `.shutdown()`). What runs in the server, the
+monitors and the jobs is `media_manager.isolation_child`.
 """
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -58,9 +67,11 @@ CPU_LIMIT_SECONDS = 10
 WALL_TIMEOUT_SECONDS = 14.0
 
 _PROJECT_ROOT = str(Path(__file__).resolve().parent.parent)
-_CHILD_CODE = (
+_SERVER_CODE = (
     f"import sys; sys.path.insert(0, {_PROJECT_ROOT!r}); from {isolation_child.__name__} import main; main()"
 )
+# How long past the job's own timeout the parent waits for the monitor's word.
+_MONITOR_GRACE_SECONDS = 5.0
 _MAX_HEADER_BYTES = 1 << 20
 MAX_REPLY_BYTES = 64 << 20  # master <= 5 MiB plus variants, with room to spare
 
@@ -76,10 +87,11 @@ COULD_NOT_CHECK_PDF = (
 
 @dataclass(frozen=True, slots=True)
 class ChildStats:
-    peak_rss_bytes: int  # the child's own high-water mark (VmHWM), start-up included
-    cpu_seconds: float  # user + system CPU of the child, start-up included
-    work_seconds: float  # wall time of the operation itself, inside the child
+    peak_rss_bytes: int  # the job's high-water mark (VmHWM), pages shared with the server included
+    cpu_seconds: float  # user + system CPU of the job process, its fork included
+    work_seconds: float  # wall time of the operation itself, inside the job
     work_cpu_seconds: float  # CPU time of the operation itself (steady on a busy machine)
+    isolation_cpu_seconds: float = 0.0  # the monitor's CPU: its fork of the job, the waiting
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,12 +101,187 @@ class Outcome:
     value: Any
     rejected: UploadRejected | None
     stats: ChildStats | None
-    elapsed_seconds: float  # as seen by the parent, process start-up included
+    elapsed_seconds: float  # as seen by the parent, the fork included
 
     def unwrap(self) -> Any:
         if self.rejected is not None:
             raise self.rejected
         return self.value
+
+
+@dataclass(frozen=True, slots=True)
+class JobEnd:
+    """How a job ended, from its monitor: `cause` is empty when it exited normally."""
+
+    cause: str
+    isolation_cpu_seconds: float = 0.0
+
+
+class _ServerGone(Exception):
+    """The fork server died before it forked the job: the job never ran."""
+
+    def __init__(self, process: subprocess.Popen[bytes] | None) -> None:
+        super().__init__()
+        self.process = process
+
+
+class ForkServer:
+    """The parent's handle on its fork server: started lazily, again after a fork of the
+    parent (pid check) or when it died; safe to use from several threads at once.
+
+    Requests go over a SOCK_SEQPACKET Unix socket, each with three descriptors: a socket of
+    its own for the monitor's two report lines, the reply file and the error file. Requests
+    only need the lock for the send: jobs run and are waited for concurrently."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._owner_pid = os.getpid()
+        self._process: subprocess.Popen[bytes] | None = None
+        self._control: socket.socket | None = None
+
+    @property
+    def pid(self) -> int | None:
+        """The fork server's pid in this process, if one is running."""
+        with self._lock:
+            self._forget_if_forked()
+            process = self._process
+        return process.pid if process is not None and process.poll() is None else None
+
+    def run(self, request: bytes, reply_fd: int, errors_fd: int, *, timeout: float) -> JobEnd:
+        for attempt in (1, 2):
+            try:
+                return self._run_once(request, reply_fd, errors_fd, timeout)
+            except _ServerGone as gone:
+                logger.warning("The isolation fork server died; starting a new one (attempt %s)", attempt)
+                self._restart(gone.process)
+        return JobEnd(cause="the fork server died twice before running the job")
+
+    def shutdown(self, timeout: float = 2.0) -> None:
+        """Close the control socket (the server exits on it) and reap the server."""
+        with self._lock:
+            self._forget_if_forked()
+            self._stop(timeout)
+
+    def _run_once(self, request: bytes, reply_fd: int, errors_fd: int, timeout: float) -> JobEnd:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        with ours:
+            try:
+                with self._lock:
+                    control = self._ensure_started()
+                    process = self._process
+                    try:
+                        socket.send_fds(control, [request], [theirs.fileno(), reply_fd, errors_fd])
+                    except OSError as exc:
+                        raise _ServerGone(process) from exc
+            finally:
+                theirs.close()
+            return self._await_job(ours, timeout, process)
+
+    def _await_job(
+        self, job: socket.socket, timeout: float, process: subprocess.Popen[bytes] | None
+    ) -> JobEnd:
+        deadline = time.monotonic() + timeout + _MONITOR_GRACE_SECONDS
+        lines: list[bytes] = []
+        buffered = b""
+        while len(lines) < 2:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                # Closing our end (on return) makes the monitor kill the job.
+                return JobEnd(cause=f"no word from its monitor after {timeout:.0f} s")
+            job.settimeout(remaining)
+            try:
+                chunk = job.recv(4096)
+            except TimeoutError:
+                continue
+            except OSError:
+                chunk = b""
+            if not chunk:
+                if not lines:
+                    raise _ServerGone(process)  # no monitor ever held the job: it never started
+                return JobEnd(cause="its monitor died")
+            buffered += chunk
+            *complete, buffered = buffered.split(b"\n")
+            lines += complete
+        report = json.loads(lines[1])
+        isolation_cpu = float(report["monitor_cpu_seconds"])
+        if report["timed_out"]:
+            return JobEnd(cause=f"timed out after {timeout:.0f} s", isolation_cpu_seconds=isolation_cpu)
+        status = int(report["wait_status"])
+        code = os.waitstatus_to_exitcode(status)
+        if code != 0:
+            return JobEnd(cause=_describe_exit(code), isolation_cpu_seconds=isolation_cpu)
+        return JobEnd(cause="", isolation_cpu_seconds=isolation_cpu)
+
+    def _ensure_started(self) -> socket.socket:
+        self._forget_if_forked()
+        if self._control is None or self._process is None or self._process.poll() is not None:
+            self._stop(0)
+            self._start()
+        assert self._control is not None
+        return self._control
+
+    def _start(self) -> None:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "LC_ALL": "C.UTF-8",
+            "MALLOC_ARENA_MAX": "2",
+            # Large buffers (decoded pixels) on transparent huge pages: a fresh job otherwise
+            # faults in its ~70 MB 4 KiB at a time, 13,000 faults and ~40 ms of CPU per 24 MP photo.
+            "GLIBC_TUNABLES": "glibc.malloc.hugetlb=1",
+        }
+        with theirs:
+            self._process = subprocess.Popen(
+                [sys.executable, "-I", "-B", "-c", _SERVER_CODE, str(theirs.fileno())],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                env=env,
+                close_fds=True,
+                pass_fds=(theirs.fileno(),),
+                start_new_session=True,  # a ^C in a terminal is for the parent, not the jobs
+            )
+        self._control = ours
+        self._owner_pid = os.getpid()
+
+    def _restart(self, gone: subprocess.Popen[bytes] | None) -> None:
+        # Only the server that failed this job: another thread may already have started
+        # its successor, with jobs of its own in flight.
+        with self._lock:
+            self._forget_if_forked()
+            if self._process is gone:
+                self._stop(0)
+
+    def _stop(self, timeout: float) -> None:
+        control, process = self._control, self._process
+        self._control = self._process = None
+        if control is not None:
+            control.close()
+        if process is not None:
+            try:
+                process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+    def _forget_if_forked(self) -> None:
+        if self._owner_pid != os.getpid():
+            self._after_fork_in_child()
+
+    def _after_fork_in_child(self) -> None:
+        # The server belongs to the process we were forked from: let go of our copy of its
+        # socket (so it still sees its parent hang up) and never wait for or kill it.
+        if self._control is not None:
+            self._control.close()
+        if self._process is not None:
+            self._process.returncode = 0  # not ours to reap
+        self._control = self._process = None
+        self._lock = threading.Lock()
+        self._owner_pid = os.getpid()
+
+
+fork_server = ForkServer()
+os.register_at_fork(after_in_child=fork_server._after_fork_in_child)
+atexit.register(fork_server.shutdown)
 
 
 def process_photo_isolated(
@@ -103,13 +290,18 @@ def process_photo_isolated(
     limits: MediaLimits,
     rotate_quarter_turns: int = 0,
     variants: Mapping[str, int] | None = None,
+    source_sha256: str | None = None,
     timeout: float = WALL_TIMEOUT_SECONDS,
 ) -> ProcessedPhoto:
-    """`pipeline.process_photo` in a sandboxed child; same result, same exceptions, plus
-    `UploadRejected(code="processing_failed")` when the child dies or overruns."""
+    """`pipeline.process_photo` in a sandboxed job; same result, same exceptions, plus
+    `UploadRejected(code="processing_failed")` when the job dies or overruns."""
     options: dict[str, Any] = {"rotate_quarter_turns": rotate_quarter_turns}
     if variants is not None:
         options["variants"] = dict(variants)
+    if source_sha256:
+        if not _HEX64.fullmatch(source_sha256):
+            raise ValueError("source_sha256 must be a lowercase hex SHA-256 digest")
+        options["source_sha256"] = source_sha256
     return run_isolated(
         "process_photo", source_path, limits=limits, options=options, timeout=timeout
     ).unwrap()
@@ -118,14 +310,14 @@ def process_photo_isolated(
 def inspect_photo_isolated(
     path: str | os.PathLike[str], limits: MediaLimits, *, timeout: float = WALL_TIMEOUT_SECONDS
 ) -> PhotoInspection:
-    """`checks.inspect_photo` in a sandboxed child (~90 ms start-up on top)."""
+    """`checks.inspect_photo` in a sandboxed job (a fork, a few ms, on top)."""
     return run_isolated("inspect_photo", path, limits=limits, timeout=timeout).unwrap()
 
 
 def inspect_pdf_isolated(
     path: str | os.PathLike[str], limits: MediaLimits, *, timeout: float = WALL_TIMEOUT_SECONDS
 ) -> PdfInspection:
-    """`checks.inspect_pdf` in a sandboxed child (~160 ms of CPU start-up on top: pypdf)."""
+    """`checks.inspect_pdf` in a sandboxed job (pypdf is preloaded in the fork server)."""
     return run_isolated("inspect_pdf", path, limits=limits, timeout=timeout).unwrap()
 
 
@@ -139,60 +331,48 @@ def run_isolated(
     cpu_seconds: int = CPU_LIMIT_SECONDS,
     timeout: float = WALL_TIMEOUT_SECONDS,
 ) -> Outcome:
-    """Run `op` on `path` in a fresh child under the limits; never raises for child failures.
+    """Run `op` on `path` in a job process under the limits; never raises for job failures.
 
     `op` is one of "inspect_photo", "inspect_pdf", "process_photo", or "_selftest" (makes
-    the child misbehave on purpose: options={"how": "segfault" | "sigkill" | "allocate" |
-    "spin" | "sleep" | "flood"}; used by the tests to prove the limits hold).
+    the job misbehave on purpose: options={"how": "segfault" | "abort" | "sigkill" |
+    "allocate" | "spin" | "sleep" | "flood"}; used by the tests to prove the limits hold).
     """
     if op not in isolation_child.OPERATIONS:
         raise ValueError(f"unknown isolated operation {op!r}")
     request = json.dumps(
-        {"op": op, "path": os.fspath(path), "limits": limits.as_dict(), "options": dict(options or {})}
+        {
+            "op": op,
+            "path": os.fspath(path),
+            "limits": limits.as_dict(),
+            "options": dict(options or {}),
+            "memory_limit": memory_limit,
+            "cpu_seconds": cpu_seconds,
+            "max_reply_bytes": MAX_REPLY_BYTES,
+            "timeout": timeout,
+        }
     ).encode()
-    argv = [
-        sys.executable,
-        "-I",
-        "-B",
-        "-c",
-        _CHILD_CODE,
-        str(memory_limit),
-        str(cpu_seconds),
-        str(MAX_REPLY_BYTES),
-    ]
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LC_ALL": "C.UTF-8", "MALLOC_ARENA_MAX": "2"}
+    failed = UploadRejected(
+        RejectCode.PROCESSING_FAILED, COULD_NOT_CHECK_PDF if op == "inspect_pdf" else COULD_NOT_PROCESS_PHOTO
+    )
     started = time.perf_counter()
-    # Replies go to unlinked temporary files, not pipes: the child's RLIMIT_FSIZE then caps
+    # Replies go to unlinked temporary files, not pipes: the job's RLIMIT_FSIZE then caps
     # what it can make the parent read, and nothing is left on disk whatever happens.
     with tempfile.TemporaryFile() as reply, tempfile.TemporaryFile() as errors:
-        proc = subprocess.Popen(
-            argv, stdin=subprocess.PIPE, stdout=reply, stderr=errors, env=env, close_fds=True
-        )
-        try:
-            proc.communicate(request, timeout=timeout)
-            timed_out = False
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-            timed_out = True
+        ended = fork_server.run(request, reply.fileno(), errors.fileno(), timeout=timeout)
         elapsed = time.perf_counter() - started
         reply.seek(0)
         out = reply.read(MAX_REPLY_BYTES + 1)
         errors.seek(max(0, errors.seek(0, os.SEEK_END) - 2000))
         err = errors.read()
 
-    failed = UploadRejected(
-        RejectCode.PROCESSING_FAILED, COULD_NOT_CHECK_PDF if op == "inspect_pdf" else COULD_NOT_PROCESS_PHOTO
-    )
-    if timed_out or proc.returncode != 0:
-        cause = f"timed out after {timeout:.0f} s" if timed_out else _describe_exit(proc.returncode)
+    if ended.cause:
         logger.warning(
-            "Isolated %s of %s failed: %s; stderr: %s", op, path, cause, err.decode(errors="replace")
+            "Isolated %s of %s failed: %s; stderr: %s", op, path, ended.cause, err.decode(errors="replace")
         )
         return Outcome(value=None, rejected=failed, stats=None, elapsed_seconds=elapsed)
     try:
         header, blobs = _split_reply(out)
-        stats = ChildStats(**header["stats"])
+        stats = ChildStats(**header["stats"], isolation_cpu_seconds=ended.isolation_cpu_seconds)
         if header["status"] == "rejected":
             rejected = UploadRejected(RejectCode(header["code"]), str(header["reason"])[:1000])
             return Outcome(value=None, rejected=rejected, stats=stats, elapsed_seconds=elapsed)

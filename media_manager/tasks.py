@@ -100,8 +100,12 @@ def process_photo(photo_id: int) -> str:
     image_version = photo.image_version
     try:
         with local_copy(photo.original.name) as source:
+            # The upload handler hashed the original as it arrived: no second read to hash it.
             result = process_photo_isolated(
-                source, rotate_quarter_turns=photo.rotation, limits=MediaLimits.from_settings()
+                source,
+                rotate_quarter_turns=photo.rotation,
+                limits=MediaLimits.from_settings(),
+                source_sha256=photo.original_sha256 or None,
             )
     except UploadRejected as rejected:
         photo.reject_processing(rejected.reason, image_version=image_version)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import io
 import pickle
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -27,6 +28,7 @@ from media_manager.checks import (
     sniff,
 )
 from media_manager.isolation import inspect_pdf_isolated, inspect_photo_isolated, run_isolated
+from media_manager.pipeline import process_photo
 from tests.media_manager import samples
 
 LIMITS = MediaLimits()
@@ -255,6 +257,38 @@ def test_truncated_files_are_refused_as_damaged(tmp_path, fmt, fraction):
     assert rejection.code in (
         (RejectCode.CORRUPT,) if fraction > 0.02 else (RejectCode.CORRUPT, RejectCode.TYPE)
     )
+
+
+@pytest.mark.parametrize("cut", [2, 1000])
+def test_a_jpeg_missing_its_end_is_refused_by_the_check_and_by_the_worker_alike(tmp_path, cut):
+    # The check reads the structure only; the worker's decode refuses with the same words.
+    data = samples.camera_jpeg(_photo(), orientation=6)  # EXIF thumbnail-sized segments before the scan
+    path = write(tmp_path, "cut.jpg", data[:-cut])
+    rejection = refused(path)
+    assert rejection.code == RejectCode.CORRUPT
+    if cut > 2:
+        with pytest.raises(UploadRejected) as worker:
+            process_photo(path, limits=LIMITS)
+        assert worker.value.code == RejectCode.CORRUPT
+        assert worker.value.reason == rejection.reason
+
+
+def test_bytes_after_the_end_of_a_jpeg_are_accepted(tmp_path):
+    # Phones append data after the image (MPO frames, maker trailers).
+    data = samples.encode(_photo(), "JPEG", quality=90) + b"\x00trailer" * 100
+    assert inspect_photo(write(tmp_path, "tail.jpg", data), LIMITS).width == 1200
+
+
+def test_the_jpeg_check_decodes_no_pixels(tmp_path):
+    path = write(
+        tmp_path, "big.jpg", samples.encode(samples.photo_like(6000, 4000, seed=2), "JPEG", quality=92)
+    )
+    inspect_photo(path, LIMITS)
+    started = time.process_time()
+    for _ in range(5):
+        assert inspect_photo(path, LIMITS).width == 6000
+    # Even a 1/8-scale decode of 24 MP costs ~60 ms of CPU.
+    assert (time.process_time() - started) / 5 < 0.015
 
 
 @pytest.mark.parametrize("fmt", ["jpeg", "png", "webp", "heif"])

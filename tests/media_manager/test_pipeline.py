@@ -6,6 +6,7 @@ the pipeline's own `jpeg_is_clean`, so a bug there cannot hide a leak.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import io
@@ -438,6 +439,19 @@ def test_the_isolated_pipeline_gives_the_same_bytes(tmp_path):
     assert process_photo_isolated(path, limits=LIMITS, rotate_quarter_turns=1) == process_photo(
         path, limits=LIMITS, rotate_quarter_turns=1
     )
+
+
+def test_a_digest_the_upload_handler_computed_is_not_computed_again(tmp_path):
+    path = write(tmp_path, "camera.jpg", _camera_file_bytes())
+    own = process_photo(path, limits=LIMITS)
+    assert own.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+    given = "ab" * 32
+    assert process_photo(path, limits=LIMITS, source_sha256=given).sha256 == given
+    assert process_photo_isolated(path, limits=LIMITS, source_sha256=given) == dataclasses.replace(
+        own, sha256=given
+    )
+    with pytest.raises(ValueError, match="source_sha256"):
+        process_photo_isolated(path, limits=LIMITS, source_sha256="not a digest")
 
 
 def test_refusals_cross_the_sandbox_with_their_code(tmp_path):

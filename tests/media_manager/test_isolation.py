@@ -1,0 +1,193 @@
+"""The isolation fork server (media_manager.isolation): jobs forked from one warm process,
+each under its limits; a job that crashes, loops or allocates is a plain refusal and the next
+job goes through; the server itself may die, be forked away from, or be shut down."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from media_manager.checks import MediaLimits, RejectCode
+from media_manager.isolation import (
+    fork_server,
+    inspect_photo_isolated,
+    process_photo_isolated,
+    run_isolated,
+)
+from tests.media_manager import samples
+
+LIMITS = MediaLimits()
+MiB = 1024 * 1024
+PLAIN_REFUSAL = "We could not process this photo: the file may be damaged or too demanding to decode."
+
+
+@pytest.fixture
+def small_photo(tmp_path: Path) -> Path:
+    path = tmp_path / "small.jpg"
+    path.write_bytes(samples.encode(samples.photo_like(200, 150, seed=3), "JPEG"))
+    return path
+
+
+def _assert_the_next_job_works(path: Path) -> None:
+    started = time.monotonic()
+    inspection = inspect_photo_isolated(path, LIMITS)
+    assert (inspection.format, inspection.width, inspection.height) == ("jpeg", 200, 150)
+    assert process_photo_isolated(path, limits=LIMITS).width == 200
+    assert time.monotonic() - started < 5
+
+
+@pytest.mark.parametrize(
+    ("how", "ended_by"),
+    [
+        ("segfault", "SIGSEGV"),  # a decoder reading address 0
+        ("abort", "SIGABRT"),  # a decoder's failed assertion
+        ("allocate", "memory"),  # a memory bomb past RLIMIT_AS
+        ("spin", "cpu"),  # an infinite loop past RLIMIT_CPU
+        ("sleep", "timeout"),  # a hang that uses no CPU: the wall-clock kill
+    ],
+)
+def test_a_job_that_crashes_or_overruns_is_the_same_plain_refusal_and_the_next_job_works(
+    small_photo, caplog, how, ended_by
+):
+    server = fork_server.pid or (inspect_photo_isolated(small_photo, LIMITS) and fork_server.pid)
+    started = time.monotonic()
+    outcome = run_isolated(
+        "_selftest",
+        small_photo,
+        limits=LIMITS,
+        options={"how": how},
+        cpu_seconds=1,
+        memory_limit=512 * MiB,
+        timeout=2 if how == "sleep" else 10,
+    )
+    assert time.monotonic() - started < 12
+    assert outcome.rejected is not None
+    assert outcome.rejected.code == RejectCode.PROCESSING_FAILED
+    assert outcome.rejected.reason.startswith(PLAIN_REFUSAL)
+    if ended_by in ("SIGSEGV", "SIGABRT"):
+        assert f"killed by {ended_by}" in caplog.text
+    if how == "sleep":
+        assert "timed out after 2 s" in caplog.text
+    # Only the job died: the same fork server takes the next one.
+    assert fork_server.pid == server
+    _assert_the_next_job_works(small_photo)
+    assert fork_server.pid == server
+
+
+def test_a_job_costs_a_fork_not_an_interpreter(small_photo):
+    inspect_photo_isolated(small_photo, LIMITS)  # the server starts once
+    server = fork_server.pid
+    outcomes = [run_isolated("inspect_photo", small_photo, limits=LIMITS) for _ in range(5)]
+    assert fork_server.pid == server
+    cpu = sorted(o.stats.cpu_seconds + o.stats.isolation_cpu_seconds for o in outcomes)[2]
+    # A fresh interpreter with Pillow costs ~60-90 ms of CPU before any work.
+    assert cpu < 0.030
+    # Pages shared with the server count in the job's RSS; what it adds is small.
+    assert max(o.stats.peak_rss_bytes for o in outcomes) < 100 * MiB
+
+
+def test_a_fork_server_that_dies_is_started_again(small_photo):
+    inspect_photo_isolated(small_photo, LIMITS)
+    first = fork_server.pid
+    # No waiting for it to die: a request sent to a server on its way out is sent again.
+    os.kill(first, signal.SIGKILL)
+    _assert_the_next_job_works(small_photo)
+    assert fork_server.pid not in (None, first)
+
+
+def test_a_fork_server_killed_while_a_job_runs_does_not_lose_that_job(small_photo):
+    # The monitor and the job outlive the server: the job in flight still answers.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        inspect_photo_isolated(small_photo, LIMITS)
+        server = fork_server.pid
+        slow = pool.submit(
+            run_isolated, "_selftest", small_photo, limits=LIMITS, options={"how": "sleep"}, timeout=1
+        )
+        time.sleep(0.3)
+        os.kill(server, signal.SIGKILL)
+        outcome = slow.result(timeout=15)
+    assert outcome.rejected is not None and outcome.rejected.code == RejectCode.PROCESSING_FAILED
+    _assert_the_next_job_works(small_photo)
+
+
+def test_jobs_from_several_threads_at_once(tmp_path):
+    paths = []
+    for i in range(8):
+        path = tmp_path / f"p{i}.jpg"
+        path.write_bytes(samples.encode(samples.photo_like(300 + 10 * i, 200, seed=i), "JPEG"))
+        paths.append(path)
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(b"<svg onload=alert(1)>")
+
+    def job(i: int):
+        if i % 4 == 3:
+            return run_isolated("_selftest", paths[0], limits=LIMITS, options={"how": "segfault"})
+        if i % 4 == 2:
+            return run_isolated("inspect_photo", bad, limits=LIMITS)
+        return run_isolated("process_photo", paths[i % 8], limits=LIMITS)
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        outcomes = list(pool.map(job, range(24)))
+    for i, outcome in enumerate(outcomes):
+        if i % 4 == 3:
+            assert outcome.rejected.code == RejectCode.PROCESSING_FAILED
+        elif i % 4 == 2:
+            assert outcome.rejected.code == RejectCode.TYPE
+        else:
+            assert outcome.rejected is None
+            assert outcome.value.width == 300 + 10 * (i % 8)
+
+
+# pytest's own threads make Python warn about any fork; the child here only runs a job.
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
+def test_a_forked_parent_gets_a_fork_server_of_its_own(small_photo):
+    # As a gunicorn worker or a Celery prefork child: forked with the server already running.
+    inspect_photo_isolated(small_photo, LIMITS)
+    parents_server = fork_server.pid
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.close(read_end)
+            width = inspect_photo_isolated(small_photo, LIMITS).width
+            report = {"width": width, "server": fork_server.pid}
+            fork_server.shutdown()
+            os.write(write_end, json.dumps(report).encode())
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as reader:
+        report = json.loads(reader.read() or b"{}")
+    os.waitpid(pid, 0)
+    assert report["width"] == 200
+    assert report["server"] not in (None, parents_server)
+    # The child's server never touched ours, which still takes jobs.
+    assert fork_server.pid == parents_server
+    _assert_the_next_job_works(small_photo)
+
+
+def test_shutdown_stops_the_server_and_the_next_job_starts_one(small_photo):
+    inspect_photo_isolated(small_photo, LIMITS)
+    server = fork_server.pid
+    fork_server.shutdown()
+    assert fork_server.pid is None
+    with pytest.raises(ProcessLookupError):
+        os.kill(server, 0)  # exited and reaped
+    _assert_the_next_job_works(small_photo)
+    assert fork_server.pid not in (None, server)
+
+
+def test_threads_that_find_the_server_dead_at_once_share_one_new_server(small_photo):
+    inspect_photo_isolated(small_photo, LIMITS)
+    first = fork_server.pid
+    os.kill(first, signal.SIGKILL)
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        widths = list(pool.map(lambda _: inspect_photo_isolated(small_photo, LIMITS).width, range(12)))
+    assert widths == [200] * 12
+    assert fork_server.pid not in (None, first)

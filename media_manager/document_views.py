@@ -28,7 +28,7 @@ from .upload_answers import (
     read_upload,
     upload_response,
 )
-from .uploads import save_private
+from .uploads import StoreUnavailable, save_private
 from .views import render_region
 
 
@@ -54,7 +54,10 @@ def _accept_document(
         inspection = inspect_pdf_isolated(uploaded.temporary_file_path(), MediaLimits.from_settings())
     except UploadRejected as rejected:
         return UploadOutcome(shown, "rejected", rejected.reason)
-    stored = save_private(uploaded, random_storage_name("documents", "pdf"))
+    try:
+        stored = save_private(uploaded, random_storage_name("documents", "pdf"))
+    except StoreUnavailable as unavailable:
+        return UploadOutcome(shown, "rejected", unavailable.reason)
     privacy = request.POST.get("privacy", DocumentPrivacy.PRIVATE)
     if privacy not in DocumentPrivacy.values:
         privacy = DocumentPrivacy.PRIVATE

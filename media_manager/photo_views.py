@@ -47,7 +47,7 @@ from .upload_answers import (
     upload_response,
     wants_json,
 )
-from .uploads import close_uploaded_files, save_private
+from .uploads import StoreUnavailable, close_uploaded_files, save_private
 from .views import render_region
 
 
@@ -74,9 +74,12 @@ def _accept_photo(
         inspection = inspect_photo_isolated(uploaded.temporary_file_path(), MediaLimits.from_settings())
     except UploadRejected as rejected:
         return UploadOutcome(shown, "rejected", rejected.reason)
-    stored = save_private(
-        uploaded, random_storage_name("photos/originals", PHOTO_EXTENSIONS[inspection.format])
-    )
+    try:
+        stored = save_private(
+            uploaded, random_storage_name("photos/originals", PHOTO_EXTENSIONS[inspection.format])
+        )
+    except StoreUnavailable as unavailable:
+        return UploadOutcome(shown, "rejected", unavailable.reason)
     photo = keep_stored(
         Photo,
         draft,
@@ -152,7 +155,14 @@ def _photo_replace(request: HttpRequest, draft: Draft, photo: Photo, uploaded) -
         close_uploaded_files(request)
         return render_region(request, draft, "photo-grid", status=400, notice=f"{shown}: {rejected.reason}")
     extension = PHOTO_EXTENSIONS[inspection.format]
-    stored = save_private(uploaded, random_storage_name("photos/originals", extension))
+    try:
+        stored = save_private(uploaded, random_storage_name("photos/originals", extension))
+    except StoreUnavailable as unavailable:
+        close_uploaded_files(request)
+        # 400 like the other refusals here: the page swaps it in (a 5xx shows the offline banner).
+        return render_region(
+            request, draft, "photo-grid", status=400, notice=f"{shown}: {unavailable.reason}"
+        )
     close_uploaded_files(request)
     try:
         photo.replace_original(

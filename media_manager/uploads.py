@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 import os
 from dataclasses import dataclass
 
@@ -174,7 +175,31 @@ def close_uploaded_files(request: HttpRequest) -> None:
             uploaded.close()
 
 
+logger = logging.getLogger(__name__)
+
+STORE_UNAVAILABLE = (
+    "could not be stored just now: the file store did not answer. Nothing was saved; "
+    "please upload it again in a minute."
+)
+
+
+class StoreUnavailable(Exception):
+    """The private file store (the disk, or the S3 bucket past one machine) refused or did not
+    answer a save; `reason` is what the uploader is told."""
+
+    reason = STORE_UNAVAILABLE
+
+
 def save_private(uploaded, storage_name: str) -> str:
-    """Copy an uploaded (temp) file into private storage under `storage_name`; the name used."""
+    """Copy an uploaded (temp) file into private storage under `storage_name`; the name used.
+
+    Raises StoreUnavailable when the store fails (a full disk, a bucket that is down or refuses
+    us): the upload is answered in words instead of a 500, and nothing half-saved is kept."""
     uploaded.seek(0)
-    return default_storage.save(storage_name, File(uploaded, name=os.path.basename(storage_name)))
+    try:
+        return default_storage.save(storage_name, File(uploaded, name=os.path.basename(storage_name)))
+    except Exception as error:  # boto3's errors are not imported unless S3 is on
+        logger.exception("could not store %s", storage_name)
+        with contextlib.suppress(Exception):
+            default_storage.delete(storage_name)
+        raise StoreUnavailable(STORE_UNAVAILABLE) from error

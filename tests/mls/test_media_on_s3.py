@@ -191,3 +191,34 @@ def test_settings_build_the_s3_storage_from_the_environment(s3_media: S3Bucket, 
     assert answer["storage"] == s3_media.storage
     assert s3_media.read(answer["name"]) == b"from the environment"
     assert not Path(tmp_path / "unused-media").exists()
+
+
+def test_an_upload_while_the_bucket_is_down_is_refused_in_words_and_keeps_nothing(
+    s3_media: S3Bucket,  # noqa: F811
+    draft_on_s3,
+    agent_client,
+    upload_temp_dir,  # noqa: F811
+):
+    """A store that refuses (here the bucket is gone) answers the upload in plain words that name
+    the file, not with a 500; no photo or document row is kept, and the draft is as it was."""
+    client = s3_media.server.client()
+    client.delete_bucket(Bucket=s3_media.name)
+
+    for route, name, data, content_type in (
+        ("photo_upload", "IMG_4101.jpg", small_jpeg(), "image/jpeg"),
+        ("document_upload", "disclosure.pdf", pdf_bytes("Seller disclosure"), "application/pdf"),
+    ):
+        response = agent_client.post(
+            reverse(f"media_manager:{route}", args=[draft_on_s3.pk]),
+            {"file": [upload(name, data, content_type)]},
+            **JSON,
+        )
+        assert response.status_code == 400
+        [result] = response.json()["files"]
+        assert result["status"] == "rejected"
+        assert result["file"] == name
+        assert "could not be stored just now" in result["message"]
+    assert not Photo.objects.filter(draft=draft_on_s3).exists()
+    assert not Document.objects.filter(draft=draft_on_s3).exists()
+    assert list(upload_temp_dir.iterdir()) == []
+    client.create_bucket(Bucket=s3_media.name)  # for the fixture's clean-up

@@ -25,6 +25,7 @@ from accounts.models import User
 
 from . import review, rules
 from .access import get_draft_for
+from .frame import frame_context
 from .fields import SECTIONS, SPARK_NAMES, PropertyType
 from .forms import (
     CustomFieldsSaveForm,
@@ -652,6 +653,17 @@ def draft_history(request: HttpRequest, pk: int) -> HttpResponse:
     if request.htmx and not request.htmx.history_restore_request:
         return render(request, "drafts/draft_history.html#history", context)
     return render(request, "drafts/draft_history.html", context)
+
+
+@login_required
+@require_GET
+def draft_frame(request: HttpRequest, pk: int) -> HttpResponse:
+    """The draft frame's live region (status, sync, readiness) with its banner out of band:
+    re-read after every action (`draft-changed`) and polled while the draft is publishing."""
+    draft = get_draft_for(request.user, pk, include_trash=True)
+    return render(
+        request, "drafts/draft_frame.html#live_reply", frame_context(draft, tab=request.GET.get("tab", ""))
+    )
 
 
 # --- Copy, trash, restore ---

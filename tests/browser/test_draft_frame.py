@@ -98,3 +98,38 @@ def test_the_header_follows_review_comments_resubmit_and_publishing(browser_page
     SHOTS.mkdir(exist_ok=True)
     page.screenshot(path=str(SHOTS / "review-live-header-desktop.png"))
     assert_no_page_problems(page)
+
+
+@pytest.mark.parametrize(("width", "height"), [(390, 844), (1366, 900)])
+def test_the_frame_fits_the_screen_with_the_current_tab_in_view(browser_page, office, width, height):
+    admin = OfficeAdminFactory(office=office)
+    draft = DraftFactory(list_agent=AgentFactory(office=office), **COMPLETE)
+    page = browser_page
+    page.set_viewport_size({"width": width, "height": height})
+    login(page, admin)
+    SHOTS.mkdir(exist_ok=True)
+    pages = {
+        "details": f"/drafts/{draft.pk}/",
+        "media": f"/drafts/{draft.pk}/media/",
+        "history": f"/drafts/{draft.pk}/history/",
+        "sync": f"/sync/drafts/{draft.pk}/",
+        "review": f"/drafts/{draft.pk}/review/",
+    }
+    for tab, url in pages.items():
+        page.goto(url)
+        page.wait_for_load_state("networkidle")
+        current = page.locator("#draft-tabs [aria-current=page]")
+        assert current.count() == 1, tab
+        fits = page.evaluate(
+            """() => {
+                const bar = document.getElementById('draft-tabs').getBoundingClientRect();
+                const tab = document.querySelector('#draft-tabs [aria-current=page]').getBoundingClientRect();
+                return {
+                    page: document.documentElement.scrollWidth <= window.innerWidth,
+                    tab: tab.left >= bar.left - 1 && tab.right <= bar.right + 1,
+                };
+            }"""
+        )
+        assert fits == {"page": True, "tab": True}, (tab, width, fits)
+        page.screenshot(path=str(SHOTS / f"frame-{tab}-{width}.png"))
+    assert_no_page_problems(page)

@@ -25,7 +25,6 @@ from accounts.models import User
 
 from . import review, rules
 from .access import get_draft_for
-from .frame import frame_context
 from .fields import SECTIONS, SPARK_NAMES, PropertyType
 from .forms import (
     CustomFieldsSaveForm,
@@ -39,6 +38,7 @@ from .forms import (
     custom_rows,
     plain_message,
 )
+from .frame import frame_context
 from .layout import NOT_LISTED, Layout, MlsField
 from .models import AUTOSAVE_FIELDS, Draft, StaleEdit
 from .part_views import part_regions

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from drafts.models import Draft, DraftStatus
-from tests.factories import AgentFactory, DraftFactory, OfficeAdminFactory
 from tests.drafts.test_transitions import COMPLETE
+from tests.factories import AgentFactory, DraftFactory, OfficeAdminFactory
 
 from .conftest import assert_no_page_problems, login
 from .test_editor import all_saved, field_confirmed
@@ -90,7 +90,8 @@ def test_the_header_follows_review_comments_resubmit_and_publishing(browser_page
     Draft.objects.filter(pk=draft.pk).update(status=DraftStatus.PROMOTING)
     switch_user(page, admin, review_url)
     assert badge(page) == "Publishing"
-    Draft.objects.filter(pk=draft.pk).update(status=DraftStatus.LIVE, live_listing_id="20260101000000000001000000")
+    live_id = "20260101000000000001000000"
+    Draft.objects.filter(pk=draft.pk).update(status=DraftStatus.LIVE, live_listing_id=live_id)
     wait_for_badge(page, "Live")
     page.locator("#draft-tabs").get_by_role("link", name="Live listing").wait_for()
     assert "View the live listing" in page.locator("#draft-banner").inner_text()

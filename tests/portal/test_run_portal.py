@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
 import re
+import signal
 import subprocess
 import time
 import urllib.error

@@ -91,6 +91,7 @@ def test_the_live_region_reads_the_status_now_with_its_banner_out_of_band(agent_
     assert 'id="draft-banner" hx-swap-oob="true"' in body
     assert 'id="draft-frame"' not in body  # the tabs and the saved state stay as they are
     assert "draft-changed from:body" in body and "every 3s" not in body
+    assert "draft-saved" in before and "draft-saved" not in body  # only an edit's first save
 
 
 def test_the_live_region_polls_while_publishing_and_stops_once_live(agent_client, draft):

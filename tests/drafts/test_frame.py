@@ -140,3 +140,12 @@ def test_the_live_region_requires_login_and_the_office(client, draft, other_offi
 
 def test_the_live_region_refuses_post(agent_client, draft):
     assert agent_client.post(frame_url(draft)).status_code == 405
+
+
+def test_the_media_page_of_a_draft_that_cannot_change_is_read_only(agent_client, draft):
+    in_status(draft, S.LIVE, live_listing_id="20260101000000000001000000")
+
+    body = agent_client.get(reverse("media_manager:draft_media", args=[draft.pk])).content.decode()
+
+    assert 'class="draft-head draft-frame is-read-only" id="draft-frame"' in body
+    assert ">Live listing</a>" in body

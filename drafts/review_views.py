@@ -495,6 +495,7 @@ def review_comment_create(request: HttpRequest, pk: int) -> HttpResponse:
             {"message": "Comment added.", "focus": comment.dom_id},
             after="settle",
         )
+        trigger_client_event(response, "draft-changed", {})  # the open-comment counts
         return response
     return redirect(_review_url(draft) + _thread_anchor(kind, key))
 
@@ -520,6 +521,7 @@ def review_comment_resolve(request: HttpRequest, pk: int, comment_id: int) -> Ht
             {"message": "Comment resolved.", "focus": comment.dom_id},
             after="settle",
         )
+        trigger_client_event(response, "draft-changed", {})  # the open-comment counts
         return response
     if request.POST.get("came_from") == "review":
         return redirect(_review_url(draft) + _thread_anchor(comment.target_kind, comment.target_key))

@@ -11,6 +11,7 @@ urlpatterns = [
     path("<int:pk>/rules/", views.draft_rules, name="draft_rules"),
     path("<int:pk>/nearby/", views.draft_nearby, name="draft_nearby"),
     path("<int:pk>/history/", views.draft_history, name="draft_history"),
+    path("<int:pk>/frame/", views.draft_frame, name="draft_frame"),
     path("<int:pk>/duplicate/", views.draft_duplicate, name="draft_duplicate"),
     path("<int:pk>/trash/", views.draft_trash, name="draft_trash"),
     path("<int:pk>/restore/", views.draft_restore, name="draft_restore"),

@@ -38,6 +38,7 @@ from .forms import (
     custom_rows,
     plain_message,
 )
+from .frame import frame_context
 from .layout import NOT_LISTED, Layout, MlsField
 from .models import AUTOSAVE_FIELDS, Draft, StaleEdit
 from .part_views import part_regions
@@ -652,6 +653,17 @@ def draft_history(request: HttpRequest, pk: int) -> HttpResponse:
     if request.htmx and not request.htmx.history_restore_request:
         return render(request, "drafts/draft_history.html#history", context)
     return render(request, "drafts/draft_history.html", context)
+
+
+@login_required
+@require_GET
+def draft_frame(request: HttpRequest, pk: int) -> HttpResponse:
+    """The draft frame's live region (status, sync, readiness) with its banner out of band:
+    re-read after every action (`draft-changed`) and polled while the draft is publishing."""
+    draft = get_draft_for(request.user, pk, include_trash=True)
+    return render(
+        request, "drafts/draft_frame.html#live_reply", frame_context(draft, tab=request.GET.get("tab", ""))
+    )
 
 
 # --- Copy, trash, restore ---

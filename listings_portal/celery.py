@@ -19,6 +19,15 @@ app.autodiscover_tasks()
 app.conf.CELERY_DB_REUSE_MAX = 1_000_000
 
 
+@signals.worker_ready.connect
+def _tell_the_supervisor(**_kwargs) -> None:
+    # `make run` prints the address and the logins once the worker is up (lib/supervisor.py).
+    ready_file = os.environ.get("PORTAL_WORKER_READY_FILE")
+    if ready_file:
+        with open(ready_file, "w") as marker:
+            marker.write(str(os.getpid()))
+
+
 @signals.task_prerun.connect
 @signals.task_postrun.connect
 def _recycle_database_connections(task=None, **_kwargs) -> None:

@@ -271,6 +271,9 @@ MAILERS = {
                 "use_tls": env_bool("EMAIL_USE_TLS", False),
             }
             if EMAIL_BACKEND_PATH.endswith("smtp.EmailBackend")
+            # `make run` writes the demo's mail here rather than into its log.
+            else {"file_path": env_str("EMAIL_FILE_PATH", str(VAR_DIR / "mail"))}
+            if EMAIL_BACKEND_PATH.endswith("filebased.EmailBackend")
             else {}
         ),
     }
@@ -469,7 +472,11 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # runserver's line per request (Django's own default is INFO whatever the root says).
+        "django.server": {"level": env_str("LOG_LEVEL", "INFO")},
+    },
 }
 
 if env_bool("PORTAL_FAST_PASSWORD_HASHER", False):

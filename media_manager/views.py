@@ -28,6 +28,7 @@ from django.views.decorators.http import require_safe
 from django_htmx.http import trigger_client_event
 
 from drafts.access import get_draft_for
+from drafts.frame import frame_context
 from drafts.models import Draft
 
 from .models import (
@@ -130,6 +131,9 @@ def render_region(
     else:
         context |= _document_context(draft, can_edit)
     response = TemplateResponse(request, f"{PAGE}#{region}", context, status=status)
+    if request.method == "POST" and status < 400:
+        # The draft frame re-reads its status and readiness (templates/drafts/draft_frame.html).
+        trigger_client_event(response, "draft-changed", {})
     if announce or focus:
         trigger_client_event(
             response, "media-announce", {"message": announce, "focus": focus}, after="settle"
@@ -140,7 +144,7 @@ def render_region(
 def render_page(request: HttpRequest, draft: Draft, *, status: int = 200) -> TemplateResponse:
     can_edit = draft.can_edit(request.user)
     context = {
-        "draft": draft,
+        **frame_context(draft, tab="media"),
         "nav": "drafts",
         "photo_max_bytes": settings.PHOTO_MAX_BYTES,
         "document_max_bytes": settings.DOCUMENT_MAX_BYTES,

@@ -20,10 +20,11 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
-from django_htmx.http import HttpResponseClientRedirect
+from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 
 from accounts.http import AuthenticatedRequest
 from drafts.access import get_draft_for
+from drafts.frame import frame_context
 from drafts.models import Draft, DraftStatus, TransitionNotAllowed
 from media_manager.models import Photo
 from spark.errors import SparkError
@@ -72,7 +73,7 @@ def draft_sync(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     context = {**_status_context(draft), "page": page, "nav": "drafts", "tab": "sync"}
     if request.htmx and not request.htmx.history_restore_request:
         return render(request, "mls/draft_sync.html#sync_status", context)
-    return render(request, "mls/draft_sync.html", context)
+    return render(request, "mls/draft_sync.html", {**context, **frame_context(draft, tab="sync")})
 
 
 @login_required
@@ -190,7 +191,12 @@ def draft_promote(request: AuthenticatedRequest, pk: int) -> HttpResponse:
 def promotion_status(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     """The publishing panel alone, for htmx polling while the job runs."""
     draft = get_draft_for(request.user, pk, include_trash=True)
-    return render(request, "mls/promotion_panel.html", _promotion_context(request, draft))
+    context = _promotion_context(request, draft)
+    response = render(request, "mls/promotion_panel.html", context)
+    if not (context["promotion"] and context["promotion"].is_active):
+        # The panel stops polling here; the draft frame reads the end state (live or failed).
+        trigger_client_event(response, "draft-changed", {})
+    return response
 
 
 @dataclass(frozen=True)
@@ -401,6 +407,7 @@ def _render_live_listing(
         "problem": problem,
         "promotion": Promotion.objects.filter(pk=draft.pk).first(),
         "nav": "drafts",
+        **frame_context(draft, tab="live"),
     }
     return render(request, "mls/live_listing.html", context, status=502 if problem else status)
 

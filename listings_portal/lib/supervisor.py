@@ -11,6 +11,10 @@
   SIGTERM (warm: finish the running task), SIGQUIT after WARM_SECONDS (cold: its unfinished
   messages go back to the broker; the tasks are acked late and idempotent), and the whole
   process group SIGKILL at the end, so no child outlives `make run`.
+* The log stays quiet (WARNING, unless PORTAL_LOG_LEVEL or LOG_LEVEL says otherwise), and the
+  welcome (the address and the demo logins, `--welcome FILE`) is printed last, once the web server
+  answers /health/ and the worker said it is ready (listings_portal/celery.py writes
+  PORTAL_WORKER_READY_FILE), so a newcomer finds the password at the bottom of the terminal.
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,6 +37,7 @@ STABLE_SECONDS = 60.0
 WARM_SECONDS = 4.0
 STOP_SECONDS = 8.0
 POLL_SECONDS = 0.2
+READY_TIMEOUT_SECONDS = 0.5
 
 
 def _die_with_parent() -> None:
@@ -40,19 +47,36 @@ def _die_with_parent() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
+def log_level() -> str:
+    return os.environ.get("PORTAL_LOG_LEVEL") or os.environ.get("LOG_LEVEL") or "WARNING"
+
+
 @dataclass
 class Service:
     name: str
     args: list[str]
     cold_signal: signal.Signals | None = None  # sent after WARM_SECONDS if still running
+    ready_file: Path | None = None  # the service writes it once ready (removed before each start)
     popen: subprocess.Popen | None = None
     started_at: float = 0.0
     restarts: int = 0
+    announced_ready: bool = False
     stopping: bool = field(default=False, repr=False)
 
     def start(self, cwd: Path) -> None:
-        self.popen = subprocess.Popen(self.args, cwd=cwd, start_new_session=True, preexec_fn=_die_with_parent)
+        env = dict(os.environ)
+        if self.ready_file is not None:
+            self.ready_file.unlink(missing_ok=True)
+            env["PORTAL_WORKER_READY_FILE"] = str(self.ready_file)
+        self.announced_ready = False
+        self.popen = subprocess.Popen(
+            self.args, cwd=cwd, env=env, start_new_session=True, preexec_fn=_die_with_parent
+        )
         self.started_at = time.monotonic()
+
+    @property
+    def is_ready(self) -> bool:
+        return self.ready_file is None or self.ready_file.exists()
 
     @property
     def exit_code(self) -> int | None:
@@ -74,15 +98,49 @@ def describe_exit(code: int) -> str:
     return f"exit code {code}"
 
 
+def answers(url: str) -> bool:
+    """Whether a web server answers at `url` (any HTTP status counts: it is up)."""
+    try:
+        with urllib.request.urlopen(url, timeout=READY_TIMEOUT_SECONDS):  # noqa: S310 (our own http URL)
+            return True
+    except urllib.error.HTTPError:
+        return True
+    except (OSError, ValueError):
+        return False
+
+
 class Supervisor:
-    def __init__(self, services: list[Service], *, cwd: Path, worker_name: str = "worker") -> None:
+    def __init__(
+        self,
+        services: list[Service],
+        *,
+        cwd: Path,
+        worker_name: str = "worker",
+        health_url: str = "",
+        welcome: str = "",
+    ) -> None:
         self.services = services
         self.cwd = cwd
         self.worker_name = worker_name
+        self.health_url = health_url
+        self.welcome = welcome
+        self.welcomed = False
         self._stop_requested: str | None = None
 
     def say(self, text: str) -> None:
         print(f"\n*** run-portal: {text}\n", file=sys.stderr, flush=True)
+
+    def _announce_readiness(self) -> None:
+        for service in self.services:
+            if service.ready_file is not None and not service.announced_ready and service.is_ready:
+                service.announced_ready = True
+                self.say(f"the Celery {service.name} is ready.")
+        if self.welcomed or not all(service.is_ready for service in self.services):
+            return
+        if self.health_url and not answers(self.health_url):
+            return
+        self.welcomed = True
+        print(self.welcome, file=sys.stderr, flush=True)
 
     def _on_signal(self, signum, _frame) -> None:
         self._stop_requested = signal.Signals(signum).name
@@ -124,6 +182,7 @@ class Supervisor:
                 )
                 service.signal_group(signal.SIGKILL)  # its pool children, if any were left
                 service.start(self.cwd)
+            self._announce_readiness()
             time.sleep(POLL_SECONDS)
 
     def stop_all(self) -> None:
@@ -151,27 +210,45 @@ class Supervisor:
 
 
 def portal_services(python: str, port: int, var_dir: Path) -> list[Service]:
+    level = log_level()
+    # Celery's banner and runserver's start lines are INFO-level chatter too.
+    quiet = level.upper() in ("WARNING", "ERROR", "CRITICAL")
     return [
         Service(
             "worker",
             [
-                *(python, "-m", "celery", "-A", "listings_portal", "worker", "--beat", "--loglevel=INFO"),
+                *(python, "-m", "celery", "-A", "listings_portal", *(["--quiet"] if quiet else [])),
+                *("worker", "--beat", f"--loglevel={level}"),
                 *("--concurrency=2", f"--schedule={var_dir / 'celerybeat-schedule'}"),
             ],
             cold_signal=signal.SIGQUIT,
+            ready_file=var_dir / "worker.ready",
         ),
-        Service("web server", [python, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"]),
+        Service(
+            "web server",
+            [
+                *(python, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"),
+                *(["--skip-checks"] if quiet else []),
+            ],
+        ),
     ]
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--welcome", type=Path, help="a file printed once everything answers")
     options = parser.parse_args(argv)
     root = Path(__file__).resolve().parents[2]
     var_dir = Path(os.environ.get("PORTAL_VAR_DIR", root / "var"))
     var_dir.mkdir(parents=True, exist_ok=True)
-    supervisor = Supervisor(portal_services(sys.executable, options.port, var_dir), cwd=root)
+    os.environ["LOG_LEVEL"] = log_level()  # the web server's and the worker's Django logging
+    supervisor = Supervisor(
+        portal_services(sys.executable, options.port, var_dir),
+        cwd=root,
+        health_url=f"http://127.0.0.1:{options.port}/health/",
+        welcome=options.welcome.read_text() if options.welcome else "",
+    )
     return supervisor.run()
 
 

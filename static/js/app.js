@@ -703,3 +703,20 @@
     }
   });
 })();
+
+// The draft frame's tab bar scrolls sideways on a phone: bring the current tab into view
+// (only the bar scrolls, not the page: block "nearest" leaves the vertical position alone).
+(function () {
+  "use strict";
+
+  function showCurrentTab() {
+    document.querySelectorAll("[data-tab-bar] [aria-current]").forEach(function (tab) {
+      const bar = tab.closest("[data-tab-bar]");
+      if (bar.scrollWidth <= bar.clientWidth) return;
+      tab.scrollIntoView({ inline: "nearest", block: "nearest" });
+    });
+  }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", showCurrentTab);
+  else showCurrentTab();
+})();

@@ -33,6 +33,27 @@ def test_seed_demo_is_idempotent_and_prints_the_logins(db, client):
     assert client.login(username="anna.agent", password="demo-pass-2026")
 
 
+def test_demo_office_admins_are_staff_and_can_open_the_admin(db, client):
+    call_command("seed_demo", without_mls=True, stdout=StringIO())
+    User.objects.filter(username="anna.agent").update(is_staff=True)  # the next run puts it right
+    call_command("seed_demo", without_mls=True, stdout=StringIO())
+
+    staff = set(User.objects.filter(is_staff=True).values_list("username", flat=True))
+    client.login(username="fran.admin", password="demo-pass-2026")
+
+    assert staff == {"fran.admin", "mo.admin"}
+    assert client.get("/admin/").status_code == 200
+
+
+def test_seed_demo_logins_prints_only_the_logins(db):
+    out = StringIO()
+
+    call_command("seed_demo", logins=True, stdout=out)
+
+    assert "demo-pass-2026" in out.getvalue() and "fran.admin" in out.getvalue()
+    assert not User.objects.exists()
+
+
 def test_seeded_drafts_include_possible_duplicates_nearby(db):
     call_command("seed_demo", without_mls=True, stdout=StringIO())
     anna = User.objects.get(username="anna.agent")

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import subprocess
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -157,3 +160,27 @@ def test_the_web_server_stopping_stops_everything_with_a_message(portal):
     assert portal.popen.wait(15) != 0
     assert "the web server stopped (killed by SIGKILL); stopping the portal" in portal.text()
     assert not [pid for pid in processes if alive(pid)]
+
+
+def fetch(url: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
+def test_the_address_and_the_logins_come_last_once_everything_answers(portal):
+    portal.start()
+    portal.wait_for(lambda text: "demo-pass-2026" in text, 60)
+    time.sleep(3)  # anything printed after the welcome would show by now
+
+    text = portal.text()
+    welcome_at = text.index(f"Listing drafts portal:  http://127.0.0.1:{portal.port}/")
+    assert text.index("the Celery worker is ready.") < welcome_at < text.index("demo-pass-2026")
+    assert text.rstrip().endswith("-" * 90), text[-2000:]  # the welcome's last line is the last
+    assert "[tasks]" not in text and "celery@" not in text  # Celery's banner and INFO log: quiet
+    status, body = fetch(f"http://127.0.0.1:{portal.port}/no-such-page/")
+    assert status == 404 and "We can't find that page" in body  # DEBUG is off: no debug page
+    stylesheet = re.search(r'href="(/static/css/app[^"]*\.css)"', body)
+    assert stylesheet and fetch(f"http://127.0.0.1:{portal.port}{stylesheet.group(1)}")[0] == 200

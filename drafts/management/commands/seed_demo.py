@@ -367,8 +367,21 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("--without-mls", action="store_true", help="Do not read the MLS's lists.")
+        parser.add_argument(
+            "--logins", action="store_true", help="Only print the demo logins (make run's last words)."
+        )
 
-    def handle(self, *args, without_mls: bool = False, **options) -> None:
+    def print_logins(self) -> None:
+        self.stdout.write(
+            f"Sign in at /accounts/login/ with any of these; the password of all is {DEMO_PASSWORD}"
+        )
+        for username, (first, last, office_key, role) in PEOPLE.items():
+            self.stdout.write(f"  {username:<14} {first} {last}, {role.label}, {OFFICES[office_key]['name']}")
+
+    def handle(self, *args, without_mls: bool = False, logins: bool = False, **options) -> None:
+        if logins:
+            self.print_logins()
+            return
         # Drafts seeded as live are published through the MLS like any other (approved, then
         # the worker makes the live listing); without the MLS they are only marked live.
         self.publish: list[tuple[int, str]] = []
@@ -377,11 +390,7 @@ class Command(BaseCommand):
             people = self._people()
             created = sum(self._draft(spec, people) for spec in DRAFTS)
         self.stdout.write(self.style.SUCCESS(f"Demo data ready: {created} new drafts, {len(DRAFTS)} in all."))
-        self.stdout.write(
-            f"Sign in at /accounts/login/ with any of these; the password of all is {DEMO_PASSWORD}"
-        )
-        for username, (first, last, office_key, role) in PEOPLE.items():
-            self.stdout.write(f"  {username:<14} {first} {last}, {role.label}, {OFFICES[office_key]['name']}")
+        self.print_logins()
         if not without_mls:
             self._read_the_mls()
             for draft_id, reviewer in self.publish:
@@ -424,6 +433,11 @@ class Command(BaseCommand):
             if created:
                 user.set_password(DEMO_PASSWORD)
                 user.save(update_fields=["password"])
+            # Office admins may open /admin/ and the sandbox's page (both need a staff login).
+            is_staff = role == Role.OFFICE_ADMIN
+            if user.is_staff != is_staff:
+                user.is_staff = is_staff
+                user.save(update_fields=["is_staff"])
             people[username] = user
         return people
 

@@ -249,7 +249,8 @@ def _review_context(request: HttpRequest, draft: Draft, *, reason_form: ReasonFo
     user = request.user
     book = rules.RuleBook()  # the MLS's layout and rules, read once for the page
     layout = book.layout(draft.property_type)
-    percent, errors, warnings = rules.readiness(draft, book)
+    report = draft.readiness(book)
+    errors, warnings = report.errors, report.warnings
     found = rules.by_field(errors + warnings)
     # Rooms, units, virtual tours and videos, read-only (templates/drafts/parts.html).
     parts = part_regions(draft, can_edit=False)
@@ -278,14 +279,16 @@ def _review_context(request: HttpRequest, draft: Draft, *, reason_form: ReasonFo
     approve_refusal = ""
     if not draft.can_approve(user):
         approve_refusal = "You list this draft, so another reviewer has to approve it."
-    elif errors:
-        approve_refusal = f"Fix {len(errors)} error{'s' if len(errors) != 1 else ''} before approving."
+    elif report.gaps:
+        count = len(report.gaps)
+        approve_refusal = f"{count} thing{'s are' if count != 1 else ' is'} missing: complete them before approving."
     return {
         "draft": draft,
         "tab": "review",
         "nav": "review",
         "can_edit": draft.is_editable,
-        "readiness": percent,
+        "readiness": report.percent,
+        "readiness_report": report,
         "rule_errors": errors,
         "rule_warnings": warnings,
         "sections": sections,
@@ -352,6 +355,8 @@ def draft_submit(request: HttpRequest, pk: int) -> HttpResponse:
         draft.submit(by=request.user)
     except TransitionNotAllowed as refused:
         messages.error(request, refused.message)
+        # Back to the editor with every missing field's message shown (drafts.views).
+        return _back(request, _editor_url(draft) + "?check=1#rules")
     else:
         messages.success(
             request, "Submitted for review. You can keep editing; the reviewer sees what changed."

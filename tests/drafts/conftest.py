@@ -66,3 +66,17 @@ def field_post(draft: Draft, value, *, seen=None, version=None, **extra) -> dict
         "seen_value": "" if seen is None else seen,
         **extra,
     }
+
+
+def add_required_media(draft: Draft) -> Draft:
+    """A primary photo (unless it has photos) and every document the draft's type asks for: with its fields
+    complete, nothing is missing (drafts/readiness.py) and it may be submitted and approved."""
+    from drafts.review_media import media
+    from tests.factories import DocumentFactory, PhotoFactory
+
+    if not draft.photos.filter(deleted_at__isnull=True).exists():
+        PhotoFactory(draft=draft)
+    for required in media().required_documents(draft, []):
+        DocumentFactory(draft=draft, name=required.name)
+    draft.refresh_from_db()
+    return draft

@@ -157,7 +157,9 @@ def _field_progress(
         )
     # In the page's order: section by section, as the editor shows them.
     gaps = [gap for _, gap in sorted(placed, key=lambda pair: order.index(pair[0]))]
-    sections = [SectionProgress(slug, titles[slug], done[slug], total[slug]) for slug in order if slug in total]
+    sections = [
+        SectionProgress(slug, titles[slug], done[slug], total[slug]) for slug in order if slug in total
+    ]
     return sections, gaps, errors, warnings
 
 
@@ -166,9 +168,7 @@ def _document_progress(draft: Draft, document_names: Iterable[str]) -> tuple[Sec
     # A requirement with a note ("if built before 1978" while the year is not known) is not
     # counted: the year built decides it, and the fields say when that is missing.
     required = [
-        status
-        for status in review_media.media().required_documents(draft, document_names)
-        if not status.note
+        status for status in review_media.media().required_documents(draft, document_names) if not status.note
     ]
     gaps = [
         Gap("Documents", status.name, f"Upload the {status.name}.", url)

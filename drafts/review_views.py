@@ -281,7 +281,9 @@ def _review_context(request: HttpRequest, draft: Draft, *, reason_form: ReasonFo
         approve_refusal = "You list this draft, so another reviewer has to approve it."
     elif report.gaps:
         count = len(report.gaps)
-        approve_refusal = f"{count} thing{'s are' if count != 1 else ' is'} missing: complete them before approving."
+        approve_refusal = (
+            f"{count} thing{'s are' if count != 1 else ' is'} missing: complete them before approving."
+        )
     return {
         "draft": draft,
         "tab": "review",

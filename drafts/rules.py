@@ -747,7 +747,9 @@ def required_fields(property_type: str, book: RuleBook | None = None) -> frozens
         return frozenset(
             _result(rule).field
             for rule in RULES
-            if rule.action == Action.REQUIRED and rule.severity == Severity.ERROR and rule.applies_to(property_type)
+            if rule.action == Action.REQUIRED
+            and rule.severity == Severity.ERROR
+            and rule.applies_to(property_type)
         )
     return frozenset(
         _key(rule.spark_field, rule.domain, layout.by_name.get(rule.spark_field))

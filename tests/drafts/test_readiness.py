@@ -100,7 +100,11 @@ def test_field_gaps_link_to_the_field_in_the_editor_section_by_section(agent):
 
     editor = reverse("drafts:draft_edit", args=[draft.pk])
     street = next(gap for gap in report.gaps if gap.field == "street_number")
-    assert (street.section, street.label, street.url) == ("Location", "Street number", f"{editor}#field-street_number")
+    assert (street.section, street.label, street.url) == (
+        "Location",
+        "Street number",
+        f"{editor}#field-street_number",
+    )
     assert street.message == "Street number is required."
     sections = [gap.section for gap in report.gaps]
     assert sections.index("Location") < sections.index("Price") < sections.index("Photos")
@@ -177,7 +181,10 @@ def test_labels_are_human_with_a_required_mark_and_the_mls_name_aside(agent):
         'Street number<span class="required-mark" aria-hidden="true">*</span>'
     ) in page
     assert 'class="spark-name"' not in page
-    assert 'id="id_street_number" name="value" value="" data-autosave="street_number" aria-required="true"' in page
+    assert (
+        'id="id_street_number" name="value" value="" data-autosave="street_number" aria-required="true"'
+        in page
+    )
     assert re.search(r'<input id="id_county_or_parish"[^>]*>', page).group(0).count("aria-required") == 0
 
 

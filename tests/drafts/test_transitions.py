@@ -7,15 +7,10 @@ from django.db import IntegrityError, transaction
 from drafts.models import Draft, DraftEvent, DraftStatus, ReviewComment, ReviewSnapshot, TransitionNotAllowed
 from tests.factories import DraftFactory, OfficeAdminFactory, PhotoFactory
 
-from .conftest import add_required_media
+from .conftest import COMPLETE_FIELDS, add_required_media
 
 # A residential draft's fields that meet every ERROR rule (with `add_required_media`: approvable).
-COMPLETE = {
-    "beds_total": 3,
-    "baths_total": 2,
-    "baths_full": 2,
-    "public_remarks": "Bright three-bedroom home near the park with a new roof and a two-car garage. " * 2,
-}
+COMPLETE = COMPLETE_FIELDS
 
 S = DraftStatus
 

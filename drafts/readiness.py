@@ -3,8 +3,9 @@ computation (`Draft.readiness()`).
 
 Three kinds of requirement, each a section of the checklist with done/total:
 
-- the fields, per section of the editor: a field is done when every ERROR rule about it is
-  met (the MLS's listing rules, or the fixed table before its lists were read);
+- the fields, per section of the editor: each required field, done once it has a value and
+  every ERROR rule about it is met, and each field an ERROR rule refuses (the MLS's listing
+  rules, or the fixed table before its lists were read);
 - the documents the property type asks for (media_manager's table: a Seller's Disclosure, a
   Lead-Based Paint Disclosure for a home built before 1978...);
 - the photos: at least `LISTING_MIN_PHOTOS`, one of them primary.
@@ -135,7 +136,9 @@ def _field_progress(
     errors = [result for result, passed in outcomes if not passed and result.is_error]
     warnings = [result for result, passed in outcomes if not passed and not result.is_error]
     for result, passed in outcomes:
-        if not result.is_error:
+        # An item is a value the listing must have, or a check that fails; a check that
+        # holds of empty fields (coordinates "in pairs" with none) is no progress.
+        if not result.is_error or (passed and not result.missing):
             continue
         items[result.field] = items.get(result.field, True) and passed
         if not passed:

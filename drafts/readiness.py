@@ -101,11 +101,9 @@ def _section_of_fields(draft: Draft, book: rules.RuleBook) -> dict[str, tuple[st
             for spec in section.fields:
                 found.setdefault(spec.key, (section.slug, section.title, spec.label))
     else:
-        from .models import Draft as DraftModel  # the model module imports this one
-
         for slug, title, names in SECTIONS:
             for name in names:
-                label = str(DraftModel._meta.get_field(name).verbose_name)
+                label = str(getattr(type(draft)._meta.get_field(name), "verbose_name", name))
                 found[name] = (slug, title, label[:1].upper() + label[1:])
         found[rules.CUSTOM_FIELDS] = ("custom", "Custom fields", "Custom fields")
     return found

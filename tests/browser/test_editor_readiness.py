@@ -77,8 +77,8 @@ def test_the_editor_fits_phones_and_desks(browser_page, agent, width, height):
     assert page.locator("#id_postal_code").get_attribute("inputmode") == "numeric"
     # A label is one line beside its neighbours: the grid's inputs line up row by row.
     tops = page.evaluate(
-        """() => [...document.querySelectorAll(
-                '#section-location .field-grid > .field :is(input, select)[data-autosave]:not([type=hidden])')]
+        """() => [...document.querySelectorAll('#section-location .field-grid > .field'
+                + ' :is(input, select)[data-autosave]:not([type=hidden])')]
             .map((input) => Math.round(input.getBoundingClientRect().top))"""
     )
     columns = page.evaluate(

@@ -280,10 +280,10 @@ def _review_context(request: HttpRequest, draft: Draft, *, reason_form: ReasonFo
     if not draft.can_approve(user):
         approve_refusal = "You list this draft, so another reviewer has to approve it."
     elif report.gaps:
-        count = len(report.gaps)
-        approve_refusal = (
-            f"{count} thing{'s are' if count != 1 else ' is'} missing: complete them before approving."
-        )
+        # Named, so the reviewer knows what to ask for (the editor's checklist links each).
+        named = ", ".join(gap.label for gap in report.gaps[:3])
+        more = f" and {len(report.gaps) - 3} more" if len(report.gaps) > 3 else ""
+        approve_refusal = f"Missing before it can be approved: {named}{more}."
     return {
         "draft": draft,
         "tab": "review",

@@ -119,7 +119,7 @@ def test_a_missing_disclosure_holds_approval_until_it_is_uploaded(browser_page, 
     meter = int(page.locator("#readiness-head meter").get_attribute("value"))
     assert meter < 100
     assert page.locator("#review-decision").get_by_role("button", name="Approve").is_disabled()
-    assert "missing" in page.locator("#approve-refusal").inner_text()
+    assert LEAD_PAINT in page.locator("#approve-refusal").inner_text()
 
     # The agent: the gap is a link to the documents section of the media page.
     page.context.clear_cookies()

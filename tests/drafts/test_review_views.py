@@ -147,7 +147,8 @@ def test_approve_with_blocking_errors_shows_why(cast):
     page = client.get(url("drafts:draft_review", draft)).content.decode()
     response = client.post(url("drafts:draft_approve", draft), follow=True)
 
-    assert "complete them before approving" in page and "disabled" in page
+    assert "Missing before it can be approved: Bedrooms, Baths total, Public remarks and" in page
+    assert "disabled" in page
     assert "Cannot approve it yet: " in response.content.decode()
     assert Draft.objects.get(pk=draft.pk).status == S.SUBMITTED
 

@@ -311,7 +311,7 @@ def test_from_a_new_draft_to_a_live_listing(
     assert [photo["Name"] for photo in photos] == names
     assert [(photo["Id"], photo["Name"]) for photo in photos] == live_photos
     assert [(document["Name"], document["Privacy"]) for document in listing["Documents"]] == [
-        ("floor-plan", PRIVACY)
+        ("Seller's Disclosure", PRIVACY)
     ]
     assert listing["StandardFields"]["ListPrice"] == int(FIXED_PRICE)
     print(

@@ -156,8 +156,14 @@ def _field_progress(
             (slug, Gap(title, label, result.message, f"{editor}#field-{key}", field=key))
             for result in failed.get(key, [])
         )
-    # In the page's order: section by section, as the editor shows them.
-    gaps = [gap for _, gap in sorted(placed, key=lambda pair: order.index(pair[0]))]
+    # In the page's order: section by section, field by field, as the editor shows them.
+    position = {key: index for index, key in enumerate(where)}
+    gaps = [
+        gap
+        for _, gap in sorted(
+            placed, key=lambda pair: (order.index(pair[0]), position.get(pair[1].field, len(position)))
+        )
+    ]
     sections = [
         SectionProgress(slug, titles[slug], done[slug], total[slug]) for slug in order if slug in total
     ]

@@ -146,3 +146,34 @@ def test_a_missing_disclosure_holds_approval_until_it_is_uploaded(browser_page, 
         page.locator("#review-decision").get_by_role("button", name="Approve").click()
     assert Draft.objects.get(pk=draft.pk).status == DraftStatus.APPROVED
     assert_no_page_problems(page)
+
+
+@pytest.mark.parametrize("width,height", [(390, 844), (1366, 900)])
+def test_the_mls_layout_reads_like_a_form(browser_page, live_server, settings, agent, width, height):
+    from mls import metadata
+    from tests.sandbox_support import SANDBOX_TOKEN
+
+    settings.SPARK_API_URL = f"{live_server.url}/sandbox"
+    settings.SPARK_ACCESS_TOKEN = SANDBOX_TOKEN
+    settings.SPARK_RATE_LIMIT_PER_SECOND = 1000.0
+    settings.SYNC_REDIS_URL = ""
+    assert not metadata.refresh().failed  # the sandbox read as the MLS, as seed_demo does
+    draft = Draft.start(by=agent, list_agent=agent)
+    page = browser_page
+    page.set_viewport_size({"width": width, "height": height})
+    login(page, agent, next_url=f"/drafts/{draft.pk}/")
+
+    assert page.locator("#layout-notice").count() == 0
+    # The MLS's labels only; its system names on hover; its required fields marked.
+    labels = page.evaluate(
+        """() => [...document.querySelectorAll('#editor label[data-mls-name]')]
+            .map((label) => [label.textContent, label.dataset.mlsName])"""
+    )
+    camel = [(text, name) for text, name in labels if re.search(r"[a-z][A-Z]", name)]
+    assert camel and not any(name in text for text, name in camel), camel
+    assert page.locator("label[for=id_list_price] .required-mark").count() == 1
+    assert page.locator("#id_list_price").get_attribute("aria-required") == "true"
+    assert page.evaluate(VISIBLE_RULE_ERRORS) == []
+    assert page.evaluate(OVERFLOW) <= 0
+    shoot(page, f"mls-new-{width}")
+    assert_no_page_problems(page)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import rules
 from .models import Draft, DraftStatus
 
 TABS = ("details", "media", "history", "sync", "review", "live")
@@ -18,13 +17,15 @@ TRANSITIONAL = frozenset({DraftStatus.PROMOTING})
 
 def frame_context(draft: Draft, *, tab: str) -> dict[str, Any]:
     """What the frame needs besides `draft`, `user` and `tab`: readiness and editability."""
-    percent, errors, warnings = rules.readiness(draft)
+    # The same count as the editor's: fields, required documents, photos and the primary one.
+    report = draft.readiness()
     return {
         "draft": draft,
         "tab": tab if tab in TABS else "details",
-        "readiness": percent,
-        "rule_errors": errors,
-        "rule_warnings": warnings,
+        "readiness": report.percent,
+        "readiness_report": report,
+        "rule_errors": report.errors,
+        "rule_warnings": report.warnings,
         "frame_editable": draft.is_editable,
     }
 

@@ -276,7 +276,8 @@ def _review_context(request: HttpRequest, draft: Draft, *, reason_form: ReasonFo
     user = request.user
     book = rules.RuleBook()  # the MLS's layout and rules, read once for the page
     layout = book.layout(draft.property_type)
-    percent, errors, warnings = rules.readiness(draft, book)
+    report = draft.readiness(book)
+    errors, warnings = report.errors, report.warnings
     found = rules.by_field(errors + warnings)
     # Rooms, units, virtual tours and videos, read-only (templates/drafts/parts.html).
     parts = part_regions(draft, can_edit=False)
@@ -308,14 +309,18 @@ def _review_context(request: HttpRequest, draft: Draft, *, reason_form: ReasonFo
     approve_refusal = ""
     if not draft.can_approve(user):
         approve_refusal = "You list this draft, so another reviewer has to approve it."
-    elif errors:
-        approve_refusal = f"Fix {len(errors)} error{'s' if len(errors) != 1 else ''} before approving."
+    elif report.gaps:
+        # Named, so the reviewer knows what to ask for (the editor's checklist links each).
+        named = ", ".join(gap.label for gap in report.gaps[:3])
+        more = f" and {len(report.gaps) - 3} more" if len(report.gaps) > 3 else ""
+        approve_refusal = f"Missing before it can be approved: {named}{more}."
     return {
         "draft": draft,
         "tab": "review",
         "nav": "review",
         "can_edit": draft.is_editable,
-        "readiness": percent,
+        "readiness": report.percent,
+        "readiness_report": report,
         "rule_errors": errors,
         "rule_warnings": warnings,
         "sections": sections,
@@ -384,6 +389,8 @@ def draft_submit(request: HttpRequest, pk: int) -> HttpResponse:
         draft.submit(by=request.user)
     except TransitionNotAllowed as refused:
         messages.error(request, refused.message)
+        # Back to the editor with every missing field's message shown (drafts.views).
+        return _back(request, _editor_url(draft) + "?check=1#rules")
     else:
         messages.success(
             request, "Submitted for review. You can keep editing; the reviewer sees what changed."

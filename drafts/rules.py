@@ -90,6 +90,9 @@ class RuleResult:
     also: tuple[str, ...] = ()
     # Our own check (the MLS's rules do not make it): the page says so.
     ours: bool = True
+    # A required field left empty: the editor shows it once the field was left or a submit
+    # was tried, not on a blank form (a value that is wrong shows at once).
+    missing: bool = False
 
     @property
     def is_error(self) -> bool:
@@ -480,7 +483,9 @@ def _result(rule: Rule) -> RuleResult:
         field, also = CUSTOM_FIELDS, ()
     else:
         field, also = SPARK_TO_FIELD[rule.field], tuple(SPARK_TO_FIELD[name] for name in rule.also)
-    return RuleResult(rule.id, field, rule.field, rule.severity, rule.message, also)
+    return RuleResult(
+        rule.id, field, rule.field, rule.severity, rule.message, also, missing=rule.action == Action.REQUIRED
+    )
 
 
 # --- The MLS's rules, read from its metadata ---------------------------------------------------
@@ -695,6 +700,7 @@ def _mls_outcomes(draft: Draft, layout: mls_layout.Layout, book: RuleBook) -> li
                 rule.severity,
                 rule.message(spec),
                 ours=False,
+                missing=rule.required,
             )
             outcomes.append((rule.severity, result, passed))
     for spec in layout.fields:
@@ -725,6 +731,31 @@ def _outcomes(draft: Draft, book: RuleBook | None) -> list[Outcome]:
     if layout is None:
         return _fixed_outcomes(draft, RULES)
     return _mls_outcomes(draft, layout, book)
+
+
+def checklist(draft: Draft, book: RuleBook | None = None) -> list[tuple[RuleResult, bool]]:
+    """Every rule that says something about `draft`, met or not: (result, passed)."""
+    return [(result, passed) for _, result, passed in _outcomes(draft, book)]
+
+
+def required_fields(property_type: str, book: RuleBook | None = None) -> frozenset[str]:
+    """The editor's keys of the fields a listing of this type must fill (ERROR rules that
+    require a value): the labels carry a required mark."""
+    book = book or RuleBook()
+    layout = book.layout(property_type)
+    if layout is None:
+        return frozenset(
+            _result(rule).field
+            for rule in RULES
+            if rule.action == Action.REQUIRED
+            and rule.severity == Severity.ERROR
+            and rule.applies_to(property_type)
+        )
+    return frozenset(
+        _key(rule.spark_field, rule.domain, layout.by_name.get(rule.spark_field))
+        for rule in book.mls_rules(property_type)
+        if rule.required and rule.severity == Severity.ERROR
+    )
 
 
 def evaluate(draft: Draft, book: RuleBook | None = None) -> list[RuleResult]:

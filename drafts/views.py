@@ -40,7 +40,7 @@ from .forms import (
 )
 from .frame import frame_context
 from .layout import NOT_LISTED, Layout, MlsField
-from .models import AUTOSAVE_FIELDS, Draft, StaleEdit
+from .models import AUTOSAVE_FIELDS, Draft, DraftStatus, StaleEdit
 from .part_views import part_regions
 
 LIST_PAGE_SIZE = 25
@@ -58,6 +58,8 @@ NUMERIC = {
     "baths_full": "numeric",
     "baths_three_quarter": "numeric",
     "baths_half": "numeric",
+    # Digits on a phone's keypad; the rules still judge a ZIP+4 or a Canadian code.
+    "postal_code": "numeric",
 }
 AUTOCOMPLETE = {
     "street_number": "off",
@@ -172,6 +174,8 @@ class FieldView:
     chosen: list[str] = field(default_factory=list)
     group_heading: str = ""
     input_type: str = "text"
+    # A field a listing of this type must fill: its label carries a mark.
+    required: bool = False
 
 
 def _custom_rows_of(value: dict) -> list[tuple[str, str, str]]:
@@ -263,6 +267,16 @@ def _mls_field_view(draft: Draft, spec: MlsField, found: dict[str, list]) -> Fie
         view.input_type = "date"
     elif widget == "number":
         view.inputmode = "numeric" if spec.type == "Integer" else "decimal"
+    elif widget == "text":
+        # The phone's keyboard that fits the value (the MLS types these as plain text).
+        view.inputmode = NUMERIC.get(spec.column or "", "")
+        lowered = spec.spark_name.lower()
+        if "phone" in lowered or lowered.endswith("fax"):
+            view.input_type, view.autocomplete = "tel", "off"
+        elif "email" in lowered:
+            view.input_type, view.autocomplete = "email", "off"
+        elif lowered.endswith(("url", "website")):
+            view.input_type = "url"
     return view
 
 
@@ -287,14 +301,25 @@ def _mls_sections(
     return sections
 
 
+def _may_submit(draft: Draft, user: User) -> bool:
+    """Whether the page offers "Submit for review" (enabled once nothing is missing)."""
+    return (
+        draft.can_submit(user)
+        and not draft.is_deleted
+        and draft.status in (DraftStatus.DRAFT, DraftStatus.CHANGES_REQUESTED)
+    )
+
+
 def _editor_context(
     request: HttpRequest, draft: Draft, overrides: dict[str, FieldView] | None = None
 ) -> dict:
     can_edit = draft.is_editable  # visibility was settled by get_draft_for
     book = rules.RuleBook()
     layout = book.layout(draft.property_type)
-    percent, errors, warnings = rules.readiness(draft, book)
+    report = draft.readiness(book)
+    errors, warnings = report.errors, report.warnings
     found = rules.by_field(errors + warnings)
+    required = rules.required_fields(draft.property_type, book)
     co_list_choices = _co_list_choices(draft) if can_edit else []
     if layout is not None:
         sections = _mls_sections(draft, layout, co_list_choices, found)
@@ -309,15 +334,22 @@ def _editor_context(
         ]
     for section in sections:
         section["fields"] = [(overrides or {}).get(view.name, view) for view in section["fields"]]
+        for view in section["fields"]:
+            view.required = view.name in required
     return {
         "draft": draft,
         "can_edit": can_edit,
         "sections": sections,
         "laid_out_by_mls": layout is not None,
         "other_custom_fields": layout.other_custom_fields(draft.custom_fields) if layout else [],
-        "readiness": percent,
+        "readiness": report.percent,
+        "readiness_report": report,
         "rule_errors": errors,
         "rule_warnings": warnings,
+        "may_submit": _may_submit(draft, request.user),
+        # "... is required" under an empty field shows once it was left (app.js) or at once
+        # when the draft was already submitted or a submit was refused.
+        "show_missing": draft.status != DraftStatus.DRAFT or request.GET.get("check") == "1",
         "nearby": draft.nearby(user=request.user),
         # Rooms, units, virtual tours and videos (drafts/part_views.py, templates/drafts/parts.html).
         "parts": part_regions(draft, can_edit=can_edit),
@@ -566,16 +598,19 @@ def draft_rules(request: HttpRequest, pk: int) -> HttpResponse:
     draft = get_draft_for(request.user, pk, include_trash=True)
     book = rules.RuleBook()
     layout = book.layout(draft.property_type)
-    percent, errors, warnings = rules.readiness(draft, book)
+    report = draft.readiness(book)
+    errors, warnings = report.errors, report.warnings
     found = rules.by_field(errors + warnings)
     # Every field on the page, and only those (an out-of-band swap needs its target).
     names = sorted({*layout.by_key, "co_list_agent"} if layout else AUTOSAVE_FIELDS)
     context = {
         "draft": draft,
-        "readiness": percent,
+        "readiness": report.percent,
+        "readiness_report": report,
         "rule_errors": errors,
         "rule_warnings": warnings,
         "field_messages": [(name, found.get(name, [])) for name in names],
+        "may_submit": _may_submit(draft, request.user),
         "oob": True,
     }
     return render(request, "drafts/draft_edit.html#rules", context)
@@ -638,14 +673,15 @@ def draft_history(request: HttpRequest, pk: int) -> HttpResponse:
                 "new": _history_text(event.field, event.new_value, agents) if event.field else "",
             }
         )
-    percent, errors, warnings = rules.readiness(draft, book)
+    report = draft.readiness(book)
     context = {
         "draft": draft,
         "page": page,
         "entries": entries,
-        "readiness": percent,
-        "rule_errors": errors,
-        "rule_warnings": warnings,
+        "readiness": report.percent,
+        "readiness_report": report,
+        "rule_errors": report.errors,
+        "rule_warnings": report.warnings,
         "can_edit": draft.is_editable,
         "tab": "history",
         "nav": "drafts",

@@ -18,6 +18,7 @@ from accounts.models import User
 from .. import doorbell, notifications, rules
 from ..fields import AUTOSAVE_FIELDS, EDITABLE_FIELDS, SPARK_NAMES, PropertyType
 from ..layout import MlsField, with_custom_value
+from ..readiness import Readiness, readiness_of
 from .history import DraftEvent
 from .parts import ListingPart
 from .queryset import DraftQuerySet
@@ -380,14 +381,23 @@ class Draft(models.Model):
         """A reviewer who is not one of the draft's listing agents (nobody approves their own)."""
         return self.can_review(user) and not self.is_listed_by(user)
 
+    def readiness(self, book: rules.RuleBook | None = None) -> Readiness:
+        """Everything the MLS and the office require, done or missing (drafts/readiness.py)."""
+        return readiness_of(self, book)
+
     # --- Review: status changes ---
     def submit(self, *, by: User) -> None:
-        """draft / changes requested -> submitted. Blocking rule errors do not stop it: the
-        reviewer sees the readiness. Snapshots the draft; tells the office's reviewers."""
+        """draft / changes requested -> submitted, only when nothing is missing (fields,
+        documents, photos: `readiness`). Snapshots the draft; tells the office's reviewers."""
 
         def who(draft: Draft) -> None:
             if not draft.can_submit(by):
                 raise TransitionNotAllowed("Only the draft's listing agents can submit it for review.")
+
+        def check(draft: Draft) -> None:
+            report = draft.readiness()
+            if report.gaps:
+                raise TransitionNotAllowed(report.refusal("submit it for review"))
 
         def after(draft: Draft) -> None:
             ReviewSnapshot.capture(draft, ReviewSnapshot.Kind.SUBMITTED, by=by)
@@ -399,6 +409,7 @@ class Draft(models.Model):
             to=DraftStatus.SUBMITTED,
             verb="submitted for review",
             who=who,
+            check=check,
             updates={"submitted_at": timezone.now()},
             after=after,
         )
@@ -456,7 +467,7 @@ class Draft(models.Model):
 
     def approve(self, *, by: User) -> None:
         """submitted -> approved, by a reviewer who does not list the draft, and only when
-        no rule of ERROR severity fails."""
+        nothing is missing (`readiness`: fields, documents, photos)."""
 
         def who(draft: Draft) -> None:
             if not draft.can_review(by):
@@ -465,13 +476,9 @@ class Draft(models.Model):
                 raise TransitionNotAllowed("You list this draft, so another reviewer has to approve it.")
 
         def check(draft: Draft) -> None:
-            errors = rules.blocking_errors(draft)
-            if errors:
-                count = len(errors)
-                raise TransitionNotAllowed(
-                    f"Cannot approve: {count} {'error' if count == 1 else 'errors'} must be fixed first "
-                    f"({errors[0].message}{' …' if count > 1 else ''})."
-                )
+            report = draft.readiness()
+            if report.gaps:
+                raise TransitionNotAllowed(report.refusal("approve it"))
 
         def after(draft: Draft) -> None:
             ReviewSnapshot.capture(draft, ReviewSnapshot.Kind.APPROVED, by=by)

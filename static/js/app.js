@@ -582,6 +582,13 @@
     (isCustom(saver) ? saver.querySelector("input") : saver).focus();
   }
 
+  // "... is required" under an empty field waits until the field was left (the page's CSS
+  // hides .rule-missing in a field not yet touched); a wrong value shows at once.
+  document.addEventListener("focusout", function (event) {
+    const field = event.target.closest && event.target.closest("#editor .field");
+    if (field) field.classList.add("is-touched");
+  });
+
   document.addEventListener("click", function (event) {
     const target = event.target;
     const keep = target.closest("[data-keep-mine]");

@@ -94,14 +94,17 @@ def agent_creates_and_fills_a_draft(page) -> int:
     with page.expect_navigation():
         page.get_by_role("button", name="New draft").click()
     draft_id = int(re.search(r"/drafts/(\d+)/$", page.url).group(1))
-    assert page.locator("#rules .rule-error").count() > 0  # an empty draft cannot be published
+    assert (
+        page.locator("#readiness-gaps .gap-link[data-focus-field]").count() > 0
+    )  # an empty draft cannot be submitted
     for name, value in FIELDS.items():
         page.locator(f"#id_{name}").fill(value)
     for name, value in FIELDS.items():
         field_confirmed(page, name, value)
     all_saved(page)
-    # The rule summary followed the saves: nothing blocks publishing any more.
-    page.locator("#rules .rule-error").first.wait_for(state="detached")
+    # The checklist followed the saves: no field is missing any more (the photos and the
+    # Seller's Disclosure still are).
+    page.locator("#readiness-gaps .gap-link[data-focus-field]").first.wait_for(state="detached")
     return draft_id
 
 
@@ -155,7 +158,8 @@ def agent_adds_media(page, draft_id: int, tmp_path, worker: CeleryWorker) -> lis
     names = [Photo.objects.get(pk=pk).name for pk in order]
     assert names == [Photo.objects.get(pk=pk).name for pk in Photo.ordered_ids(fresh(draft_id))]
 
-    pdf = tmp_path / "floor-plan.pdf"
+    # A Residential listing needs it before it may be submitted (drafts/readiness.py).
+    pdf = tmp_path / "Seller's Disclosure.pdf"
     pdf.write_bytes(pdf_bytes("Floor plan, 1420 Elm St"))
     page.set_input_files("#document-files", str(pdf))
     page.wait_for_function("() => document.querySelectorAll('#document-rows > [data-id]').length === 1")
@@ -307,7 +311,7 @@ def test_from_a_new_draft_to_a_live_listing(
     assert [photo["Name"] for photo in photos] == names
     assert [(photo["Id"], photo["Name"]) for photo in photos] == live_photos
     assert [(document["Name"], document["Privacy"]) for document in listing["Documents"]] == [
-        ("floor-plan", PRIVACY)
+        ("Seller's Disclosure", PRIVACY)
     ]
     assert listing["StandardFields"]["ListPrice"] == int(FIXED_PRICE)
     print(

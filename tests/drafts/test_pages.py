@@ -235,7 +235,8 @@ def test_rules_fragment_refreshes_the_summary_and_every_fields_messages(agent_cl
     body = agent_client.get(reverse("drafts:draft_rules", args=[draft.pk]), **htmx()).content.decode()
 
     assert body.lstrip().startswith('<section class="card rules" id="rules"')
-    assert 'id="rules-beds_total" hx-swap-oob="true"><li class="rule rule-error">' in body
+    # An empty required field's message is marked to show once the field was left (app.js).
+    assert 'id="rules-beds_total" hx-swap-oob="true"><li class="rule rule-error rule-missing">' in body
     assert 'id="readiness-head" hx-swap-oob="true"' in body
     assert 'id="readiness-side" hx-swap-oob' not in body
 
@@ -259,8 +260,8 @@ def test_editor_query_count_is_the_same_however_full_the_draft(
 
     # session, user, draft (+office, agents), the MLS's layout, co-listing choices, nearby, the
     # header's office name, its rooms, units, tours and videos, whether the MLS's room fields
-    # were read (not here)
-    with django_assert_num_queries(9):
+    # were read (not here), and for readiness its documents' names and its photos
+    with django_assert_num_queries(11):
         agent_client.get(edit_url(draft))
 
 

@@ -7,6 +7,8 @@ from drafts.review import changes_since_last_review, diff_states
 from media_manager.models import DocumentPrivacy, MediaOrder, Photo
 from tests.factories import DocumentFactory, PhotoFactory
 
+from .conftest import make_complete
+
 
 def state(draft) -> dict:
     return ReviewSnapshot.state_of(draft)
@@ -21,13 +23,14 @@ def reviewed(cast):
         for name in ("front", "kitchen", "yard")
     ]
     documents = [DocumentFactory(draft=draft, by=cast.agent, name=name) for name in ("Survey", "Floor plan")]
+    make_complete(draft)
     draft.submit(by=cast.agent)
     draft.request_changes(by=cast.office_admin, reason="Some things.")
     return {"draft": draft, "photos": photos, "documents": documents, "cast": cast}
 
 
 def test_never_reviewed_means_no_baseline(cast):
-    cast.draft.submit(by=cast.agent)
+    make_complete(cast.draft).submit(by=cast.agent)
 
     diff = changes_since_last_review(cast.draft)
 
@@ -167,7 +170,7 @@ def with_parts(cast):
     video = ListingPart.objects.add(
         draft, "video", by=agent, name="Neighbourhood", url="https://vimeo.com/76979871", privacy=""
     )
-    draft.refresh_from_db()
+    make_complete(draft)
     draft.submit(by=agent)
     draft.request_changes(by=cast.office_admin, reason="Rooms.")
     return {"draft": draft, "rooms": rooms, "video": video, "agent": agent}

@@ -14,7 +14,7 @@ from mls import metadata
 from tests.factories import DraftFactory
 from tests.mls.sync_support import memory_broker, sync_env  # noqa: F401 (fixtures)
 
-from .conftest import htmx
+from .conftest import htmx, make_complete
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -47,7 +47,7 @@ def submitted(mls_lists, agent):
     ListingPart.objects.add(
         draft, "room", by=agent, fields={"RoomName": "Kitchen", "LevelOrFloor": "Main", "Length": "14"}
     )
-    draft.refresh_from_db()
+    make_complete(draft, year_built=1995)  # the MLS's rules ask for the year too
     draft.submit(by=agent)
     return draft
 

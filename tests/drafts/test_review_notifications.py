@@ -11,7 +11,8 @@ from accounts.models import Notification
 from drafts.models import Draft, DraftStatus
 from tests.factories import CompanyAdminFactory, DraftFactory, OfficeAdminFactory, OfficeFactory
 
-from .test_transitions import COMPLETE, in_status
+from .conftest import make_complete
+from .test_transitions import in_status
 
 S = DraftStatus
 
@@ -31,11 +32,10 @@ def recipients(outbox) -> list[str]:
     return sorted(address for message in outbox for address in message.to)
 
 
-@pytest.fixture
+@pytest.fixture(autouse=True)
 def ready(cast) -> Draft:
-    Draft.objects.filter(pk=cast.draft.pk).update(**COMPLETE)
-    cast.draft.refresh_from_db()
-    return cast.draft
+    """The cast's draft with nothing missing, so it may be submitted and approved."""
+    return make_complete(cast.draft)
 
 
 def test_submit_tells_the_office_admins(cast, mailoutbox, django_capture_on_commit_callbacks):
@@ -66,7 +66,7 @@ def test_an_office_without_admins_tells_the_company_admins(
     office = OfficeFactory()
     company_admin = CompanyAdminFactory(office=OfficeFactory(company=office.company))
     CompanyAdminFactory(office=OfficeFactory())  # another company's
-    draft = DraftFactory(list_agent__office=office)
+    draft = make_complete(DraftFactory(list_agent__office=office))
 
     with django_capture_on_commit_callbacks(execute=True):
         draft.submit(by=draft.list_agent)

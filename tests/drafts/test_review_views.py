@@ -8,7 +8,7 @@ from django.urls import reverse
 from drafts.models import Draft, DraftStatus, ReviewComment
 from tests.factories import DraftFactory, OfficeAdminFactory, PhotoFactory
 
-from .conftest import htmx
+from .conftest import add_required_media, htmx, make_complete
 from .test_transitions import COMPLETE, in_status
 
 S = DraftStatus
@@ -70,7 +70,7 @@ RESULT = {
 @pytest.mark.parametrize("actor_name", VISIBLE + HIDDEN + SIGNED_OUT)
 def test_review_permission_matrix(cast, action, actor_name):
     name, start, body, allowed, ok_status = ACTIONS[action]
-    draft = in_status(cast.draft, start, **COMPLETE)
+    draft = add_required_media(in_status(cast.draft, start, **COMPLETE))
     client = client_for(cast, actor_name)
 
     response = client.get(url(name, draft)) if body is None else client.post(url(name, draft), body)
@@ -147,8 +147,9 @@ def test_approve_with_blocking_errors_shows_why(cast):
     page = client.get(url("drafts:draft_review", draft)).content.decode()
     response = client.post(url("drafts:draft_approve", draft), follow=True)
 
-    assert "before approving" in page and "disabled" in page
-    assert "errors must be fixed first" in response.content.decode()
+    assert "Missing before it can be approved: Bedrooms, Baths total, Public remarks and" in page
+    assert "disabled" in page
+    assert "Cannot approve it yet: " in response.content.decode()
     assert Draft.objects.get(pk=draft.pk).status == S.SUBMITTED
 
 
@@ -185,6 +186,7 @@ def test_an_agent_cannot_see_the_review_page(cast):
 
 
 def test_htmx_transitions_answer_with_a_client_redirect(cast):
+    make_complete(cast.draft)
     response = client_for(cast, "agent").post(url("drafts:draft_submit", cast.draft), **htmx())
 
     assert response.status_code == 200
@@ -193,6 +195,7 @@ def test_htmx_transitions_answer_with_a_client_redirect(cast):
 
 
 def test_the_editor_offers_submit_then_withdraw(cast):
+    make_complete(cast.draft)
     client = client_for(cast, "agent")
     editor = url("drafts:draft_edit", cast.draft)
 
@@ -201,7 +204,7 @@ def test_the_editor_offers_submit_then_withdraw(cast):
     after = client.get(editor).content.decode()
 
     assert url("drafts:draft_submit", cast.draft) in before
-    assert "You can submit with errors" in before
+    assert 'id="submit-blocked"' not in before  # nothing is missing
     assert url("drafts:draft_withdraw", cast.draft) in after
     assert "Submitted for review" in after
 
@@ -212,6 +215,7 @@ def test_the_editor_offers_submit_then_withdraw(cast):
 def test_the_review_page_highlights_what_changed_since_the_last_decision(cast):
     draft = cast.draft
     photo = PhotoFactory(draft=draft, by=cast.agent, original_name="front.jpg")
+    make_complete(draft)
     draft.submit(by=cast.agent)
     draft.request_changes(by=cast.office_admin, reason="Wrong city.")
     draft.save_field("city", "Moorhead", by=cast.agent, seen_version=draft.version, seen_value="Fargo")
@@ -383,17 +387,17 @@ def test_the_editor_asks_for_comments_only_when_there_are_some(
     draft = commented["draft"]
     client = client_for(cast, "agent")
     client.get(url("drafts:draft_edit", draft))
-    # the editor's nine, the open comments, and the names of the photos they are about
-    with django_assert_num_queries(11):
+    # the editor's eleven, the open comments, and the names of the photos they are about
+    with django_assert_num_queries(13):
         client.get(url("drafts:draft_edit", draft))
     for comment in ReviewComment.objects.all():
         comment.resolve(by=cast.agent)
-    with django_assert_num_queries(9):
+    with django_assert_num_queries(11):
         client.get(url("drafts:draft_edit", draft))
 
 
 def test_the_review_page_has_a_pinned_query_count(cast, django_assert_max_num_queries):
-    draft = in_status(cast.draft, S.SUBMITTED)
+    draft = in_status(make_complete(cast.draft), S.SUBMITTED)
     for index in range(5):
         photo = PhotoFactory(draft=draft, by=cast.agent, original_name=f"p{index}.jpg")
         draft.add_review_comment(

@@ -7,13 +7,10 @@ from django.db import IntegrityError, transaction
 from drafts.models import Draft, DraftEvent, DraftStatus, ReviewComment, ReviewSnapshot, TransitionNotAllowed
 from tests.factories import DraftFactory, OfficeAdminFactory, PhotoFactory
 
-# A residential draft that meets every ERROR rule (approvable).
-COMPLETE = {
-    "beds_total": 3,
-    "baths_total": 2,
-    "baths_full": 2,
-    "public_remarks": "Bright three-bedroom home near the park with a new roof and a two-car garage. " * 2,
-}
+from .conftest import COMPLETE_FIELDS, add_required_media
+
+# A residential draft's fields that meet every ERROR rule (with `add_required_media`: approvable).
+COMPLETE = COMPLETE_FIELDS
 
 S = DraftStatus
 
@@ -33,10 +30,9 @@ def status_events(draft: Draft) -> list[tuple[str, str]]:
 
 @pytest.fixture
 def ready(cast) -> Draft:
-    """The cast's draft, complete enough to approve."""
+    """The cast's draft, complete enough to approve: its fields, a photo, the documents."""
     Draft.objects.filter(pk=cast.draft.pk).update(**COMPLETE)
-    cast.draft.refresh_from_db()
-    return cast.draft
+    return add_required_media(cast.draft)
 
 
 # --- Who may make each transition -------------------------------------------------------------
@@ -102,6 +98,9 @@ def test_who_may_make_each_transition(cast, ready, transition, actor_name):
 
 def test_the_creator_may_submit_a_draft_made_for_an_agent(cast):
     draft = Draft.start(by=cast.office_admin, list_agent=cast.agent)
+    address = {"street_number": "12", "street_name": "Elm", "city": "Fargo", "state_or_province": "ND"}
+    Draft.objects.filter(pk=draft.pk).update(**address, postal_code="58103", list_price=250000, **COMPLETE)
+    add_required_media(draft)
 
     draft.submit(by=cast.office_admin)
 
@@ -122,7 +121,7 @@ def test_a_superuser_may_review(cast, ready, django_user_model):
 
 def test_an_admin_cannot_approve_a_draft_they_list(office):
     admin, other_admin = OfficeAdminFactory(office=office), OfficeAdminFactory(office=office)
-    draft = DraftFactory(list_agent=admin, status=S.SUBMITTED, **COMPLETE)
+    draft = add_required_media(DraftFactory(list_agent=admin, status=S.SUBMITTED, **COMPLETE))
 
     with pytest.raises(TransitionNotAllowed, match="another reviewer"):
         draft.approve(by=admin)
@@ -151,22 +150,35 @@ def test_an_admin_may_request_changes_on_a_draft_they_list(office):
 # --- Preconditions -----------------------------------------------------------------------------
 
 
-def test_submitting_with_blocking_errors_is_allowed(cast):
-    draft = cast.draft  # no bedrooms, baths or remarks: blocking errors
+def test_submitting_with_something_missing_is_refused_in_plain_words(cast):
+    draft = cast.draft  # no bedrooms, baths or remarks, no photo, no documents
 
-    draft.submit(by=cast.agent)
+    with pytest.raises(TransitionNotAllowed) as refused:
+        draft.submit(by=cast.agent)
 
-    assert draft.status == S.SUBMITTED
+    assert refused.value.message.startswith("Cannot submit it for review yet: ")
+    assert "things are missing (Bedrooms are required" in refused.value.message
+    assert Draft.objects.get(pk=draft.pk).status == S.DRAFT
 
 
-def test_approving_with_blocking_errors_is_refused_with_the_first_error(cast):
+def test_approving_with_something_missing_is_refused_with_the_first_gap(cast):
     draft = in_status(cast.draft, S.SUBMITTED)
 
     with pytest.raises(TransitionNotAllowed) as refused:
         draft.approve(by=cast.office_admin)
 
-    assert "errors must be fixed first" in refused.value.message
+    assert refused.value.message.startswith("Cannot approve it yet: ")
     assert "required" in refused.value.message
+    assert Draft.objects.get(pk=draft.pk).status == S.SUBMITTED
+
+
+def test_approving_without_a_required_document_is_refused(cast, ready):
+    ready.documents.filter(name="Seller's Disclosure").delete()
+    draft = in_status(ready, S.SUBMITTED)
+
+    with pytest.raises(TransitionNotAllowed, match="Upload the Seller's Disclosure"):
+        draft.approve(by=cast.office_admin)
+
     assert Draft.objects.get(pk=draft.pk).status == S.SUBMITTED
 
 
@@ -277,8 +289,8 @@ def test_request_changes_records_the_reason_as_a_comment_and_in_history(cast):
     assert event.note == "Add the lot size."
 
 
-def test_submit_stamps_the_time_and_withdraw_clears_it(cast):
-    draft = cast.draft
+def test_submit_stamps_the_time_and_withdraw_clears_it(cast, ready):
+    draft = ready
     draft.submit(by=cast.agent)
     assert Draft.objects.get(pk=draft.pk).submitted_at is not None
 
@@ -291,6 +303,8 @@ def test_snapshots_hold_fields_photos_and_documents(cast):
     draft = cast.draft
     first = PhotoFactory(draft=draft, by=cast.agent, original_name="front.jpg")
     second = PhotoFactory(draft=draft, by=cast.agent, original_name="kitchen.jpg")
+    Draft.objects.filter(pk=draft.pk).update(**COMPLETE)
+    add_required_media(draft)
 
     draft.submit(by=cast.agent)
 
@@ -303,7 +317,7 @@ def test_snapshots_hold_fields_photos_and_documents(cast):
         (first.pk, "front", 0, True),
         (second.pk, "kitchen", 1, False),
     ]
-    assert snapshot.data["documents"] == []
+    assert [document["name"] for document in snapshot.data["documents"]] == ["Seller's Disclosure"]
 
 
 def test_mark_live_needs_the_listing_id(cast):

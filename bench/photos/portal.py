@@ -220,7 +220,10 @@ def main() -> None:
         )  # fmt: skip
         processes.append(worker)
         web = start_server(portal_env, web_port, extra=("--timeout", "120"))
-        draft_text, session, csrf = manage(portal_env, "shell", "-c", SEED).split()
+        seeded = subprocess.run(
+            [PYTHON, "-c", SEED], env=portal_env, cwd=ROOT, capture_output=True, text=True, check=True
+        )
+        draft_text, session, csrf = seeded.stdout.strip().splitlines()[-1].split()
         draft = int(draft_text)
         wait_until(lambda: draft_synced(database, draft), 120, "the draft's first push", work / "worker.log")
         time.sleep(2)  # let the worker settle after the push

@@ -75,7 +75,8 @@ draft = Draft.start(
 client = Client()
 client.force_login(agent)
 publish(draft.pk)
-print(draft.pk, client.cookies["sessionid"].value, get_random_string(32, string.ascii_letters + string.digits))
+csrf = get_random_string(32, string.ascii_letters + string.digits)
+print(draft.pk, client.cookies["sessionid"].value, csrf)
 """
 
 
@@ -102,7 +103,9 @@ def base_env(var_dir: Path) -> dict[str, str]:
 
 
 def manage(env: dict[str, str], *args: str) -> str:
-    done = subprocess.run([PYTHON, str(ROOT / "manage.py"), *args], env=env, cwd=ROOT, capture_output=True, text=True)
+    done = subprocess.run(
+        [PYTHON, str(ROOT / "manage.py"), *args], env=env, cwd=ROOT, capture_output=True, text=True
+    )
     if done.returncode:
         raise SystemExit(f"manage.py {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
     return done.stdout
@@ -132,7 +135,8 @@ def confirmed_photos(database: Path, draft: int) -> tuple[int, int]:
     """(photos processed, photos whose RemoteItem the MLS confirmed with the master's digest)."""
     with sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=10) as connection:
         processed = connection.execute(
-            "SELECT count(*) FROM media_manager_photo WHERE draft_id = ? AND processed_at IS NOT NULL", (draft,)
+            "SELECT count(*) FROM media_manager_photo WHERE draft_id = ? AND processed_at IS NOT NULL",
+            (draft,),
         ).fetchone()[0]
         confirmed = connection.execute(
             "SELECT count(*) FROM mls_remoteitem r JOIN media_manager_photo p ON p.id = r.local_id "
@@ -163,10 +167,14 @@ def wait_until(condition, timeout: float, what: str, log: Path) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--photos", type=int, default=8)
     parser.add_argument("--floor-repeats", type=int, default=3)
-    parser.add_argument("--redis", default="", help="broker URL (e.g. redis://127.0.0.1:6379/6); default embedded")
+    parser.add_argument(
+        "--redis", default="", help="broker URL (e.g. redis://127.0.0.1:6379/6); default embedded"
+    )
     parser.add_argument("--profile", default="", help="directory for cProfile files of tasks and uploads")
     parser.add_argument("--keep", action="store_true")
     options = parser.parse_args()
@@ -193,7 +201,10 @@ def main() -> None:
     started = time.perf_counter()
     photos = make_photos(work, options.photos)
     mb = statistics.mean(p.stat().st_size for p in photos) / 1e6
-    print(f"{len(photos)} photos of 24 MP, {mb:.1f} MB each, made in {time.perf_counter() - started:.0f} s", flush=True)
+    print(
+        f"{len(photos)} photos of 24 MP, {mb:.1f} MB each, made in {time.perf_counter() - started:.0f} s",
+        flush=True,
+    )
 
     processes = []
     web = None
@@ -252,7 +263,10 @@ def main() -> None:
                 raise SystemExit(f"upload of {path.name} answered {answer.status_code}: {answer.text[:300]}")
         web_after_uploads = tree_cpu_seconds(web.pid)
         wait_until(
-            lambda: confirmed_photos(database, draft)[1] >= len(photos), 600, "every photo confirmed", work / "worker.log"
+            lambda: confirmed_photos(database, draft)[1] >= len(photos),
+            600,
+            "every photo confirmed",
+            work / "worker.log",
         )
         elapsed = time.perf_counter() - began
         cpu1 = tree_cpu_seconds(web.pid), tree_cpu_seconds(worker.pid), tree_cpu_seconds(sandbox.pid)
@@ -275,7 +289,9 @@ def main() -> None:
         f"web    {web_cpu / n * 1000:6.0f} ms CPU per photo"
         f" (of which {(web_after_uploads - cpu0[0]) / n * 1000:.0f} ms until the last upload answered)"
     )
-    print(f"worker {worker_cpu / n * 1000:6.0f} ms CPU per photo (processing and the push, children included)")
+    print(
+        f"worker {worker_cpu / n * 1000:6.0f} ms CPU per photo (processing and the push, children included)"
+    )
     print(f"portal {portal * 1000:6.0f} ms CPU per photo; sandbox apart {mls_cpu / n * 1000:.0f} ms")
     print(
         f"floor  {floor * 1000:6.0f} ms (decode at scale + encode the outputs; "

@@ -13,7 +13,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: help run test install install-dev lint check screenshots bench-web bench-photos bench-sync bench-sync-calls bench-uploads bench-load clean
+.PHONY: help run test install install-dev lint check screenshots bench-web bench-photos bench-photos-portal bench-sync bench-sync-calls bench-uploads bench-load clean
 
 help:
 	@echo "make run    - the portal with demo data (SQLite, SQLite broker, Spark sandbox) on :$(PORT)"
@@ -60,6 +60,9 @@ bench-web: install-dev
 
 bench-photos: install-dev
 	$(PY) bench/photos/run.py
+
+bench-photos-portal: install-dev
+	$(PY) bench/photos/portal.py
 
 bench-sync: install-dev
 	$(PY) bench/sync/run.py

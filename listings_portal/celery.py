@@ -5,6 +5,7 @@ from celery import Celery, signals
 from django.db import InterfaceError, OperationalError, close_old_connections
 
 from listings_portal.lib import sqlite_broker  # noqa: F401  (registers the embedded broker's URL scheme)
+from listings_portal.lib.profiling import start_task_profile, stop_task_profile
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "listings_portal.settings")
 
@@ -34,6 +35,16 @@ def _recycle_database_connections(task=None, **_kwargs) -> None:
     # An eager task runs inside its caller (a test's transaction): leave its connection be.
     if not getattr(getattr(task, "request", None), "is_eager", False):
         close_old_connections()
+
+
+@signals.task_prerun.connect
+def _profile_task_start(task_id=None, **_kwargs) -> None:
+    start_task_profile(task_id or "")  # a no-op unless PORTAL_PROFILE_DIR is set (benchmarks)
+
+
+@signals.task_postrun.connect
+def _profile_task_stop(task_id=None, task=None, **_kwargs) -> None:
+    stop_task_profile(task_id or "", getattr(task, "name", "task"))
 
 
 # Task options: the database unreachable (a restart, a failover) before a task holds anything

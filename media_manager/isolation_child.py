@@ -181,8 +181,11 @@ def serve(control_fd: int) -> None:
     """The fork server's loop: one monitor per request, until the parent hangs up."""
     control = socket.socket(fileno=control_fd)
     _preload()
-    # Monitors are reaped by the kernel; each monitor restores SIGCHLD to wait for its job.
-    signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+    # Monitors are reaped here, not by the kernel (SIG_IGN): a reaped child's CPU, its job's
+    # included, then adds up in this server's cutime/cstime, so the parent's process tree
+    # accounts for every job (bench/photos/portal.py, top, accounting). Each monitor
+    # restores SIGCHLD to wait for its job itself.
+    signal.signal(signal.SIGCHLD, _reap_monitors)
     while True:
         try:
             message, fds, flags, _ = socket.recv_fds(control, MAX_REQUEST_BYTES, REQUEST_FDS)
@@ -204,6 +207,12 @@ def serve(control_fd: int) -> None:
                 os._exit(code)
         for fd in fds:
             os.close(fd)
+
+
+def _reap_monitors(_signum: int = 0, _frame: object = None) -> None:
+    with contextlib.suppress(ChildProcessError):
+        while os.waitpid(-1, os.WNOHANG)[0] > 0:
+            pass
 
 
 def _monitor(message: bytes, job_fd: int, reply_fd: int, errors_fd: int) -> None:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.files import File
-from django.core.files.storage import default_storage
+from django.core.files.storage import FileSystemStorage, default_storage
 from django.core.files.uploadedfile import TemporaryUploadedFile
 from django.core.files.uploadhandler import FileUploadHandler, StopUpload
 from django.http import HttpRequest
@@ -191,12 +191,19 @@ class StoreUnavailable(Exception):
 
 
 def save_private(uploaded, storage_name: str) -> str:
-    """Copy an uploaded (temp) file into private storage under `storage_name`; the name used.
+    """Put an uploaded (temp) file into private storage under `storage_name`; the name used.
+
+    On a local disk the temp file is moved there (a rename when FILE_UPLOAD_TEMP_DIR is on the
+    same file system) instead of copying its megabytes; closing the upload afterwards finds
+    nothing to delete. Other storages (S3) get a plain File, so the browser's declared
+    content type never reaches the stored object.
 
     Raises StoreUnavailable when the store fails (a full disk, a bucket that is down or refuses
     us): the upload is answered in words instead of a 500, and nothing half-saved is kept."""
     uploaded.seek(0)
     try:
+        if isinstance(default_storage, FileSystemStorage) and hasattr(uploaded, "temporary_file_path"):
+            return default_storage.save(storage_name, uploaded)
         return default_storage.save(storage_name, File(uploaded, name=os.path.basename(storage_name)))
     except Exception as error:  # boto3's errors are not imported unless S3 is on
         logger.exception("could not store %s", storage_name)

@@ -92,6 +92,43 @@ def test_a_job_costs_a_fork_not_an_interpreter(small_photo):
     assert max(o.stats.peak_rss_bytes for o in outcomes) < 100 * MiB
 
 
+def _children(pid: int) -> list[tuple[int, str]]:
+    """(pid, state letter) of every child of `pid`, from /proc."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                found.append((int(entry.name), fields[0]))
+    return found
+
+
+def test_the_server_reaps_its_monitors_so_job_cpu_shows_in_its_cumulative_times(small_photo):
+    # Tools (and bench/photos/portal.py) sum utime+stime+cutime+cstime over a process tree:
+    # a job's CPU only reaches the server's cutime if the server waits for its monitor.
+    inspect_photo_isolated(small_photo, LIMITS)
+    server = fork_server.pid
+    assert server is not None
+
+    def cumulative_children_cpu() -> float:
+        fields = Path(f"/proc/{server}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[13]) + int(fields[14])) / os.sysconf("SC_CLK_TCK")
+
+    before = cumulative_children_cpu()
+    spun = run_isolated("_selftest", small_photo, limits=LIMITS, options={"how": "spin"}, cpu_seconds=1)
+    assert spun.rejected is not None  # killed at its 1 s CPU limit
+    deadline = time.monotonic() + 5
+    while cumulative_children_cpu() - before < 0.8 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert cumulative_children_cpu() - before >= 0.8
+    while any(state == "Z" for _, state in _children(server)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert [child for child in _children(server) if child[1] == "Z"] == []
+
+
 def test_a_fork_server_that_dies_is_started_again(small_photo):
     inspect_photo_isolated(small_photo, LIMITS)
     first = fork_server.pid

@@ -218,6 +218,22 @@ def test_an_accepted_photo_is_stored_privately_and_queued(agent_client, draft, u
     assert list(upload_temp_dir.iterdir()) == []
 
 
+def test_an_accepted_photo_is_moved_into_storage_whole_and_readable(
+    agent_client, draft, upload_temp_dir, media_root, settings
+):
+    # The temp file is moved, not copied: the stored original must still be the very bytes
+    # sent, with the storage's permissions rather than the temp file's 0600.
+    settings.FILE_UPLOAD_PERMISSIONS = 0o640
+    sent = small_jpeg()
+    response = _post_photo(agent_client, draft, upload("Kitchen.jpg", sent))
+    assert response.status_code == 201
+    photo = Photo.objects.get(pk=response.json()["files"][0]["id"])
+    stored = media_root / photo.original.name
+    assert stored.read_bytes() == sent
+    assert stored.stat().st_mode & 0o777 == 0o640
+    assert list(upload_temp_dir.iterdir()) == []
+
+
 def test_a_small_photo_is_accepted_with_a_warning(agent_client, draft, upload_temp_dir):
     response = _post_photo(agent_client, draft, upload("tiny.jpg", jpeg_bytes(400, 300)))
     assert response.status_code == 201

@@ -29,6 +29,7 @@ from media_manager.models import Photo
 from media_manager.tasks import process_photo
 from mls import metadata, publishing
 from mls.models import Promotion, PromotionState
+from tests.drafts.conftest import add_required_media
 from tests.factories import AgentFactory, DocumentFactory, DraftFactory, OfficeAdminFactory, PhotoFactory
 from tests.mls.sync_support import drain
 from tests.mls.worker_harness import jpeg_bytes, pdf_bytes
@@ -252,6 +253,7 @@ def build_pages(control: SandboxControl) -> PageData:
     under_review = _filled(agent, street_number="1401", street_name="25th", property_sub_type="TH")
     _photos(under_review, ["Street view", "Garage"], seed=30)
     _documents(under_review, [("Association rules", "Public")])
+    add_required_media(under_review)  # the documents its type asks for: nothing is missing
     drain(under_review)
     under_review.refresh_from_db()
     under_review.submit(by=agent)

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from drafts.models import Draft, DraftStatus
+from tests.drafts.conftest import add_required_media
 from tests.drafts.test_transitions import COMPLETE
 from tests.factories import AgentFactory, DraftFactory, OfficeAdminFactory
 
@@ -52,7 +53,7 @@ def add_draft_comment(page, text: str) -> None:
 def test_the_header_follows_review_comments_resubmit_and_publishing(browser_page, office):
     agent = AgentFactory(office=office)
     admin = OfficeAdminFactory(office=office)
-    draft = DraftFactory(list_agent=agent, **COMPLETE)
+    draft = add_required_media(DraftFactory(list_agent=agent, **COMPLETE))
     Draft.objects.filter(pk=draft.pk).update(status=DraftStatus.SUBMITTED)
     page = browser_page
     review_url = f"/drafts/{draft.pk}/review/"

@@ -11,6 +11,7 @@ import pytest
 
 from drafts.models import Draft, DraftStatus
 from mls import publishing
+from tests.drafts.conftest import add_required_media
 from tests.factories import DraftFactory, OfficeAdminFactory
 from tests.mls.sync_support import add_document, add_photo, memory_broker, sync_env  # noqa: F401 (fixtures)
 
@@ -111,11 +112,12 @@ def _live_url(draft) -> str:
 @pytest.fixture
 def resubmitted(sync_env, agent, reviewer):  # noqa: F811
     """Reviewed once (changes requested), then a photo rotated and a document added."""
-    draft = DraftFactory(list_agent=agent, public_remarks=UNBROKEN, beds_total=3)
+    draft = DraftFactory(list_agent=agent, public_remarks=UNBROKEN, beds_total=3, baths_total=2, baths_full=2)
     photos = [
         add_photo(draft, by=agent, name=name, seed=seed)
         for seed, name in enumerate(("Front", "Kitchen"), start=3)
     ]
+    add_required_media(draft)  # the documents its type asks for: nothing is missing
     draft.submit(by=agent)
     draft.request_changes(by=reviewer, reason="Turn the kitchen photo the right way up.")
     photos[1].rotate(1, by=agent)

@@ -39,9 +39,7 @@ def nav_counts(user) -> NavCounts:
     """Unread notifications, and drafts awaiting review for reviewers: one query."""
     if not getattr(user, "is_authenticated", False):
         return NavCounts()
-    counts = {
-        "unread": _count(Notification.objects.filter(recipient=OuterRef("pk"), read_at__isnull=True))
-    }
+    counts = {"unread": _count(Notification.objects.filter(recipient=OuterRef("pk"), read_at__isnull=True))}
     if user.is_reviewer or user.is_superuser:
         awaiting = Draft.objects.visible_to(user).active().awaiting_review()
         counts["awaiting"] = _count(awaiting)

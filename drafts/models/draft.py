@@ -158,9 +158,11 @@ class Draft(models.Model):
             models.Index(fields=["office"], condition=Q(deleted_at__isnull=True), name="draft_office_live"),
             models.Index(fields=["latitude", "longitude"], name="draft_coordinates"),
             models.Index(fields=["status"], name="draft_status"),
-            # The review queue and the navigation's count: one office's submitted drafts.
+            # The review queue and the navigation's count: one office's submitted drafts. Status
+            # is in the entries as well as the condition: SQLite compares `status = %s` (a bound
+            # parameter) against every row it counts, from the table unless the index holds it.
             models.Index(
-                fields=["office", "submitted_at"],
+                fields=["office", "status", "submitted_at"],
                 condition=Q(status="submitted", deleted_at__isnull=True),
                 name="draft_awaiting_review",
             ),

@@ -154,11 +154,16 @@ class Draft(models.Model):
                 condition=Q(deleted_at__isnull=True),
                 name="draft_agent_recent",
             ),
+            # The list's count of an office's live drafts: an index of the office alone is about
+            # half the size of draft_office_recent, and COUNT(*) reads all of its entries.
+            models.Index(fields=["office"], condition=Q(deleted_at__isnull=True), name="draft_office_live"),
             models.Index(fields=["latitude", "longitude"], name="draft_coordinates"),
             models.Index(fields=["status"], name="draft_status"),
-            # The review queue and the navigation's count: one office's submitted drafts.
+            # The review queue and the navigation's count: one office's submitted drafts. Status
+            # is in the entries as well as the condition: SQLite compares `status = %s` (a bound
+            # parameter) against every row it counts, from the table unless the index holds it.
             models.Index(
-                fields=["office", "submitted_at"],
+                fields=["office", "status", "submitted_at"],
                 condition=Q(status="submitted", deleted_at__isnull=True),
                 name="draft_awaiting_review",
             ),

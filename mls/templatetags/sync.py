@@ -20,6 +20,7 @@ from django import template
 from django.utils import timezone
 
 from drafts.models import Draft, DraftStatus
+from drafts.templatetags.drafts_tags import pk_url
 from media_manager.models import Document, Photo
 from mls.models import DraftSync, ItemKind, RemoteItem, SyncState
 
@@ -70,6 +71,15 @@ def _elsewhere(draft: Draft, row: DraftSync | None) -> tuple[str, str, bool] | N
 
 
 def badge_context(draft: Draft) -> dict[str, Any]:
+    # The links are joined here, not reversed in the template: a list renders 25 badges.
+    return {
+        **_badge_state(draft),
+        "log_url": pk_url("mls:draft_sync", draft.pk),
+        "poll_url": pk_url("mls:draft_sync_badge", draft.pk),
+    }
+
+
+def _badge_state(draft: Draft) -> dict[str, Any]:
     row = _row(draft)
     elsewhere = _elsewhere(draft, row)
     if elsewhere is not None:

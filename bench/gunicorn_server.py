@@ -17,6 +17,28 @@ ROOT = Path(__file__).resolve().parents[1]
 START_TIMEOUT_SECONDS = 60
 
 
+def deployed_env(var_dir: Path) -> dict[str, str]:
+    """The environment of a portal process as deployed (DEBUG off, production settings) whose
+    files live under `var_dir`: the same for every bench, each adding its database and broker."""
+    env = dict(os.environ)
+    env.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "listings_portal.settings",
+            "DJANGO_DEBUG": "0",
+            "DJANGO_SECRET_KEY": "bench-only-secret-" + "k" * 40,
+            "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
+            "DJANGO_SECURE_SSL_REDIRECT": "0",
+            "DJANGO_SECURE_COOKIES": "0",
+            "PORTAL_VAR_DIR": str(var_dir),
+            "STATIC_ROOT": str(var_dir / "static"),
+            "FILE_UPLOAD_TEMP_DIR": str(var_dir),
+            "LOG_LEVEL": "WARNING",
+            "PYTHONPATH": str(ROOT),
+        }
+    )
+    return env
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

@@ -41,7 +41,7 @@ import requests
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from bench.gunicorn_server import free_port  # noqa: E402
+from bench.gunicorn_server import deployed_env, free_port  # noqa: E402
 
 PYTHON = sys.executable
 BIN = Path(PYTHON).parent
@@ -137,24 +137,7 @@ for pk in json.load(open(sys.argv[1]))["drafts"]:
 
 
 def base_env(var_dir: Path, database: str) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(
-        {
-            "DJANGO_SETTINGS_MODULE": "listings_portal.settings",
-            "DJANGO_DEBUG": "0",
-            "DJANGO_SECRET_KEY": "bench-only-secret-" + "k" * 40,
-            "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
-            "DJANGO_SECURE_SSL_REDIRECT": "0",
-            "DJANGO_SECURE_COOKIES": "0",
-            "PORTAL_VAR_DIR": str(var_dir),
-            "STATIC_ROOT": str(var_dir / "static"),
-            "FILE_UPLOAD_TEMP_DIR": str(var_dir),
-            "DATABASE_URL": f"{PG}/{database}",
-            "LOG_LEVEL": "WARNING",
-            "PYTHONPATH": str(ROOT),
-        }
-    )
-    return env
+    return {**deployed_env(var_dir), "DATABASE_URL": f"{PG}/{database}"}
 
 
 def run(env: dict[str, str], *args: str) -> str:

@@ -16,7 +16,6 @@ clear 413.
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import subprocess
 import sys
@@ -33,7 +32,7 @@ import requests
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from bench.gunicorn_server import free_port, start_server, stop_server  # noqa: E402
+from bench.gunicorn_server import deployed_env, free_port, start_server, stop_server  # noqa: E402
 
 PYTHON = sys.executable
 PASSWORD = "bench-pass-2026"
@@ -62,22 +61,7 @@ print(draft.pk)
 
 
 def environment(var_dir: Path) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(
-        {
-            "DJANGO_SETTINGS_MODULE": "listings_portal.settings",
-            "DJANGO_DEBUG": "0",
-            "DJANGO_SECRET_KEY": "bench-only-secret-" + "k" * 40,
-            "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
-            "DJANGO_SECURE_SSL_REDIRECT": "0",
-            "DJANGO_SECURE_COOKIES": "0",
-            "PORTAL_VAR_DIR": str(var_dir),
-            "STATIC_ROOT": str(var_dir / "static"),
-            "FILE_UPLOAD_TEMP_DIR": str(var_dir),
-            "LOG_LEVEL": "WARNING",
-            "PYTHONPATH": str(ROOT),
-        }
-    )
+    env = deployed_env(var_dir)
     env.pop("DATABASE_URL", None)  # always the throwaway SQLite database
     return env
 

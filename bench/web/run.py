@@ -13,7 +13,6 @@ sign-in page as the trivial baseline. Prints p50/p95 and each page's ratio to th
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import statistics
 import subprocess
@@ -27,7 +26,7 @@ import requests
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from bench.gunicorn_server import free_port, start_server, stop_server  # noqa: E402
+from bench.gunicorn_server import deployed_env, free_port, start_server, stop_server  # noqa: E402
 
 PYTHON = sys.executable
 PASSWORD = "bench-pass-2026"
@@ -36,22 +35,7 @@ CITIES = [("Fargo", "ND", "58103"), ("West Fargo", "ND", "58078"), ("Moorhead", 
 
 
 def environment(var_dir: Path) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(
-        {
-            "DJANGO_SETTINGS_MODULE": "listings_portal.settings",
-            "DJANGO_DEBUG": "0",
-            "DJANGO_SECRET_KEY": "bench-only-secret-" + "k" * 40,
-            "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
-            "DJANGO_SECURE_SSL_REDIRECT": "0",
-            "DJANGO_SECURE_COOKIES": "0",
-            "PORTAL_VAR_DIR": str(var_dir),
-            "STATIC_ROOT": str(var_dir / "static"),
-            "LOG_LEVEL": "WARNING",
-            "PYTHONPATH": str(ROOT),
-        }
-    )
-    return env
+    return deployed_env(var_dir)
 
 
 def manage(env: dict[str, str], *args: str) -> None:

@@ -41,12 +41,16 @@ def test_typed_fields_are_saved_and_are_there_after_a_reload(browser_page, agent
     login(page, agent, next_url=f"/drafts/{draft.pk}/")
     assert page.locator("#rules").get_by_text("Bedrooms are required").is_visible()
 
+    # A new property type reloads the page (its layout): choose it first, as a person sees it.
+    # Typing while that reload is under way is a known race (it can come back as a conflict);
+    # this test is about saving and reloading.
+    with page.expect_navigation():
+        page.locator("#id_property_type").select_option("B")
     page.locator("#id_city").fill("")
     page.locator("#id_city").press_sequentially("Moorhead", delay=40)
     page.locator("#id_list_price").fill("$315,000")
     page.locator("#id_beds_total").fill("3")
     page.locator("#id_public_remarks").fill("Bright corner lot.\nNew roof in 2024.")
-    page.locator("#id_property_type").select_option("B")
     page.locator("[name=cf_name]").first.fill("Zoning")
     page.locator("[name=cf_value]").first.fill("R-2")
 

@@ -11,8 +11,10 @@ when one of them crashes, loops or allocates without bound, only the job process
 - each job process, before it reads its file, sets RLIMIT_AS (1 GiB), RLIMIT_CPU (10 s:
   SIGXCPU, then SIGKILL), RLIMIT_FSIZE (64 MiB, which also caps its reply), RLIMIT_CORE 0
   and RLIMIT_NOFILE;
-- a monitor process per job kills it after `timeout` seconds of wall time (or when the
-  parent gives up on it) and reports how it ended;
+- the fork server itself watches every job it forked (one fork per job, no monitor process):
+  it kills a job after `timeout` seconds of wall time, or when the parent gives up on it,
+  reaps it and reports how it ended; a job also ends itself by SIGALRM a second later, in
+  case its server died;
 - results come back as one JSON header line plus raw bytes in an unlinked temporary file,
   never as a pickle, so a compromised job cannot run code in the parent; output JPEGs are
   checked again in the parent (JPEG markers, no metadata segments) before they are returned.
@@ -20,14 +22,15 @@ when one of them crashes, loops or allocates without bound, only the job process
 A job that dies, times out, runs out of memory or sends something malformed becomes
 `UploadRejected(code="processing_failed")` with a plain reason; the parent carries on. A
 fork server that dies (killed, out of memory) is started again for the next job, and a job
-it dropped before starting it is sent once more. After `os.fork` (gunicorn, Celery prefork)
+it dropped before starting it is sent once more; a job it had started still answers (the job
+holds its own end of the parent's socket). After `os.fork` (gunicorn, Celery prefork)
 a child process starts a server of its own; the server exits when its parent closes the
 control socket (`shutdown`, at exit) or dies.
 
 Public API: `process_photo_isolated`, `inspect_photo_isolated`, `inspect_pdf_isolated`,
 `run_isolated` (the same with the job's peak memory and CPU time, for tests and
-benchmarks) and `fork_server` (`.pid`, `.shutdown()`). What runs in the server, the
-monitors and the jobs is `media_manager.isolation_child`.
+benchmarks) and `fork_server` (`.pid`, `.shutdown()`). What runs in the server and the jobs
+is `media_manager.isolation_child`.
 """
 
 from __future__ import annotations
@@ -70,8 +73,8 @@ _PROJECT_ROOT = str(Path(__file__).resolve().parent.parent)
 _SERVER_CODE = (
     f"import sys; sys.path.insert(0, {_PROJECT_ROOT!r}); from {isolation_child.__name__} import main; main()"
 )
-# How long past the job's own timeout the parent waits for the monitor's word.
-_MONITOR_GRACE_SECONDS = 5.0
+# How long past the job's own timeout the parent waits for the server's word.
+_SERVER_GRACE_SECONDS = 5.0
 _MAX_HEADER_BYTES = 1 << 20
 MAX_REPLY_BYTES = 64 << 20  # master <= 5 MiB plus variants, with room to spare
 
@@ -91,7 +94,7 @@ class ChildStats:
     cpu_seconds: float  # user + system CPU of the job process, its fork included
     work_seconds: float  # wall time of the operation itself, inside the job
     work_cpu_seconds: float  # CPU time of the operation itself (steady on a busy machine)
-    isolation_cpu_seconds: float = 0.0  # the monitor's CPU: its fork of the job, the waiting
+    isolation_cpu_seconds: float = 0.0  # the fork server's CPU for its fork of the job
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,10 +114,14 @@ class Outcome:
 
 @dataclass(frozen=True, slots=True)
 class JobEnd:
-    """How a job ended, from its monitor: `cause` is empty when it exited normally."""
+    """How a job ended, from the fork server: `cause` is empty when it exited normally.
+
+    `orphaned`: the server died while the job ran, so its exit status is unknown; the job
+    has ended (it held its end of the socket until then) and its reply alone decides."""
 
     cause: str
     isolation_cpu_seconds: float = 0.0
+    orphaned: bool = False
 
 
 class _ServerGone(Exception):
@@ -130,8 +137,9 @@ class ForkServer:
     parent (pid check) or when it died; safe to use from several threads at once.
 
     Requests go over a SOCK_SEQPACKET Unix socket, each with three descriptors: a socket of
-    its own for the monitor's two report lines, the reply file and the error file. Requests
-    only need the lock for the send: jobs run and are waited for concurrently."""
+    its own for the server's two lines about the job (its pid, then how it ended), the reply
+    file and the error file. Requests only need the lock for the send: jobs run and are
+    waited for concurrently."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -180,14 +188,14 @@ class ForkServer:
     def _await_job(
         self, job: socket.socket, timeout: float, process: subprocess.Popen[bytes] | None
     ) -> JobEnd:
-        deadline = time.monotonic() + timeout + _MONITOR_GRACE_SECONDS
+        deadline = time.monotonic() + timeout + _SERVER_GRACE_SECONDS
         lines: list[bytes] = []
         buffered = b""
         while len(lines) < 2:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                # Closing our end (on return) makes the monitor kill the job.
-                return JobEnd(cause=f"no word from its monitor after {timeout:.0f} s")
+                # Closing our end (on return) makes the server kill the job.
+                return JobEnd(cause=f"no word from the fork server after {timeout:.0f} s")
             job.settimeout(remaining)
             try:
                 chunk = job.recv(4096)
@@ -197,13 +205,14 @@ class ForkServer:
                 chunk = b""
             if not chunk:
                 if not lines:
-                    raise _ServerGone(process)  # no monitor ever held the job: it never started
-                return JobEnd(cause="its monitor died")
+                    raise _ServerGone(process)  # the server never forked the job
+                # The server died after forking the job, which held the socket until it ended.
+                return JobEnd(cause="", orphaned=True)
             buffered += chunk
             *complete, buffered = buffered.split(b"\n")
             lines += complete
         report = json.loads(lines[1])
-        isolation_cpu = float(report["monitor_cpu_seconds"])
+        isolation_cpu = float(report["isolation_cpu_seconds"])
         if report["timed_out"]:
             return JobEnd(cause=f"timed out after {timeout:.0f} s", isolation_cpu_seconds=isolation_cpu)
         status = int(report["wait_status"])
@@ -370,6 +379,8 @@ def run_isolated(
             "Isolated %s of %s failed: %s; stderr: %s", op, path, ended.cause, err.decode(errors="replace")
         )
         return Outcome(value=None, rejected=failed, stats=None, elapsed_seconds=elapsed)
+    if ended.orphaned:
+        logger.warning("The fork server died while isolated %s of %s ran; its reply alone decides", op, path)
     try:
         header, blobs = _split_reply(out)
         stats = ChildStats(**header["stats"], isolation_cpu_seconds=ended.isolation_cpu_seconds)

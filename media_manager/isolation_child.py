@@ -1,18 +1,20 @@
 """What runs inside the isolation fork server (see `media_manager.isolation`, the parent side).
 
-Three generations of processes, none of them with Django:
+Two generations of processes, neither with Django:
 
 - the fork server: a fresh interpreter started once per parent process, Pillow, pillow-heif,
-  pypdf and the pipeline already imported; it only waits on its control socket for requests
-  and forks one monitor per request, so it never touches a file itself;
-- the monitor: forks the job process, tells the parent its pid, enforces the wall-clock
-  timeout (it kills the job, and kills it too if the parent hangs up) and reports how the job
-  ended, with its CPU time, from `wait4`;
-- the job process: sets its limits, runs one operation and writes one JSON header line plus
-  raw bytes to the reply file the parent passed, exactly as a fresh child did before.
+  pypdf and the pipeline already imported; it waits on its control socket for requests, forks
+  one job per request (it never touches a file itself), tells the parent the job's pid, and
+  watches every job in flight from one loop: its exit through a pidfd, its wall-clock
+  deadline (it kills the job), its parent hanging up (it kills the job too); it reaps the job
+  with `wait4` and reports how it ended, with its CPU time. One fork per job: no monitor
+  process, whose fork and bookkeeping cost as much CPU as a small job;
+- the job process: sets its limits (and an alarm a second past its timeout, so a job whose
+  server died still ends), runs one operation and writes one JSON header line plus raw
+  bytes to the reply file the parent passed, exactly as a fresh child did before.
 
-A job that crashes, loops or allocates without bound takes down only itself: the server and
-the monitor never decode anything.
+A job that crashes, loops or allocates without bound takes down only itself: the server
+never decodes anything.
 """
 
 from __future__ import annotations
@@ -21,14 +23,15 @@ import contextlib
 import ctypes
 import gc
 import json
+import math
 import os
 import resource
-import select
+import selectors
 import signal
 import socket
 import sys
 import time
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from media_manager.checks import MediaLimits, UploadRejected, inspect_pdf, inspect_photo
@@ -119,13 +122,13 @@ def _op_selftest(path: str, limits: MediaLimits, options: dict[str, Any]) -> tup
         while True:  # past RLIMIT_CPU: SIGXCPU
             pass
     elif how == "sleep":
-        time.sleep(3600)  # past the wall-clock timeout: killed by the monitor
+        time.sleep(3600)  # past the wall-clock timeout: killed by the server
     elif how == "flood":
         chunk = b"x" * (1 << 20)
         while True:  # past RLIMIT_FSIZE: EFBIG, the parent never reads more than the cap
             sys.stdout.buffer.write(chunk)
     elif how == "kill_server":
-        os.kill(os.getppid(), signal.SIGKILL)  # the monitor; tests kill the server from outside
+        os.kill(os.getppid(), signal.SIGKILL)  # the fork server itself
     return {"how": how}, {}
 
 
@@ -177,85 +180,129 @@ def _warm_up() -> None:
         pipeline.process_photo(sample.name, limits=MediaLimits())
 
 
+@dataclass(slots=True)
+class _Job:
+    """A job in flight, as the server watches it."""
+
+    pid: int
+    pidfd: int
+    reply: socket.socket  # the parent's end of this job: the report goes here
+    deadline: float
+    fork_cpu_seconds: float
+    timed_out: bool = False
+
+
+def _own_cpu() -> float:
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    return own.ru_utime + own.ru_stime
+
+
 def serve(control_fd: int) -> None:
-    """The fork server's loop: one monitor per request, until the parent hangs up."""
+    """The fork server's loop: one fork per request, and the watch over every job in flight
+    (its exit through a pidfd, its wall-clock deadline, its parent hanging up), until the
+    parent closes the control socket."""
     control = socket.socket(fileno=control_fd)
     _preload()
-    # Monitors are reaped here, not by the kernel (SIG_IGN): a reaped child's CPU, its job's
-    # included, then adds up in this server's cutime/cstime, so the parent's process tree
-    # accounts for every job (bench/photos/portal.py, top, accounting). Each monitor
-    # restores SIGCHLD to wait for its job itself.
-    signal.signal(signal.SIGCHLD, _reap_monitors)
-    while True:
-        try:
-            message, fds, flags, _ = socket.recv_fds(control, MAX_REQUEST_BYTES, REQUEST_FDS)
-        except ConnectionResetError:
-            return
-        if not message and not fds:
-            return  # the parent closed its end, or exited
-        if len(fds) != REQUEST_FDS or flags & (socket.MSG_TRUNC | socket.MSG_CTRUNC):
-            for fd in fds:
-                os.close(fd)
-            continue
-        if os.fork() == 0:
-            code = 1
-            try:
-                control.close()
-                _monitor(message, *fds)
-                code = 0
-            finally:
-                os._exit(code)
+    # Jobs are reaped here, with wait4 once their pidfd says they ended: their CPU then adds
+    # up in this server's cutime/cstime, so the parent's process tree accounts for every job
+    # (bench/photos/portal.py, top, accounting), and their exit status reaches the parent.
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    selector = selectors.DefaultSelector()
+    selector.register(control, selectors.EVENT_READ, "control")
+    jobs: dict[int, _Job] = {}  # by pidfd
+    listening = True
+    while listening or jobs:
+        now = time.monotonic()
+        for job in jobs.values():
+            if not job.timed_out and job.deadline <= now:
+                job.timed_out = True
+                _kill(job)  # reaped, and reported, when its pidfd turns readable
+        waiting = [job.deadline - now for job in jobs.values() if not job.timed_out]
+        for key, _ in selector.select(max(0.0, min(waiting)) if waiting else None):
+            if key.data == "control":
+                if not _accept(control, selector, jobs):
+                    # The parent closed its end (shutdown, exit): no new jobs, but the
+                    # ones in flight are still watched, reaped and reported.
+                    listening = False
+                    selector.unregister(control)
+                    control.close()
+            elif key.data == "exit":
+                _reap(jobs.pop(key.fd), selector)
+            else:
+                _kill(jobs[key.data])  # the parent gave up on the job or went away
+                selector.unregister(key.fileobj)
+
+
+def _accept(control: socket.socket, selector: selectors.BaseSelector, jobs: dict[int, _Job]) -> bool:
+    """Fork the job of one request; False once the parent has hung up."""
+    try:
+        message, fds, flags, _ = socket.recv_fds(control, MAX_REQUEST_BYTES, REQUEST_FDS)
+    except ConnectionResetError:
+        return False
+    if not message and not fds:
+        return False
+    if len(fds) != REQUEST_FDS or flags & (socket.MSG_TRUNC | socket.MSG_CTRUNC):
         for fd in fds:
             os.close(fd)
-
-
-def _reap_monitors(_signum: int = 0, _frame: object = None) -> None:
-    with contextlib.suppress(ChildProcessError):
-        while os.waitpid(-1, os.WNOHANG)[0] > 0:
-            pass
-
-
-def _monitor(message: bytes, job_fd: int, reply_fd: int, errors_fd: int) -> None:
-    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-    job = socket.socket(fileno=job_fd)
-    request = json.loads(message)
+        return True
+    reply_fd, result_fd, errors_fd = fds
+    reply = socket.socket(fileno=reply_fd)
+    try:
+        request = json.loads(message)
+        deadline = time.monotonic() + float(request["timeout"])
+    except (ValueError, KeyError, TypeError):
+        reply.close()
+        os.close(result_fd)
+        os.close(errors_fd)
+        return True
+    before = _own_cpu()
     pid = os.fork()
     if pid == 0:
         try:
-            job.close()
-            _run_job(request, reply_fd, errors_fd)
+            # Nothing of the server's stays open in the job but its own socket to the
+            # parent: should the server die, the parent then sees the job end (EOF) rather
+            # than the server die. No other job's socket: their parents must see that.
+            selector.close()
+            control.close()
+            for job in jobs.values():
+                os.close(job.pidfd)
+                job.reply.close()
+            _run_job(request, result_fd, errors_fd)
         finally:
             os._exit(0)
-    os.close(reply_fd)
+    fork_cpu = _own_cpu() - before
+    os.close(result_fd)
     os.close(errors_fd)
-    job.sendall(json.dumps({"pid": pid}).encode() + b"\n")
     pidfd = os.pidfd_open(pid)
-    deadline = time.monotonic() + float(request["timeout"])
-    ended_by = ""
-    while True:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            ended_by = "timeout"
-            break
-        ready, _, _ = select.select([pidfd, job.fileno()], [], [], remaining)
-        if pidfd in ready:
-            break
-        if job.fileno() in ready:
-            ended_by = "parent"  # the parent gave up on the job or went away
-            break
-    if ended_by:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-    _, status, usage = os.wait4(pid, 0)
-    own = resource.getrusage(resource.RUSAGE_SELF)
+    job = _Job(pid=pid, pidfd=pidfd, reply=reply, deadline=deadline, fork_cpu_seconds=fork_cpu)
+    jobs[pidfd] = job
+    selector.register(pidfd, selectors.EVENT_READ, "exit")
+    selector.register(reply, selectors.EVENT_READ, pidfd)
+    with contextlib.suppress(OSError):
+        reply.sendall(json.dumps({"pid": pid}).encode() + b"\n")
+    return True
+
+
+def _kill(job: _Job) -> None:
+    # Through the pidfd: the pid of a job that already ended cannot be someone else's.
+    with contextlib.suppress(ProcessLookupError, OSError):
+        signal.pidfd_send_signal(job.pidfd, signal.SIGKILL)
+
+
+def _reap(job: _Job, selector: selectors.BaseSelector) -> None:
+    _, status, usage = os.wait4(job.pid, 0)
+    for fileobj in (job.pidfd, job.reply):
+        with contextlib.suppress(KeyError, ValueError):
+            selector.unregister(fileobj)
+    os.close(job.pidfd)
     report = {
         "wait_status": status,
         "cpu_seconds": usage.ru_utime + usage.ru_stime,
-        "monitor_cpu_seconds": own.ru_utime + own.ru_stime,
-        "timed_out": ended_by == "timeout",
+        "isolation_cpu_seconds": job.fork_cpu_seconds,
+        "timed_out": job.timed_out,
     }
-    with contextlib.suppress(OSError):
-        job.sendall(json.dumps(report).encode() + b"\n")
+    with contextlib.suppress(OSError), job.reply:
+        job.reply.sendall(json.dumps(report).encode() + b"\n")
 
 
 def _run_job(request: dict[str, Any], reply_fd: int, errors_fd: int) -> None:
@@ -265,6 +312,9 @@ def _run_job(request: dict[str, Any], reply_fd: int, errors_fd: int) -> None:
     os.close(reply_fd)
     os.close(errors_fd)
     _set_limits(int(request["memory_limit"]), int(request["cpu_seconds"]), int(request["max_reply_bytes"]))
+    # The server kills the job at its timeout; SIGALRM (default action: terminate) is the
+    # backstop should the server itself be gone by then.
+    signal.alarm(math.ceil(float(request["timeout"])) + 1)
     _reset_peak_rss()
     header: dict[str, Any]
     blobs: dict[str, bytes] = {}

@@ -23,7 +23,7 @@ Then, isolation included (`media_manager.isolation`, its fork server warm as in 
 web or worker process), exactly what the upload request and the worker run for the 24 MP
 photo: the check of the uploaded file, the processing with the digest the upload handler
 computed, the worker's digest of the master; CPU of every process involved (this one, the
-job processes, their monitors, the fork server's share) against the floor of the same run.
+job processes, the fork server's share) against the floor of the same run.
 And the CPU of the upload check of a 64x48 JPEG, at p50 over many runs.
 """
 
@@ -195,7 +195,7 @@ def psnr_table(path: Path, variants: dict[str, int], sizes: Sizes) -> dict[str, 
 
 
 def fork_server_cpu_seconds() -> float:
-    """CPU the fork server has used so far (it forks one monitor per job)."""
+    """CPU the fork server has used so far (it forks, watches and reaps every job)."""
     pid = fork_server.pid
     if pid is None:
         return 0.0
@@ -205,15 +205,17 @@ def fork_server_cpu_seconds() -> float:
 
 
 def job_cpu(outcome: Outcome) -> float:
+    # The job process alone: the server's fork of it (`isolation_cpu_seconds`) is in the
+    # server's own CPU, counted once, from /proc, by the callers.
     assert outcome.stats is not None, outcome.rejected
-    return outcome.stats.cpu_seconds + outcome.stats.isolation_cpu_seconds
+    return outcome.stats.cpu_seconds
 
 
 def isolated_cpu(fn: Callable[[], list[Outcome]], repeats: int) -> tuple[list[float], list[Outcome]]:
     """CPU seconds per call of `fn`, every process counted: this one (request building, reply
-    parsing and checking), the job processes, their monitors and the fork server's forks
-    (the server's share is its CPU over all the runs, divided evenly: its clock ticks are
-    10 ms apart)."""
+    parsing and checking), the job processes and the fork server's forks and watch (the
+    server's share is its CPU over all the runs, divided evenly: its clock ticks are 10 ms
+    apart)."""
     fn()  # warm-up: the fork server starts here, and the page cache fills
     server_before = fork_server_cpu_seconds()
     per_run, outcomes = [], []

@@ -106,9 +106,9 @@ def _children(pid: int) -> list[tuple[int, str]]:
     return found
 
 
-def test_the_server_reaps_its_monitors_so_job_cpu_shows_in_its_cumulative_times(small_photo):
+def test_the_server_reaps_its_jobs_so_their_cpu_shows_in_its_cumulative_times(small_photo):
     # Tools (and bench/photos/portal.py) sum utime+stime+cutime+cstime over a process tree:
-    # a job's CPU only reaches the server's cutime if the server waits for its monitor.
+    # a job's CPU only reaches the server's cutime if the server waits for the job.
     inspect_photo_isolated(small_photo, LIMITS)
     server = fork_server.pid
     assert server is not None
@@ -139,10 +139,21 @@ def test_a_fork_server_that_dies_is_started_again(small_photo):
 
 
 def test_a_fork_server_killed_while_a_job_runs_does_not_lose_that_job(small_photo):
-    # The monitor and the job outlive the server: the job in flight still answers.
+    # The job outlives the server and holds its end of the parent's socket: it still answers.
+    inspect_photo_isolated(small_photo, LIMITS)
+    server = fork_server.pid
+    outcome = run_isolated("_selftest", small_photo, limits=LIMITS, options={"how": "kill_server"})
+    assert outcome.rejected is None and outcome.value == {"how": "kill_server"}
+    _assert_the_next_job_works(small_photo)
+    assert fork_server.pid not in (None, server)
+
+
+def test_a_job_whose_server_died_still_ends_at_its_timeout(small_photo):
+    # Nobody is left to kill it: its own alarm, a second past the timeout, ends it.
     with ThreadPoolExecutor(max_workers=1) as pool:
         inspect_photo_isolated(small_photo, LIMITS)
         server = fork_server.pid
+        started = time.monotonic()
         slow = pool.submit(
             run_isolated, "_selftest", small_photo, limits=LIMITS, options={"how": "sleep"}, timeout=1
         )
@@ -150,6 +161,7 @@ def test_a_fork_server_killed_while_a_job_runs_does_not_lose_that_job(small_phot
         os.kill(server, signal.SIGKILL)
         outcome = slow.result(timeout=15)
     assert outcome.rejected is not None and outcome.rejected.code == RejectCode.PROCESSING_FAILED
+    assert time.monotonic() - started < 4  # the alarm at 2 s, not the parent's 6 s grace
     _assert_the_next_job_works(small_photo)
 
 

@@ -141,6 +141,21 @@ def timed(fn: Callable[[], object], repeats: int) -> tuple[float, float]:
     return statistics.median(cpu), statistics.median(wall)
 
 
+def timed_together(fns: dict[str, Callable[[], object]], repeats: int) -> dict[str, tuple[float, float]]:
+    """`timed` for several functions at once, their runs interleaved (one of each per round)."""
+    for fn in fns.values():
+        fn()  # warm-up
+    cpu: dict[str, list[float]] = {name: [] for name in fns}
+    wall: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            c0, w0 = time.process_time(), time.perf_counter()
+            fn()
+            cpu[name].append(time.process_time() - c0)
+            wall[name].append(time.perf_counter() - w0)
+    return {name: (statistics.median(cpu[name]), statistics.median(wall[name])) for name in fns}
+
+
 def child_peak_rss(mode: str, path: Path, output_set: str, sizes: Sizes) -> float:
     """Peak RSS (MiB) of a fresh interpreter that runs `mode` once."""
     out = subprocess.run(
@@ -319,12 +334,16 @@ def main() -> None:
             for set_name, variants in OUTPUT_SETS.items():
                 sizes = our_sizes(path, variants)
                 prepared = render_photo(path, limits=LIMITS, variants=variants).images
-                runs = {
-                    "pipeline": (functools.partial(run_pipeline, path, variants), args.repeats),
-                    "naive": (functools.partial(run_naive, path, sizes), max(3, args.repeats // 2)),
-                    "floor": (functools.partial(run_floor, path, prepared), args.repeats),
-                }
-                t = {mode: timed(fn, repeats) for mode, (fn, repeats) in runs.items()}
+                # Pipeline and floor alternate run by run: on a shared machine the CPU cost of
+                # the same work drifts from one second to the next, and their ratio is the figure.
+                t = timed_together(
+                    {
+                        "pipeline": functools.partial(run_pipeline, path, variants),
+                        "floor": functools.partial(run_floor, path, prepared),
+                    },
+                    args.repeats,
+                )
+                t["naive"] = timed(functools.partial(run_naive, path, sizes), max(3, args.repeats // 2))
                 rss = {mode: child_peak_rss(mode, path, set_name, sizes) for mode in MODES}
                 psnrs = psnr_table(path, variants, sizes)
                 outputs = ", ".join(f"{n} {max(size)}" for n, size in sizes.items())

@@ -194,6 +194,7 @@ class _Job:
     deadline: float
     fork_cpu_seconds: float
     timed_out: bool = False
+    reaped: bool = False
 
 
 def _own_cpu() -> float:
@@ -212,8 +213,8 @@ def serve(control_fd: int) -> None:
     # (bench/photos/portal.py, top, accounting), and their exit status reaches the parent.
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     selector = selectors.DefaultSelector()
-    selector.register(control, selectors.EVENT_READ, "control")
-    jobs: dict[int, _Job] = {}  # by pidfd
+    selector.register(control, selectors.EVENT_READ, None)
+    jobs: dict[int, _Job] = {}  # by pid, until reaped
     listening = True
     while listening or jobs:
         now = time.monotonic()
@@ -223,18 +224,25 @@ def serve(control_fd: int) -> None:
                 _kill(job)  # reaped, and reported, when its pidfd turns readable
         waiting = [job.deadline - now for job in jobs.values() if not job.timed_out]
         for key, _ in selector.select(max(0.0, min(waiting)) if waiting else None):
-            if key.data == "control":
+            if key.data is None:
                 if not _accept(control, selector, jobs):
                     # The parent closed its end (shutdown, exit): no new jobs, but the
                     # ones in flight are still watched, reaped and reported.
                     listening = False
                     selector.unregister(control)
                     control.close()
-            elif key.data == "exit":
-                _reap(jobs.pop(key.fd), selector)
+                continue
+            # Events carry the job itself, not a descriptor number: a job reaped earlier in
+            # this same batch may have had its pidfd's number reused by a new job already.
+            what, job = key.data
+            if job.reaped:
+                continue
+            if what == "exit":
+                _reap(job, selector)
+                del jobs[job.pid]
             else:
-                _kill(jobs[key.data])  # the parent gave up on the job or went away
-                selector.unregister(key.fileobj)
+                _kill(job)  # the parent gave up on the job or went away
+                selector.unregister(job.reply)
 
 
 def _accept(control: socket.socket, selector: selectors.BaseSelector, jobs: dict[int, _Job]) -> bool:
@@ -279,9 +287,9 @@ def _accept(control: socket.socket, selector: selectors.BaseSelector, jobs: dict
     os.close(errors_fd)
     pidfd = os.pidfd_open(pid)
     job = _Job(pid=pid, pidfd=pidfd, reply=reply, deadline=deadline, fork_cpu_seconds=fork_cpu)
-    jobs[pidfd] = job
-    selector.register(pidfd, selectors.EVENT_READ, "exit")
-    selector.register(reply, selectors.EVENT_READ, pidfd)
+    jobs[pid] = job
+    selector.register(pidfd, selectors.EVENT_READ, ("exit", job))
+    selector.register(reply, selectors.EVENT_READ, ("parent", job))
     with contextlib.suppress(OSError):
         reply.sendall(json.dumps({"pid": pid}).encode() + b"\n")
     return True
@@ -295,6 +303,7 @@ def _kill(job: _Job) -> None:
 
 def _reap(job: _Job, selector: selectors.BaseSelector) -> None:
     _, status, usage = os.wait4(job.pid, 0)
+    job.reaped = True
     for fileobj in (job.pidfd, job.reply):
         with contextlib.suppress(KeyError, ValueError):
             selector.unregister(fileobj)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -240,3 +241,29 @@ def test_threads_that_find_the_server_dead_at_once_share_one_new_server(small_ph
         widths = list(pool.map(lambda _: inspect_photo_isolated(small_photo, LIMITS).width, range(12)))
     assert widths == [200] * 12
     assert fork_server.pid not in (None, first)
+
+
+def test_a_job_whose_parent_gives_up_is_killed_by_the_server(small_photo):
+    # The parent stops waiting (its own deadline: the job's timeout plus the grace) and
+    # hangs up; the server must not let the job run on to its much later timeout.
+    inspect_photo_isolated(small_photo, LIMITS)
+    server = fork_server.pid
+    request = {
+        "op": "_selftest",
+        "path": str(small_photo),
+        "limits": LIMITS.as_dict(),
+        "options": {"how": "sleep"},
+        "memory_limit": 512 * MiB,
+        "cpu_seconds": 10,
+        "max_reply_bytes": MiB,
+        "timeout": 120,
+    }
+    with tempfile.TemporaryFile() as reply, tempfile.TemporaryFile() as errors:
+        ended = fork_server.run(json.dumps(request).encode(), reply.fileno(), errors.fileno(), timeout=0.1)
+    assert ended.cause.startswith("no word from the fork server")
+    deadline = time.monotonic() + 5
+    while _children(server) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _children(server) == []  # killed and reaped
+    assert fork_server.pid == server
+    _assert_the_next_job_works(small_photo)

@@ -24,7 +24,7 @@ Figures (bench/photos/run.py, 24 MP camera JPEG -> master + 3 variants, a shared
 machine): ~215-235 ms of CPU, 6.4x less than full decode + one LANCZOS resize per output,
 1.7-2.3x the bare decode+encode floor (2.4-2.6x with Spark's eight sizes), < 80 MiB peak.
 Pillow's resampling is most of the gap: the master's resize alone (3000 -> 2048 px after
-the half-scale decode) costs about 0.6x the floor, the variants' another 0.3x (0.8x for
+the half-scale decode) costs about 0.6x the floor, the variants' another 0.4x (1.0x for
 Spark's sizes); cheaper filters fail the quality bars below. Every output >= 40.7 dB from the
 naive result before encoding (the master 45.4 dB with BICUBIC; BILINEAR for the step from the
 scaled decode would save ~35 ms but costs 4 dB and puts our JPEG more than 1 dB below the naive

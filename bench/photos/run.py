@@ -30,18 +30,20 @@ And the CPU of the upload check of a 64x48 JPEG, at p50 over many runs.
 from __future__ import annotations
 
 import argparse
+import cProfile
 import functools
 import hashlib
 import io
 import json
 import os
+import pstats
 import resource
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -141,7 +143,31 @@ def timed(fn: Callable[[], object], repeats: int) -> tuple[float, float]:
     return statistics.median(cpu), statistics.median(wall)
 
 
-def timed_together(fns: dict[str, Callable[[], object]], repeats: int) -> dict[str, tuple[float, float]]:
+# Pillow's C calls, as cProfile names them, and the part of the work each one is.
+_PARTS = {
+    "<method 'decode' of 'ImagingDecoder' objects>": "decode",
+    "<method 'resize' of 'ImagingCore' objects>": "resample",
+    "<method 'encode' of 'ImagingEncoder' objects>": "encode",
+    "<method 'transpose' of 'ImagingCore' objects>": "transpose",
+}
+
+
+def breakdown(fn: Callable[[], object], runs: int = 3) -> str:
+    """Where `fn`'s CPU goes, by Pillow's C calls: cProfile on the CPU clock over `runs` runs."""
+    profile = cProfile.Profile(time.process_time)
+    for _ in range(runs):
+        profile.runcall(fn)
+    parts = dict.fromkeys(_PARTS.values(), 0.0)
+    total = 0.0
+    for (_, _, name), (_, _, own, _, _) in pstats.Stats(profile).stats.items():  # type: ignore[attr-defined]
+        total += own
+        if name in _PARTS:
+            parts[_PARTS[name]] += own
+    parts["rest"] = total - sum(parts.values())
+    return ", ".join(f"{part} {seconds / runs * 1000:.0f}" for part, seconds in parts.items()) + " ms"
+
+
+def timed_together(fns: Mapping[str, Callable[[], object]], repeats: int) -> dict[str, tuple[float, float]]:
     """`timed` for several functions at once, their runs interleaved (one of each per round)."""
     for fn in fns.values():
         fn()  # warm-up
@@ -336,13 +362,11 @@ def main() -> None:
                 prepared = render_photo(path, limits=LIMITS, variants=variants).images
                 # Pipeline and floor alternate run by run: on a shared machine the CPU cost of
                 # the same work drifts from one second to the next, and their ratio is the figure.
-                t = timed_together(
-                    {
-                        "pipeline": functools.partial(run_pipeline, path, variants),
-                        "floor": functools.partial(run_floor, path, prepared),
-                    },
-                    args.repeats,
-                )
+                runs = {
+                    "pipeline": functools.partial(run_pipeline, path, variants),
+                    "floor": functools.partial(run_floor, path, prepared),
+                }
+                t = timed_together(runs, args.repeats)
                 t["naive"] = timed(functools.partial(run_naive, path, sizes), max(3, args.repeats // 2))
                 rss = {mode: child_peak_rss(mode, path, set_name, sizes) for mode in MODES}
                 psnrs = psnr_table(path, variants, sizes)
@@ -362,6 +386,9 @@ def main() -> None:
                     f"   pipeline/floor {ratio_floor:.2f}x (target <= 2.0)   naive/pipeline {speedup:.1f}x"
                     + (" (target >= 6 on 24 MP)" if photo == "24MP" else "")
                 )
+                if photo == "24MP":
+                    print(f"   where the CPU goes, pipeline: {breakdown(runs['pipeline'])}")
+                    print(f"                       floor:    {breakdown(runs['floor'])}")
                 worst_pixels = min(p[0] for p in psnrs.values())
                 jpeg_gap = max(p[2] - p[1] for p in psnrs.values())
                 print("   PSNR vs naive LANCZOS pixels, ours before encoding / our JPEG / naive JPEG (dB):")

@@ -644,6 +644,7 @@ class RuleBook:
 
     def __init__(self, source: mls_layout.MetadataSource | None = None, *, fixed: bool = False) -> None:
         self._source = None if fixed else (source or mls_layout.source())
+        self._snapshot: mls_layout.MetadataSnapshot | None = None
         self._layouts: dict[str, mls_layout.Layout | None] = {}
         self._rules: dict[str, list[MlsRule]] = {}
 
@@ -652,26 +653,42 @@ class RuleBook:
         """Only the fixed table, as before the MLS's lists were read (no queries)."""
         return cls(fixed=True)
 
+    def snapshot(self) -> mls_layout.MetadataSnapshot | None:
+        """The metadata this book judges by: one version for the whole book (one query)."""
+        if self._snapshot is None and self._source is not None:
+            self._snapshot = self._source.snapshot()
+        return self._snapshot
+
     def layout(self, property_type: str) -> mls_layout.Layout | None:
         if property_type not in self._layouts:
+            snapshot = self.snapshot()
             self._layouts[property_type] = (
-                mls_layout.build_layout(property_type, self._source.fields_for(property_type))
-                if self._source
-                else None
+                mls_layout.layout_of(snapshot, property_type) if snapshot is not None else None
             )
         return self._layouts[property_type]
 
     def mls_rules(self, property_type: str) -> list[MlsRule]:
         if property_type not in self._rules:
-            found = []
-            for rule in self._source.listing_rules(property_type) if self._source else []:
-                parsed = MlsRule.parse(rule)
-                if parsed is None:
-                    logger.debug("MLS rule not understood here (the MLS judges it): %s", rule)
-                else:
-                    found.append(parsed)
-            self._rules[property_type] = found
+            snapshot = self.snapshot()
+            self._rules[property_type] = (
+                snapshot.derived(
+                    ("drafts.rules", property_type), lambda: self._parse_rules(snapshot, property_type)
+                )
+                if snapshot is not None
+                else []
+            )
         return self._rules[property_type]
+
+    @staticmethod
+    def _parse_rules(snapshot: mls_layout.MetadataSnapshot, property_type: str) -> list[MlsRule]:
+        found = []
+        for rule in snapshot.listing_rules(property_type):
+            parsed = MlsRule.parse(rule)
+            if parsed is None:
+                logger.debug("MLS rule not understood here (the MLS judges it): %s", rule)
+            else:
+                found.append(parsed)
+        return found
 
 
 Outcome = tuple[Severity, RuleResult, bool]

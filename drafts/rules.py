@@ -15,6 +15,7 @@ Messages are ours, in plain words that name the field, never the MLS's codes.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from collections.abc import Callable
@@ -478,7 +479,9 @@ def _passes(rule: Rule, draft: Draft) -> bool | None:
     raise ValueError(f"Unknown rule action {rule.action}")
 
 
+@functools.cache
 def _result(rule: Rule) -> RuleResult:
+    """A rule's result (the same for every draft: rules and results are frozen)."""
     if rule.domain == "CustomFields":
         field, also = CUSTOM_FIELDS, ()
     else:
@@ -679,6 +682,13 @@ class RuleBook:
             )
         return self._rules[property_type]
 
+    def plan(self, property_type: str, layout: mls_layout.Layout) -> _MlsPlan:
+        snapshot = self.snapshot()
+        assert snapshot is not None  # a layout comes from the MLS's metadata
+        return snapshot.derived(
+            ("drafts.plan", property_type), lambda: _mls_plan(layout, self.mls_rules(property_type))
+        )
+
     @staticmethod
     def _parse_rules(snapshot: mls_layout.MetadataSnapshot, property_type: str) -> list[MlsRule]:
         found = []
@@ -704,41 +714,60 @@ def _fixed_outcomes(draft: Draft, rules: tuple[Rule, ...]) -> list[Outcome]:
     return outcomes
 
 
-def _mls_outcomes(draft: Draft, layout: mls_layout.Layout, book: RuleBook) -> list[Outcome]:
-    outcomes: list[Outcome] = []
-    for rule in book.mls_rules(draft.property_type):
+@dataclass(frozen=True)
+class _MlsPlan:
+    """What judges every draft of one property type the same way, built once per version of the
+    MLS's metadata: each MLS rule with its field and its (draft-independent) result, the fields
+    with a list, and our own checks of the fields this type shows."""
+
+    rules: tuple[tuple[MlsRule, mls_layout.MlsField | None, RuleResult], ...]
+    listed: tuple[mls_layout.MlsField, ...]
+    ours: tuple[Rule, ...]
+
+
+def _mls_plan(layout: mls_layout.Layout, mls_rules: list[MlsRule]) -> _MlsPlan:
+    planned = []
+    for rule in mls_rules:
         spec = layout.by_name.get(rule.spark_field)
-        passed = rule.passes(mls_value(draft, rule.spark_field, rule.domain, spec))
-        if passed is not None:
-            result = RuleResult(
-                rule.id,
-                _key(rule.spark_field, rule.domain, spec),
-                rule.spark_field,
-                rule.severity,
-                rule.message(spec),
-                ours=False,
-                missing=rule.required,
-            )
-            outcomes.append((rule.severity, result, passed))
-    for spec in layout.fields:
-        stored = spec.stored(draft)
-        if not spec.has_list or _empty(stored):
-            continue
-        unlisted = spec.not_listed(stored)
-        shown = ", ".join(f"“{value}”" for value in unlisted)
-        message = f"{spec.label}: {shown} is not in the MLS's list. Choose one from the list."
         result = RuleResult(
-            f"list-{spec.key}", spec.key, spec.spark_name, Severity.ERROR, message, ours=False
+            rule.id,
+            _key(rule.spark_field, rule.domain, spec),
+            rule.spark_field,
+            rule.severity,
+            rule.message(spec),
+            ours=False,
+            missing=rule.required,
         )
-        outcomes.append((Severity.ERROR, result, not unlisted))
-    # Ours, for the fields this property type shows.
+        planned.append((rule, spec, result))
     shown_names = set(layout.by_name)
-    kept = tuple(
+    ours = tuple(
         rule
         for rule in PORTAL_CHECKS
         if rule.domain == "StandardFields" and {rule.field, *rule.also} <= shown_names
     )
-    outcomes.extend(_fixed_outcomes(draft, kept))
+    return _MlsPlan(tuple(planned), tuple(spec for spec in layout.fields if spec.has_list), ours)
+
+
+def _mls_outcomes(draft: Draft, layout: mls_layout.Layout, book: RuleBook) -> list[Outcome]:
+    plan = book.plan(draft.property_type, layout)
+    outcomes: list[Outcome] = []
+    for rule, spec, result in plan.rules:
+        passed = rule.passes(mls_value(draft, rule.spark_field, rule.domain, spec))
+        if passed is not None:
+            outcomes.append((rule.severity, result, passed))
+    for spec in plan.listed:
+        stored = spec.stored(draft)
+        if _empty(stored):
+            continue
+        unlisted = spec.not_listed(stored)
+        shown = ", ".join(f"“{value}”" for value in unlisted)
+        message = f"{spec.label}: {shown} is not in the MLS's list. Choose one from the list."
+        listed = RuleResult(
+            f"list-{spec.key}", spec.key, spec.spark_name, Severity.ERROR, message, ours=False
+        )
+        outcomes.append((Severity.ERROR, listed, not unlisted))
+    # Ours, for the fields this property type shows.
+    outcomes.extend(_fixed_outcomes(draft, plan.ours))
     return outcomes
 
 

@@ -21,7 +21,7 @@ import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.db.models import Count, Max, Sum
@@ -222,10 +222,10 @@ class Snapshot:
         self.copies = copies
         self._derived: dict[Any, Any] = {}
 
-    def derived(self, key: Any, build: Callable[[], Any]) -> Any:
+    def derived[T](self, key: Any, build: Callable[[], T]) -> T:
         """`build()` once per key for this version (the editor's layouts, the parsed rules)."""
         try:
-            return self._derived[key]
+            return cast(T, self._derived[key])
         except KeyError:
             value = self._derived[key] = build()
             return value

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any, Protocol
@@ -69,11 +69,19 @@ class SectionLike(Protocol):
     def fields(self) -> Sequence[FieldLike]: ...
 
 
-class MetadataSource(Protocol):
-    """The readers of mls/metadata.py (they read the database only)."""
+class MetadataSnapshot(Protocol):
+    """The MLS's metadata at one version (mls/metadata.py `Snapshot`): what it hands out, and
+    what is built from it with `derived`, is shared by the process's requests until it changes."""
 
     def fields_for(self, property_type: str) -> Sequence[SectionLike]: ...
     def listing_rules(self, property_type: str) -> list[dict[str, Any]]: ...
+    def derived[T](self, key: Any, build: Callable[[], T]) -> T: ...
+
+
+class MetadataSource(Protocol):
+    """The readers of mls/metadata.py (they read the database only)."""
+
+    def snapshot(self) -> MetadataSnapshot: ...
 
 
 _source: list[MetadataSource] = []
@@ -396,7 +404,16 @@ def build_layout(property_type: str, sections: Sequence[SectionLike]) -> Layout 
     return Layout(property_type, built) if built else None
 
 
+def layout_of(snapshot: MetadataSnapshot, property_type: str) -> Layout | None:
+    """The layout of a property type, built once per version of the MLS's metadata (it is the
+    same for every draft and request until the metadata changes)."""
+    return snapshot.derived(
+        ("drafts.layout", property_type),
+        lambda: build_layout(property_type, snapshot.fields_for(property_type)),
+    )
+
+
 def layout_for(property_type: str) -> Layout | None:
     """The MLS's layout for a property type; None before its lists were ever read."""
     provider = source()
-    return build_layout(property_type, provider.fields_for(property_type)) if provider else None
+    return layout_of(provider.snapshot(), property_type) if provider else None

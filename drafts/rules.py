@@ -15,6 +15,7 @@ Messages are ours, in plain words that name the field, never the MLS's codes.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from collections.abc import Callable
@@ -478,7 +479,9 @@ def _passes(rule: Rule, draft: Draft) -> bool | None:
     raise ValueError(f"Unknown rule action {rule.action}")
 
 
+@functools.cache
 def _result(rule: Rule) -> RuleResult:
+    """A rule's result (the same for every draft: rules and results are frozen)."""
     if rule.domain == "CustomFields":
         field, also = CUSTOM_FIELDS, ()
     else:
@@ -644,6 +647,7 @@ class RuleBook:
 
     def __init__(self, source: mls_layout.MetadataSource | None = None, *, fixed: bool = False) -> None:
         self._source = None if fixed else (source or mls_layout.source())
+        self._snapshot: mls_layout.MetadataSnapshot | None = None
         self._layouts: dict[str, mls_layout.Layout | None] = {}
         self._rules: dict[str, list[MlsRule]] = {}
 
@@ -652,26 +656,49 @@ class RuleBook:
         """Only the fixed table, as before the MLS's lists were read (no queries)."""
         return cls(fixed=True)
 
+    def snapshot(self) -> mls_layout.MetadataSnapshot | None:
+        """The metadata this book judges by: one version for the whole book (one query)."""
+        if self._snapshot is None and self._source is not None:
+            self._snapshot = self._source.snapshot()
+        return self._snapshot
+
     def layout(self, property_type: str) -> mls_layout.Layout | None:
         if property_type not in self._layouts:
+            snapshot = self.snapshot()
             self._layouts[property_type] = (
-                mls_layout.build_layout(property_type, self._source.fields_for(property_type))
-                if self._source
-                else None
+                mls_layout.layout_of(snapshot, property_type) if snapshot is not None else None
             )
         return self._layouts[property_type]
 
     def mls_rules(self, property_type: str) -> list[MlsRule]:
         if property_type not in self._rules:
-            found = []
-            for rule in self._source.listing_rules(property_type) if self._source else []:
-                parsed = MlsRule.parse(rule)
-                if parsed is None:
-                    logger.debug("MLS rule not understood here (the MLS judges it): %s", rule)
-                else:
-                    found.append(parsed)
-            self._rules[property_type] = found
+            snapshot = self.snapshot()
+            self._rules[property_type] = (
+                snapshot.derived(
+                    ("drafts.rules", property_type), lambda: self._parse_rules(snapshot, property_type)
+                )
+                if snapshot is not None
+                else []
+            )
         return self._rules[property_type]
+
+    def plan(self, property_type: str, layout: mls_layout.Layout) -> _MlsPlan:
+        snapshot = self.snapshot()
+        assert snapshot is not None  # a layout comes from the MLS's metadata
+        return snapshot.derived(
+            ("drafts.plan", property_type), lambda: _mls_plan(layout, self.mls_rules(property_type))
+        )
+
+    @staticmethod
+    def _parse_rules(snapshot: mls_layout.MetadataSnapshot, property_type: str) -> list[MlsRule]:
+        found = []
+        for rule in snapshot.listing_rules(property_type):
+            parsed = MlsRule.parse(rule)
+            if parsed is None:
+                logger.debug("MLS rule not understood here (the MLS judges it): %s", rule)
+            else:
+                found.append(parsed)
+        return found
 
 
 Outcome = tuple[Severity, RuleResult, bool]
@@ -687,41 +714,60 @@ def _fixed_outcomes(draft: Draft, rules: tuple[Rule, ...]) -> list[Outcome]:
     return outcomes
 
 
-def _mls_outcomes(draft: Draft, layout: mls_layout.Layout, book: RuleBook) -> list[Outcome]:
-    outcomes: list[Outcome] = []
-    for rule in book.mls_rules(draft.property_type):
+@dataclass(frozen=True)
+class _MlsPlan:
+    """What judges every draft of one property type the same way, built once per version of the
+    MLS's metadata: each MLS rule with its field and its (draft-independent) result, the fields
+    with a list, and our own checks of the fields this type shows."""
+
+    rules: tuple[tuple[MlsRule, mls_layout.MlsField | None, RuleResult], ...]
+    listed: tuple[mls_layout.MlsField, ...]
+    ours: tuple[Rule, ...]
+
+
+def _mls_plan(layout: mls_layout.Layout, mls_rules: list[MlsRule]) -> _MlsPlan:
+    planned = []
+    for rule in mls_rules:
         spec = layout.by_name.get(rule.spark_field)
-        passed = rule.passes(mls_value(draft, rule.spark_field, rule.domain, spec))
-        if passed is not None:
-            result = RuleResult(
-                rule.id,
-                _key(rule.spark_field, rule.domain, spec),
-                rule.spark_field,
-                rule.severity,
-                rule.message(spec),
-                ours=False,
-                missing=rule.required,
-            )
-            outcomes.append((rule.severity, result, passed))
-    for spec in layout.fields:
-        stored = spec.stored(draft)
-        if not spec.has_list or _empty(stored):
-            continue
-        unlisted = spec.not_listed(stored)
-        shown = ", ".join(f"“{value}”" for value in unlisted)
-        message = f"{spec.label}: {shown} is not in the MLS's list. Choose one from the list."
         result = RuleResult(
-            f"list-{spec.key}", spec.key, spec.spark_name, Severity.ERROR, message, ours=False
+            rule.id,
+            _key(rule.spark_field, rule.domain, spec),
+            rule.spark_field,
+            rule.severity,
+            rule.message(spec),
+            ours=False,
+            missing=rule.required,
         )
-        outcomes.append((Severity.ERROR, result, not unlisted))
-    # Ours, for the fields this property type shows.
+        planned.append((rule, spec, result))
     shown_names = set(layout.by_name)
-    kept = tuple(
+    ours = tuple(
         rule
         for rule in PORTAL_CHECKS
         if rule.domain == "StandardFields" and {rule.field, *rule.also} <= shown_names
     )
-    outcomes.extend(_fixed_outcomes(draft, kept))
+    return _MlsPlan(tuple(planned), tuple(spec for spec in layout.fields if spec.has_list), ours)
+
+
+def _mls_outcomes(draft: Draft, layout: mls_layout.Layout, book: RuleBook) -> list[Outcome]:
+    plan = book.plan(draft.property_type, layout)
+    outcomes: list[Outcome] = []
+    for rule, spec, result in plan.rules:
+        passed = rule.passes(mls_value(draft, rule.spark_field, rule.domain, spec))
+        if passed is not None:
+            outcomes.append((rule.severity, result, passed))
+    for spec in plan.listed:
+        stored = spec.stored(draft)
+        if _empty(stored):
+            continue
+        unlisted = spec.not_listed(stored)
+        shown = ", ".join(f"“{value}”" for value in unlisted)
+        message = f"{spec.label}: {shown} is not in the MLS's list. Choose one from the list."
+        listed = RuleResult(
+            f"list-{spec.key}", spec.key, spec.spark_name, Severity.ERROR, message, ours=False
+        )
+        outcomes.append((Severity.ERROR, listed, not unlisted))
+    # Ours, for the fields this property type shows.
+    outcomes.extend(_fixed_outcomes(draft, plan.ours))
     return outcomes
 
 

@@ -7,6 +7,8 @@ htmx requests get the page's fragment (`page.html#region`); plain POSTs redirect
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
@@ -176,6 +178,8 @@ class FieldView:
     input_type: str = "text"
     # A field a listing of this type must fill: its label carries a mark.
     required: bool = False
+    # Where it autosaves (the page's fields share one reverse(): `_field_save_urls`).
+    save_url: str = ""
 
 
 def _custom_rows_of(value: dict) -> list[tuple[str, str, str]]:
@@ -310,6 +314,23 @@ def _may_submit(draft: Draft, user: User) -> bool:
     )
 
 
+SLUG = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def _field_save_urls(draft: Draft) -> Callable[[str], str]:
+    """Each field's autosave URL from one reverse() (~30 µs each; the editor has ~60 fields):
+    a name of letters, digits, - and _ is its own URL segment, anything else is reversed."""
+    sentinel = "field-name-here"
+    before, after = reverse("drafts:draft_field_save", args=[draft.pk, sentinel]).rsplit(sentinel, 1)
+
+    def url(name: str) -> str:
+        if SLUG.fullmatch(name):
+            return f"{before}{name}{after}"
+        return reverse("drafts:draft_field_save", args=[draft.pk, name])
+
+    return url
+
+
 def _editor_context(
     request: HttpRequest, draft: Draft, overrides: dict[str, FieldView] | None = None
 ) -> dict:
@@ -332,10 +353,12 @@ def _editor_context(
             }
             for slug, title, names in EDITOR_SECTIONS
         ]
+    save_url = _field_save_urls(draft)
     for section in sections:
         section["fields"] = [(overrides or {}).get(view.name, view) for view in section["fields"]]
         for view in section["fields"]:
             view.required = view.name in required
+            view.save_url = save_url(view.name)
     return {
         "draft": draft,
         "can_edit": can_edit,

@@ -8,19 +8,24 @@ field order) it sends the validators it holds and a 304 leaves the copy untouche
 keeps the last copy and records why: without a reachable MLS the last copy serves.
 
 The readers (`fields_for`, `property_types`, `room_fields`, `unit_fields`, `listing_rules`) read
-only the database, never the MLS.
+only the database, never the MLS, and through `snapshot()`: each process keeps the copies parsed
+(and what is built from them) while the metadata's version is the same, so a page costs one small
+query for the version instead of reading and parsing every copy again.
 """
 
 from __future__ import annotations
 
 import functools
 import logging
+import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
+from django.db.models import Count, Max, Sum
+from django.db.models.signals import post_delete, post_save
 from django.utils import timezone
 
 from spark.client import SparkClient
@@ -175,11 +180,7 @@ def _field(copies: Copies, entry: dict[str, Any], property_type: str, custom: di
     )
 
 
-def fields_for(property_type: str, *, mls_id: str | None = None) -> list[Section]:
-    """The MLS's entry form for one property type: its sections in order, each field with its
-    label, type, list (value, label) and whether several values may be chosen. Empty when the
-    field order has not been read yet."""
-    copies = Copies(mls_id)
+def _sections_for(copies: Copies, property_type: str) -> list[Section]:
     by_type = next(iter(copies.results(MetadataService.FIELD_ORDER)), None)
     groups = by_type.get(property_type) if isinstance(by_type, dict) else None
     custom = _custom_fields(copies)
@@ -195,18 +196,9 @@ def fields_for(property_type: str, *, mls_id: str | None = None) -> list[Section
     return sections
 
 
-def property_types(*, mls_id: str | None = None, copies: Copies | None = None) -> list[PropertyType]:
-    return [
-        PropertyType(str(item["MlsCode"]), str(item.get("MlsName") or item["MlsCode"]))
-        for item in (copies or Copies(mls_id)).results(MetadataService.PROPERTY_TYPES)
-        if isinstance(item, dict) and item.get("MlsCode")
-    ]
-
-
-def _extra_fields(
-    service: MetadataService, one: MetadataService, property_type: str, mls_id: str | None
+def _extra_fields_of(
+    copies: Copies, service: MetadataService, one: MetadataService, property_type: str
 ) -> list[FieldSpec]:
-    copies = Copies(mls_id)
     return [
         FieldSpec(
             name=name,
@@ -220,18 +212,125 @@ def _extra_fields(
     ]
 
 
+class Snapshot:
+    """The copies of one MLS at one version, parsed once, and what is derived from them (the
+    sections of a property type, its rules, a caller's own `derived` values) built once.
+    Shared by every request of the process while the version holds: callers must not change
+    what it hands out."""
+
+    def __init__(self, copies: Copies) -> None:
+        self.copies = copies
+        self._derived: dict[Any, Any] = {}
+
+    def derived[T](self, key: Any, build: Callable[[], T]) -> T:
+        """`build()` once per key for this version (the editor's layouts, the parsed rules)."""
+        try:
+            return cast(T, self._derived[key])
+        except KeyError:
+            value = self._derived[key] = build()
+            return value
+
+    def fields_for(self, property_type: str) -> list[Section]:
+        return self.derived(("sections", property_type), lambda: _sections_for(self.copies, property_type))
+
+    def listing_rules(self, property_type: str) -> list[dict[str, Any]]:
+        return self.derived(
+            ("rules", property_type),
+            lambda: [
+                rule
+                for rule in self.copies.results(MetadataService.LISTING_RULES, property_type)
+                if isinstance(rule, dict)
+            ],
+        )
+
+    def property_types(self) -> list[PropertyType]:
+        return self.derived(
+            "property_types",
+            lambda: [
+                PropertyType(str(item["MlsCode"]), str(item.get("MlsName") or item["MlsCode"]))
+                for item in self.copies.results(MetadataService.PROPERTY_TYPES)
+                if isinstance(item, dict) and item.get("MlsCode")
+            ],
+        )
+
+    def room_fields(self, property_type: str) -> list[FieldSpec]:
+        return self.derived(
+            ("rooms", property_type),
+            lambda: _extra_fields_of(
+                self.copies, MetadataService.ROOM_FIELDS, MetadataService.ROOM_FIELD, property_type
+            ),
+        )
+
+    def unit_fields(self, property_type: str) -> list[FieldSpec]:
+        return self.derived(
+            ("units", property_type),
+            lambda: _extra_fields_of(
+                self.copies, MetadataService.UNIT_FIELDS, MetadataService.UNIT_FIELD, property_type
+            ),
+        )
+
+
+# mls_id -> (version, its snapshot). A worker's refresh shows in the version the web processes
+# read; a write in this process (a refresh, a test's rows) also forgets the snapshots at once.
+_snapshots: dict[str, tuple[tuple[Any, ...], Snapshot]] = {}
+_snapshots_lock = threading.Lock()
+
+
+def _version(mls_id: str) -> tuple[Any, ...]:
+    """Changes whenever a copy is added, removed or changes (`fetched_at` is set with every new
+    payload): one aggregate over the few metadata rows."""
+    found = MlsMetadata.objects.filter(mls_id=mls_id, payload__isnull=False).aggregate(
+        rows=Count("id"), last=Max("id"), ids=Sum("id"), fetched=Max("fetched_at"), checked=Max("checked_at")
+    )
+    return tuple(found.values())
+
+
+def snapshot(mls_id: str | None = None) -> Snapshot:
+    """The MLS's copies as they are now: this process's parsed snapshot while its version holds."""
+    mls_id = settings.SPARK_MLS_ID if mls_id is None else mls_id
+    version = _version(mls_id)
+    kept = _snapshots.get(mls_id)
+    if kept is not None and kept[0] == version:
+        return kept[1]
+    fresh = Snapshot(Copies(mls_id))
+    with _snapshots_lock:
+        _snapshots[mls_id] = (version, fresh)
+    return fresh
+
+
+def forget_snapshots(**_: Any) -> None:
+    with _snapshots_lock:
+        _snapshots.clear()
+
+
+post_save.connect(forget_snapshots, sender=MlsMetadata, dispatch_uid="mls-metadata-snapshots-save")
+post_delete.connect(forget_snapshots, sender=MlsMetadata, dispatch_uid="mls-metadata-snapshots-delete")
+
+
+def fields_for(property_type: str, *, mls_id: str | None = None) -> list[Section]:
+    """The MLS's entry form for one property type: its sections in order, each field with its
+    label, type, list (value, label) and whether several values may be chosen. Empty when the
+    field order has not been read yet."""
+    return snapshot(mls_id).fields_for(property_type)
+
+
+def property_types(*, mls_id: str | None = None, copies: Copies | None = None) -> list[PropertyType]:
+    if copies is None:
+        return snapshot(mls_id).property_types()
+    return Snapshot(copies).property_types()
+
+
 def room_fields(property_type: str, *, mls_id: str | None = None) -> list[FieldSpec]:
     """The MLS's room fields for one property type (name, level, dimensions, features...)."""
-    return _extra_fields(MetadataService.ROOM_FIELDS, MetadataService.ROOM_FIELD, property_type, mls_id)
+    return snapshot(mls_id).room_fields(property_type)
 
 
 def unit_fields(property_type: str, *, mls_id: str | None = None) -> list[FieldSpec]:
-    return _extra_fields(MetadataService.UNIT_FIELDS, MetadataService.UNIT_FIELD, property_type, mls_id)
+    return snapshot(mls_id).unit_fields(property_type)
 
 
 def listing_rules(property_type: str, *, mls_id: str | None = None) -> list[dict[str, Any]]:
-    results = Copies(mls_id).results(MetadataService.LISTING_RULES, property_type)
-    return [rule for rule in results if isinstance(rule, dict)]
+    return snapshot(mls_id).listing_rules(property_type)
 
 
 # Read-back fields that are the MLS's bookkeeping, not the listing: left off its page.
@@ -253,7 +352,7 @@ def readable_fields(
 ) -> list[tuple[str, str]]:
     """A listing's read-back fields as people read them: (the MLS's label, the value, by its
     list name where the field has a list). Bookkeeping, masked and empty values are left out."""
-    copies = Copies(mls_id)
+    copies = snapshot(mls_id).copies
     described = copies.keyed(MetadataService.STANDARD_FIELDS)
     rows = []
     for name, value in fields.items():

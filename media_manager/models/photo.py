@@ -68,6 +68,9 @@ class Photo(OrderedMedia):
     VERSION_FIELD = "photo_version"
     EVENT_KIND = DraftEvent.Kind.PHOTO
     NOUN = "photo"
+    # An upload is not pushable until processed: `finish_processing` marks the draft for sync,
+    # so each photo costs one push, not a second one that finds nothing ready.
+    PUSHABLE_WHEN_ADDED = False
 
     is_primary = models.BooleanField(default=False)
     name = models.CharField(max_length=PHOTO_NAME_MAX)

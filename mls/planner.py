@@ -423,7 +423,7 @@ def same_value(a: Any, b: Any) -> bool:
     """Equality of two field values as JSON carries them (1 == 1.0, tuples == lists)."""
     if type(a) is type(b) and type(a) in _PLAIN:
         # Most fields, on every plan of every push: no JSON round trip needed for these.
-        return a == b
+        return bool(a == b)
     return _normal(a) == _normal(b)
 
 

@@ -59,7 +59,7 @@ def _engine_for(url: str, busy_timeout: float):
 
 
 class Channel(kombu_sqlalchemy.Channel):
-    def __init__(self, connection, **kwargs):
+    def __init__(self, connection, **kwargs) -> None:
         options = connection.client.transport_options
         self.visibility_timeout = float(options.get("visibility_timeout", DEFAULT_VISIBILITY_TIMEOUT))
         self.busy_timeout = float(options.get("busy_timeout", DEFAULT_BUSY_TIMEOUT))
@@ -71,6 +71,7 @@ class Channel(kombu_sqlalchemy.Channel):
         self._gate: tuple[int, sqlite3.Connection] | None = None
         self._empty: dict[str, tuple[int, float]] = {}
         self._looking: tuple[str, int, float] | None = None
+        self._broker_file = str(connection.client.hostname).split("sqlite:///", 1)[1]
         super().__init__(connection, **kwargs)
 
     def _open(self):
@@ -90,8 +91,7 @@ class Channel(kombu_sqlalchemy.Channel):
         ORM queries. At least once a second the queue is looked at anyway: a message whose
         visibility timeout ran out becomes deliverable without any commit."""
         if self._gate is None or self._gate[0] != os.getpid():
-            path = self.connection.client.hostname.split("sqlite:///", 1)[1]
-            self._gate = (os.getpid(), sqlite3.connect(path, check_same_thread=False))
+            self._gate = (os.getpid(), sqlite3.connect(self._broker_file, check_same_thread=False))
             self._empty = {}
         version = self._gate[1].execute("PRAGMA data_version").fetchone()[0]
         seen = self._empty.get(queue)

@@ -46,6 +46,11 @@ class LimitedTemporaryFileUploadHandler(FileUploadHandler):
     anything); `uploaded.name` is the browser's name, already stripped of any path by Django.
     """
 
+    # Read the body in 1 MiB pieces, not Django's 64 KiB: a 7.6 MB photo is then ~8 turns of
+    # the multipart parser, not ~120, and gunicorn's reader (which receives up to 1 MiB at a
+    # time) hands each piece over without copying what it received ahead again per piece.
+    chunk_size = 1024 * 1024
+
     def __init__(self, request: HttpRequest, *, max_bytes: int):
         super().__init__(request)
         self.max_bytes = max_bytes

@@ -415,8 +415,15 @@ class Plan:
 # --- Planning ------------------------------------------------------------------------------
 
 
+# Values JSON carries unchanged: two of the same one of these types compare as they are.
+_PLAIN = (str, int, bool, type(None))
+
+
 def same_value(a: Any, b: Any) -> bool:
     """Equality of two field values as JSON carries them (1 == 1.0, tuples == lists)."""
+    if type(a) is type(b) and type(a) in _PLAIN:
+        # Most fields, on every plan of every push: no JSON round trip needed for these.
+        return bool(a == b)
     return _normal(a) == _normal(b)
 
 

@@ -45,7 +45,9 @@ def local_state(draft: Draft, previous: planner.LocalState | None = None) -> pla
 
     `previous`: the state this push read last. Every change to the media bumps `change_seq` in
     its own transaction (`Draft.mark_changed`), so while the draft still shows the same
-    `change_seq` its photos and documents are the ones read then: they are not read again."""
+    `change_seq` its photos and documents are the ones read then: they are not read again.
+    (A photo upload does not bump it, but an unprocessed photo is nothing the push can send;
+    its processing bumps it.)"""
     if draft.is_deleted:
         # In the trash: the remote should show nothing, so nothing else needs reading.
         return planner.LocalState(seq=draft.change_seq, fields={}, trashed=True)

@@ -7,8 +7,9 @@ bench/gunicorn_server.py starts it), a Celery worker with two processes on the e
 broker (or Redis with --redis redis://127.0.0.1:6379/6), and the Spark sandbox in a gunicorn of
 its own with its own database (the MLS's work is not ours). One agent's draft is pushed to the
 sandbox first; then eight 24 MP camera JPEGs (made as bench/photos does: orientation 6, GPS,
-XMP, quality 95, about 7.6 MB) are uploaded one after another, and the database is polled until
-every photo is in the MLS (its RemoteItem confirmed with the master's digest).
+XMP, quality 95, about 7.6 MB) are uploaded one after another as the media page's uploader posts
+them (static/js/media.js: a JSON answer, a client key, the batch's keys), and the database is
+polled until every photo is in the MLS (its RemoteItem confirmed with the master's digest).
 
 CPU is read from /proc over the web and worker process trees, children included (utime, stime,
 cutime, cstime), from just before the first upload to the last confirmation; the sandbox is
@@ -32,6 +33,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
 
 import requests
@@ -258,27 +260,37 @@ def main() -> None:
         session_http = requests.Session()
         session_http.cookies.set("sessionid", session)
         session_http.cookies.set("csrftoken", csrf)
-        headers = {"X-CSRFToken": csrf, "Referer": base + "/", "HX-Request": "true"}
+        # As static/js/media.js sends each file: JSON answer (no redirect to the media page, which
+        # the uploader never loads), the CSRF token, the file's client key and its batch's keys.
+        headers = {"X-CSRFToken": csrf, "Referer": base + "/", "Accept": "application/json"}
+        keys = {path: str(uuid.uuid4()) for path in made}
 
-        def upload(path: Path) -> float:
+        def upload(path: Path, batch: list[Path]) -> float:
             """POST one photo as the media page does; the request's wall time in ms."""
+            fields = {
+                "csrfmiddlewaretoken": csrf,
+                "client_key": keys[path],
+                "batch": ",".join(keys[chosen] for chosen in batch),
+            }
             with path.open("rb") as body:
                 t0 = time.perf_counter()
                 answer = session_http.post(
                     f"{base}/drafts/{draft}/media/photos/upload/",
+                    data=fields,
                     files={"file": (path.name, body, "image/jpeg")},
                     headers=headers,
                     timeout=120,
+                    allow_redirects=False,
                 )
                 took = (time.perf_counter() - t0) * 1000
-            if answer.status_code >= 400:
+            if answer.status_code != 201 or answer.json()["files"][0]["status"] == "rejected":
                 raise SystemExit(f"upload of {path.name} answered {answer.status_code}: {answer.text[:300]}")
             return took
 
         # A running portal has its fork servers started (one per web worker and pool child,
         # ~0.3 s of CPU each, once): warm-up photos start them outside the measured window.
         for path in warm_up:
-            upload(path)
+            upload(path, warm_up)
         wait_until(
             lambda: confirmed_photos(database, draft)[1] >= len(warm_up),
             600,
@@ -290,7 +302,7 @@ def main() -> None:
         cpu0 = tree_cpu_seconds(web.pid), tree_cpu_seconds(worker.pid), tree_cpu_seconds(sandbox.pid)
         jobs0 = fork_server_cpu_seconds(web.pid), fork_server_cpu_seconds(worker.pid)
         began = time.perf_counter()
-        upload_ms = [upload(path) for path in photos]
+        upload_ms = [upload(path, photos) for path in photos]
         web_after_uploads = tree_cpu_seconds(web.pid)
         wait_until(
             lambda: confirmed_photos(database, draft)[1] >= len(warm_up) + len(photos),

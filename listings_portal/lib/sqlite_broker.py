@@ -22,7 +22,9 @@ from __future__ import annotations
 
 import datetime
 import os
+import sqlite3
 import threading
+import time
 from json import loads
 from queue import Empty
 
@@ -35,6 +37,8 @@ from sqlalchemy.orm import sessionmaker
 SCHEME = "portal-sqlite"
 DEFAULT_VISIBILITY_TIMEOUT = 900.0
 DEFAULT_BUSY_TIMEOUT = 15.0
+# An idle queue is looked at in full at least this often (see `Channel._nothing_new`).
+FULL_LOOK_EVERY_SECONDS = 1.0
 _ENGINES_LOCK = threading.Lock()
 # Per process: a forked worker child must not reuse its parent's SQLite connections.
 _engines: dict[tuple[int, str], tuple] = {}
@@ -55,13 +59,19 @@ def _engine_for(url: str, busy_timeout: float):
 
 
 class Channel(kombu_sqlalchemy.Channel):
-    def __init__(self, connection, **kwargs):
+    def __init__(self, connection, **kwargs) -> None:
         options = connection.client.transport_options
         self.visibility_timeout = float(options.get("visibility_timeout", DEFAULT_VISIBILITY_TIMEOUT))
         self.busy_timeout = float(options.get("busy_timeout", DEFAULT_BUSY_TIMEOUT))
         # delivery tag -> row, for the messages this channel handed out and not yet settled.
         self._rows: dict[str, int] = {}
         self._settled: list[int] = []
+        # The poll gate (`_nothing_new`): (pid, connection); queue -> (data_version, when) of
+        # its last look that found it empty; the look under way.
+        self._gate: tuple[int, sqlite3.Connection] | None = None
+        self._empty: dict[str, tuple[int, float]] = {}
+        self._looking: tuple[str, int, float] | None = None
+        self._broker_file = str(connection.client.hostname).split("sqlite:///", 1)[1]
         super().__init__(connection, **kwargs)
 
     def _open(self):
@@ -74,7 +84,27 @@ class Channel(kombu_sqlalchemy.Channel):
                 _engines[key] = engine, sessionmaker(bind=engine)
         return _engines[key]
 
+    def _nothing_new(self, queue) -> bool:
+        """True when the last look at `queue` found nothing and no connection has committed
+        to the broker file since (SQLite's data_version, read on a connection of our own that
+        never writes), so an idle worker's poll (20 a second) costs one PRAGMA instead of two
+        ORM queries. At least once a second the queue is looked at anyway: a message whose
+        visibility timeout ran out becomes deliverable without any commit."""
+        if self._gate is None or self._gate[0] != os.getpid():
+            self._gate = (os.getpid(), sqlite3.connect(self._broker_file, check_same_thread=False))
+            self._empty = {}
+        version = self._gate[1].execute("PRAGMA data_version").fetchone()[0]
+        seen = self._empty.get(queue)
+        now = time.monotonic()
+        if seen is not None and seen[0] == version and now - seen[1] < FULL_LOOK_EVERY_SECONDS:
+            return True
+        self._looking = (queue, version, now)
+        return False
+
     def _get(self, queue):
+        if not self._settled and self._nothing_new(queue):
+            raise Empty()
+        looking, self._looking = self._looking, None
         obj = self._get_or_create(queue)
         message = self.message_cls
         session = self.session
@@ -90,6 +120,8 @@ class Channel(kombu_sqlalchemy.Channel):
         # block a writer), and takes the lock only when there is something to take.
         if not self._settled and deliverable.first() is None:
             session.commit()
+            if looking is not None and looking[0] == queue:
+                self._empty[queue] = (looking[1], looking[2])
             raise Empty()
         session.execute(text("BEGIN IMMEDIATE TRANSACTION"))
         try:

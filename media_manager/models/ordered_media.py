@@ -52,7 +52,7 @@ class DraftNotEditable(Exception):
         self.message = str(self)
 
 
-def note_media_edit(draft: Draft, *, by: User | None) -> None:
+def note_media_edit(draft: Draft, *, by: User | None, for_the_mls: bool = True) -> None:
     """What every change a person makes to a draft's photos or documents also does, inside
     that change's transaction, once it is known that something changed.
 
@@ -61,11 +61,15 @@ def note_media_edit(draft: Draft, *, by: User | None) -> None:
     draft is marked for sync, and `Draft.note_media_changed` records who changed it and sends
     a reviewed draft back to drafting. The draft row is locked last, after the media rows,
     in the order the processing worker takes them too (photo row, then the draft).
+
+    `for_the_mls` False: the change gives the MLS nothing to take yet (a photo just uploaded,
+    not processed), so the draft is not marked for sync; what makes it pushable marks it.
     """
     locked = Draft.objects.select_for_update().only("status", "deleted_at").get(pk=draft.pk)
     if not locked.is_editable:
         raise DraftNotEditable(locked)
-    draft.mark_changed()
+    if for_the_mls:
+        draft.mark_changed()
     draft.note_media_changed(by=by)
 
 
@@ -115,6 +119,9 @@ class OrderedMedia(models.Model):
     VERSION_FIELD: ClassVar[str]
     EVENT_KIND: ClassVar[str]
     NOUN: ClassVar[str]
+    # Whether a new item is something the MLS can take at once (a document) or only once it
+    # is processed (a photo, whose processing marks the draft for sync): see `append`.
+    PUSHABLE_WHEN_ADDED: ClassVar[bool] = True
 
     draft = models.ForeignKey(Draft, on_delete=models.CASCADE, related_name="%(class)ss")
     # 0..n-1 among the draft's non-trashed items; None in the trash.
@@ -319,7 +326,9 @@ class OrderedMedia(models.Model):
             cls._place_in_batch(draft, item, list(batch_keys))
         cls._after_set_change(draft)
         cls._bump(lock)
-        note_media_edit(draft, by=by)
+        # Placing the new item moves no other item relative to the rest, so when the item
+        # itself is not pushable yet the remote has nothing to catch up on: no push now.
+        note_media_edit(draft, by=by, for_the_mls=cls.PUSHABLE_WHEN_ADDED)
         return item
 
     @classmethod

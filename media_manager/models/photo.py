@@ -68,6 +68,9 @@ class Photo(OrderedMedia):
     VERSION_FIELD = "photo_version"
     EVENT_KIND = DraftEvent.Kind.PHOTO
     NOUN = "photo"
+    # An upload is not pushable until processed: `finish_processing` marks the draft for sync,
+    # so each photo costs one push, not a second one that finds nothing ready.
+    PUSHABLE_WHEN_ADDED = False
 
     is_primary = models.BooleanField(default=False)
     name = models.CharField(max_length=PHOTO_NAME_MAX)
@@ -463,7 +466,13 @@ class Photo(OrderedMedia):
     def find_duplicate(self, *, sha256: str, phash: int | None) -> Photo | None:
         """The first-placed photo, uploaded before this one, with the same bytes or the same
         picture. Only earlier uploads count, so of two copies only the later one is flagged."""
-        others = Photo.objects.active().filter(draft_id=self.draft_id, pk__lt=self.pk).order_by("position")
+        # Only what is compared (a draft may hold a hundred photos, each a wide row).
+        others = (
+            Photo.objects.active()
+            .filter(draft_id=self.draft_id, pk__lt=self.pk)
+            .order_by("position")
+            .only("pk", "original_sha256", "sha256", "phash")
+        )
         for other in others:
             if self.original_sha256 and other.original_sha256 == self.original_sha256:
                 return other

@@ -136,6 +136,11 @@ def test_every_change_marks_the_draft_changed_and_is_recorded(draft, agent):
     seq = draft.change_seq
     photo = PhotoFactory(draft=draft, by=agent)
     draft.refresh_from_db()
+    # An upload gives the MLS nothing until it is processed (which marks the draft, below);
+    # a document is pushable at once.
+    assert draft.change_seq == seq
+    DocumentFactory(draft=draft, by=agent)
+    draft.refresh_from_db()
     assert draft.change_seq > seq
     seq = draft.change_seq
     photo.update_text(name="Front porch", caption="Sunny", by=agent)

@@ -183,3 +183,43 @@ def test_a_task_stopped_cold_midway_runs_again_on_the_next_worker(tmp_path, stop
         assert wait_until(lambda: recorded(broker.var_dir) == ["midway"], 30, broker), broker.log.read_text()
     finally:
         broker.stop()
+
+
+def test_an_idle_poll_looks_again_after_any_commit_and_at_least_once_a_second(tmp_path, monkeypatch):
+    """The poll gate: an empty queue is not queried again until another connection commits
+    (a publish from any process), or the full look is due (a visibility timeout ran out)."""
+    from queue import Empty
+
+    from kombu import Connection
+
+    from listings_portal.lib import sqlite_broker
+
+    monkeypatch.setattr(sqlite_broker, "FULL_LOOK_EVERY_SECONDS", 0.5)
+    url = f"portal-sqlite+sqlite:///{tmp_path / 'broker.sqlite3'}"
+    options = {"visibility_timeout": 0.2}
+    with Connection(url, transport_options=options) as consumer, Connection(url) as producer:
+        channel, sender = consumer.default_channel, producer.default_channel
+        channel._new_queue("q")
+        with pytest.raises(Empty):
+            channel._get("q")
+        looks = []
+        monkeypatch.setattr(
+            channel,
+            "_get_or_create",
+            lambda queue, real=channel._get_or_create: looks.append(queue) or real(queue),
+        )
+        with pytest.raises(Empty):
+            channel._get("q")
+        assert looks == []  # nothing committed since the empty look: no query
+
+        sender._put("q", {"body": "first", "properties": {"delivery_tag": "t1"}})
+        assert channel._get("q")["body"] == "first"  # the publish's commit opened the gate
+        with pytest.raises(Empty):
+            channel._get("q")  # taken (invisible); this look found the queue empty again
+        time.sleep(0.3)  # its visibility timeout ran out, with no commit since
+        looks.clear()
+        with pytest.raises(Empty):
+            channel._get("q")
+        assert looks == []
+        time.sleep(0.5)
+        assert channel._get("q")["body"] == "first"  # the full look is due: handed out again

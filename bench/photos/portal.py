@@ -83,7 +83,7 @@ print(draft.pk, client.cookies["sessionid"].value, csrf)
 
 
 def fork_server_cpu_seconds(root: int) -> float:
-    """CPU of the isolation fork servers under `root` (their jobs and monitors included, which
+    """CPU of the isolation fork servers under `root` (their jobs included, which
     they reap): the share of a tree's CPU spent checking and processing in isolation."""
     children: dict[int, list[int]] = {}
     for entry in Path("/proc").iterdir():

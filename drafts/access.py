@@ -21,6 +21,8 @@ def get_draft_for(user, pk: int, *, write: bool = False, include_trash: bool = F
         draft = drafts.get(pk=pk)
     except Draft.DoesNotExist:
         raise Http404("No such draft.") from None
-    if write and not draft.can_edit(user):
+    # The draft came through `visible_to(user)`: of `can_edit` only the state is left to ask
+    # (its own visibility query would repeat the one above).
+    if write and not draft.is_editable:
         raise PermissionDenied("This draft can no longer be edited.")
     return draft

@@ -99,6 +99,17 @@ def seed(background: int) -> tuple[User, Draft]:
     return agent, draft
 
 
+def backend_cpu_seconds() -> float:
+    """CPU of this connection's PostgreSQL server process (0 on SQLite)."""
+    if connection.vendor != "postgresql":
+        return 0.0
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -149,7 +160,8 @@ def main() -> None:
                 "list": (drafts_list, options.pages)}  # fmt: skip
     print(f"database: {connection.vendor} {connection.settings_dict['NAME']}; load {os.getloadavg()}")
     print(
-        f"{'request':<10} {'n':>5} {'queries':>8} {'calls/req':>10} {'CPU ms/req':>11} {'wall p50 ms':>12} "
+        f"{'request':<10} {'n':>5} {'queries':>8} {'calls/req':>10} {'CPU ms/req':>11} {'PG ms/req':>10} "
+        f"{'wall p50 ms':>12} "
         f"{'wall p95':>9}"
     )
     for name, (call, count) in requests.items():
@@ -169,13 +181,14 @@ def main() -> None:
             call()
         doorbell.flush()
         walls = []
-        cpu0 = time.process_time()
+        cpu0, pg0 = time.process_time(), backend_cpu_seconds()
         for _ in range(count):
             began = time.perf_counter()
             call()
             walls.append((time.perf_counter() - began) * 1000)
         doorbell.flush()
         cpu = (time.process_time() - cpu0) / count * 1000
+        pg_cpu = (backend_cpu_seconds() - pg0) / count * 1000
         # Python function calls per request: a count of the work done that, unlike CPU time, the
         # other processes on a shared machine do not move.
         profile = cProfile.Profile()
@@ -189,6 +202,7 @@ def main() -> None:
         walls.sort()
         print(
             f"{name:<10} {count:>5} {len(queries):>8} {stats.total_calls / sampled:>10.0f} {cpu:>11.2f} "
+            f"{pg_cpu:>10.2f} "
             f"{statistics.median(walls):>12.2f} {walls[int(0.95 * (len(walls) - 1))]:>9.2f}"
         )
         if options.v:

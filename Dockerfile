@@ -8,4 +8,5 @@ RUN pip install --no-cache-dir -e . && DJANGO_DEBUG=0 DJANGO_SECRET_KEY=build-on
 RUN useradd --system --home /app portal && mkdir -p /var/lib/portal && chown portal /var/lib/portal
 USER portal
 EXPOSE 8000
-CMD ["gunicorn", "listings_portal.wsgi", "--bind", "0.0.0.0:8000", "--workers", "3", "--timeout", "60"]
+# Workers, threads and timeout: listings_portal/gunicorn_conf.py (WEB_* in the environment).
+CMD ["gunicorn", "-c", "python:listings_portal.gunicorn_conf", "listings_portal.wsgi"]

@@ -6,21 +6,27 @@ from django.http import Http404
 from .models import Draft
 
 
-def get_draft_for(user, pk: int, *, write: bool = False, include_trash: bool = False) -> Draft:
+def get_draft_for(
+    user, pk: int, *, write: bool = False, include_trash: bool = False, related: bool = True
+) -> Draft:
     """The draft `pk` if `user` may see it (and edit it, with `write`), else 404 / 403.
 
     Another office's draft is a 404, never a 403: its existence is not disclosed.
     A visible draft the user may not change (live, being published, in the trash) is a 403.
+    `related=False` reads the draft's row alone (its office, agents and sync state are then
+    read only if used): for a request that needs no more, such as an autosave.
     """
-    drafts = Draft.objects.visible_to(user).select_related(
-        "office__company", "list_agent", "co_list_agent", "sync"
-    )
+    drafts = Draft.objects.visible_to(user)
+    if related:
+        drafts = drafts.select_related("office__company", "list_agent", "co_list_agent", "sync")
     if not include_trash:
         drafts = drafts.active()
     try:
         draft = drafts.get(pk=pk)
     except Draft.DoesNotExist:
         raise Http404("No such draft.") from None
-    if write and not draft.can_edit(user):
+    # The draft came through `visible_to(user)`: of `can_edit` only the state is left to ask
+    # (its own visibility query would repeat the one above).
+    if write and not draft.is_editable:
         raise PermissionDenied("This draft can no longer be edited.")
     return draft

@@ -2,11 +2,13 @@
 
     make bench-load        # = .venv/bin/python bench/load/run.py
 
-The production-like stack, each part a process of its own: gunicorn (as the Dockerfile runs it:
-3 sync workers), PostgreSQL, Redis (broker and cache), one Celery worker with two processes,
-beat, and the Spark sandbox in its own gunicorn with its own database, answering every call
-after 20 ms (the MLS's work is not ours). The office is seeded, every user signed in ahead of
-time, and every draft pushed to the MLS before the clock starts. Then, with locust headless:
+The production-like stack, each part a process of its own: gunicorn (as the Dockerfile runs
+it, with listings_portal/gunicorn_conf.py), PostgreSQL, Redis (broker and cache), one Celery
+worker with two processes, beat, and the Spark sandbox in its own gunicorn with its own
+database, answering every call after 20 ms (the MLS's work is not ours). The worker runs at
+nice 10, the weight docker-compose gives it beside the web (--worker-nice 0 for an even share).
+The office is seeded, every user signed in ahead of time, and every draft pushed to the MLS
+before the clock starts. Then, with locust headless:
 
 1. steady: 100 agents editing (an autosave every 2-5 s, now and then a page load), 10 agents
    uploading 12 MP photos (5 each), 5 admins reviewing, approving and publishing, for 3 minutes;
@@ -17,7 +19,8 @@ Prints autosave p50/p95/p99, page p95, upload p95, errors, save->synced p95 (sam
 database every 200 ms: the time from a draft's change being seen to the MLS confirming it),
 upload->processed p95, and the portal's CPU per request (web and worker processes, their
 children included; the sandbox and PostgreSQL are reported apart). The databases named
-bench_load and bench_load_mls are dropped and created: never point it at real data.
+bench_load and bench_load_mls (--database) are dropped and created, and Redis databases 10 and
+11 (--redis-dbs) flushed: never point it at real data.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from bench.gunicorn_server import deployed_env, free_port  # noqa: E402
+from listings_portal import gunicorn_conf  # noqa: E402
 
 PYTHON = sys.executable
 BIN = Path(PYTHON).parent
@@ -360,26 +364,42 @@ def main() -> None:
     parser.add_argument("--ramp", default="100,150,200,300", help="agents per ramp step ('' for none)")
     parser.add_argument("--step-seconds", type=int, default=45)
     parser.add_argument("--background-drafts", type=int, default=5000)
-    parser.add_argument("--web-workers", type=int, default=3)
+    parser.add_argument(
+        "--web-workers", type=int, default=0, help="gunicorn workers (0: listings_portal/gunicorn_conf.py's)"
+    )
+    parser.add_argument("--web-class", default="", help="gunicorn worker class (sync, gthread)")
+    parser.add_argument("--web-threads", type=int, default=0, help="threads per gthread worker")
+    parser.add_argument(
+        "--worker-nice",
+        type=int,
+        default=10,
+        help="the Celery worker's nice value, as docker-compose weighs it (cpu_shares 110); 0: the web's",
+    )
     parser.add_argument("--sandbox-latency-ms", type=int, default=20)
-    parser.add_argument("--redis", default="redis://127.0.0.1:6379", help="uses databases 10 and 11")
+    parser.add_argument("--redis", default="redis://127.0.0.1:6379")
+    parser.add_argument("--redis-dbs", default="10,11", help="the broker's and the cache's Redis databases")
+    parser.add_argument(
+        "--database", default="bench_load", help="dropped and created, with <name>_mls for the sandbox"
+    )
     parser.add_argument("--keep", action="store_true")
     options = parser.parse_args()
     ramp = [int(step) for step in options.ramp.split(",") if step]
     most_agents = max([options.agents, *ramp])
+    broker_db, cache_db = options.redis_dbs.split(",")
+    database, mls_database = options.database, f"{options.database}_mls"
 
     work = Path(tempfile.mkdtemp(prefix="portal-bench-load-"))
-    portal_env = base_env(work / "portal", "bench_load")
+    portal_env = base_env(work / "portal", database)
     portal_env.update(
         {
-            "CELERY_BROKER_URL": f"{options.redis}/10",
-            "CACHE_URL": f"{options.redis}/11",
+            "CELERY_BROKER_URL": f"{options.redis}/{broker_db}",
+            "CACHE_URL": f"{options.redis}/{cache_db}",
             "SPARK_SANDBOX_ENABLED": "0",
             "SPARK_SANDBOX_ACCESS_TOKEN": "sandbox-access-token",
             "SPARK_ACCESS_TOKEN": "sandbox-access-token",
         }
     )
-    mls_env = base_env(work / "mls", "bench_load_mls")
+    mls_env = base_env(work / "mls", mls_database)
     mls_env.update(
         {
             "SPARK_SANDBOX_ENABLED": "1",
@@ -391,13 +411,13 @@ def main() -> None:
         directory.mkdir(parents=True)
     processes: list[subprocess.Popen] = []
     try:
-        for name in ("bench_load", "bench_load_mls"):
+        for name in (database, mls_database):
             fresh_database(name)
         subprocess.run(
-            ["redis-cli", "-u", f"{options.redis}/10", "flushdb"], check=False, capture_output=True
+            ["redis-cli", "-u", f"{options.redis}/{broker_db}", "flushdb"], check=False, capture_output=True
         )
         subprocess.run(
-            ["redis-cli", "-u", f"{options.redis}/11", "flushdb"], check=False, capture_output=True
+            ["redis-cli", "-u", f"{options.redis}/{cache_db}", "flushdb"], check=False, capture_output=True
         )
         print(f"setting up in {work} ...", flush=True)
         manage(mls_env, "migrate", "--noinput")
@@ -443,13 +463,14 @@ def main() -> None:
             str(options.background_drafts),
         )
         plan = json.loads(plan_path.read_text())
-        plan["photos"] = make_photos(work)
+        plan["photos"] = make_photos(work) if options.uploaders else []
         plan["photos_each"] = options.photos_each
         plan_path.write_text(json.dumps(plan))
         steady_editors = plan["editors"][: options.agents]
 
         worker = start(
             portal_env,
+            *(["nice", "-n", str(options.worker_nice)] if options.worker_nice else []),
             PYTHON,
             "-m",
             "celery",
@@ -474,16 +495,20 @@ def main() -> None:
             log=work / "beat.log",
         )
         processes.append(beat)
-        web = start(
-            portal_env,
+        web_env = {
+            **portal_env,
+            **({"WEB_WORKERS": str(options.web_workers)} if options.web_workers else {}),
+            **({"WEB_WORKER_CLASS": options.web_class} if options.web_class else {}),
+            **({"WEB_THREADS": str(options.web_threads)} if options.web_threads else {}),
+        }
+        web = start(  # as the Dockerfile runs it: its settings from listings_portal/gunicorn_conf.py
+            web_env,
             str(BIN / "gunicorn"),
+            "-c",
+            "python:listings_portal.gunicorn_conf",
             "listings_portal.wsgi",
             "-b",
             f"127.0.0.1:{web_port}",
-            "-w",
-            str(options.web_workers),
-            "--timeout",
-            "60",
             "--log-level",
             "warning",
             log=work / "web.log",
@@ -491,7 +516,7 @@ def main() -> None:
         processes.append(web)
         wait_for(base + "/health/")
         run(portal_env, PYTHON, "-c", PUSH_ALL, str(plan_path))
-        url = f"{PG}/bench_load"
+        url = f"{PG}/{database}"
         deadline = time.monotonic() + 600
         with psycopg.connect(url, autocommit=True) as connection:
             while time.monotonic() < deadline:
@@ -527,6 +552,7 @@ def main() -> None:
         users = options.agents + options.uploaders + options.admins
         locust(env, base, users, options.seconds, ["AgentEditing", "AgentUploading", "AdminReviewing"], log)
         ended = time.time()
+        load_steady = os.getloadavg()[0]
         time.sleep(15)  # let the last saves reach the MLS
         cpu_after = (tree_cpu_seconds(web.pid), tree_cpu_seconds(worker.pid), tree_cpu_seconds(sandbox.pid))
         pg_used = postgres_cpu_seconds() - pg_before
@@ -565,20 +591,26 @@ def main() -> None:
             step_rows = read_requests(step_log)
             cpu_per_request = (tree_cpu_seconds(web.pid) - cpu0) / max(1, len(step_rows)) * 1000
             stats = summarise(read_requests(step_log, since=step_began + SETTLE_SECONDS))
-            knee_rows.append((agents, stats, cpu_per_request))
+            knee_rows.append((agents, stats, cpu_per_request, os.getloadavg()[0]))
     finally:
         for process in reversed(processes):
             stop(process)
 
     elapsed = ended - began
+    web_workers = options.web_workers or gunicorn_conf.workers
+    web_class = options.web_class or gunicorn_conf.worker_class
+    web_threads = options.web_threads or gunicorn_conf.threads
     requests_made = max(1, steady["requests"])
     machine = (web_cpu + worker_cpu + mls_cpu + pg_used) / elapsed / (os.cpu_count() or 1) * 100
-    photo_mb = Path(plan["photos"][0]).stat().st_size / 1e6
+    photo_mb = Path(plan["photos"][0]).stat().st_size / 1e6 if plan["photos"] else 0.0
     synced = sampler.latencies
     lines = [
         f"\n=== steady: {options.agents} agents editing, {options.uploaders} uploading, "
         f"{options.admins} admins, {elapsed:.0f} s",
-        f"load average before {load_before[0]:.2f}, after {os.getloadavg()[0]:.2f}; {os.cpu_count()} cores",
+        f"load average before {load_before[0]:.2f}, at the end {load_steady:.2f}; {os.cpu_count()} cores",
+        f"web: gunicorn {web_workers} x {web_class}"
+        f"{'' if web_class == 'sync' else f' ({web_threads} threads)'}; "
+        f"Celery worker nice {options.worker_nice}",
         f"requests {steady['requests']} ({steady['requests'] / elapsed:.1f}/s), errors {steady['errors']}",
         f"autosave  n={steady['saves']}  p50 {steady['save_p50']:.0f} ms  p95 {steady['save_p95']:.0f} ms  "
         f"p99 {steady['save_p99']:.0f} ms  (goal: p95 <= 150 ms, 0 errors)",
@@ -599,13 +631,13 @@ def main() -> None:
         lines.append(f"\n=== ramp: agents editing alone, {options.step_seconds} s per step")
         lines.append(
             f"{'agents':>7} {'saves':>6} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'errors':>7} "
-            f"{'web CPU ms/req':>15}"
+            f"{'web CPU ms/req':>15} {'load avg':>9}"
         )
         knee = None
-        for agents, stats, cpu_per_request in knee_rows:
+        for agents, stats, cpu_per_request, load in knee_rows:
             lines.append(
                 f"{agents:>7} {stats['saves']:>6} {stats['save_p50']:>7.0f} {stats['save_p95']:>7.0f} "
-                f"{stats['save_p99']:>7.0f} {stats['errors']:>7} {cpu_per_request:>15.1f}"
+                f"{stats['save_p99']:>7.0f} {stats['errors']:>7} {cpu_per_request:>15.1f} {load:>9.2f}"
             )
             if knee is None and stats["save_p95"] > 300:
                 knee = agents

@@ -325,3 +325,17 @@ def test_without_htmx_an_invalid_value_stays_in_its_input(agent_client, draft):
     assert 'value="lots"' in body
     assert "List price: enter a number." in body
     assert fresh(draft).list_price == Decimal("250000")
+
+
+def test_an_autosave_asks_the_database_only_what_it_needs(agent_client, draft, django_assert_num_queries):
+    """The session, the user, the draft's row (no joins), the MLS's layout, the row lock (which
+    asks who may edit in the same query), the update and the history row, with the savepoint
+    around the save: no visibility check repeated. A busy office sends one every few seconds
+    per agent (bench/load)."""
+    agent_client.get(reverse("drafts:draft_edit", args=[draft.pk]))  # the session as the page left it
+    with django_assert_num_queries(9):
+        response = agent_client.post(
+            save_url(draft, "city"), field_post(draft, "Moorhead", seen="Fargo"), **htmx()
+        )
+    assert response.status_code == 200
+    assert fresh(draft).city == "Moorhead"

@@ -471,7 +471,7 @@ def _parse_processed(value: dict[str, Any], blobs: dict[str, bytes]) -> Processe
     if set(blobs) != {"master", *sizes}:
         raise ValueError("outputs do not match their sizes")
     phash = value["phash"]
-    if not isinstance(phash, int) or not -(1 << 63) <= phash < 1 << 63:
+    if phash is not None and (not isinstance(phash, int) or not -(1 << 63) <= phash < 1 << 63):
         raise ValueError("bad phash")
     if not isinstance(value["sha256"], str) or not _HEX64.fullmatch(value["sha256"]):
         raise ValueError("bad sha256")

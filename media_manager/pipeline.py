@@ -126,7 +126,7 @@ class ProcessedPhoto:
     height: int
     sizes: dict[str, tuple[int, int]]
     sha256: str
-    phash: int
+    phash: int | None
     source_format: PhotoFormat
     warnings: list[str] = field(default_factory=list)
 
@@ -365,6 +365,10 @@ def file_sha256(path: str | os.PathLike[str]) -> str:
 
 _DCT_SIZE = 32
 _HASH_SIDE = 8
+# The largest low-frequency (non-DC) coefficient below which a picture has no detail to hash:
+# a flat JPEG (its noise averaged away by the 32x32 thumbnail) measures 0, a sky with the
+# faintest gradient (four grey levels across the frame) about 800.
+_FLAT_DETAIL = 64.0
 _HASH_SOURCE_MIN_EDGE = 128
 _COSINES = [
     [math.cos((2 * x + 1) * u * math.pi / (2 * _DCT_SIZE)) for x in range(_DCT_SIZE)]
@@ -372,9 +376,11 @@ _COSINES = [
 ]
 
 
-def dct_hash(image: Image.Image) -> int:
+def dct_hash(image: Image.Image) -> int | None:
     """64-bit perceptual hash (pHash): the signs of the 8x8 lowest DCT frequencies of a
-    32x32 grey thumbnail, compared with their median; returned as a signed 64-bit int."""
+    32x32 grey thumbnail, compared with their median; returned as a signed 64-bit int.
+    None for a picture without detail (one flat colour, a lens-cap frame): every such picture
+    hashes alike, so its hash would call any two of them the same photo."""
     grey = image.convert("L").resize((_DCT_SIZE, _DCT_SIZE), Image.Resampling.LANCZOS)
     pixels = grey.tobytes()
     rows = [pixels[y * _DCT_SIZE : (y + 1) * _DCT_SIZE] for y in range(_DCT_SIZE)]
@@ -384,6 +390,8 @@ def dct_hash(image: Image.Image) -> int:
     by_row = [[sum(map(mul, row, cos_u)) for cos_u in _COSINES] for row in rows]
     columns = [[by_row[y][u] for y in range(_DCT_SIZE)] for u in range(_HASH_SIDE)]
     coeffs = [sum(map(mul, columns[u], cos_v)) for cos_v in _COSINES for u in range(_HASH_SIDE)]
+    if max(abs(coeff) for coeff in coeffs[1:]) < _FLAT_DETAIL:
+        return None
     median = sorted(coeffs)[len(coeffs) // 2]
     value = 0
     for coeff in coeffs:

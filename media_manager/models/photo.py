@@ -408,7 +408,7 @@ class Photo(OrderedMedia):
         width: int,
         height: int,
         sha256: str,
-        phash: int,
+        phash: int | None,
     ) -> bool:
         """Record the pipeline's output for `image_version`. False (and nothing recorded)
         if the picture changed or was trashed meanwhile: the caller deletes its files."""

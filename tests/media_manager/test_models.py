@@ -341,6 +341,23 @@ def test_the_same_picture_re_saved_is_flagged_by_its_perceptual_hash(draft, agen
     assert other.duplicate_of is None
 
 
+def test_flat_pictures_of_different_colours_are_not_flagged_as_copies(draft, agent):
+    # Every one-colour picture has the same perceptual hash: only the bytes may match them.
+    from PIL import Image
+
+    def flat(colour: tuple[int, int, int]) -> bytes:
+        return samples.encode(Image.new("RGB", (1200, 900), colour), "JPEG", quality=85)
+
+    green = PhotoFactory(draft=draft, by=agent, data=flat((20, 200, 60)))
+    purple = PhotoFactory(draft=draft, by=agent, data=flat((70, 40, 90)))
+    green_again = PhotoFactory(draft=draft, by=agent, data=flat((20, 200, 60)))
+    for photo in (green, purple, green_again):
+        tasks.process_photo(photo.pk)
+        photo.refresh_from_db()
+    assert purple.phash is None and purple.duplicate_of is None
+    assert green_again.duplicate_of == green  # the same file is still a copy
+
+
 def test_a_photo_the_pipeline_refuses_is_rejected_with_a_reason(draft, agent):
     broken = samples.truncated(small_jpeg(seed=2), 0.4)
     photo = PhotoFactory(draft=draft, by=agent, data=broken)

@@ -501,3 +501,16 @@ def test_a_photo_too_big_for_the_memory_cap_fails_cleanly(tmp_path):
     outcome = run_isolated("process_photo", path, limits=LIMITS, memory_limit=120 * MiB)
     assert outcome.rejected is not None and outcome.rejected.code == RejectCode.PROCESSING_FAILED
     assert run_isolated("process_photo", path, limits=LIMITS).rejected is None  # fine at 1 GiB
+
+
+def test_a_picture_without_detail_has_no_perceptual_hash():
+    from PIL import Image
+
+    def hashed(image: Image.Image) -> int | None:
+        return pipeline.dct_hash(Image.open(io.BytesIO(samples.encode(image, "JPEG", quality=85))))
+
+    assert hashed(Image.new("RGB", (1200, 900), (0, 0, 0))) is None
+    assert hashed(Image.new("RGB", (1200, 900), (70, 40, 90))) is None
+    faint_sky = Image.linear_gradient("L").resize((1200, 900)).point(lambda v: 120 + v // 64)
+    assert hashed(faint_sky.convert("RGB")) is not None
+    assert hashed(samples.photo_like(1200, 900, seed=3)) is not None

@@ -237,7 +237,7 @@ def build_pages(control: SandboxControl) -> PageData:
     _edit(filled, agent, co_list_agent=co_agent.pk)
     _edit(filled, agent, list_price=Decimal("284900"), public_remarks=REMARKS + " Move-in ready.")
     _photos(filled, ["Front", "Kitchen", "Living room", "Back yard"], seed=10)
-    _documents(filled, [("Floor plan", "Public"), ("Seller's property disclosure", "Private")])
+    _documents(filled, [("Floor plan", "Public"), ("Seller's Disclosure", "Private")])
     for name, level, length, width in (
         ("Kitchen", "Main", "14", "12"),
         ("Primary Bedroom", "Upper", "16", "13"),

@@ -40,9 +40,22 @@ PYTHON = sys.executable
 
 
 def jpeg_bytes(seed: int, size: tuple[int, int] = (320, 240)) -> bytes:
+    """A picture of its own for each seed: shapes placed and coloured by the seed, so that two
+    seeds never look like copies of each other to the duplicate check (perceptual hash)."""
+    chooser = random.Random(seed)
+    width, height = size
     image = Image.new("RGB", size, ((seed * 53) % 256, (seed * 97) % 256, (seed * 31) % 256))
     draw = ImageDraw.Draw(image)
-    draw.rectangle((seed % 50, seed % 40, 100 + seed % 50, 80 + seed % 40), fill=(255, 255, 255))
+    for _ in range(6):
+        left, top = chooser.randrange(width), chooser.randrange(height)
+        box = (
+            left,
+            top,
+            left + chooser.randrange(width // 8, width // 2),
+            top + chooser.randrange(height // 8, height // 2),
+        )
+        colour = tuple(chooser.randrange(256) for _ in range(3))
+        (draw.ellipse if chooser.random() < 0.5 else draw.rectangle)(box, fill=colour)
     buffer = io.BytesIO()
     image.save(buffer, "JPEG", quality=80)
     return buffer.getvalue()

@@ -303,7 +303,9 @@ class Photo(OrderedMedia):
                 new=rotation,
                 note=f"Photo {self.pk} rotated",
             )
-            note_media_edit(self.draft, by=by)
+            # Until it is processed again the MLS keeps the picture it has; processing marks
+            # the draft for sync, so a rotation costs one push, not two.
+            note_media_edit(self.draft, by=by, for_the_mls=False)
             self.enqueue_processing_after_commit()
         self.refresh_from_db()
 
@@ -357,7 +359,8 @@ class Photo(OrderedMedia):
                 new=clean_file_name(original_name),
                 note=f"Photo {self.pk} replaced",
             )
-            note_media_edit(self.draft, by=by)
+            # As for a rotation: the new picture reaches the MLS once processed, in one push.
+            note_media_edit(self.draft, by=by, for_the_mls=False)
             self.enqueue_processing_after_commit()
             delete_files_after_commit(old_files)
         self.refresh_from_db()

@@ -23,6 +23,7 @@ from media_manager.models import (
     random_storage_name,
 )
 from media_manager.refusals import media_change
+from media_manager.tasks import process_photo
 from tests.factories import AgentFactory, DocumentFactory, PhotoFactory
 from tests.media_manager import samples
 from tests.media_manager.media_helpers import small_jpeg, stored_files, upload
@@ -90,6 +91,20 @@ def _add_document(draft: Draft, by) -> None:
         pages=1,
         name="Plat",
     )
+
+
+def test_a_replacement_marks_the_draft_for_sync_only_once_processed(draft, agent):
+    photo = PhotoFactory(draft=draft, by=agent, stored=True)
+    assert process_photo(photo.pk) == "ready"
+    draft.refresh_from_db()
+    before = draft.change_seq
+    photo.refresh_from_db()
+    _replace(photo, agent)
+    draft.refresh_from_db()
+    assert draft.change_seq == before  # the MLS keeps the old picture until the new one is ready
+    assert process_photo(photo.pk) == "ready"
+    draft.refresh_from_db()
+    assert draft.change_seq == before + 1
 
 
 # Every kind of change a person makes, as the model offers it.

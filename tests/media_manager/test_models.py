@@ -313,6 +313,23 @@ def test_processing_marks_the_draft_changed(draft, agent):
     assert draft.change_seq == before + 1
 
 
+def test_a_rotation_reaches_the_mls_in_one_push_once_processed(draft, agent):
+    """Until the turned picture is processed the MLS keeps the one it has, so the rotation
+    itself does not mark the draft for sync; the processing that follows marks it once."""
+    photo = PhotoFactory(draft=draft, by=agent, stored=True)
+    assert tasks.process_photo(photo.pk) == "ready"
+    draft.refresh_from_db()
+    before = draft.change_seq
+    photo.refresh_from_db()
+    photo.rotate(1, by=agent)
+    draft.refresh_from_db()
+    assert draft.change_seq == before
+    assert DraftEvent.objects.filter(draft=draft, field="rotation").exists()
+    assert tasks.process_photo(photo.pk) == "ready"
+    draft.refresh_from_db()
+    assert draft.change_seq == before + 1
+
+
 def test_the_same_file_twice_is_flagged_as_a_duplicate(draft, agent):
     data = small_jpeg(seed=5)
     first = PhotoFactory(draft=draft, by=agent, data=data)

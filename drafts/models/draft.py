@@ -616,21 +616,39 @@ class Draft(models.Model):
         for name in (*changed, "open_review_comments"):
             setattr(self, name, getattr(locked, name))
 
-    def note_media_changed(self, *, by: User | None, reason: str = "Photos or documents changed") -> bool:
+    def note_media_changed(
+        self,
+        *,
+        by: User | None,
+        reason: str = "Photos or documents changed",
+        mark_for_sync: bool = False,
+        locked: Draft | None = None,
+    ) -> bool:
         """Record that someone changed this draft's photos or documents: updated_at/by, and a
-        reviewed draft goes back to drafting (as `save_field` does for fields).
+        reviewed draft goes back to drafting (as `save_field` does for fields);
+        `mark_for_sync` also tells the remote to catch up (as `mark_changed`), in the same
+        UPDATE. `locked`: the draft's row, already locked by the caller in this transaction
+        (its status and version), so the row is locked and read once per change.
 
         Call inside the media change's transaction. True if the status changed.
         """
         now = timezone.now()
         with transaction.atomic():
-            locked = Draft.objects.select_for_update().get(pk=self.pk)
+            if locked is None:
+                locked = Draft.objects.select_for_update().only("status", "version").get(pk=self.pk)
             sent_back = locked.status in SENT_BACK_BY_EDITS
             status = DraftStatus.DRAFT if sent_back else locked.status
             version = locked.version + 1 if sent_back else locked.version
-            Draft.objects.filter(pk=self.pk).update(
-                updated_by=by, updated_at=now, status=status, version=version
-            )
+            changes: dict[str, Any] = {
+                "updated_by": by,
+                "updated_at": now,
+                "status": status,
+                "version": version,
+            }
+            if mark_for_sync:
+                changes["change_seq"] = F("change_seq") + 1
+                doorbell.ring_after_commit(self.pk)
+            Draft.objects.filter(pk=self.pk).update(**changes)
             if sent_back:
                 DraftEvent.record(
                     locked,

@@ -104,8 +104,7 @@ def _changing_parts(draft: Draft, by: User, note: str) -> Iterator[Draft]:
         if not locked.can_edit(by):
             raise PermissionDenied("This draft can no longer be edited.")
         yield locked
-        locked.mark_changed()
-        locked.note_media_changed(by=by, reason=note)
+        locked.note_media_changed(by=by, reason=note, mark_for_sync=True, locked=locked)
         DraftEvent.record(locked, by, DraftEvent.Kind.PART, note=note)
     draft.status, draft.version = locked.status, locked.version
     draft.updated_by, draft.updated_at = locked.updated_by, locked.updated_at

@@ -65,12 +65,10 @@ def note_media_edit(draft: Draft, *, by: User | None, for_the_mls: bool = True) 
     `for_the_mls` False: the change gives the MLS nothing to take yet (a photo just uploaded,
     not processed), so the draft is not marked for sync; what makes it pushable marks it.
     """
-    locked = Draft.objects.select_for_update().only("status", "deleted_at").get(pk=draft.pk)
+    locked = Draft.objects.select_for_update().only("status", "version", "deleted_at").get(pk=draft.pk)
     if not locked.is_editable:
         raise DraftNotEditable(locked)
-    if for_the_mls:
-        draft.mark_changed()
-    draft.note_media_changed(by=by)
+    draft.note_media_changed(by=by, mark_for_sync=for_the_mls, locked=locked)
 
 
 class MediaOrder(models.Model):

@@ -10,6 +10,8 @@ import pytest
 from django.contrib.messages.storage.fallback import FallbackStorage
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django_htmx.middleware import HtmxDetails
 
@@ -285,6 +287,7 @@ def test_publishing_that_starts_during_a_change_is_a_409_with_the_reason(
 ):
     """The model refuses under the draft's lock (DraftNotEditable); the views answer 409 in
     the shape their caller reads. A view raising it stands for the change that lost the race."""
+
     @media_change(answer)
     def change(request, pk):
         Draft.objects.filter(pk=pk).update(status=DraftStatus.PROMOTING)
@@ -301,3 +304,20 @@ def test_publishing_that_starts_during_a_change_is_a_409_with_the_reason(
     assert response.status_code == 409
     assert response["X-Media-Refused"] == "not-editable"
     assert expected in response.content.decode()
+
+
+def test_a_media_change_reads_and_writes_the_draft_row_once(draft, media, agent):
+    """The edit check, the sync mark and the who/when/status bookkeeping share one locked read
+    and one UPDATE of the draft's row (a busy grid sends many small changes)."""
+    photo = Photo.objects.select_related("draft").get(pk=media["photos"][0].pk)
+    with CaptureQueriesContext(connection) as queries:
+        photo.update_text(name="Front porch", caption="Sunny", by=agent)
+    on_the_draft = [
+        q["sql"]
+        for q in queries.captured_queries
+        if 'FROM "drafts_draft"' in q["sql"] or q["sql"].startswith('UPDATE "drafts_draft"')
+    ]
+    assert len([sql for sql in on_the_draft if sql.startswith("SELECT")]) == 1, on_the_draft
+    assert len([sql for sql in on_the_draft if sql.startswith("UPDATE")]) == 1, on_the_draft
+    draft.refresh_from_db()
+    assert draft.updated_by == agent

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import FieldDoesNotExist, PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -445,6 +445,24 @@ def draft_request_changes(request: HttpRequest, pk: int) -> HttpResponse:
 # --- Comments ---
 
 
+def _comment_target_label(draft: Draft, kind: str, key: str) -> str:
+    """What a comment is on, as the review page names it (the field's label in the MLS's
+    layout, the photo's or document's name), so a thread sent back keeps "Comment on ..."."""
+    if kind == ReviewComment.Target.FIELD:
+        layout = rules.RuleBook().layout(draft.property_type)
+        if layout is not None and key in layout.by_key:
+            return layout.by_key[key].label
+        try:
+            return review.field_label(key)
+        except FieldDoesNotExist:
+            return ""
+    if kind in (ReviewComment.Target.PHOTO, ReviewComment.Target.DOCUMENT):
+        media = review_media.media()
+        items = media.photos_of(draft) if kind == ReviewComment.Target.PHOTO else media.documents_of(draft)
+        return next((item.name for item in items if str(item.pk) == key), "")
+    return ""
+
+
 def _thread_response(request: HttpRequest, draft: Draft, kind: str, key: str, *, form=None, status=200):
     thread = list(
         draft.review_comments.filter(target_kind=kind, target_key=key).select_related("author", "resolved_by")
@@ -454,6 +472,7 @@ def _thread_response(request: HttpRequest, draft: Draft, kind: str, key: str, *,
         "thread": thread,
         "kind": kind,
         "key": key,
+        "label": _comment_target_label(draft, kind, key),
         "can_comment": True,
         "may_resolve": True,
         "comment_form": form,

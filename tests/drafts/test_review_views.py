@@ -267,6 +267,28 @@ def test_a_reviewer_comments_with_htmx_and_gets_the_thread_back(cast, kind, key)
     assert Draft.objects.get(pk=draft.pk).open_review_comments == 1
 
 
+def test_the_thread_sent_back_still_says_what_it_is_on(cast):
+    """The toggle reads "Comment on <label>" to a screen reader on the page; the thread an htmx
+    comment sends back must say the same, not a bare "Comment"."""
+    draft = in_status(cast.draft, S.SUBMITTED)
+    photo = PhotoFactory(draft=draft, by=cast.agent, original_name="Back porch.jpg")
+    client = client_for(cast, "office_admin")
+
+    on_field = client.post(
+        url("drafts:review_comment_create", draft),
+        {"target_kind": "field", "target_key": "public_remarks", "text": "Shorter, please."},
+        **htmx(),
+    ).content.decode()
+    on_photo = client.post(
+        url("drafts:review_comment_create", draft),
+        {"target_kind": "photo", "target_key": str(photo.pk), "text": "Brighter?"},
+        **htmx(),
+    ).content.decode()
+
+    assert '<span class="visually-hidden"> on Public remarks</span>' in on_field
+    assert '<span class="visually-hidden"> on Back porch</span>' in on_photo
+
+
 @pytest.mark.parametrize(
     ("kind", "key"),
     [

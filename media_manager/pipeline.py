@@ -45,12 +45,17 @@ import hashlib
 import io
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from operator import mul
 
 from PIL import Image, ImageCms
+
+try:
+    import pyvips  # type: ignore[import-untyped]
+except (ImportError, OSError):  # not installed, or its libvips cannot be loaded
+    pyvips = None
 
 from media_manager.checks import (
     DecodeGuard,
@@ -105,6 +110,66 @@ _CLOCKWISE_OPS: dict[int, tuple[Image.Transpose, ...]] = {
 }
 
 
+# A resize step: (image, size, the Pillow filter for this step) -> the resized image.
+Resize = Callable[[Image.Image, tuple[int, int], Image.Resampling], Image.Image]
+
+
+def resize_with_pillow(image: Image.Image, size: tuple[int, int], resample: Image.Resampling) -> Image.Image:
+    """Pillow's resize with the filter chosen for the step (see `_BIG_STEP_RESAMPLE`)."""
+    return image.resize(size, resample, reducing_gap=_REDUCING_GAP)
+
+
+# Modes whose pixels are one byte per band in Pillow's `tobytes` and in libvips alike.
+_VIPS_BANDS = {"L": 1, "RGB": 3, "CMYK": 4}
+
+
+def resize_with_vips(image: Image.Image, size: tuple[int, int], resample: Image.Resampling) -> Image.Image:
+    """libvips' lanczos3 resize, whatever Pillow filter the step would use: 3x cheaper than
+    Pillow's BICUBIC and sharper than it (>= 46 dB from a direct LANCZOS resize of the full
+    image where BICUBIC gives 45, and no softness compounding along Spark's chain of sizes).
+
+    The pixels cross as one copy each way (~3 ms for a half-scale 24 MP decode); Pillow
+    decodes and encodes, as in the floor. Falls back to Pillow for a mode libvips would read
+    differently or should libvips round a size otherwise than asked.
+    """
+    bands = _VIPS_BANDS.get(image.mode)
+    if bands is None:
+        return resize_with_pillow(image, size, resample)
+    source = pyvips.Image.new_from_memory(image.tobytes(), image.width, image.height, bands, "uchar")
+    resized = source.resize(size[0] / image.width, vscale=size[1] / image.height, kernel="lanczos3")
+    if (resized.width, resized.height) != size:
+        return resize_with_pillow(image, size, resample)
+    return Image.frombytes(image.mode, size, resized.write_to_memory())
+
+
+def _configure_vips() -> None:
+    # One worker thread per resize (a job is one photo; the worker runs jobs side by side)
+    # and no operation cache: a cached pipeline holds its pixels past the job's peak.
+    pyvips.concurrency_set(1)
+    pyvips.cache_set_max(0)
+    pyvips.cache_set_max_mem(0)
+    pyvips.cache_set_max_files(0)
+
+
+def prepare_vips_for_fork() -> None:
+    """Build (never run) a libvips resize, so processes forked after this call find its
+    operation classes set up. Running one would start libvips' worker threads, which a fork
+    does not copy: a forked child would then wait forever on threads it does not have. So
+    the isolation fork server calls this and never resizes anything with libvips itself."""
+    if pyvips is not None:
+        pyvips.Image.black(8, 8, bands=3).resize(0.5, kernel="lanczos3")
+
+
+# Chosen once, at import: libvips when pyvips and its library load, else Pillow.
+if pyvips is not None:
+    _configure_vips()
+    RESIZE: Resize = resize_with_vips
+    RESAMPLER = "libvips lanczos3"
+else:
+    RESIZE = resize_with_pillow
+    RESAMPLER = "Pillow"
+
+
 @dataclass(frozen=True, slots=True)
 class ProcessedPhoto:
     """The result of `process_photo`.
@@ -138,6 +203,7 @@ def process_photo(
     rotate_quarter_turns: int = 0,
     variants: Mapping[str, int] = VARIANTS,
     source_sha256: str | None = None,
+    resize: Resize = RESIZE,
 ) -> ProcessedPhoto:
     """Check and process one photo; raises `UploadRejected` for files we refuse.
 
@@ -153,6 +219,7 @@ def process_photo(
         rotate_quarter_turns=rotate_quarter_turns,
         variants=variants,
         source_sha256=source_sha256,
+        resize=resize,
     )
     return rendered.result
 
@@ -172,11 +239,12 @@ def render_photo(
     rotate_quarter_turns: int = 0,
     variants: Mapping[str, int] = VARIANTS,
     source_sha256: str | None = None,
+    resize: Resize = RESIZE,
 ) -> Rendered:
     opened = open_photo(source_path, limits)
     found: list[str] = []
     with opened.image as image, DecodeGuard(opened.format):
-        master_image = _decode_master(image, opened.orientation, rotate_quarter_turns, limits, found)
+        master_image = _decode_master(image, opened.orientation, rotate_quarter_turns, limits, found, resize)
     if warning := low_resolution_warning(*opened.display_size, limits):
         found.insert(0, warning)
 
@@ -194,7 +262,7 @@ def render_photo(
             ratio = max(previous.size) / max(size)
             big_step = previous is master_image or ratio >= _BICUBIC_MIN_RATIO
             resample = _BIG_STEP_RESAMPLE if big_step else _CHAIN_RESAMPLE
-            previous = previous.resize(size, resample, reducing_gap=_REDUCING_GAP)
+            previous = resize(previous, size, resample)
         images[name] = previous
         outputs[name] = _encode_jpeg(previous, VARIANT_QUALITY)
         sizes[name] = size
@@ -247,7 +315,12 @@ def master_plan(size: tuple[int, int], long_edge: int) -> tuple[int, tuple[int, 
 
 
 def _decode_master(
-    image: Image.Image, orientation: int, quarter_turns: int, limits: MediaLimits, found: list[str]
+    image: Image.Image,
+    orientation: int,
+    quarter_turns: int,
+    limits: MediaLimits,
+    found: list[str],
+    resize: Resize,
 ) -> Image.Image:
     stored = image.size
     k, target = master_plan(stored, limits.photo_master_long_edge)
@@ -266,7 +339,7 @@ def _decode_master(
         # of the way is under 2x, where BILINEAR stays >= 41 dB from a full LANCZOS resize
         # at two thirds of BICUBIC's cost: the largest single saving per photo.
         resample = _DRAFTED_RESAMPLE if working.size != stored else _BIG_STEP_RESAMPLE
-        working = working.resize(target, resample, reducing_gap=_REDUCING_GAP)
+        working = resize(working, target, resample)
     working = _to_srgb(working, icc_profile, found)
     for op in _ORIENTATION_OPS.get(orientation, ()) + _CLOCKWISE_OPS[quarter_turns % 4]:
         working = working.transpose(op)

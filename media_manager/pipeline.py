@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import logging
 import math
 import os
 from collections.abc import Mapping
@@ -181,6 +182,8 @@ def _configure_vips() -> None:
     pyvips.cache_set_max(0)
     pyvips.cache_set_max_mem(0)
     pyvips.cache_set_max_files(0)
+    # libvips reports the plan of every resize at INFO (kernel, mask, workers): noise.
+    logging.getLogger("pyvips").setLevel(logging.WARNING)
 
 
 def prepare_vips_for_fork() -> None:

@@ -281,3 +281,12 @@ def test_the_fork_server_forks_with_one_thread_and_its_jobs_resize_with_libvips(
         assert isolated == pipeline.process_photo(path, limits=LIMITS)
         assert (isolated.width, isolated.height) == (2048, 1365)
     assert os.listdir(f"/proc/{fork_server.pid}/task") == [str(fork_server.pid)]
+
+
+def test_jobs_share_one_malloc_arena_with_libvips_worker_thread(small_photo):
+    # A job's libvips worker thread would otherwise fault in an arena of its own from nothing
+    # in every fresh fork: thousands of page faults per photo.
+    inspect_photo_isolated(small_photo, LIMITS)
+    environ = Path(f"/proc/{fork_server.pid}/environ").read_bytes().split(b"\0")
+    assert b"MALLOC_ARENA_MAX=1" in environ
+    assert b"GLIBC_TUNABLES=glibc.malloc.hugetlb=1" in environ

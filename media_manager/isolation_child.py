@@ -149,7 +149,7 @@ def _preload() -> None:
     """Import every decoder a job may need, once, before the first fork."""
     from PIL import Image, JpegImagePlugin, PngImagePlugin, WebPImagePlugin  # noqa: F401
 
-    import media_manager.pipeline  # noqa: F401
+    import media_manager.pipeline
     from media_manager.checks import register_heif
 
     register_heif()
@@ -157,6 +157,8 @@ def _preload() -> None:
     import pypdf  # noqa: F401
 
     _warm_up()
+    # libvips' classes set up here, its threads never started: they would not survive the fork.
+    media_manager.pipeline.prepare_vips_for_fork()
 
     # Objects that live for the server's lifetime: out of the collector's sight, so a job's
     # collections do not write to (and copy) every page the server shares with it.
@@ -166,7 +168,9 @@ def _preload() -> None:
 
 def _warm_up() -> None:
     """Check and process one small photo in the server itself, so what Pillow and the
-    interpreter set up on first use is in every job from its fork, not redone per job."""
+    interpreter set up on first use is in every job from its fork, not redone per job.
+    The photo is smaller than every output, so nothing is resized: a libvips resize here
+    would start threads that the forked jobs would lack (see `prepare_vips_for_fork`)."""
     import tempfile
 
     from PIL import Image

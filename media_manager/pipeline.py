@@ -6,29 +6,32 @@
 2. a decode at the smallest scale that still covers the master: JPEG files are decoded
    with `Image.draft`, so libjpeg's scaled IDCT does most of the downsizing for free
    (a 24 MP photo decodes at 1/2 scale for a 2048 px master); see `master_plan`;
-3. at most one resample to the master size (BILINEAR after a scaled JPEG decode, which
-   leaves less than 2x to go, BICUBIC otherwise; none when the 1/2, 1/4 or 1/8 scale
-   already lands within 5 % under the limit, as for 4000-4096 px phone photos), then the
+3. at most one resample to the master size (none when the 1/2, 1/4 or 1/8 scale already
+   lands within 5 % under the limit, as for 4000-4096 px phone photos), then the
    conversion to sRGB from any embedded ICC profile (Adobe RGB, Display P3, CMYK, grey),
    then the EXIF orientation and the agent's quarter turns, all on the master-sized
    image where they are cheapest;
 4. the master JPEG (long edge <= PHOTO_MASTER_LONG_EDGE, quality 85 stepped down until
    it fits PHOTO_MASTER_MAX_BYTES), carrying no metadata at all;
 5. the variants, largest first, each resized from the previous one, not from the full
-   image, so each costs in proportion to the one before it (BICUBIC for the first and for
-   steps of 1.5x or more, LANCZOS for the smaller steps, see `_BIG_STEP_RESAMPLE`);
+   image, so each costs in proportion to the one before it;
 6. a 64-bit DCT perceptual hash of the result and the SHA-256 of the source bytes (given
    by the caller when the upload handler already computed it).
 
-Figures (bench/photos/run.py, 24 MP camera JPEG -> master + 3 variants, a shared 2-core
-machine): ~215-235 ms of CPU, 6.4x less than full decode + one LANCZOS resize per output,
-1.7-2.3x the bare decode+encode floor (2.4-2.6x with Spark's eight sizes), < 80 MiB peak.
-Pillow's resampling is most of the gap: the master's resize alone (3000 -> 2048 px after
-the half-scale decode) costs about 0.6x the floor, the variants' another 0.4x (1.0x for
-Spark's sizes); cheaper filters fail the quality bars below. Every output >= 40.7 dB from the
-naive result before encoding (the master 45.4 dB with BICUBIC; BILINEAR for the step from the
-scaled decode would save ~35 ms but costs 4 dB and puts our JPEG more than 1 dB below the naive
-one: `_DRAFTED_RESAMPLE` is the one switch).
+The resampler (`RESAMPLER`, chosen once at import): libvips' lanczos3 through pyvips when it
+loads (`LIBVIPS`), else Pillow (`PILLOW`: BICUBIC for the big steps, LANCZOS for the small
+ones, see `_BIG_STEP_RESAMPLE`). With libvips a JPEG that needs resizing is also decoded by
+libvips, at the same scale as Pillow's draft and to the same pixels, streamed into the resize
+(`decode_jpeg_with_vips`); everything else is decoded by Pillow and its pixels copied across.
+Pillow encodes every output either way, as in the benchmark's floor.
+
+Figures (bench/photos/run.py, 24 MP camera JPEG, a shared 2-core machine, same-run ratios to
+the bare decode+encode floor): with Pillow resizing 2.1-2.3x the floor (2.3-2.6x with
+Spark's eight sizes), the resampling alone costing about the floor; with libvips resizing
+only, 1.5x (1.6x), and decoding too, lower again (see the commit log for the runs). Every
+output >= 42 dB from the naive result (full decode, one LANCZOS resize per output) before
+encoding with Pillow, >= 45 dB with libvips; cheaper Pillow filters (BILINEAR, HAMMING, box
+reduces) fail that bar.
 
 Outputs carry no EXIF, GPS, XMP, IPTC, ICC profile or comment: Pillow writes only what it
 is given, except the JPEG comment, which Pillow 13 copies from the source unless told
@@ -43,14 +46,21 @@ from __future__ import annotations
 
 import hashlib
 import io
+import logging
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from operator import mul
+from typing import Protocol
 
 from PIL import Image, ImageCms
+
+try:
+    import pyvips  # type: ignore[import-untyped]
+except (ImportError, OSError):  # not installed, or its libvips cannot be loaded
+    pyvips = None
 
 from media_manager.checks import (
     DecodeGuard,
@@ -105,6 +115,143 @@ _CLOCKWISE_OPS: dict[int, tuple[Image.Transpose, ...]] = {
 }
 
 
+class Resize(Protocol):
+    """A resize step: `image` to `size`; `resample` is the Pillow filter for the step (see
+    `_BIG_STEP_RESAMPLE`). `discard_source`: the caller has no further use for `image`, so
+    its pixels may be freed as soon as they are read (the decoded photo, a job's largest
+    buffer, need not outlive its copy)."""
+
+    def __call__(
+        self,
+        image: Image.Image,
+        size: tuple[int, int],
+        resample: Image.Resampling,
+        *,
+        discard_source: bool = False,
+    ) -> Image.Image: ...
+
+
+def resize_with_pillow(
+    image: Image.Image, size: tuple[int, int], resample: Image.Resampling, *, discard_source: bool = False
+) -> Image.Image:
+    """Pillow's resize with the filter chosen for the step."""
+    return image.resize(size, resample, reducing_gap=_REDUCING_GAP)
+
+
+# Modes whose pixels are one byte per band in Pillow's `tobytes` and in libvips alike.
+_VIPS_BANDS = {"L": 1, "RGB": 3, "CMYK": 4}
+# Rows copied at a time from Pillow to libvips: `tobytes` of a whole image would hold it
+# twice over (its pieces, then their join), 36 MB more at the peak of a 24 MP job.
+_STRIP_ROWS = 128
+
+
+def resize_with_vips(
+    image: Image.Image, size: tuple[int, int], resample: Image.Resampling, *, discard_source: bool = False
+) -> Image.Image:
+    """libvips' lanczos3 resize, whatever Pillow filter the step would use: 3x cheaper than
+    Pillow's BICUBIC and sharper than it (>= 46 dB from a direct LANCZOS resize of the full
+    image where BICUBIC gives 45, and no softness compounding along Spark's chain of sizes).
+
+    The pixels cross as one copy each way (~3 ms for a half-scale 24 MP decode); Pillow
+    decodes and encodes, as in the floor. Falls back to Pillow for a mode libvips would read
+    differently.
+    """
+    bands = _VIPS_BANDS.get(image.mode)
+    if bands is None:
+        return resize_with_pillow(image, size, resample)
+    width, height = image.size
+    row_bytes = width * bands
+    pixels = bytearray(row_bytes * height)
+    for top in range(0, height, _STRIP_ROWS):
+        bottom = min(top + _STRIP_ROWS, height)
+        pixels[top * row_bytes : bottom * row_bytes] = image.crop((0, top, width, bottom)).tobytes()
+    mode = image.mode
+    if discard_source:
+        image.close()  # drops the decoded pixels now, not when the caller lets go of them
+    source = pyvips.Image.new_from_memory(pixels, width, height, bands, "uchar")
+    resized = source.resize(size[0] / width, vscale=size[1] / height, kernel="lanczos3")
+    if (resized.width, resized.height) != size:  # libvips rounded otherwise: never seen
+        resized = resized.crop(0, 0, min(size[0], resized.width), min(size[1], resized.height))
+        resized = resized.embed(0, 0, *size, extend="copy")
+    result = resized.write_to_memory()
+    del source, resized, pixels  # the source's copy, before the result's
+    return Image.frombytes(mode, size, result)
+
+
+def decode_jpeg_with_vips(
+    path: str | os.PathLike[str], shrink: int, drafted: tuple[int, int], size: tuple[int, int], mode: str
+) -> Image.Image | None:
+    """The JPEG at `path` decoded at 1/`shrink`, the scale of Pillow's `draft` (libjpeg's
+    scaled IDCT to `drafted`) and resized to `size` with lanczos3 in one streaming pass: the decoded photo
+    is never whole in memory nor copied across from Pillow (~20 ms less per 24 MP photo;
+    the decoded pixels are Pillow's, bit for bit). None when libvips would decode it to
+    another size or mode than Pillow's draft (`mode`: "RGB" or "L"); then Pillow decodes.
+
+    A truncated scan fails as it does with Pillow (OSError, refused as a damaged file).
+    """
+    bands = _VIPS_BANDS.get(mode)
+    if mode not in ("RGB", "L") or bands is None or shrink not in (1, 2, 4, 8):
+        return None
+    try:
+        decoded = pyvips.Image.jpegload(
+            os.fspath(path), shrink=shrink, access="sequential", fail_on="truncated"
+        )
+        if (decoded.width, decoded.height) != drafted or decoded.bands != bands or decoded.format != "uchar":
+            return None
+        resized = decoded.resize(size[0] / decoded.width, vscale=size[1] / decoded.height, kernel="lanczos3")
+        if (resized.width, resized.height) != size:
+            return None
+        pixels = resized.write_to_memory()
+    except pyvips.Error as exc:
+        raise OSError(f"libvips could not decode the JPEG: {exc.message}") from exc
+    return Image.frombytes(mode, size, pixels)
+
+
+# (path, shrink, size at that scale, target size, mode) -> the resized image, or None.
+Size = tuple[int, int]
+DecodeJpeg = Callable[[str | os.PathLike[str], int, Size, Size, str], Image.Image | None]
+
+
+@dataclass(frozen=True, slots=True)
+class Resampler:
+    """How the pipeline resizes: `resize` for every step, and `decode_jpeg` (optional) for
+    a JPEG's decode and first resize in one pass (None from it: decode with Pillow)."""
+
+    name: str
+    resize: Resize
+    decode_jpeg: DecodeJpeg | None = None
+
+
+PILLOW = Resampler("Pillow", resize_with_pillow)
+LIBVIPS = Resampler("libvips lanczos3", resize_with_vips, decode_jpeg_with_vips)
+
+
+def _configure_vips() -> None:
+    # One worker thread per resize (a job is one photo; the worker runs jobs side by side)
+    # and no operation cache: a cached pipeline holds its pixels past the job's peak.
+    pyvips.concurrency_set(1)
+    pyvips.cache_set_max(0)
+    pyvips.cache_set_max_mem(0)
+    pyvips.cache_set_max_files(0)
+    # libvips reports the plan of every resize at INFO (kernel, mask, workers): noise.
+    logging.getLogger("pyvips").setLevel(logging.WARNING)
+
+
+def prepare_vips_for_fork() -> None:
+    """Build (never run) a libvips resize, so processes forked after this call find its
+    operation classes set up. Running one would start libvips' worker threads, which a fork
+    does not copy: a forked child would then wait forever on threads it does not have. So
+    the isolation fork server calls this and never resizes anything with libvips itself."""
+    if pyvips is not None:
+        pyvips.Image.black(8, 8, bands=3).resize(0.5, kernel="lanczos3")
+
+
+# Chosen once, at import: libvips when pyvips and its library load, else Pillow.
+if pyvips is not None:
+    _configure_vips()
+RESAMPLER = LIBVIPS if pyvips is not None else PILLOW
+
+
 @dataclass(frozen=True, slots=True)
 class ProcessedPhoto:
     """The result of `process_photo`.
@@ -138,6 +285,7 @@ def process_photo(
     rotate_quarter_turns: int = 0,
     variants: Mapping[str, int] = VARIANTS,
     source_sha256: str | None = None,
+    resampler: Resampler = RESAMPLER,
 ) -> ProcessedPhoto:
     """Check and process one photo; raises `UploadRejected` for files we refuse.
 
@@ -153,6 +301,7 @@ def process_photo(
         rotate_quarter_turns=rotate_quarter_turns,
         variants=variants,
         source_sha256=source_sha256,
+        resampler=resampler,
     )
     return rendered.result
 
@@ -172,11 +321,14 @@ def render_photo(
     rotate_quarter_turns: int = 0,
     variants: Mapping[str, int] = VARIANTS,
     source_sha256: str | None = None,
+    resampler: Resampler = RESAMPLER,
 ) -> Rendered:
     opened = open_photo(source_path, limits)
     found: list[str] = []
     with opened.image as image, DecodeGuard(opened.format):
-        master_image = _decode_master(image, opened.orientation, rotate_quarter_turns, limits, found)
+        master_image = _decode_master(
+            source_path, image, opened.orientation, rotate_quarter_turns, limits, found, resampler
+        )
     if warning := low_resolution_warning(*opened.display_size, limits):
         found.insert(0, warning)
 
@@ -194,7 +346,7 @@ def render_photo(
             ratio = max(previous.size) / max(size)
             big_step = previous is master_image or ratio >= _BICUBIC_MIN_RATIO
             resample = _BIG_STEP_RESAMPLE if big_step else _CHAIN_RESAMPLE
-            previous = previous.resize(size, resample, reducing_gap=_REDUCING_GAP)
+            previous = resampler.resize(previous, size, resample)
         images[name] = previous
         outputs[name] = _encode_jpeg(previous, VARIANT_QUALITY)
         sizes[name] = size
@@ -247,7 +399,13 @@ def master_plan(size: tuple[int, int], long_edge: int) -> tuple[int, tuple[int, 
 
 
 def _decode_master(
-    image: Image.Image, orientation: int, quarter_turns: int, limits: MediaLimits, found: list[str]
+    source_path: str | os.PathLike[str],
+    image: Image.Image,
+    orientation: int,
+    quarter_turns: int,
+    limits: MediaLimits,
+    found: list[str],
+    resampler: Resampler,
 ) -> Image.Image:
     stored = image.size
     k, target = master_plan(stored, limits.photo_master_long_edge)
@@ -256,20 +414,36 @@ def _decode_master(
         # 1/4, 1/8 that still covers the target; Pillow picks the scale from the request.
         request = (stored[0] // k, stored[1] // k) if k > 1 else target
         image.draft("RGB" if image.mode not in ("L", "CMYK") else image.mode, request)
-    image.load()
+    working = None
+    if resampler.decode_jpeg and image.format in ("JPEG", "MPO") and image.size != target:
+        # `draft` only set the scale and size Pillow would decode at; libvips decodes at
+        # the same scale, or declines.
+        shrink = round(stored[0] / image.size[0])
+        working = resampler.decode_jpeg(source_path, shrink, image.size, target, image.mode)
+    if working is None:
+        working = _decode_and_resize(image, stored, k, target, resampler)
+    # Read when the file was opened (JPEG, PNG) or decoded (others), whoever decoded it.
     icc_profile = image.info.get("icc_profile")
+    working = _to_srgb(working, icc_profile, found)
+    for op in _ORIENTATION_OPS.get(orientation, ()) + _CLOCKWISE_OPS[quarter_turns % 4]:
+        working = working.transpose(op)
+    return working
+
+
+def _decode_and_resize(
+    image: Image.Image, stored: tuple[int, int], k: int, target: tuple[int, int], resampler: Resampler
+) -> Image.Image:
+    image.load()
     working = _resizable(image)
     if working.size == stored and k > 1:
         working = working.reduce(k)
     if working.size != target:
         # After a scaled decode (libjpeg's reduced IDCT already filtered the image) the rest
-        # of the way is under 2x, where BILINEAR stays >= 41 dB from a full LANCZOS resize
-        # at two thirds of BICUBIC's cost: the largest single saving per photo.
+        # of the way is under 2x: lanczos3 with libvips, BICUBIC with Pillow (its BILINEAR
+        # would save a third but costs 4 dB).
         resample = _DRAFTED_RESAMPLE if working.size != stored else _BIG_STEP_RESAMPLE
-        working = working.resize(target, resample, reducing_gap=_REDUCING_GAP)
-    working = _to_srgb(working, icc_profile, found)
-    for op in _ORIENTATION_OPS.get(orientation, ()) + _CLOCKWISE_OPS[quarter_turns % 4]:
-        working = working.transpose(op)
+        # The decoded pixels are done with once resized (the image's info is read above).
+        working = resampler.resize(working, target, resample, discard_source=True)
     return working
 
 

@@ -267,3 +267,26 @@ def test_a_job_whose_parent_gives_up_is_killed_by_the_server(small_photo):
     assert _children(server) == []  # killed and reaped
     assert fork_server.pid == server
     _assert_the_next_job_works(small_photo)
+
+
+def test_the_fork_server_forks_with_one_thread_and_its_jobs_resize_with_libvips(tmp_path):
+    # libvips' worker threads would not survive a fork: a job forked from a server that had
+    # run a libvips resize would wait forever on them. The server sets libvips up, runs nothing.
+    from media_manager import pipeline
+
+    path = tmp_path / "big.jpg"
+    path.write_bytes(samples.encode(samples.photo_like(3000, 2000, seed=6), "JPEG", quality=90))
+    for _ in range(2):  # the second job comes from the same server, after the first
+        isolated = process_photo_isolated(path, limits=LIMITS, timeout=10)
+        assert isolated == pipeline.process_photo(path, limits=LIMITS)
+        assert (isolated.width, isolated.height) == (2048, 1365)
+    assert os.listdir(f"/proc/{fork_server.pid}/task") == [str(fork_server.pid)]
+
+
+def test_jobs_share_one_malloc_arena_with_libvips_worker_thread(small_photo):
+    # A job's libvips worker thread would otherwise fault in an arena of its own from nothing
+    # in every fresh fork: thousands of page faults per photo.
+    inspect_photo_isolated(small_photo, LIMITS)
+    environ = Path(f"/proc/{fork_server.pid}/environ").read_bytes().split(b"\0")
+    assert b"MALLOC_ARENA_MAX=1" in environ
+    assert b"GLIBC_TUNABLES=glibc.malloc.hugetlb=1" in environ

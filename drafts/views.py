@@ -43,7 +43,7 @@ from .forms import (
 from .frame import frame_context
 from .layout import NOT_LISTED, Layout, MlsField
 from .list_rows import list_rows
-from .models import AUTOSAVE_FIELDS, Draft, DraftStatus, StaleEdit
+from .models import AUTOSAVE_FIELDS, Draft, DraftStatus, ListedDrafts, StaleEdit
 from .part_views import part_regions
 
 LIST_PAGE_SIZE = 25
@@ -395,8 +395,10 @@ def draft_list(request: HttpRequest) -> HttpResponse:
         if "agent" in form.fields
         else []
     )
-    drafts = form.filter(
-        Draft.objects.visible_to(request.user).select_related("list_agent", "co_list_agent", "office", "sync")
+    shown = Draft.objects.select_related("list_agent", "co_list_agent", "office", "sync")
+    drafts = ListedDrafts(
+        form.filter(shown.visible_to(request.user)),
+        [form.filter(way) for way in shown.visible_ways(request.user)],
     )
     page = Paginator(drafts, LIST_PAGE_SIZE).get_page(request.GET.get("page"))
     in_trash = bool(form.is_valid() and form.cleaned_data.get("trash"))

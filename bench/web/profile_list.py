@@ -118,7 +118,7 @@ def main() -> None:
         if options.explain and connection.vendor == "postgresql":
             per_request = statements[: len(statements) // options.requests]
             for statement, values in per_request:
-                if "drafts_draft" not in statement or not statement.lstrip().upper().startswith("SELECT"):
+                if "drafts_draft" not in statement or not statement.lstrip("( ").upper().startswith("SELECT"):
                     continue
                 with connection.cursor() as cursor:
                     cursor.execute("EXPLAIN (ANALYZE, BUFFERS OFF) " + statement, values)

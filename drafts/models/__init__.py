@@ -19,7 +19,7 @@ from .draft import (
 )
 from .history import EVENT_NOTE_MAX, DraftEvent
 from .parts import ListingPart
-from .queryset import SORTS, DraftQuerySet
+from .queryset import SORTS, DraftQuerySet, ListedDrafts
 from .review import REVIEW_COMMENT_MAX, REVIEW_REASON_MAX, ReviewComment, ReviewSnapshot
 from .status import SENT_BACK_BY_EDITS, DraftStatus, TransitionNotAllowed
 
@@ -27,6 +27,7 @@ __all__ = [
     "AUTOSAVE_FIELDS",
     "EVENT_NOTE_MAX",
     "LISTING_ID_MAX",
+    "ListedDrafts",
     "PROMOTION_FAILURE_MAX",
     "REVIEW_COMMENT_MAX",
     "REVIEW_REASON_MAX",

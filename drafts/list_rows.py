@@ -74,7 +74,14 @@ class ListRow:
 
 
 def row_content(
-    draft: Draft, *, percent: int, errors: str, warnings: str, viewer: Any, in_trash: bool, spans_offices: bool
+    draft: Draft,
+    *,
+    percent: int,
+    errors: str,
+    warnings: str,
+    viewer: Any,
+    in_trash: bool,
+    spans_offices: bool,
 ) -> RowContent:
     """What `draft`'s row shows to `viewer` (needs select_related list_agent, co_list_agent, office)."""
     address = draft.unparsed_first_line_address
@@ -129,14 +136,15 @@ def _readiness_shown(draft: Draft, book: rules.RuleBook) -> tuple[int, str, str]
     per metadata snapshot (a new version of the rules starts afresh) under all of the columns.
     """
     snapshot = book.snapshot()
-    known: dict[tuple, tuple[int, str, str]] = (
-        snapshot.derived(("drafts.list_rows.readiness",), dict) if snapshot is not None else _FIXED_RULES_READINESS
-    )
+    known: dict[tuple, tuple[int, str, str]] = _FIXED_RULES_READINESS
+    if snapshot is not None:
+        known = snapshot.derived(("drafts.list_rows.readiness",), dict)
     key = _stored_values(draft)
     shown = known.get(key)
     if shown is None:
         percent, errors, warnings = rules.readiness(draft, book)
-        shown = (percent, severity_label(errors) if errors else "", plural_warning(warnings) if warnings else "")
+        errors_shown = severity_label(errors) if errors else ""
+        shown = (percent, errors_shown, plural_warning(warnings) if warnings else "")
         if len(known) >= READINESS_CACHED:
             known.clear()
         known[key] = shown

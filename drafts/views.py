@@ -409,7 +409,9 @@ def draft_list(request: HttpRequest) -> HttpResponse:
     context = {
         "form": form,
         "page": page,
-        "rows": list_rows(page.object_list, viewer=request.user, in_trash=in_trash, spans_offices=spans_offices),
+        "rows": list_rows(
+            page.object_list, viewer=request.user, in_trash=in_trash, spans_offices=spans_offices
+        ),
         "query": query.urlencode(),
         "in_trash": in_trash,
         "agent_choices": agent_choices,

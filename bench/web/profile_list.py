@@ -36,7 +36,9 @@ REQUESTS = {
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--drafts", type=int, default=10_000)
     parser.add_argument("--var-dir", default="/tmp/portal-profile-list")
     parser.add_argument("--requests", type=int, default=60)
@@ -73,7 +75,10 @@ def main() -> None:
         clients[username] = client
 
     print(f"database: {connection.vendor}; {options.drafts} drafts; load {os.getloadavg()}")
-    print(f"{'request':<12} {'queries':>8} {'SQL ms':>8} {'rest ms':>8} {'p50 ms':>8} {'p95 ms':>8} {'calls':>8}")
+    print(
+        f"{'request':<12} {'queries':>8} {'SQL ms':>8} {'rest ms':>8} {'p50 ms':>8} {'p95 ms':>8} "
+        f"{'calls':>8}"
+    )
     for name, (username, params, htmx) in REQUESTS.items():
         client = clients[username]
         headers = {"HX-Request": "true"} if htmx else {}

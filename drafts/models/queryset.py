@@ -48,9 +48,20 @@ class DraftQuerySet(models.QuerySet["Draft"]):
     def visible_ways(self, user) -> list[DraftQuerySet]:
         """`visible_to(user)` as the sets it is the union of: an agent's three (listed, co-listed,
         created, each with an index in the list's order), anyone else's one."""
-        if user.is_authenticated and user.is_active and user.is_agent and not user.is_superuser:
-            if user.office_id is not None:
-                return [self.filter(list_agent=user), self.filter(co_list_agent=user), self.filter(created_by=user)]
+        sees_own_only = (
+            user.is_authenticated
+            and user.is_active
+            and not user.is_superuser
+            and user.office_id is not None
+            and not user.is_company_admin
+            and not user.is_office_admin
+        )
+        if sees_own_only:  # the last case of visible_to
+            return [
+                self.filter(list_agent=user),
+                self.filter(co_list_agent=user),
+                self.filter(created_by=user),
+            ]
         return [self.visible_to(user)]
 
     def active(self) -> DraftQuerySet:

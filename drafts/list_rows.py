@@ -20,7 +20,6 @@ from functools import lru_cache
 from typing import Any, NamedTuple
 
 from django.contrib.humanize.templatetags.humanize import naturaltime
-from django.template.defaultfilters import date as date_filter
 from django.template.loader import render_to_string
 from django.utils import translation
 from django.utils.formats import localize
@@ -87,18 +86,19 @@ def row_content(
     locality = draft.city + (f", {draft.state_or_province}" if draft.state_or_province else "")
     reviewable = draft.status == "submitted" and not in_trash and (viewer.is_reviewer or viewer.is_superuser)
     updated = template_localtime(draft.updated_at)
+    language = translation.get_language() or ""
     return RowContent(
         pk=draft.pk,
         office_id=draft.office_id,
-        language=translation.get_language() or "",
+        language=language,
         edit_url=pk_url("drafts:draft_edit", draft.pk),
         address=address or "Untitled draft",
         review_name=address or "this draft",
         locality=f"{locality} {draft.postal_code}",
         status=draft.status,
-        status_label=str(draft.get_status_display()),
+        status_label=_choice_label("status", draft.status, language),
         review_url=pk_url("drafts:draft_review", draft.pk) if reviewable else "",
-        property_type_label=str(draft.get_property_type_display()),
+        property_type_label=_choice_label("property_type", draft.property_type, language),
         price=money(draft.list_price),
         show_agent=not viewer.is_agent or viewer.is_superuser,
         list_agent=str(draft.list_agent),
@@ -108,10 +108,17 @@ def row_content(
         percent=percent,
         errors=errors,
         warnings=warnings,
-        updated_iso=date_filter(updated, "c"),
+        updated_iso=updated.isoformat(),  # the date filter's "c"
         updated_title=str(localize(updated)),
         updated_ago=str(naturaltime(updated)),
     )
+
+
+@lru_cache(maxsize=256)
+def _choice_label(field_name: str, value: str, language: str) -> str:
+    """`draft.get_<field>_display()` in `language` (the active one), without flattening the
+    choices for every row."""
+    return str(dict(Draft._meta.get_field(field_name).flatchoices).get(value, value))
 
 
 @lru_cache(maxsize=ROW_CELLS_CACHED)

@@ -20,11 +20,11 @@ from functools import lru_cache
 from typing import Any, NamedTuple
 
 from django.contrib.humanize.templatetags.humanize import naturaltime
+from django.db import models
 from django.template.loader import render_to_string
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.formats import localize
 from django.utils.safestring import SafeString
-from django.utils.timezone import template_localtime
 
 from . import rules
 from .models import Draft
@@ -85,7 +85,7 @@ def row_content(
     address = draft.unparsed_first_line_address
     locality = draft.city + (f", {draft.state_or_province}" if draft.state_or_province else "")
     reviewable = draft.status == "submitted" and not in_trash and (viewer.is_reviewer or viewer.is_superuser)
-    updated = template_localtime(draft.updated_at)
+    updated = timezone.localtime(draft.updated_at)  # as the template shows an aware datetime
     language = translation.get_language() or ""
     return RowContent(
         pk=draft.pk,
@@ -118,7 +118,9 @@ def row_content(
 def _choice_label(field_name: str, value: str, language: str) -> str:
     """`draft.get_<field>_display()` in `language` (the active one), without flattening the
     choices for every row."""
-    return str(dict(Draft._meta.get_field(field_name).flatchoices).get(value, value))
+    field = Draft._meta.get_field(field_name)
+    assert isinstance(field, models.Field)
+    return str(dict(field.flatchoices).get(value, value))
 
 
 @lru_cache(maxsize=ROW_CELLS_CACHED)

@@ -135,10 +135,19 @@ class ListedDrafts:
         if not self._by_union():
             return list(self.everything[window])
         start, stop = window.start or 0, window.stop
+        if stop is None or stop <= start:  # an empty list's first page is [0:0]
+            return []
         ordering = [self._column(term) for term in self.everything.query.order_by]
         names = list(dict.fromkeys(["id", *(term.lstrip("-") for term in ordering)]))
-        first, *rest = (way.values_list(*names).order_by(*ordering)[:stop] for way in self.ways)
-        ids = [row[0] for row in first.union(*rest).order_by(*ordering)[start:stop]]
+        firsts = [way.values_list(*names).order_by(*ordering)[:stop] for way in self.ways]
+        firsts = [part for part in firsts if not part.query.is_empty()]  # union() drops them
+        if not firsts:
+            return []
+        if len(firsts) == 1:
+            rows = list(firsts[0])[start:stop]
+        else:
+            rows = list(firsts[0].union(*firsts[1:]).order_by(*ordering)[start:stop])
+        ids = [row[0] for row in rows]
         found = {draft.pk: draft for draft in self.everything.order_by().filter(pk__in=ids)}
         return [found[pk] for pk in ids if pk in found]
 

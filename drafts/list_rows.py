@@ -140,14 +140,15 @@ def _stored_values(draft: Draft) -> tuple:
 def _readiness_shown(draft: Draft, book: rules.RuleBook) -> tuple[int, str, str]:
     """(percent, "2 errors" or "", "1 warning" or "") of `draft`, judged once per content.
 
-    The rules read only the draft's own columns and the MLS's metadata, so the figures are kept
-    per metadata snapshot (a new version of the rules starts afresh) under all of the columns.
+    The rules read only the draft's own columns, the MLS's metadata and today's date (the latest
+    year built allowed), so the figures are kept per metadata snapshot (a new version of the
+    rules starts afresh) under the date and all of the columns.
     """
     snapshot = book.snapshot()
     known: dict[tuple, tuple[int, str, str]] = _FIXED_RULES_READINESS
     if snapshot is not None:
         known = snapshot.derived(("drafts.list_rows.readiness",), dict)
-    key = _stored_values(draft)
+    key = (timezone.localdate(), *_stored_values(draft))  # a rule's bound moves with the year
     shown = known.get(key)
     if shown is None:
         percent, errors, warnings = rules.readiness(draft, book)

@@ -191,3 +191,21 @@ def test_the_union_is_the_same_set_as_the_or(agent, agents_drafts):
 def test_admins_have_one_way(office_admin, company_admin):
     assert len(Draft.objects.visible_ways(office_admin)) == 1
     assert len(Draft.objects.visible_ways(company_admin)) == 1
+
+
+def test_readiness_is_judged_again_on_another_day(agent):
+    """A rule's bound moves with the date (the latest year built allowed is this year + 2): a
+    figure judged yesterday is not today's. Kiritimati and Pago Pago are always a day apart."""
+    draft = Draft.objects.get(pk=DraftFactory(list_agent=agent).pk)
+    book = rules.RuleBook.fixed()
+    known = list_rows._FIXED_RULES_READINESS
+    known.clear()
+    with timezone.override("Pacific/Kiritimati"):
+        list_rows._readiness_shown(draft, book)
+    with timezone.override("Pacific/Pago_Pago"):
+        list_rows._readiness_shown(draft, book)
+    assert len(known) == 2
+    assert {key[0] for key in known} == {
+        timezone.localdate(timezone=timezone.get_fixed_timezone(14 * 60)),
+        timezone.localdate(timezone=timezone.get_fixed_timezone(-11 * 60)),
+    }

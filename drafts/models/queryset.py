@@ -117,8 +117,14 @@ class ListedDrafts:
         self.ordered = everything.ordered
 
     def _by_union(self) -> bool:
+        """Only with an explicit order (the union's parts need one) where the database can order
+        and limit a UNION's parts (PostgreSQL; SQLite cannot, and sorts an agent's few itself)."""
         features = connections[self.everything.db].features
-        return len(self.ways) > 1 and features.supports_slicing_ordering_in_compound
+        return (
+            len(self.ways) > 1
+            and bool(self.everything.query.order_by)
+            and features.supports_slicing_ordering_in_compound
+        )
 
     def count(self) -> int:
         if not self._by_union():

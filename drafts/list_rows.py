@@ -30,10 +30,11 @@ from . import rules
 from .models import Draft
 from .templatetags.drafts_tags import money, pk_url, plural_warning, severity_label
 
-# Rows kept per process: a few pages of every list in use; about 1.5 kB each.
-ROW_CELLS_CACHED = 4096
-# Readiness figures kept per process and per version of the MLS's rules.
-READINESS_CACHED = 8192
+# Rows kept per process: 80 pages of 25 rows, about 1.5 kB each.
+ROW_CELLS_CACHED = 2048
+# Readiness figures kept per process and per version of the MLS's rules: each is keyed by the
+# draft's columns (a few kB with the remarks), so as many as rows.
+READINESS_CACHED = 2048
 _FIXED_RULES_READINESS: dict[tuple, tuple[int, str, str]] = {}
 
 

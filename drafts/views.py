@@ -42,7 +42,8 @@ from .forms import (
 )
 from .frame import frame_context
 from .layout import NOT_LISTED, Layout, MlsField
-from .models import AUTOSAVE_FIELDS, Draft, DraftStatus, StaleEdit
+from .list_rows import list_rows
+from .models import AUTOSAVE_FIELDS, Draft, DraftStatus, ListedDrafts, StaleEdit
 from .part_views import part_regions
 
 LIST_PAGE_SIZE = 25
@@ -394,25 +395,29 @@ def draft_list(request: HttpRequest) -> HttpResponse:
         if "agent" in form.fields
         else []
     )
-    drafts = form.filter(
-        Draft.objects.visible_to(request.user).select_related("list_agent", "co_list_agent", "office", "sync")
+    shown = Draft.objects.select_related("list_agent", "co_list_agent", "office", "sync")
+    drafts = ListedDrafts(
+        form.filter(shown.visible_to(request.user)),
+        [form.filter(way) for way in shown.visible_ways(request.user)],
     )
     page = Paginator(drafts, LIST_PAGE_SIZE).get_page(request.GET.get("page"))
-    book = rules.RuleBook()  # the MLS's rules read once for the page
-    rows = [(draft, *rules.readiness(draft, book)) for draft in page.object_list]
+    in_trash = bool(form.is_valid() and form.cleaned_data.get("trash"))
+    # A company admin's (or a superuser's) list mixes offices: each row names its office.
+    spans_offices = request.user.is_company_admin or request.user.is_superuser
     query = request.GET.copy()
     query.pop("page", None)
     context = {
         "form": form,
         "page": page,
-        "rows": rows,
+        "rows": list_rows(
+            page.object_list, viewer=request.user, in_trash=in_trash, spans_offices=spans_offices
+        ),
         "query": query.urlencode(),
-        "in_trash": form.is_valid() and form.cleaned_data.get("trash"),
+        "in_trash": in_trash,
         "agent_choices": agent_choices,
         "selected_agent": request.GET.get("agent", ""),
         "property_types": PropertyType.choices,
-        # A company admin's (or a superuser's) list mixes offices: each row names its office.
-        "spans_offices": request.user.is_company_admin or request.user.is_superuser,
+        "spans_offices": spans_offices,
         "nav": "drafts",
     }
     if request.htmx and not request.htmx.history_restore_request:

@@ -19,7 +19,7 @@ from .draft import (
 )
 from .history import EVENT_NOTE_MAX, DraftEvent
 from .parts import ListingPart
-from .queryset import SORTS, DraftQuerySet
+from .queryset import SORTS, DraftQuerySet, ListedDrafts
 from .review import REVIEW_COMMENT_MAX, REVIEW_REASON_MAX, ReviewComment, ReviewSnapshot
 from .status import SENT_BACK_BY_EDITS, DraftStatus, TransitionNotAllowed
 
@@ -37,6 +37,7 @@ __all__ = [
     "DraftQuerySet",
     "DraftStatus",
     "FieldSaved",
+    "ListedDrafts",
     "ListingPart",
     "ReviewComment",
     "ReviewSnapshot",

@@ -154,6 +154,18 @@ class Draft(models.Model):
                 condition=Q(deleted_at__isnull=True),
                 name="draft_agent_recent",
             ),
+            # An agent's list is the union of the drafts they list, co-list and created
+            # (ListedDrafts): each part read in the list's order from an index of its own.
+            models.Index(
+                fields=["co_list_agent", "-updated_at", "-id"],
+                condition=Q(deleted_at__isnull=True),
+                name="draft_co_agent_recent",
+            ),
+            models.Index(
+                fields=["created_by", "-updated_at", "-id"],
+                condition=Q(deleted_at__isnull=True),
+                name="draft_creator_recent",
+            ),
             # The list's count of an office's live drafts: an index of the office alone is about
             # half the size of draft_office_recent, and COUNT(*) reads all of its entries.
             models.Index(fields=["office"], condition=Q(deleted_at__isnull=True), name="draft_office_live"),

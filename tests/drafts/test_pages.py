@@ -157,8 +157,14 @@ def test_list_query_count_does_not_grow_with_drafts(
         response = client.get(LIST)
     assert len(listed(response)) == 25
     # session, user, count, page, the MLS's layout (once for the page), the header's office
-    # name, and the agent menus for admins
-    assert len(five.captured_queries) == (6 if user_kind == "agent" else 7)
+    # name, and the agent menus for admins; an agent's page on PostgreSQL is two queries, the
+    # ids from a union of index-ordered parts and then their rows (ListedDrafts)
+    from drafts.models import ListedDrafts
+
+    agent_queries = (
+        7 if ListedDrafts(Draft.objects.order_by("pk"), [Draft.objects.all()] * 3)._by_union() else 6
+    )
+    assert len(five.captured_queries) == (agent_queries if user_kind == "agent" else 7)
 
 
 # --- Create ---

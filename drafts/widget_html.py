@@ -5,6 +5,8 @@ editor). The markup is exactly the one of Django's own widget templates; any oth
 renders through them. Attribute names and values and labels are escaped as `{{ }}` does.
 """
 
+# ruff: noqa: E501 - markup kept one element a line, as the templates it replaces read
+
 from __future__ import annotations
 
 import html
@@ -30,36 +32,41 @@ def _attrs(attrs: dict[str, Any]) -> str:
 
 
 def _input(widget: dict[str, Any]) -> str:
-    """django/forms/widgets/input.html (and text, number, url, email, checkbox...)."""
+    """django/forms/widgets/input.html (and text, number, url, email...). Each writer returns
+    its template's whole output, the file's last line break included: an option's shows
+    inside the select or the list that includes it (the renderer strips only the outer one)."""
     value = "" if widget["value"] is None else f' value="{_esc(widget["value"])}"'
-    return (
-        f'<input type="{_esc(widget["type"])}" name="{_esc(widget["name"])}"{value}{_attrs(widget["attrs"])}>'
-    )
+    return f'<input type="{_esc(widget["type"])}" name="{_esc(widget["name"])}"{value}{_attrs(widget["attrs"])}>\n'
 
 
 def _input_option(widget: dict[str, Any]) -> str:
-    """django/forms/widgets/input_option.html (checkbox_option, radio_option)."""
+    """django/forms/widgets/input_option.html."""
     if not widget.get("wrap_label"):
-        return _input(widget)
+        return f"{_input(widget)}\n"
     label_for = f' for="{_esc(widget["attrs"]["id"])}"' if widget["attrs"].get("id") else ""
-    return f"<label{label_for}>{_input(widget)} {_esc(widget['label'])}</label>"
+    return f"<label{label_for}>{_input(widget)} {_esc(widget['label'])}</label>\n"
+
+
+def _checkbox_option(widget: dict[str, Any]) -> str:
+    """django/forms/widgets/checkbox_option.html and radio_option.html: input_option and a line."""
+    return f"{_input_option(widget)}\n"
 
 
 def _textarea(widget: dict[str, Any]) -> str:
     value = _esc(widget["value"]) if widget["value"] else ""
-    return f'<textarea name="{_esc(widget["name"])}"{_attrs(widget["attrs"])}>\n{value}</textarea>'
+    return f'<textarea name="{_esc(widget["name"])}"{_attrs(widget["attrs"])}>\n{value}</textarea>\n'
 
 
 def _select_option(widget: dict[str, Any]) -> str:
     return (
-        f'<option value="{_esc(widget["value"])}"{_attrs(widget["attrs"])}>{_esc(widget["label"])}</option>'
+        f'<option value="{_esc(widget["value"])}"{_attrs(widget["attrs"])}>{_esc(widget["label"])}</option>\n'
     )
 
 
 OPTION_TEMPLATES = {
     "django/forms/widgets/select_option.html": _select_option,
-    "django/forms/widgets/checkbox_option.html": _input_option,
-    "django/forms/widgets/radio_option.html": _input_option,
+    "django/forms/widgets/checkbox_option.html": _checkbox_option,
+    "django/forms/widgets/radio_option.html": _checkbox_option,
     "django/forms/widgets/input_option.html": _input_option,
 }
 
@@ -81,7 +88,7 @@ def _select(widget: dict[str, Any]) -> str | None:
             parts.append(f"\n  {written}")
         if group_name:
             parts.append("\n  </optgroup>")
-    parts.append("\n</select>")
+    parts.append("\n</select>\n")
     return "".join(parts)
 
 
@@ -101,14 +108,27 @@ def _multiple_input(widget: dict[str, Any]) -> str | None:
             parts.append(f"<div>\n    {written}</div>")
         if group:
             parts.append("\n  </div>")
-    parts.append("\n</div>")
+    parts.append("\n</div>\n")
     return "".join(parts)
 
 
 WIDGET_TEMPLATES: dict[str, Callable[[dict[str, Any]], str | None]] = {
     **{
         f"django/forms/widgets/{kind}.html": _input
-        for kind in ("input", "text", "number", "url", "email", "password", "hidden", "search", "tel")
+        for kind in (
+            "input",
+            "text",
+            "number",
+            "url",
+            "email",
+            "password",
+            "hidden",
+            "search",
+            "tel",
+            "date",
+            "datetime",
+            "time",
+        )
     },
     "django/forms/widgets/textarea.html": _textarea,
     "django/forms/widgets/select.html": _select,

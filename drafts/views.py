@@ -375,7 +375,7 @@ def _editor_context(
         "show_missing": draft.status != DraftStatus.DRAFT or request.GET.get("check") == "1",
         "nearby": draft.nearby(user=request.user),
         # Rooms, units, virtual tours and videos (drafts/part_views.py, templates/drafts/parts.html).
-        "parts": part_regions(draft, can_edit=can_edit),
+        "parts": part_regions(draft, can_edit=can_edit, snapshot=book.snapshot()),
         "tab": "details",
         "nav": "drafts",
     }

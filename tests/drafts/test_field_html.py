@@ -224,3 +224,17 @@ def test_the_part_forms_use_the_python_widgets():
     assert PartLinkForm(kind="tour").renderer is WIDGET_RENDERER
     assert PartFieldsForm(specs=[], noun="room").renderer is WIDGET_RENDERER
     assert "<input" in str(PartLinkForm(kind="tour")["url"])
+
+
+@pytest.mark.django_db
+def test_co_listing_choices_name_each_agent_of_the_office_only(agent_client, agent, office, other_office):
+    named = AgentFactory(office=office, first_name="Ada", last_name="")
+    nameless = AgentFactory(office=office, first_name="", last_name="", username="x<y")
+    stranger = AgentFactory(office=other_office)
+    draft = DraftFactory(list_agent=agent)
+
+    co_list = form_of(edit(agent_client, draft), "co_list_agent")
+
+    assert f'<option value="{named.pk}">Ada</option>' in co_list
+    assert f'<option value="{nameless.pk}">x&lt;y</option>' in co_list
+    assert f'<option value="{stranger.pk}"' not in co_list and f'<option value="{agent.pk}"' not in co_list

@@ -20,6 +20,7 @@ PAGE = "drafts/draft_edit.html"
 
 
 def _partial(context: template.Context, name: str, **values) -> str:
+    assert context.template is not None  # a tag renders inside a template
     partial = context.template.engine.get_template(f"{PAGE}#{name}")
     with context.push(**values):
         return partial.render(context)

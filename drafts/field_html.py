@@ -2,10 +2,11 @@
 ~50 template nodes each were more than half the editor's time, while the markup itself is a
 handful of fixed shapes (a select, a textarea, an input, checkboxes, the custom-fields table).
 
-The markup is the editor's (templates/drafts/draft_edit.html, whose `save_state` and
-`field_rules` partials answer the autosave and the rules re-read with the same ids). Every value
-goes through `conditional_escape`, as `{{ }}` does; tests/drafts/test_field_html.py pins the
-escaping, the chosen option, the required mark and the messages against the template's partials.
+The markup is the one the template wrote (the demo drafts' pages compared equal, whitespace
+aside); templates/drafts/draft_edit.html keeps the `save_state` and `field_rules` partials that
+answer the autosave and the rules re-read with the same ids. Every value is escaped as `{{ }}`
+does; tests/drafts/test_field_html.py pins the escaping, the chosen option, the required mark,
+the messages and the autosave reply being the page's own save state.
 """
 
 # ruff: noqa: E501 - markup kept one element a line, as the templates it replaces read

@@ -1,7 +1,8 @@
 """The editor's autosaved fields (drafts/field_html.py) in templates/drafts/draft_edit.html.
 
 A field is two tags around the MLS's refusal of it (`{% mls_refusal %}`, the mls app's, which
-drafts may not import): `editor_field_head` up to the save state, `editor_field_tail` after.
+drafts may not import): `editor_field_head` up to the save state, `editor_field_tail` after;
+`editor_fields` writes a whole section's fields when the MLS refused nothing of the draft.
 The rare parts (a conflict after a refused no-script save, a reviewer's comments) are the
 template's own partials, rendered here with the page's context.
 """
@@ -9,9 +10,9 @@ template's own partials, rendered here with the page's context.
 from __future__ import annotations
 
 from django import template
-from django.utils.safestring import SafeString
+from django.utils.safestring import SafeString, mark_safe
 
-from ..field_html import field_head, field_tail, save_state
+from ..field_html import esc, field_head, field_tail, save_state
 from .review_tags import comments_on
 
 register = template.Library()
@@ -43,3 +44,16 @@ def editor_field_tail(context: template.Context, f) -> SafeString:
     comments = comments_on(context.get("review"), f.name)
     comments_html = _partial(context, "field_comments", f=f, field_comments=comments) if comments else ""
     return field_tail(f, oob=bool(context.get("oob")), comments_html=comments_html)
+
+
+@register.simple_tag(takes_context=True)
+def editor_fields(context: template.Context, fields) -> SafeString:
+    """A section's fields, each with the MLS's custom-field group heading before the first of
+    its group: the `field` partial of each without a template node per field (~1 ms a page)."""
+    parts = []
+    for f in fields:
+        if f.group_heading:
+            parts.append(f'<h3 class="field-group-heading">{esc(f.group_heading)}</h3>')
+        parts.append(editor_field_head(context, f))
+        parts.append(editor_field_tail(context, f))
+    return mark_safe("".join(parts))  # noqa: S308 - each part is escaped where it is written

@@ -8,7 +8,9 @@ import re
 
 import pytest
 from django import forms
+from django.db import connection
 from django.forms.renderers import DjangoTemplates
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from drafts import field_html
@@ -16,7 +18,9 @@ from drafts.models import Draft
 from drafts.part_forms import PartFieldsForm, PartLinkForm
 from drafts.views import FieldView
 from drafts.widget_html import WIDGET_RENDERER
+from mls import metadata
 from tests.factories import AgentFactory, DraftFactory
+from tests.mls.sync_support import memory_broker, sync_env  # noqa: F401 (fixtures)
 
 from .conftest import field_post, htmx
 
@@ -238,3 +242,28 @@ def test_co_listing_choices_name_each_agent_of_the_office_only(agent_client, age
     assert f'<option value="{named.pk}">Ada</option>' in co_list
     assert f'<option value="{nameless.pk}">x&lt;y</option>' in co_list
     assert f'<option value="{stranger.pk}"' not in co_list and f'<option value="{agent.pk}"' not in co_list
+
+
+@pytest.fixture
+def mls_lists(sync_env):  # noqa: F811 (the fixture imported above)
+    """The sandbox's metadata read and kept, as beat (or seed_demo) does."""
+    report = metadata.refresh()
+    assert not report.failed
+    return report
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_editor_reads_the_mls_metadata_once_a_page(mls_lists, agent_client, agent):
+    """The layout, the rules and the rooms' and units' field lists come from one snapshot of the
+    MLS's metadata (one version query); whether its room lists were read is kept with it."""
+    draft = DraftFactory(list_agent=agent, property_type="B")
+    page = reverse("drafts:draft_edit", args=[draft.pk])
+    agent_client.get(page)
+
+    with CaptureQueriesContext(connection) as queries:
+        body = agent_client.get(page).content.decode()
+
+    metadata_reads = [query["sql"] for query in queries if '"mls_mlsmetadata"' in query["sql"]]
+    assert len(metadata_reads) == 1 and 'MAX("mls_mlsmetadata"."fetched_at")' in metadata_reads[0]
+    assert 'id="section-parts-rooms"' in body and 'id="section-parts-units"' in body
+    assert "Add a unit" in body  # the units' fields were read from the snapshot

@@ -18,6 +18,7 @@ from .layout import NOT_LISTED
 from .links import check_link
 from .models.parts import PART_CAPTION_MAX, PART_NAME_MAX, ListingPart
 from .part_fields import FieldSpecLike
+from .widget_html import WIDGET_RENDERER
 
 # Spark keeps room and unit values as text; a sensible bound for one typed value.
 PART_VALUE_MAX = 255
@@ -28,6 +29,9 @@ FIELDS_NOT_READ = (
 
 class PartFieldsForm(forms.Form):
     """A room or unit: one form field per MLS field, named by the MLS's attribute name."""
+
+    # Rendered on every editor page: its widgets without a template render each.
+    default_renderer = WIDGET_RENDERER
 
     def __init__(self, *args: Any, specs: Sequence[FieldSpecLike], noun: str, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -85,6 +89,8 @@ class PartFieldsForm(forms.Form):
 
 class PartLinkForm(forms.Form):
     """A virtual tour or a video: its name, its link, an optional branded link, its privacy."""
+
+    default_renderer = WIDGET_RENDERER
 
     name = forms.CharField(max_length=PART_NAME_MAX)
     url = forms.CharField(label="Link", max_length=2000)

@@ -26,6 +26,7 @@ from accounts.http import AuthenticatedRequest
 from . import part_fields, part_state
 from .access import get_draft_for
 from .fields import PropertyType
+from .layout import MetadataSnapshot
 from .models import Draft, ListingPart
 from .models.parts import LINK_VALUES, part_kinds, types_with_kind
 from .part_forms import FIELDS_NOT_READ, PartFieldsForm, PartLinkForm
@@ -142,12 +143,20 @@ def _join(words: list[str]) -> str:
     return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
 
 
-def _specs(draft: Draft, kind: str, *, lists_read: bool) -> list[Any]:
+def _specs(
+    draft: Draft, kind: str, *, lists_read: bool, snapshot: MetadataSnapshot | None = None
+) -> list[Any]:
+    """The kind's fields for the draft's type: from `snapshot` when the caller holds the MLS's
+    metadata already (no query), else as the metadata is now (one query)."""
     if not lists_read:
         return []
     if kind == ListingPart.Kind.ROOM:
+        if snapshot is not None:
+            return list(snapshot.room_fields(draft.property_type))
         return part_fields.room_fields(draft.property_type)
     if kind == ListingPart.Kind.UNIT:
+        if snapshot is not None:
+            return list(snapshot.unit_fields(draft.property_type))
         return part_fields.unit_fields(draft.property_type)
     return []
 
@@ -261,13 +270,20 @@ def part_region(
     return region
 
 
-def part_regions(draft: Draft, *, can_edit: bool) -> dict[str, PartRegion]:
+def part_regions(
+    draft: Draft, *, can_edit: bool, snapshot: MetadataSnapshot | None = None
+) -> dict[str, PartRegion]:
     """Every kind's region for the editor (units only where the property type has them, or the
     draft still holds some): one query for the parts, while the MLS's lists were read one for
     each of its room and unit field lists, and, once a region shows where its parts stand with
-    the MLS, one for that (for every region)."""
-    lists_read = part_fields.lists_read()
-    specs = {kind: _specs(draft, kind, lists_read=lists_read) for kind in ("room", "unit")}
+    the MLS, one for that (for every region). With the `snapshot` of the MLS's metadata the
+    page already read (the editor's RuleBook), the field lists cost no query, and whether they
+    were read at all is asked once per metadata version (a new list is a new version)."""
+    if snapshot is not None:
+        lists_read = snapshot.derived("drafts.part_lists_read", part_fields.lists_read)
+    else:
+        lists_read = part_fields.lists_read()
+    specs = {kind: _specs(draft, kind, lists_read=lists_read, snapshot=snapshot) for kind in ("room", "unit")}
     kinds = part_kinds(
         draft.property_type, lists_read=lists_read, unit_fields=specs["unit"], room_fields=specs["room"]
     )

@@ -226,9 +226,10 @@ def _field_view(
 
 
 def _co_list_choices(draft: Draft) -> list[tuple[str, str]]:
-    return [
-        (str(agent.pk), agent.get_full_name() or agent.username) for agent in co_listing_candidates(draft)
-    ]
+    # Four columns, as User.get_full_name() joins them: the users' manager would join their
+    # office and company and build three models per agent for a label.
+    agents = co_listing_candidates(draft).values_list("pk", "first_name", "last_name", "username")
+    return [(str(pk), f"{first} {last}".strip() or username) for pk, first, last, username in agents]
 
 
 def _mls_field_view(draft: Draft, spec: MlsField, found: dict[str, list]) -> FieldView:
@@ -376,7 +377,7 @@ def _editor_context(
         "show_missing": draft.status != DraftStatus.DRAFT or request.GET.get("check") == "1",
         "nearby": draft.nearby(user=request.user),
         # Rooms, units, virtual tours and videos (drafts/part_views.py, templates/drafts/parts.html).
-        "parts": part_regions(draft, can_edit=can_edit),
+        "parts": part_regions(draft, can_edit=can_edit, snapshot=book.snapshot()),
         "tab": "details",
         "nav": "drafts",
     }

@@ -265,9 +265,9 @@ def test_editor_query_count_is_the_same_however_full_the_draft(
     agent_client.get(edit_url(draft))
 
     # session, user, draft (+office, agents), the MLS's layout, co-listing choices, nearby, the
-    # header's office name, its rooms, units, tours and videos, whether the MLS's room fields
-    # were read (not here), and for readiness its documents' names and its photos
-    with django_assert_num_queries(11):
+    # header's office name, its rooms, units, tours and videos, and for readiness its documents'
+    # names and its photos (whether the MLS's room fields were read is kept with the layout)
+    with django_assert_num_queries(10):
         agent_client.get(edit_url(draft))
 
 

@@ -409,12 +409,12 @@ def test_the_editor_asks_for_comments_only_when_there_are_some(
     draft = commented["draft"]
     client = client_for(cast, "agent")
     client.get(url("drafts:draft_edit", draft))
-    # the editor's eleven, the open comments, and the names of the photos they are about
-    with django_assert_num_queries(13):
+    # the editor's ten, the open comments, and the names of the photos they are about
+    with django_assert_num_queries(12):
         client.get(url("drafts:draft_edit", draft))
     for comment in ReviewComment.objects.all():
         comment.resolve(by=cast.agent)
-    with django_assert_num_queries(11):
+    with django_assert_num_queries(10):
         client.get(url("drafts:draft_edit", draft))
 
 

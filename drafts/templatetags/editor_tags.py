@@ -1,0 +1,59 @@
+"""The editor's autosaved fields (drafts/field_html.py) in templates/drafts/draft_edit.html.
+
+A field is two tags around the MLS's refusal of it (`{% mls_refusal %}`, the mls app's, which
+drafts may not import): `editor_field_head` up to the save state, `editor_field_tail` after;
+`editor_fields` writes a whole section's fields when the MLS refused nothing of the draft.
+The rare parts (a conflict after a refused no-script save, a reviewer's comments) are the
+template's own partials, rendered here with the page's context.
+"""
+
+from __future__ import annotations
+
+from django import template
+from django.utils.safestring import SafeString, mark_safe
+
+from ..field_html import esc, field_head, field_tail, save_state
+from .review_tags import comments_on
+
+register = template.Library()
+
+PAGE = "drafts/draft_edit.html"
+
+
+def _partial(context: template.Context, name: str, **values) -> str:
+    assert context.template is not None  # a tag renders inside a template
+    partial = context.template.engine.get_template(f"{PAGE}#{name}")
+    with context.push(**values):
+        return partial.render(context)
+
+
+@register.simple_tag(takes_context=True)
+def editor_field_head(context: template.Context, f) -> SafeString:
+    review = context.get("review")
+    state_html = _partial(context, "save_state", f=f) if f.conflict else save_state(f)
+    return field_head(
+        f,
+        csrf_token=context.get("csrf_token"),
+        has_comments=bool(comments_on(review, f.name)),
+        state_html=state_html,
+    )
+
+
+@register.simple_tag(takes_context=True)
+def editor_field_tail(context: template.Context, f) -> SafeString:
+    comments = comments_on(context.get("review"), f.name)
+    comments_html = _partial(context, "field_comments", f=f, field_comments=comments) if comments else ""
+    return field_tail(f, oob=bool(context.get("oob")), comments_html=comments_html)
+
+
+@register.simple_tag(takes_context=True)
+def editor_fields(context: template.Context, fields) -> SafeString:
+    """A section's fields, each with the MLS's custom-field group heading before the first of
+    its group: the `field` partial of each without a template node per field (~1 ms a page)."""
+    parts = []
+    for f in fields:
+        if f.group_heading:
+            parts.append(f'<h3 class="field-group-heading">{esc(f.group_heading)}</h3>')
+        parts.append(editor_field_head(context, f))
+        parts.append(editor_field_tail(context, f))
+    return mark_safe("".join(parts))  # noqa: S308 - each part is escaped where it is written

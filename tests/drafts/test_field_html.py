@@ -1,0 +1,269 @@
+"""The editor's fields written in Python (drafts/field_html.py) and the part forms' widgets
+(drafts/widget_html.py): what a person sees and what the page's script reads must not change:
+escaping, the chosen option, required marks, messages that name the field, ids and htmx wiring."""
+
+# ruff: noqa: E501 - the markup the page must keep, one element a line
+
+import re
+
+import pytest
+from django import forms
+from django.db import connection
+from django.forms.renderers import DjangoTemplates
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from drafts import field_html
+from drafts.models import Draft
+from drafts.part_forms import PartFieldsForm, PartLinkForm
+from drafts.views import FieldView
+from drafts.widget_html import WIDGET_RENDERER
+from mls import metadata
+from tests.factories import AgentFactory, DraftFactory
+from tests.mls.sync_support import memory_broker, sync_env  # noqa: F401 (fixtures)
+
+from .conftest import field_post, htmx
+
+HOSTILE = "<script>alert(\"x\")</script> & 'quoted'"
+ESCAPED = "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &#x27;quoted&#x27;"
+
+
+def edit(client, draft) -> str:
+    response = client.get(reverse("drafts:draft_edit", args=[draft.pk]))
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def form_of(body: str, name: str) -> str:
+    start = body.index('<form class="field')
+    start = body.index(f'id="field-{name}"', start)
+    start = body.rindex("<form", 0, start)
+    return body[start : body.index("</form>", start) + len("</form>")]
+
+
+@pytest.mark.django_db
+def test_typed_values_are_escaped_in_inputs_and_textareas(agent_client, agent):
+    draft = DraftFactory(list_agent=agent, public_remarks=HOSTILE, street_name=HOSTILE[:50])
+
+    body = edit(agent_client, draft)
+
+    assert "<script>alert" not in body
+    remarks = form_of(body, "public_remarks")
+    assert f">{ESCAPED}</textarea>" in remarks
+    assert f'name="seen_value" value="{ESCAPED}"' in remarks
+    # The counter counts the characters typed, not their escaped form.
+    assert f"{len(HOSTILE)} / " in remarks
+    street = form_of(body, "street_name")
+    assert f'<input id="id_street_name" name="value" value="{ESCAPED[: ESCAPED.index("&amp;") + 5]}' in street
+
+
+@pytest.mark.django_db
+def test_the_chosen_option_of_a_select_is_selected(agent_client, agent, office):
+    co_agent = AgentFactory(office=office, first_name="Cora", last_name="Co")
+    draft = DraftFactory(list_agent=agent, property_type="B", co_list_agent=co_agent)
+
+    body = edit(agent_client, draft)
+
+    kind = form_of(body, "property_type")
+    assert '<option value="B" selected>Multi Family</option>' in kind
+    assert kind.count(" selected") == 1
+    co_list = form_of(body, "co_list_agent")
+    assert f'<option value="{co_agent.pk}" selected>Cora Co</option>' in co_list
+    assert '<option value="">None</option>' in co_list
+
+
+@pytest.mark.django_db
+def test_required_fields_carry_the_mark_and_aria_required(agent_client, draft):
+    body = edit(agent_client, draft)
+
+    kind = form_of(body, "property_type")
+    assert (
+        '<span class="required-mark" aria-hidden="true">*</span><span class="visually-hidden"> (required)</span>'
+        in kind
+    )
+    assert re.search(
+        r'<select id="id_property_type" name="value" data-autosave="property_type" aria-required="true"', kind
+    )
+    private = form_of(body, "private_remarks")
+    assert "required-mark" not in private and "aria-required" not in private
+
+
+@pytest.mark.django_db
+def test_every_field_keeps_its_ids_names_and_htmx_wiring(agent_client, draft):
+    body = edit(agent_client, draft)
+
+    city = form_of(body, "city")
+    url = reverse("drafts:draft_field_save", args=[draft.pk, "city"])
+    assert (
+        f'<form class="field" id="field-city" method="post" action="{url}" novalidate data-field-form>'
+        in city
+    )
+    assert 'name="csrfmiddlewaretoken" value="' in city
+    assert f'hx-post="{url}" hx-trigger="input changed delay:600ms, change, autosave-retry"' in city
+    assert 'hx-target="#save-city" hx-swap="outerHTML" hx-sync="this:queue last"' in city
+    assert 'aria-describedby="save-city rules-city"' in city
+    assert 'autocomplete="address-level2"' in city
+    assert (
+        f'<div class="save-state" id="save-city" data-state="saved"><input type="hidden" name="version" value="{draft.version}">'
+        in city
+    )
+    assert '<ul class="field-rules" id="rules-city">' in city
+    assert city.endswith('<button type="submit" class="button small nojs-only">Save</button></form>')
+
+
+@pytest.mark.django_db
+def test_a_refused_save_without_scripts_names_the_field_and_keeps_the_value(agent_client, draft):
+    url = reverse("drafts:draft_field_save", args=[draft.pk, "beds_total"])
+
+    response = agent_client.post(url, field_post(draft, "three <b>"))
+
+    assert response.status_code == 422
+    beds = form_of(response.content.decode(), "beds_total")
+    assert (
+        '<ul class="field-errors" id="errors-beds_total" role="alert"><li>Bedrooms: enter a whole number, e.g. 3.</li></ul>'
+        in beds
+    )
+    assert 'value="three &lt;b&gt;"' in beds and 'aria-invalid="true"' in beds
+    assert 'data-state="invalid"' in beds and "Not saved" in beds
+
+
+@pytest.mark.django_db
+def test_a_conflict_without_scripts_shows_both_values(agent_client, agent, draft):
+    draft.save_field("city", "Moorhead", by=agent, seen_version=draft.version, seen_value=draft.city)
+    url = reverse("drafts:draft_field_save", args=[draft.pk, "city"])
+
+    response = agent_client.post(url, field_post(draft, "West Fargo", seen=draft.city, version=draft.version))
+
+    assert response.status_code == 409
+    city = form_of(response.content.decode(), "city")
+    assert "Not saved: changed by someone else" in city
+    assert (
+        '<dd class="conflict-theirs">Moorhead</dd>' in city
+        and '<dd class="conflict-yours">West Fargo</dd>' in city
+    )
+    assert Draft.objects.get(pk=draft.pk).city == "Moorhead"
+
+
+@pytest.mark.django_db
+def test_the_autosave_reply_is_the_same_save_state_the_page_has(agent_client, draft):
+    url = reverse("drafts:draft_field_save", args=[draft.pk, "city"])
+    response = agent_client.post(url, field_post(draft, "Fargo <1>", seen=draft.city), **htmx())
+    assert response.status_code == 200
+    saved = Draft.objects.get(pk=draft.pk)
+
+    page = form_of(edit(agent_client, saved), "city")
+
+    reply = " ".join(response.content.decode().split()).replace("> <", "><")
+    assert reply in page
+
+
+def test_field_html_writes_a_multi_select_and_a_searchable_list():
+    multi = FieldView(
+        name="cf-heating", label="Heating", spark_name="Heating", value='["Gas"]', seen='["Gas"]', version=3,
+        widget="multi", choices=[("Gas", "Gas"), ("Oil & <wood>", "Oil & <wood>")], chosen=["Gas"],
+        save_url="/drafts/1/fields/cf-heating/", required=True,
+    )  # fmt: skip
+    html = field_html.field_head(multi, csrf_token="tok", has_comments=True, state_html="")
+    assert html.startswith('<form class="field field-wide has-comments" id="field-cf-heating"')
+    assert '<input type="checkbox" name="choice" value="Gas" data-multi-choice checked> Gas</label>' in html
+    assert 'value="Oil &amp; &lt;wood&gt;" data-multi-choice> Oil &amp; &lt;wood&gt;</label>' in html
+    assert (
+        '<input type="hidden" name="value" value="[&quot;Gas&quot;]" data-autosave="cf-heating" data-multi'
+        in html
+    )
+    assert "(required)</span></legend>" in html
+
+    search = FieldView(
+        name="state_or_province", label="State", spark_name="StateOrProvince", value="North Dakota",
+        seen="North Dakota", version=1, widget="search", datalist="list-state_or_province",
+        choices=[("ND", "North Dakota")], hint="Type to search the list.", save_url="/s/",
+    )  # fmt: skip
+    html = field_html.field_head(search, csrf_token="", has_comments=False, state_html="")
+    assert 'list="list-state_or_province" autocomplete="off" placeholder="Type to search"' in html
+    assert '<datalist id="list-state_or_province"><option value="North Dakota"></option></datalist>' in html
+    assert 'aria-describedby="save-state_or_province rules-state_or_province hint-state_or_province"' in html
+    assert "csrfmiddlewaretoken" not in html
+
+
+# --- The part forms' widgets ---
+
+
+class EveryWidget(forms.Form):
+    text = forms.CharField(max_length=20, help_text="Help")
+    number = forms.IntegerField(required=False)
+    link = forms.URLField(required=False)
+    note = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
+    pick = forms.ChoiceField(choices=[("", "—"), ("a&b", "A <&> B"), ("c", "C")], required=False)
+    grouped = forms.ChoiceField(choices=[("Group <1>", [("x", "X"), ("y", "Y")]), ("z", "Z")])
+    several = forms.MultipleChoiceField(
+        choices=[("1", "One <b>"), ("2", "Two")], widget=forms.CheckboxSelectMultiple, required=False
+    )
+    flag = forms.BooleanField(required=False)
+    when = forms.DateField(required=False)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        None,
+        {"text": HOSTILE, "number": "x", "link": "javascript:1", "note": HOSTILE, "pick": "a&b",
+         "grouped": "y", "several": ["1", "2"], "flag": "on", "when": "2026-01-02"},
+        {"text": "", "note": "", "pick": "nope", "several": ["3"]},
+    ],
+)  # fmt: skip
+def test_widgets_are_written_exactly_as_django_templates_write_them(data):
+    ours = EveryWidget(data, renderer=WIDGET_RENDERER, prefix="p")
+    django = EveryWidget(data, renderer=DjangoTemplates(), prefix="p")
+    if data:
+        ours.is_valid(), django.is_valid()
+
+    for mine, theirs in zip(ours, django, strict=True):
+        assert str(mine) == str(theirs)
+        for option, reference in zip(mine, theirs, strict=True):
+            assert option.tag() == reference.tag()
+    assert str(ours) == str(django)
+
+
+def test_the_part_forms_use_the_python_widgets():
+    assert PartLinkForm(kind="tour").renderer is WIDGET_RENDERER
+    assert PartFieldsForm(specs=[], noun="room").renderer is WIDGET_RENDERER
+    assert "<input" in str(PartLinkForm(kind="tour")["url"])
+
+
+@pytest.mark.django_db
+def test_co_listing_choices_name_each_agent_of_the_office_only(agent_client, agent, office, other_office):
+    named = AgentFactory(office=office, first_name="Ada", last_name="")
+    nameless = AgentFactory(office=office, first_name="", last_name="", username="x<y")
+    stranger = AgentFactory(office=other_office)
+    draft = DraftFactory(list_agent=agent)
+
+    co_list = form_of(edit(agent_client, draft), "co_list_agent")
+
+    assert f'<option value="{named.pk}">Ada</option>' in co_list
+    assert f'<option value="{nameless.pk}">x&lt;y</option>' in co_list
+    assert f'<option value="{stranger.pk}"' not in co_list and f'<option value="{agent.pk}"' not in co_list
+
+
+@pytest.fixture
+def mls_lists(sync_env):  # noqa: F811 (the fixture imported above)
+    """The sandbox's metadata read and kept, as beat (or seed_demo) does."""
+    report = metadata.refresh()
+    assert not report.failed
+    return report
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_editor_reads_the_mls_metadata_once_a_page(mls_lists, agent_client, agent):
+    """The layout, the rules and the rooms' and units' field lists come from one snapshot of the
+    MLS's metadata (one version query); whether its room lists were read is kept with it."""
+    draft = DraftFactory(list_agent=agent, property_type="B")
+    page = reverse("drafts:draft_edit", args=[draft.pk])
+    agent_client.get(page)
+
+    with CaptureQueriesContext(connection) as queries:
+        body = agent_client.get(page).content.decode()
+
+    metadata_reads = [query["sql"] for query in queries if '"mls_mlsmetadata"' in query["sql"]]
+    assert len(metadata_reads) == 1 and 'MAX("mls_mlsmetadata"."fetched_at")' in metadata_reads[0]
+    assert 'id="section-parts-rooms"' in body and 'id="section-parts-units"' in body
+    assert "Add a unit" in body  # the units' fields were read from the snapshot

@@ -42,7 +42,7 @@ from .models import (
     RemoteItem,
     SyncState,
 )
-from .templatetags.sync import badge_context
+from .templatetags.sync import badge_html
 
 CALLS_PAGE_SIZE = 100
 ATTENTION_PAGE_SIZE = 50
@@ -81,7 +81,7 @@ def draft_sync(request: AuthenticatedRequest, pk: int) -> HttpResponse:
 def draft_sync_badge(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     """The badge alone, for htmx polling while a push is under way."""
     draft = get_draft_for(request.user, pk, include_trash=True)
-    return render(request, "mls/tags/sync_badge.html", badge_context(draft))
+    return HttpResponse(badge_html(draft))
 
 
 @login_required
@@ -92,7 +92,7 @@ def draft_sync_retry(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     if request.htmx:
         # Read again: the draft came with its sync state joined, as it was before the retry.
         draft = get_draft_for(request.user, pk)
-        return render(request, "mls/tags/sync_badge.html", badge_context(draft))
+        return HttpResponse(badge_html(draft))
     if queued:
         messages.success(request, "Sync queued again.")
     else:

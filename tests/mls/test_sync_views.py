@@ -54,8 +54,7 @@ def test_the_sync_page_is_not_for_another_office(client, stuck, stranger):
     assert client.get(reverse("mls:draft_sync_badge", args=[stuck.pk])).status_code == 404
     assert client.post(reverse("mls:draft_sync_retry", args=[stuck.pk])).status_code == 404
     assert (
-        client.post(reverse("mls:draft_sync_resolve", args=[stuck.pk]), {"keep": "portal"}).status_code
-        == 404
+        client.post(reverse("mls:draft_sync_resolve", args=[stuck.pk]), {"keep": "portal"}).status_code == 404
     )
 
 
@@ -215,3 +214,24 @@ def test_a_drift_decision_is_recorded_for_the_worker(agent_client, draft, agent,
     # A second decision finds nothing waiting.
     agent_client.post(reverse("mls:draft_sync_resolve", args=[draft.pk]), {"keep": "remote"})
     assert DraftSync.objects.get(pk=draft.pk).drift_decision == "portal"
+
+
+def test_a_badge_escapes_what_the_mls_said_and_polls_only_while_due(draft):
+    """The badge is written in Python (a list shows 25): the MLS's words are escaped, cut to
+    160 characters, and only a push still due polls."""
+    from django.template import Context, Template
+
+    template = Template("{% load sync %}{% sync_badge draft %}")
+    words = '<script>alert("x")</script> ' + "y" * 300
+    DraftSync.objects.create(draft=draft, state=SyncState.ATTENTION, error_message=words)
+    html = template.render(Context({"draft": type(draft).objects.select_related("sync").get(pk=draft.pk)}))
+    assert "<script>" not in html and "&lt;script&gt;" in html
+    assert f'id="sync-badge-{draft.pk}"' in html and "sync-state-attention" in html
+    assert f'href="{reverse("mls:draft_sync", args=[draft.pk])}"' in html
+    assert "y" * 200 not in html.split('class="sync-reason')[1]
+    assert "every 10s" not in html
+
+    DraftSync.objects.filter(draft=draft).update(state=SyncState.PENDING, error_message="")
+    html = template.render(Context({"draft": type(draft).objects.select_related("sync").get(pk=draft.pk)}))
+    assert f'hx-get="{reverse("mls:draft_sync_badge", args=[draft.pk])}" hx-trigger="every 10s"' in html
+    assert "sync-reason" not in html

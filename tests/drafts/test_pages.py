@@ -314,6 +314,23 @@ def test_an_agent_sees_only_their_own_drafts_nearby(agent_client, agent, office)
     assert [draft.pk for draft, _ in response.context["nearby"]] == [mine.pk]
 
 
+def test_the_nearby_list_reads_what_it_shows_in_one_query(agent, django_assert_num_queries):
+    """Up to 500 candidates are read: only the shown columns, and nothing read again per row."""
+    here = DraftFactory(list_agent=agent, latitude=46.8676, longitude=-96.7890)
+    for step in range(3):
+        DraftFactory(
+            list_agent=agent, street_name=f"Elm {step}", latitude=46.8677 + step / 10000, longitude=-96.7890
+        )
+
+    with django_assert_num_queries(1):
+        found = here.nearby(user=agent)
+        shown = [(str(other), other.get_status_display(), str(other.list_agent)) for other, _ in found]
+
+    assert len(shown) == 3 and all(agent_name == str(agent) for _, _, agent_name in shown)
+    expected = sorted(str(other) for other in Draft.objects.filter(street_name__startswith="Elm "))
+    assert sorted(address for address, _, _ in shown) == expected
+
+
 # --- History ---
 
 

@@ -5,7 +5,9 @@ user in the plan file named by LOAD_PLAN), so the timed run spends nothing on pa
 Three kinds of user, in fixed numbers:
 
 - AgentEditing: opens their draft's editor, then autosaves a field every 2-5 s, as the editor
-  does when someone types and pauses; now and then loads a page (the drafts list, the editor).
+  does when someone types and pauses, and 150 ms after each save that changed the draft
+  re-reads the rules panel, as the editor's htmx does on `draft-saved`; now and then loads a
+  page (the drafts list, the editor).
 - AgentUploading: uploads 5 photos of 12 MP to their own draft, one after another, as the
   photo page does, then stays on the page polling the grid.
 - AdminReviewing: opens the review queue, a submitted draft's review page, approves it and
@@ -39,6 +41,8 @@ _review_pool = iter(PLAN["review_drafts"])
 _pool_lock = threading.Lock()
 VERSION = re.compile(r'name="version" value="(\d+)"')
 SEEN = re.compile(r'name="seen_value" value="([^"]*)"')
+# The editor re-reads its rules this long after a save (hx-trigger "draft-saved ... delay:150ms").
+RULES_DELAY_SECONDS = 0.15
 
 
 @events.request.add_listener
@@ -83,6 +87,7 @@ class AgentEditing(PortalUser):
     def autosave(self) -> None:
         self.edits += 1
         value = f"Well kept home close to parks and schools. Edit {self.edits} by the agent."
+        changed = False
         with self.client.post(
             f"/drafts/{self.draft}/fields/public_remarks/",
             data={"value": value, "version": self.version, "seen_value": self.seen},
@@ -94,11 +99,20 @@ class AgentEditing(PortalUser):
                 self.version = int(VERSION.search(answer.text).group(1))
                 seen = SEEN.search(answer.text)
                 self.seen = seen.group(1) if seen else value
+                changed = "draft-saved" in answer.headers.get("HX-Trigger", "")
             elif answer.status_code == 409:  # someone else changed it: take the newest version
                 answer.failure("409 stale edit")
                 self.open_editor()
             else:
                 answer.failure(f"autosave answered {answer.status_code}")
+        if answer.status_code == 200 and changed:
+            self.reread_rules()
+
+    def reread_rules(self) -> None:
+        """What the editor does after a save that changed the draft: its `draft-saved` event
+        makes the side panel re-read the rules 150 ms later (hx-trigger in drafts/draft_edit.html)."""
+        time.sleep(RULES_DELAY_SECONDS)  # gevent's sleep under locust: the user waits, nothing blocks
+        self.client.get(f"/drafts/{self.draft}/rules/", headers=self.headers, name="rules after save")
 
     @task(1)
     def load_a_page(self) -> None:

@@ -270,6 +270,79 @@ class SyncSampler(threading.Thread):
         self.join(5)
 
 
+class Timeline(threading.Thread):
+    """Where the time goes while the steady run lasts: every 250 ms the web's accept queue (the
+    requests waiting because every gunicorn worker is busy), every second the CPU of the web,
+    the worker, the sandbox and PostgreSQL, so a slow autosave can be laid beside what ran."""
+
+    def __init__(self, port: int, trees: dict[str, int]) -> None:
+        super().__init__(daemon=True)
+        self.port_hex = f"{port:04X}"
+        self.trees = trees
+        self.stopped = threading.Event()
+        self.queue: list[tuple[float, int]] = []
+        self.cpu: list[tuple[float, dict[str, float]]] = []
+
+    def waiting(self) -> int:
+        """Connections accepted by the kernel, not yet by a worker: a listening socket's rx_queue."""
+        for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[1].endswith(":" + self.port_hex) and fields[3] == "0A":
+                return int(fields[4].split(":")[1], 16)
+        return 0
+
+    def run(self) -> None:
+        tick = 0
+        while not self.stopped.wait(0.25):
+            now = time.time()
+            self.queue.append((now, self.waiting()))
+            tick += 1
+            if tick % 4 == 0:
+                seconds = {name: tree_cpu_seconds(pid) for name, pid in self.trees.items()}
+                seconds["postgres"] = postgres_cpu_seconds()
+                self.cpu.append((now, seconds))
+
+    def stop(self) -> None:
+        self.stopped.set()
+        self.join(5)
+
+    def table(
+        self, rows: list[tuple[float, str, float, bool]], began: float, ended: float, width: int = 15
+    ) -> list[str]:
+        """One line per `width` seconds: requests, autosave p50/p95, the slowest kinds' p95, the
+        accept queue and each part's share of one core."""
+        lines = [
+            f"{'from s':>6} {'reqs':>5} {'save p50':>8} {'p95':>5} {'rules p95':>9} {'page p95':>8} "
+            f"{'uploads':>7} {'upl p95':>7} {'queue avg':>9} {'max':>4} "
+            + " ".join(f"{name + ' %':>10}" for name in [*self.trees, "postgres"])
+        ]
+        start = began
+        while start < ended:
+            stop = start + width
+            window = [row for row in rows if start <= row[0] < stop]
+            saves = [ms for _, name, ms, _ in window if name == "autosave"]
+            rules = [ms for _, name, ms, _ in window if name.startswith("rules")]
+            pages = [ms for _, name, ms, _ in window if name.startswith("page:")]
+            uploads = [ms for _, name, ms, _ in window if name.startswith("upload")]
+            queued = [depth for at, depth in self.queue if start <= at < stop] or [0]
+            samples = [(at, cpu) for at, cpu in self.cpu if start - 1 <= at < stop]
+            shares = []
+            for name in [*self.trees, "postgres"]:
+                if len(samples) >= 2:
+                    (t0, first), (t1, last) = samples[0], samples[-1]
+                    shares.append(f"{(last[name] - first[name]) / (t1 - t0) * 100:>10.0f}")
+                else:
+                    shares.append(f"{'-':>10}")
+            lines.append(
+                f"{start - began:>6.0f} {len(window):>5} {percentile(saves, 0.5):>8.0f} "
+                f"{percentile(saves, 0.95):>5.0f} {percentile(rules, 0.95):>9.0f} "
+                f"{percentile(pages, 0.95):>8.0f} {len(uploads):>7} {percentile(uploads, 0.95):>7.0f} "
+                f"{sum(queued) / len(queued):>9.1f} {max(queued):>4} " + " ".join(shares)
+            )
+            start = stop
+        return lines
+
+
 def percentile(values: list[float], share: float) -> float:
     if not values:
         return float("nan")
@@ -339,6 +412,7 @@ def summarise(rows: list[tuple[float, str, float, bool]]) -> dict[str, float]:
     saves = times(lambda name: name == "autosave")
     pages = times(lambda name: name.startswith("page:"))
     uploads = times(lambda name: name.startswith("upload"))
+    rules = times(lambda name: name.startswith("rules"))
     return {
         "requests": len(rows),
         "errors": sum(1 for row in rows if not row[3]),
@@ -347,6 +421,8 @@ def summarise(rows: list[tuple[float, str, float, bool]]) -> dict[str, float]:
         "save_p95": percentile(saves, 0.95),
         "save_p99": percentile(saves, 0.99),
         "page_p95": percentile(pages, 0.95),
+        "rules_p95": percentile(rules, 0.95),
+        "rules": len(rules),
         "upload_p95": percentile(uploads, 0.95),
         "uploads": len(uploads),
     }
@@ -545,6 +621,8 @@ def main() -> None:
         log = work / "steady.tsv"
         sampler = SyncSampler(url, [e["draft"] for e in steady_editors])
         sampler.start()
+        timeline = Timeline(web_port, {"web": web.pid, "worker": worker.pid, "sandbox": sandbox.pid})
+        timeline.start()
         cpu_before = (tree_cpu_seconds(web.pid), tree_cpu_seconds(worker.pid), tree_cpu_seconds(sandbox.pid))
         pg_before, load_before = postgres_cpu_seconds(), os.getloadavg()
         began = time.time()
@@ -553,11 +631,13 @@ def main() -> None:
         locust(env, base, users, options.seconds, ["AgentEditing", "AgentUploading", "AdminReviewing"], log)
         ended = time.time()
         load_steady = os.getloadavg()[0]
+        timeline.stop()
         time.sleep(15)  # let the last saves reach the MLS
         cpu_after = (tree_cpu_seconds(web.pid), tree_cpu_seconds(worker.pid), tree_cpu_seconds(sandbox.pid))
         pg_used = postgres_cpu_seconds() - pg_before
         sampler.stop()
-        steady = summarise(read_requests(log))
+        steady_rows = read_requests(log)
+        steady = summarise(steady_rows)
         with psycopg.connect(url, autocommit=True) as connection:
             processed = [
                 row[0]
@@ -614,6 +694,7 @@ def main() -> None:
         f"requests {steady['requests']} ({steady['requests'] / elapsed:.1f}/s), errors {steady['errors']}",
         f"autosave  n={steady['saves']}  p50 {steady['save_p50']:.0f} ms  p95 {steady['save_p95']:.0f} ms  "
         f"p99 {steady['save_p99']:.0f} ms  (goal: p95 <= 150 ms, 0 errors)",
+        f"rules after save  n={steady['rules']}  p95 {steady['rules_p95']:.0f} ms",
         f"pages     p95 {steady['page_p95']:.0f} ms",
         f"uploads   n={steady['uploads']}  p95 {steady['upload_p95']:.0f} ms  "
         f"(12 MP JPEG of {photo_mb:.1f} MB)",
@@ -627,6 +708,8 @@ def main() -> None:
         f"apart: sandbox {mls_cpu:.1f} s, PostgreSQL {pg_used:.1f} s; "
         f"all of it {machine:.0f}% of the machine",
     ]
+    lines.append("\n=== steady, over time (CPU: % of one core; queue: requests waiting for a web worker)")
+    lines.extend(timeline.table(steady_rows, began, ended))
     if knee_rows:
         lines.append(f"\n=== ramp: agents editing alone, {options.step_seconds} s per step")
         lines.append(

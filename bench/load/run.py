@@ -48,7 +48,6 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from bench.gunicorn_server import deployed_env, free_port  # noqa: E402
-from listings_portal import gunicorn_conf  # noqa: E402
 
 PYTHON = sys.executable
 BIN = Path(PYTHON).parent
@@ -594,6 +593,14 @@ def main() -> None:
             **({"WEB_WORKER_CLASS": options.web_class} if options.web_class else {}),
             **({"WEB_THREADS": str(options.web_threads)} if options.web_threads else {}),
         }
+        # What the conf gives in the web's environment, read as gunicorn starts it (not as run.py began).
+        web_workers, web_class, web_threads, web_keepalive = run(
+            web_env,
+            PYTHON,
+            "-c",
+            "from listings_portal import gunicorn_conf as g; "
+            "print(g.workers, g.worker_class, g.threads, g.keepalive)",
+        ).split()
         web = start(  # as the Dockerfile runs it: its settings from listings_portal/gunicorn_conf.py
             web_env,
             str(BIN / "gunicorn"),
@@ -696,9 +703,6 @@ def main() -> None:
             stop(process)
 
     elapsed = ended - began
-    web_workers = options.web_workers or gunicorn_conf.workers
-    web_class = options.web_class or gunicorn_conf.worker_class
-    web_threads = options.web_threads or gunicorn_conf.threads
     requests_made = max(1, whole["requests"])
     machine = (web_cpu + worker_cpu + mls_cpu + pg_used) / elapsed / (os.cpu_count() or 1) * 100
     photo_mb = Path(plan["photos"][0]).stat().st_size / 1e6 if plan["photos"] else 0.0
@@ -708,7 +712,7 @@ def main() -> None:
         f"{options.admins} admins, {elapsed:.0f} s",
         f"load average before {load_before[0]:.2f}, at the end {load_steady:.2f}; {os.cpu_count()} cores",
         f"web: gunicorn {web_workers} x {web_class}"
-        f"{'' if web_class == 'sync' else f' ({web_threads} threads)'}; "
+        f"{'' if web_class == 'sync' else f' ({web_threads} threads, keep-alive {web_keepalive} s)'}; "
         f"Celery worker nice {options.worker_nice}",
         f"requests {whole['requests']} ({whole['requests'] / elapsed:.1f}/s), errors {whole['errors']}",
         f"from {SETTLE_SECONDS} s on (after the sign-on burst):",
@@ -733,7 +737,10 @@ def main() -> None:
         f"apart: sandbox {mls_cpu:.1f} s, PostgreSQL {pg_used:.1f} s; "
         f"all of it {machine:.0f}% of the machine",
     ]
-    lines.append("\n=== steady, over time (CPU: % of one core; queue: requests waiting for a web worker)")
+    lines.append(
+        "\n=== steady, over time (CPU: % of one core; queue: connections no web worker has taken yet,"
+        " which gthread workers take at once and queue for their threads)"
+    )
     lines.extend(timeline.table(steady_rows, began, ended))
     if knee_rows:
         lines.append(f"\n=== ramp: agents editing alone, {options.step_seconds} s per step")

@@ -7,13 +7,14 @@ with eight threads (gthread). A photo's upload lasts as long as the agent's upli
 send it (a 12 MP photo over a home line: seconds), and the photo page sends four at once; on
 sync workers each upload held a whole process, so a few agents dropping photos left the
 office's autosaves queued behind their bodies. A thread waiting for a body (or for
-PostgreSQL) holds no CPU and no GIL, so the other requests of its process go on: on
-bench/load, back to back on the same busy machine, autosave p50 went from 3.1 s to 0.24 s and
-the office's throughput from 23 to 48 requests a second, at the same web CPU per request
-(15 ms). Five processes still spread the CPU-bound pages over both cores; eight threads each
-keep the database connections (one per thread, kept CONN_MAX_AGE) at 40, well under
-PostgreSQL's default 100. Every figure can be set from the environment (WEB_WORKER_CLASS=sync
-for one request per process).
+PostgreSQL) holds no CPU and no GIL, so the other requests of its process go on. On
+bench/load (100 agents, 10 uploading), back to back: on a quiet machine autosave p95 went from
+3.4 s (the saves of the upload minute waiting behind the bodies, the web's CPU idle) to
+100 ms, on a busy one p50 from 3.1 s to 0.24 s and the throughput from 23 to 48 requests a
+second, at the same web CPU per request. Five processes still spread the CPU-bound pages
+over both cores; eight threads each keep the database connections (one per thread, kept
+CONN_MAX_AGE) at 40, well under PostgreSQL's default 100. Every figure can be set from the
+environment (WEB_WORKER_CLASS=sync for one request per process).
 """
 
 from __future__ import annotations

@@ -5,9 +5,13 @@ user in the plan file named by LOAD_PLAN), so the timed run spends nothing on pa
 Three kinds of user, in fixed numbers:
 
 - AgentEditing: opens their draft's editor, then autosaves a field every 2-5 s, as the editor
-  does when someone types and pauses; now and then loads a page (the drafts list, the editor).
-- AgentUploading: uploads 5 photos of 12 MP to their own draft, one after another, as the
-  photo page does, then stays on the page polling the grid.
+  does when someone types and pauses, and 150 ms after each save that changed the draft
+  re-reads the rules panel, as the editor's htmx does on `draft-saved`; now and then loads a
+  page (the drafts list, the editor).
+- AgentUploading: uploads 5 photos of 12 MP to their own draft as the photo page's uploader
+  sends them: 4 at a time, asking for JSON, with the file's key and its batch, over an uplink
+  of the plan's `upload_bytes_per_second` (shared by the 4; none: the loopback's speed),
+  refreshing the grid after each; then stays on the page polling the grid.
 - AdminReviewing: opens the review queue, a submitted draft's review page, approves it and
   publishes it to the MLS, then takes the next.
 
@@ -24,10 +28,13 @@ import random
 import re
 import threading
 import time
+import uuid
 from pathlib import Path
 
+import gevent.pool
 from locust import HttpUser, between, events, task
 from locust.runners import MasterRunner
+from urllib3 import encode_multipart_formdata
 
 PLAN = json.loads(Path(os.environ["LOAD_PLAN"]).read_text())
 LOG = os.environ.get("LOAD_LOG", "")
@@ -39,6 +46,12 @@ _review_pool = iter(PLAN["review_drafts"])
 _pool_lock = threading.Lock()
 VERSION = re.compile(r'name="version" value="(\d+)"')
 SEEN = re.compile(r'name="seen_value" value="([^"]*)"')
+# The editor re-reads its rules this long after a save (hx-trigger "draft-saved ... delay:150ms").
+RULES_DELAY_SECONDS = 0.15
+# The photo page refreshes its grid this long after an upload is accepted (media.js).
+GRID_REFRESH_DELAY_SECONDS = 0.4
+# The photo page's uploader sends this many files at once (POOL_SIZE in static/js/media.js).
+UPLOADS_AT_ONCE = 4
 
 
 @events.request.add_listener
@@ -56,7 +69,11 @@ class PortalUser(HttpUser):
     def signed_in(self, who: dict) -> None:
         self.client.cookies.set("sessionid", who["session"])
         self.client.cookies.set("csrftoken", who["csrf"])
-        self.headers = {"X-CSRFToken": who["csrf"], "Referer": self.host + "/", "HX-Request": "true"}
+        self.headers = {
+            "X-CSRFToken": who["csrf"],
+            "Referer": self.host + "/",
+            "HX-Request": "true",
+        }
 
 
 class AgentEditing(PortalUser):
@@ -83,6 +100,7 @@ class AgentEditing(PortalUser):
     def autosave(self) -> None:
         self.edits += 1
         value = f"Well kept home close to parks and schools. Edit {self.edits} by the agent."
+        changed = False
         with self.client.post(
             f"/drafts/{self.draft}/fields/public_remarks/",
             data={"value": value, "version": self.version, "seen_value": self.seen},
@@ -94,11 +112,24 @@ class AgentEditing(PortalUser):
                 self.version = int(VERSION.search(answer.text).group(1))
                 seen = SEEN.search(answer.text)
                 self.seen = seen.group(1) if seen else value
+                changed = "draft-saved" in answer.headers.get("HX-Trigger", "")
             elif answer.status_code == 409:  # someone else changed it: take the newest version
                 answer.failure("409 stale edit")
                 self.open_editor()
             else:
                 answer.failure(f"autosave answered {answer.status_code}")
+        if answer.status_code == 200 and changed:
+            self.reread_rules()
+
+    def reread_rules(self) -> None:
+        """What the editor does after a save that changed the draft: its `draft-saved` event
+        makes the side panel re-read the rules 150 ms later (hx-trigger in drafts/draft_edit.html)."""
+        time.sleep(RULES_DELAY_SECONDS)  # gevent's sleep under locust: the user waits, nothing blocks
+        self.client.get(
+            f"/drafts/{self.draft}/rules/",
+            headers=self.headers,
+            name="rules after save",
+        )
 
     @task(1)
     def load_a_page(self) -> None:
@@ -106,6 +137,35 @@ class AgentEditing(PortalUser):
             self.client.get("/drafts/", name="page: drafts list")
         else:
             self.open_editor()
+
+
+class Uplink:
+    """An upload's body as it leaves an agent's computer: `bytes_per_second` at most (None: as
+    fast as the loopback takes it). http.client sends a file-like body in 8 KiB reads, so the
+    server receives it piece by piece, as it would over the agent's uplink."""
+
+    def __init__(self, body: bytes, bytes_per_second: float | None) -> None:
+        self.body, self.sent, self.rate = body, 0, bytes_per_second
+        self.began = time.monotonic()
+
+    def __len__(self) -> int:  # requests sends a Content-Length, as a browser does
+        return len(self.body)
+
+    def __iter__(
+        self,
+    ):  # what requests takes for a streamed body; http.client calls read()
+        while piece := self.read(8192):
+            yield piece
+
+    def read(self, size: int = -1) -> bytes:
+        size = len(self.body) - self.sent if size is None or size < 0 else size
+        piece = self.body[self.sent : self.sent + size]
+        self.sent += len(piece)
+        if self.rate and piece:
+            ahead = self.began + self.sent / self.rate - time.monotonic()
+            if ahead > 0:
+                time.sleep(ahead)  # gevent's sleep: the other users go on
+        return piece
 
 
 class AgentUploading(PortalUser):
@@ -116,29 +176,60 @@ class AgentUploading(PortalUser):
         me = PLAN["uploaders"][next(_uploaders) % len(PLAN["uploaders"])]
         self.signed_in(me)
         self.draft = me["draft"]
-        self.sent = 0
+        self.keys = [str(uuid.uuid4()) for _ in range(PLAN["photos_each"])]
+        self.sent_all = False
+        # Not all at the sign-on: each agent drops their photos at a moment of their own, after
+        # the office has settled (run.py counts percentiles from then on).
+        time.sleep(random.uniform(*PLAN.get("uploads_begin_within", (0, 0))))
         self.client.get(f"/drafts/{self.draft}/media/", name="page: photos")
 
     @task
     def upload_or_watch(self) -> None:
-        if self.sent >= PLAN["photos_each"]:
-            self.client.get(
-                f"/drafts/{self.draft}/media/photos/", name="photo grid poll", headers=self.headers
-            )
+        if self.sent_all:
+            self.refresh_grid()  # the grid polls every 2 s while photos are processing
             return
-        photo = PLAN["photos"][self.sent % len(PLAN["photos"])]
-        self.sent += 1
-        with open(photo, "rb") as body:
-            files = {"file": (f"IMG_{4100 + self.sent}.jpg", body, "image/jpeg")}
-            with self.client.post(
-                f"/drafts/{self.draft}/media/photos/upload/",
-                files=files,
-                headers=self.headers,
-                name="upload 12 MP photo",
-                catch_response=True,
-            ) as answer:
-                if answer.status_code >= 400:
-                    answer.failure(f"upload answered {answer.status_code}")
+        # The photos chosen together go UPLOADS_AT_ONCE at a time (media.js's POOL_SIZE), the
+        # agent's uplink shared between them.
+        pool = gevent.pool.Pool(UPLOADS_AT_ONCE)
+        pool.map(self.upload, range(PLAN["photos_each"]))
+        self.sent_all = True
+
+    def upload(self, index: int) -> None:
+        photo = Path(PLAN["photos"][index % len(PLAN["photos"])]).read_bytes()
+        # As static/js/media.js sends it: JSON asked for (the answer is the file's outcome, not
+        # a redirect to the whole media page), the file's key and the batch it was chosen in.
+        fields = {
+            "client_key": self.keys[index],
+            "batch": ",".join(self.keys),
+            "file": (f"IMG_{4100 + index}.jpg", photo, "image/jpeg"),
+        }
+        body, content_type = encode_multipart_formdata(fields)
+        rate = PLAN.get("upload_bytes_per_second") or None
+        headers = {
+            **self.headers,
+            "Accept": "application/json",
+            "Content-Type": content_type,
+        }
+        del headers["HX-Request"]  # an XMLHttpRequest of its own, not htmx
+        with self.client.post(
+            f"/drafts/{self.draft}/media/photos/upload/",
+            data=Uplink(body, rate / UPLOADS_AT_ONCE if rate else None),
+            headers=headers,
+            name="upload 12 MP photo",
+            catch_response=True,
+        ) as answer:
+            if answer.status_code >= 400:
+                answer.failure(f"upload answered {answer.status_code}")
+                return
+        time.sleep(GRID_REFRESH_DELAY_SECONDS)
+        self.refresh_grid()  # "photos-changed" after an accepted upload
+
+    def refresh_grid(self) -> None:
+        self.client.get(
+            f"/drafts/{self.draft}/media/photos/",
+            name="photo grid",
+            headers=self.headers,
+        )
 
 
 class AdminReviewing(PortalUser):
@@ -159,7 +250,10 @@ class AdminReviewing(PortalUser):
             return
         self.client.get(f"/drafts/{draft}/review/", name="page: review")
         with self.client.post(
-            f"/drafts/{draft}/approve/", headers=self.headers, name="approve", catch_response=True
+            f"/drafts/{draft}/approve/",
+            headers=self.headers,
+            name="approve",
+            catch_response=True,
         ) as answer:
             if answer.status_code >= 500:
                 answer.failure(f"approve answered {answer.status_code}")
@@ -167,7 +261,10 @@ class AdminReviewing(PortalUser):
                 answer.success()  # refused with a reason (not ready): counted, not an error
                 return
         with self.client.post(
-            f"/sync/drafts/{draft}/publish/", headers=self.headers, name="publish", catch_response=True
+            f"/sync/drafts/{draft}/publish/",
+            headers=self.headers,
+            name="publish",
+            catch_response=True,
         ) as answer:
             if answer.status_code >= 500:
                 answer.failure(f"publish answered {answer.status_code}")

@@ -10,8 +10,11 @@ nice 10, the weight docker-compose gives it beside the web (--worker-nice 0 for 
 The office is seeded, every user signed in ahead of time, and every draft pushed to the MLS
 before the clock starts. Then, with locust headless:
 
-1. steady: 100 agents editing (an autosave every 2-5 s, now and then a page load), 10 agents
-   uploading 12 MP photos (5 each), 5 admins reviewing, approving and publishing, for 3 minutes;
+1. steady: 100 agents editing (an autosave every 2-5 s and the rules the editor re-reads after
+   it, now and then a page load), 10 agents uploading 12 MP photos (5 each, 4 at a time as the
+   photo page sends them, over a 20 Mbit/s uplink each, starting within 40 s of the sign-on
+   burst), 5 admins reviewing, approving and publishing, for 3 minutes; its percentiles count
+   from the end of the sign-on burst (20 s), as the ramp's do, the whole run's printed apart;
 2. ramp: agents editing alone, in steps (default 100, 150, 200, 300, 45 s each), to find the
    knee: the number of agents at which autosave p95 crosses 300 ms.
 
@@ -45,7 +48,6 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from bench.gunicorn_server import deployed_env, free_port  # noqa: E402
-from listings_portal import gunicorn_conf  # noqa: E402
 
 PYTHON = sys.executable
 BIN = Path(PYTHON).parent
@@ -270,6 +272,79 @@ class SyncSampler(threading.Thread):
         self.join(5)
 
 
+class Timeline(threading.Thread):
+    """Where the time goes while the steady run lasts: every 250 ms the web's accept queue (the
+    requests waiting because every gunicorn worker is busy), every second the CPU of the web,
+    the worker, the sandbox and PostgreSQL, so a slow autosave can be laid beside what ran."""
+
+    def __init__(self, port: int, trees: dict[str, int]) -> None:
+        super().__init__(daemon=True)
+        self.port_hex = f"{port:04X}"
+        self.trees = trees
+        self.stopped = threading.Event()
+        self.queue: list[tuple[float, int]] = []
+        self.cpu: list[tuple[float, dict[str, float]]] = []
+
+    def waiting(self) -> int:
+        """Connections accepted by the kernel, not yet by a worker: a listening socket's rx_queue."""
+        for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[1].endswith(":" + self.port_hex) and fields[3] == "0A":
+                return int(fields[4].split(":")[1], 16)
+        return 0
+
+    def run(self) -> None:
+        tick = 0
+        while not self.stopped.wait(0.25):
+            now = time.time()
+            self.queue.append((now, self.waiting()))
+            tick += 1
+            if tick % 4 == 0:
+                seconds = {name: tree_cpu_seconds(pid) for name, pid in self.trees.items()}
+                seconds["postgres"] = postgres_cpu_seconds()
+                self.cpu.append((now, seconds))
+
+    def stop(self) -> None:
+        self.stopped.set()
+        self.join(5)
+
+    def table(
+        self, rows: list[tuple[float, str, float, bool]], began: float, ended: float, width: int = 15
+    ) -> list[str]:
+        """One line per `width` seconds: requests, autosave p50/p95, the slowest kinds' p95, the
+        accept queue and each part's share of one core."""
+        lines = [
+            f"{'from s':>6} {'reqs':>5} {'save p50':>8} {'p95':>5} {'rules p95':>9} {'page p95':>8} "
+            f"{'uploads':>7} {'upl p95':>7} {'queue avg':>9} {'max':>4} "
+            + " ".join(f"{name + ' %':>10}" for name in [*self.trees, "postgres"])
+        ]
+        start = began
+        while start < ended:
+            stop = start + width
+            window = [row for row in rows if start <= row[0] < stop]
+            saves = [ms for _, name, ms, _ in window if name == "autosave"]
+            rules = [ms for _, name, ms, _ in window if name.startswith("rules")]
+            pages = [ms for _, name, ms, _ in window if name.startswith("page:")]
+            uploads = [ms for _, name, ms, _ in window if name.startswith("upload")]
+            queued = [depth for at, depth in self.queue if start <= at < stop] or [0]
+            samples = [(at, cpu) for at, cpu in self.cpu if start - 1 <= at < stop]
+            shares = []
+            for name in [*self.trees, "postgres"]:
+                if len(samples) >= 2:
+                    (t0, first), (t1, last) = samples[0], samples[-1]
+                    shares.append(f"{(last[name] - first[name]) / (t1 - t0) * 100:>10.0f}")
+                else:
+                    shares.append(f"{'-':>10}")
+            lines.append(
+                f"{start - began:>6.0f} {len(window):>5} {percentile(saves, 0.5):>8.0f} "
+                f"{percentile(saves, 0.95):>5.0f} {percentile(rules, 0.95):>9.0f} "
+                f"{percentile(pages, 0.95):>8.0f} {len(uploads):>7} {percentile(uploads, 0.95):>7.0f} "
+                f"{sum(queued) / len(queued):>9.1f} {max(queued):>4} " + " ".join(shares)
+            )
+            start = stop
+        return lines
+
+
 def percentile(values: list[float], share: float) -> float:
     if not values:
         return float("nan")
@@ -339,6 +414,7 @@ def summarise(rows: list[tuple[float, str, float, bool]]) -> dict[str, float]:
     saves = times(lambda name: name == "autosave")
     pages = times(lambda name: name.startswith("page:"))
     uploads = times(lambda name: name.startswith("upload"))
+    rules = times(lambda name: name.startswith("rules"))
     return {
         "requests": len(rows),
         "errors": sum(1 for row in rows if not row[3]),
@@ -347,6 +423,8 @@ def summarise(rows: list[tuple[float, str, float, bool]]) -> dict[str, float]:
         "save_p95": percentile(saves, 0.95),
         "save_p99": percentile(saves, 0.99),
         "page_p95": percentile(pages, 0.95),
+        "rules_p95": percentile(rules, 0.95),
+        "rules": len(rules),
         "upload_p95": percentile(uploads, 0.95),
         "uploads": len(uploads),
     }
@@ -374,6 +452,18 @@ def main() -> None:
         type=int,
         default=10,
         help="the Celery worker's nice value, as docker-compose weighs it (cpu_shares 110); 0: the web's",
+    )
+    parser.add_argument(
+        "--upload-mbps",
+        type=float,
+        default=20.0,
+        help="each uploading agent's uplink in Mbit/s, shared by the 4 photos sent at once (0: loopback)",
+    )
+    parser.add_argument(
+        "--uploads-within",
+        type=int,
+        default=40,
+        help="each uploading agent starts at a random moment this many seconds after the sign-on burst",
     )
     parser.add_argument("--sandbox-latency-ms", type=int, default=20)
     parser.add_argument("--redis", default="redis://127.0.0.1:6379")
@@ -465,6 +555,8 @@ def main() -> None:
         plan = json.loads(plan_path.read_text())
         plan["photos"] = make_photos(work) if options.uploaders else []
         plan["photos_each"] = options.photos_each
+        plan["upload_bytes_per_second"] = options.upload_mbps * 1e6 / 8
+        plan["uploads_begin_within"] = [SETTLE_SECONDS, SETTLE_SECONDS + options.uploads_within]
         plan_path.write_text(json.dumps(plan))
         steady_editors = plan["editors"][: options.agents]
 
@@ -501,6 +593,14 @@ def main() -> None:
             **({"WEB_WORKER_CLASS": options.web_class} if options.web_class else {}),
             **({"WEB_THREADS": str(options.web_threads)} if options.web_threads else {}),
         }
+        # What the conf gives in the web's environment, read as gunicorn starts it (not as run.py began).
+        web_workers, web_class, web_threads, web_keepalive = run(
+            web_env,
+            PYTHON,
+            "-c",
+            "from listings_portal import gunicorn_conf as g; "
+            "print(g.workers, g.worker_class, g.threads, g.keepalive)",
+        ).split()
         web = start(  # as the Dockerfile runs it: its settings from listings_portal/gunicorn_conf.py
             web_env,
             str(BIN / "gunicorn"),
@@ -545,6 +645,8 @@ def main() -> None:
         log = work / "steady.tsv"
         sampler = SyncSampler(url, [e["draft"] for e in steady_editors])
         sampler.start()
+        timeline = Timeline(web_port, {"web": web.pid, "worker": worker.pid, "sandbox": sandbox.pid})
+        timeline.start()
         cpu_before = (tree_cpu_seconds(web.pid), tree_cpu_seconds(worker.pid), tree_cpu_seconds(sandbox.pid))
         pg_before, load_before = postgres_cpu_seconds(), os.getloadavg()
         began = time.time()
@@ -553,11 +655,15 @@ def main() -> None:
         locust(env, base, users, options.seconds, ["AgentEditing", "AgentUploading", "AdminReviewing"], log)
         ended = time.time()
         load_steady = os.getloadavg()[0]
+        timeline.stop()
         time.sleep(15)  # let the last saves reach the MLS
         cpu_after = (tree_cpu_seconds(web.pid), tree_cpu_seconds(worker.pid), tree_cpu_seconds(sandbox.pid))
         pg_used = postgres_cpu_seconds() - pg_before
         sampler.stop()
-        steady = summarise(read_requests(log))
+        steady_rows = read_requests(log)
+        # The office after its sign-on burst, as every ramp step is measured; the whole run apart.
+        steady = summarise([row for row in steady_rows if row[0] >= began + SETTLE_SECONDS])
+        whole = summarise(steady_rows)
         with psycopg.connect(url, autocommit=True) as connection:
             processed = [
                 row[0]
@@ -597,10 +703,7 @@ def main() -> None:
             stop(process)
 
     elapsed = ended - began
-    web_workers = options.web_workers or gunicorn_conf.workers
-    web_class = options.web_class or gunicorn_conf.worker_class
-    web_threads = options.web_threads or gunicorn_conf.threads
-    requests_made = max(1, steady["requests"])
+    requests_made = max(1, whole["requests"])
     machine = (web_cpu + worker_cpu + mls_cpu + pg_used) / elapsed / (os.cpu_count() or 1) * 100
     photo_mb = Path(plan["photos"][0]).stat().st_size / 1e6 if plan["photos"] else 0.0
     synced = sampler.latencies
@@ -609,14 +712,21 @@ def main() -> None:
         f"{options.admins} admins, {elapsed:.0f} s",
         f"load average before {load_before[0]:.2f}, at the end {load_steady:.2f}; {os.cpu_count()} cores",
         f"web: gunicorn {web_workers} x {web_class}"
-        f"{'' if web_class == 'sync' else f' ({web_threads} threads)'}; "
+        f"{'' if web_class == 'sync' else f' ({web_threads} threads, keep-alive {web_keepalive} s)'}; "
         f"Celery worker nice {options.worker_nice}",
-        f"requests {steady['requests']} ({steady['requests'] / elapsed:.1f}/s), errors {steady['errors']}",
+        f"requests {whole['requests']} ({whole['requests'] / elapsed:.1f}/s), errors {whole['errors']}",
+        f"from {SETTLE_SECONDS} s on (after the sign-on burst):",
         f"autosave  n={steady['saves']}  p50 {steady['save_p50']:.0f} ms  p95 {steady['save_p95']:.0f} ms  "
         f"p99 {steady['save_p99']:.0f} ms  (goal: p95 <= 150 ms, 0 errors)",
+        f"rules after save  n={steady['rules']}  p95 {steady['rules_p95']:.0f} ms",
         f"pages     p95 {steady['page_p95']:.0f} ms",
         f"uploads   n={steady['uploads']}  p95 {steady['upload_p95']:.0f} ms  "
-        f"(12 MP JPEG of {photo_mb:.1f} MB)",
+        f"(12 MP JPEG of {photo_mb:.1f} MB, 4 at a time over "
+        f"{f'{options.upload_mbps:g} Mbit/s' if options.upload_mbps else 'the loopback'})",
+        f"the whole run, sign-on burst included: {whole['requests']} requests, errors {whole['errors']}, "
+        f"autosave p50 {whole['save_p50']:.0f} ms  p95 {whole['save_p95']:.0f} ms  "
+        f"p99 {whole['save_p99']:.0f} ms, pages p95 {whole['page_p95']:.0f} ms, "
+        f"uploads n={whole['uploads']} p95 {whole['upload_p95']:.0f} ms",
         f"save->synced  n={len(synced)}  p50 {percentile(synced, 0.5):.1f} s  "
         f"p95 {percentile(synced, 0.95):.1f} s",
         f"upload->processed  {len(processed)} of {photos_total}  p50 {percentile(processed, 0.5):.1f} s  "
@@ -627,6 +737,11 @@ def main() -> None:
         f"apart: sandbox {mls_cpu:.1f} s, PostgreSQL {pg_used:.1f} s; "
         f"all of it {machine:.0f}% of the machine",
     ]
+    lines.append(
+        "\n=== steady, over time (CPU: % of one core; queue: connections no web worker has taken yet,"
+        " which gthread workers take at once and queue for their threads)"
+    )
+    lines.extend(timeline.table(steady_rows, began, ended))
     if knee_rows:
         lines.append(f"\n=== ramp: agents editing alone, {options.step_seconds} s per step")
         lines.append(

@@ -11,6 +11,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
+from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("PORTAL_VAR_DIR", BASE_DIR / "var"))
@@ -323,6 +324,13 @@ CELERY_TIMEZONE = TIME_ZONE
 # Publishing from a web request must never hang it: a short timeout, no retries.
 CELERY_TASK_PUBLISH_RETRY = False
 CELERY_BEAT_SCHEDULE: dict = {}
+# Photo processing has a queue of its own. A worker takes from its queues in turn, so a photo
+# waits for at most one push, not behind every push a busy office has queued (pushes are many
+# and wait on the MLS; a photo is a few hundred ms of CPU someone is looking at). Every worker
+# consumes both queues unless told otherwise (-Q).
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_QUEUES = (Queue("celery"), Queue("photos"))
+CELERY_TASK_ROUTES = {"media_manager.tasks.process_photo": {"queue": "photos"}}
 
 # --- Spark Platform API -----------------------------------------------------------------
 # The sandbox is mounted at /sandbox/ in this server; point SPARK_API_URL at

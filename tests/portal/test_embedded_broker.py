@@ -223,3 +223,45 @@ def test_an_idle_poll_looks_again_after_any_commit_and_at_least_once_a_second(tm
         assert looks == []
         time.sleep(0.5)
         assert channel._get("q")["body"] == "first"  # the full look is due: handed out again
+
+
+BACKLOG_THEN_PHOTO = textwrap.dedent(
+    """
+    import django
+
+    django.setup()
+    from listings_portal.celery import app
+
+    for number in range(12):
+        app.send_task("tests.record_delivery", args=[f"push-{number}", 0.3])
+    app.send_task("tests.record_delivery", args=["photo", 0.3], queue="photos")
+    """
+)
+
+
+def test_photo_processing_is_routed_to_a_queue_every_worker_takes_from():
+    from listings_portal.celery import app
+
+    assert app.amqp.router.route({}, "media_manager.tasks.process_photo")["queue"].name == "photos"
+    assert app.amqp.router.route({}, "spark.sweep")["queue"].name == "celery"
+    # A worker started without -Q consumes every declared queue.
+    assert {"celery", "photos"} <= set(app.amqp.queues)
+
+
+@pytest.mark.worker
+@pytest.mark.slow
+def test_a_photo_does_not_wait_behind_a_backlog_of_pushes(tmp_path):
+    """A worker takes from its queues in turn: a photo queued behind a dozen pushes runs next."""
+    broker = EmbeddedWorker(tmp_path / "var", CELERY_BROKER_POLLING_INTERVAL="0.01")
+    broker.var_dir.mkdir()
+    subprocess.run(
+        [sys.executable, "-c", BACKLOG_THEN_PHOTO], cwd=ROOT, env=broker.env, check=True, timeout=60
+    )
+    broker.start()
+    try:
+        assert wait_until(lambda: len(recorded(broker.var_dir)) >= 13, 60, broker), broker.log.read_text()
+    finally:
+        broker.stop()
+    order = recorded(broker.var_dir)
+    # Two processes each take one message at a time; with one FIFO queue the photo would be last.
+    assert order.index("photo") <= 3, order

@@ -26,6 +26,26 @@ KM_PER_DEGREE_OF_LATITUDE = 111.0
 MIN_LONGITUDE_SCALE = 0.01
 
 
+# The ways an agent comes to see a draft: each has an index in the list's order.
+AGENT_WAYS = ("list_agent", "co_list_agent", "created_by")
+
+
+def _reach(user) -> str:
+    """How far `user` sees: "nothing", "everything", "company", "office" or "own" (an agent's
+    AGENT_WAYS). One answer for `visible_to` and `visible_ways`, so the two cannot disagree."""
+    if not user.is_authenticated or not user.is_active:
+        return "nothing"
+    if user.is_superuser:
+        return "everything"
+    if user.office_id is None:
+        return "nothing"
+    if user.is_company_admin:
+        return "company"
+    if user.is_office_admin:
+        return "office"
+    return "own"
+
+
 class DraftQuerySet(models.QuerySet["Draft"]):
     def visible_to(self, user) -> DraftQuerySet:
         """Drafts `user` may see: the one scoping rule every view goes through.
@@ -33,35 +53,25 @@ class DraftQuerySet(models.QuerySet["Draft"]):
         Agents see drafts they list, co-list or created; office admins their office's;
         company admins their company's; anyone else nothing.
         """
-        if not user.is_authenticated or not user.is_active:
+        reach = _reach(user)
+        if reach == "nothing":
             return self.none()
-        if user.is_superuser:
+        if reach == "everything":
             return self
-        if user.office_id is None:
-            return self.none()
-        if user.is_company_admin:
+        if reach == "company":
             return self.filter(office__company_id=user.office.company_id)
-        if user.is_office_admin:
+        if reach == "office":
             return self.filter(office_id=user.office_id)
-        return self.filter(Q(list_agent=user) | Q(co_list_agent=user) | Q(created_by=user))
+        own = Q()
+        for way in AGENT_WAYS:
+            own |= Q(**{way: user})
+        return self.filter(own)
 
     def visible_ways(self, user) -> list[DraftQuerySet]:
         """`visible_to(user)` as the sets it is the union of: an agent's three (listed, co-listed,
         created, each with an index in the list's order), anyone else's one."""
-        sees_own_only = (
-            user.is_authenticated
-            and user.is_active
-            and not user.is_superuser
-            and user.office_id is not None
-            and not user.is_company_admin
-            and not user.is_office_admin
-        )
-        if sees_own_only:  # the last case of visible_to
-            return [
-                self.filter(list_agent=user),
-                self.filter(co_list_agent=user),
-                self.filter(created_by=user),
-            ]
+        if _reach(user) == "own":
+            return [self.filter(**{way: user}) for way in AGENT_WAYS]
         return [self.visible_to(user)]
 
     def active(self) -> DraftQuerySet:

@@ -5,27 +5,20 @@ editor). The markup is exactly the one of Django's own widget templates; any oth
 renders through them. Attribute names and values and labels are escaped as `{{ }}` does.
 """
 
-# ruff: noqa: E501 - markup kept one element a line, as the templates it replaces read
-
 from __future__ import annotations
 
-import html
 from collections.abc import Callable
 from typing import Any
 
 from django.forms.renderers import DjangoTemplates
 
-
-def _esc(value: Any) -> str:
-    if hasattr(value, "__html__"):
-        return value.__html__()
-    return html.escape(str(value))
+from .field_html import esc
 
 
 def _attrs(attrs: dict[str, Any]) -> str:
     """django/forms/widgets/attrs.html."""
     return "".join(
-        f" {_esc(name)}" if value is True else f' {_esc(name)}="{_esc(value)}"'
+        f" {esc(name)}" if value is True else f' {esc(name)}="{esc(value)}"'
         for name, value in attrs.items()
         if value is not False
     )
@@ -35,16 +28,18 @@ def _input(widget: dict[str, Any]) -> str:
     """django/forms/widgets/input.html (and text, number, url, email...). Each writer returns
     its template's whole output, the file's last line break included: an option's shows
     inside the select or the list that includes it (the renderer strips only the outer one)."""
-    value = "" if widget["value"] is None else f' value="{_esc(widget["value"])}"'
-    return f'<input type="{_esc(widget["type"])}" name="{_esc(widget["name"])}"{value}{_attrs(widget["attrs"])}>\n'
+    value = "" if widget["value"] is None else f' value="{esc(widget["value"])}"'
+    return (
+        f'<input type="{esc(widget["type"])}" name="{esc(widget["name"])}"{value}{_attrs(widget["attrs"])}>\n'
+    )
 
 
 def _input_option(widget: dict[str, Any]) -> str:
     """django/forms/widgets/input_option.html."""
     if not widget.get("wrap_label"):
         return f"{_input(widget)}\n"
-    label_for = f' for="{_esc(widget["attrs"]["id"])}"' if widget["attrs"].get("id") else ""
-    return f"<label{label_for}>{_input(widget)} {_esc(widget['label'])}</label>\n"
+    label_for = f' for="{esc(widget["attrs"]["id"])}"' if widget["attrs"].get("id") else ""
+    return f"<label{label_for}>{_input(widget)} {esc(widget['label'])}</label>\n"
 
 
 def _checkbox_option(widget: dict[str, Any]) -> str:
@@ -53,13 +48,13 @@ def _checkbox_option(widget: dict[str, Any]) -> str:
 
 
 def _textarea(widget: dict[str, Any]) -> str:
-    value = _esc(widget["value"]) if widget["value"] else ""
-    return f'<textarea name="{_esc(widget["name"])}"{_attrs(widget["attrs"])}>\n{value}</textarea>\n'
+    value = esc(widget["value"]) if widget["value"] else ""
+    return f'<textarea name="{esc(widget["name"])}"{_attrs(widget["attrs"])}>\n{value}</textarea>\n'
 
 
 def _select_option(widget: dict[str, Any]) -> str:
     return (
-        f'<option value="{_esc(widget["value"])}"{_attrs(widget["attrs"])}>{_esc(widget["label"])}</option>\n'
+        f'<option value="{esc(widget["value"])}"{_attrs(widget["attrs"])}>{esc(widget["label"])}</option>\n'
     )
 
 
@@ -77,10 +72,10 @@ def _option(option: dict[str, Any]) -> str | None:
 
 
 def _select(widget: dict[str, Any]) -> str | None:
-    parts = [f'<select name="{_esc(widget["name"])}"{_attrs(widget["attrs"])}>']
+    parts = [f'<select name="{esc(widget["name"])}"{_attrs(widget["attrs"])}>']
     for group_name, group_choices, _index in widget["optgroups"]:
         if group_name:
-            parts.append(f'\n  <optgroup label="{_esc(group_name)}">')
+            parts.append(f'\n  <optgroup label="{esc(group_name)}">')
         for option in group_choices:
             written = _option(option)
             if written is None:
@@ -95,12 +90,10 @@ def _select(widget: dict[str, Any]) -> str | None:
 def _multiple_input(widget: dict[str, Any]) -> str | None:
     """django/forms/widgets/multiple_input.html (checkbox_select, radio)."""
     widget_id, css = widget["attrs"].get("id"), widget["attrs"].get("class")
-    parts = [
-        f"<div{f' id="{_esc(widget_id)}"' if widget_id else ''}{f' class="{_esc(css)}"' if css else ''}>"
-    ]
+    parts = [f"<div{f' id="{esc(widget_id)}"' if widget_id else ''}{f' class="{esc(css)}"' if css else ''}>"]
     for group, options, _index in widget["optgroups"]:
         if group:
-            parts.append(f"\n  <div><label>{_esc(group)}</label>")
+            parts.append(f"\n  <div><label>{esc(group)}</label>")
         for option in options:
             written = _option(option)
             if written is None:

@@ -32,15 +32,19 @@ LISTING_ID_MAX = 26
 EARTH_RADIUS_METRES = 6_371_000.0
 # `nearby` sorts by exact distance in Python: the bounding box may hold at most this many.
 NEARBY_CANDIDATES_MAX = 500
-NEARBY_SHOWN = (
-    "latitude",
-    "longitude",
-    "status",
+# The address's first line, in the order it reads (`unparsed_first_line_address`).
+FIRST_LINE_FIELDS = (
     "street_number",
     "street_dir_prefix",
     "street_name",
     "street_suffix",
     "street_dir_suffix",
+)
+NEARBY_SHOWN = (
+    "latitude",
+    "longitude",
+    "status",
+    *FIRST_LINE_FIELDS,
     "street_additional_info",
     "list_agent__first_name",
     "list_agent__last_name",
@@ -218,14 +222,7 @@ class Draft(models.Model):
     # --- Derived address, as the remote shows it ---
     @property
     def unparsed_first_line_address(self) -> str:
-        parts = [
-            self.street_number,
-            self.street_dir_prefix,
-            self.street_name,
-            self.street_suffix,
-            self.street_dir_suffix,
-        ]
-        line = " ".join(part for part in parts if part)
+        line = " ".join(part for part in (getattr(self, name) for name in FIRST_LINE_FIELDS) if part)
         if self.street_additional_info:
             line = f"{line} {self.street_additional_info}" if line else self.street_additional_info
         return line

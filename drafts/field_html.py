@@ -61,9 +61,10 @@ def field_rules(name: str, results: Iterable[Any], *, oob: bool = False) -> str:
     return f'<ul class="field-rules" id="rules-{esc(name)}"{swap}>{items}</ul>'
 
 
-def save_state(f: FieldView) -> str:
-    """The `save_state` partial without a conflict (the page shows one only after a refused
-    no-script save: the caller renders the template's partial then)."""
+def save_state(f: FieldView, *, conflict_html: str = "") -> str:
+    """The field's save state (#save-<name>): the page's, and the reply to each autosave.
+    `conflict_html`: the template's `save_conflict` partial, when someone else's value and
+    this person's are both on the table (rare: the caller renders it then)."""
     errors = ""
     if f.errors:
         items = "".join(f"<li>{esc(error)}</li>" for error in f.errors)
@@ -72,7 +73,7 @@ def save_state(f: FieldView) -> str:
         f'<div class="save-state" id="save-{esc(f.name)}" data-state="{esc(f.state)}">'
         f'<input type="hidden" name="version" value="{esc(f.version)}">'
         f'<input type="hidden" name="seen_value" value="{esc(f.seen)}">'
-        f'<span class="save-status">{SAVE_STATUS.get(f.state, "")}</span>{errors}</div>'
+        f'<span class="save-status">{SAVE_STATUS.get(f.state, "")}</span>{errors}{conflict_html}</div>'
     )
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from django import template
 from django.utils.safestring import SafeString, mark_safe
 
-from ..field_html import esc, field_head, field_tail, save_state
+from ..field_html import esc, field_head, field_rules, field_tail, save_state
 from .review_tags import comments_on
 
 register = template.Library()
@@ -28,9 +28,22 @@ def _partial(context: template.Context, name: str, **values) -> str:
 
 
 @register.simple_tag(takes_context=True)
+def editor_save_state(context: template.Context, f) -> SafeString:
+    """The field's save state, the page's and each autosave's reply alike."""
+    conflict_html = _partial(context, "save_conflict", f=f) if f.conflict else ""
+    return mark_safe(save_state(f, conflict_html=conflict_html))  # noqa: S308 - escaped where written
+
+
+@register.simple_tag(takes_context=True)
+def editor_field_rules(context: template.Context, name: str, results) -> SafeString:
+    """A field's rule messages (#rules-<name>), out of band when the page's rules are re-read."""
+    return mark_safe(field_rules(name, results, oob=bool(context.get("oob"))))  # noqa: S308
+
+
+@register.simple_tag(takes_context=True)
 def editor_field_head(context: template.Context, f) -> SafeString:
     review = context.get("review")
-    state_html = _partial(context, "save_state", f=f) if f.conflict else save_state(f)
+    state_html = editor_save_state(context, f)
     return field_head(
         f,
         csrf_token=context.get("csrf_token"),

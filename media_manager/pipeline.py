@@ -27,8 +27,8 @@ Pillow encodes every output either way, as in the benchmark's floor.
 
 Figures (bench/photos/run.py, 24 MP camera JPEG, a shared 2-core machine, same-run ratios to
 the bare decode+encode floor): with Pillow resizing 2.1-2.3x the floor (2.3-2.6x with
-Spark's eight sizes), the resampling alone costing about the floor; with libvips resizing
-only, 1.5x (1.6x), and decoding too, lower again (see the commit log for the runs). Every
+Spark's eight sizes), the resampling alone costing about the floor; with libvips decoding
+and resizing, 1.47x (1.56x with Spark's sizes) on a quiet machine in December 2026. Every
 output >= 42 dB from the naive result (full decode, one LANCZOS resize per output) before
 encoding with Pillow, >= 45 dB with libvips; cheaper Pillow filters (BILINEAR, HAMMING, box
 reduces) fail that bar.
@@ -189,9 +189,9 @@ def decode_jpeg_with_vips(
 
     A truncated scan fails as it does with Pillow (OSError, refused as a damaged file).
     """
-    bands = _VIPS_BANDS.get(mode)
-    if mode not in ("RGB", "L") or bands is None or shrink not in (1, 2, 4, 8):
+    if mode not in ("RGB", "L") or shrink not in (1, 2, 4, 8):
         return None
+    bands = _VIPS_BANDS[mode]
     try:
         decoded = pyvips.Image.jpegload(
             os.fspath(path), shrink=shrink, access="sequential", fail_on="truncated"

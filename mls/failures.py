@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
+from django.db import DatabaseError
 
 from drafts.fields import SPARK_TO_FIELD
 from spark.errors import FieldError, SparkError, SparkTokenExpired
@@ -44,7 +45,22 @@ def describe(error: BaseException) -> str:
             parts.append(f"code {error.code}")
         head = " ".join(parts)
         return f"{head}: {error.message}" if head else error.message
-    return f"{type(error).__name__}: {error}"[:500]
+    return _in_the_portal(error)
+
+
+def _in_the_portal(error: BaseException) -> str:
+    """A failure on our side, said for the people who read the sync badge: what could not be
+    done, not the exception (its type and text, paths and all, go to the log, where the push
+    writes them)."""
+    if isinstance(error, FileNotFoundError):
+        return "the portal could not find one of this draft's photos or documents in its storage"
+    if isinstance(error, OSError) and not isinstance(error, ConnectionError | TimeoutError):
+        return "the portal could not read one of this draft's photos or documents"
+    if isinstance(error, DatabaseError):
+        return "the portal's database did not answer"
+    if isinstance(error, ConnectionError | TimeoutError):
+        return "the portal lost its connection to one of its own services"
+    return "an unexpected error in the portal (the details are in its log)"
 
 
 def field_details(error: BaseException) -> list[dict[str, Any]]:

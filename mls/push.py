@@ -168,7 +168,9 @@ class Pusher(PushCalls):
             if not isinstance(error, Exception):
                 self.release()
                 raise
-            logger.warning("draft %s: push failed: %r", self.draft_id, error)
+            logger.warning(
+                "draft %s: push failed: %r", self.draft_id, error, exc_info=not isinstance(error, SparkError)
+            )
             # The database may have gone away mid-push (a restart, a failover: then `error` is
             # that, or our connection died meanwhile): record the retry on a fresh connection
             # once it is back, rather than leave the claim held until its lease expires.

@@ -10,6 +10,8 @@ import datetime as dt
 import random
 
 import pytest
+from django.core.files.storage import default_storage
+from django.db import OperationalError
 from django.template import Context, Template
 from django.utils import timezone
 
@@ -278,3 +280,38 @@ def test_the_drift_check_leaves_a_live_draft_alone(sync_env, draft):
     Draft.objects.filter(pk=draft.pk).update(status=DraftStatus.APPROVED)
     assert drift.check_drift() == 1
     assert DraftSync.objects.get(pk=draft.pk).drift_remote == {"listing": drift.LISTING_GONE}
+
+
+def test_a_photo_missing_from_storage_is_said_in_plain_words_on_the_badge(sync_env, draft, settings, caplog):
+    """A failure on the portal's side (here a master file gone from storage) reaches the badge as
+    what could not be done; the exception, with its path, goes only to the log."""
+    settings.SYNC_MAX_ATTEMPTS = 2
+    photo = draft.photos.first()
+    default_storage.delete(photo.master.name)
+    outcomes = drain(draft, timeout=60)
+    assert outcomes[-1] == push.Outcome.ATTENTION
+    row = DraftSync.objects.get(pk=draft.pk)
+    assert row.error_message == (
+        "Gave up after 2 attempts. Last error: "
+        "the portal could not find one of this draft's photos or documents in its storage"
+    )
+    badge = render("{% sync_badge draft %}", draft=draft)
+    assert "could not find one of this draft" in badge
+    assert "Errno" not in badge and "FileNotFoundError" not in badge and photo.master.name not in badge
+    assert any("FileNotFoundError" in (record.exc_text or "") for record in caplog.records)
+
+
+@pytest.mark.parametrize(
+    ("error", "words"),
+    [
+        (FileNotFoundError(2, "No such file or directory", "/tmp/x.jpg"), "could not find one of this draft"),
+        (PermissionError(13, "Permission denied", "/srv/media/x.jpg"), "could not read one of this draft"),
+        (ConnectionRefusedError(111, "Connection refused"), "lost its connection to one of its own services"),
+        (OperationalError("server closed the connection unexpectedly"), "database did not answer"),
+        (ValueError("bad thing at 0x7f"), "unexpected error in the portal"),
+    ],
+)
+def test_a_failure_on_our_side_is_described_without_the_exception(error, words):
+    described = failures.describe(error)
+    assert words in described
+    assert type(error).__name__ not in described and "/" not in described

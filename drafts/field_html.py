@@ -202,3 +202,30 @@ def field_tail(f: FieldView, *, oob: bool, comments_html: str) -> SafeString:
         f"{field_rules(f.name, f.rule_results, oob=oob)}{comments_html}"
         f'<button type="submit" class="button small nojs-only">{button}</button></form>'
     )
+
+
+def readiness_checklist(report: Any) -> str:
+    """The `readiness_checklist` partial (the rules panel of the page and of every rules
+    re-read): done/total per section, then every gap with a link to where it is fixed."""
+    parts = ['\n\n<ul class="readiness-sections">']
+    for part in report.sections:
+        title, done, total = esc(part.title), esc(part.done), esc(part.total)
+        parts.append(
+            f'\n  <li class="readiness-section{" is-complete" if part.is_complete else ""}">'
+            f'\n    <span class="readiness-section-title">{title}</span>'
+            f'\n    <progress max="{total}" value="{done}" aria-label="{title}: {done} of {total} done">{done}/{total}</progress>'
+            f'\n    <span class="readiness-count">{done}/{total}</span>'
+            "\n  </li>"
+        )
+    parts.append("\n</ul>\n")
+    if report.gaps:
+        parts.append('\n<h3 class="text-err">Missing before it can be submitted</h3>\n<ul class="gap-list" id="readiness-gaps">')
+        for gap in report.gaps:
+            focus = f' data-focus-field="id_{esc(gap.field)}"' if gap.field else ""
+            parts.append(
+                f'\n  <li class="gap"><a class="gap-link" href="{esc(gap.url)}"{focus}>'
+                f'\n    <span class="gap-text"><span class="gap-section">{esc(gap.section)}:</span> {esc(gap.message)}</span> <span class="gap-fix">Fix this</span></a></li>'
+            )
+        parts.append("\n</ul>\n")
+    parts.append("\n")
+    return "".join(parts)

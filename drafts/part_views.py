@@ -9,6 +9,7 @@ on its own page when it was refused.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -316,15 +317,14 @@ def part_regions(
             if form is not None and not form.is_bound:
                 # An empty add form depends on its kind and the type's fields alone (the MLS's
                 # lists, so the metadata version): the same markup on every draft of that type.
-                region.add_fields_html = snapshot.derived(
-                    ("drafts.part_add_fields", kind, draft.property_type), lambda form=form: _fields_html(form)
-                )
+                key = ("drafts.part_add_fields", kind, draft.property_type)
+                region.add_fields_html = snapshot.derived(key, _fields_html_of(form))
     return regions
 
 
-def _fields_html(form: PartForm) -> str:
-    """The `part_fields` partial of `form`, as the editor's page writes it in place."""
-    return render_to_string("drafts/parts.html#part_fields", {"form": form})
+def _fields_html_of(form: PartForm) -> Callable[[], str]:
+    """Writes the `part_fields` partial of `form`, as the editor's page writes it in place."""
+    return lambda: render_to_string("drafts/parts.html#part_fields", {"form": form})
 
 
 # --- Responses ---

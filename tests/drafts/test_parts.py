@@ -484,7 +484,9 @@ def add_form_of(body: str, draft: Draft, kind: str) -> str:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_editors_add_forms_are_kept_per_property_type_and_metadata_version(mls_lists, agent_client, agent):
+def test_the_editors_add_forms_are_kept_per_property_type_and_metadata_version(
+    mls_lists, agent_client, agent
+):
     """The editor writes an empty add form once per kind, property type and metadata version
     (part_views.part_regions): the markup the template writes for it, each type its own fields,
     and a new reading of the MLS's lists shows on the next page."""
@@ -504,7 +506,10 @@ def test_the_editors_add_forms_are_kept_per_property_type_and_metadata_version(m
     assert 'name="new-unit-unit_nbr"' in editor(building) and "new-unit-" not in editor(house)
 
     assert "Room Level" in add_form_of(editor(house), house, "room")
-    for row in MlsMetadata.objects.filter(key__in=["", "LevelOrFloor"], service__in=["room_fields", "room_field"]):
+    room_lists = MlsMetadata.objects.filter(
+        key__in=["", "LevelOrFloor"], service__in=["room_fields", "room_field"]
+    )
+    for row in room_lists:
         row.payload = json.loads(json.dumps(row.payload).replace('"Room Level"', '"Floor level"'))
         row.fetched_at = timezone.now()
         row.save()

@@ -53,7 +53,11 @@ def _escaped(choices: tuple[tuple[Any, Any], ...], language: str | None) -> tupl
 
 
 def escaped_choices(choices: Iterable[tuple[Any, Any]]) -> tuple[tuple[Any, str, str], ...]:
-    return _escaped(tuple(choices), get_language())
+    choices = tuple(choices)
+    try:
+        return _escaped(choices, get_language())
+    except TypeError:  # a value that cannot be a key (a stored list, say): escaped here
+        return tuple((value, esc(value), esc(label)) for value, label in choices)
 
 
 def csrf_input(token: Any) -> str:

@@ -304,3 +304,13 @@ def test_the_readiness_checklist_is_written_as_the_template_wrote_it(with_gaps):
     expected = Template(CHECKLIST_TEMPLATE).render(Context({"readiness_report": report}))
     assert field_html.readiness_checklist(report) == expected
     assert ESCAPED in expected
+
+
+def test_a_lists_options_are_escaped_as_each_value_would_be():
+    """The options' escaping is kept per list (field_html.escaped_choices): the same as escaping
+    each, the second time too, and a value that cannot be kept (a list) is escaped all the same."""
+    choices = [("a&b", HOSTILE), ("2", "Two")]
+    expected = (("a&b", "a&amp;b", ESCAPED), ("2", "2", "Two"))
+    assert field_html.escaped_choices(choices) == expected
+    assert field_html.escaped_choices(list(choices)) == expected
+    assert field_html.escaped_choices([(["x"], "<y>")]) == ((["x"], "[&#x27;x&#x27;]", "&lt;y&gt;"),)

@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import html
 from collections.abc import Iterable
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import get_language
 
 if TYPE_CHECKING:
     from .views import FieldView
@@ -40,6 +42,22 @@ def esc(value: Any) -> str:
     if hasattr(value, "__html__"):
         return value.__html__()
     return html.escape(str(value))
+
+
+@lru_cache(maxsize=512)
+def _escaped(choices: tuple[tuple[Any, Any], ...], language: str | None) -> tuple[tuple[Any, str, str], ...]:
+    """Each choice as (value, value escaped, label escaped). The MLS's lists are the same on
+    every page until its metadata changes (then they are new tuples): ~130 options a page, a
+    few hundred of a real MLS's lists, escaped once. `language`: a lazy label's own words."""
+    return tuple((value, esc(value), esc(label)) for value, label in choices)
+
+
+def escaped_choices(choices: Iterable[tuple[Any, Any]]) -> tuple[tuple[Any, str, str], ...]:
+    choices = tuple(choices)
+    try:
+        return _escaped(choices, get_language())
+    except TypeError:  # a value that cannot be a key (a stored list, say): escaped here
+        return tuple((value, esc(value), esc(label)) for value, label in choices)
 
 
 def csrf_input(token: Any) -> str:
@@ -128,9 +146,9 @@ def field_head(f: FieldView, *, csrf_token: Any, has_comments: bool, state_html:
     if f.widget == "multi":
         chosen = set(f.chosen)
         options = "".join(
-            f'<label class="multi-option"><input type="checkbox" name="choice" value="{esc(value)}" data-multi-choice'
-            f"{' checked' if value in chosen else ''}> {esc(label)}</label>"
-            for value, label in f.choices
+            f'<label class="multi-option"><input type="checkbox" name="choice" value="{value_html}" data-multi-choice'
+            f"{' checked' if value in chosen else ''}> {label_html}</label>"
+            for value, value_html, label_html in escaped_choices(f.choices)
         )
         parts.append(
             f'<fieldset class="multi-choice" id="id_{name}" tabindex="-1" aria-describedby="save-{name} rules-{name}">'
@@ -146,8 +164,8 @@ def field_head(f: FieldView, *, csrf_token: Any, has_comments: bool, state_html:
         )
     if f.widget == "select":
         options = "".join(
-            f'<option value="{esc(value)}"{" selected" if value == f.value else ""}>{esc(label)}</option>'
-            for value, label in f.choices
+            f'<option value="{value_html}"{" selected" if value == f.value else ""}>{label_html}</option>'
+            for value, value_html, label_html in escaped_choices(f.choices)
         )
         parts.append(
             f'<select id="id_{name}" name="value" data-autosave="{name}"{aria_required} '
@@ -186,7 +204,7 @@ def field_head(f: FieldView, *, csrf_token: Any, has_comments: bool, state_html:
             f'aria-describedby="save-{name} rules-{name}{hint}"{invalid}>'
         )
     if f.widget == "search":
-        options = "".join(f'<option value="{esc(label)}"></option>' for _, label in f.choices)
+        options = "".join(f'<option value="{label_html}"></option>' for _, _, label_html in escaped_choices(f.choices))
         parts.append(f'<datalist id="{esc(f.datalist)}">{options}</datalist>')
     if f.hint:
         parts.append(f'<small class="hint" id="hint-{name}">{esc(f.hint)}</small>')
@@ -202,3 +220,30 @@ def field_tail(f: FieldView, *, oob: bool, comments_html: str) -> SafeString:
         f"{field_rules(f.name, f.rule_results, oob=oob)}{comments_html}"
         f'<button type="submit" class="button small nojs-only">{button}</button></form>'
     )
+
+
+def readiness_checklist(report: Any) -> str:
+    """The `readiness_checklist` partial (the rules panel of the page and of every rules
+    re-read): done/total per section, then every gap with a link to where it is fixed."""
+    parts = ['\n\n<ul class="readiness-sections">']
+    for part in report.sections:
+        title, done, total = esc(part.title), esc(part.done), esc(part.total)
+        parts.append(
+            f'\n  <li class="readiness-section{" is-complete" if part.is_complete else ""}">'
+            f'\n    <span class="readiness-section-title">{title}</span>'
+            f'\n    <progress max="{total}" value="{done}" aria-label="{title}: {done} of {total} done">{done}/{total}</progress>'
+            f'\n    <span class="readiness-count">{done}/{total}</span>'
+            "\n  </li>"
+        )
+    parts.append("\n</ul>\n")
+    if report.gaps:
+        parts.append('\n<h3 class="text-err">Missing before it can be submitted</h3>\n<ul class="gap-list" id="readiness-gaps">')
+        for gap in report.gaps:
+            focus = f' data-focus-field="id_{esc(gap.field)}"' if gap.field else ""
+            parts.append(
+                f'\n  <li class="gap"><a class="gap-link" href="{esc(gap.url)}"{focus}>'
+                f'\n    <span class="gap-text"><span class="gap-section">{esc(gap.section)}:</span> {esc(gap.message)}</span> <span class="gap-fix">Fix this</span></a></li>'
+            )
+        parts.append("\n</ul>\n")
+    parts.append("\n")
+    return "".join(parts)

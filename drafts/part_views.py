@@ -9,6 +9,7 @@ on its own page when it was refused.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -17,6 +18,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import trigger_client_event
@@ -62,6 +64,9 @@ class PartRegion:
     # on a draft no longer multi family).
     label_specs: list[Any] = field(default_factory=list)
     add_form: PartForm | None = None
+    # The unbound add form's fields as HTML, when the editor's `part_regions` wrote them once
+    # for every draft of the property type (per metadata version): else the template writes them.
+    add_fields_html: str = ""
     adding: bool = False
     editing: int | None = None
     edit_form: PartForm | None = None
@@ -292,7 +297,7 @@ def part_regions(
         by_kind[part.kind].append(part)
     sent = [part for kind in kinds for part in by_kind[kind]]
     shared = SharedStates(draft, sent)
-    return {
+    regions = {
         kind: part_region(
             draft,
             kind,
@@ -306,6 +311,20 @@ def part_regions(
         for kind in ListingPart.Kind.values
         if kind in kinds or by_kind[kind]
     }
+    if snapshot is not None:
+        for kind, region in regions.items():
+            form = region.add_form
+            if form is not None and not form.is_bound:
+                # An empty add form depends on its kind and the type's fields alone (the MLS's
+                # lists, so the metadata version): the same markup on every draft of that type.
+                key = ("drafts.part_add_fields", kind, draft.property_type)
+                region.add_fields_html = snapshot.derived(key, _fields_html_of(form))
+    return regions
+
+
+def _fields_html_of(form: PartForm) -> Callable[[], str]:
+    """Writes the `part_fields` partial of `form`, as the editor's page writes it in place."""
+    return lambda: render_to_string("drafts/parts.html#part_fields", {"form": form})
 
 
 # --- Responses ---

@@ -187,7 +187,8 @@ def _document_progress(draft: Draft, document_names: Iterable[str]) -> tuple[Sec
 
 def _photo_progress(draft: Draft) -> tuple[SectionProgress, list[Gap]]:
     url = f"{_media_url(draft)}#photos"
-    photos = review_media.media().photos_of(draft)
+    # One column of the photos, not each whole row: the editor and every rules re-read ask.
+    photos = review_media.media().primary_flags_of(draft)
     minimum = settings.LISTING_MIN_PHOTOS
     gaps = []
     if len(photos) < minimum:
@@ -197,7 +198,7 @@ def _photo_progress(draft: Draft) -> tuple[SectionProgress, list[Gap]]:
     # The primary is an item once there is a photo to choose (a draft's first photo is
     # primary unless another was chosen, so this gap is rare).
     total = 2 if photos else 1
-    if photos and not any(getattr(photo, "is_primary", False) for photo in photos):
+    if photos and not any(photos):
         gaps.append(Gap("Photos", "Primary photo", "Choose a primary photo: buyers see it first.", url))
     return SectionProgress(PHOTOS, "Photos", total - len(gaps), total), gaps
 

@@ -33,6 +33,11 @@ class ReviewMedia(Protocol):
         """The draft's photos not in the trash, in their order."""
         ...
 
+    def primary_flags_of(self, draft: Draft) -> list[bool]:
+        """Whether each of the draft's photos not in the trash is its primary: how many there
+        are and whether one is chosen, in one column (the checklist needs no more)."""
+        ...
+
     def documents_of(self, draft: Draft) -> list[Any]:
         """The draft's documents not in the trash, in their order."""
         ...

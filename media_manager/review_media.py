@@ -13,6 +13,9 @@ class MediaForReview:
     def photos_of(self, draft: Draft) -> list[Photo]:
         return list(Photo.objects.active().filter(draft=draft).order_by("position"))
 
+    def primary_flags_of(self, draft: Draft) -> list[bool]:
+        return list(Photo.objects.active().filter(draft=draft).values_list("is_primary", flat=True))
+
     def documents_of(self, draft: Draft) -> list[Document]:
         return list(Document.objects.active().filter(draft=draft).order_by("position"))
 

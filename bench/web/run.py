@@ -6,8 +6,9 @@ Seeds a throwaway database (SQLite in a temp directory; the PostgreSQL database 
 DATABASE_URL if set: it must be a disposable one), starts gunicorn on it with production
 settings, signs in, and times N requests of each page round-robin with one client:
 the drafts list (first page, as the office admin who sees all drafts and as an agent),
-an address search, the htmx fragment of that search, the editor, one autosave, and the
-sign-in page as the trivial baseline. Prints p50/p95 and each page's ratio to the baseline.
+an address search, the htmx fragment of that search, the editor, the rules re-read the editor
+sends after each save, one autosave, and the sign-in page as the trivial baseline. Prints
+p50/p95 and each page's ratio to the baseline.
 
 As deployed, the portal has read its MLS's lists, layout and rules (`make run` reads the
 sandbox's): so does the bench, unless `--no-mls-metadata` (the editor's fixed sections and
@@ -205,6 +206,10 @@ def main() -> None:
             ),
             "list, page 200": lambda: admin.get(base + "/drafts/", params={"page": 200}),
             "editor": lambda: agent.get(base + f"/drafts/{editor_pk}/"),
+            # What the editor asks after each save (hx-get on `draft-saved`).
+            "rules re-read (htmx)": lambda: agent.get(
+                base + f"/drafts/{editor_pk}/rules/", headers={"HX-Request": "true"}
+            ),
             "history (200 events)": lambda: agent.get(base + f"/drafts/{editor_pk}/history/"),
         }
         timings: dict[str, list[float]] = {name: [] for name in pages}

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -282,6 +284,7 @@ class Draft(models.Model):
         seen_version: int,
         seen_value: Any,
         own_unconfirmed: tuple[Any, ...] = (),
+        locked: bool = False,
     ) -> FieldSaved:
         """Save one field typed in the editor.
 
@@ -289,7 +292,8 @@ class Draft(models.Model):
         no longer holds `seen_value`: someone else changed it, and the person must choose.
         `own_unconfirmed` are values this same editor sent before without hearing back
         (a reply lost on the way); the field holding one of them is not someone else's
-        change. Raises ValidationError for a value the field cannot hold.
+        change. Raises ValidationError for a value the field cannot hold. `locked`: this
+        instance is the row the caller's transaction read locked (`get_draft_for(lock=True)`).
         """
         if name not in AUTOSAVE_FIELDS:
             raise ValidationError(f"{name} is not an editable field.")
@@ -304,17 +308,16 @@ class Draft(models.Model):
             value = None if model_field.null else ""
         else:
             value = model_field.clean(raw_value, self)
-        with transaction.atomic():
-            locked = self._locked_for_edit(by)
-            current = getattr(locked, attname)
+        with self._row_for_edit(by, already_locked=locked) as row:
+            current = getattr(row, attname)
             known = [_comparable(_parse_seen(model_field, seen)) for seen in (seen_value, *own_unconfirmed)]
-            if locked.version != seen_version and _comparable(current) not in known:
-                raise StaleEdit(name, current, locked.version)
+            if row.version != seen_version and _comparable(current) not in known:
+                raise StaleEdit(name, current, row.version)
             if _comparable(current) == _comparable(value):
-                return FieldSaved(locked, changed=False)
-            setattr(locked, attname, value)
-            self._record_edit(locked, by, name, current, value)
-        return FieldSaved(locked, changed=True)
+                return FieldSaved(row, changed=False)
+            setattr(row, attname, value)
+            self._record_edit(row, by, name, current, value)
+        return FieldSaved(row, changed=True)
 
     def save_mls_value(
         self,
@@ -325,22 +328,23 @@ class Draft(models.Model):
         seen_version: int,
         seen_value: Any,
         own_unconfirmed: tuple[Any, ...] = (),
+        locked: bool = False,
     ) -> FieldSaved:
         """Save one field of the MLS's layout that has no column: a standard field in
         `standard_fields_extra`, a custom field under the MLS's group and name in
         `custom_fields`. The same optimistic lock as `save_field` (StaleEdit when someone else
-        changed this value); ValidationError in plain words for a value the MLS cannot take."""
+        changed this value); ValidationError in plain words for a value the MLS cannot take.
+        `locked` as for `save_field`."""
         if spec.column:
             raise ValueError(f"{spec.spark_name} is the column {spec.column}: use save_field")
         value = spec.parse(raw_value)
         name = "custom_fields" if spec.is_custom else "standard_fields_extra"
-        with transaction.atomic():
-            locked = self._locked_for_edit(by)
-            current = spec.stored(locked)
+        with self._row_for_edit(by, already_locked=locked) as row:
+            current = spec.stored(row)
             known = [_comparable(seen) for seen in (seen_value, *own_unconfirmed)]
-            if locked.version != seen_version and _comparable(current) not in known:
-                raise StaleEdit(spec.key, current, locked.version)
-            before = getattr(locked, name)
+            if row.version != seen_version and _comparable(current) not in known:
+                raise StaleEdit(spec.key, current, row.version)
+            before = getattr(row, name)
             if spec.is_custom:
                 after = with_custom_value(before, spec, value)
             else:
@@ -348,10 +352,24 @@ class Draft(models.Model):
                 if value is not None:
                     after[spec.spark_name] = value
             if after == before:
-                return FieldSaved(locked, changed=False)
-            setattr(locked, name, after)
-            self._record_edit(locked, by, name, before, after)
-        return FieldSaved(locked, changed=True)
+                return FieldSaved(row, changed=False)
+            setattr(row, name, after)
+            self._record_edit(row, by, name, before, after)
+        return FieldSaved(row, changed=True)
+
+    @contextmanager
+    def _row_for_edit(self, by: User, *, already_locked: bool) -> Iterator[Draft]:
+        """The row an edit compares with and writes, locked: this instance when the caller's
+        transaction read it locked (the autosave's one read is its access check and its lock),
+        else a locked read in a transaction of its own."""
+        if already_locked:
+            # No savepoint: a refusal (StaleEdit) writes nothing, and the caller answers it
+            # with queries of its own inside the same transaction.
+            assert transaction.get_connection().in_atomic_block, "locked=True outside the lock's transaction"
+            yield self
+            return
+        with transaction.atomic():
+            yield self._locked_for_edit(by)
 
     def _locked_for_edit(self, by: User) -> Draft:
         """This draft's row, locked for an edit by `by` (inside the caller's transaction), or

@@ -12,7 +12,7 @@ from __future__ import annotations
 from django import template
 from django.utils.safestring import SafeString, mark_safe
 
-from ..field_html import esc, field_head, field_rules, field_tail, save_state
+from ..field_html import esc, field_head, field_rules, field_tail, readiness_checklist, save_state
 from .review_tags import comments_on
 
 register = template.Library()
@@ -38,6 +38,23 @@ def editor_save_state(context: template.Context, f) -> SafeString:
 def editor_field_rules(context: template.Context, name: str, results) -> SafeString:
     """A field's rule messages (#rules-<name>), out of band when the page's rules are re-read."""
     return mark_safe(field_rules(name, results, oob=bool(context.get("oob"))))  # noqa: S308
+
+
+@register.simple_tag
+def editor_readiness_checklist(report) -> SafeString:
+    """The rules panel's checklist (field_html.readiness_checklist): the page's and every rules
+    re-read's."""
+    return mark_safe(readiness_checklist(report))  # noqa: S308 - escaped where written
+
+
+@register.simple_tag(takes_context=True)
+def editor_every_field_rules(context: template.Context, field_messages) -> SafeString:
+    """Every field's rule messages (the rules re-read's out-of-band #rules-<name>): the
+    `field_rules` partial of each, as it printed, without a template render per field (~60)."""
+    oob = bool(context.get("oob"))
+    return mark_safe(  # noqa: S308 - escaped where written
+        "".join(f"\n\n{field_rules(name, results, oob=oob)}\n" for name, results in field_messages)
+    )
 
 
 @register.simple_tag(takes_context=True)

@@ -328,12 +328,12 @@ def test_without_htmx_an_invalid_value_stays_in_its_input(agent_client, draft):
 
 
 def test_an_autosave_asks_the_database_only_what_it_needs(agent_client, draft, django_assert_num_queries):
-    """The session, the user, the draft's row (no joins), the MLS's layout, the row lock (which
-    asks who may edit in the same query), the update and the history row, with the savepoint
-    around the save: no visibility check repeated. A busy office sends one every few seconds
-    per agent (bench/load)."""
+    """The session, the user, the draft's row read locked (no joins; the access check and the
+    row lock in one query), the MLS's layout, the update and the history row, with the savepoint
+    around the save: no visibility check repeated, no second read of the row. A busy office
+    sends one every few seconds per agent (bench/load)."""
     agent_client.get(reverse("drafts:draft_edit", args=[draft.pk]))  # the session as the page left it
-    with django_assert_num_queries(9):
+    with django_assert_num_queries(8):
         response = agent_client.post(
             save_url(draft, "city"), field_post(draft, "Moorhead", seen="Fargo"), **htmx()
         )

@@ -267,3 +267,50 @@ def test_the_editor_reads_the_mls_metadata_once_a_page(mls_lists, agent_client, 
     assert len(metadata_reads) == 1 and 'MAX("mls_mlsmetadata"."fetched_at")' in metadata_reads[0]
     assert 'id="section-parts-rooms"' in body and 'id="section-parts-units"' in body
     assert "Add a unit" in body  # the units' fields were read from the snapshot
+
+
+# The `readiness_checklist` partial as the template wrote it before field_html did.
+CHECKLIST_TEMPLATE = """
+{# drafts/readiness.py: done/total per section, then every gap with a link to where it is fixed. #}
+<ul class="readiness-sections">{% for part in readiness_report.sections %}
+  <li class="readiness-section{% if part.is_complete %} is-complete{% endif %}">
+    <span class="readiness-section-title">{{ part.title }}</span>
+    <progress max="{{ part.total }}" value="{{ part.done }}" aria-label="{{ part.title }}: {{ part.done }} of {{ part.total }} done">{{ part.done }}/{{ part.total }}</progress>
+    <span class="readiness-count">{{ part.done }}/{{ part.total }}</span>
+  </li>{% endfor %}
+</ul>
+{% if readiness_report.gaps %}
+<h3 class="text-err">Missing before it can be submitted</h3>
+<ul class="gap-list" id="readiness-gaps">{% for gap in readiness_report.gaps %}
+  <li class="gap"><a class="gap-link" href="{{ gap.url }}"{% if gap.field %} data-focus-field="id_{{ gap.field }}"{% endif %}>
+    <span class="gap-text"><span class="gap-section">{{ gap.section }}:</span> {{ gap.message }}</span> <span class="gap-fix">Fix this</span></a></li>{% endfor %}
+</ul>
+{% endif %}
+"""
+
+
+@pytest.mark.parametrize("with_gaps", [True, False])
+def test_the_readiness_checklist_is_written_as_the_template_wrote_it(with_gaps):
+    from django.template import Context, Template
+
+    from drafts.readiness import Gap, Readiness, SectionProgress
+
+    sections = [SectionProgress("location", HOSTILE, 2, 5), SectionProgress("photos", "Photos", 1, 1)]
+    gaps = [
+        Gap(HOSTILE, "Street", f"Fill in {HOSTILE}.", "/drafts/1/?a=1&b=2#field-x", field="std-A&B"),
+        Gap("Photos", "Photos", "Add a photo.", "/drafts/1/media/#photos"),
+    ]
+    report = Readiness(sections, gaps if with_gaps else [], [], [])
+    expected = Template(CHECKLIST_TEMPLATE).render(Context({"readiness_report": report}))
+    assert field_html.readiness_checklist(report) == expected
+    assert ESCAPED in expected
+
+
+def test_a_lists_options_are_escaped_as_each_value_would_be():
+    """The options' escaping is kept per list (field_html.escaped_choices): the same as escaping
+    each, the second time too, and a value that cannot be kept (a list) is escaped all the same."""
+    choices = [("a&b", HOSTILE), ("2", "Two")]
+    expected = (("a&b", "a&amp;b", ESCAPED), ("2", "2", "Two"))
+    assert field_html.escaped_choices(choices) == expected
+    assert field_html.escaped_choices(list(choices)) == expected
+    assert field_html.escaped_choices([(["x"], "<y>")]) == ((["x"], "[&#x27;x&#x27;]", "&lt;y&gt;"),)

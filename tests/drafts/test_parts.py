@@ -5,9 +5,13 @@ views through the test client (htmx regions, 404 for another office, 403 once no
 
 from __future__ import annotations
 
+import json
+import re
+
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.urls import reverse
+from django.utils import timezone
 
 from drafts.links import check_link
 from drafts.models import Draft, DraftEvent, DraftStatus, ListingPart
@@ -468,3 +472,45 @@ def test_a_stored_room_value_no_longer_listed_stays_selected_in_the_edit_form(
     assert response.status_code == 200
     room.refresh_from_db()
     assert room.fields["RoomName"] == "Sunroom" and room.fields["Length"] == "12"
+
+
+CSRF_INPUT = re.compile(r'<input type="hidden" name="csrfmiddlewaretoken" value="[^"]*">')
+
+
+def add_form_of(body: str, draft: Draft, kind: str) -> str:
+    """The add form of `kind` on a page, its CSRF token (new on every reply) left out."""
+    start = body.index(f'action="{create_url(draft, kind)}"')
+    return CSRF_INPUT.sub("", body[start : body.index("</form>", start)])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_editors_add_forms_are_kept_per_property_type_and_metadata_version(
+    mls_lists, agent_client, agent
+):
+    """The editor writes an empty add form once per kind, property type and metadata version
+    (part_views.part_regions): the markup the template writes for it, each type its own fields,
+    and a new reading of the MLS's lists shows on the next page."""
+    house = DraftFactory(list_agent=agent, property_type="A")
+    building = DraftFactory(list_agent=agent, property_type="B")
+
+    def editor(draft: Draft) -> str:
+        return agent_client.get(reverse("drafts:draft_edit", args=[draft.pk])).content.decode()
+
+    for draft, kinds in ((house, ["room", "tour", "video"]), (building, ["room", "unit", "tour", "video"])):
+        first, again = editor(draft), editor(draft)
+        for kind in kinds:
+            # The region's own reply writes the form through the template, nothing kept.
+            region = agent_client.get(create_url(draft, kind), **htmx()).content.decode()
+            assert add_form_of(first, draft, kind) == add_form_of(region, draft, kind)
+            assert add_form_of(again, draft, kind) == add_form_of(region, draft, kind)
+    assert 'name="new-unit-unit_nbr"' in editor(building) and "new-unit-" not in editor(house)
+
+    assert "Room Level" in add_form_of(editor(house), house, "room")
+    room_lists = MlsMetadata.objects.filter(
+        key__in=["", "LevelOrFloor"], service__in=["room_fields", "room_field"]
+    )
+    for row in room_lists:
+        row.payload = json.loads(json.dumps(row.payload).replace('"Room Level"', '"Floor level"'))
+        row.fetched_at = timezone.now()
+        row.save()
+    assert "Floor level" in add_form_of(editor(house), house, "room")

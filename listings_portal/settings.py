@@ -445,6 +445,11 @@ DOCUMENT_MAX_PER_DRAFT = env_int("DOCUMENT_MAX_PER_DRAFT", 50)
 # SQLite cannot defer the unique (draft, position) constraints of photos and documents;
 # media_manager's migration 0002 gives it plain unique indexes instead, so nothing is lost.
 SILENCED_SYSTEM_CHECKS = ["models.W038"]
+# SQLite's planner statistics, as the drafts grow (drafts/tasks.py; PostgreSQL keeps its own).
+CELERY_BEAT_SCHEDULE["drafts-refresh-planner-statistics"] = {
+    "task": "drafts.refresh_planner_statistics",
+    "schedule": env_int("PLANNER_STATISTICS_SECONDS", 3600),
+}
 # Re-queue photos whose processing message was lost (the media page's polling does it too).
 CELERY_BEAT_SCHEDULE["media-requeue-stuck-photos"] = {
     "task": "media_manager.tasks.requeue_stuck_photos",

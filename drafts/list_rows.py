@@ -14,9 +14,11 @@ rendered per request around the memoized cells.
 from __future__ import annotations
 
 import json
+import operator
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import lru_cache
+from datetime import datetime
+from functools import cache, lru_cache
 from typing import Any, NamedTuple
 
 from django.contrib.humanize.templatetags.humanize import naturaltime
@@ -110,7 +112,7 @@ def row_content(
         errors=errors,
         warnings=warnings,
         updated_iso=updated.isoformat(),  # the date filter's "c"
-        updated_title=str(localize(updated)),
+        updated_title=_localized(updated, str(updated.tzinfo), language),
         updated_ago=str(naturaltime(updated)),
     )
 
@@ -125,17 +127,35 @@ def _choice_label(field_name: str, value: str, language: str) -> str:
 
 
 @lru_cache(maxsize=ROW_CELLS_CACHED)
+def _localized(moment: datetime, zone: str, language: str) -> str:
+    """`localize(moment)` (a page shows the same rows' times again and again). Aware datetimes
+    equal across zones hash alike, so the zone's name and the active language are in the key."""
+    return str(localize(moment))
+
+
+@lru_cache(maxsize=ROW_CELLS_CACHED)
 def row_cells(content: RowContent) -> SafeString:
     """The row's cells up to the sync badge, rendered once per distinct content."""
     return render_to_string("drafts/draft_list.html#row_cells", {"row": content})
 
 
+@cache
+def _columns() -> tuple[operator.attrgetter, tuple[int, ...]]:
+    """A reader of every column of a draft at once (one call, not a getattr per column), and the
+    positions of the JSON columns among them (the only ones that hold dicts and lists)."""
+    fields = Draft._meta.concrete_fields
+    json_positions = tuple(n for n, field in enumerate(fields) if isinstance(field, models.JSONField))
+    return operator.attrgetter(*(field.attname for field in fields)), json_positions
+
+
 def _stored_values(draft: Draft) -> tuple:
     """Every column of `draft` as stored: what the rules can read of it (hashable)."""
-    return tuple(
-        json.dumps(value, sort_keys=True, default=str) if isinstance(value, (dict, list)) else value
-        for value in (getattr(draft, field.attname) for field in Draft._meta.concrete_fields)
-    )
+    read, json_positions = _columns()
+    values = list(read(draft))
+    for position in json_positions:
+        if isinstance(values[position], (dict, list)):
+            values[position] = json.dumps(values[position], sort_keys=True, default=str)
+    return tuple(values)
 
 
 def _readiness_shown(draft: Draft, book: rules.RuleBook) -> tuple[int, str, str]:

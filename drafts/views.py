@@ -396,7 +396,7 @@ def draft_list(request: HttpRequest) -> HttpResponse:
         if "agent" in form.fields
         else []
     )
-    shown = Draft.objects.select_related("list_agent", "co_list_agent", "office", "sync")
+    shown = Draft.objects.with_row_relations()
     drafts = ListedDrafts(
         form.filter(shown.visible_to(request.user)),
         [form.filter(way) for way in shown.visible_ways(request.user)],

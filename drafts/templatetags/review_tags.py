@@ -5,11 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from django import template
-from django.core.exceptions import FieldDoesNotExist
-from django.db.models import Func, IntegerField, OuterRef, Subquery, Value
-from django.db.models.functions import Coalesce
+from django.core.exceptions import EmptyResultSet, FieldDoesNotExist
+from django.db import connections
 
-from accounts.models import Notification, User
+from accounts.models import Notification
 
 from ..fields import PropertyType
 from ..layout import layout_for
@@ -24,27 +23,37 @@ class NavCounts:
     awaiting_review: int = 0
 
 
-def _count(queryset) -> Subquery:
-    """COUNT(*) of `queryset` as a scalar subquery.
+def _counted(queryset) -> tuple[str, tuple]:
+    """`SELECT COUNT(*)` of `queryset` as a scalar subquery's SQL and its parameters.
 
-    A plain COUNT(*) rather than an aggregate grouped by a shared column: grouping read every
-    counted row from the table to get that column (1,000 row reads at 10,000 drafts, 10,000 at
-    100,000), where COUNT(*) is answered from the partial indexes alone."""
-    counted = queryset.order_by().annotate(n=Func(template="COUNT(*)", output_field=IntegerField()))
-    return Coalesce(Subquery(counted.values("n"), output_field=IntegerField()), Value(0))
+    A COUNT(*) of the set's keys rather than an aggregate grouped by a shared column: grouping
+    read every counted row from the table to get that column, where COUNT(*) is answered from
+    the partial indexes alone."""
+    try:
+        sql, params = queryset.order_by().values("pk").query.sql_with_params()
+    except EmptyResultSet:  # a set that cannot hold anything (`.none()`)
+        return "0", ()
+    return f"(SELECT COUNT(*) FROM ({sql}) counted)", tuple(params)
 
 
 @register.simple_tag
 def nav_counts(user) -> NavCounts:
-    """Unread notifications, and drafts awaiting review for reviewers: one query."""
+    """Unread notifications, and drafts awaiting review for reviewers: one query.
+
+    Written as one SELECT of scalar subqueries rather than annotations of the user's row: the
+    ORM's annotated query cost four times the Python of the counts' own querysets, on every page.
+    """
     if not getattr(user, "is_authenticated", False):
         return NavCounts()
-    counts = {"unread": _count(Notification.objects.filter(recipient=OuterRef("pk"), read_at__isnull=True))}
+    counts = [_counted(Notification.objects.for_user(user).unread())]
     if user.is_reviewer or user.is_superuser:
-        awaiting = Draft.objects.visible_to(user).active().awaiting_review()
-        counts["awaiting"] = _count(awaiting)
-    row = User.objects.filter(pk=user.pk).values(**counts).first() or {}
-    return NavCounts(unread=row.get("unread", 0), awaiting_review=row.get("awaiting", 0))
+        counts.append(_counted(Draft.objects.visible_to(user).active().awaiting_review()))
+    with connections[Draft.objects.db].cursor() as cursor:
+        cursor.execute(
+            "SELECT " + ", ".join(sql for sql, _ in counts), [value for _, params in counts for value in params]
+        )
+        row = cursor.fetchone()
+    return NavCounts(unread=row[0], awaiting_review=row[1] if len(row) > 1 else 0)
 
 
 @dataclass

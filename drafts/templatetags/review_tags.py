@@ -33,7 +33,8 @@ def _counted(queryset) -> tuple[str, tuple]:
         sql, params = queryset.order_by().values("pk").query.sql_with_params()
     except EmptyResultSet:  # a set that cannot hold anything (`.none()`)
         return "0", ()
-    return f"(SELECT COUNT(*) FROM ({sql}) counted)", tuple(params)
+    # The ORM's own SQL, its values kept apart as parameters.
+    return f"(SELECT COUNT(*) FROM ({sql}) counted)", tuple(params)  # noqa: S608
 
 
 @register.simple_tag
@@ -49,9 +50,8 @@ def nav_counts(user) -> NavCounts:
     if user.is_reviewer or user.is_superuser:
         counts.append(_counted(Draft.objects.visible_to(user).active().awaiting_review()))
     with connections[Draft.objects.db].cursor() as cursor:
-        cursor.execute(
-            "SELECT " + ", ".join(sql for sql, _ in counts), [value for _, params in counts for value in params]
-        )
+        values = [value for _, params in counts for value in params]
+        cursor.execute("SELECT " + ", ".join(sql for sql, _ in counts), values)
         row = cursor.fetchone()
     return NavCounts(unread=row[0], awaiting_review=row[1] if len(row) > 1 else 0)
 

@@ -18,6 +18,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
+from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
@@ -42,7 +43,7 @@ from .forms import (
 )
 from .frame import frame_context
 from .layout import NOT_LISTED, Layout, MlsField
-from .list_rows import list_rows
+from .list_rows import list_rows, rows_html
 from .models import AUTOSAVE_FIELDS, Draft, DraftStatus, ListedDrafts, StaleEdit
 from .part_views import part_regions
 
@@ -407,12 +408,12 @@ def draft_list(request: HttpRequest) -> HttpResponse:
     spans_offices = request.user.is_company_admin or request.user.is_superuser
     query = request.GET.copy()
     query.pop("page", None)
+    rows = list_rows(page.object_list, viewer=request.user, in_trash=in_trash, spans_offices=spans_offices)
     context = {
         "form": form,
         "page": page,
-        "rows": list_rows(
-            page.object_list, viewer=request.user, in_trash=in_trash, spans_offices=spans_offices
-        ),
+        "rows": rows,
+        "rows_html": rows_html(rows, restore_token=get_token(request) if in_trash else ""),
         "query": query.urlencode(),
         "in_trash": in_trash,
         "agent_choices": agent_choices,

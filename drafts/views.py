@@ -43,7 +43,7 @@ from .forms import (
 )
 from .frame import frame_context
 from .layout import NOT_LISTED, Layout, MlsField
-from .list_rows import list_rows, rows_html
+from .list_rows import list_rows, options_html, rows_html
 from .models import AUTOSAVE_FIELDS, Draft, DraftStatus, ListedDrafts, StaleEdit
 from .part_views import part_regions
 
@@ -417,8 +417,13 @@ def draft_list(request: HttpRequest) -> HttpResponse:
         "query": query.urlencode(),
         "in_trash": in_trash,
         "agent_choices": agent_choices,
-        "selected_agent": request.GET.get("agent", ""),
-        "property_types": PropertyType.choices,
+        # The menus' options, each marked as the query string chose (not the form's bound fields).
+        "new_type_options": options_html(PropertyType.choices),
+        "new_agent_options": options_html(agent_choices),
+        "status_options": options_html(form.fields["status"].choices, request.GET.get("status")),
+        "type_options": options_html(form.fields["property_type"].choices, request.GET.get("property_type")),
+        "agent_options": options_html(agent_choices, request.GET.get("agent", "")),
+        "sort_options": options_html(form.fields["sort"].choices, request.GET.get("sort")),
         "spans_offices": spans_offices,
         "nav": "drafts",
     }

@@ -34,8 +34,7 @@ from .forms import (
     DraftCreateForm,
     DraftFilterForm,
     FieldSaveForm,
-    agent_label,
-    agents_in_scope,
+    agent_menu,
     co_listing_candidates,
     custom_fields_json,
     custom_rows,
@@ -392,11 +391,7 @@ def _editor_context(
 def draft_list(request: HttpRequest) -> HttpResponse:
     form = DraftFilterForm(request.GET, user=request.user)
     # One query for both agent menus (the filter and "new draft for"), none for agents.
-    agent_choices = (
-        [(agent.pk, agent_label(agent)) for agent in agents_in_scope(request.user)]
-        if "agent" in form.fields
-        else []
-    )
+    agent_choices = agent_menu(request.user) if "agent" in form.fields else []
     shown = Draft.objects.with_row_relations()
     drafts = ListedDrafts(
         form.filter(shown.visible_to(request.user)),

@@ -77,6 +77,11 @@ class ListRow(NamedTuple):
     cells: SafeString
 
 
+def shows_agents(viewer: Any) -> bool:
+    """Whether `viewer`'s list has an agent column (an agent's own list has none)."""
+    return not viewer.is_agent or viewer.is_superuser
+
+
 def row_content(
     draft: Draft,
     *,
@@ -87,11 +92,12 @@ def row_content(
     in_trash: bool,
     spans_offices: bool,
 ) -> RowContent:
-    """What `draft`'s row shows to `viewer` (needs select_related list_agent, co_list_agent, office)."""
+    """What `draft`'s row shows to `viewer` (needs `with_row_relations` as the list shows them)."""
     address = draft.unparsed_first_line_address
     locality = draft.city + (f", {draft.state_or_province}" if draft.state_or_province else "")
     reviewable = draft.status == "submitted" and not in_trash and (viewer.is_reviewer or viewer.is_superuser)
     updated = timezone.localtime(draft.updated_at)  # as the template shows an aware datetime
+    show_agent = shows_agents(viewer)
     language = translation.get_language() or ""
     return RowContent(
         pk=draft.pk,
@@ -106,9 +112,9 @@ def row_content(
         review_url=pk_url("drafts:draft_review", draft.pk) if reviewable else "",
         property_type_label=_choice_label("property_type", draft.property_type, language),
         price=money(draft.list_price),
-        show_agent=not viewer.is_agent or viewer.is_superuser,
-        list_agent=str(draft.list_agent),
-        co_list_agent=str(draft.co_list_agent) if draft.co_list_agent_id else "",
+        show_agent=show_agent,
+        list_agent=str(draft.list_agent) if show_agent else "",
+        co_list_agent=str(draft.co_list_agent) if show_agent and draft.co_list_agent_id else "",
         show_office=spans_offices,
         office=str(draft.office) if spans_offices else "",
         percent=percent,

@@ -42,7 +42,7 @@ from .forms import (
 )
 from .frame import frame_context
 from .layout import NOT_LISTED, Layout, MlsField
-from .list_rows import list_rows, options_html, rows_html
+from .list_rows import list_rows, options_html, rows_html, shows_agents
 from .models import AUTOSAVE_FIELDS, Draft, DraftStatus, ListedDrafts, StaleEdit
 from .part_views import part_regions
 
@@ -392,15 +392,15 @@ def draft_list(request: HttpRequest) -> HttpResponse:
     form = DraftFilterForm(request.GET, user=request.user)
     # One query for both agent menus (the filter and "new draft for"), none for agents.
     agent_choices = agent_menu(request.user) if "agent" in form.fields else []
-    shown = Draft.objects.with_row_relations()
+    # A company admin's (or a superuser's) list mixes offices: each row names its office.
+    spans_offices = request.user.is_company_admin or request.user.is_superuser
+    shown = Draft.objects.with_row_relations(agents=shows_agents(request.user), office=spans_offices)
     drafts = ListedDrafts(
         form.filter(shown.visible_to(request.user)),
         [form.filter(way) for way in shown.visible_ways(request.user)],
     )
     page = Paginator(drafts, LIST_PAGE_SIZE).get_page(request.GET.get("page"))
     in_trash = bool(form.is_valid() and form.cleaned_data.get("trash"))
-    # A company admin's (or a superuser's) list mixes offices: each row names its office.
-    spans_offices = request.user.is_company_admin or request.user.is_superuser
     query = request.GET.copy()
     query.pop("page", None)
     rows = list_rows(page.object_list, viewer=request.user, in_trash=in_trash, spans_offices=spans_offices)

@@ -27,9 +27,8 @@ KM_PER_DEGREE_OF_LATITUDE = 111.0
 MIN_LONGITUDE_SCALE = 0.01
 
 
-# The relations a list's row shows, and the only columns it reads of them besides their keys
-# (a person is shown by `User.__str__`, an office by its name).
-ROW_RELATIONS = ("list_agent", "co_list_agent", "office", "sync")
+# The only columns a list's row reads of its agents and its office besides their keys (a person
+# is shown by `User.__str__`, an office by its name).
 ROW_RELATION_COLUMNS = {
     "list_agent": ("first_name", "last_name", "username"),
     "co_list_agent": ("first_name", "last_name", "username"),
@@ -38,10 +37,12 @@ ROW_RELATION_COLUMNS = {
 
 
 @functools.cache
-def _row_relations_unread(model) -> tuple[str, ...]:
-    """The columns of ROW_RELATION_COLUMNS' relations that a row does not read, as defer() names."""
+def _row_relations_unread(model, relations: tuple[str, ...]) -> tuple[str, ...]:
+    """The columns of `relations` that a row does not read (ROW_RELATION_COLUMNS), as defer() names."""
     unread = []
     for relation, shown in ROW_RELATION_COLUMNS.items():
+        if relation not in relations:
+            continue
         related = model._meta.get_field(relation).related_model
         unread += [
             f"{relation}__{field.name}"
@@ -99,12 +100,16 @@ class DraftQuerySet(models.QuerySet["Draft"]):
             return [self.filter(**{way: user}) for way in AGENT_WAYS]
         return [self.visible_to(user)]
 
-    def with_row_relations(self) -> DraftQuerySet:
-        """With what a list's row shows of its relations, joined: the agents' and the office's
-        names and the sync state. The people's and the office's other columns are left out: the
-        rows never read them, and each selected column costs the query's compilation and every
-        row's loading (two users were half of the list query's columns)."""
-        return self.select_related(*ROW_RELATIONS).defer(*_row_relations_unread(self.model))
+    def with_row_relations(self, *, agents: bool = True, office: bool = True) -> DraftQuerySet:
+        """With what a list's row shows of its relations, joined: the sync state, and the agents'
+        and the office's names where the row shows them (an agent's own list names no agent; only
+        a list that spans offices names the office). Their other columns are left out: rows never
+        read them, and each selected column costs the query's compilation and every row's loading
+        (two users were half of the list query's columns)."""
+        relations = ["sync"]
+        relations += ["list_agent", "co_list_agent"] if agents else []
+        relations += ["office"] if office else []
+        return self.select_related(*relations).defer(*_row_relations_unread(self.model, tuple(relations)))
 
     def active(self) -> DraftQuerySet:
         return self.filter(deleted_at__isnull=True)

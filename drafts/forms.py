@@ -83,7 +83,9 @@ class DraftFilterForm(forms.Form):
         super().__init__(*args, **kwargs)
         if user.is_agent and not user.is_superuser:
             del self.fields["agent"]
-        else:
+        elif self.data.get("agent"):
+            # Only a chosen agent is looked up (the page's menu is `agent_menu`): an empty choice
+            # cleans to None without the set, which every list page would otherwise build.
             self.fields["agent"].queryset = agents_in_scope(user)
 
     def filter(self, drafts):

@@ -230,3 +230,14 @@ def test_the_menus_show_what_the_query_string_chose(admin_client, agent):
 def test_menu_labels_are_escaped():
     html = list_rows.options_html([('a"b', "<Smith & Co>")], 'a"b')
     assert html == '<option value="a&quot;b" selected>&lt;Smith &amp; Co&gt;</option>'
+
+
+def test_an_agent_outside_the_office_is_no_filter(admin_client, agent, other_office):
+    """The agent filter looks the chosen agent up among those the viewer oversees only: another
+    office's agent makes the filters invalid, which filter nothing (and never widen the scope)."""
+    mine = DraftFactory(list_agent=agent)
+    stranger = AgentFactory(office=other_office)
+    DraftFactory(list_agent=stranger)
+    rows = admin_client.get(LIST, {"agent": stranger.pk}).context["rows"]
+    assert [row.draft.pk for row in rows] == [mine.pk]
+    assert [row.draft.pk for row in admin_client.get(LIST, {"agent": agent.pk}).context["rows"]] == [mine.pk]

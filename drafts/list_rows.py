@@ -14,19 +14,24 @@ rendered per request around the memoized cells.
 from __future__ import annotations
 
 import json
+import operator
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import lru_cache
+from datetime import datetime
+from functools import cache, lru_cache
 from typing import Any, NamedTuple
 
 from django.contrib.humanize.templatetags.humanize import naturaltime
 from django.db import models
+from django.template import engines
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.formats import localize
-from django.utils.safestring import SafeString
+from django.utils.html import format_html
+from django.utils.safestring import SafeString, mark_safe
 
 from . import rules
+from .field_html import esc
 from .models import Draft
 from .templatetags.drafts_tags import money, pk_url, plural_warning, severity_label
 
@@ -72,6 +77,11 @@ class ListRow(NamedTuple):
     cells: SafeString
 
 
+def shows_agents(viewer: Any) -> bool:
+    """Whether `viewer`'s list has an agent column (an agent's own list has none)."""
+    return not viewer.is_agent or viewer.is_superuser
+
+
 def row_content(
     draft: Draft,
     *,
@@ -82,11 +92,12 @@ def row_content(
     in_trash: bool,
     spans_offices: bool,
 ) -> RowContent:
-    """What `draft`'s row shows to `viewer` (needs select_related list_agent, co_list_agent, office)."""
+    """What `draft`'s row shows to `viewer` (needs `with_row_relations` as the list shows them)."""
     address = draft.unparsed_first_line_address
     locality = draft.city + (f", {draft.state_or_province}" if draft.state_or_province else "")
     reviewable = draft.status == "submitted" and not in_trash and (viewer.is_reviewer or viewer.is_superuser)
     updated = timezone.localtime(draft.updated_at)  # as the template shows an aware datetime
+    show_agent = shows_agents(viewer)
     language = translation.get_language() or ""
     return RowContent(
         pk=draft.pk,
@@ -101,16 +112,16 @@ def row_content(
         review_url=pk_url("drafts:draft_review", draft.pk) if reviewable else "",
         property_type_label=_choice_label("property_type", draft.property_type, language),
         price=money(draft.list_price),
-        show_agent=not viewer.is_agent or viewer.is_superuser,
-        list_agent=str(draft.list_agent),
-        co_list_agent=str(draft.co_list_agent) if draft.co_list_agent_id else "",
+        show_agent=show_agent,
+        list_agent=str(draft.list_agent) if show_agent else "",
+        co_list_agent=str(draft.co_list_agent) if show_agent and draft.co_list_agent_id else "",
         show_office=spans_offices,
         office=str(draft.office) if spans_offices else "",
         percent=percent,
         errors=errors,
         warnings=warnings,
         updated_iso=updated.isoformat(),  # the date filter's "c"
-        updated_title=str(localize(updated)),
+        updated_title=_localized(updated, str(updated.tzinfo), language),
         updated_ago=str(naturaltime(updated)),
     )
 
@@ -125,17 +136,35 @@ def _choice_label(field_name: str, value: str, language: str) -> str:
 
 
 @lru_cache(maxsize=ROW_CELLS_CACHED)
+def _localized(moment: datetime, zone: str, language: str) -> str:
+    """`localize(moment)` (a page shows the same rows' times again and again). Aware datetimes
+    equal across zones hash alike, so the zone's name and the active language are in the key."""
+    return str(localize(moment))
+
+
+@lru_cache(maxsize=ROW_CELLS_CACHED)
 def row_cells(content: RowContent) -> SafeString:
     """The row's cells up to the sync badge, rendered once per distinct content."""
     return render_to_string("drafts/draft_list.html#row_cells", {"row": content})
 
 
+@cache
+def _columns() -> tuple[operator.attrgetter, tuple[int, ...]]:
+    """A reader of every column of a draft at once (one call, not a getattr per column), and the
+    positions of the JSON columns among them (the only ones that hold dicts and lists)."""
+    fields = Draft._meta.concrete_fields
+    json_positions = tuple(n for n, field in enumerate(fields) if isinstance(field, models.JSONField))
+    return operator.attrgetter(*(field.attname for field in fields)), json_positions
+
+
 def _stored_values(draft: Draft) -> tuple:
     """Every column of `draft` as stored: what the rules can read of it (hashable)."""
-    return tuple(
-        json.dumps(value, sort_keys=True, default=str) if isinstance(value, (dict, list)) else value
-        for value in (getattr(draft, field.attname) for field in Draft._meta.concrete_fields)
-    )
+    read, json_positions = _columns()
+    values = list(read(draft))
+    for position in json_positions:
+        if isinstance(values[position], (dict, list)):
+            values[position] = json.dumps(values[position], sort_keys=True, default=str)
+    return tuple(values)
 
 
 def _readiness_shown(draft: Draft, book: rules.RuleBook) -> tuple[int, str, str]:
@@ -159,6 +188,51 @@ def _readiness_shown(draft: Draft, book: rules.RuleBook) -> tuple[int, str, str]
             known.clear()
         known[key] = shown
     return shown
+
+
+@cache
+def _sync_badge():
+    """The sync engine's `{% sync_badge draft %}` tag, found by name as a template would (the
+    engine's package sits above this one: drafts imports nothing of it)."""
+    library = engines["django"].engine.template_libraries["sync"]  # type: ignore[attr-defined]
+    return library.tags["sync_badge"].__wrapped__
+
+
+def rows_html(rows: Iterable[ListRow], *, restore_token: str = "") -> SafeString:
+    """The table's body: each row's memoized cells, its live sync badge and, in the trash (given
+    the request's CSRF token), its restore form. Joined here rather than by the template's loop,
+    which cost more per row than the memoized cells themselves."""
+    badge = _sync_badge()
+    return mark_safe(  # noqa: S308 - the cells and the badge are safe; the rest is escaped here
+        "".join(
+            f'\n      <tr id="draft-row-{int(row.draft.pk)}">\n        {row.cells}\n'
+            f'        <td data-label="Sync" class="sync-cell">{badge(row.draft)}</td>'
+            + (_restore_cell(row.draft.pk, restore_token) if restore_token else "")
+            + "\n      </tr>"
+            for row in rows
+        )
+    )
+
+
+def _restore_cell(pk: int, token: str) -> str:
+    return format_html(
+        '\n        <td data-label="Actions">\n          <form method="post" action="{}">'
+        '<input type="hidden" name="csrfmiddlewaretoken" value="{}">'
+        '<button class="button small" type="submit">Restore</button></form>\n        </td>',
+        pk_url("drafts:draft_restore", pk),
+        token,
+    )
+
+
+def options_html(choices: Iterable[tuple[Any, Any]], selected: str | None = None) -> SafeString:
+    """A select's `<option>`s as the page's loops printed them, the one whose value is `selected`
+    (the query string's, compared as text) marked selected: the filters' five menus were a
+    third of the page's template work."""
+    options = []
+    for value, label in choices:
+        marked = " selected" if selected is not None and str(value) == selected else ""
+        options.append(f'<option value="{esc(value)}"{marked}>{esc(label)}</option>')
+    return mark_safe("".join(options))  # noqa: S308 - every value and label is escaped above
 
 
 def list_rows(drafts: Iterable[Draft], *, viewer, in_trash: bool, spans_offices: bool) -> list[ListRow]:

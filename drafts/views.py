@@ -19,6 +19,7 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
+from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
@@ -34,8 +35,7 @@ from .forms import (
     DraftCreateForm,
     DraftFilterForm,
     FieldSaveForm,
-    agent_label,
-    agents_in_scope,
+    agent_menu,
     co_listing_candidates,
     custom_fields_json,
     custom_rows,
@@ -43,7 +43,7 @@ from .forms import (
 )
 from .frame import frame_context
 from .layout import NOT_LISTED, Layout, MlsField
-from .list_rows import list_rows
+from .list_rows import list_rows, options_html, rows_html, shows_agents
 from .models import AUTOSAVE_FIELDS, Draft, DraftStatus, ListedDrafts, StaleEdit
 from .part_views import part_regions
 
@@ -392,33 +392,34 @@ def _editor_context(
 def draft_list(request: HttpRequest) -> HttpResponse:
     form = DraftFilterForm(request.GET, user=request.user)
     # One query for both agent menus (the filter and "new draft for"), none for agents.
-    agent_choices = (
-        [(agent.pk, agent_label(agent)) for agent in agents_in_scope(request.user)]
-        if "agent" in form.fields
-        else []
-    )
-    shown = Draft.objects.select_related("list_agent", "co_list_agent", "office", "sync")
+    agent_choices = agent_menu(request.user) if "agent" in form.fields else []
+    # A company admin's (or a superuser's) list mixes offices: each row names its office.
+    spans_offices = request.user.is_company_admin or request.user.is_superuser
+    shown = Draft.objects.with_row_relations(agents=shows_agents(request.user), office=spans_offices)
     drafts = ListedDrafts(
         form.filter(shown.visible_to(request.user)),
         [form.filter(way) for way in shown.visible_ways(request.user)],
     )
     page = Paginator(drafts, LIST_PAGE_SIZE).get_page(request.GET.get("page"))
     in_trash = bool(form.is_valid() and form.cleaned_data.get("trash"))
-    # A company admin's (or a superuser's) list mixes offices: each row names its office.
-    spans_offices = request.user.is_company_admin or request.user.is_superuser
     query = request.GET.copy()
     query.pop("page", None)
+    rows = list_rows(page.object_list, viewer=request.user, in_trash=in_trash, spans_offices=spans_offices)
     context = {
         "form": form,
         "page": page,
-        "rows": list_rows(
-            page.object_list, viewer=request.user, in_trash=in_trash, spans_offices=spans_offices
-        ),
+        "rows": rows,
+        "rows_html": rows_html(rows, restore_token=get_token(request) if in_trash else ""),
         "query": query.urlencode(),
         "in_trash": in_trash,
         "agent_choices": agent_choices,
-        "selected_agent": request.GET.get("agent", ""),
-        "property_types": PropertyType.choices,
+        # The menus' options, each marked as the query string chose (not the form's bound fields).
+        "new_type_options": options_html(PropertyType.choices),
+        "new_agent_options": options_html(agent_choices),
+        "status_options": options_html(form.fields["status"].choices, request.GET.get("status")),
+        "type_options": options_html(form.fields["property_type"].choices, request.GET.get("property_type")),
+        "agent_options": options_html(agent_choices, request.GET.get("agent", "")),
+        "sort_options": options_html(form.fields["sort"].choices, request.GET.get("sort")),
         "spans_offices": spans_offices,
         "nav": "drafts",
     }

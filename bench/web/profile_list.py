@@ -6,8 +6,9 @@ Seeds the office of bench/web/run.py once (SQLite under --var-dir, kept between 
 PostgreSQL database of DATABASE_URL if set: a disposable one), then sends each list request of the
 bench through Django's test client with production settings and prints, per request: the queries,
 the time spent in them (the database driver's calls), the rest (views, forms, rendering), and the
-Python function calls, a count the machine's load does not move. `--profile NAME` prints cProfile's
-top functions of that request; `--explain` prints PostgreSQL's plan of each list query.
+Python function calls, a count the machine's load does not move; the sign-in page first, the
+baseline of bench/web/run.py's ratios. `--profile NAME` prints cProfile's top functions of that
+request; `--explain` prints PostgreSQL's plan of each list query.
 """
 
 from __future__ import annotations
@@ -26,7 +27,9 @@ sys.path.insert(0, str(ROOT))
 
 from bench.web.run import environment, manage, seed  # noqa: E402
 
+# The sign-in page (anonymous, no username) is the baseline bench/web/run.py divides by.
 REQUESTS = {
+    "sign-in": ("", {}, False),
     "list-admin": ("bench.admin", {}, False),
     "list-agent": ("agent0", {}, False),
     "search": ("bench.admin", {"q": "elm"}, False),
@@ -71,7 +74,8 @@ def main() -> None:
     clients = {}
     for username in {username for username, _, _ in REQUESTS.values()}:
         client = Client(HTTP_HOST="127.0.0.1")
-        client.force_login(User.objects.get(username=username))
+        if username:
+            client.force_login(User.objects.get(username=username))
         clients[username] = client
 
     print(f"database: {connection.vendor}; {options.drafts} drafts; load {os.getloadavg()}")
@@ -83,8 +87,10 @@ def main() -> None:
         client = clients[username]
         headers = {"HX-Request": "true"} if htmx else {}
 
-        def call(client=client, params=params, headers=headers) -> None:
-            response = client.get("/drafts/", params, headers=headers)
+        path = "/drafts/" if username else "/accounts/login/"
+
+        def call(client=client, path=path, params=params, headers=headers) -> None:
+            response = client.get(path, params, headers=headers)
             assert response.status_code == 200, response.status_code
 
         for _ in range(3):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 
@@ -24,6 +25,31 @@ SORTS: dict[str, tuple[str, ...]] = {
 KM_PER_DEGREE_OF_LATITUDE = 111.0
 # A degree of longitude shrinks to nothing at the poles; the floor keeps the box finite there.
 MIN_LONGITUDE_SCALE = 0.01
+
+
+# The only columns a list's row reads of its agents and its office besides their keys (a person
+# is shown by `User.__str__`, an office by its name).
+ROW_RELATION_COLUMNS = {
+    "list_agent": ("first_name", "last_name", "username"),
+    "co_list_agent": ("first_name", "last_name", "username"),
+    "office": ("name",),
+}
+
+
+@functools.cache
+def _row_relations_unread(model, relations: tuple[str, ...]) -> tuple[str, ...]:
+    """The columns of `relations` that a row does not read (ROW_RELATION_COLUMNS), as defer() names."""
+    unread = []
+    for relation, shown in ROW_RELATION_COLUMNS.items():
+        if relation not in relations:
+            continue
+        related = model._meta.get_field(relation).related_model
+        unread += [
+            f"{relation}__{field.name}"
+            for field in related._meta.concrete_fields
+            if not field.primary_key and field.name not in shown
+        ]
+    return tuple(unread)
 
 
 # The ways an agent comes to see a draft: each has an index in the list's order.
@@ -73,6 +99,17 @@ class DraftQuerySet(models.QuerySet["Draft"]):
         if _reach(user) == "own":
             return [self.filter(**{way: user}) for way in AGENT_WAYS]
         return [self.visible_to(user)]
+
+    def with_row_relations(self, *, agents: bool = True, office: bool = True) -> DraftQuerySet:
+        """With what a list's row shows of its relations, joined: the sync state, and the agents'
+        and the office's names where the row shows them (an agent's own list names no agent; only
+        a list that spans offices names the office). Their other columns are left out: rows never
+        read them, and each selected column costs the query's compilation and every row's loading
+        (two users were half of the list query's columns)."""
+        relations = ["sync"]
+        relations += ["list_agent", "co_list_agent"] if agents else []
+        relations += ["office"] if office else []
+        return self.select_related(*relations).defer(*_row_relations_unread(self.model, tuple(relations)))
 
     def active(self) -> DraftQuerySet:
         return self.filter(deleted_at__isnull=True)

@@ -209,3 +209,35 @@ def test_readiness_is_judged_again_on_another_day(agent):
         timezone.localdate(timezone=timezone.get_fixed_timezone(14 * 60)),
         timezone.localdate(timezone=timezone.get_fixed_timezone(-11 * 60)),
     }
+
+
+def test_the_menus_show_what_the_query_string_chose(admin_client, agent):
+    """The filters' options are written in Python (list_rows.options_html): each menu marks the
+    option the query string names, and none when it names none or one that does not exist."""
+    chosen = {"status": "submitted", "sort": "price", "agent": agent.pk}
+    page = admin_client.get(LIST, chosen).content.decode()
+    assert '<option value="submitted" selected>Submitted for review</option>' in page
+    assert '<option value="price" selected>Price, low to high</option>' in page
+    assert f'<option value="{agent.pk}" selected>' in page
+    assert page.count(" selected>") == 3
+
+    page = admin_client.get(LIST, {"status": "nonsense"}).content.decode()
+    assert " selected>" not in page
+    page = admin_client.get(LIST, {"status": ""}).content.decode()
+    assert '<option value="" selected>Any status</option>' in page
+
+
+def test_menu_labels_are_escaped():
+    html = list_rows.options_html([('a"b', "<Smith & Co>")], 'a"b')
+    assert html == '<option value="a&quot;b" selected>&lt;Smith &amp; Co&gt;</option>'
+
+
+def test_an_agent_outside_the_office_is_no_filter(admin_client, agent, other_office):
+    """The agent filter looks the chosen agent up among those the viewer oversees only: another
+    office's agent makes the filters invalid, which filter nothing (and never widen the scope)."""
+    mine = DraftFactory(list_agent=agent)
+    stranger = AgentFactory(office=other_office)
+    DraftFactory(list_agent=stranger)
+    rows = admin_client.get(LIST, {"agent": stranger.pk}).context["rows"]
+    assert [row.draft.pk for row in rows] == [mine.pk]
+    assert [row.draft.pk for row in admin_client.get(LIST, {"agent": agent.pk}).context["rows"]] == [mine.pk]

@@ -73,6 +73,13 @@ _PROJECT_ROOT = str(Path(__file__).resolve().parent.parent)
 _SERVER_CODE = (
     f"import sys; sys.path.insert(0, {_PROJECT_ROOT!r}); from {isolation_child.__name__} import main; main()"
 )
+_MALLOC_TUNABLES = ":".join(
+    (
+        "glibc.malloc.hugetlb=1",
+        f"glibc.malloc.mmap_threshold={32 << 20}",
+        f"glibc.malloc.trim_threshold={256 << 20}",
+    )
+)
 # How long past the job's own timeout the parent waits for the server's word.
 _SERVER_GRACE_SECONDS = 5.0
 _MAX_HEADER_BYTES = 1 << 20
@@ -95,6 +102,7 @@ class ChildStats:
     work_seconds: float  # wall time of the operation itself, inside the job
     work_cpu_seconds: float  # CPU time of the operation itself (steady on a busy machine)
     isolation_cpu_seconds: float = 0.0  # the fork server's CPU for its fork of the job
+    page_faults: int = 0  # the job's page faults, its fork's copy-on-write included
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +129,7 @@ class JobEnd:
 
     cause: str
     isolation_cpu_seconds: float = 0.0
+    page_faults: int = 0
     orphaned: bool = False
 
 
@@ -213,13 +222,14 @@ class ForkServer:
             lines += complete
         report = json.loads(lines[1])
         isolation_cpu = float(report["isolation_cpu_seconds"])
+        page_faults = int(report["page_faults"])
         if report["timed_out"]:
             return JobEnd(cause=f"timed out after {timeout:.0f} s", isolation_cpu_seconds=isolation_cpu)
         status = int(report["wait_status"])
         code = os.waitstatus_to_exitcode(status)
         if code != 0:
             return JobEnd(cause=_describe_exit(code), isolation_cpu_seconds=isolation_cpu)
-        return JobEnd(cause="", isolation_cpu_seconds=isolation_cpu)
+        return JobEnd(cause="", isolation_cpu_seconds=isolation_cpu, page_faults=page_faults)
 
     def _ensure_started(self) -> socket.socket:
         self._forget_if_forked()
@@ -240,7 +250,12 @@ class ForkServer:
             "MALLOC_ARENA_MAX": "1",
             # Large buffers (decoded pixels) on transparent huge pages: a fresh job otherwise
             # faults in its ~70 MB 4 KiB at a time, 13,000 faults and ~40 ms of CPU per 24 MP photo.
-            "GLIBC_TUNABLES": "glibc.malloc.hugetlb=1",
+            # And buffers under 32 MiB from the heap, kept there when freed: a job's master,
+            # variants and libvips' regions then reuse the pages of the ones before them
+            # instead of each mapping fresh pages and faulting them in (glibc's default maps
+            # anything over 128 KiB and unmaps it on free; it only learns otherwise from
+            # frees, which a fresh fork has not seen): ~600 fewer faults per 24 MP photo.
+            "GLIBC_TUNABLES": _MALLOC_TUNABLES,
         }
         with theirs:
             self._process = subprocess.Popen(
@@ -386,7 +401,11 @@ def run_isolated(
         logger.warning("The fork server died while isolated %s of %s ran; its reply alone decides", op, path)
     try:
         header, blobs = _split_reply(out)
-        stats = ChildStats(**header["stats"], isolation_cpu_seconds=ended.isolation_cpu_seconds)
+        stats = ChildStats(
+            **header["stats"],
+            isolation_cpu_seconds=ended.isolation_cpu_seconds,
+            page_faults=ended.page_faults,
+        )
         if header["status"] == "rejected":
             rejected = UploadRejected(RejectCode(header["code"]), str(header["reason"])[:1000])
             return Outcome(value=None, rejected=rejected, stats=stats, elapsed_seconds=elapsed)

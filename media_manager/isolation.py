@@ -83,6 +83,7 @@ _MALLOC_TUNABLES = ":".join(
 # How long past the job's own timeout the parent waits for the server's word.
 _SERVER_GRACE_SECONDS = 5.0
 _MAX_HEADER_BYTES = 1 << 20
+_HEADER_READ_BYTES = 1 << 16  # a header is a few hundred bytes; this read finds it
 MAX_REPLY_BYTES = 64 << 20  # master <= 5 MiB plus variants, with room to spare
 
 COULD_NOT_PROCESS_PHOTO = (
@@ -387,20 +388,20 @@ def run_isolated(
     with tempfile.TemporaryFile() as reply, tempfile.TemporaryFile() as errors:
         ended = fork_server.run(request, reply.fileno(), errors.fileno(), timeout=timeout)
         elapsed = time.perf_counter() - started
-        reply.seek(0)
-        out = reply.read(MAX_REPLY_BYTES + 1)
-        errors.seek(max(0, errors.seek(0, os.SEEK_END) - 2000))
-        err = errors.read()
+        if ended.cause:
+            errors.seek(max(0, errors.seek(0, os.SEEK_END) - 2000))
+            err = errors.read().decode(errors="replace")
+            logger.warning("Isolated %s of %s failed: %s; stderr: %s", op, path, ended.cause, err)
+            return Outcome(value=None, rejected=failed, stats=None, elapsed_seconds=elapsed)
+        try:
+            header, blobs = _read_reply(reply.fileno())
+        except (ValueError, KeyError, TypeError) as exc:
+            logger.error("Isolated %s of %s sent a malformed reply: %r", op, path, exc)
+            return Outcome(value=None, rejected=failed, stats=None, elapsed_seconds=elapsed)
 
-    if ended.cause:
-        logger.warning(
-            "Isolated %s of %s failed: %s; stderr: %s", op, path, ended.cause, err.decode(errors="replace")
-        )
-        return Outcome(value=None, rejected=failed, stats=None, elapsed_seconds=elapsed)
     if ended.orphaned:
         logger.warning("The fork server died while isolated %s of %s ran; its reply alone decides", op, path)
     try:
-        header, blobs = _split_reply(out)
         stats = ChildStats(
             **header["stats"],
             isolation_cpu_seconds=ended.isolation_cpu_seconds,
@@ -430,23 +431,34 @@ def _describe_exit(returncode: int) -> str:
     return f"exit status {returncode}"
 
 
-def _split_reply(out: bytes) -> tuple[dict[str, Any], dict[str, bytes]]:
-    if len(out) > MAX_REPLY_BYTES:
+def _read_reply(fd: int) -> tuple[dict[str, Any], dict[str, bytes]]:
+    """The job's header line and its blobs, each blob read from the reply file straight into
+    bytes of its exact size: no read of the whole reply sliced again (two copies of every
+    output) and no buffer sized for the largest reply allowed (64 MiB, mapped afresh and
+    faulted in on every job)."""
+    size = os.fstat(fd).st_size
+    if size > MAX_REPLY_BYTES:
         raise ValueError("reply too large")
-    end = out.find(b"\n", 0, _MAX_HEADER_BYTES)
+    head = os.pread(fd, min(size, _HEADER_READ_BYTES), 0)
+    end = head.find(b"\n")
+    if end < 0 and size > len(head):
+        head = os.pread(fd, min(size, _MAX_HEADER_BYTES), 0)
+        end = head.find(b"\n")
     if end < 0:
         raise ValueError("no header line")
-    header = json.loads(out[:end])
+    header = json.loads(head[:end])
     if not isinstance(header, dict):
         raise ValueError("header is not an object")
     blobs: dict[str, bytes] = {}
     offset = end + 1
     for name, length in header.get("blobs", []):
-        if not isinstance(name, str) or not isinstance(length, int) or length < 0:
+        if not isinstance(name, str) or not isinstance(length, int) or not 0 <= length <= size - offset:
             raise ValueError("bad blob entry")
-        blobs[name] = out[offset : offset + length]
+        blobs[name] = os.pread(fd, length, offset)
+        if len(blobs[name]) != length:
+            raise ValueError("reply shorter than its header")
         offset += length
-    if offset != len(out):
+    if offset != size:
         raise ValueError("reply length does not match its header")
     return header, blobs
 

@@ -315,6 +315,7 @@ def _reap(job: _Job, selector: selectors.BaseSelector) -> None:
     report = {
         "wait_status": status,
         "cpu_seconds": usage.ru_utime + usage.ru_stime,
+        "page_faults": usage.ru_minflt + usage.ru_majflt,
         "isolation_cpu_seconds": job.fork_cpu_seconds,
         "timed_out": job.timed_out,
     }

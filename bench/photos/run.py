@@ -295,6 +295,7 @@ def isolation_figures(directory: Path, photo: Path, floors: dict[str, float], re
         prepared = render_photo(photo, limits=LIMITS, variants=variants).images
         floor_cpu, pipeline_cpu, isolated = [], [], []
         parts: dict[str, list[float]] = {"check job": [], "process job": [], "this process": []}
+        faults: dict[str, list[int]] = {"check job": [], "process job": []}
         outcomes: list[Outcome] = []
         end_to_end(photo, variants, source_sha256)  # warm-up
         server_before = fork_server_cpu_seconds()
@@ -308,6 +309,9 @@ def isolation_figures(directory: Path, photo: Path, floors: dict[str, float], re
             parts["check job"].append(job_cpu(ran[0]))
             parts["process job"].append(job_cpu(ran[1]))
             parts["this process"].append(here)
+            for name, outcome in zip(faults, ran, strict=True):
+                assert outcome.stats is not None
+                faults[name].append(outcome.stats.page_faults)
             outcomes += ran
         server_share = (fork_server_cpu_seconds() - server_before) / repeats
         floor, cpu = statistics.median(floor_cpu), statistics.median(isolated) + server_share
@@ -326,7 +330,8 @@ def isolation_figures(directory: Path, photo: Path, floors: dict[str, float], re
         print(
             "     of which "
             + ", ".join(f"{name} {statistics.median(cpus) * 1000:.1f}" for name, cpus in parts.items())
-            + f", fork server {server_share * 1000:.1f} ms (p50 each)"
+            + f", fork server {server_share * 1000:.1f} ms (p50 each); page faults "
+            + ", ".join(f"{name} {statistics.median(counts):.0f}" for name, counts in faults.items())
         )
         verdicts += [
             (f"24MP/{set_name} end to end with isolation <= 1.6x floor (CPU)", ratio <= 1.6),

@@ -122,8 +122,10 @@ def already_uploaded(model, draft: Draft, client_key: uuid.UUID | None, shown: s
     """A retried upload whose first attempt was kept: answer as accepted, keep nothing new."""
     if client_key is None:
         return None
-    # Only the id is answered: not the whole row.
-    existing = model.objects.filter(draft=draft, client_key=client_key).values_list("pk", flat=True).first()
+    # Only the id, and by the key's index alone (the default order would join the draft).
+    existing = (
+        model.objects.filter(draft=draft, client_key=client_key).order_by("pk").values_list("pk", flat=True).first()
+    )
     return UploadOutcome(shown, "accepted", "Already uploaded.", existing) if existing is not None else None
 
 

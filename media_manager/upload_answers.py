@@ -123,9 +123,8 @@ def already_uploaded(model, draft: Draft, client_key: uuid.UUID | None, shown: s
     if client_key is None:
         return None
     # Only the id, and by the key's index alone (the default order would join the draft).
-    existing = (
-        model.objects.filter(draft=draft, client_key=client_key).order_by("pk").values_list("pk", flat=True).first()
-    )
+    rows = model.objects.filter(draft=draft, client_key=client_key).order_by("pk")
+    existing = rows.values_list("pk", flat=True).first()
     return UploadOutcome(shown, "accepted", "Already uploaded.", existing) if existing is not None else None
 
 

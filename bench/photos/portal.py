@@ -350,9 +350,10 @@ def main() -> None:
         f" the isolated check {web_jobs:.0f} ms, the request itself {web_cpu / n * 1000 - web_jobs:.0f} ms)"
     )
     consumer = (consumer1 - consumer0) / n * 1000
+    tasks = worker_cpu / n * 1000 - worker_jobs - consumer
     print(
         f"worker {worker_cpu / n * 1000:6.0f} ms CPU per photo (children included: the isolated processing"
-        f" {worker_jobs:.0f} ms; the tasks and the push {worker_cpu / n * 1000 - worker_jobs - consumer:.0f} ms;"
+        f" {worker_jobs:.0f} ms; the tasks and the push {tasks:.0f} ms;"
         f" Celery's main process {consumer:.0f} ms)"
     )
     print(f"portal {portal * 1000:6.0f} ms CPU per photo; sandbox apart {mls_cpu / n * 1000:.0f} ms")

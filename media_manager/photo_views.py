@@ -113,7 +113,8 @@ def _accept_photo(
 @csrf_exempt  # checked in _photo_upload, once the limited upload handler is installed
 @media_change("photo-upload")
 def photo_upload(request: HttpRequest, pk: int) -> HttpResponse:
-    draft = get_draft_for(request.user, pk, write=True)
+    # The draft's row alone: the answer is JSON or a redirect, neither shows its office or agents.
+    draft = get_draft_for(request.user, pk, write=True, related=False)
     files, refused = read_upload(
         request, draft, max_bytes=settings.PHOTO_MAX_BYTES, noun="photo", anchor="#photos"
     )

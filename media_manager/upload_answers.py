@@ -122,8 +122,10 @@ def already_uploaded(model, draft: Draft, client_key: uuid.UUID | None, shown: s
     """A retried upload whose first attempt was kept: answer as accepted, keep nothing new."""
     if client_key is None:
         return None
-    existing = model.objects.filter(draft=draft, client_key=client_key).first()
-    return UploadOutcome(shown, "accepted", "Already uploaded.", existing.pk) if existing else None
+    # Only the id, and by the key's index alone (the default order would join the draft).
+    rows = model.objects.filter(draft=draft, client_key=client_key).order_by("pk")
+    existing = rows.values_list("pk", flat=True).first()
+    return UploadOutcome(shown, "accepted", "Already uploaded.", existing) if existing is not None else None
 
 
 def keep_stored(model, draft: Draft, client_key: uuid.UUID | None, stored: str, shown: str, add):

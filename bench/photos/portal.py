@@ -42,7 +42,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from bench.gunicorn_server import deployed_env, free_port, start_server, stop_server  # noqa: E402
-from bench.load.run import start, stop, tree_cpu_seconds, wait_for  # noqa: E402
+from bench.load.run import CLOCK_TICKS, start, stop, tree_cpu_seconds, wait_for  # noqa: E402
 from bench.photos.run import LIMITS, run_floor, timed  # noqa: E402
 from media_manager.pipeline import VARIANTS, render_photo  # noqa: E402
 from tests.media_manager import samples  # noqa: E402
@@ -105,6 +105,16 @@ def fork_server_cpu_seconds(root: int) -> float:
         else:
             stack.extend(children.get(pid, []))
     return total
+
+
+def own_cpu_seconds(pid: int) -> float:
+    """CPU of the process `pid` itself (utime + stime), without its children: the Celery
+    worker's main process, which takes the messages and hands them to its pool."""
+    try:
+        fields = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
 def base_env(var_dir: Path) -> dict[str, str]:
@@ -301,6 +311,7 @@ def main() -> None:
         load_before = os.getloadavg()
         cpu0 = tree_cpu_seconds(web.pid), tree_cpu_seconds(worker.pid), tree_cpu_seconds(sandbox.pid)
         jobs0 = fork_server_cpu_seconds(web.pid), fork_server_cpu_seconds(worker.pid)
+        consumer0 = own_cpu_seconds(worker.pid)
         began = time.perf_counter()
         upload_ms = [upload(path, photos) for path in photos]
         web_after_uploads = tree_cpu_seconds(web.pid)
@@ -313,6 +324,7 @@ def main() -> None:
         elapsed = time.perf_counter() - began
         cpu1 = tree_cpu_seconds(web.pid), tree_cpu_seconds(worker.pid), tree_cpu_seconds(sandbox.pid)
         jobs1 = fork_server_cpu_seconds(web.pid), fork_server_cpu_seconds(worker.pid)
+        consumer1 = own_cpu_seconds(worker.pid)
         load_after = os.getloadavg()
         floor_after = floor_seconds(photos[-2:], options.floor_repeats)
     finally:
@@ -337,9 +349,12 @@ def main() -> None:
         f" (of which {(web_after_uploads - cpu0[0]) / n * 1000:.0f} ms until the last upload answered;"
         f" the isolated check {web_jobs:.0f} ms, the request itself {web_cpu / n * 1000 - web_jobs:.0f} ms)"
     )
+    consumer = (consumer1 - consumer0) / n * 1000
+    tasks = worker_cpu / n * 1000 - worker_jobs - consumer
     print(
         f"worker {worker_cpu / n * 1000:6.0f} ms CPU per photo (children included: the isolated processing"
-        f" {worker_jobs:.0f} ms; the tasks, the push and Celery {worker_cpu / n * 1000 - worker_jobs:.0f} ms)"
+        f" {worker_jobs:.0f} ms; the tasks and the push {tasks:.0f} ms;"
+        f" Celery's main process {consumer:.0f} ms)"
     )
     print(f"portal {portal * 1000:6.0f} ms CPU per photo; sandbox apart {mls_cpu / n * 1000:.0f} ms")
     print(

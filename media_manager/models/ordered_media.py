@@ -336,13 +336,13 @@ class OrderedMedia(models.Model):
         else right before its earliest-chosen later one; a file that never lands leaves no gap."""
         rank = {key: index for index, key in enumerate(batch_keys)}
         mine = rank[item.client_key]
+        # One read of the order with every item's key: the batch's items are among them.
         rows = list(
-            cls.objects.active()
-            .filter(draft=draft, client_key__in=batch_keys)
-            .values_list("pk", "client_key")
+            cls.objects.active().filter(draft=draft).order_by("position").values_list("pk", "client_key")
         )
-        landed = {pk: rank[key] for pk, key in rows if pk != item.pk}
-        order = [pk for pk in cls.ordered_ids(draft) if pk != item.pk]
+        landed = {pk: rank[key] for pk, key in rows if pk != item.pk and key in rank}
+        current = [pk for pk, _key in rows]
+        order = [pk for pk in current if pk != item.pk]
         earlier = [pk for pk in order if pk in landed and landed[pk] < mine]
         later = [pk for pk in order if pk in landed and landed[pk] > mine]
         if earlier:
@@ -353,8 +353,12 @@ class OrderedMedia(models.Model):
             order.insert(order.index(anchor), item.pk)
         else:
             return
-        cls._write_order(draft, order)
-        cls._after_batch_placed(draft, item, landed, mine)
+        # Files that land in the order they were chosen go last, where `append` put them.
+        if order != current:
+            cls._write_order(draft, order)
+        # Only a file chosen after this one can have taken what was this one's (the primary).
+        if later:
+            cls._after_batch_placed(draft, item, landed, mine)
 
     @classmethod
     def _after_batch_placed(cls, draft: Draft, item: OrderedMedia, landed: dict[int, int], mine: int) -> None:

@@ -218,7 +218,8 @@ class Photo(OrderedMedia):
                 note=f"Uploaded photo {photo.pk}",
             )
             photo.enqueue_processing_after_commit()
-        photo.refresh_from_db()
+        # Placing it in its batch may have moved it and made it primary; the rest is as created.
+        photo.refresh_from_db(fields=["position", "is_primary"])
         return photo
 
     @classmethod
@@ -399,7 +400,10 @@ class Photo(OrderedMedia):
                 processing_started_at=now,
                 processing_attempts=F("processing_attempts") + 1,
             )
-        photo.refresh_from_db()
+        # The row is locked until here: what the UPDATE wrote is known without reading it back.
+        photo.state = ProcessingState.PROCESSING
+        photo.processing_started_at = now
+        photo.processing_attempts += 1
         return photo
 
     def finish_processing(
@@ -421,22 +425,28 @@ class Photo(OrderedMedia):
                 return False
             old_files = [name for name in [row.master.name, *row.variants.values()] if name]
             duplicate = row.find_duplicate(sha256=sha256, phash=phash)
-            Photo.objects.filter(pk=self.pk).update(
-                master=master_name,
-                variants=variant_names,
-                width=width,
-                height=height,
-                sha256=sha256,
-                phash=phash,
-                duplicate_of=duplicate,
-                state=ProcessingState.READY,
-                rejection_reason="",
-                processed_at=timezone.now(),
-            )
-            # The picture to push is new: the remote must catch up.
-            self.draft.mark_changed()
+            recorded = {
+                "master": master_name,
+                "variants": variant_names,
+                "width": width,
+                "height": height,
+                "sha256": sha256,
+                "phash": phash,
+                "duplicate_of": duplicate,
+                "state": ProcessingState.READY,
+                "rejection_reason": "",
+                "processed_at": timezone.now(),
+            }
+            Photo.objects.filter(pk=self.pk).update(**recorded)
+            # The picture to push is new: the remote must catch up (marking takes only the id,
+            # not the draft's row).
+            Draft(pk=self.draft_id).mark_changed()
             delete_files_after_commit(old_files)
-        self.refresh_from_db()
+        # The row as locked with what was just written over it: no read back.
+        for field in Photo._meta.concrete_fields:
+            setattr(self, field.attname, getattr(row, field.attname))
+        for name, value in recorded.items():
+            setattr(self, name, value)
         return True
 
     def reject_processing(self, reason: str, *, image_version: int) -> bool:

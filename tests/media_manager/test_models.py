@@ -403,6 +403,34 @@ def test_output_of_a_run_overtaken_by_a_rotation_is_thrown_away(draft, agent):
     assert photo.state == ProcessingState.UPLOADED and not photo.master
 
 
+def test_claim_and_finish_leave_the_photo_as_stored_and_mark_the_draft(draft, agent):
+    photo = PhotoFactory(draft=draft, by=agent, stored=True)
+    seq = Draft.objects.get(pk=draft.pk).change_seq
+    claimed = Photo.claim_for_processing(photo.pk)
+    assert claimed is not None
+    fields = [field.attname for field in Photo._meta.concrete_fields]
+
+    def values(instance: Photo) -> dict:
+        return {name: getattr(instance, name) for name in fields}
+
+    assert values(claimed) == values(Photo.objects.get(pk=photo.pk))
+    assert claimed.state == ProcessingState.PROCESSING and claimed.processing_attempts == 1
+    assert claimed.finish_processing(
+        image_version=claimed.image_version,
+        master_name="photos/masters/x.jpg",
+        variant_names={"thumb": "photos/variants/t.jpg"},
+        width=3,
+        height=2,
+        sha256="a" * 64,
+        phash=7,
+    )
+    stored = Photo.objects.get(pk=photo.pk)
+    # The instance holds what was written without reading it back.
+    assert values(claimed) == values(stored)
+    assert stored.state == ProcessingState.READY and stored.master.name == "photos/masters/x.jpg"
+    assert Draft.objects.get(pk=draft.pk).change_seq == seq + 1
+
+
 def test_a_trashed_photo_is_not_processed(draft, agent):
     photo = PhotoFactory(draft=draft, by=agent, stored=True)
     photo.move_to_trash(by=agent)

@@ -6,6 +6,8 @@ from __future__ import annotations
 import uuid
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from media_manager.models import Document, Photo
@@ -43,6 +45,21 @@ def test_photos_land_in_the_order_chosen_not_the_order_finished(agent_client, dr
     primary = Photo.objects.get(draft=draft, is_primary=True)
     assert primary.original_name == "IMG_4101.jpg"
     assert len(active_order(draft)) == 6
+
+
+def test_files_landing_in_the_order_chosen_are_placed_without_rewriting_the_order(
+    agent_client, draft, upload_temp_dir
+):
+    keys = [uuid.uuid4() for _ in range(4)]
+    for index in range(3):
+        assert _send(agent_client, draft, keys, index).status_code == 201
+    with CaptureQueriesContext(connection) as queries:
+        assert _send(agent_client, draft, keys, 3).status_code == 201
+    # The last file chosen lands last, where it was created: no position is written again.
+    assert not [q["sql"] for q in queries.captured_queries if '"position" =' in q["sql"]]
+    assert _names(draft) == [f"IMG_410{n}.jpg" for n in range(1, 5)]
+    assert Photo.objects.get(draft=draft, is_primary=True).original_name == "IMG_4101.jpg"
+    assert len(active_order(draft)) == 4
 
 
 def test_a_batch_goes_after_photos_already_there_and_keeps_their_primary(

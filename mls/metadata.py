@@ -293,13 +293,15 @@ def _version_sql(alias: str) -> str:
     .aggregate(Count("id"), Max("id"), Sum("id"), Max("fetched_at"), Max("checked_at"))` asks."""
     quote = connections[alias].ops.quote_name
     meta = MlsMetadata._meta
+    table = quote(meta.db_table)
     ids, mls_id, payload, fetched, checked = (
-        quote(meta.get_field(name).column) for name in ("id", "mls_id", "payload", "fetched_at", "checked_at")
+        f"{table}.{quote(meta.get_field(name).column)}"
+        for name in ("id", "mls_id", "payload", "fetched_at", "checked_at")
     )
     # Every name is the model's own, quoted; the one value is a parameter.
     return (
         f"SELECT COUNT({ids}), MAX({ids}), SUM({ids}), MAX({fetched}), MAX({checked}) "  # noqa: S608
-        f"FROM {quote(meta.db_table)} WHERE {mls_id} = %s AND {payload} IS NOT NULL"
+        f"FROM {table} WHERE {mls_id} = %s AND {payload} IS NOT NULL"
     )
 
 

@@ -67,7 +67,6 @@ class PartRegion:
     # The fields whose labels name the parts' values: `specs`, else another type's (units kept
     # on a draft no longer multi family).
     label_specs: list[Any] = field(default_factory=list)
-    add_form: PartForm | None = None
     # The unbound add form's fields as HTML, when the editor's `part_regions` wrote them once
     # for every draft of the property type (per metadata version): else the template writes them.
     add_fields_html: str = ""
@@ -87,6 +86,15 @@ class PartRegion:
     @property
     def title(self) -> str:
         return TITLES[self.kind]
+
+    @cached_property
+    def add_form(self) -> PartForm | None:
+        """The empty add form, built when asked: an empty region the editor wrote once asks
+        only then. Units and rooms come and go with the property type; those a draft still
+        holds can be edited and removed, not added. A refused add sets its bound form here."""
+        if self.can_edit and self.sent and not self.not_read:
+            return new_form(self.draft, self.kind, self.specs)
+        return None
 
     @cached_property
     def states(self) -> dict[int, part_state.PartState]:
@@ -285,10 +293,6 @@ def part_region(
             if not lists_read
             else f"The MLS has no {region.noun} fields for this property type."
         )
-    # Units and rooms come and go with the property type; those a draft still holds can be
-    # edited and removed, not added.
-    if can_edit and region.sent and not region.not_read:
-        region.add_form = new_form(draft, kind, specs)
     return region
 
 
@@ -330,18 +334,26 @@ def part_regions(
     }
     if snapshot is not None:
         for kind, region in regions.items():
-            form = region.add_form
-            if form is not None and not form.is_bound:
-                # An empty add form depends on its kind and the type's fields alone (the MLS's
-                # lists, so the metadata version): the same markup on every draft of that type.
-                key = ("drafts.part_add_fields", kind, draft.property_type)
-                region.add_fields_html = snapshot.derived(key, _fields_html_of(form))
-            if not region.parts:
+            if region.parts:
+                region.add_fields_html = _kept_add_fields_html(region, snapshot)
+            else:
                 # Empty, a region is the same markup on every draft of the type but for the
-                # draft's pk and the page's token (~1.2 ms of template a page for four of them).
+                # draft's pk and the page's token (~1.2 ms of template a page for four of them;
+                # its add form is built only when it is written).
                 key = ("drafts.empty_part_region", kind, draft.property_type, can_edit)
-                region.empty_html = snapshot.derived(key, _empty_html_of(region))
+                region.empty_html = snapshot.derived(key, _empty_html_of(region, snapshot))
     return regions
+
+
+def _kept_add_fields_html(region: PartRegion, snapshot: MetadataSnapshot) -> str:
+    """An empty add form depends on its kind and the type's fields alone (the MLS's lists, so
+    the metadata version): the same markup on every draft of that type, written once."""
+    form = region.add_form
+    if form is None or form.is_bound:
+        return ""
+    return snapshot.derived(
+        ("drafts.part_add_fields", region.kind, region.draft.property_type), _fields_html_of(form)
+    )
 
 
 def _fields_html_of(form: PartForm) -> Callable[[], str]:
@@ -349,14 +361,18 @@ def _fields_html_of(form: PartForm) -> Callable[[], str]:
     return lambda: render_to_string("drafts/parts.html#part_fields", {"form": form})
 
 
-def _empty_html_of(region: PartRegion) -> Callable[[], str]:
+def _empty_html_of(region: PartRegion, snapshot: MetadataSnapshot) -> Callable[[], str]:
     """Writes the `part_list` partial of the empty `region` for a stand-in draft and token."""
-    # No part, so no state to show nor to poll for: the stand-in reads none.
-    draft = Draft(pk=STAND_IN_PK, property_type=region.draft.property_type)
-    stand_in = replace(region, draft=draft, shared_states=None)
-    return lambda: render_to_string(
-        "drafts/parts.html#part_list", {"region": stand_in, "csrf_token": STAND_IN_TOKEN}
-    )
+
+    def write() -> str:
+        # No part, so no state to show nor to poll for: the stand-in reads none.
+        draft = Draft(pk=STAND_IN_PK, property_type=region.draft.property_type)
+        fields_html = _kept_add_fields_html(region, snapshot)
+        stand_in = replace(region, draft=draft, shared_states=None, add_fields_html=fields_html)
+        context = {"region": stand_in, "csrf_token": STAND_IN_TOKEN}
+        return render_to_string("drafts/parts.html#part_list", context)
+
+    return write
 
 
 # --- Responses ---

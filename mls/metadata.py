@@ -294,9 +294,9 @@ def _version_sql(alias: str) -> str:
     quote = connections[alias].ops.quote_name
     meta = MlsMetadata._meta
     table = quote(meta.db_table)
+    column = {field.name: f"{table}.{quote(cast(str, field.column))}" for field in meta.concrete_fields}
     ids, mls_id, payload, fetched, checked = (
-        f"{table}.{quote(meta.get_field(name).column)}"
-        for name in ("id", "mls_id", "payload", "fetched_at", "checked_at")
+        column[name] for name in ("id", "mls_id", "payload", "fetched_at", "checked_at")
     )
     # Every name is the model's own, quoted; the one value is a parameter.
     return (

@@ -22,7 +22,7 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import get_language
 
 if TYPE_CHECKING:
-    from .views import FieldView
+    from .field_view import FieldView
 
 SAVE_STATUS = {"saved": "Saved", "invalid": "Not saved", "conflict": "Not saved: changed by someone else"}
 REQUIRED_MARK = (

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
 
@@ -35,6 +35,10 @@ from .part_forms import FIELDS_NOT_READ, PartFieldsForm, PartLinkForm
 
 TITLES = {"room": "Rooms", "unit": "Units", "tour": "Virtual tours", "video": "Videos"}
 PartForm = PartFieldsForm | PartLinkForm
+# The draft's pk and CSRF token of an empty region written once for every draft (`empty_html`):
+# stand-ins no region's markup holds otherwise, put back by the draft's own on each page.
+STAND_IN_PK = 918273645
+STAND_IN_TOKEN = "csrf-token-stand-in"
 
 
 class SharedStates:
@@ -63,10 +67,13 @@ class PartRegion:
     # The fields whose labels name the parts' values: `specs`, else another type's (units kept
     # on a draft no longer multi family).
     label_specs: list[Any] = field(default_factory=list)
-    add_form: PartForm | None = None
     # The unbound add form's fields as HTML, when the editor's `part_regions` wrote them once
     # for every draft of the property type (per metadata version): else the template writes them.
     add_fields_html: str = ""
+    # The whole region while it holds no part, when the editor's `part_regions` wrote it once
+    # for every draft of the property type (per metadata version), with STAND_IN_PK and
+    # STAND_IN_TOKEN: `html_for` puts the draft's in place; else the template writes it.
+    empty_html: str = ""
     adding: bool = False
     editing: int | None = None
     edit_form: PartForm | None = None
@@ -79,6 +86,15 @@ class PartRegion:
     @property
     def title(self) -> str:
         return TITLES[self.kind]
+
+    @cached_property
+    def add_form(self) -> PartForm | None:
+        """The empty add form, built when asked: an empty region the editor wrote once asks
+        only then. Units and rooms come and go with the property type; those a draft still
+        holds can be edited and removed, not added. A refused add sets its bound form here."""
+        if self.can_edit and self.sent and not self.not_read:
+            return new_form(self.draft, self.kind, self.specs)
+        return None
 
     @cached_property
     def states(self) -> dict[int, part_state.PartState]:
@@ -119,6 +135,15 @@ class PartRegion:
     @property
     def dom_id(self) -> str:
         return f"parts-{self.kind}"
+
+    def html_for(self, csrf_token: Any) -> str:
+        """The region's markup written once (`empty_html`) with this draft's pk and the page's
+        CSRF token in place; "" when the template is to write it."""
+        if not self.empty_html or self.parts or not csrf_token or csrf_token == "NOTPROVIDED":
+            return ""
+        return self.empty_html.replace(str(STAND_IN_PK), str(self.draft.pk)).replace(
+            STAND_IN_TOKEN, str(csrf_token)
+        )
 
 
 def name_fields(message: str, labels: dict[str, str]) -> str:
@@ -268,10 +293,6 @@ def part_region(
             if not lists_read
             else f"The MLS has no {region.noun} fields for this property type."
         )
-    # Units and rooms come and go with the property type; those a draft still holds can be
-    # edited and removed, not added.
-    if can_edit and region.sent and not region.not_read:
-        region.add_form = new_form(draft, kind, specs)
     return region
 
 
@@ -313,18 +334,45 @@ def part_regions(
     }
     if snapshot is not None:
         for kind, region in regions.items():
-            form = region.add_form
-            if form is not None and not form.is_bound:
-                # An empty add form depends on its kind and the type's fields alone (the MLS's
-                # lists, so the metadata version): the same markup on every draft of that type.
-                key = ("drafts.part_add_fields", kind, draft.property_type)
-                region.add_fields_html = snapshot.derived(key, _fields_html_of(form))
+            if region.parts:
+                region.add_fields_html = _kept_add_fields_html(region, snapshot)
+            else:
+                # Empty, a region is the same markup on every draft of the type but for the
+                # draft's pk and the page's token (~1.2 ms of template a page for four of them;
+                # its add form is built only when it is written).
+                key = ("drafts.empty_part_region", kind, draft.property_type, can_edit)
+                region.empty_html = snapshot.derived(key, _empty_html_of(region, snapshot))
     return regions
+
+
+def _kept_add_fields_html(region: PartRegion, snapshot: MetadataSnapshot) -> str:
+    """An empty add form depends on its kind and the type's fields alone (the MLS's lists, so
+    the metadata version): the same markup on every draft of that type, written once."""
+    form = region.add_form
+    if form is None or form.is_bound:
+        return ""
+    return snapshot.derived(
+        ("drafts.part_add_fields", region.kind, region.draft.property_type), _fields_html_of(form)
+    )
 
 
 def _fields_html_of(form: PartForm) -> Callable[[], str]:
     """Writes the `part_fields` partial of `form`, as the editor's page writes it in place."""
     return lambda: render_to_string("drafts/parts.html#part_fields", {"form": form})
+
+
+def _empty_html_of(region: PartRegion, snapshot: MetadataSnapshot) -> Callable[[], str]:
+    """Writes the `part_list` partial of the empty `region` for a stand-in draft and token."""
+
+    def write() -> str:
+        # No part, so no state to show nor to poll for: the stand-in reads none.
+        draft = Draft(pk=STAND_IN_PK, property_type=region.draft.property_type)
+        fields_html = _kept_add_fields_html(region, snapshot)
+        stand_in = replace(region, draft=draft, shared_states=None, add_fields_html=fields_html)
+        context = {"region": stand_in, "csrf_token": STAND_IN_TOKEN}
+        return render_to_string("drafts/parts.html#part_list", context)
+
+    return write
 
 
 # --- Responses ---

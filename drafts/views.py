@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
@@ -29,6 +29,7 @@ from accounts.models import User
 
 from . import review, rules
 from .access import get_draft_for
+from .field_view import Conflict, FieldView
 from .fields import SECTIONS, SPARK_NAMES, PropertyType
 from .forms import (
     CustomFieldsSaveForm,
@@ -137,51 +138,6 @@ def _history_text(name: str, value: Any, agents: dict[int, str]) -> str:
     if isinstance(value, str) and name == "list_price":
         return f"${Decimal(value):,.2f}".replace(".00", "")
     return str(value)
-
-
-@dataclass
-class Conflict:
-    theirs: str
-    theirs_display: str
-    mine: str
-    mine_display: str
-    version: int
-    by: str
-    at: Any
-
-
-@dataclass
-class FieldView:
-    """One autosaved field of the editor and its save state."""
-
-    name: str
-    label: str
-    spark_name: str
-    value: str
-    seen: str
-    version: int
-    widget: str = "text"
-    inputmode: str = ""
-    autocomplete: str = ""
-    hint: str = ""
-    choices: list[tuple[str, str]] = field(default_factory=list)
-    datalist: str = ""
-    state: str = "saved"
-    errors: list[str] = field(default_factory=list)
-    conflict: Conflict | None = None
-    rule_results: list[rules.RuleResult] = field(default_factory=list)
-    max_length: int = 0
-    rows: list[tuple[str, str, str]] = field(default_factory=list)
-    display: str = ""
-    # Laid out by the MLS: the values chosen of a multi-select list, the MLS's custom-field
-    # group heading shown before the first field of that group, the input type.
-    chosen: list[str] = field(default_factory=list)
-    group_heading: str = ""
-    input_type: str = "text"
-    # A field a listing of this type must fill: its label carries a mark.
-    required: bool = False
-    # Where it autosaves (the page's fields share one reverse(): `_field_save_urls`).
-    save_url: str = ""
 
 
 def _custom_rows_of(value: dict) -> list[tuple[str, str, str]]:

@@ -87,3 +87,16 @@ def editor_fields(context: template.Context, fields) -> SafeString:
         parts.append(editor_field_head(context, f))
         parts.append(editor_field_tail(context, f))
     return mark_safe("".join(parts))  # noqa: S308 - each part is escaped where it is written
+
+
+@register.simple_tag(takes_context=True)
+def editor_part_list(context: template.Context, region) -> SafeString:
+    """A kind's region of rooms, units, tours or videos (templates/drafts/parts.html#part_list):
+    an empty one as `part_regions` wrote it once (`PartRegion.html_for`), else the partial."""
+    written = region.html_for(context.get("csrf_token"))
+    if written:
+        return mark_safe(written)  # noqa: S308 - the partial's own markup, escaped where written
+    assert context.template is not None  # a tag renders inside a template
+    partial = context.template.engine.get_template("drafts/parts.html#part_list")
+    with context.push(region=region):
+        return mark_safe(partial.render(context))  # noqa: S308 - a template's output

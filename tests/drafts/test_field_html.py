@@ -14,9 +14,9 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from drafts import field_html
+from drafts.field_view import FieldView
 from drafts.models import Draft
 from drafts.part_forms import PartFieldsForm, PartLinkForm
-from drafts.views import FieldView
 from drafts.widget_html import WIDGET_RENDERER
 from mls import metadata
 from tests.factories import AgentFactory, DraftFactory

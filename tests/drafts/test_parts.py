@@ -514,3 +514,37 @@ def test_the_editors_add_forms_are_kept_per_property_type_and_metadata_version(
         row.fetched_at = timezone.now()
         row.save()
     assert "Floor level" in add_form_of(editor(house), house, "room")
+
+
+def without_tokens(body: str) -> str:
+    return CSRF_INPUT.sub("", body)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_editors_empty_regions_are_written_once_with_each_drafts_pk_and_the_pages_token(
+    mls_lists, agent_client, agent
+):
+    """An empty region of rooms, units, tours or videos is written once per kind, property type
+    and metadata version (part_views.part_regions): the markup the template writes for it, with
+    the draft's own URLs and the page's CSRF token; a region with parts is the template's."""
+    first, second = (
+        DraftFactory(list_agent=agent, property_type="B"),
+        DraftFactory(list_agent=agent, property_type="B"),
+    )
+    add_room(second, agent, "Den")
+
+    def editor(draft: Draft) -> str:
+        return agent_client.get(reverse("drafts:draft_edit", args=[draft.pk])).content.decode()
+
+    for draft in (first, second, first):
+        page = editor(draft)
+        for kind in ("room", "unit", "tour", "video"):
+            reply = agent_client.get(
+                reverse("drafts:part_list", args=[draft.pk, kind]), **htmx()
+            ).content.decode()
+            region = without_tokens(reply).strip()
+            assert region.startswith(f'<div class="parts-region" id="parts-{kind}"')
+            assert region in without_tokens(page) and f"/drafts/{draft.pk}/" in region
+        # Every form of the page carries the page's one token.
+        assert len(set(re.findall(r'name="csrfmiddlewaretoken" value="([^"]+)"', page))) == 1
+    assert "Den" in editor(second) and "Den" not in editor(first)

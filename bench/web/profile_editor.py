@@ -26,7 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from bench.web.run import environment, manage, seed  # noqa: E402
+from bench.web.run import set_up_in_process  # noqa: E402
 
 
 def main() -> None:
@@ -41,22 +41,7 @@ def main() -> None:
     parser.add_argument("--sql", action="store_true", help="print each request's statements")
     options = parser.parse_args()
 
-    var_dir = Path(options.var_dir)
-    var_dir.mkdir(parents=True, exist_ok=True)
-    env = environment(var_dir)
-    if not (var_dir / f"seeded-{options.drafts}").exists():
-        manage(env, "migrate", "--noinput")
-        manage(env, "createcachetable")
-        manage(env, "collectstatic", "--noinput")
-        seed(env, options.drafts)
-        manage({**env, "SPARK_SANDBOX_ENABLED": "1"}, "refresh_mls_metadata", "--serve-sandbox")
-        (var_dir / f"seeded-{options.drafts}").touch()
-    os.environ.update(env)
-    os.environ["DJANGO_ALLOWED_HOSTS"] = "127.0.0.1,localhost,testserver"
-
-    import django
-
-    django.setup()
+    set_up_in_process(Path(options.var_dir), options.drafts)
     from django.db import connection
     from django.test import Client
 

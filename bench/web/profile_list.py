@@ -25,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from bench.web.run import environment, manage, seed  # noqa: E402
+from bench.web.run import set_up_in_process  # noqa: E402
 
 # The sign-in page (anonymous, no username) is the baseline bench/web/run.py divides by.
 REQUESTS = {
@@ -50,22 +50,7 @@ def main() -> None:
     parser.add_argument("--explain", action="store_true", help="PostgreSQL: EXPLAIN ANALYZE the list queries")
     options = parser.parse_args()
 
-    var_dir = Path(options.var_dir)
-    var_dir.mkdir(parents=True, exist_ok=True)
-    env = environment(var_dir)
-    if not (var_dir / f"seeded-{options.drafts}").exists():
-        manage(env, "migrate", "--noinput")
-        manage(env, "createcachetable")
-        manage(env, "collectstatic", "--noinput")
-        seed(env, options.drafts)
-        manage({**env, "SPARK_SANDBOX_ENABLED": "1"}, "refresh_mls_metadata", "--serve-sandbox")
-        (var_dir / f"seeded-{options.drafts}").touch()
-    os.environ.update(env)
-    os.environ["DJANGO_ALLOWED_HOSTS"] = "127.0.0.1,localhost,testserver"
-
-    import django
-
-    django.setup()
+    set_up_in_process(Path(options.var_dir), options.drafts)
     from django.db import connection
     from django.test import Client
 

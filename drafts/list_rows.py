@@ -27,11 +27,10 @@ from django.template import engines
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.formats import localize
-from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
 from . import rules
-from .field_html import esc
+from .field_html import csrf_input, esc
 from .models import Draft
 from .templatetags.drafts_tags import money, pk_url, plural_warning, severity_label
 
@@ -215,12 +214,11 @@ def rows_html(rows: Iterable[ListRow], *, restore_token: str = "") -> SafeString
 
 
 def _restore_cell(pk: int, token: str) -> str:
-    return format_html(
-        '\n        <td data-label="Actions">\n          <form method="post" action="{}">'
-        '<input type="hidden" name="csrfmiddlewaretoken" value="{}">'
-        '<button class="button small" type="submit">Restore</button></form>\n        </td>',
-        pk_url("drafts:draft_restore", pk),
-        token,
+    action = esc(pk_url("drafts:draft_restore", pk))
+    return (
+        f'\n        <td data-label="Actions">\n          <form method="post" action="{action}">'
+        f'{csrf_input(token)}<button class="button small" type="submit">Restore</button>'
+        "</form>\n        </td>"
     )
 
 

@@ -27,6 +27,16 @@ def pk_url(name: str, pk: int) -> str:
     return f"{before}{int(pk)}{after}"
 
 
+@lru_cache(maxsize=64)
+def _plain_url(name: str, urlconf: str, prefix: str) -> str:
+    return reverse(name, urlconf=urlconf)
+
+
+def plain_url(name: str) -> str:
+    """`reverse(name)` for a URL without arguments, once per urlconf and script prefix (as pk_url)."""
+    return _plain_url(name, get_urlconf() or settings.ROOT_URLCONF, get_script_prefix())
+
+
 @register.simple_tag(name="pk_url")
 def pk_url_tag(name: str, pk: int) -> str:
     return pk_url(name, pk)

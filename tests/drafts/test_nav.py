@@ -1,4 +1,4 @@
-"""The header's navigation (review_tags.nav_bar, written in Python for every signed-in page): the
+"""The header's navigation (nav_tags.nav_bar, written in Python for every signed-in page): the
 sections a role gets, the current one marked, who is signed in and how far they see, the sign-out
 form with this request's token, and nothing for an anonymous visitor."""
 

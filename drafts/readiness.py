@@ -188,17 +188,17 @@ def _document_progress(draft: Draft, document_names: Iterable[str]) -> tuple[Sec
 def _photo_progress(draft: Draft) -> tuple[SectionProgress, list[Gap]]:
     url = f"{_media_url(draft)}#photos"
     # One column of the photos, not each whole row: the editor and every rules re-read ask.
-    photos = review_media.media().primary_flags_of(draft)
+    primary_flags = review_media.media().primary_flags_of(draft)
     minimum = settings.LISTING_MIN_PHOTOS
     gaps = []
-    if len(photos) < minimum:
+    if len(primary_flags) < minimum:
         wanted = "a photo" if minimum == 1 else f"at least {minimum} photos"
-        have = f" (it has {len(photos)})" if photos else ""
+        have = f" (it has {len(primary_flags)})" if primary_flags else ""
         gaps.append(Gap("Photos", "Photos", f"Add {wanted}{have}.", url))
     # The primary is an item once there is a photo to choose (a draft's first photo is
     # primary unless another was chosen, so this gap is rare).
-    total = 2 if photos else 1
-    if photos and not any(photos):
+    total = 2 if primary_flags else 1
+    if primary_flags and not any(primary_flags):
         gaps.append(Gap("Photos", "Primary photo", "Choose a primary photo: buyers see it first.", url))
     return SectionProgress(PHOTOS, "Photos", total - len(gaps), total), gaps
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import operator
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache, lru_cache
@@ -23,7 +23,6 @@ from typing import Any, NamedTuple
 
 from django.contrib.humanize.templatetags.humanize import naturaltime
 from django.db import models
-from django.template import engines
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.formats import localize
@@ -189,23 +188,28 @@ def _readiness_shown(draft: Draft, book: rules.RuleBook) -> tuple[int, str, str]
     return shown
 
 
-@cache
-def _sync_badge():
-    """The sync engine's `{% sync_badge draft %}` tag, found by name as a template would (the
-    engine's package sits above this one: drafts imports nothing of it)."""
-    library = engines["django"].engine.template_libraries["sync"]  # type: ignore[attr-defined]
-    return library.tags["sync_badge"].__wrapped__
+# The live sync badge of a row's draft. The sync engine sits above drafts and provides it at
+# start-up (`MlsConfig.ready`), as it provides the layout and the parts' states.
+SyncBadge = Callable[[Draft], str]
+_sync_badge_writer: list[SyncBadge] = []
+
+
+def provide_sync_badge(writer: SyncBadge) -> None:
+    _sync_badge_writer[:] = [writer]
+
+
+def _sync_badge(draft: Draft) -> str:
+    return _sync_badge_writer[0](draft) if _sync_badge_writer else ""
 
 
 def rows_html(rows: Iterable[ListRow], *, restore_token: str = "") -> SafeString:
     """The table's body: each row's memoized cells, its live sync badge and, in the trash (given
     the request's CSRF token), its restore form. Joined here rather than by the template's loop,
     which cost more per row than the memoized cells themselves."""
-    badge = _sync_badge()
     return mark_safe(  # noqa: S308 - the cells and the badge are safe; the rest is escaped here
         "".join(
             f'\n      <tr id="draft-row-{int(row.draft.pk)}">\n        {row.cells}\n'
-            f'        <td data-label="Sync" class="sync-cell">{badge(row.draft)}</td>'
+            f'        <td data-label="Sync" class="sync-cell">{_sync_badge(row.draft)}</td>'
             + (_restore_cell(row.draft.pk, restore_token) if restore_token else "")
             + "\n      </tr>"
             for row in rows

@@ -68,9 +68,10 @@ def field_post(draft: Draft, value, *, seen=None, version=None, **extra) -> dict
     }
 
 
-def add_required_media(draft: Draft) -> Draft:
+def add_required_media(draft: Draft, *, stored: bool = False) -> Draft:
     """A primary photo (unless it has photos) and every document the draft's type asks for: with its fields
-    complete, nothing is missing (drafts/readiness.py) and it may be submitted and approved."""
+    complete, nothing is missing (drafts/readiness.py) and it may be submitted and approved.
+    `stored=True` stores the documents' files too, for a draft the sync engine will push."""
     from drafts.review_media import media
     from tests.factories import DocumentFactory, PhotoFactory
 
@@ -78,7 +79,7 @@ def add_required_media(draft: Draft) -> Draft:
         PhotoFactory(draft=draft)
     for required in media().required_documents(draft, []):
         if not required.note:  # "if built before 1978" while the year is not known
-            DocumentFactory(draft=draft, name=required.name)
+            DocumentFactory(draft=draft, name=required.name, stored=stored)
     draft.refresh_from_db()
     return draft
 

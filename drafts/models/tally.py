@@ -16,24 +16,27 @@ from .queryset import reach
 
 
 class DraftTallyQuerySet(models.QuerySet["DraftTally"]):
-    def visible_count(self, user, *, status: str | None = None, trashed: bool = False) -> int:
-        """How many drafts `user`'s list holds (`DraftQuerySet.visible_to`), of `status` (any
-        when None), in the trash or not: the unfiltered list's count without counting it."""
+    def visible_to(self, user, *, status: str | None = None, trashed: bool = False) -> DraftTallyQuerySet:
+        """The rows whose sum is how many drafts `user` sees (`DraftQuerySet.visible_to`), of
+        `status` (any when None), in the trash or not."""
         scope = reach(user)
         if scope == "nothing":
-            return 0
+            return self.none()
         rows = self.filter(trashed=trashed)
         if status:
             rows = rows.filter(status=status)
         if scope == "own":
-            rows = rows.filter(user=user)
-        else:
-            rows = rows.filter(user__isnull=True)
-            if scope == "company":
-                rows = rows.filter(office__company_id=user.office.company_id)
-            elif scope == "office":
-                rows = rows.filter(office_id=user.office_id)
-        return rows.aggregate(n=Sum("n"))["n"] or 0
+            return rows.filter(user=user)
+        rows = rows.filter(user__isnull=True)
+        if scope == "company":
+            return rows.filter(office__company_id=user.office.company_id)
+        if scope == "office":
+            return rows.filter(office_id=user.office_id)
+        return rows
+
+    def visible_count(self, user, *, status: str | None = None, trashed: bool = False) -> int:
+        """The unfiltered list's count (or by status, or of the trash), without counting it."""
+        return self.visible_to(user, status=status, trashed=trashed).aggregate(n=Sum("n"))["n"] or 0
 
 
 class DraftTally(models.Model):

@@ -204,3 +204,16 @@ def test_concurrent_creations_in_one_office_lose_no_increment():
         thread.join()
     assert_exact()
     assert DraftTally.objects.visible_count(OfficeAdminFactory(office=agents[0].office)) == 21
+
+
+@pytest.mark.parametrize("role", ["office_admin", "company_admin", "superuser", "other_company_admin"])
+def test_the_headers_review_count_is_the_tallys_and_what_counting_gives(cast, role):
+    from drafts.review import awaiting_review_for
+    from drafts.templatetags.nav_tags import nav_counts
+
+    DraftFactory.create_batch(2, list_agent=cast["agent"], status=DraftStatus.SUBMITTED)
+    DraftFactory(list_agent=cast["stranger"], status=DraftStatus.SUBMITTED)
+    DraftFactory(list_agent=cast["agent"], status=DraftStatus.SUBMITTED).move_to_trash(by=cast["agent"])
+    DraftFactory(list_agent=cast["agent"])
+    user = cast[role]
+    assert nav_counts(user).awaiting_review == awaiting_review_for(user).count()

@@ -31,7 +31,11 @@ def tally_statements(event: str) -> list[str]:
     Each side's rows are a UNION, so a person named twice on one draft counts once; the two sides
     never share a row (their deltas differ), and a row whose deltas cancel (an agent's change
     leaves the office's row as it was) is skipped. The rows are written in key order, so two
-    transactions lock the rows they share in the same order and cannot deadlock on them."""
+    transactions lock the rows they share in the same order and cannot deadlock on them.
+
+    A decrement only updates a row that exists (it always does: rows are never deleted but by
+    emptying the table). A test database's flush deletes the tables in any order: drafts deleted
+    after their tally must not leave it rows of negative counts."""
     office_rows = " UNION ".join(
         f"SELECT {side}.office_id AS office_id, {side}.status AS status, "
         f"{side}.deleted_at IS NOT NULL AS trashed, {delta} AS delta"
@@ -44,16 +48,26 @@ def tally_statements(event: str) -> list[str]:
         for column in _AGENT_COLUMNS
     )
     table = "drafts_drafttally"
+
+    def kept(keys: tuple[str, ...]) -> str:
+        match = " AND ".join(f"kept.{key} = change.{key}" for key in keys)
+        if "user_id" not in keys:
+            match += " AND kept.user_id IS NULL"
+        return f"HAVING SUM(delta) > 0 OR (SUM(delta) < 0 AND EXISTS (SELECT 1 FROM {table} AS kept WHERE {match}))"
+
     return [
         f"INSERT INTO {table} (office_id, status, trashed, n) "
         f"SELECT office_id, status, trashed, SUM(delta) FROM ({office_rows}) AS change WHERE TRUE "
-        "GROUP BY office_id, status, trashed HAVING SUM(delta) <> 0 ORDER BY office_id, status, trashed "
+        "GROUP BY office_id, status, trashed "
+        + kept(("office_id", "status", "trashed"))
+        + " ORDER BY office_id, status, trashed "
         "ON CONFLICT (office_id, status, trashed) WHERE user_id IS NULL "
         f"DO UPDATE SET n = {table}.n + excluded.n",
         f"INSERT INTO {table} (office_id, user_id, status, trashed, n) "
         f"SELECT office_id, user_id, status, trashed, SUM(delta) FROM ({user_rows}) AS change "
-        "WHERE user_id IS NOT NULL GROUP BY office_id, user_id, status, trashed HAVING SUM(delta) <> 0 "
-        "ORDER BY office_id, user_id, status, trashed "
+        "WHERE user_id IS NOT NULL GROUP BY office_id, user_id, status, trashed "
+        + kept(("office_id", "user_id", "status", "trashed"))
+        + " ORDER BY office_id, user_id, status, trashed "
         "ON CONFLICT (office_id, user_id, status, trashed) WHERE user_id IS NOT NULL "
         f"DO UPDATE SET n = {table}.n + excluded.n",
     ]

@@ -104,6 +104,14 @@ class DraftFilterForm(forms.Form):
         sort = data.get("sort") or "-updated"
         return drafts.ordered_by(sort if sort in SORTS else "-updated")
 
+    def tallied_filters(self) -> dict | None:
+        """The filters as `DraftTally.objects.visible_count`'s arguments when they are only what
+        the tally keys (status, trash), so the list need not be counted; None when it must be."""
+        data = self.cleaned_data if self.is_valid() else {}
+        if any(data.get(name) for name in ("q", "property_type", "agent")):
+            return None
+        return {"status": data.get("status") or None, "trashed": bool(data.get("trash"))}
+
 
 class DraftCreateForm(forms.Form):
     property_type = forms.ChoiceField(choices=PropertyType.choices, initial=PropertyType.RESIDENTIAL)

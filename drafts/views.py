@@ -45,7 +45,7 @@ from .forms import (
 from .frame import frame_context
 from .layout import NOT_LISTED, Layout, MlsField
 from .list_rows import list_rows, options_html, rows_html, shows_agents
-from .models import AUTOSAVE_FIELDS, Draft, DraftStatus, ListedDrafts, StaleEdit
+from .models import AUTOSAVE_FIELDS, Draft, DraftStatus, DraftTally, ListedDrafts, StaleEdit
 from .part_views import part_regions
 
 LIST_PAGE_SIZE = 25
@@ -352,9 +352,12 @@ def draft_list(request: HttpRequest) -> HttpResponse:
     # A company admin's (or a superuser's) list mixes offices: each row names its office.
     spans_offices = request.user.is_company_admin or request.user.is_superuser
     shown = Draft.objects.with_row_relations(agents=shows_agents(request.user), office=spans_offices)
+    # Unfiltered (or by status or trash only), the count is the tally's: no COUNT(*) of the office.
+    tallied = form.tallied_filters()
     drafts = ListedDrafts(
         form.filter(shown.visible_to(request.user)),
         [form.filter(way) for way in shown.visible_ways(request.user)],
+        known_count=None if tallied is None else DraftTally.objects.visible_count(request.user, **tallied),
     )
     page = Paginator(drafts, LIST_PAGE_SIZE).get_page(request.GET.get("page"))
     in_trash = bool(form.is_valid() and form.cleaned_data.get("trash"))

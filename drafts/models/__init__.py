@@ -3,9 +3,9 @@
 One module per role: `draft` (the Draft: fields, edits, review transitions, trash),
 `status` (its states and the refusal of a transition), `queryset` (who sees which drafts, the
 list's sorts and search), `history` (the append-only DraftEvent), `review` (snapshots and
-reviewers' comments), `parts` (rooms, units, virtual tours and videos). The names are
-re-exported here, so `from drafts.models import Draft` works as it always has and Django finds
-every model of the app.
+reviewers' comments), `parts` (rooms, units, virtual tours and videos), `tally` (the list's
+counts, kept by triggers). The names are re-exported here, so `from drafts.models import Draft`
+works as it always has and Django finds every model of the app.
 """
 
 from ..fields import AUTOSAVE_FIELDS
@@ -22,6 +22,7 @@ from .parts import ListingPart
 from .queryset import SORTS, DraftQuerySet, ListedDrafts
 from .review import REVIEW_COMMENT_MAX, REVIEW_REASON_MAX, ReviewComment, ReviewSnapshot
 from .status import SENT_BACK_BY_EDITS, DraftStatus, TransitionNotAllowed
+from .tally import DraftTally
 
 __all__ = [
     "AUTOSAVE_FIELDS",
@@ -36,6 +37,7 @@ __all__ = [
     "DraftEvent",
     "DraftQuerySet",
     "DraftStatus",
+    "DraftTally",
     "FieldSaved",
     "ListedDrafts",
     "ListingPart",

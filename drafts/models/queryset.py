@@ -56,9 +56,10 @@ def _row_relations_unread(model, relations: tuple[str, ...]) -> tuple[str, ...]:
 AGENT_WAYS = ("list_agent", "co_list_agent", "created_by")
 
 
-def _reach(user) -> str:
+def reach(user) -> str:
     """How far `user` sees: "nothing", "everything", "company", "office" or "own" (an agent's
-    AGENT_WAYS). One answer for `visible_to` and `visible_ways`, so the two cannot disagree."""
+    AGENT_WAYS). One answer for `visible_to`, `visible_ways` and the tally's count
+    (`DraftTally.objects.visible_count`), so they cannot disagree."""
     if not user.is_authenticated or not user.is_active:
         return "nothing"
     if user.is_superuser:
@@ -79,14 +80,14 @@ class DraftQuerySet(models.QuerySet["Draft"]):
         Agents see drafts they list, co-list or created; office admins their office's;
         company admins their company's; anyone else nothing.
         """
-        reach = _reach(user)
-        if reach == "nothing":
+        scope = reach(user)
+        if scope == "nothing":
             return self.none()
-        if reach == "everything":
+        if scope == "everything":
             return self
-        if reach == "company":
+        if scope == "company":
             return self.filter(office__company_id=user.office.company_id)
-        if reach == "office":
+        if scope == "office":
             return self.filter(office_id=user.office_id)
         own = Q()
         for way in AGENT_WAYS:
@@ -96,7 +97,7 @@ class DraftQuerySet(models.QuerySet["Draft"]):
     def visible_ways(self, user) -> list[DraftQuerySet]:
         """`visible_to(user)` as the sets it is the union of: an agent's three (listed, co-listed,
         created, each with an index in the list's order), anyone else's one."""
-        if _reach(user) == "own":
+        if reach(user) == "own":
             return [self.filter(**{way: user}) for way in AGENT_WAYS]
         return [self.visible_to(user)]
 
@@ -158,10 +159,14 @@ class ListedDrafts:
     read in order from its index, and the count a union of three index-only scans.
     """
 
-    def __init__(self, everything: DraftQuerySet, ways: Sequence[DraftQuerySet]) -> None:
+    def __init__(
+        self, everything: DraftQuerySet, ways: Sequence[DraftQuerySet], *, known_count: int | None = None
+    ) -> None:
+        """`known_count`: the list's count when it is known without counting (`DraftTally`)."""
         self.everything = everything
         self.ways = list(ways)
         self.ordered = everything.ordered
+        self.known_count = known_count
 
     def _by_union(self) -> bool:
         """Only with an explicit order (the union's parts need one) where the database can order
@@ -174,6 +179,8 @@ class ListedDrafts:
         )
 
     def count(self) -> int:
+        if self.known_count is not None:
+            return self.known_count
         if not self._by_union():
             return self.everything.count()
         first, *rest = (way.order_by().values("id") for way in self.ways)

@@ -56,7 +56,7 @@ def _row_relations_unread(model, relations: tuple[str, ...]) -> tuple[str, ...]:
 AGENT_WAYS = ("list_agent", "co_list_agent", "created_by")
 
 
-def _reach(user) -> str:
+def reach_of(user) -> str:
     """How far `user` sees: "nothing", "everything", "company", "office" or "own" (an agent's
     AGENT_WAYS). One answer for `visible_to` and `visible_ways`, so the two cannot disagree."""
     if not user.is_authenticated or not user.is_active:
@@ -79,7 +79,7 @@ class DraftQuerySet(models.QuerySet["Draft"]):
         Agents see drafts they list, co-list or created; office admins their office's;
         company admins their company's; anyone else nothing.
         """
-        reach = _reach(user)
+        reach = reach_of(user)
         if reach == "nothing":
             return self.none()
         if reach == "everything":
@@ -96,7 +96,7 @@ class DraftQuerySet(models.QuerySet["Draft"]):
     def visible_ways(self, user) -> list[DraftQuerySet]:
         """`visible_to(user)` as the sets it is the union of: an agent's three (listed, co-listed,
         created, each with an index in the list's order), anyone else's one."""
-        if _reach(user) == "own":
+        if reach_of(user) == "own":
             return [self.filter(**{way: user}) for way in AGENT_WAYS]
         return [self.visible_to(user)]
 

@@ -11,10 +11,10 @@ from django.db.transaction import TransactionManagementError
 from django.http import Http404
 from django.utils import timezone
 
-from drafts import access
 from drafts.access import get_draft_for
 from drafts.models import Draft
 from drafts.models.status import DraftStatus
+from listings_portal import compiled_get
 from mls.models import DraftSync, SyncState
 from tests.factories import UserFactory
 
@@ -153,7 +153,7 @@ def test_the_query_is_compiled_once_per_shape(cast, monkeypatch):
         return as_sql(self, *args, **kwargs)
 
     monkeypatch.setattr(SQLCompiler, "as_sql", counting)
-    monkeypatch.setattr(access, "_compiled", weakref.WeakKeyDictionary())  # as a new process
+    monkeypatch.setattr(compiled_get, "_compiled", weakref.WeakKeyDictionary())  # as a new process
     get_draft_for(cast.agent, cast.draft.pk)
     first = compiled.count(Draft)
     assert first >= 1

@@ -11,7 +11,6 @@ Django's related populators for its select_related joins, the compiler's column 
 from __future__ import annotations
 
 import functools
-import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -104,13 +103,15 @@ def compile_get(queryset: QuerySet, alias: str, stand_ins: Mapping[int, str]) ->
     )
 
 
-# Per connection (each thread has its own, and the columns' converters are bound to it), per key.
-_compiled: weakref.WeakKeyDictionary[Any, dict[Any, CompiledGet | None]] = weakref.WeakKeyDictionary()
+# Kept on the connection itself (each thread has its own, and the compiler and the columns'
+# converters are bound to it): the compiled queries go when their connection goes, as a thread's
+# does under runserver, which starts one per request.
+CACHE_ATTRIBUTE = "listings_portal_compiled_gets"
 
 
 def compiled_once(alias: str, key: Any, compile: Callable[[], CompiledGet | None]) -> CompiledGet | None:
     """`compile()`'s answer for `key` on this thread's connection to `alias`, compiled once."""
-    by_key = _compiled.setdefault(connections[alias], {})
+    by_key = connections[alias].__dict__.setdefault(CACHE_ATTRIBUTE, {})
     if key not in by_key:
         by_key[key] = compile()
     return by_key[key]

@@ -1,8 +1,7 @@
 """The signed-in user's read by key (`User.objects.get(pk=...)`): compiled once, the ORM's answer."""
 
-import weakref
-
 import pytest
+from django.db import connections
 from django.db.models import QuerySet
 from django.db.models.sql.compiler import SQLCompiler
 from django.test import Client
@@ -56,7 +55,8 @@ def test_the_signed_in_users_read_is_compiled_once(agent, monkeypatch):
         return as_sql(self, *args, **kwargs)
 
     monkeypatch.setattr(SQLCompiler, "as_sql", counting)
-    monkeypatch.setattr(compiled_get, "_compiled", weakref.WeakKeyDictionary())  # as a new process
+    # As in a new process: nothing compiled yet.
+    monkeypatch.delitem(connections["default"].__dict__, compiled_get.CACHE_ATTRIBUTE, raising=False)
     client = Client()
     client.force_login(agent)
     other = Client()

@@ -1,11 +1,9 @@
 """get_draft_for: its query is compiled once per shape, and reads exactly what the ORM reads."""
 
-import weakref
-
 import pytest
 from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
+from django.db import connections, transaction
 from django.db.models.sql.compiler import SQLCompiler
 from django.db.transaction import TransactionManagementError
 from django.http import Http404
@@ -153,7 +151,8 @@ def test_the_query_is_compiled_once_per_shape(cast, monkeypatch):
         return as_sql(self, *args, **kwargs)
 
     monkeypatch.setattr(SQLCompiler, "as_sql", counting)
-    monkeypatch.setattr(compiled_get, "_compiled", weakref.WeakKeyDictionary())  # as a new process
+    # As in a new process: nothing compiled yet.
+    monkeypatch.delitem(connections["default"].__dict__, compiled_get.CACHE_ATTRIBUTE, raising=False)
     get_draft_for(cast.agent, cast.draft.pk)
     first = compiled.count(Draft)
     assert first >= 1

@@ -56,7 +56,7 @@ def _row_relations_unread(model, relations: tuple[str, ...]) -> tuple[str, ...]:
 AGENT_WAYS = ("list_agent", "co_list_agent", "created_by")
 
 
-def reach(user) -> str:
+def reach_of(user) -> str:
     """How far `user` sees: "nothing", "everything", "company", "office" or "own" (an agent's
     AGENT_WAYS). One answer for `visible_to`, `visible_ways` and the tally's count
     (`DraftTally.objects.visible_count`), so they cannot disagree."""
@@ -80,14 +80,14 @@ class DraftQuerySet(models.QuerySet["Draft"]):
         Agents see drafts they list, co-list or created; office admins their office's;
         company admins their company's; anyone else nothing.
         """
-        scope = reach(user)
-        if scope == "nothing":
+        reach = reach_of(user)
+        if reach == "nothing":
             return self.none()
-        if scope == "everything":
+        if reach == "everything":
             return self
-        if scope == "company":
+        if reach == "company":
             return self.filter(office__company_id=user.office.company_id)
-        if scope == "office":
+        if reach == "office":
             return self.filter(office_id=user.office_id)
         own = Q()
         for way in AGENT_WAYS:
@@ -97,7 +97,7 @@ class DraftQuerySet(models.QuerySet["Draft"]):
     def visible_ways(self, user) -> list[DraftQuerySet]:
         """`visible_to(user)` as the sets it is the union of: an agent's three (listed, co-listed,
         created, each with an index in the list's order), anyone else's one."""
-        if reach(user) == "own":
+        if reach_of(user) == "own":
             return [self.filter(**{way: user}) for way in AGENT_WAYS]
         return [self.visible_to(user)]
 

@@ -12,14 +12,14 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q, Sum
 
-from .queryset import reach
+from .queryset import reach_of
 
 
 class DraftTallyQuerySet(models.QuerySet["DraftTally"]):
     def visible_to(self, user, *, status: str | None = None, trashed: bool = False) -> DraftTallyQuerySet:
         """The rows whose sum is how many drafts `user` sees (`DraftQuerySet.visible_to`), of
         `status` (any when None), in the trash or not."""
-        scope = reach(user)
+        scope = reach_of(user)
         if scope == "nothing":
             return self.none()
         rows = self.filter(trashed=trashed)

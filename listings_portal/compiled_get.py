@@ -1,0 +1,117 @@
+"""A hot `.get()` whose SQL is compiled once per connection, not by the ORM on every request.
+
+Compiling a query is most of its Python cost when it reads one row: the draft's 162 columns
+with their joins were ~8k Python calls of every editor page, the signed-in user ~2.4k of every
+request. The query is built and compiled once with stand-in keys (integers never used as keys);
+each parameter of its SQL is then known by which stand-in it is, and filled with the request's
+values. Rows become instances as Django's ModelIterable makes them: `from_db` for the model,
+Django's related populators for its select_related joins, the compiler's column converters.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import connections
+from django.db.models import Model, QuerySet
+from django.db.models.query import MAX_GET_RESULTS, get_related_populators
+from django.db.transaction import TransactionManagementError
+
+
+@dataclass(frozen=True)
+class CompiledGet:
+    """One queryset's `.get()`, compiled on one connection."""
+
+    sql: str
+    roles: tuple[str, ...]  # per parameter of `sql`, the name of its stand-in
+    compiler: Any
+    converters: dict
+    columns: slice  # the model's own columns in a row
+    init_list: tuple[str, ...]
+    from_db: Callable[..., Model]
+    populators: tuple
+    locks: bool
+
+    def fetch(self, values: Mapping[str, Callable[[], Any]]) -> Model | None:
+        """The one row for `values` (each stand-in's name -> its value, read only if the SQL
+        has it), or None. More than one row raises MultipleObjectsReturned, as get() does."""
+        params = [values[role]() for role in self.roles]
+        connection = self.compiler.connection
+        features = connection.features
+        if (
+            self.locks
+            and features.has_select_for_update
+            and connection.get_autocommit()
+            and features.supports_transactions
+        ):
+            # What the compiler itself refuses: a lock outside a transaction would be a no-op.
+            raise TransactionManagementError("select_for_update cannot be used outside of a transaction.")
+        with connection.cursor() as cursor:
+            cursor.execute(self.sql, params)
+            rows = cursor.fetchmany(MAX_GET_RESULTS)
+        if not rows:
+            return None
+        model = self.compiler.query.model
+        if len(rows) > 1:
+            raise model.MultipleObjectsReturned(f"get() returned more than one {model._meta.object_name}")
+        if self.converters:
+            rows = list(self.compiler.apply_converters(rows, self.converters))
+        row = rows[0]
+        instance = self.from_db(connection.alias, list(self.init_list), row[self.columns])
+        for populator in self.populators:
+            populator.populate(row, instance)
+        return instance
+
+
+def compile_get(queryset: QuerySet, alias: str, stand_ins: Mapping[int, str]) -> CompiledGet | None:
+    """`queryset.get()` (already filtered with the stand-ins' values) compiled on `alias`, or None
+    when its SQL has a parameter that is not a stand-in or a shape this does not instantiate."""
+    queryset = queryset.order_by()
+    # As QuerySet.get() limits it.
+    features = connections[alias].features
+    if not queryset.query.select_for_update or features.supports_select_for_update_with_limit:
+        queryset.query.set_limits(high=MAX_GET_RESULTS)
+    compiler = queryset.query.get_compiler(using=alias)
+    sql, params = compiler.as_sql()
+    if any(not isinstance(param, int) or param not in stand_ins for param in params):
+        return None
+    select, klass_info = compiler.select, compiler.klass_info
+    expressions = [column[0] for column in select[: compiler.col_count]]
+    # The queryset's own state, as ModelIterable reads it (Django's stubs do not declare it).
+    fetch_mode = queryset._fetch_mode  # type: ignore[attr-defined]
+    if (
+        compiler.annotation_col_map
+        or compiler.has_composite_fields(expressions)
+        or fetch_mode.track_peers
+        or queryset._known_related_objects  # type: ignore[attr-defined]
+    ):
+        return None
+    first, last = klass_info["select_fields"][0], klass_info["select_fields"][-1] + 1
+    return CompiledGet(
+        sql=sql,
+        roles=tuple(stand_ins[param] for param in params),
+        compiler=compiler,
+        converters=compiler.get_converters(expressions),
+        columns=slice(first, last),
+        init_list=tuple(column[0].target.attname for column in select[first:last]),
+        from_db=functools.partial(klass_info["model"].from_db, fetch_mode=fetch_mode),
+        populators=tuple(get_related_populators(klass_info, select, alias, fetch_mode)),
+        locks=bool(queryset.query.select_for_update),
+    )
+
+
+# Kept on the connection itself (each thread has its own, and the compiler and the columns'
+# converters are bound to it): the compiled queries go when their connection goes, as a thread's
+# does under runserver, which starts one per request.
+CACHE_ATTRIBUTE = "listings_portal_compiled_gets"
+
+
+def compiled_once(alias: str, key: Any, compile: Callable[[], CompiledGet | None]) -> CompiledGet | None:
+    """`compile()`'s answer for `key` on this thread's connection to `alias`, compiled once."""
+    by_key = connections[alias].__dict__.setdefault(CACHE_ATTRIBUTE, {})
+    if key not in by_key:
+        by_key[key] = compile()
+    return by_key[key]

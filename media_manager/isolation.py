@@ -3,21 +3,25 @@
 Image and PDF decoders are large C and Python libraries fed with files from the internet;
 when one of them crashes, loops or allocates without bound, only the job process dies:
 
-- jobs are forked from a fork server: one interpreter per parent process (web worker,
-  Celery pool child, test run), started on the first job with `python -I -B` and a minimal
-  environment, with Pillow, pillow-heif, pypdf and the pipeline already imported, and no
-  Django; it shares no state with the parent, and a job costs a fork (~2-5 ms of CPU)
-  instead of an interpreter start-up (~60-90 ms);
-- each job process, before it reads its file, sets RLIMIT_AS (1 GiB), RLIMIT_CPU (10 s:
-  SIGXCPU, then SIGKILL), RLIMIT_FSIZE (64 MiB, which also caps its reply), RLIMIT_CORE 0
-  and RLIMIT_NOFILE;
-- the fork server itself watches every job it forked (one fork per job, no monitor process):
-  it kills a job after `timeout` seconds of wall time, or when the parent gives up on it,
-  reaps it and reports how it ended; a job also ends itself by SIGALRM a second later, in
+- jobs run in warm job processes: a fork server (one interpreter per parent process: web
+  worker, Celery pool child, test run), started on the first job with `python -I -B` and a
+  minimal environment, with Pillow, pillow-heif, pypdf and the pipeline already imported and
+  no Django, forks job processes that each take many jobs, one at a time. A job costs a
+  message instead of a fork's copy-on-write and page faults (~1,800 per 24 MP photo), let
+  alone an interpreter start-up (~60-90 ms);
+- a job process sets RLIMIT_AS (1 GiB), RLIMIT_FSIZE (64 MiB, which also caps each reply),
+  RLIMIT_CORE 0 and RLIMIT_NOFILE once, and before each job RLIMIT_CPU to the CPU it has
+  used so far plus the job's 10 s (then SIGXCPU), and an alarm; after each job it puts back
+  the module state a job could change and leaves, to be replaced, when the job failed, when
+  its peak memory passed a ceiling (192 MiB) or after 100 jobs, so no job's growth accumulates;
+- the fork server watches every job: it kills the job's process after `timeout` seconds of
+  wall time, or when the parent gives up on it, reaps it and reports how the job ended; the
+  next job then gets a fresh process. A job also ends itself by SIGALRM a second later, in
   case its server died;
-- results come back as one JSON header line plus raw bytes in an unlinked temporary file,
-  never as a pickle, so a compromised job cannot run code in the parent; output JPEGs are
-  checked again in the parent (JPEG markers, no metadata segments) before they are returned.
+- results come back as one JSON header line plus raw bytes in an unlinked temporary file of
+  the job's own, never as a pickle, so a compromised job cannot run code in the parent;
+  output JPEGs are checked again in the parent (JPEG markers, no metadata segments) before
+  they are returned.
 
 A job that dies, times out, runs out of memory or sends something malformed becomes
 `UploadRejected(code="processing_failed")` with a plain reason; the parent carries on. A
@@ -98,12 +102,14 @@ COULD_NOT_CHECK_PDF = (
 
 @dataclass(frozen=True, slots=True)
 class ChildStats:
-    peak_rss_bytes: int  # the job's high-water mark (VmHWM), pages shared with the server included
-    cpu_seconds: float  # user + system CPU of the job process, its fork included
+    peak_rss_bytes: (
+        int  # the job's high-water mark (VmHWM, reset when it starts), its process's pages included
+    )
+    cpu_seconds: float  # user + system CPU of the job process since its job before (or its fork)
     work_seconds: float  # wall time of the operation itself, inside the job
     work_cpu_seconds: float  # CPU time of the operation itself (steady on a busy machine)
-    isolation_cpu_seconds: float = 0.0  # the fork server's CPU for its fork of the job
-    page_faults: int = 0  # the job's page faults, its fork's copy-on-write included
+    isolation_cpu_seconds: float = 0.0  # the fork server's CPU to hand the job over (a fork, if fresh)
+    page_faults: int = 0  # the job process's page faults since its job before (or its fork)
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,7 +23,8 @@ Then, isolation included (`media_manager.isolation`, its fork server warm as in 
 web or worker process), exactly what the upload request and the worker run for the 24 MP
 photo: the check of the uploaded file, the processing with the digest the upload handler
 computed, the worker's digest of the master; CPU of every process involved (this one, the
-job processes, the fork server's share) against the floor of the same run.
+job processes' CPU per job as they report it, the fork server's share) against the floor of
+the same run, and each job's page faults.
 And the CPU of the upload check of a 64x48 JPEG, at p50 over many runs.
 """
 
@@ -239,7 +240,8 @@ def psnr_table(path: Path, variants: dict[str, int], sizes: Sizes) -> dict[str, 
 
 
 def fork_server_cpu_seconds() -> float:
-    """CPU the fork server has used so far (it forks, watches and reaps every job)."""
+    """CPU the fork server has used so far (it hands out, watches and reports every job, and
+    forks a job process when none is idle)."""
     pid = fork_server.pid
     if pid is None:
         return 0.0
@@ -249,15 +251,16 @@ def fork_server_cpu_seconds() -> float:
 
 
 def job_cpu(outcome: Outcome) -> float:
-    # The job process alone: the server's fork of it (`isolation_cpu_seconds`) is in the
-    # server's own CPU, counted once, from /proc, by the callers.
+    # The job process's CPU for this job (since its job before: a reused job process serves
+    # many); its fork, when it was forked for this job, is in the server's own CPU, counted
+    # once, from /proc, by the callers.
     assert outcome.stats is not None, outcome.rejected
     return outcome.stats.cpu_seconds
 
 
 def isolated_cpu(fn: Callable[[], list[Outcome]], repeats: int) -> tuple[list[float], list[Outcome]]:
     """CPU seconds per call of `fn`, every process counted: this one (request building, reply
-    parsing and checking), the job processes and the fork server's forks and watch (the
+    parsing and checking), the job processes and the fork server's hand-over and watch (the
     server's share is its CPU over all the runs, divided evenly: its clock ticks are 10 ms
     apart)."""
     fn()  # warm-up: the fork server starts here, and the page cache fills
@@ -324,9 +327,9 @@ def isolation_figures(directory: Path, photo: Path, floors: dict[str, float], re
             f" {statistics.median(pipeline_cpu) * 1000:.0f} ms, peak RSS per job {peak:3.0f} MiB"
         )
         # Where the isolated figure goes beyond the in-process one: the check's job, the
-        # processing job (the same work as in process, in a fresh fork), this process (the
-        # requests, reading and checking the replies, the worker's digest of the master) and
-        # the fork server's forks and watch.
+        # processing job (the same work as in process, in a warm job process), this process
+        # (the requests, reading and checking the replies, the worker's digest of the master)
+        # and the fork server's hand-over and watch.
         print(
             "     of which "
             + ", ".join(f"{name} {statistics.median(cpus) * 1000:.1f}" for name, cpus in parts.items())

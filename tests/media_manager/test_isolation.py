@@ -1,6 +1,7 @@
-"""The isolation fork server (media_manager.isolation): jobs forked from one warm process,
-each under its limits; a job that crashes, loops or allocates is a plain refusal and the next
-job goes through; the server itself may die, be forked away from, or be shut down."""
+"""The isolation fork server (media_manager.isolation): jobs taken by warm job processes
+forked from one server and reused, each job under its limits; a job that crashes, loops or
+allocates is a plain refusal and the next job goes through (in a fresh job process); the
+server itself may die, be forked away from, or be shut down."""
 
 from __future__ import annotations
 
@@ -144,7 +145,7 @@ def test_a_fork_server_killed_while_a_job_runs_does_not_lose_that_job(small_phot
     inspect_photo_isolated(small_photo, LIMITS)
     server = fork_server.pid
     outcome = run_isolated("_selftest", small_photo, limits=LIMITS, options={"how": "kill_server"})
-    assert outcome.rejected is None and outcome.value == {"how": "kill_server"}
+    assert outcome.rejected is None and outcome.value["how"] == "kill_server"
     _assert_the_next_job_works(small_photo)
     assert fork_server.pid not in (None, server)
 
@@ -258,13 +259,19 @@ def test_a_job_whose_parent_gives_up_is_killed_by_the_server(small_photo):
         "max_reply_bytes": MiB,
         "timeout": 120,
     }
+    # Job processes waiting for jobs with other limits (some may leave meanwhile, recycled).
+    idle = {pid for pid, _ in _children(server)}
+
+    def others() -> set[int]:
+        return {pid for pid, _ in _children(server)} - idle
+
     with tempfile.TemporaryFile() as reply, tempfile.TemporaryFile() as errors:
         ended = fork_server.run(json.dumps(request).encode(), reply.fileno(), errors.fileno(), timeout=0.1)
     assert ended.cause.startswith("no word from the fork server")
     deadline = time.monotonic() + 5
-    while _children(server) and time.monotonic() < deadline:
+    while others() and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert _children(server) == []  # killed and reaped
+    assert others() == set()  # the job's process, forked for its limits, killed and reaped
     assert fork_server.pid == server
     _assert_the_next_job_works(small_photo)
 
@@ -291,3 +298,94 @@ def test_jobs_share_one_malloc_arena_with_libvips_worker_thread(small_photo):
     assert b"MALLOC_ARENA_MAX=1" in environ
     tunables = next(entry for entry in environ if entry.startswith(b"GLIBC_TUNABLES=")).split(b"=", 1)[1]
     assert b"glibc.malloc.hugetlb=1" in tunables.split(b":")
+
+
+# The pool: job processes forked once from the server, each serving many jobs
+
+
+def _job_process(path: Path, **limits) -> int:
+    """The pid of the job process that takes the next job (with these limits)."""
+    return run_isolated("_selftest", path, limits=LIMITS, options={"how": "pid"}, **limits).unwrap()["pid"]
+
+
+def test_jobs_are_served_by_a_warm_job_process_not_a_fork_each(small_photo):
+    first = _job_process(small_photo)
+    assert inspect_photo_isolated(small_photo, LIMITS).width == 200
+    assert process_photo_isolated(small_photo, limits=LIMITS).width == 200
+    assert _job_process(small_photo) == first
+    assert first in [pid for pid, _ in _children(fork_server.pid)]
+    # A reused job process has no fork's copy-on-write to pay: few page faults per job.
+    faults = [run_isolated("inspect_photo", small_photo, limits=LIMITS).stats.page_faults for _ in range(5)]
+    assert sorted(faults)[2] < 300
+
+
+@pytest.mark.parametrize("how", ["segfault", "abort", "sigkill", "allocate", "spin", "sleep"])
+def test_a_job_that_dies_takes_only_its_job_process_and_the_next_job_gets_a_fresh_one(small_photo, how):
+    limits = {"cpu_seconds": 1, "memory_limit": 512 * MiB}
+    server, before = (
+        fork_server.pid or (_job_process(small_photo) and fork_server.pid),
+        _job_process(small_photo, **limits),
+    )
+    failed = run_isolated(
+        "_selftest",
+        small_photo,
+        limits=LIMITS,
+        options={"how": how},
+        timeout=2 if how == "sleep" else 10,
+        **limits,
+    )
+    assert failed.rejected is not None and failed.rejected.code == RejectCode.PROCESSING_FAILED
+    after = _job_process(small_photo, **limits)
+    assert after != before
+    assert before not in [pid for pid, _ in _children(server)]  # reaped, not left a zombie
+    assert fork_server.pid == server
+
+
+def test_the_cpu_limit_is_per_job_in_a_reused_job_process(small_photo):
+    # RLIMIT_CPU counts a process's whole life: each job's budget starts from what it used.
+    limits = {"cpu_seconds": 1, "memory_limit": 512 * MiB}
+    pid = _job_process(small_photo, **limits)
+    for _ in range(3):  # 1.8 s in all, past one budget, none past its own
+        burned = run_isolated(
+            "_selftest", small_photo, limits=LIMITS, options={"how": "burn", "seconds": 0.6}, **limits
+        )
+        assert burned.rejected is None and burned.value["pid"] == pid
+        assert 0.5 < burned.stats.cpu_seconds < 0.9  # this job's CPU, not the process's
+    started = time.monotonic()
+    spun = run_isolated("_selftest", small_photo, limits=LIMITS, options={"how": "spin"}, **limits)
+    assert spun.rejected is not None
+    assert time.monotonic() - started < 4
+
+
+def test_a_job_process_past_its_memory_ceiling_is_replaced_after_its_job(small_photo):
+    from media_manager.isolation_child import WORKER_MAX_RSS_BYTES
+
+    pid = _job_process(small_photo)
+    small = run_isolated("_selftest", small_photo, limits=LIMITS, options={"how": "hold", "mib": 8})
+    assert small.value["pid"] == pid and _job_process(small_photo) == pid  # under the ceiling: kept
+    grown = run_isolated(
+        "_selftest", small_photo, limits=LIMITS, options={"how": "hold", "mib": WORKER_MAX_RSS_BYTES >> 20}
+    )
+    assert grown.rejected is None and grown.value["pid"] == pid  # its job still answers
+    assert _job_process(small_photo) != pid
+
+
+def test_a_job_process_is_replaced_after_its_count_of_jobs(small_photo):
+    from media_manager.isolation_child import WORKER_MAX_JOBS
+
+    pids = [_job_process(small_photo) for _ in range(WORKER_MAX_JOBS + 1)]
+    assert len(set(pids)) >= 2
+    assert max(pids.count(pid) for pid in set(pids)) <= WORKER_MAX_JOBS
+
+
+def test_module_state_a_job_leaves_behind_does_not_reach_the_next_job(small_photo, tmp_path):
+    relative = Path(os.path.relpath(small_photo, "/"))  # resolves only from "/"
+    pid = _job_process(small_photo)
+    polluted = run_isolated("_selftest", small_photo, limits=LIMITS, options={"how": "pollute"})
+    assert polluted.value["pid"] == pid
+    # Image.MAX_IMAGE_PIXELS = 1 and warnings as errors would refuse the photo as a bomb.
+    checked = run_isolated("inspect_photo", small_photo, limits=LIMITS)
+    assert checked.rejected is None and checked.value.width == 200
+    assert _job_process(small_photo) == pid  # the same job process, its state put back
+    # The working directory is the job process's again, not "/".
+    assert run_isolated("inspect_photo", relative, limits=LIMITS).rejected is not None

@@ -37,8 +37,13 @@ from sqlalchemy.orm import sessionmaker
 SCHEME = "portal-sqlite"
 DEFAULT_VISIBILITY_TIMEOUT = 900.0
 DEFAULT_BUSY_TIMEOUT = 15.0
-# An idle queue is looked at in full at least this often (see `Channel._nothing_new`).
-FULL_LOOK_EVERY_SECONDS = 1.0
+# An idle queue is looked at in full at least this often (see `Channel._nothing_new`): only a
+# message whose visibility timeout (900 s) ran out needs it, so ten seconds later is no loss,
+# and an idle worker then makes its two ORM queries per queue every 10 s instead of every second.
+FULL_LOOK_EVERY_SECONDS = 10.0
+# The queues of one poll are looked at within microseconds of each other: one read of
+# data_version serves them all (a commit after it opens the gate on the next poll).
+GATE_READ_REUSE_SECONDS = 0.005
 _ENGINES_LOCK = threading.Lock()
 # Per process: a forked worker child must not reuse its parent's SQLite connections.
 _engines: dict[tuple[int, str], tuple] = {}
@@ -69,6 +74,7 @@ class Channel(kombu_sqlalchemy.Channel):
         # The poll gate (`_nothing_new`): (pid, connection); queue -> (data_version, when) of
         # its last look that found it empty; the look under way.
         self._gate: tuple[int, sqlite3.Connection] | None = None
+        self._gate_read: tuple[int, float] | None = None  # (data_version, when read)
         self._empty: dict[str, tuple[int, float]] = {}
         self._looking: tuple[str, int, float] | None = None
         self._broker_file = str(connection.client.hostname).split("sqlite:///", 1)[1]
@@ -87,15 +93,19 @@ class Channel(kombu_sqlalchemy.Channel):
     def _nothing_new(self, queue) -> bool:
         """True when the last look at `queue` found nothing and no connection has committed
         to the broker file since (SQLite's data_version, read on a connection of our own that
-        never writes), so an idle worker's poll (20 a second) costs one PRAGMA instead of two
-        ORM queries. At least once a second the queue is looked at anyway: a message whose
-        visibility timeout ran out becomes deliverable without any commit."""
+        never writes), so an idle worker's poll (20 a second) costs one PRAGMA for all its
+        queues instead of two ORM queries each. Every FULL_LOOK_EVERY_SECONDS the queue is
+        looked at anyway: a message whose visibility timeout ran out becomes deliverable
+        without any commit."""
         if self._gate is None or self._gate[0] != os.getpid():
             self._gate = (os.getpid(), sqlite3.connect(self._broker_file, check_same_thread=False))
             self._empty = {}
-        version = self._gate[1].execute("PRAGMA data_version").fetchone()[0]
-        seen = self._empty.get(queue)
+            self._gate_read = None
         now = time.monotonic()
+        if self._gate_read is None or now - self._gate_read[1] >= GATE_READ_REUSE_SECONDS:
+            self._gate_read = (self._gate[1].execute("PRAGMA data_version").fetchone()[0], now)
+        version = self._gate_read[0]
+        seen = self._empty.get(queue)
         if seen is not None and seen[0] == version and now - seen[1] < FULL_LOOK_EVERY_SECONDS:
             return True
         self._looking = (queue, version, now)

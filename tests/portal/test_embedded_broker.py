@@ -195,6 +195,7 @@ def test_an_idle_poll_looks_again_after_any_commit_and_at_least_once_a_second(tm
     from listings_portal.lib import sqlite_broker
 
     monkeypatch.setattr(sqlite_broker, "FULL_LOOK_EVERY_SECONDS", 0.5)
+    monkeypatch.setattr(sqlite_broker, "GATE_READ_REUSE_SECONDS", 0.0)  # every look reads the gate
     url = f"portal-sqlite+sqlite:///{tmp_path / 'broker.sqlite3'}"
     options = {"visibility_timeout": 0.2}
     with Connection(url, transport_options=options) as consumer, Connection(url) as producer:
@@ -223,6 +224,42 @@ def test_an_idle_poll_looks_again_after_any_commit_and_at_least_once_a_second(tm
         assert looks == []
         time.sleep(0.5)
         assert channel._get("q")["body"] == "first"  # the full look is due: handed out again
+
+
+def test_one_poll_of_several_queues_reads_the_gate_once(tmp_path, monkeypatch):
+    """A worker polls each of its queues in turn (celery, photos): one read of SQLite's
+    data_version serves them all, and a publish is seen once the read is older than
+    GATE_READ_REUSE_SECONDS (in production a few ms, less than one polling interval)."""
+    from queue import Empty
+
+    from kombu import Connection
+
+    from listings_portal.lib import sqlite_broker
+
+    monkeypatch.setattr(sqlite_broker, "GATE_READ_REUSE_SECONDS", 3600.0)
+    url = f"portal-sqlite+sqlite:///{tmp_path / 'broker.sqlite3'}"
+    with Connection(url) as consumer, Connection(url) as producer:
+        channel, sender = consumer.default_channel, producer.default_channel
+        for queue in ("celery", "photos"):
+            channel._new_queue(queue)
+            with pytest.raises(Empty):
+                channel._get(queue)  # the first look at each queue is a full one
+        reads: list[str] = []
+        channel._gate[1].set_trace_callback(reads.append)
+        for _poll in range(3):
+            for queue in ("celery", "photos"):
+                with pytest.raises(Empty):
+                    channel._get(queue)
+        assert reads == []  # the read before the full looks still serves: no commit since
+
+        sender._put("photos", {"body": "photo", "properties": {"delivery_tag": "t1"}})
+        with pytest.raises(Empty):
+            channel._get("photos")  # the gate was read before the publish, within the window
+        monkeypatch.setattr(sqlite_broker, "GATE_READ_REUSE_SECONDS", 0.0)
+        with pytest.raises(Empty):
+            channel._get("celery")
+        assert channel._get("photos")["body"] == "photo"
+        assert len(reads) == 2  # one read per look once the window is over
 
 
 BACKLOG_THEN_PHOTO = textwrap.dedent(

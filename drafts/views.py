@@ -355,6 +355,7 @@ def draft_list(request: HttpRequest) -> HttpResponse:
     drafts = ListedDrafts(
         form.filter(shown.visible_to(request.user)),
         [form.filter(way) for way in shown.visible_ways(request.user)],
+        rows=shown,
     )
     page = Paginator(drafts, LIST_PAGE_SIZE).get_page(request.GET.get("page"))
     in_trash = bool(form.is_valid() and form.cleaned_data.get("trash"))

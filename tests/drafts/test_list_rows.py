@@ -241,3 +241,26 @@ def test_an_agent_outside_the_office_is_no_filter(admin_client, agent, other_off
     rows = admin_client.get(LIST, {"agent": stranger.pk}).context["rows"]
     assert [row.draft.pk for row in rows] == [mine.pk]
     assert [row.draft.pk for row in admin_client.get(LIST, {"agent": agent.pk}).context["rows"]] == [mine.pk]
+
+
+def test_rows_by_keys_come_in_the_keys_order_with_their_joins(agent, django_assert_num_queries):
+    """`in_order_of` compiles its SELECT once per shape: the second call of the same shape reads
+    the other keys' rows (not the first call's), and the joined agents and office cost nothing."""
+    colleague = AgentFactory(office=agent.office)
+    drafts = DraftFactory.create_batch(4, list_agent=agent, co_list_agent=colleague)
+    shown = Draft.objects.with_row_relations()
+    first = [drafts[2].pk, drafts[0].pk]
+    assert [draft.pk for draft in shown.in_order_of(first)] == first
+    second = [drafts[3].pk, drafts[1].pk]
+    with django_assert_num_queries(1):
+        read = shown.in_order_of(second)
+        assert [(draft.list_agent, draft.co_list_agent, draft.office) for draft in read] == [
+            (agent, colleague, agent.office)
+        ] * 2
+    assert [draft.pk for draft in read] == second
+    assert [draft.street_name for draft in read] == [drafts[3].street_name, drafts[1].street_name]
+    # A key not found is left out; a set with filters keeps them.
+    assert [draft.pk for draft in shown.in_order_of([drafts[1].pk, 0])] == [drafts[1].pk]
+    Draft.objects.filter(pk=drafts[3].pk).update(deleted_at=timezone.now())
+    assert [draft.pk for draft in shown.active().in_order_of(second)] == [drafts[1].pk]
+    assert shown.in_order_of([]) == []

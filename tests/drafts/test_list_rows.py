@@ -89,6 +89,27 @@ def test_the_sync_badge_is_live(admin_client, agent):
     assert "Synced at" in row and "Waiting to sync" not in row
 
 
+def test_the_sync_badges_markup_follows_the_state_and_the_script_prefix(agent):
+    """The badge's markup is kept per what it shows: a state, words or links of its own are new."""
+    from django.urls import clear_script_prefix, set_script_prefix
+
+    from mls.templatetags.sync import badge_html
+
+    draft = DraftFactory(list_agent=agent)
+    waiting = badge_html(draft)
+    assert 'hx-get="/sync/drafts/' in waiting and "Waiting to sync" in waiting
+    set_script_prefix("/portal/")
+    try:
+        assert badge_html(draft) == waiting.replace('"/sync/', '"/portal/sync/')
+    finally:
+        clear_script_prefix()
+    draft.refresh_from_db()
+    DraftSync.objects.create(draft=draft, confirmed_seq=draft.change_seq)
+    draft = Draft.objects.select_related("sync").get(pk=draft.pk)
+    synced = badge_html(draft)
+    assert "hx-get" not in synced and ">Synced</a>" in synced and f'id="sync-badge-{draft.pk}"' in synced
+
+
 def test_the_restore_form_carries_this_requests_token(client, office, agent):
     draft = DraftFactory(list_agent=agent, deleted_at=timezone.now())
     for _ in range(2):

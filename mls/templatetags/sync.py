@@ -138,11 +138,8 @@ def badge_html(draft: Draft) -> SafeString:
 def _badge_markup(
     pk: int, state: str, label: str, detail: str, title: str, poll: bool, urlconf: str, prefix: str
 ) -> SafeString:
-    polling = (
-        format_html(' hx-get="{}" hx-trigger="every 10s" hx-swap="outerHTML"', pk_url("mls:draft_sync_badge", pk))
-        if poll
-        else ""
-    )
+    poll_url = pk_url("mls:draft_sync_badge", pk)
+    polling = format_html(' hx-get="{}" hx-trigger="every 10s" hx-swap="outerHTML"', poll_url) if poll else ""
     reason = (
         format_html(
             ' <span class="sync-reason small {}">{}</span>',

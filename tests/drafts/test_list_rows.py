@@ -285,3 +285,15 @@ def test_rows_by_keys_come_in_the_keys_order_with_their_joins(agent, django_asse
     Draft.objects.filter(pk=drafts[3].pk).update(deleted_at=timezone.now())
     assert [draft.pk for draft in shown.active().in_order_of(second)] == [drafts[1].pk]
     assert shown.in_order_of([]) == []
+
+
+def test_the_agent_menu_labels_agents_as_agent_label_does(office):
+    from drafts.forms import agent_label, agent_menu, agents_in_scope
+
+    AgentFactory(office=office, first_name="Ada", last_name="")
+    AgentFactory(office=office, first_name="", last_name="", username="nameless")
+    AgentFactory(office=office, first_name="Grace", last_name="Hopper")
+    admin = OfficeAdminFactory(office=office)
+    menu = agent_menu(admin)
+    assert menu == [(agent.pk, agent_label(agent)) for agent in agents_in_scope(admin)]
+    assert {label for _, label in menu} >= {f"Ada ({office.name})", f"nameless ({office.name})"}

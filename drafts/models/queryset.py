@@ -27,9 +27,25 @@ KM_PER_DEGREE_OF_LATITUDE = 111.0
 MIN_LONGITUDE_SCALE = 0.01
 
 
-# The only columns a list's row reads of its agents and its office besides their keys (a person
-# is shown by `User.__str__`, an office by its name).
+# The only columns a list's row reads of its sync state, its agents and its office besides their
+# keys: the sync badge's (mls.templatetags.sync.badge_html: the state, its sequence numbers, lease,
+# retry, error and refusal), a person by `User.__str__`, an office by its name. The sync row's
+# other columns are mostly JSON (the confirmed fields, the orders), decoded for every row otherwise.
 ROW_RELATION_COLUMNS = {
+    "sync": (
+        "state",
+        "confirmed_seq",
+        "blocked_seq",
+        "lease_owner",
+        "lease_expires_at",
+        "verify_after",
+        "next_attempt_at",
+        "error_message",
+        "refused_at",
+        "refused_fields",
+        "last_synced_at",
+        "create_sent_at",
+    ),
     "list_agent": ("first_name", "last_name", "username"),
     "co_list_agent": ("first_name", "last_name", "username"),
     "office": ("name",),

@@ -297,3 +297,33 @@ def test_the_agent_menu_labels_agents_as_agent_label_does(office):
     menu = agent_menu(admin)
     assert menu == [(agent.pk, agent_label(agent)) for agent in agents_in_scope(admin)]
     assert {label for _, label in menu} >= {f"Ada ({office.name})", f"nameless ({office.name})"}
+
+
+def test_no_badge_state_reads_its_sync_row_again(admin_client, agent):
+    """The list reads only the sync columns the badge shows (ROW_RELATION_COLUMNS): a badge that
+    read another one would read its sync row again, once per row."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    now = timezone.now()
+    states = [
+        {"confirmed_seq": 1, "last_synced_at": now},
+        {"state": "failed", "blocked_seq": 99, "refused_at": now, "refused_fields": {"ListPrice": "Too low"}},
+        {"state": "failed", "blocked_seq": 99, "error_message": "Refused"},
+        {"next_attempt_at": now + timedelta(hours=1), "error_message": "Busy"},
+        {"lease_owner": "worker", "lease_expires_at": now + timedelta(minutes=1)},
+        {"state": "attention", "error_message": "Look"},
+        {"state": "drift"},
+        {"create_sent_at": now},
+    ]
+    for columns in states:
+        DraftSync.objects.create(draft=DraftFactory(list_agent=agent), **columns)
+    trashed = DraftFactory(list_agent=agent, deleted_at=now)
+    DraftSync.objects.create(draft=trashed, create_sent_at=now)
+    with CaptureQueriesContext(connection) as queries:
+        page = admin_client.get(LIST).content.decode()
+        trash = admin_client.get(LIST, {"trash": "on"}).content.decode()
+    for shown in ("Synced at", "MLS refused 1 field", "Retrying at", "Syncing", "Needs attention"):
+        assert shown in page
+    assert "Removing from the MLS" in trash
+    assert not [query for query in queries.captured_queries if 'FROM "mls_draftsync"' in query["sql"]]

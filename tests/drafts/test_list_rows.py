@@ -327,3 +327,23 @@ def test_no_badge_state_reads_its_sync_row_again(admin_client, agent):
         assert shown in page
     assert "Removing from the MLS" in trash
     assert not [query for query in queries.captured_queries if 'FROM "mls_draftsync"' in query["sql"]]
+
+
+def test_the_htmx_results_build_none_of_the_pages_menus(admin_client, agent):
+    """The results fragment renders no menu: the agents are not read for it."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    DraftFactory(list_agent=agent, street_name="Elm")
+    admin_client.get(LIST)
+    with CaptureQueriesContext(connection) as page:
+        whole = admin_client.get(LIST, {"q": "elm"})
+    with CaptureQueriesContext(connection) as fragment:
+        results = admin_client.get(LIST, {"q": "elm"}, HTTP_HX_REQUEST="true")
+    assert str(agent) in whole.content.decode() and "agent_choices" in whole.context
+    assert results.content.decode().lstrip().startswith('<section id="results"')
+    assert "agent_choices" not in results.context
+    def agents_read(queries) -> list:
+        return [query for query in queries.captured_queries if '"office__name"' in query["sql"]]
+
+    assert len(agents_read(page)) == 1 and not agents_read(fragment)

@@ -68,8 +68,12 @@ def _row_relations_unread(model, relations: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(unread)
 
 
-# SELECTs of drafts by their keys as compiled once, by database, joins, columns and number of keys.
-_SELECTED_BY_PKS: dict[tuple, tuple[str, list, dict, dict]] = {}
+# Connections (threads) whose converters are kept per compiled SELECT.
+CONNECTIONS_KEPT = 64
+# SELECTs of drafts by their keys as compiled once, by database, joins, columns and number of keys:
+# the SQL, the compiler's SELECT, result columns and annotations, and the result columns' converters
+# per connection (a connection's converters are its own methods).
+_SELECTED_BY_PKS: dict[tuple, tuple[str, list, dict, dict, dict]] = {}
 
 
 def _compiled_once(drafts: DraftQuerySet, pks: Sequence[int]) -> DraftQuerySet:
@@ -88,14 +92,22 @@ def _compiled_once(drafts: DraftQuerySet, pks: Sequence[int]) -> DraftQuerySet:
         sql, params = compiler.as_sql()
         if list(params) != pks:  # the keys are not the parameters as given: no shortcut
             return drafts.order_by().filter(pk__in=pks)
-        compiled = (sql, compiler.select, compiler.klass_info, compiler.annotation_col_map)
+        compiled = (sql, compiler.select, compiler.klass_info, compiler.annotation_col_map, {})
         _SELECTED_BY_PKS[shape] = compiled
-    sql, select, klass_info, annotation_col_map = compiled
+    sql, select, klass_info, annotation_col_map, converters_by_connection = compiled
     found = drafts.order_by()
     compiler = found.query.get_compiler(using=drafts.db)
     compiler.select, compiler.klass_info, compiler.annotation_col_map = select, klass_info, annotation_col_map
     compiler.col_count, compiler.has_extra_select = len(select), False
     compiler.as_sql = lambda *args, **kwargs: (sql, pks)  # type: ignore[method-assign]
+    # Keyed by the connection's identity, which the entry keeps alive (one per thread).
+    connection, converters = converters_by_connection.get(id(compiler.connection), (None, None))
+    if connection is not compiler.connection:
+        converters = compiler.get_converters([column for column, *_ in select])
+        if len(converters_by_connection) >= CONNECTIONS_KEPT:
+            converters_by_connection.clear()
+        converters_by_connection[id(compiler.connection)] = (compiler.connection, converters)
+    compiler.get_converters = lambda expressions: converters  # type: ignore[method-assign]
     found.query.get_compiler = lambda *args, **kwargs: compiler  # type: ignore[method-assign]
     return found
 

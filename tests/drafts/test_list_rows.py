@@ -280,6 +280,10 @@ def test_rows_by_keys_come_in_the_keys_order_with_their_joins(agent, django_asse
         ] * 2
     assert [draft.pk for draft in read] == second
     assert [draft.street_name for draft in read] == [drafts[3].street_name, drafts[1].street_name]
+    # The columns come converted as the ORM gives them (kept converters), not as the driver does.
+    assert [(draft.updated_at, draft.custom_fields) for draft in read] == [
+        (Draft.objects.get(pk=pk).updated_at, Draft.objects.get(pk=pk).custom_fields) for pk in second
+    ]
     # A key not found is left out; a set with filters keeps them.
     assert [draft.pk for draft in shown.in_order_of([drafts[1].pk, 0])] == [drafts[1].pk]
     Draft.objects.filter(pk=drafts[3].pk).update(deleted_at=timezone.now())

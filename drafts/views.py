@@ -350,11 +350,10 @@ def draft_list(request: HttpRequest) -> HttpResponse:
     # A company admin's (or a superuser's) list mixes offices: each row names its office.
     spans_offices = request.user.is_company_admin or request.user.is_superuser
     shown = Draft.objects.with_row_relations(agents=shows_agents(request.user), office=spans_offices)
-    drafts = ListedDrafts(
-        form.filter(shown.visible_to(request.user)),
-        [form.filter(way) for way in shown.visible_ways(request.user)],
-        rows=shown,
-    )
+    ways = [form.filter(way) for way in shown.visible_ways(request.user)]
+    # Anyone but an agent sees drafts one way, which is all of them: built once, not twice.
+    everything = ways[0] if len(ways) == 1 else form.filter(shown.visible_to(request.user))
+    drafts = ListedDrafts(everything, ways, rows=shown)
     page = Paginator(drafts, LIST_PAGE_SIZE).get_page(request.GET.get("page"))
     in_trash = bool(form.is_valid() and form.cleaned_data.get("trash"))
     query = request.GET.copy()

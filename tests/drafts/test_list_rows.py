@@ -14,6 +14,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts.models import Role
 from drafts import list_rows, rules
 from drafts.models import Draft, DraftStatus, ListedDrafts
 from mls.models import DraftSync
@@ -351,3 +352,20 @@ def test_the_htmx_results_build_none_of_the_pages_menus(admin_client, agent):
         return [query for query in queries.captured_queries if '"office__name"' in query["sql"]]
 
     assert len(agents_read(page)) == 1 and not agents_read(fragment)
+
+
+def test_the_agent_menu_follows_the_agents_and_the_admins_scope(office, other_office):
+    """The menu's SELECT is kept per scope, its rows are read each time."""
+    from drafts.forms import agent_menu
+
+    here, there = AgentFactory(office=office), AgentFactory(office=other_office)
+    admin = OfficeAdminFactory(office=office)
+    assert [pk for pk, _ in agent_menu(admin)] == [here.pk]
+    hired = AgentFactory(office=office)
+    assert {pk for pk, _ in agent_menu(admin)} == {here.pk, hired.pk}
+    admin.office = other_office
+    admin.save()
+    assert [pk for pk, _ in agent_menu(admin)] == [there.pk]
+    admin.role = Role.COMPANY_ADMIN
+    admin.save()
+    assert {pk for pk, _ in agent_menu(admin)} == {here.pk, hired.pk, there.pk}

@@ -204,7 +204,9 @@ def field_head(f: FieldView, *, csrf_token: Any, has_comments: bool, state_html:
             f'aria-describedby="save-{name} rules-{name}{hint}"{invalid}>'
         )
     if f.widget == "search":
-        options = "".join(f'<option value="{label_html}"></option>' for _, _, label_html in escaped_choices(f.choices))
+        options = "".join(
+            f'<option value="{label_html}"></option>' for _, _, label_html in escaped_choices(f.choices)
+        )
         parts.append(f'<datalist id="{esc(f.datalist)}">{options}</datalist>')
     if f.hint:
         parts.append(f'<small class="hint" id="hint-{name}">{esc(f.hint)}</small>')
@@ -237,7 +239,9 @@ def readiness_checklist(report: Any) -> str:
         )
     parts.append("\n</ul>\n")
     if report.gaps:
-        parts.append('\n<h3 class="text-err">Missing before it can be submitted</h3>\n<ul class="gap-list" id="readiness-gaps">')
+        parts.append(
+            '\n<h3 class="text-err">Missing before it can be submitted</h3>\n<ul class="gap-list" id="readiness-gaps">'
+        )
         for gap in report.gaps:
             focus = f' data-focus-field="id_{esc(gap.field)}"' if gap.field else ""
             parts.append(

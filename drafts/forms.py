@@ -8,7 +8,8 @@ from decimal import Decimal
 from typing import Any
 
 from django import forms
-from django.core.exceptions import ValidationError
+from django.core.exceptions import EmptyResultSet, ValidationError
+from django.db import connections
 
 from accounts.models import Role, User
 
@@ -38,19 +39,41 @@ def agents_in_scope(user) -> Any:
 
 
 def agent_label(agent: User) -> str:
-    return f"{agent.get_full_name() or agent.username} ({agent.office})"
+    return named_label(agent.first_name, agent.last_name, agent.username, agent.office.name)
+
+
+def named_label(first_name: str, last_name: str, username: str, office_name: str) -> str:
+    """`agent_label` of an agent with these names (`User.__str__` then the office's name)."""
+    return f"{f'{first_name} {last_name}'.strip() or username} ({office_name})"
+
+
+# The agent menu's SELECT and parameters kept per process for this many scopes (one an office).
+MENU_QUERIES_KEPT = 1024
+_menu_queries: dict[tuple, tuple[str, tuple] | None] = {}
 
 
 def agent_menu(user) -> list[tuple[int, str]]:
-    """(pk, `agent_label`) of each of `agents_in_scope(user)`, loading only what a label reads
-    (a whole user and office per agent was most of the list's menus' cost)."""
-    agents = (
-        agents_in_scope(user)
-        .select_related(None)
-        .select_related("office")
-        .only("first_name", "last_name", "username", "office__name")
-    )
-    return [(agent.pk, agent_label(agent)) for agent in agents]
+    """(pk, `agent_label`) of each of `agents_in_scope(user)`, reading only the names a label
+    shows as plain values (users and offices as instances, or with `only()`, were most of the
+    list's menus' cost). Its SELECT is built through the ORM once per scope and process: keyed by
+    the database and everything of the user `agents_in_scope` reads (~1.3k Python calls a page)."""
+    company_id = user.company_id if user.is_company_admin else None
+    key = (User.objects.db, user.is_superuser, user.role, user.office_id, company_id)
+    if key not in _menu_queries:
+        names = agents_in_scope(user).values_list("pk", "first_name", "last_name", "username", "office__name")
+        try:
+            query: tuple[str, tuple] | None = names.query.sql_with_params()
+        except EmptyResultSet:  # a scope of nobody (`.none()`)
+            query = None
+        if len(_menu_queries) >= MENU_QUERIES_KEPT:
+            _menu_queries.clear()
+        _menu_queries[key] = query
+    query = _menu_queries[key]
+    if query is None:
+        return []
+    with connections[User.objects.db].cursor() as cursor:
+        cursor.execute(*query)
+        return [(pk, named_label(*shown)) for pk, *shown in cursor.fetchall()]
 
 
 class AgentChoiceField(forms.ModelChoiceField):

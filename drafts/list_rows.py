@@ -17,7 +17,7 @@ import json
 import operator
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, tzinfo
 from functools import cache, lru_cache
 from typing import Any, NamedTuple
 
@@ -31,7 +31,7 @@ from django.utils.safestring import SafeString, mark_safe
 from . import rules
 from .field_html import csrf_input, esc
 from .models import Draft
-from .templatetags.drafts_tags import money, pk_url, plural_warning, severity_label
+from .templatetags.drafts_tags import money, pk_url, pk_url_of, plural_warning, severity_label
 
 # Rows kept per process: 80 pages of 25 rows, about 1.5 kB each.
 ROW_CELLS_CACHED = 2048
@@ -70,6 +70,30 @@ class RowContent:
     updated_ago: str
 
 
+@dataclass(frozen=True, slots=True)
+class PageSettings:
+    """What every row of a page reads alike, read once for the page (each is a thread-local
+    lookup): the active language and time zone, today's date there, and the rows' links with
+    the urlconf and script prefix in force."""
+
+    language: str
+    zone: tzinfo
+    today: date
+    edit_url: Callable[[int], str]
+    review_url: Callable[[int], str]
+
+    @classmethod
+    def now(cls) -> PageSettings:
+        zone = timezone.get_current_timezone()
+        return cls(
+            language=translation.get_language() or "",
+            zone=zone,
+            today=timezone.localdate(timezone=zone),
+            edit_url=pk_url_of("drafts:draft_edit"),
+            review_url=pk_url_of("drafts:draft_review"),
+        )
+
+
 class ListRow(NamedTuple):
     draft: Draft
     cells: SafeString
@@ -89,25 +113,28 @@ def row_content(
     viewer: Any,
     in_trash: bool,
     spans_offices: bool,
+    page: PageSettings | None = None,
 ) -> RowContent:
-    """What `draft`'s row shows to `viewer` (needs `with_row_relations` as the list shows them)."""
+    """What `draft`'s row shows to `viewer` (needs `with_row_relations` as the list shows them),
+    with `page`'s settings (the ones in force when not given)."""
+    page = page or PageSettings.now()
     address = draft.unparsed_first_line_address
     locality = draft.city + (f", {draft.state_or_province}" if draft.state_or_province else "")
     reviewable = draft.status == "submitted" and not in_trash and (viewer.is_reviewer or viewer.is_superuser)
-    updated = timezone.localtime(draft.updated_at)  # as the template shows an aware datetime
+    updated = timezone.localtime(draft.updated_at, page.zone)  # as the template shows an aware datetime
     show_agent = shows_agents(viewer)
-    language = translation.get_language() or ""
+    language = page.language
     return RowContent(
         pk=draft.pk,
         office_id=draft.office_id,
         language=language,
-        edit_url=pk_url("drafts:draft_edit", draft.pk),
+        edit_url=page.edit_url(draft.pk),
         address=address or "Untitled draft",
         review_name=address or "this draft",
         locality=f"{locality} {draft.postal_code}",
         status=draft.status,
         status_label=_choice_label("status", draft.status, language),
-        review_url=pk_url("drafts:draft_review", draft.pk) if reviewable else "",
+        review_url=page.review_url(draft.pk) if reviewable else "",
         property_type_label=_choice_label("property_type", draft.property_type, language),
         price=money(draft.list_price),
         show_agent=show_agent,
@@ -165,7 +192,7 @@ def _stored_values(draft: Draft) -> tuple:
     return tuple(values)
 
 
-def _readiness_shown(draft: Draft, book: rules.RuleBook) -> tuple[int, str, str]:
+def _readiness_shown(draft: Draft, book: rules.RuleBook, today: date | None = None) -> tuple[int, str, str]:
     """(percent, "2 errors" or "", "1 warning" or "") of `draft`, judged once per content.
 
     The rules read only the draft's own columns, the MLS's metadata and today's date (the latest
@@ -176,7 +203,7 @@ def _readiness_shown(draft: Draft, book: rules.RuleBook) -> tuple[int, str, str]
     known: dict[tuple, tuple[int, str, str]] = _FIXED_RULES_READINESS
     if snapshot is not None:
         known = snapshot.derived(("drafts.list_rows.readiness",), dict)
-    key = (timezone.localdate(), *_stored_values(draft))  # a rule's bound moves with the year
+    key = (today or timezone.localdate(), *_stored_values(draft))  # a rule's bound moves with the year
     shown = known.get(key)
     if shown is None:
         percent, errors, warnings = rules.readiness(draft, book)
@@ -239,9 +266,10 @@ def options_html(choices: Iterable[tuple[Any, Any]], selected: str | None = None
 
 def list_rows(drafts: Iterable[Draft], *, viewer, in_trash: bool, spans_offices: bool) -> list[ListRow]:
     book = rules.RuleBook()  # the MLS's rules read once for the page
+    page = PageSettings.now()
     rows = []
     for draft in drafts:
-        percent, errors, warnings = _readiness_shown(draft, book)
+        percent, errors, warnings = _readiness_shown(draft, book, page.today)
         content = row_content(
             draft,
             percent=percent,
@@ -250,6 +278,7 @@ def list_rows(drafts: Iterable[Draft], *, viewer, in_trash: bool, spans_offices:
             viewer=viewer,
             in_trash=in_trash,
             spans_offices=spans_offices,
+            page=page,
         )
         rows.append(ListRow(draft, row_cells(content)))
     return rows

@@ -347,16 +347,18 @@ def _editor_context(
 @require_GET
 def draft_list(request: HttpRequest) -> HttpResponse:
     form = DraftFilterForm(request.GET, user=request.user)
-    # One query for both agent menus (the filter and "new draft for"), none for agents.
-    agent_choices = agent_menu(request.user) if "agent" in form.fields else []
     # A company admin's (or a superuser's) list mixes offices: each row names its office.
     spans_offices = request.user.is_company_admin or request.user.is_superuser
     shown = Draft.objects.with_row_relations(agents=shows_agents(request.user), office=spans_offices)
+    ways = [form.filter(way) for way in shown.visible_ways(request.user)]
+    # Anyone but an agent sees drafts one way, which is all of them: built once, not twice.
+    everything = ways[0] if len(ways) == 1 else form.filter(shown.visible_to(request.user))
     # Unfiltered (or by status or trash only), the count is the tally's: no COUNT(*) of the office.
     tallied = form.tallied_filters()
     drafts = ListedDrafts(
-        form.filter(shown.visible_to(request.user)),
-        [form.filter(way) for way in shown.visible_ways(request.user)],
+        everything,
+        ways,
+        rows=shown,
         known_count=None if tallied is None else DraftTally.objects.visible_count(request.user, **tallied),
     )
     page = Paginator(drafts, LIST_PAGE_SIZE).get_page(request.GET.get("page"))
@@ -371,6 +373,15 @@ def draft_list(request: HttpRequest) -> HttpResponse:
         "rows_html": rows_html(rows, restore_token=get_token(request) if in_trash else ""),
         "query": query.urlencode(),
         "in_trash": in_trash,
+        "spans_offices": spans_offices,
+        "nav": "drafts",
+    }
+    if request.htmx and not request.htmx.history_restore_request:
+        # The results alone: none of the page's menus (the agents' one is a query).
+        return render(request, "drafts/draft_list.html#results", context)
+    # One query for both agent menus (the filter and "new draft for"), none for agents.
+    agent_choices = agent_menu(request.user) if "agent" in form.fields else []
+    context |= {
         "agent_choices": agent_choices,
         # The menus' options, each marked as the query string chose (not the form's bound fields).
         "new_type_options": options_html(PropertyType.choices),
@@ -379,11 +390,7 @@ def draft_list(request: HttpRequest) -> HttpResponse:
         "type_options": options_html(form.fields["property_type"].choices, request.GET.get("property_type")),
         "agent_options": options_html(agent_choices, request.GET.get("agent", "")),
         "sort_options": options_html(form.fields["sort"].choices, request.GET.get("sort")),
-        "spans_offices": spans_offices,
-        "nav": "drafts",
     }
-    if request.htmx and not request.htmx.history_restore_request:
-        return render(request, "drafts/draft_list.html#results", context)
     return render(request, "drafts/draft_list.html", context)
 
 

@@ -1,5 +1,6 @@
 """Small presentation helpers for the drafts pages."""
 
+from collections.abc import Callable
 from decimal import Decimal
 from functools import lru_cache
 
@@ -25,6 +26,13 @@ def pk_url(name: str, pk: int) -> str:
     Keyed by the urlconf and script prefix in force, so tests overriding them get their own."""
     before, after = _url_around_pk(name, get_urlconf() or settings.ROOT_URLCONF, get_script_prefix())
     return f"{before}{int(pk)}{after}"
+
+
+def pk_url_of(name: str) -> Callable[[int], str]:
+    """`pk_url` for `name` with the urlconf and script prefix in force now, read once (a page's
+    rows link to the same view each)."""
+    before, after = _url_around_pk(name, get_urlconf() or settings.ROOT_URLCONF, get_script_prefix())
+    return lambda pk: f"{before}{int(pk)}{after}"
 
 
 @lru_cache(maxsize=64)

@@ -47,6 +47,33 @@ def _tallied(rows) -> tuple[str, tuple]:
     return f"(SELECT COALESCE(SUM(n), 0) FROM ({sql}) tallied)", tuple(params)  # noqa: S608
 
 
+# The counts' SQL and parameters kept per process for this many users (an entry is ~1 kB).
+COUNTS_QUERIES_KEPT = 1024
+_counts_queries: dict[tuple, tuple[str, list]] = {}
+
+
+def _counts_query(user) -> tuple[str, list]:
+    """The counts' SELECT and its parameters for `user`, built through the ORM once per user and
+    process: keyed by the database and everything of the user the counted sets read (who they
+    are and, for `visible_to`, whether active, superuser, their role, office and company), so a
+    change to any of those builds it anew. Building it on every page was ~1.7k Python calls."""
+    db = DraftTally.objects.db
+    company_id = user.company_id if user.is_company_admin else None
+    key = (db, user.pk, user.is_active, user.is_superuser, user.role, user.office_id, company_id)
+    query = _counts_queries.get(key)
+    if query is None:
+        counts = [_counted(Notification.objects.for_user(user).unread())]
+        if user.is_reviewer or user.is_superuser:
+            # Kept by the database rather than counted: an office's count grew with its drafts.
+            counts.append(_tallied(DraftTally.objects.visible_to(user, status=DraftStatus.SUBMITTED)))
+        values = [value for _, params in counts for value in params]
+        query = ("SELECT " + ", ".join(sql for sql, _ in counts), values)
+        if len(_counts_queries) >= COUNTS_QUERIES_KEPT:
+            _counts_queries.clear()
+        _counts_queries[key] = query
+    return query
+
+
 @register.simple_tag
 def nav_counts(user) -> NavCounts:
     """Unread notifications, and drafts awaiting review for reviewers: one query.
@@ -56,13 +83,9 @@ def nav_counts(user) -> NavCounts:
     """
     if not getattr(user, "is_authenticated", False):
         return NavCounts()
-    counts = [_counted(Notification.objects.for_user(user).unread())]
-    if user.is_reviewer or user.is_superuser:
-        # Kept by the database rather than counted: an office's count grew with its drafts.
-        counts.append(_tallied(DraftTally.objects.visible_to(user, status=DraftStatus.SUBMITTED)))
+    sql, values = _counts_query(user)
     with connections[DraftTally.objects.db].cursor() as cursor:
-        values = [value for _, params in counts for value in params]
-        cursor.execute("SELECT " + ", ".join(sql for sql, _ in counts), values)
+        cursor.execute(sql, values)
         row = cursor.fetchone()
     return NavCounts(unread=row[0], awaiting_review=row[1] if len(row) > 1 else 0)
 

@@ -14,6 +14,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts.models import Role
 from drafts import list_rows, rules
 from drafts.models import Draft, DraftStatus, ListedDrafts
 from mls.models import DraftSync
@@ -87,6 +88,27 @@ def test_the_sync_badge_is_live(admin_client, agent):
     DraftSync.objects.create(draft=draft, confirmed_seq=draft.change_seq, last_synced_at=timezone.now())
     row = row_html(admin_client, draft)
     assert "Synced at" in row and "Waiting to sync" not in row
+
+
+def test_the_sync_badges_markup_follows_the_state_and_the_script_prefix(agent):
+    """The badge's markup is kept per what it shows: a state, words or links of its own are new."""
+    from django.urls import clear_script_prefix, set_script_prefix
+
+    from mls.templatetags.sync import badge_html
+
+    draft = DraftFactory(list_agent=agent)
+    waiting = badge_html(draft)
+    assert 'hx-get="/sync/drafts/' in waiting and "Waiting to sync" in waiting
+    set_script_prefix("/portal/")
+    try:
+        assert badge_html(draft) == waiting.replace('"/sync/', '"/portal/sync/')
+    finally:
+        clear_script_prefix()
+    draft.refresh_from_db()
+    DraftSync.objects.create(draft=draft, confirmed_seq=draft.change_seq)
+    draft = Draft.objects.select_related("sync").get(pk=draft.pk)
+    synced = badge_html(draft)
+    assert "hx-get" not in synced and ">Synced</a>" in synced and f'id="sync-badge-{draft.pk}"' in synced
 
 
 def test_the_restore_form_carries_this_requests_token(client, office, agent):
@@ -241,3 +263,109 @@ def test_an_agent_outside_the_office_is_no_filter(admin_client, agent, other_off
     rows = admin_client.get(LIST, {"agent": stranger.pk}).context["rows"]
     assert [row.draft.pk for row in rows] == [mine.pk]
     assert [row.draft.pk for row in admin_client.get(LIST, {"agent": agent.pk}).context["rows"]] == [mine.pk]
+
+
+def test_rows_by_keys_come_in_the_keys_order_with_their_joins(agent, django_assert_num_queries):
+    """`in_order_of` compiles its SELECT once per shape: the second call of the same shape reads
+    the other keys' rows (not the first call's), and the joined agents and office cost nothing."""
+    colleague = AgentFactory(office=agent.office)
+    drafts = DraftFactory.create_batch(4, list_agent=agent, co_list_agent=colleague)
+    shown = Draft.objects.with_row_relations()
+    first = [drafts[2].pk, drafts[0].pk]
+    assert [draft.pk for draft in shown.in_order_of(first)] == first
+    second = [drafts[3].pk, drafts[1].pk]
+    with django_assert_num_queries(1):
+        read = shown.in_order_of(second)
+        assert [(draft.list_agent, draft.co_list_agent, draft.office) for draft in read] == [
+            (agent, colleague, agent.office)
+        ] * 2
+    assert [draft.pk for draft in read] == second
+    assert [draft.street_name for draft in read] == [drafts[3].street_name, drafts[1].street_name]
+    # The columns come converted as the ORM gives them (kept converters), not as the driver does.
+    assert [(draft.updated_at, draft.custom_fields) for draft in read] == [
+        (Draft.objects.get(pk=pk).updated_at, Draft.objects.get(pk=pk).custom_fields) for pk in second
+    ]
+    # A key not found is left out; a set with filters keeps them.
+    assert [draft.pk for draft in shown.in_order_of([drafts[1].pk, 0])] == [drafts[1].pk]
+    Draft.objects.filter(pk=drafts[3].pk).update(deleted_at=timezone.now())
+    assert [draft.pk for draft in shown.active().in_order_of(second)] == [drafts[1].pk]
+    assert shown.in_order_of([]) == []
+
+
+def test_the_agent_menu_labels_agents_as_agent_label_does(office):
+    from drafts.forms import agent_label, agent_menu, agents_in_scope
+
+    AgentFactory(office=office, first_name="Ada", last_name="")
+    AgentFactory(office=office, first_name="", last_name="", username="nameless")
+    AgentFactory(office=office, first_name="Grace", last_name="Hopper")
+    admin = OfficeAdminFactory(office=office)
+    menu = agent_menu(admin)
+    assert menu == [(agent.pk, agent_label(agent)) for agent in agents_in_scope(admin)]
+    assert {label for _, label in menu} >= {f"Ada ({office.name})", f"nameless ({office.name})"}
+
+
+def test_no_badge_state_reads_its_sync_row_again(admin_client, agent):
+    """The list reads only the sync columns the badge shows (ROW_RELATION_COLUMNS): a badge that
+    read another one would read its sync row again, once per row."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    now = timezone.now()
+    states = [
+        {"confirmed_seq": 1, "last_synced_at": now},
+        {"state": "failed", "blocked_seq": 99, "refused_at": now, "refused_fields": {"ListPrice": "Too low"}},
+        {"state": "failed", "blocked_seq": 99, "error_message": "Refused"},
+        {"next_attempt_at": now + timedelta(hours=1), "error_message": "Busy"},
+        {"lease_owner": "worker", "lease_expires_at": now + timedelta(minutes=1)},
+        {"state": "attention", "error_message": "Look"},
+        {"state": "drift"},
+        {"create_sent_at": now},
+    ]
+    for columns in states:
+        DraftSync.objects.create(draft=DraftFactory(list_agent=agent), **columns)
+    trashed = DraftFactory(list_agent=agent, deleted_at=now)
+    DraftSync.objects.create(draft=trashed, create_sent_at=now)
+    with CaptureQueriesContext(connection) as queries:
+        page = admin_client.get(LIST).content.decode()
+        trash = admin_client.get(LIST, {"trash": "on"}).content.decode()
+    for shown in ("Synced at", "MLS refused 1 field", "Retrying at", "Syncing", "Needs attention"):
+        assert shown in page
+    assert "Removing from the MLS" in trash
+    assert not [query for query in queries.captured_queries if 'FROM "mls_draftsync"' in query["sql"]]
+
+
+def test_the_htmx_results_build_none_of_the_pages_menus(admin_client, agent):
+    """The results fragment renders no menu: the agents are not read for it."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    DraftFactory(list_agent=agent, street_name="Elm")
+    admin_client.get(LIST)
+    with CaptureQueriesContext(connection) as page:
+        whole = admin_client.get(LIST, {"q": "elm"})
+    with CaptureQueriesContext(connection) as fragment:
+        results = admin_client.get(LIST, {"q": "elm"}, HTTP_HX_REQUEST="true")
+    assert str(agent) in whole.content.decode() and "agent_choices" in whole.context
+    assert results.content.decode().lstrip().startswith('<section id="results"')
+    assert "agent_choices" not in results.context
+    def agents_read(queries) -> list:
+        return [query for query in queries.captured_queries if '"office__name"' in query["sql"]]
+
+    assert len(agents_read(page)) == 1 and not agents_read(fragment)
+
+
+def test_the_agent_menu_follows_the_agents_and_the_admins_scope(office, other_office):
+    """The menu's SELECT is kept per scope, its rows are read each time."""
+    from drafts.forms import agent_menu
+
+    here, there = AgentFactory(office=office), AgentFactory(office=other_office)
+    admin = OfficeAdminFactory(office=office)
+    assert [pk for pk, _ in agent_menu(admin)] == [here.pk]
+    hired = AgentFactory(office=office)
+    assert {pk for pk, _ in agent_menu(admin)} == {here.pk, hired.pk}
+    admin.office = other_office
+    admin.save()
+    assert [pk for pk, _ in agent_menu(admin)] == [there.pk]
+    admin.role = Role.COMPANY_ADMIN
+    admin.save()
+    assert {pk for pk, _ in agent_menu(admin)} == {here.pk, hired.pk, there.pk}

@@ -8,7 +8,9 @@ import re
 
 from django.urls import reverse
 
-from tests.factories import AgentFactory, CompanyAdminFactory, OfficeAdminFactory
+from accounts.models import Role
+from drafts.models import DraftStatus
+from tests.factories import AgentFactory, CompanyAdminFactory, DraftFactory, OfficeAdminFactory
 
 LIST = reverse("drafts:draft_list")
 
@@ -63,3 +65,27 @@ def test_the_sign_out_form_carries_a_token_the_server_takes(client, office):
 def test_nobody_signed_in_gets_no_navigation(client, db):
     nav = header(client.get(reverse("login")))
     assert "topnav" not in nav and "Sign out" not in nav
+
+
+def review_count(client) -> str:
+    found = re.search(r'id="nav-review-count"(?: hidden)?>(\d+)', header(client.get(LIST)))
+    return found.group(1) if found else ""
+
+
+def test_the_counts_follow_the_users_role_and_office(client, office, other_office):
+    """The counts' query is kept per user, under everything of the user it reads: a new role or
+    office counts anew."""
+    DraftFactory(list_agent=AgentFactory(office=office), status=DraftStatus.SUBMITTED)
+    DraftFactory.create_batch(2, list_agent=AgentFactory(office=other_office), status=DraftStatus.SUBMITTED)
+    user = AgentFactory(office=office)
+    client.force_login(user)
+    assert review_count(client) == ""
+    user.role = Role.OFFICE_ADMIN
+    user.save()
+    assert review_count(client) == "1"
+    user.office = other_office
+    user.save()
+    assert review_count(client) == "2"
+    user.role = Role.COMPANY_ADMIN
+    user.save()
+    assert review_count(client) == "3"

@@ -27,3 +27,15 @@ def test_pk_url_follows_the_script_prefix():
 def test_pk_url_takes_only_whole_numbers():
     with pytest.raises(ValueError):
         pk_url("drafts:draft_edit", "12/../admin")
+
+
+def test_pk_url_of_is_pk_url_with_the_prefix_in_force_when_asked():
+    from drafts.templatetags.drafts_tags import pk_url_of
+
+    set_script_prefix("/portal/")
+    try:
+        edit_url = pk_url_of("drafts:draft_edit")
+    finally:
+        clear_script_prefix()
+    assert edit_url(12) == "/portal/drafts/12/"
+    assert pk_url_of("drafts:draft_edit")(12) == pk_url("drafts:draft_edit", 12) == "/drafts/12/"

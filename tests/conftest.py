@@ -1,5 +1,8 @@
 import pytest
+from django.db import connections
+from django.db.models.sql.compiler import SQLCompiler
 
+from listings_portal import compiled_get
 from tests.factories import AgentFactory, CompanyAdminFactory, DraftFactory, OfficeAdminFactory, OfficeFactory
 from tests.sandbox_support import start_live_server
 
@@ -59,3 +62,19 @@ def agent_client(client, agent):
 def sandbox_live_server(request):
     """The live server that serves the sandbox at /sandbox/ (and the portal)."""
     return start_live_server(request)
+
+
+@pytest.fixture
+def compiled(monkeypatch) -> list:
+    """The model of every query Django compiles from here on, in a process that has compiled
+    none of `compiled_get`'s queries yet: for tests that a query is compiled once, not per use."""
+    models: list = []
+    as_sql = SQLCompiler.as_sql
+
+    def counting(self, *args, **kwargs):
+        models.append(self.query.model)
+        return as_sql(self, *args, **kwargs)
+
+    monkeypatch.setattr(SQLCompiler, "as_sql", counting)
+    monkeypatch.delitem(connections["default"].__dict__, compiled_get.CACHE_ATTRIBUTE, raising=False)
+    return models

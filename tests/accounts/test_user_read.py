@@ -1,13 +1,10 @@
 """The signed-in user's read by key (`User.objects.get(pk=...)`): compiled once, the ORM's answer."""
 
 import pytest
-from django.db import connections
 from django.db.models import QuerySet
-from django.db.models.sql.compiler import SQLCompiler
 from django.test import Client
 
 from accounts.models import User
-from listings_portal import compiled_get
 from tests.factories import AgentFactory, UserFactory
 
 
@@ -46,17 +43,7 @@ def test_other_gets_go_through_the_orm(agent):
 
 
 @pytest.mark.django_db
-def test_the_signed_in_users_read_is_compiled_once(agent, monkeypatch):
-    compiled = []
-    as_sql = SQLCompiler.as_sql
-
-    def counting(self, *args, **kwargs):
-        compiled.append(self.query.model)
-        return as_sql(self, *args, **kwargs)
-
-    monkeypatch.setattr(SQLCompiler, "as_sql", counting)
-    # As in a new process: nothing compiled yet.
-    monkeypatch.delitem(connections["default"].__dict__, compiled_get.CACHE_ATTRIBUTE, raising=False)
+def test_the_signed_in_users_read_is_compiled_once(agent, compiled):
     client = Client()
     client.force_login(agent)
     other = Client()

@@ -3,8 +3,7 @@
 import pytest
 from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import PermissionDenied
-from django.db import connections, transaction
-from django.db.models.sql.compiler import SQLCompiler
+from django.db import transaction
 from django.db.transaction import TransactionManagementError
 from django.http import Http404
 from django.utils import timezone
@@ -12,7 +11,6 @@ from django.utils import timezone
 from drafts.access import get_draft_for
 from drafts.models import Draft
 from drafts.models.status import DraftStatus
-from listings_portal import compiled_get
 from mls.models import DraftSync, SyncState
 from tests.factories import UserFactory
 
@@ -142,17 +140,7 @@ def test_a_locked_read_needs_a_transaction(cast):
 
 
 @pytest.mark.django_db
-def test_the_query_is_compiled_once_per_shape(cast, monkeypatch):
-    compiled = []
-    as_sql = SQLCompiler.as_sql
-
-    def counting(self, *args, **kwargs):
-        compiled.append(self.query.model)
-        return as_sql(self, *args, **kwargs)
-
-    monkeypatch.setattr(SQLCompiler, "as_sql", counting)
-    # As in a new process: nothing compiled yet.
-    monkeypatch.delitem(connections["default"].__dict__, compiled_get.CACHE_ATTRIBUTE, raising=False)
+def test_the_query_is_compiled_once_per_shape(cast, compiled):
     get_draft_for(cast.agent, cast.draft.pk)
     first = compiled.count(Draft)
     assert first >= 1

@@ -13,7 +13,6 @@ the messages and the autosave reply being the page's own save state.
 
 from __future__ import annotations
 
-import html
 from collections.abc import Iterable
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -36,12 +35,19 @@ CUSTOM_GROUP_OPTIONS = (
 CUSTOM_HINT = "The MLS's own fields, grouped as it shows them: e.g. group “Lot”, field “Lot Size Acres”."
 
 
+# What `html.escape` replaces, in one pass of `str.translate` rather than its five `replace`s
+# (~450 values a page). `&` maps alone, so an escape's own `&` is never escaped again.
+_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#x27;"})
+
+
 def esc(value: Any) -> str:
     """As `{{ value }}` prints it (`conditional_escape`: SafeData as it is, the rest escaped the
     way `django.utils.html.escape` does), without its lazy-string wrapper: ~1,000 values a page."""
+    if type(value) is str:
+        return value.translate(_ESCAPES)
     if hasattr(value, "__html__"):
         return value.__html__()
-    return html.escape(str(value))
+    return str(value).translate(_ESCAPES)
 
 
 @lru_cache(maxsize=512)

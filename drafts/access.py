@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 from typing import cast
 
@@ -13,7 +12,7 @@ from django.http import Http404
 from listings_portal.compiled_get import CompiledGet, compile_get, compiled_once
 
 from .models import Draft
-from .models.queryset import reach_of
+from .models.queryset import reach_of, user_with_keys
 
 
 def get_draft_for(
@@ -108,13 +107,8 @@ def _draft_compiled(alias: str, shape: _Shape, user) -> CompiledGet | None:
 
 
 def _compile(alias: str, shape: _Shape, user) -> CompiledGet | None:
-    # The user's stand-in has the user's role (so the same reach), and stand-in keys.
-    stand_in = copy.copy(user)
-    stand_in.pk = _STAND_IN_OF["user"]
-    stand_in.office_id = _STAND_IN_OF["office"]
-    office_field = type(stand_in).office.field
-    office_field.set_cached_value(
-        stand_in, office_field.related_model(pk=_STAND_IN_OF["office"], company_id=_STAND_IN_OF["company"])
+    stand_in = user_with_keys(
+        user, pk=_STAND_IN_OF["user"], office_pk=_STAND_IN_OF["office"], company_pk=_STAND_IN_OF["company"]
     )
     if reach_of(stand_in) != shape.reach:
         return None

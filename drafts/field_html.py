@@ -13,12 +13,11 @@ the messages and the autosave reply being the page's own save state.
 
 from __future__ import annotations
 
-import html
 from collections.abc import Iterable
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from django.utils.safestring import SafeString, mark_safe
+from django.utils.safestring import SafeString
 from django.utils.translation import get_language
 
 if TYPE_CHECKING:
@@ -36,12 +35,19 @@ CUSTOM_GROUP_OPTIONS = (
 CUSTOM_HINT = "The MLS's own fields, grouped as it shows them: e.g. group “Lot”, field “Lot Size Acres”."
 
 
+# What `html.escape` replaces, in one pass of `str.translate` rather than its five `replace`s
+# (~450 values a page). `&` maps alone, so an escape's own `&` is never escaped again.
+_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#x27;"})
+
+
 def esc(value: Any) -> str:
     """As `{{ value }}` prints it (`conditional_escape`: SafeData as it is, the rest escaped the
     way `django.utils.html.escape` does), without its lazy-string wrapper: ~1,000 values a page."""
+    if type(value) is str:
+        return value.translate(_ESCAPES)
     if hasattr(value, "__html__"):
         return value.__html__()
-    return html.escape(str(value))
+    return str(value).translate(_ESCAPES)
 
 
 @lru_cache(maxsize=512)
@@ -121,7 +127,7 @@ def field_head(f: FieldView, *, csrf_token: Any, has_comments: bool, state_html:
     if f.widget == "custom":
         rows = "".join(_cf_row(*row) for row in f.rows)
         blank = _cf_row("", "", "")
-        return mark_safe(  # noqa: S308 - every value above is escaped
+        return SafeString(  # every value above is escaped
             f'<form class="field field-wide custom-fields{comments}" id="field-{name}" method="post" action="{url}" novalidate '
             f'data-autosave="{name}" {_hx(url, name, "input delay:600ms, change, autosave-retry")}>'
             f"{csrf_input(csrf_token)}"
@@ -211,14 +217,16 @@ def field_head(f: FieldView, *, csrf_token: Any, has_comments: bool, state_html:
     if f.hint:
         parts.append(f'<small class="hint" id="hint-{name}">{esc(f.hint)}</small>')
     parts.append(state_html)
-    return mark_safe("".join(parts))  # noqa: S308 - every value above is escaped
+    # SafeString rather than mark_safe: the same for a str, without keep_lazy's look at its
+    # arguments for lazy strings (the editor's ~35 fields make ~100 of these a page).
+    return SafeString("".join(parts))  # every value above is escaped
 
 
 def field_tail(f: FieldView, *, oob: bool, comments_html: str) -> SafeString:
     """The field's form after the MLS's refusal: its rule messages, the reviewer's comments,
     the no-script Save button."""
     button = "Save custom fields" if f.widget == "custom" else "Save"
-    return mark_safe(  # noqa: S308 - every value is escaped in field_rules; comments are rendered
+    return SafeString(  # every value is escaped in field_rules; comments are rendered
         f"{field_rules(f.name, f.rule_results, oob=oob)}{comments_html}"
         f'<button type="submit" class="button small nojs-only">{button}</button></form>'
     )

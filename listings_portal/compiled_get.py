@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from django.core.exceptions import EmptyResultSet
 from django.db import connections
 from django.db.models import Model, QuerySet
 from django.db.models.query import MAX_GET_RESULTS, get_related_populators
@@ -57,13 +58,28 @@ class CompiledGet:
         model = self.compiler.query.model
         if len(rows) > 1:
             raise model.MultipleObjectsReturned(f"get() returned more than one {model._meta.object_name}")
+        return self._instances(rows)[0]
+
+    def fetch_all(self, values: Mapping[str, Callable[[], Any]]) -> list[Model]:
+        """Every row for `values`, as instances in the order the database gave them (a query
+        compiled by `compile_rows`)."""
+        params = [values[role]() for role in self.roles]
+        with self.compiler.connection.cursor() as cursor:
+            cursor.execute(self.sql, params)
+            rows = cursor.fetchall()
+        return self._instances(rows) if rows else []
+
+    def _instances(self, rows: list) -> list[Model]:
         if self.converters:
             rows = list(self.compiler.apply_converters(rows, self.converters))
-        row = rows[0]
-        instance = self.from_db(connection.alias, list(self.init_list), row[self.columns])
-        for populator in self.populators:
-            populator.populate(row, instance)
-        return instance
+        alias = self.compiler.connection.alias
+        instances = []
+        for row in rows:
+            instance = self.from_db(alias, list(self.init_list), row[self.columns])
+            for populator in self.populators:
+                populator.populate(row, instance)
+            instances.append(instance)
+        return instances
 
 
 def compile_get(queryset: QuerySet, alias: str, stand_ins: Mapping[int, str]) -> CompiledGet | None:
@@ -74,9 +90,22 @@ def compile_get(queryset: QuerySet, alias: str, stand_ins: Mapping[int, str]) ->
     features = connections[alias].features
     if not queryset.query.select_for_update or features.supports_select_for_update_with_limit:
         queryset.query.set_limits(high=MAX_GET_RESULTS)
+    return compile_rows(queryset, alias, stand_ins)
+
+
+def compile_rows(queryset: QuerySet, alias: str, stand_ins: Mapping[Any, str]) -> CompiledGet | None:
+    """`queryset` (filtered with the stand-ins' values, ordered and sliced as it will be read)
+    compiled on `alias` for `CompiledGet.fetch_all`, or None as for `compile_get`. Stand-ins may
+    be floats (coordinates), never booleans: True would be taken for the stand-in 1."""
     compiler = queryset.query.get_compiler(using=alias)
-    sql, params = compiler.as_sql()
-    if any(not isinstance(param, int) or param not in stand_ins for param in params):
+    try:
+        sql, params = compiler.as_sql()
+    except EmptyResultSet:  # a queryset that reads nothing (`.none()`) has no SQL to keep
+        return None
+    if any(
+        isinstance(param, bool) or not isinstance(param, int | float) or param not in stand_ins
+        for param in params
+    ):
         return None
     select, klass_info = compiler.select, compiler.klass_info
     expressions = [column[0] for column in select[: compiler.col_count]]

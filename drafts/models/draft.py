@@ -7,15 +7,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import models, transaction
+from django.db import models, router, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
 from accounts.models import User
+from listings_portal.compiled_get import CompiledGet, compile_rows, compiled_once
 
 from .. import doorbell, notifications, rules
 from ..fields import AUTOSAVE_FIELDS, EDITABLE_FIELDS, SPARK_NAMES, PropertyType
@@ -23,7 +24,7 @@ from ..layout import MlsField, with_custom_value
 from ..readiness import Readiness, readiness_of
 from .history import DraftEvent
 from .parts import ListingPart
-from .queryset import DraftQuerySet
+from .queryset import DraftQuerySet, box_around, reach_of, user_with_keys
 from .review import REVIEW_COMMENT_MAX, REVIEW_REASON_MAX, ReviewComment, ReviewSnapshot
 from .status import SENT_BACK_BY_EDITS, DraftStatus, TransitionNotAllowed
 
@@ -794,17 +795,26 @@ class Draft(models.Model):
         """
         if self.latitude is None or self.longitude is None:
             return []
-        scope = Draft.objects.visible_to(user) if user is not None else Draft.objects.all()
-        candidates = (
-            scope.active()
-            .filter(office__company_id=self.office.company_id)
-            .exclude(pk=self.pk)
-            .within_box(self.latitude, self.longitude, km)
-            .select_related("list_agent")
-            # Only what the editor's nearby list shows: up to 500 candidates of a wide row.
-            .only(*NEARBY_SHOWN)
-            .order_by()[:NEARBY_CANDIDATES_MAX]  # sorted by distance below, not in the database
-        )
+        latitudes, longitudes = box_around(self.latitude, self.longitude, km)
+        alias = router.db_for_read(Draft)
+        reach = reach_of(user) if user is not None else "everything"
+        compiled = compiled_once(alias, ("nearby", reach), lambda: _compile_nearby(alias, user, reach))
+        candidates: list[Draft]
+        if compiled is None:
+            candidates = list(_nearby_candidates(self, user, self.office.company_id, latitudes, longitudes))
+        else:
+            values = {
+                "user": lambda: user.pk,
+                "office": lambda: user.office_id,
+                "company": lambda: user.office.company_id,
+                "draft": lambda: self.pk,
+                "draft_company": lambda: self.office.company_id,
+                "latitude_low": lambda: latitudes[0],
+                "latitude_high": lambda: latitudes[1],
+                "longitude_low": lambda: longitudes[0],
+                "longitude_high": lambda: longitudes[1],
+            }
+            candidates = cast(list[Draft], compiled.fetch_all(values))
         found = []
         for other in candidates:
             metres = haversine_metres(self.latitude, self.longitude, other.latitude, other.longitude)
@@ -812,6 +822,61 @@ class Draft(models.Model):
                 found.append((other, metres))
         found.sort(key=lambda pair: pair[1])
         return found[:limit]
+
+
+def _nearby_candidates(draft: Draft, user, company_pk: int, latitudes, longitudes) -> DraftQuerySet:
+    """The drafts `Draft.nearby` measures: `user`'s (or all) live drafts of the company in the box
+    but `draft`, with only what the editor's nearby list shows (up to 500 of a wide row)."""
+    scope = Draft.objects.visible_to(user) if user is not None else Draft.objects.all()
+    return (
+        scope.active()
+        .filter(office__company_id=company_pk)
+        .exclude(pk=draft.pk)
+        .within_bounds(latitudes, longitudes)
+        .select_related("list_agent")
+        .only(*NEARBY_SHOWN)
+        .order_by()[:NEARBY_CANDIDATES_MAX]  # sorted by distance in Python, not in the database
+    )
+
+
+# Stand-ins for the keys and the box's bounds Draft.nearby's query is compiled once with (never
+# executed with): the ORM compiled it anew on every editor page (~2.5k Python calls). Integers
+# and floats apart, so that no float stand-in equals an integer one.
+_NEARBY_STAND_INS: dict[int | float, str] = {
+    -2_000_000_011: "user",
+    -2_000_000_012: "office",
+    -2_000_000_013: "company",
+    -2_000_000_014: "draft",
+    -2_000_000_015: "draft_company",
+    -3_000_000_001.5: "latitude_low",
+    -3_000_000_002.5: "latitude_high",
+    -3_000_000_003.5: "longitude_low",
+    -3_000_000_004.5: "longitude_high",
+}
+_NEARBY_STAND_IN_OF = {role: value for value, role in _NEARBY_STAND_INS.items()}
+
+
+def _compile_nearby(alias: str, user, reach: str) -> CompiledGet | None:
+    stand_in = None
+    if user is not None:
+        stand_in = user_with_keys(
+            user,
+            pk=int(_NEARBY_STAND_IN_OF["user"]),
+            office_pk=int(_NEARBY_STAND_IN_OF["office"]),
+            company_pk=int(_NEARBY_STAND_IN_OF["company"]),
+        )
+        if reach_of(stand_in) != reach:
+            return None
+    draft = Draft(pk=_NEARBY_STAND_IN_OF["draft"])
+    of = _NEARBY_STAND_IN_OF
+    candidates = _nearby_candidates(
+        draft,
+        stand_in,
+        int(of["draft_company"]),
+        (of["latitude_low"], of["latitude_high"]),
+        (of["longitude_low"], of["longitude_high"]),
+    )
+    return compile_rows(candidates, alias, _NEARBY_STAND_INS)
 
 
 def _parse_seen(model_field, seen_value: Any) -> Any:

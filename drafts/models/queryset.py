@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import functools
 import math
 from collections.abc import Sequence
@@ -133,6 +134,26 @@ def reach_of(user) -> str:
     return "own"
 
 
+def box_around(
+    latitude: float, longitude: float, km: float
+) -> tuple[tuple[float, float], tuple[float, float]]:
+    """The (low, high) latitudes and longitudes of the box `km` around a point, each way."""
+    lat_delta = km / KM_PER_DEGREE_OF_LATITUDE
+    lon_delta = km / (KM_PER_DEGREE_OF_LATITUDE * max(math.cos(math.radians(latitude)), MIN_LONGITUDE_SCALE))
+    return (latitude - lat_delta, latitude + lat_delta), (longitude - lon_delta, longitude + lon_delta)
+
+
+def user_with_keys(user, *, pk: int, office_pk: int, company_pk: int):
+    """A copy of `user` (same role, so the same `reach_of`) whose own, office's and company's
+    keys are the given stand-ins: what a query of `visible_to` is compiled once with."""
+    stand_in = copy.copy(user)
+    stand_in.pk = pk
+    stand_in.office_id = office_pk
+    office_field = type(stand_in).office.field
+    office_field.set_cached_value(stand_in, office_field.related_model(pk=office_pk, company_id=company_pk))
+    return stand_in
+
+
 class DraftQuerySet(models.QuerySet["Draft"]):
     def visible_to(self, user) -> DraftQuerySet:
         """Drafts `user` may see: the one scoping rule every view goes through.
@@ -212,14 +233,12 @@ class DraftQuerySet(models.QuerySet["Draft"]):
         return self.filter(status=DraftStatus.SUBMITTED)
 
     def within_box(self, latitude: float, longitude: float, km: float) -> DraftQuerySet:
-        lat_delta = km / KM_PER_DEGREE_OF_LATITUDE
-        lon_delta = km / (
-            KM_PER_DEGREE_OF_LATITUDE * max(math.cos(math.radians(latitude)), MIN_LONGITUDE_SCALE)
-        )
-        return self.filter(
-            latitude__range=(latitude - lat_delta, latitude + lat_delta),
-            longitude__range=(longitude - lon_delta, longitude + lon_delta),
-        )
+        return self.within_bounds(*box_around(latitude, longitude, km))
+
+    def within_bounds(
+        self, latitudes: tuple[float, float], longitudes: tuple[float, float]
+    ) -> DraftQuerySet:
+        return self.filter(latitude__range=latitudes, longitude__range=longitudes)
 
 
 class ListedDrafts:

@@ -10,8 +10,11 @@ import pytest
 from django import forms
 from django.db import connection
 from django.forms.renderers import DjangoTemplates
+from django.template import Context, Template
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils.safestring import mark_safe
+from django.utils.translation import gettext_lazy
 
 from drafts import field_html
 from drafts.field_view import FieldView
@@ -314,3 +317,12 @@ def test_a_lists_options_are_escaped_as_each_value_would_be():
     assert field_html.escaped_choices(choices) == expected
     assert field_html.escaped_choices(list(choices)) == expected
     assert field_html.escaped_choices([(["x"], "<y>")]) == ((["x"], "[&#x27;x&#x27;]", "&lt;y&gt;"),)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [HOSTILE, "&amp; already", "plain", "", 12, 3.5, None, gettext_lazy("Save"), mark_safe("<b>safe</b>")],
+)
+def test_esc_prints_what_a_template_prints(value):
+    """esc (one str.translate) escapes exactly as `{{ value }}` does, lazy and safe strings too."""
+    assert field_html.esc(value) == Template("{{ value }}").render(Context({"value": value}))

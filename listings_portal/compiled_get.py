@@ -38,6 +38,20 @@ class CompiledGet:
     def fetch(self, values: Mapping[str, Callable[[], Any]]) -> Model | None:
         """The one row for `values` (each stand-in's name -> its value, read only if the SQL
         has it), or None. More than one row raises MultipleObjectsReturned, as get() does."""
+        rows = self._rows(values, MAX_GET_RESULTS)
+        if not rows:
+            return None
+        model = self.compiler.query.model
+        if len(rows) > 1:
+            raise model.MultipleObjectsReturned(f"get() returned more than one {model._meta.object_name}")
+        return self._instances(rows)[0]
+
+    def fetch_all(self, values: Mapping[str, Callable[[], Any]]) -> list[Model]:
+        """Every row for `values`, in the queryset's order (compiled with `many=True`)."""
+        rows = self._rows(values, None)
+        return self._instances(rows) if rows else []
+
+    def _rows(self, values: Mapping[str, Callable[[], Any]], limit: int | None) -> list[tuple]:
         params = [values[role]() for role in self.roles]
         connection = self.compiler.connection
         features = connection.features
@@ -51,29 +65,35 @@ class CompiledGet:
             raise TransactionManagementError("select_for_update cannot be used outside of a transaction.")
         with connection.cursor() as cursor:
             cursor.execute(self.sql, params)
-            rows = cursor.fetchmany(MAX_GET_RESULTS)
-        if not rows:
-            return None
-        model = self.compiler.query.model
-        if len(rows) > 1:
-            raise model.MultipleObjectsReturned(f"get() returned more than one {model._meta.object_name}")
+            return cursor.fetchmany(limit) if limit is not None else cursor.fetchall()
+
+    def _instances(self, rows: list[tuple]) -> list[Model]:
         if self.converters:
             rows = list(self.compiler.apply_converters(rows, self.converters))
-        row = rows[0]
-        instance = self.from_db(connection.alias, list(self.init_list), row[self.columns])
-        for populator in self.populators:
-            populator.populate(row, instance)
-        return instance
+        alias = self.compiler.connection.alias
+        instances = []
+        for row in rows:
+            instance = self.from_db(alias, list(self.init_list), row[self.columns])
+            for populator in self.populators:
+                populator.populate(row, instance)
+            instances.append(instance)
+        return instances
 
 
-def compile_get(queryset: QuerySet, alias: str, stand_ins: Mapping[int, str]) -> CompiledGet | None:
+def compile_get(
+    queryset: QuerySet, alias: str, stand_ins: Mapping[int, str], *, many: bool = False
+) -> CompiledGet | None:
     """`queryset.get()` (already filtered with the stand-ins' values) compiled on `alias`, or None
-    when its SQL has a parameter that is not a stand-in or a shape this does not instantiate."""
-    queryset = queryset.order_by()
-    # As QuerySet.get() limits it.
-    features = connections[alias].features
-    if not queryset.query.select_for_update or features.supports_select_for_update_with_limit:
-        queryset.query.set_limits(high=MAX_GET_RESULTS)
+    when its SQL has a parameter that is not a stand-in or a shape this does not instantiate.
+    `many`: the whole queryset, in its order, for `CompiledGet.fetch_all`."""
+    if many:
+        queryset = queryset.all()  # a clone: the limits and the compiler stay this one's
+    else:
+        queryset = queryset.order_by()
+        # As QuerySet.get() limits it.
+        features = connections[alias].features
+        if not queryset.query.select_for_update or features.supports_select_for_update_with_limit:
+            queryset.query.set_limits(high=MAX_GET_RESULTS)
     compiler = queryset.query.get_compiler(using=alias)
     sql, params = compiler.as_sql()
     if any(not isinstance(param, int) or param not in stand_ins for param in params):

@@ -28,7 +28,7 @@ from drafts.models import Draft, DraftEvent
 from spark.client import ListingRef
 from spark.errors import SparkError, SparkRateLimited
 
-from . import enqueue, planner
+from . import enqueue, planner, reads
 from .drift import LISTING_GONE, apply_drift_decision
 from .failures import backoff_seconds, describe, field_details, is_transient, refused_fields
 from .leased import LeaseLost, once_the_database_is_back, settle_seconds
@@ -210,7 +210,7 @@ class Pusher(PushCalls):
                     return Outcome.NOTHING
                 local = local_state(draft, local)
                 self.seq = local.seq
-                sync = self.row = DraftSync.objects.get(pk=self.draft_id)
+                sync = self.row = reads.sync_row(self.draft_id)
                 if sync.drift_decision:
                     apply_drift_decision(self, draft, sync)
                     local = None  # accepting the remote version rewrites the draft's media
@@ -218,7 +218,7 @@ class Pusher(PushCalls):
                 if not local.trashed:
                     self._note_order(sync, local)
                     self._note_edits(sync, local)
-                rows = list(RemoteItem.objects.filter(draft_id=self.draft_id))
+                rows = reads.mirror_items(self.draft_id)
                 self.items = {(row.kind, row.local_id): row for row in rows if row.local_id is not None}
             mirror = mirror_state(draft, sync, rows)
             now = timezone.now()
@@ -283,7 +283,7 @@ class Pusher(PushCalls):
                 for name, value in zip(_DRAFT_HEAD, head, strict=True):
                     setattr(known, name, value)
                 return known
-        return Draft.objects.select_related("list_agent").filter(pk=self.draft_id).first()
+        return reads.draft_with_agent(self.draft_id)
 
     def _note_order(self, sync: DraftSync, local: planner.LocalState) -> None:
         """Remember when the local order last changed: reorders are coalesced on it."""

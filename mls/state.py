@@ -25,7 +25,7 @@ from media_manager.models import Document, Photo, ProcessingState
 from media_manager.storage_io import read_bytes
 from spark.client import ListingRef
 
-from . import planner
+from . import planner, reads
 from .models import DraftSync, ItemKind, PromotionItem, RemoteItem, RemotePart
 from .part_records import PART_KINDS, record_hash
 from .remote import client, list_items, parse_time, read_with_retry
@@ -121,7 +121,7 @@ def local_parts(draft_id: int, property_type: str | None = None) -> dict[str, tu
     Only the kinds the draft's property type has (`sent_to_mls`): units left on a draft that is
     no longer multi family stay in the draft but not in the MLS (removed there if they were).
     `property_type` is read when the caller has not and there are rooms or units to judge."""
-    parts = list(ListingPart.objects.filter(draft_id=draft_id).order_by("kind", "position", "pk"))
+    parts = reads.listing_parts(draft_id)
     if property_type is None and any(part.kind in FIELDED_KINDS for part in parts):
         property_type = Draft.objects.values_list("property_type", flat=True).get(pk=draft_id)
     by_kind: dict[str, list[planner.LocalPart]] = {kind: [] for kind in PART_KINDS}
@@ -168,7 +168,7 @@ def mirror_state(
             sending=row.sending,
             failed_seq=row.failed_seq,
         )
-        for row in (part_rows if part_rows is not None else RemotePart.objects.filter(draft_id=draft.pk))
+        for row in (part_rows if part_rows is not None else reads.mirror_parts(draft.pk))
     )
     return planner.MirrorState(
         parts=parts,

@@ -129,9 +129,53 @@ def compile_get(
 CACHE_ATTRIBUTE = "listings_portal_compiled_gets"
 
 
-def compiled_once(alias: str, key: Any, compile: Callable[[], CompiledGet | None]) -> CompiledGet | None:
+def compiled_once[C: (CompiledGet | None, CompiledRows | None)](
+    alias: str, key: Any, compile: Callable[[], C]
+) -> C:
     """`compile()`'s answer for `key` on this thread's connection to `alias`, compiled once."""
     by_key = connections[alias].__dict__.setdefault(CACHE_ATTRIBUTE, {})
     if key not in by_key:
         by_key[key] = compile()
     return by_key[key]
+
+
+@dataclass(frozen=True)
+class CompiledRows:
+    """One `values_list()` queryset compiled on one connection: its rows as tuples."""
+
+    sql: str
+    roles: tuple[str, ...]  # per parameter of `sql`, the name of its stand-in
+    compiler: Any
+    converters: dict
+
+    def fetch(self, values: Mapping[str, Callable[[], Any]]) -> list[tuple]:
+        """The rows for `values` (each stand-in's name -> its value), as values_list() gives them."""
+        params = [values[role]() for role in self.roles]
+        with self.compiler.connection.cursor() as cursor:
+            cursor.execute(self.sql, params)
+            rows = cursor.fetchall()
+        if self.converters:
+            return [tuple(row) for row in self.compiler.apply_converters(rows, self.converters)]
+        return [tuple(row) for row in rows]
+
+
+def compile_rows(queryset: QuerySet, alias: str, stand_ins: Mapping[int, str]) -> CompiledRows | None:
+    """A `values_list()` queryset (filtered with the stand-ins' values, sliced as it is to be
+    read) compiled on `alias`, or None when its SQL has a parameter that is not a stand-in or
+    its columns are not plain fields in the order named."""
+    query = queryset.query
+    if query.select_for_update or query.annotation_select or query.extra_select or not query.values_select:
+        return None
+    compiler = query.get_compiler(using=alias)
+    sql, params = compiler.as_sql()
+    if any(not isinstance(param, int) or param not in stand_ins for param in params):
+        return None
+    expressions = [column[0] for column in compiler.select[: compiler.col_count]]
+    if compiler.has_composite_fields(expressions):
+        return None
+    return CompiledRows(
+        sql=sql,
+        roles=tuple(stand_ins[param] for param in params),
+        compiler=compiler,
+        converters=compiler.get_converters(expressions),
+    )

@@ -20,7 +20,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from accounts.models import User
@@ -138,7 +138,9 @@ class Pusher(PushCalls):
             return outcome
 
     def _edited_since_confirmed(self) -> bool:
-        return Draft.objects.filter(pk=self.draft_id, change_seq__gt=self.seq or 0).exists()
+        return bool(
+            reads.values_of("edited since", Draft, _edited_since, draft=self.draft_id, seq=self.seq or 0)
+        )
 
     def _run_once(self, has_work: bool | None = None) -> Outcome:
         if not (has_work if has_work is not None else needs_push(self.draft_id)):
@@ -276,9 +278,10 @@ class Pusher(PushCalls):
         the draft: reuse it, with the remote id (which the push itself writes) read afresh. A
         narrow read instead of the whole row and its agent, on every pass after the first."""
         if known is not None:
-            head = Draft.objects.filter(pk=self.draft_id).values_list(*_DRAFT_HEAD).first()
-            if head is None:
+            found = reads.values_of("draft head", Draft, _draft_head, draft=self.draft_id)
+            if not found:
                 return None
+            head = found[0]
             if head[: len(_DRAFT_EDITS)] == tuple(getattr(known, name) for name in _DRAFT_EDITS):
                 for name, value in zip(_DRAFT_HEAD, head, strict=True):
                     setattr(known, name, value)
@@ -544,22 +547,35 @@ class Pusher(PushCalls):
     # -- the calls --
 
 
+def _edited_since(draft: int, seq: int) -> QuerySet[Draft, tuple[Any, ...]]:
+    return Draft.objects.filter(pk=draft, change_seq__gt=seq).values_list("pk")[:1]
+
+
+def _draft_head(draft: int) -> QuerySet[Draft, tuple[Any, ...]]:
+    return Draft.objects.filter(pk=draft).values_list(*_DRAFT_HEAD)[:1]
+
+
+# What `needs_push` judges by: the sync row and the draft's head.
+_WORK_ROW = (
+    "confirmed_seq",
+    "verify_after",
+    "state",
+    "blocked_seq",
+    "create_sent_at",
+    "draft__change_seq",
+    "draft__deleted_at",
+    "draft__status",
+    "draft__remote_id",
+)
+
+
+def _work_row(draft: int) -> QuerySet[DraftSync, tuple[Any, ...]]:
+    return DraftSync.objects.filter(pk=draft).values_list(*_WORK_ROW)[:1]
+
+
 def work_row(draft_id: int) -> Mapping[str, Any] | None:
-    return (
-        DraftSync.objects.filter(pk=draft_id)
-        .values(
-            "confirmed_seq",
-            "verify_after",
-            "state",
-            "blocked_seq",
-            "create_sent_at",
-            "draft__change_seq",
-            "draft__deleted_at",
-            "draft__status",
-            "draft__remote_id",
-        )
-        .first()
-    )
+    found = reads.values_of("work row", DraftSync, _work_row, draft=draft_id)
+    return dict(zip(_WORK_ROW, found[0], strict=True)) if found else None
 
 
 def needs_push(draft_id: int, row: Mapping[str, Any] | None = None) -> bool:

@@ -8,31 +8,36 @@ the rows come back as the ORM makes them (`from_db`, converters, related populat
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
-from typing import cast
+from typing import Any, cast
 
 from django.db import router
 from django.db.models import Model, QuerySet
 
 from drafts.models import Draft, ListingPart
-from listings_portal.compiled_get import CompiledGet, compile_get, compiled_once
+from listings_portal.compiled_get import CompiledGet, compile_get, compile_rows, compiled_once
 
 from .models import DraftSync, RemoteItem, RemotePart
 
-# A draft id no draft has: the queries are compiled with it, never executed with it.
+# A draft id no draft has, and a `change_seq` none reaches: the queries are compiled with them,
+# never executed with them. (The seq is positive: Django drops a comparison with a value out of
+# its field's range from the SQL.)
 _DRAFT_STAND_IN = -2_000_000_201
-_STAND_INS = {_DRAFT_STAND_IN: "draft"}
+_STAND_INS = {_DRAFT_STAND_IN: "draft", 2_000_000_202: "seq"}
+_STAND_IN_OF = {role: value for value, role in _STAND_INS.items()}
 
 
 def _compiled(
     name: str, model: type[Model], queryset: Callable[[int], QuerySet[Model]], *, many: bool
 ) -> CompiledGet | None:
     alias = router.db_for_read(model)
-    return compiled_once(
+    compiled = compiled_once(
         alias,
         ("mls.reads", name),
         lambda: compile_get(queryset(_DRAFT_STAND_IN), alias, _STAND_INS, many=many),
     )
+    return compiled if compiled is not None and compiled.roles == ("draft",) else None
 
 
 def _one[M: Model](
@@ -99,3 +104,20 @@ def mirror_parts(draft_id: int) -> list[RemotePart]:
 def listing_parts(draft_id: int) -> list[ListingPart]:
     """The draft's own rooms, units, tours and videos, by kind then position."""
     return _all("listing parts", ListingPart, _listing_parts, draft_id)
+
+
+def values_of(
+    name: str, model: type[Model], queryset: Callable[..., QuerySet[Any, Any]], **keys: int
+) -> list[tuple[Any, ...]]:
+    """The rows of `queryset(**keys)`, a `values_list()` (not flat) of `model`'s rows by draft
+    id ("draft") and perhaps a `change_seq` ("seq"), compiled once under `name`."""
+    alias = router.db_for_read(model)
+    compiled = compiled_once(
+        alias,
+        ("mls.reads", name),
+        lambda: compile_rows(queryset(**{key: _STAND_IN_OF[key] for key in keys}), alias, _STAND_INS),
+    )
+    if compiled is None or len(compiled.roles) != len(keys) or set(compiled.roles) != keys.keys():
+        # Not compiled, or a key the SQL does not carry as a parameter: the ORM, every time.
+        return list(queryset(**keys))
+    return compiled.fetch({key: functools.partial(int, value) for key, value in keys.items()})

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from drafts.models import Draft, ListingPart
@@ -74,11 +75,8 @@ def local_state(draft: Draft, previous: planner.LocalState | None = None) -> pla
             content_name=master or "",
             remote_copy=remote_id,
         )
-        for pk, token, name, caption, primary, sha256, state, master, remote_id in Photo.objects.active()
-        .filter(draft_id=draft.pk)
-        .order_by("position", "pk")
-        .values_list(
-            "pk", "upload_token", "name", "caption", "is_primary", "sha256", "state", "master", "remote_id"
+        for pk, token, name, caption, primary, sha256, state, master, remote_id in reads.values_of(
+            "local photos", Photo, _local_photos, draft=draft.pk
         )
     )
     documents = tuple(
@@ -93,10 +91,9 @@ def local_state(draft: Draft, previous: planner.LocalState | None = None) -> pla
             content_name=file or "",
             remote_copy=remote_id,
         )
-        for pk, token, name, privacy, sha256, file, remote_id in Document.objects.active()
-        .filter(draft_id=draft.pk)
-        .order_by("position", "pk")
-        .values_list("pk", "upload_token", "name", "privacy", "sha256", "file", "remote_id")
+        for pk, token, name, privacy, sha256, file, remote_id in reads.values_of(
+            "local documents", Document, _local_documents, draft=draft.pk
+        )
     )
     return planner.LocalState(
         seq=draft.change_seq,
@@ -104,6 +101,26 @@ def local_state(draft: Draft, previous: planner.LocalState | None = None) -> pla
         photos=photos,
         documents=documents,
         parts=local_parts(draft.pk, draft.property_type),
+    )
+
+
+def _local_photos(draft: int) -> QuerySet[Photo, tuple[Any, ...]]:
+    return (
+        Photo.objects.active()
+        .filter(draft_id=draft)
+        .order_by("position", "pk")
+        .values_list(
+            "pk", "upload_token", "name", "caption", "is_primary", "sha256", "state", "master", "remote_id"
+        )
+    )
+
+
+def _local_documents(draft: int) -> QuerySet[Document, tuple[Any, ...]]:
+    return (
+        Document.objects.active()
+        .filter(draft_id=draft)
+        .order_by("position", "pk")
+        .values_list("pk", "upload_token", "name", "privacy", "sha256", "file", "remote_id")
     )
 
 

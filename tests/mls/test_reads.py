@@ -81,3 +81,24 @@ def test_each_read_is_compiled_once_per_connection(draft, monkeypatch):
         "RemoteItem",
         "RemotePart",
     ]
+
+
+def test_values_reads_give_the_orms_rows(draft):
+    from media_manager.models import Photo
+    from mls import push, state
+    from tests.factories import PhotoFactory
+
+    PhotoFactory(draft=draft, by=draft.list_agent)
+    PhotoFactory(draft=draft, by=draft.list_agent)
+    draft.refresh_from_db()
+    assert reads.values_of("local photos", Photo, state._local_photos, draft=draft.pk) == list(
+        state._local_photos(draft.pk)
+    )
+    assert push.work_row(draft.pk) == DraftSync.objects.filter(pk=draft.pk).values(*push._WORK_ROW).first()
+    assert push.work_row(-1) is None
+    # Both keys are parameters of the compiled SQL: an edit past `seq` is seen, none at it.
+    edited = reads.values_of("edited since", Draft, push._edited_since, draft=draft.pk, seq=draft.change_seq)
+    assert edited == []
+    earlier = draft.change_seq - 1
+    edited = reads.values_of("edited since", Draft, push._edited_since, draft=draft.pk, seq=earlier)
+    assert edited == [(draft.pk,)]

@@ -218,8 +218,7 @@ class Pusher(PushCalls):
                     local = None  # accepting the remote version rewrites the draft's media
                     continue
                 if not local.trashed:
-                    self._note_order(sync, local)
-                    self._note_edits(sync, local)
+                    self._note_changes(sync, local)
                 rows = reads.mirror_items(self.draft_id)
                 self.items = {(row.kind, row.local_id): row for row in rows if row.local_id is not None}
             mirror = mirror_state(draft, sync, rows)
@@ -288,34 +287,15 @@ class Pusher(PushCalls):
                 return known
         return reads.draft_with_agent(self.draft_id)
 
-    def _note_order(self, sync: DraftSync, local: planner.LocalState) -> None:
-        """Remember when the local order last changed: reorders are coalesced on it."""
+    def _note_changes(self, sync: DraftSync, local: planner.LocalState) -> None:
+        """Remember when the local order, and the draft's fields or media records, last changed:
+        reorders and edits are coalesced on them (planner `Timing`). One statement for both."""
         now = timezone.now()
-        updates: dict[str, Any] = {}
-        for kind, seen_field in (
-            (planner.PHOTO, "photo_order_seen"),
-            (planner.DOCUMENT, "document_order_seen"),
-        ):
-            ids = [item.local_id for item in local.items(kind)]
-            if ids != (getattr(sync, seen_field) or []):
-                updates[seen_field] = ids
-                updates[f"{seen_field}_at"] = now
+        updates = {**_order_seen(sync, local, now), **_edits_seen(sync, local, now)}
         if updates:
             DraftSync.objects.filter(pk=self.draft_id, lease_owner=self.owner).update(**updates)
             for name, value in updates.items():
                 setattr(sync, name, value)
-
-    def _note_edits(self, sync: DraftSync, local: planner.LocalState) -> None:
-        """Remember when the draft's fields or media records last changed: edits are coalesced
-        on it (planner `Timing.edit_settle`)."""
-        seen = edits_fingerprint(local)
-        if seen == sync.edits_seen:
-            return
-        now = timezone.now()
-        DraftSync.objects.filter(pk=self.draft_id, lease_owner=self.owner).update(
-            edits_seen=seen, edits_seen_at=now
-        )
-        sync.edits_seen, sync.edits_seen_at = seen, now
 
     # -- endings --
     def _finish_synced(self, local: planner.LocalState) -> None:
@@ -571,6 +551,26 @@ _WORK_ROW = (
 
 def _work_row(draft: int) -> QuerySet[DraftSync, tuple[Any, ...]]:
     return DraftSync.objects.filter(pk=draft).values_list(*_WORK_ROW)[:1]
+
+
+def _order_seen(sync: DraftSync, local: planner.LocalState, now: dt.datetime) -> dict[str, Any]:
+    """What to write on `sync` when the local order of photos or documents changed."""
+    updates: dict[str, Any] = {}
+    for kind, seen_field in (
+        (planner.PHOTO, "photo_order_seen"),
+        (planner.DOCUMENT, "document_order_seen"),
+    ):
+        ids = [item.local_id for item in local.items(kind)]
+        if ids != (getattr(sync, seen_field) or []):
+            updates[seen_field] = ids
+            updates[f"{seen_field}_at"] = now
+    return updates
+
+
+def _edits_seen(sync: DraftSync, local: planner.LocalState, now: dt.datetime) -> dict[str, Any]:
+    """What to write on `sync` when the draft's fields or media records changed."""
+    seen = edits_fingerprint(local)
+    return {} if seen == sync.edits_seen else {"edits_seen": seen, "edits_seen_at": now}
 
 
 def work_row(draft_id: int) -> Mapping[str, Any] | None:

@@ -39,6 +39,20 @@ class CompiledGet:
     def fetch(self, values: Mapping[str, Callable[[], Any]]) -> Model | None:
         """The one row for `values` (each stand-in's name -> its value, read only if the SQL
         has it), or None. More than one row raises MultipleObjectsReturned, as get() does."""
+        rows = self._rows(values, MAX_GET_RESULTS)
+        if not rows:
+            return None
+        model = self.compiler.query.model
+        if len(rows) > 1:
+            raise model.MultipleObjectsReturned(f"get() returned more than one {model._meta.object_name}")
+        return self._instances(rows)[0]
+
+    def fetch_all(self, values: Mapping[str, Callable[[], Any]]) -> list[Model]:
+        """Every row for `values`, in the queryset's order (compiled with `many=True`)."""
+        rows = self._rows(values, None)
+        return self._instances(rows) if rows else []
+
+    def _rows(self, values: Mapping[str, Callable[[], Any]], limit: int | None) -> list[tuple]:
         params = [values[role]() for role in self.roles]
         connection = self.compiler.connection
         features = connection.features
@@ -52,24 +66,9 @@ class CompiledGet:
             raise TransactionManagementError("select_for_update cannot be used outside of a transaction.")
         with connection.cursor() as cursor:
             cursor.execute(self.sql, params)
-            rows = cursor.fetchmany(MAX_GET_RESULTS)
-        if not rows:
-            return None
-        model = self.compiler.query.model
-        if len(rows) > 1:
-            raise model.MultipleObjectsReturned(f"get() returned more than one {model._meta.object_name}")
-        return self._instances(rows)[0]
+            return cursor.fetchmany(limit) if limit is not None else cursor.fetchall()
 
-    def fetch_all(self, values: Mapping[str, Callable[[], Any]]) -> list[Model]:
-        """Every row for `values`, as instances in the order the database gave them (a query
-        compiled by `compile_rows`)."""
-        params = [values[role]() for role in self.roles]
-        with self.compiler.connection.cursor() as cursor:
-            cursor.execute(self.sql, params)
-            rows = cursor.fetchall()
-        return self._instances(rows) if rows else []
-
-    def _instances(self, rows: list) -> list[Model]:
+    def _instances(self, rows: list[tuple]) -> list[Model]:
         if self.converters:
             rows = list(self.compiler.apply_converters(rows, self.converters))
         alias = self.compiler.connection.alias
@@ -82,30 +81,35 @@ class CompiledGet:
         return instances
 
 
-def compile_get(queryset: QuerySet, alias: str, stand_ins: Mapping[int, str]) -> CompiledGet | None:
+def _all_stand_ins(params, stand_ins: Mapping[Any, str]) -> bool:
+    """Whether every parameter of the SQL is one of the stand-ins. They may be floats
+    (coordinates), never booleans: True would be taken for the stand-in 1."""
+    return all(
+        not isinstance(param, bool) and isinstance(param, int | float) and param in stand_ins
+        for param in params
+    )
+
+
+def compile_get(
+    queryset: QuerySet, alias: str, stand_ins: Mapping[Any, str], *, many: bool = False
+) -> CompiledGet | None:
     """`queryset.get()` (already filtered with the stand-ins' values) compiled on `alias`, or None
-    when its SQL has a parameter that is not a stand-in or a shape this does not instantiate."""
-    queryset = queryset.order_by()
-    # As QuerySet.get() limits it.
-    features = connections[alias].features
-    if not queryset.query.select_for_update or features.supports_select_for_update_with_limit:
-        queryset.query.set_limits(high=MAX_GET_RESULTS)
-    return compile_rows(queryset, alias, stand_ins)
-
-
-def compile_rows(queryset: QuerySet, alias: str, stand_ins: Mapping[Any, str]) -> CompiledGet | None:
-    """`queryset` (filtered with the stand-ins' values, ordered and sliced as it will be read)
-    compiled on `alias` for `CompiledGet.fetch_all`, or None as for `compile_get`. Stand-ins may
-    be floats (coordinates), never booleans: True would be taken for the stand-in 1."""
+    when its SQL has a parameter that is not a stand-in or a shape this does not instantiate.
+    `many`: the whole queryset, in its order, for `CompiledGet.fetch_all`."""
+    if many:
+        queryset = queryset.all()  # a clone: the limits and the compiler stay this one's
+    else:
+        queryset = queryset.order_by()
+        # As QuerySet.get() limits it.
+        features = connections[alias].features
+        if not queryset.query.select_for_update or features.supports_select_for_update_with_limit:
+            queryset.query.set_limits(high=MAX_GET_RESULTS)
     compiler = queryset.query.get_compiler(using=alias)
     try:
         sql, params = compiler.as_sql()
     except EmptyResultSet:  # a queryset that reads nothing (`.none()`) has no SQL to keep
         return None
-    if any(
-        isinstance(param, bool) or not isinstance(param, int | float) or param not in stand_ins
-        for param in params
-    ):
+    if not _all_stand_ins(params, stand_ins):
         return None
     select, klass_info = compiler.select, compiler.klass_info
     expressions = [column[0] for column in select[: compiler.col_count]]
@@ -138,9 +142,56 @@ def compile_rows(queryset: QuerySet, alias: str, stand_ins: Mapping[Any, str]) -
 CACHE_ATTRIBUTE = "listings_portal_compiled_gets"
 
 
-def compiled_once(alias: str, key: Any, compile: Callable[[], CompiledGet | None]) -> CompiledGet | None:
+def compiled_once[C: (CompiledGet | None, CompiledRows | None)](
+    alias: str, key: Any, compile: Callable[[], C]
+) -> C:
     """`compile()`'s answer for `key` on this thread's connection to `alias`, compiled once."""
     by_key = connections[alias].__dict__.setdefault(CACHE_ATTRIBUTE, {})
     if key not in by_key:
         by_key[key] = compile()
     return by_key[key]
+
+
+@dataclass(frozen=True)
+class CompiledRows:
+    """One `values_list()` queryset compiled on one connection: its rows as tuples."""
+
+    sql: str
+    roles: tuple[str, ...]  # per parameter of `sql`, the name of its stand-in
+    compiler: Any
+    converters: dict
+
+    def fetch(self, values: Mapping[str, Callable[[], Any]]) -> list[tuple]:
+        """The rows for `values` (each stand-in's name -> its value), as values_list() gives them."""
+        params = [values[role]() for role in self.roles]
+        with self.compiler.connection.cursor() as cursor:
+            cursor.execute(self.sql, params)
+            rows = cursor.fetchall()
+        if self.converters:
+            return [tuple(row) for row in self.compiler.apply_converters(rows, self.converters)]
+        return [tuple(row) for row in rows]
+
+
+def compile_rows(queryset: QuerySet, alias: str, stand_ins: Mapping[Any, str]) -> CompiledRows | None:
+    """A `values_list()` queryset (filtered with the stand-ins' values, sliced as it is to be
+    read) compiled on `alias`, or None when its SQL has a parameter that is not a stand-in or
+    its columns are not plain fields in the order named."""
+    query = queryset.query
+    if query.select_for_update or query.annotation_select or query.extra_select or not query.values_select:
+        return None
+    compiler = query.get_compiler(using=alias)
+    try:
+        sql, params = compiler.as_sql()
+    except EmptyResultSet:  # a queryset that reads nothing (`.none()`) has no SQL to keep
+        return None
+    if not _all_stand_ins(params, stand_ins):
+        return None
+    expressions = [column[0] for column in compiler.select[: compiler.col_count]]
+    if compiler.has_composite_fields(expressions):
+        return None
+    return CompiledRows(
+        sql=sql,
+        roles=tuple(stand_ins[param] for param in params),
+        compiler=compiler,
+        converters=compiler.get_converters(expressions),
+    )

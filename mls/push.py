@@ -20,7 +20,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from accounts.models import User
@@ -28,7 +28,7 @@ from drafts.models import Draft, DraftEvent
 from spark.client import ListingRef
 from spark.errors import SparkError, SparkRateLimited
 
-from . import enqueue, planner
+from . import enqueue, planner, reads
 from .drift import LISTING_GONE, apply_drift_decision
 from .failures import backoff_seconds, describe, field_details, is_transient, refused_fields
 from .leased import LeaseLost, once_the_database_is_back, settle_seconds
@@ -138,7 +138,9 @@ class Pusher(PushCalls):
             return outcome
 
     def _edited_since_confirmed(self) -> bool:
-        return Draft.objects.filter(pk=self.draft_id, change_seq__gt=self.seq or 0).exists()
+        return bool(
+            reads.values_of("edited since", Draft, _edited_since, draft=self.draft_id, seq=self.seq or 0)
+        )
 
     def _run_once(self, has_work: bool | None = None) -> Outcome:
         if not (has_work if has_work is not None else needs_push(self.draft_id)):
@@ -210,15 +212,14 @@ class Pusher(PushCalls):
                     return Outcome.NOTHING
                 local = local_state(draft, local)
                 self.seq = local.seq
-                sync = self.row = DraftSync.objects.get(pk=self.draft_id)
+                sync = self.row = reads.sync_row(self.draft_id)
                 if sync.drift_decision:
                     apply_drift_decision(self, draft, sync)
                     local = None  # accepting the remote version rewrites the draft's media
                     continue
                 if not local.trashed:
-                    self._note_order(sync, local)
-                    self._note_edits(sync, local)
-                rows = list(RemoteItem.objects.filter(draft_id=self.draft_id))
+                    self._note_changes(sync, local)
+                rows = reads.mirror_items(self.draft_id)
                 self.items = {(row.kind, row.local_id): row for row in rows if row.local_id is not None}
             mirror = mirror_state(draft, sync, rows)
             now = timezone.now()
@@ -276,43 +277,25 @@ class Pusher(PushCalls):
         the draft: reuse it, with the remote id (which the push itself writes) read afresh. A
         narrow read instead of the whole row and its agent, on every pass after the first."""
         if known is not None:
-            head = Draft.objects.filter(pk=self.draft_id).values_list(*_DRAFT_HEAD).first()
-            if head is None:
+            found = reads.values_of("draft head", Draft, _draft_head, draft=self.draft_id)
+            if not found:
                 return None
+            head = found[0]
             if head[: len(_DRAFT_EDITS)] == tuple(getattr(known, name) for name in _DRAFT_EDITS):
                 for name, value in zip(_DRAFT_HEAD, head, strict=True):
                     setattr(known, name, value)
                 return known
-        return Draft.objects.select_related("list_agent").filter(pk=self.draft_id).first()
+        return reads.draft_with_agent(self.draft_id)
 
-    def _note_order(self, sync: DraftSync, local: planner.LocalState) -> None:
-        """Remember when the local order last changed: reorders are coalesced on it."""
+    def _note_changes(self, sync: DraftSync, local: planner.LocalState) -> None:
+        """Remember when the local order, and the draft's fields or media records, last changed:
+        reorders and edits are coalesced on them (planner `Timing`). One statement for both."""
         now = timezone.now()
-        updates: dict[str, Any] = {}
-        for kind, seen_field in (
-            (planner.PHOTO, "photo_order_seen"),
-            (planner.DOCUMENT, "document_order_seen"),
-        ):
-            ids = [item.local_id for item in local.items(kind)]
-            if ids != (getattr(sync, seen_field) or []):
-                updates[seen_field] = ids
-                updates[f"{seen_field}_at"] = now
+        updates = {**_order_seen(sync, local, now), **_edits_seen(sync, local, now)}
         if updates:
             DraftSync.objects.filter(pk=self.draft_id, lease_owner=self.owner).update(**updates)
             for name, value in updates.items():
                 setattr(sync, name, value)
-
-    def _note_edits(self, sync: DraftSync, local: planner.LocalState) -> None:
-        """Remember when the draft's fields or media records last changed: edits are coalesced
-        on it (planner `Timing.edit_settle`)."""
-        seen = edits_fingerprint(local)
-        if seen == sync.edits_seen:
-            return
-        now = timezone.now()
-        DraftSync.objects.filter(pk=self.draft_id, lease_owner=self.owner).update(
-            edits_seen=seen, edits_seen_at=now
-        )
-        sync.edits_seen, sync.edits_seen_at = seen, now
 
     # -- endings --
     def _finish_synced(self, local: planner.LocalState) -> None:
@@ -544,22 +527,55 @@ class Pusher(PushCalls):
     # -- the calls --
 
 
+def _edited_since(draft: int, seq: int) -> QuerySet[Draft, tuple[Any, ...]]:
+    return Draft.objects.filter(pk=draft, change_seq__gt=seq).values_list("pk")[:1]
+
+
+def _draft_head(draft: int) -> QuerySet[Draft, tuple[Any, ...]]:
+    return Draft.objects.filter(pk=draft).values_list(*_DRAFT_HEAD)[:1]
+
+
+# What `needs_push` judges by: the sync row and the draft's head.
+_WORK_ROW = (
+    "confirmed_seq",
+    "verify_after",
+    "state",
+    "blocked_seq",
+    "create_sent_at",
+    "draft__change_seq",
+    "draft__deleted_at",
+    "draft__status",
+    "draft__remote_id",
+)
+
+
+def _work_row(draft: int) -> QuerySet[DraftSync, tuple[Any, ...]]:
+    return DraftSync.objects.filter(pk=draft).values_list(*_WORK_ROW)[:1]
+
+
+def _order_seen(sync: DraftSync, local: planner.LocalState, now: dt.datetime) -> dict[str, Any]:
+    """What to write on `sync` when the local order of photos or documents changed."""
+    updates: dict[str, Any] = {}
+    for kind, seen_field in (
+        (planner.PHOTO, "photo_order_seen"),
+        (planner.DOCUMENT, "document_order_seen"),
+    ):
+        ids = [item.local_id for item in local.items(kind)]
+        if ids != (getattr(sync, seen_field) or []):
+            updates[seen_field] = ids
+            updates[f"{seen_field}_at"] = now
+    return updates
+
+
+def _edits_seen(sync: DraftSync, local: planner.LocalState, now: dt.datetime) -> dict[str, Any]:
+    """What to write on `sync` when the draft's fields or media records changed."""
+    seen = edits_fingerprint(local)
+    return {} if seen == sync.edits_seen else {"edits_seen": seen, "edits_seen_at": now}
+
+
 def work_row(draft_id: int) -> Mapping[str, Any] | None:
-    return (
-        DraftSync.objects.filter(pk=draft_id)
-        .values(
-            "confirmed_seq",
-            "verify_after",
-            "state",
-            "blocked_seq",
-            "create_sent_at",
-            "draft__change_seq",
-            "draft__deleted_at",
-            "draft__status",
-            "draft__remote_id",
-        )
-        .first()
-    )
+    found = reads.values_of("work row", DraftSync, _work_row, draft=draft_id)
+    return dict(zip(_WORK_ROW, found[0], strict=True)) if found else None
 
 
 def needs_push(draft_id: int, row: Mapping[str, Any] | None = None) -> bool:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from drafts.models import Draft, ListingPart
@@ -25,7 +26,7 @@ from media_manager.models import Document, Photo, ProcessingState
 from media_manager.storage_io import read_bytes
 from spark.client import ListingRef
 
-from . import planner
+from . import planner, reads
 from .models import DraftSync, ItemKind, PromotionItem, RemoteItem, RemotePart
 from .part_records import PART_KINDS, record_hash
 from .remote import client, list_items, parse_time, read_with_retry
@@ -74,11 +75,8 @@ def local_state(draft: Draft, previous: planner.LocalState | None = None) -> pla
             content_name=master or "",
             remote_copy=remote_id,
         )
-        for pk, token, name, caption, primary, sha256, state, master, remote_id in Photo.objects.active()
-        .filter(draft_id=draft.pk)
-        .order_by("position", "pk")
-        .values_list(
-            "pk", "upload_token", "name", "caption", "is_primary", "sha256", "state", "master", "remote_id"
+        for pk, token, name, caption, primary, sha256, state, master, remote_id in reads.values_of(
+            "local photos", Photo, _local_photos, draft=draft.pk
         )
     )
     documents = tuple(
@@ -93,10 +91,9 @@ def local_state(draft: Draft, previous: planner.LocalState | None = None) -> pla
             content_name=file or "",
             remote_copy=remote_id,
         )
-        for pk, token, name, privacy, sha256, file, remote_id in Document.objects.active()
-        .filter(draft_id=draft.pk)
-        .order_by("position", "pk")
-        .values_list("pk", "upload_token", "name", "privacy", "sha256", "file", "remote_id")
+        for pk, token, name, privacy, sha256, file, remote_id in reads.values_of(
+            "local documents", Document, _local_documents, draft=draft.pk
+        )
     )
     return planner.LocalState(
         seq=draft.change_seq,
@@ -104,6 +101,26 @@ def local_state(draft: Draft, previous: planner.LocalState | None = None) -> pla
         photos=photos,
         documents=documents,
         parts=local_parts(draft.pk, draft.property_type),
+    )
+
+
+def _local_photos(draft: int) -> QuerySet[Photo, tuple[Any, ...]]:
+    return (
+        Photo.objects.active()
+        .filter(draft_id=draft)
+        .order_by("position", "pk")
+        .values_list(
+            "pk", "upload_token", "name", "caption", "is_primary", "sha256", "state", "master", "remote_id"
+        )
+    )
+
+
+def _local_documents(draft: int) -> QuerySet[Document, tuple[Any, ...]]:
+    return (
+        Document.objects.active()
+        .filter(draft_id=draft)
+        .order_by("position", "pk")
+        .values_list("pk", "upload_token", "name", "privacy", "sha256", "file", "remote_id")
     )
 
 
@@ -121,7 +138,7 @@ def local_parts(draft_id: int, property_type: str | None = None) -> dict[str, tu
     Only the kinds the draft's property type has (`sent_to_mls`): units left on a draft that is
     no longer multi family stay in the draft but not in the MLS (removed there if they were).
     `property_type` is read when the caller has not and there are rooms or units to judge."""
-    parts = list(ListingPart.objects.filter(draft_id=draft_id).order_by("kind", "position", "pk"))
+    parts = reads.listing_parts(draft_id)
     if property_type is None and any(part.kind in FIELDED_KINDS for part in parts):
         property_type = Draft.objects.values_list("property_type", flat=True).get(pk=draft_id)
     by_kind: dict[str, list[planner.LocalPart]] = {kind: [] for kind in PART_KINDS}
@@ -168,7 +185,7 @@ def mirror_state(
             sending=row.sending,
             failed_seq=row.failed_seq,
         )
-        for row in (part_rows if part_rows is not None else RemotePart.objects.filter(draft_id=draft.pk))
+        for row in (part_rows if part_rows is not None else reads.mirror_parts(draft.pk))
     )
     return planner.MirrorState(
         parts=parts,

@@ -292,7 +292,10 @@ class UploadRun:
         """Copy remote ids onto media rows: one statement per kind, from the mirror rows."""
         for kind, model in ((planner.PHOTO, Photo), (planner.DOCUMENT, Document)):
             ids = [local_id for (k, local_id) in copies if k == kind]
-            if ids:
+            if len(ids) == 1:
+                # One item (a photo's push): its id as it is, without the subquery's compilation.
+                model.objects.filter(pk=ids[0]).update(remote_id=copies[kind, ids[0]])
+            elif ids:
                 mirror = RemoteItem.objects.filter(
                     draft_id=self.job.draft_id, kind=kind, local_id=OuterRef("pk")
                 )

@@ -16,7 +16,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from accounts.models import User
-from listings_portal.compiled_get import CompiledGet, compile_rows, compiled_once
+from listings_portal.compiled_get import CompiledGet, compile_get, compiled_once
 
 from .. import doorbell, notifications, rules
 from ..fields import AUTOSAVE_FIELDS, EDITABLE_FIELDS, SPARK_NAMES, PropertyType
@@ -876,7 +876,7 @@ def _compile_nearby(alias: str, user, reach: str) -> CompiledGet | None:
         (of["latitude_low"], of["latitude_high"]),
         (of["longitude_low"], of["longitude_high"]),
     )
-    return compile_rows(candidates, alias, _NEARBY_STAND_INS)
+    return compile_get(candidates, alias, _NEARBY_STAND_INS, many=True)
 
 
 def _parse_seen(model_field, seen_value: Any) -> Any:

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import uuid
 from collections.abc import Iterable, Sequence
 from datetime import timedelta
+from typing import cast
 
 from django.conf import settings
 from django.core.files.storage import default_storage
-from django.db import models, transaction
+from django.db import models, router, transaction
 from django.db.models import Deferrable, F, Q
 from django.db.models.functions import Length
 from django.db.models.lookups import LessThanOrEqual
@@ -18,6 +20,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from drafts.models import Draft, DraftEvent
+from listings_portal.compiled_get import compile_get, compiled_once
 
 from .. import processing_requests
 from ..pipeline import phash_distance
@@ -379,7 +382,7 @@ class Photo(OrderedMedia):
         the trash, or another worker has it). Idempotent: a second delivery claims nothing."""
         now = timezone.now()
         with transaction.atomic():
-            photo = cls.objects.select_for_update().filter(pk=photo_id).first()
+            photo = locked_photo(photo_id)
             if photo is None or photo.is_trashed:
                 return None
             if photo.state == ProcessingState.PROCESSING and (
@@ -420,7 +423,7 @@ class Photo(OrderedMedia):
         """Record the pipeline's output for `image_version`. False (and nothing recorded)
         if the picture changed or was trashed meanwhile: the caller deletes its files."""
         with transaction.atomic():
-            row = Photo.objects.select_for_update().filter(pk=self.pk).first()
+            row = locked_photo(self.pk)
             if row is None or row.image_version != image_version or row.state != ProcessingState.PROCESSING:
                 return False
             old_files = [name for name in [row.master.name, *row.variants.values()] if name]
@@ -451,7 +454,7 @@ class Photo(OrderedMedia):
 
     def reject_processing(self, reason: str, *, image_version: int) -> bool:
         with transaction.atomic():
-            row = Photo.objects.select_for_update().filter(pk=self.pk).first()
+            row = locked_photo(self.pk)
             if row is None or row.image_version != image_version or row.state != ProcessingState.PROCESSING:
                 return False
             Photo.objects.filter(pk=self.pk).update(
@@ -529,3 +532,24 @@ def delete_files_after_commit(names: Iterable[str]) -> None:
 
     if names:
         transaction.on_commit(delete)
+
+
+# A key no photo has: `locked_photo`'s query is compiled with it, never executed with it.
+_PK_STAND_IN = -2_000_000_301
+
+
+def locked_photo(photo_id: int) -> Photo | None:
+    """The whole photo row, locked until the caller's transaction ends (call inside one), or
+    None. Processing reads it twice per photo (claim and finish): its SQL is compiled once per
+    connection, not by the ORM each time (~2.8k Python calls a read)."""
+    alias = router.db_for_write(Photo)
+    compiled = compiled_once(
+        alias,
+        ("locked photo", Photo),
+        lambda: compile_get(
+            Photo.objects.select_for_update().filter(pk=_PK_STAND_IN), alias, {_PK_STAND_IN: "pk"}
+        ),
+    )
+    if compiled is None or compiled.roles != ("pk",):
+        return Photo.objects.select_for_update().filter(pk=photo_id).first()
+    return cast(Photo | None, compiled.fetch({"pk": functools.partial(int, photo_id)}))

@@ -23,13 +23,29 @@ from django.db.transaction import TransactionManagementError
 
 
 @dataclass(frozen=True)
-class CompiledGet:
-    """One queryset's `.get()`, compiled on one connection."""
+class _Compiled:
+    """A query's SQL compiled on one connection, with its stand-ins' places and converters."""
 
     sql: str
     roles: tuple[str, ...]  # per parameter of `sql`, the name of its stand-in
     compiler: Any
     converters: dict
+
+    def _execute(self, values: Mapping[str, Callable[[], Any]], limit: int | None = None) -> list:
+        """The rows for `values` (each stand-in's name -> its value), at most `limit`."""
+        params = [values[role]() for role in self.roles]
+        with self.compiler.connection.cursor() as cursor:
+            cursor.execute(self.sql, params)
+            return cursor.fetchmany(limit) if limit is not None else cursor.fetchall()
+
+    def _converted(self, rows: list) -> list:
+        return list(self.compiler.apply_converters(rows, self.converters)) if self.converters else rows
+
+
+@dataclass(frozen=True)
+class CompiledGet(_Compiled):
+    """One queryset's `.get()` (or, compiled with `many=True`, its rows), compiled on one connection."""
+
     columns: slice  # the model's own columns in a row
     init_list: tuple[str, ...]
     from_db: Callable[..., Model]
@@ -53,7 +69,6 @@ class CompiledGet:
         return self._instances(rows) if rows else []
 
     def _rows(self, values: Mapping[str, Callable[[], Any]], limit: int | None) -> list[tuple]:
-        params = [values[role]() for role in self.roles]
         connection = self.compiler.connection
         features = connection.features
         if (
@@ -64,13 +79,10 @@ class CompiledGet:
         ):
             # What the compiler itself refuses: a lock outside a transaction would be a no-op.
             raise TransactionManagementError("select_for_update cannot be used outside of a transaction.")
-        with connection.cursor() as cursor:
-            cursor.execute(self.sql, params)
-            return cursor.fetchmany(limit) if limit is not None else cursor.fetchall()
+        return self._execute(values, limit)
 
     def _instances(self, rows: list[tuple]) -> list[Model]:
-        if self.converters:
-            rows = list(self.compiler.apply_converters(rows, self.converters))
+        rows = self._converted(rows)
         alias = self.compiler.connection.alias
         instances = []
         for row in rows:
@@ -81,13 +93,20 @@ class CompiledGet:
         return instances
 
 
-def _all_stand_ins(params, stand_ins: Mapping[Any, str]) -> bool:
-    """Whether every parameter of the SQL is one of the stand-ins. They may be floats
-    (coordinates), never booleans: True would be taken for the stand-in 1."""
-    return all(
+def _sql_of(compiler, stand_ins: Mapping[Any, str]) -> tuple[str, tuple[str, ...]] | None:
+    """The compiler's SQL and, per parameter, the name of its stand-in; None for a queryset that
+    reads nothing (`.none()`: no SQL to keep) or a parameter that is not a stand-in. Stand-ins
+    may be floats (coordinates), never booleans: True would be taken for the stand-in 1."""
+    try:
+        sql, params = compiler.as_sql()
+    except EmptyResultSet:
+        return None
+    if not all(
         not isinstance(param, bool) and isinstance(param, int | float) and param in stand_ins
         for param in params
-    )
+    ):
+        return None
+    return sql, tuple(stand_ins[param] for param in params)
 
 
 def compile_get(
@@ -105,12 +124,10 @@ def compile_get(
         if not queryset.query.select_for_update or features.supports_select_for_update_with_limit:
             queryset.query.set_limits(high=MAX_GET_RESULTS)
     compiler = queryset.query.get_compiler(using=alias)
-    try:
-        sql, params = compiler.as_sql()
-    except EmptyResultSet:  # a queryset that reads nothing (`.none()`) has no SQL to keep
+    compiled = _sql_of(compiler, stand_ins)
+    if compiled is None:
         return None
-    if not _all_stand_ins(params, stand_ins):
-        return None
+    sql, roles = compiled
     select, klass_info = compiler.select, compiler.klass_info
     expressions = [column[0] for column in select[: compiler.col_count]]
     # The queryset's own state, as ModelIterable reads it (Django's stubs do not declare it).
@@ -125,7 +142,7 @@ def compile_get(
     first, last = klass_info["select_fields"][0], klass_info["select_fields"][-1] + 1
     return CompiledGet(
         sql=sql,
-        roles=tuple(stand_ins[param] for param in params),
+        roles=roles,
         compiler=compiler,
         converters=compiler.get_converters(expressions),
         columns=slice(first, last),
@@ -153,23 +170,12 @@ def compiled_once[C: (CompiledGet | None, CompiledRows | None)](
 
 
 @dataclass(frozen=True)
-class CompiledRows:
+class CompiledRows(_Compiled):
     """One `values_list()` queryset compiled on one connection: its rows as tuples."""
-
-    sql: str
-    roles: tuple[str, ...]  # per parameter of `sql`, the name of its stand-in
-    compiler: Any
-    converters: dict
 
     def fetch(self, values: Mapping[str, Callable[[], Any]]) -> list[tuple]:
         """The rows for `values` (each stand-in's name -> its value), as values_list() gives them."""
-        params = [values[role]() for role in self.roles]
-        with self.compiler.connection.cursor() as cursor:
-            cursor.execute(self.sql, params)
-            rows = cursor.fetchall()
-        if self.converters:
-            return [tuple(row) for row in self.compiler.apply_converters(rows, self.converters)]
-        return [tuple(row) for row in rows]
+        return [tuple(row) for row in self._converted(self._execute(values))]
 
 
 def compile_rows(queryset: QuerySet, alias: str, stand_ins: Mapping[Any, str]) -> CompiledRows | None:
@@ -180,18 +186,16 @@ def compile_rows(queryset: QuerySet, alias: str, stand_ins: Mapping[Any, str]) -
     if query.select_for_update or query.annotation_select or query.extra_select or not query.values_select:
         return None
     compiler = query.get_compiler(using=alias)
-    try:
-        sql, params = compiler.as_sql()
-    except EmptyResultSet:  # a queryset that reads nothing (`.none()`) has no SQL to keep
+    compiled = _sql_of(compiler, stand_ins)
+    if compiled is None:
         return None
-    if not _all_stand_ins(params, stand_ins):
-        return None
+    sql, roles = compiled
     expressions = [column[0] for column in compiler.select[: compiler.col_count]]
     if compiler.has_composite_fields(expressions):
         return None
     return CompiledRows(
         sql=sql,
-        roles=tuple(stand_ins[param] for param in params),
+        roles=roles,
         compiler=compiler,
         converters=compiler.get_converters(expressions),
     )

@@ -1,6 +1,6 @@
 """Who is who around one draft, for the permission matrix and the view tests."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import pytest
 
@@ -31,6 +31,10 @@ class Cast:
 
     def actor(self, name: str) -> User | None:
         return None if name == "anonymous" else getattr(self, name)
+
+
+# Everyone in a Cast, by the name of their field (all of it but the draft).
+CAST_PEOPLE = [field.name for field in fields(Cast) if field.name != "draft"]
 
 
 @pytest.fixture

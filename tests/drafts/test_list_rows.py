@@ -348,6 +348,7 @@ def test_the_htmx_results_build_none_of_the_pages_menus(admin_client, agent):
     assert str(agent) in whole.content.decode() and "agent_choices" in whole.context
     assert results.content.decode().lstrip().startswith('<section id="results"')
     assert "agent_choices" not in results.context
+
     def agents_read(queries) -> list:
         return [query for query in queries.captured_queries if '"office__name"' in query["sql"]]
 

@@ -9,19 +9,10 @@ from drafts.models.draft import haversine_metres
 from listings_portal import compiled_get
 from tests.factories import AgentFactory, DraftFactory, OfficeFactory, UserFactory
 
-from .conftest import Cast
+from .conftest import CAST_PEOPLE, Cast
 
 PEOPLE = [
-    "agent",
-    "co_agent",
-    "office_agent",
-    "office_admin",
-    "company_admin",
-    "other_office_agent",
-    "other_office_admin",
-    "other_company_agent",
-    "other_company_admin",
-    "inactive_agent",
+    *CAST_PEOPLE,
     "superuser",
     "nobody",  # nearby() without a user: every live draft of the company
 ]

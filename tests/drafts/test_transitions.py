@@ -7,7 +7,7 @@ from django.db import IntegrityError, transaction
 from drafts.models import Draft, DraftEvent, DraftStatus, ReviewComment, ReviewSnapshot, TransitionNotAllowed
 from tests.factories import DraftFactory, OfficeAdminFactory, PhotoFactory
 
-from .conftest import COMPLETE_FIELDS, add_required_media
+from .conftest import CAST_PEOPLE, COMPLETE_FIELDS, add_required_media
 
 # A residential draft's fields that meet every ERROR rule (with `add_required_media`: approvable).
 COMPLETE = COMPLETE_FIELDS
@@ -37,18 +37,7 @@ def ready(cast) -> Draft:
 
 # --- Who may make each transition -------------------------------------------------------------
 
-EVERYONE = [
-    "agent",
-    "co_agent",
-    "office_agent",
-    "office_admin",
-    "company_admin",
-    "other_office_agent",
-    "other_office_admin",
-    "other_company_agent",
-    "other_company_admin",
-    "inactive_agent",
-]
+EVERYONE = CAST_PEOPLE
 
 # transition -> (status it starts from, who may, how to call it)
 TRANSITIONS = {

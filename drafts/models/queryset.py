@@ -10,6 +10,8 @@ from collections.abc import Sequence
 from django.db import connections, models
 from django.db.models import Q
 
+from listings_portal.compiled_get import compile_get, compiled_once
+
 from .status import DraftStatus
 
 # The list's sort keys: the query string value -> the ordering it means.
@@ -69,48 +71,30 @@ def _row_relations_unread(model, relations: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(unread)
 
 
-# Connections (threads) whose converters are kept per compiled SELECT.
-CONNECTIONS_KEPT = 64
-# SELECTs of drafts by their keys as compiled once, by database, joins, columns and number of keys:
-# the SQL, the compiler's SELECT, result columns and annotations, and the result columns' converters
-# per connection (a connection's converters are its own methods).
-_SELECTED_BY_PKS: dict[tuple, tuple[str, list, dict, dict, dict]] = {}
+# Stand-ins for a page's keys while its SELECT is compiled (never a draft's key).
+_KEY_STAND_IN_BASE = -3_000_000_000
 
 
-def _compiled_once(drafts: DraftQuerySet, pks: Sequence[int]) -> DraftQuerySet:
-    """`drafts` (no filters) narrowed to `pks`, to iterate once, its SQL compiled only the first
-    time this shape is asked for. The ORM iterates it as any queryset (instances, joined rows,
-    converters); only its compiler's SELECT, result columns and SQL are the ones kept."""
-    pks = list(pks)
+def _compiled_once(drafts: DraftQuerySet, pks: Sequence[int]) -> list | None:
+    """The drafts of `drafts` (no filters) whose keys are `pks`, through a SELECT compiled once
+    per connection, joins, columns and number of keys (`compiled_get`); None where it cannot be
+    compiled, for the ORM to read them."""
     if not pks:
-        return drafts.none()
+        return []
     query = drafts.query
     # Everything that shapes the SQL besides the keys (`drafts` has no filters, order or slice).
-    shape = (drafts.db, drafts.model, repr(query.select_related), *query.deferred_loading, len(pks))
-    compiled = _SELECTED_BY_PKS.get(shape)
+    shape = ("in_order_of", drafts.model, repr(query.select_related), *query.deferred_loading, len(pks))
+    stand_ins = {_KEY_STAND_IN_BASE - index: f"key{index}" for index in range(len(pks))}
+    compiled = compiled_once(
+        drafts.db,
+        shape,
+        lambda: compile_get(
+            drafts.order_by().filter(pk__in=list(stand_ins)), drafts.db, stand_ins, many=True
+        ),
+    )
     if compiled is None:
-        compiler = drafts.order_by().filter(pk__in=pks).query.get_compiler(using=drafts.db)
-        sql, params = compiler.as_sql()
-        if list(params) != pks:  # the keys are not the parameters as given: no shortcut
-            return drafts.order_by().filter(pk__in=pks)
-        compiled = (sql, compiler.select, compiler.klass_info, compiler.annotation_col_map, {})
-        _SELECTED_BY_PKS[shape] = compiled
-    sql, select, klass_info, annotation_col_map, converters_by_connection = compiled
-    found = drafts.order_by()
-    compiler = found.query.get_compiler(using=drafts.db)
-    compiler.select, compiler.klass_info, compiler.annotation_col_map = select, klass_info, annotation_col_map
-    compiler.col_count, compiler.has_extra_select = len(select), False
-    compiler.as_sql = lambda *args, **kwargs: (sql, pks)  # type: ignore[method-assign]
-    # Keyed by the connection's identity, which the entry keeps alive (one per thread).
-    connection, converters = converters_by_connection.get(id(compiler.connection), (None, None))
-    if connection is not compiler.connection:
-        converters = compiler.get_converters([column for column, *_ in select])
-        if len(converters_by_connection) >= CONNECTIONS_KEPT:
-            converters_by_connection.clear()
-        converters_by_connection[id(compiler.connection)] = (compiler.connection, converters)
-    compiler.get_converters = lambda expressions: converters  # type: ignore[method-assign]
-    found.query.get_compiler = lambda *args, **kwargs: compiler  # type: ignore[method-assign]
-    return found
+        return None
+    return compiled.fetch_all({f"key{index}": functools.partial(int, pk) for index, pk in enumerate(pks)})
 
 
 # The ways an agent comes to see a draft: each has an index in the list's order.
@@ -200,10 +184,9 @@ class DraftQuerySet(models.QuerySet["Draft"]):
         many-column, four-table SELECT was a third of the page's Python calls."""
         query = self.query
         filtered = query.where or query.annotations or query.extra or query.distinct or query.combinator
-        if filtered or query.is_sliced:
-            found = self.order_by().filter(pk__in=pks)
-        else:
-            found = _compiled_once(self, pks)
+        found = None if filtered or query.is_sliced else _compiled_once(self, pks)
+        if found is None:
+            found = list(self.order_by().filter(pk__in=pks))
         by_pk = {draft.pk: draft for draft in found}
         return [by_pk[pk] for pk in pks if pk in by_pk]
 
@@ -235,9 +218,7 @@ class DraftQuerySet(models.QuerySet["Draft"]):
     def within_box(self, latitude: float, longitude: float, km: float) -> DraftQuerySet:
         return self.within_bounds(*box_around(latitude, longitude, km))
 
-    def within_bounds(
-        self, latitudes: tuple[float, float], longitudes: tuple[float, float]
-    ) -> DraftQuerySet:
+    def within_bounds(self, latitudes: tuple[float, float], longitudes: tuple[float, float]) -> DraftQuerySet:
         return self.filter(latitude__range=latitudes, longitude__range=longitudes)
 
 

@@ -16,7 +16,6 @@ SANDBOX_CLIENT_SECRET = "sandbox-secret"
 CONTROL_HEADERS = {"X-Sandbox-Control-Token": SANDBOX_CONTROL_TOKEN}
 
 
-
 class SandboxControl:
     """The sandbox's ``/_control`` interface (JSON; the control token in its header)."""
 

@@ -1,12 +1,9 @@
 """Draft.nearby: its query is compiled once per reach, and finds what the ORM's query finds."""
 
 import pytest
-from django.db import connections
-from django.db.models.sql.compiler import SQLCompiler
 
 from drafts.models import Draft
 from drafts.models.draft import haversine_metres
-from listings_portal import compiled_get
 from tests.factories import AgentFactory, DraftFactory, OfficeFactory, UserFactory
 
 from .conftest import CAST_PEOPLE, Cast
@@ -96,17 +93,7 @@ def test_shows_the_agents_name_and_address_without_reading_more(cast, neighbours
 
 
 @pytest.mark.django_db
-def test_the_query_is_compiled_once_per_reach(cast, neighbours, monkeypatch):
-    compiled = []
-    as_sql = SQLCompiler.as_sql
-
-    def counting(self, *args, **kwargs):
-        compiled.append(self.query.model)
-        return as_sql(self, *args, **kwargs)
-
-    monkeypatch.setattr(SQLCompiler, "as_sql", counting)
-    # As in a new process: nothing compiled yet.
-    monkeypatch.delitem(connections["default"].__dict__, compiled_get.CACHE_ATTRIBUTE, raising=False)
+def test_the_query_is_compiled_once_per_reach(cast, neighbours, compiled):
     cast.draft.nearby(user=cast.agent)
     first = compiled.count(Draft)
     assert first >= 1

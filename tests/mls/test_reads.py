@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from django.db import connections
-from django.db.models.sql.compiler import SQLCompiler
 
 from drafts.models import Draft, ListingPart
-from listings_portal import compiled_get
 from mls import reads
 from mls.models import DraftSync, RemoteItem, RemotePart
 from tests.factories import DraftFactory
@@ -57,17 +54,7 @@ def test_the_reads_give_the_orms_rows(draft):
     assert reads.mirror_items(-1) == []
 
 
-def test_each_read_is_compiled_once_per_connection(draft, monkeypatch):
-    compiled = []
-    as_sql = SQLCompiler.as_sql
-
-    def counting(self, *args, **kwargs):
-        compiled.append(self.query.model)
-        return as_sql(self, *args, **kwargs)
-
-    monkeypatch.setattr(SQLCompiler, "as_sql", counting)
-    # As in a new process: nothing compiled yet.
-    monkeypatch.delitem(connections["default"].__dict__, compiled_get.CACHE_ATTRIBUTE, raising=False)
+def test_each_read_is_compiled_once_per_connection(draft, compiled):
     for _ in range(3):
         reads.draft_with_agent(draft.pk)
         reads.sync_row(draft.pk)

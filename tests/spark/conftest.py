@@ -27,8 +27,6 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
-
-
 @dataclass
 class Target:
     name: str
@@ -130,5 +128,3 @@ MINIMAL_DRAFT: dict[str, Any] = {
     "Latitude": 46.868464,
     "Longitude": -96.792246,
 }
-
-

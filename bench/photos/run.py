@@ -361,6 +361,12 @@ def isolation_figures(directory: Path, photo: Path, floors: dict[str, float], re
     return verdicts
 
 
+def load_average() -> str:
+    """The machine's load average (1, 5, 15 min): the CPU figures are per process, but a busy
+    machine still moves them (caches, frequency), so each run says how busy it was."""
+    return "load average " + ", ".join(f"{load:.2f}" for load in os.getloadavg())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=7)
@@ -377,7 +383,7 @@ def main() -> None:
             f"fixtures generated in {time.perf_counter() - start:.1f} s: "
             + ", ".join(f"{n} {p.stat().st_size / 1e6:.1f} MB" for n, p in photos.items())
         )
-        print(f"pipeline resampler: {RESAMPLER.name}")
+        print(f"pipeline resampler: {RESAMPLER.name}; {load_average()} at the start")
         baseline = child_peak_rss("baseline", photos["24MP"], "portal", {})
         print(f"peak RSS of an interpreter that only imports Pillow and the app: {baseline:.0f} MiB\n")
         verdicts = []
@@ -428,9 +434,12 @@ def main() -> None:
                 ]
                 if photo == "24MP":
                     verdicts.append((f"{label} >= 6x faster than naive (CPU)", speedup >= 6))
-        print("\n== isolated, as the request and the worker run it (media_manager.isolation fork server)")
+        print(
+            "\n== isolated, as the request and the worker run it (media_manager.isolation fork server);"
+            f" {load_average()}"
+        )
         verdicts += isolation_figures(Path(tmp), photos["24MP"], floors, args.repeats)
-        print()
+        print(f"\n{load_average()} at the end")
         for label, ok in verdicts:
             print(f"{'PASS' if ok else 'FAIL'}  {label}")
 

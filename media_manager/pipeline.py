@@ -219,6 +219,12 @@ def chain_with_vips(
 
 
 def _vips_resized(source: Any, size: tuple[int, int]) -> Any:
+    # lanczos3 at every step, libvips' default gap (2.0). Measured on an AMD EPYC in December
+    # 2026 (bench/photos/run.py's 24 MP photo): lanczos2 saves ~1.7 ms of the portal's 10 ms
+    # of variants (cubic ~0), and both drop Spark's chained 640 px output to 38 dB; gap 1.0
+    # (a 2x box shrink for the 2x steps) drops the portal's 640 and 320 px to 39 and 37 dB.
+    # Most of a resize is libvips' horizontal reduce (3-4x its vertical one); rotating to
+    # make it a vertical one costs more than it saves.
     resized = source.resize(size[0] / source.width, vscale=size[1] / source.height, kernel="lanczos3")
     if (resized.width, resized.height) != size:  # libvips rounded otherwise: never seen
         resized = resized.crop(0, 0, min(size[0], resized.width), min(size[1], resized.height))
@@ -542,6 +548,9 @@ def _to_srgb(image: Image.Image, icc_profile: bytes | None, found: list[str]) ->
 
 
 def _encode_jpeg(image: Image.Image, quality: int) -> bytes:
+    # Pillow, not libvips' jpegsave: the same pixels either way (same tables, 4:2:0,
+    # optimized Huffman), but the bundled libvips encoded the 24 MP photo's master in
+    # 17.9 ms against Pillow's 13.6 ms (AMD EPYC, Dec 2026).
     buf = io.BytesIO()
     # comment=b"": Pillow 13 otherwise copies the source's COM marker (names, addresses,
     # webshells) into the output. EXIF, XMP, ICC and IPTC are only written when passed.

@@ -21,7 +21,6 @@ from datetime import date, datetime, tzinfo
 from functools import cache, lru_cache
 from typing import Any, NamedTuple
 
-from django.contrib.humanize.templatetags.humanize import naturaltime
 from django.db import models
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
@@ -31,6 +30,7 @@ from django.utils.safestring import SafeString, mark_safe
 from . import rules
 from .field_html import csrf_input, esc
 from .models import Draft
+from .natural_time import natural_time
 from .templatetags.drafts_tags import money, pk_url, pk_url_of, plural_warning, severity_label
 
 # Rows kept per process: 80 pages of 25 rows, about 1.5 kB each.
@@ -147,7 +147,7 @@ def row_content(
         warnings=warnings,
         updated_iso=updated.isoformat(),  # the date filter's "c"
         updated_title=_localized(updated, str(updated.tzinfo), language),
-        updated_ago=str(naturaltime(updated)),
+        updated_ago=natural_time(updated),
     )
 
 

@@ -28,24 +28,28 @@ Units = tuple[tuple[int, int], ...]
 WORDINGS_KEPT = 4096
 
 
-def natural_time(value: datetime, now: datetime | None = None) -> str:
-    """`str(naturaltime(value))`, measured from `now` (the clock's, in UTC, if not given)."""
+def natural_time(value: datetime, now: datetime | None = None, language: str | None = None) -> str:
+    """`str(naturaltime(value))`, measured from `now` (the clock's, in UTC, if not given), in
+    the active language: `language` is its code when the caller has read it already (a page
+    reads it once for its rows; a thread-local lookup is half of this function's calls)."""
     if now is None:
         now = datetime.now(UTC if value.utcoffset() is not None else None)
+    if language is None:
+        language = get_language()
     past = value < now
     delta = now - value if past else value - now
     if delta.days != 0:
-        return _days_wording(past, _calendar_units(value, now, reversed=not past), get_language())
+        return _days_wording(past, _calendar_units(value, now, reversed=not past), language)
     seconds = delta.seconds
     if seconds == 0:
-        return _within_a_day_wording("now", 0, get_language())
+        return _within_a_day_wording("now", 0, language)
     if seconds < 60:
         unit, count = "second", seconds
     elif seconds // 60 < 60:
         unit, count = "minute", seconds // 60
     else:
         unit, count = "hour", seconds // 60 // 60
-    return _within_a_day_wording(("past-" if past else "future-") + unit, count, get_language())
+    return _within_a_day_wording(("past-" if past else "future-") + unit, count, language)
 
 
 def _calendar_units(d: datetime, now: datetime, *, reversed: bool) -> Units:

@@ -111,6 +111,23 @@ def test_the_sync_badges_markup_follows_the_state_and_the_script_prefix(agent):
     assert "hx-get" not in synced and ">Synced</a>" in synced and f'id="sync-badge-{draft.pk}"' in synced
 
 
+def test_a_pages_badges_are_each_drafts_badge_with_the_links_in_force(agent):
+    """A list asks for its rows' badges at once (mls badges_html, the links read once)."""
+    from django.urls import clear_script_prefix, set_script_prefix
+
+    from mls.templatetags.sync import badge_html, badges_html
+
+    drafts = [DraftFactory(list_agent=agent), DraftFactory(list_agent=agent, deleted_at=timezone.now())]
+    assert badges_html(drafts) == [badge_html(draft) for draft in drafts]
+    set_script_prefix("/portal/")
+    try:
+        prefixed = badges_html(drafts)
+        assert prefixed == [badge_html(draft) for draft in drafts]
+        assert all('href="/portal/sync/drafts/' in badge for badge in prefixed)
+    finally:
+        clear_script_prefix()
+
+
 def test_the_restore_form_carries_this_requests_token(client, office, agent):
     draft = DraftFactory(list_agent=agent, deleted_at=timezone.now())
     for _ in range(2):

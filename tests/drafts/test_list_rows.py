@@ -389,3 +389,20 @@ def test_the_agent_menu_follows_the_agents_and_the_admins_scope(office, other_of
     admin.role = Role.COMPANY_ADMIN
     admin.save()
     assert {pk for pk, _ in agent_menu(admin)} == {here.pk, hired.pk, there.pk}
+
+
+def test_filter_forms_share_no_state_through_their_copied_fields(office, agent, office_admin):
+    """DraftFilterForm's menus are copied per form without their choices or agents: a form that
+    looks up a chosen agent leaves the next form, and the class, with none to choose from."""
+    from drafts.forms import DraftFilterForm
+
+    chosen = DraftFilterForm({"agent": str(agent.pk), "status": "draft"}, user=office_admin)
+    assert chosen.is_valid() and chosen.cleaned_data["agent"] == agent
+    plain = DraftFilterForm({}, user=office_admin)
+    assert plain.is_valid() and plain.cleaned_data["agent"] is None
+    assert not DraftFilterForm.base_fields["agent"].queryset.exists()
+    assert DraftFilterForm({"status": "nope"}, user=office_admin).errors["status"]
+    agents_form = DraftFilterForm({"agent": str(agent.pk)}, user=agent)
+    assert "agent" not in agents_form.fields and "agent" in DraftFilterForm.base_fields
+    assert agents_form.is_valid() and "agent" not in agents_form.cleaned_data
+    assert chosen.fields["status"].choices == DraftFilterForm.base_fields["status"].choices

@@ -17,6 +17,7 @@ import operator
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
+from decimal import Decimal
 from functools import cache, lru_cache
 from typing import Any, NamedTuple
 
@@ -103,6 +104,25 @@ def shows_agents(viewer: Any) -> bool:
     return not viewer.is_agent or viewer.is_superuser
 
 
+class RowViewer(NamedTuple):
+    """What of the viewer the rows read, read once a page (`request.user` answers each read
+    through its lazy wrapper, a few calls a row)."""
+
+    show_agent: bool
+    may_review: bool
+
+    @classmethod
+    def of(cls, viewer: Any) -> RowViewer:
+        return cls(shows_agents(viewer), viewer.is_reviewer or viewer.is_superuser)
+
+
+@lru_cache(maxsize=256)
+def _price_shown(price: Decimal | None) -> str:
+    """`money(price)`: a page shows the same few prices again and again (equal prices, however
+    written, are shown alike)."""
+    return money(price)
+
+
 def row_content(
     draft: Draft,
     *,
@@ -114,14 +134,17 @@ def row_content(
     spans_offices: bool,
     page: PageSettings | None = None,
 ) -> RowContent:
-    """What `draft`'s row shows to `viewer` (needs `with_row_relations` as the list shows them),
-    with `page`'s settings (the ones in force when not given)."""
+    """What `draft`'s row shows to `viewer` (a user, or their `RowViewer`; needs
+    `with_row_relations` as the list shows them), with `page`'s settings (the ones in force when
+    not given)."""
     page = page or PageSettings.now()
+    seen_by = viewer if isinstance(viewer, RowViewer) else RowViewer.of(viewer)
     address = draft.unparsed_first_line_address
     locality = draft.city + (f", {draft.state_or_province}" if draft.state_or_province else "")
-    reviewable = draft.status == "submitted" and not in_trash and (viewer.is_reviewer or viewer.is_superuser)
-    updated = timezone.localtime(draft.updated_at, page.zone)  # as the template shows an aware datetime
-    show_agent = shows_agents(viewer)
+    reviewable = draft.status == "submitted" and not in_trash and seen_by.may_review
+    # As the template shows an aware datetime (timezone.localtime's conversion, the column aware).
+    updated = draft.updated_at.astimezone(page.zone)
+    show_agent = seen_by.show_agent
     language = page.language
     return RowContent(
         pk=draft.pk,
@@ -135,7 +158,7 @@ def row_content(
         status_label=_choice_label("status", draft.status, language),
         review_url=page.review_url(draft.pk) if reviewable else "",
         property_type_label=_choice_label("property_type", draft.property_type, language),
-        price=money(draft.list_price),
+        price=_price_shown(draft.list_price),
         show_agent=show_agent,
         list_agent=str(draft.list_agent) if show_agent else "",
         co_list_agent=str(draft.co_list_agent) if show_agent and draft.co_list_agent_id else "",
@@ -273,6 +296,7 @@ def options_html(choices: Iterable[tuple[Any, Any]], selected: str | None = None
 def list_rows(drafts: Iterable[Draft], *, viewer, in_trash: bool, spans_offices: bool) -> list[ListRow]:
     book = rules.RuleBook()  # the MLS's rules read once for the page
     page = PageSettings.now()
+    viewer = RowViewer.of(viewer)
     rows = []
     for draft in drafts:
         percent, errors, warnings = _readiness_shown(draft, book, page.today)

@@ -285,7 +285,22 @@ def _restore_cell(pk: int, token: str) -> str:
 def options_html(choices: Iterable[tuple[Any, Any]], selected: str | None = None) -> SafeString:
     """A select's `<option>`s as the page's loops printed them, the one whose value is `selected`
     (the query string's, compared as text) marked selected: the filters' five menus were a
-    third of the page's template work."""
+    third of the page's template work. Written once per menu and choice: the key is the choices
+    themselves (a lazy label hashes and compares as its text in the active language, so another
+    language is another entry; values compare by ==, so keep a menu's values of one type)."""
+    shown = tuple(choices)
+    try:
+        return _options_html(shown, selected)
+    except TypeError:  # a label or value that cannot be a key (a group's list of choices)
+        return _options_html.__wrapped__(shown, selected)
+
+
+# Menus kept per process: the fixed ones, and an agents' menu per office and choice.
+MENUS_KEPT = 128
+
+
+@lru_cache(maxsize=MENUS_KEPT)
+def _options_html(choices: tuple[tuple[Any, Any], ...], selected: str | None) -> SafeString:
     options = []
     for value, label in choices:
         marked = " selected" if selected is not None and str(value) == selected else ""

@@ -406,3 +406,19 @@ def test_filter_forms_share_no_state_through_their_copied_fields(office, agent, 
     assert "agent" not in agents_form.fields and "agent" in DraftFilterForm.base_fields
     assert agents_form.is_valid() and "agent" not in agents_form.cleaned_data
     assert chosen.fields["status"].choices == DraftFilterForm.base_fields["status"].choices
+
+
+def test_a_menus_options_follow_its_choices_and_language():
+    from django.utils import translation
+    from django.utils.translation import gettext_lazy
+
+    assert list_rows.options_html([(1, "Ann")], "1") == '<option value="1" selected>Ann</option>'
+    assert list_rows.options_html([(1, "Ann Lee")], "1") == '<option value="1" selected>Ann Lee</option>'
+    assert list_rows.options_html([(1, "Ann")]) == '<option value="1">Ann</option>'
+    label = gettext_lazy("Yes")
+    with translation.override("fr"):
+        assert list_rows.options_html([("y", label)]) == '<option value="y">Oui</option>'
+    with translation.override("en"):
+        assert list_rows.options_html([("y", label)]) == '<option value="y">Yes</option>'
+    grouped = [("Group", [("a", "A")])]  # a group cannot be a key: written without the memo
+    assert list_rows.options_html(grouped).startswith('<option value="Group">')

@@ -146,17 +146,18 @@ def row_content(
     updated = draft.updated_at.astimezone(page.zone)
     show_agent = seen_by.show_agent
     language = page.language
+    pk = draft.pk
     return RowContent(
-        pk=draft.pk,
+        pk=pk,
         office_id=draft.office_id,
         language=language,
-        edit_url=page.edit_url(draft.pk),
+        edit_url=page.edit_url(pk),
         address=address or "Untitled draft",
         review_name=address or "this draft",
         locality=f"{locality} {draft.postal_code}",
         status=draft.status,
         status_label=_choice_label("status", draft.status, language),
-        review_url=page.review_url(draft.pk) if reviewable else "",
+        review_url=page.review_url(pk) if reviewable else "",
         property_type_label=_choice_label("property_type", draft.property_type, language),
         price=_price_shown(draft.list_price),
         show_agent=show_agent,

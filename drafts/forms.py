@@ -81,14 +81,34 @@ class AgentChoiceField(forms.ModelChoiceField):
         return agent_label(obj)
 
 
+class FixedChoiceField(forms.ChoiceField):
+    """A menu whose choices are the same for every form: a form's copy of the field shares them.
+
+    Django copies every field for each form, and a ChoiceField deep-copies its choices (about a
+    hundred Python calls a menu, every list page); these are never changed after the class is
+    made, so a copy is the plain field's (its widget, messages and validators)."""
+
+    def __deepcopy__(self, memo):
+        return forms.Field.__deepcopy__(self, memo)
+
+
+class ChosenAgentField(AgentChoiceField):
+    """The list's agent filter: a form's copy shares the class's empty set of agents (Django's
+    copy clones the set for each form) until `DraftFilterForm` gives it the viewer's agents,
+    which it does only when an agent is chosen."""
+
+    def __deepcopy__(self, memo):
+        return forms.Field.__deepcopy__(self, memo)
+
+
 class DraftFilterForm(forms.Form):
     """The list's search, filters and sort, from the query string."""
 
     q = forms.CharField(required=False, max_length=100, label="Search address")
-    status = forms.ChoiceField(required=False, choices=[("", "Any status"), *DraftStatus.choices])
-    property_type = forms.ChoiceField(required=False, choices=[("", "Any type"), *PropertyType.choices])
-    agent = AgentChoiceField(required=False, queryset=User.objects.none(), empty_label="Any agent")
-    sort = forms.ChoiceField(
+    status = FixedChoiceField(required=False, choices=[("", "Any status"), *DraftStatus.choices])
+    property_type = FixedChoiceField(required=False, choices=[("", "Any type"), *PropertyType.choices])
+    agent = ChosenAgentField(required=False, queryset=User.objects.none(), empty_label="Any agent")
+    sort = FixedChoiceField(
         required=False,
         choices=[
             ("-updated", "Recently updated"),
@@ -103,10 +123,11 @@ class DraftFilterForm(forms.Form):
     trash = forms.BooleanField(required=False, label="Trash")
 
     def __init__(self, *args, user, **kwargs):
-        super().__init__(*args, **kwargs)
         if user.is_agent and not user.is_superuser:
-            del self.fields["agent"]
-        elif self.data.get("agent"):
+            # An agent's list has no agent filter: the fields copied for this form leave it out.
+            self.base_fields = {name: field for name, field in self.base_fields.items() if name != "agent"}
+        super().__init__(*args, **kwargs)
+        if "agent" in self.fields and self.data.get("agent"):
             # Only a chosen agent is looked up (the page's menu is `agent_menu`): an empty choice
             # cleans to None without the set, which every list page would otherwise build.
             self.fields["agent"].queryset = agents_in_scope(user)

@@ -13,7 +13,7 @@ class MlsConfig(AppConfig):
 
         from . import checks, enqueue, metadata, part_states, tasks  # noqa: F401 (tasks: the Celery tasks)
         from .models import listen_open_houses
-        from .templatetags.sync import badge_html, media_sync_context
+        from .templatetags.sync import badges_html, media_sync_context
 
         checks.register()
         doorbell.listen(enqueue.ring)
@@ -23,7 +23,7 @@ class MlsConfig(AppConfig):
         _provide_part_fields()
         media_views.provide_sync_context(media_sync_context)
         part_state.provide(part_states.part_states)
-        list_rows.provide_sync_badge(badge_html)
+        list_rows.provide_sync_badges(badges_html)
 
 
 def _provide_part_fields() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -43,6 +44,8 @@ FIRST_LINE_FIELDS = (
     "street_suffix",
     "street_dir_suffix",
 )
+# The first line's parts read in one call (the list asks for 25 addresses a page).
+_first_line_parts = operator.attrgetter(*FIRST_LINE_FIELDS)
 NEARBY_SHOWN = (
     "latitude",
     "longitude",
@@ -225,7 +228,7 @@ class Draft(models.Model):
     # --- Derived address, as the remote shows it ---
     @property
     def unparsed_first_line_address(self) -> str:
-        line = " ".join(part for part in (getattr(self, name) for name in FIRST_LINE_FIELDS) if part)
+        line = " ".join(filter(None, _first_line_parts(self)))
         if self.street_additional_info:
             line = f"{line} {self.street_additional_info}" if line else self.street_additional_info
         return line

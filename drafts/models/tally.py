@@ -9,10 +9,14 @@ draft, so no code path can forget them and a rolled-back change rolls its tally 
 from __future__ import annotations
 
 from django.conf import settings
-from django.db import models
+from django.db import connections, models
 from django.db.models import Q, Sum
 
 from .queryset import reach_of
+
+# The counts' SELECTs kept per process, one per database, scope, status and trash (~1 kB each).
+COUNT_QUERIES_KEPT = 1024
+_count_queries: dict[tuple, tuple[str, tuple]] = {}
 
 
 class DraftTallyQuerySet(models.QuerySet["DraftTally"]):
@@ -35,8 +39,34 @@ class DraftTallyQuerySet(models.QuerySet["DraftTally"]):
         return rows
 
     def visible_count(self, user, *, status: str | None = None, trashed: bool = False) -> int:
-        """The unfiltered list's count (or by status, or of the trash), without counting it."""
-        return self.visible_to(user, status=status, trashed=trashed).aggregate(n=Sum("n"))["n"] or 0
+        """The unfiltered list's count (or by status, or of the trash), without counting it.
+
+        Its SELECT is built through the ORM once per process and per everything `visible_to`
+        reads of `user` (the reach, and the person, company or office it names), the status and
+        the trash, so any change to those builds another; building it was ~1.2k Python calls a
+        page. On the manager's whole table only: a narrowed set is summed as it is."""
+        scope = reach_of(user)
+        if scope == "nothing":
+            return 0
+        if self.query.where:
+            return self.visible_to(user, status=status, trashed=trashed).aggregate(n=Sum("n"))["n"] or 0
+        named = user.pk if scope == "own" else None
+        if scope == "company":
+            named = user.office.company_id
+        elif scope == "office":
+            named = user.office_id
+        key = (self.db, scope, named, status or None, bool(trashed))
+        query = _count_queries.get(key)
+        if query is None:
+            rows = self.visible_to(user, status=status, trashed=trashed).order_by().values("n")
+            sql, params = rows.query.sql_with_params()
+            query = (f"SELECT COALESCE(SUM(n), 0) FROM ({sql}) tallied", tuple(params))  # noqa: S608 - the ORM's SQL
+            if len(_count_queries) >= COUNT_QUERIES_KEPT:
+                _count_queries.clear()
+            _count_queries[key] = query
+        with connections[self.db].cursor() as cursor:
+            cursor.execute(*query)
+            return int(cursor.fetchone()[0])
 
 
 class DraftTally(models.Model):

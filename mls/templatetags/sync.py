@@ -13,7 +13,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from typing import Any
 
@@ -116,11 +116,11 @@ def _badge_state(draft: Draft) -> dict[str, Any]:
     return {"draft": draft, "state": str(state), "label": label, "detail": detail, "poll": state in POLLING}
 
 
-def badge_html(draft: Draft) -> SafeString:
+def badge_html(draft: Draft, links: tuple[str, str] | None = None) -> SafeString:
     """The badge's markup. Written here, not by a template: a list shows one per row, and an
     inclusion tag's render was the costliest part of a row. Its markup is kept per distinct
     state, words and links shown (escaping every value of 25 badges was a tenth of a list's
-    Python calls)."""
+    Python calls). `links`: `badge_links()`, when the caller has read them already."""
     badge = _badge_state(draft)
     return _badge_markup(
         draft.pk,
@@ -129,9 +129,20 @@ def badge_html(draft: Draft) -> SafeString:
         badge["detail"],
         badge.get("title") or badge["detail"],
         badge["poll"],
-        get_urlconf() or settings.ROOT_URLCONF,  # the links' urlconf and prefix (pk_url's)
-        get_script_prefix(),
+        *(links or badge_links()),
     )
+
+
+def badge_links() -> tuple[str, str]:
+    """The urlconf and script prefix the badges' links are reversed with (pk_url's): part of a
+    badge's memo key. Two thread-local reads, so a list reads them once for its rows."""
+    return get_urlconf() or settings.ROOT_URLCONF, get_script_prefix()
+
+
+def badges_html(drafts: Iterable[Draft]) -> list[SafeString]:
+    """`badge_html` of each of a list's drafts, in order."""
+    links = badge_links()
+    return [badge_html(draft, links) for draft in drafts]
 
 
 @lru_cache(maxsize=4096)

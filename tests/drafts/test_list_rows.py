@@ -111,6 +111,23 @@ def test_the_sync_badges_markup_follows_the_state_and_the_script_prefix(agent):
     assert "hx-get" not in synced and ">Synced</a>" in synced and f'id="sync-badge-{draft.pk}"' in synced
 
 
+def test_a_pages_badges_are_each_drafts_badge_with_the_links_in_force(agent):
+    """A list asks for its rows' badges at once (mls badges_html, the links read once)."""
+    from django.urls import clear_script_prefix, set_script_prefix
+
+    from mls.templatetags.sync import badge_html, badges_html
+
+    drafts = [DraftFactory(list_agent=agent), DraftFactory(list_agent=agent, deleted_at=timezone.now())]
+    assert badges_html(drafts) == [badge_html(draft) for draft in drafts]
+    set_script_prefix("/portal/")
+    try:
+        prefixed = badges_html(drafts)
+        assert prefixed == [badge_html(draft) for draft in drafts]
+        assert all('href="/portal/sync/drafts/' in badge for badge in prefixed)
+    finally:
+        clear_script_prefix()
+
+
 def test_the_restore_form_carries_this_requests_token(client, office, agent):
     draft = DraftFactory(list_agent=agent, deleted_at=timezone.now())
     for _ in range(2):
@@ -372,3 +389,36 @@ def test_the_agent_menu_follows_the_agents_and_the_admins_scope(office, other_of
     admin.role = Role.COMPANY_ADMIN
     admin.save()
     assert {pk for pk, _ in agent_menu(admin)} == {here.pk, hired.pk, there.pk}
+
+
+def test_filter_forms_share_no_state_through_their_copied_fields(office, agent, office_admin):
+    """DraftFilterForm's menus are copied per form without their choices or agents: a form that
+    looks up a chosen agent leaves the next form, and the class, with none to choose from."""
+    from drafts.forms import DraftFilterForm
+
+    chosen = DraftFilterForm({"agent": str(agent.pk), "status": "draft"}, user=office_admin)
+    assert chosen.is_valid() and chosen.cleaned_data["agent"] == agent
+    plain = DraftFilterForm({}, user=office_admin)
+    assert plain.is_valid() and plain.cleaned_data["agent"] is None
+    assert not DraftFilterForm.base_fields["agent"].queryset.exists()
+    assert DraftFilterForm({"status": "nope"}, user=office_admin).errors["status"]
+    agents_form = DraftFilterForm({"agent": str(agent.pk)}, user=agent)
+    assert "agent" not in agents_form.fields and "agent" in DraftFilterForm.base_fields
+    assert agents_form.is_valid() and "agent" not in agents_form.cleaned_data
+    assert chosen.fields["status"].choices == DraftFilterForm.base_fields["status"].choices
+
+
+def test_a_menus_options_follow_its_choices_and_language():
+    from django.utils import translation
+    from django.utils.translation import gettext_lazy
+
+    assert list_rows.options_html([(1, "Ann")], "1") == '<option value="1" selected>Ann</option>'
+    assert list_rows.options_html([(1, "Ann Lee")], "1") == '<option value="1" selected>Ann Lee</option>'
+    assert list_rows.options_html([(1, "Ann")]) == '<option value="1">Ann</option>'
+    label = gettext_lazy("Yes")
+    with translation.override("fr"):
+        assert list_rows.options_html([("y", label)]) == '<option value="y">Oui</option>'
+    with translation.override("en"):
+        assert list_rows.options_html([("y", label)]) == '<option value="y">Yes</option>'
+    grouped = [("Group", [("a", "A")])]  # a group cannot be a key: written without the memo
+    assert list_rows.options_html(grouped).startswith('<option value="Group">')

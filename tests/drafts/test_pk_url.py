@@ -39,3 +39,17 @@ def test_pk_url_of_is_pk_url_with_the_prefix_in_force_when_asked():
         clear_script_prefix()
     assert edit_url(12) == "/portal/drafts/12/"
     assert pk_url_of("drafts:draft_edit")(12) == pk_url("drafts:draft_edit", 12) == "/drafts/12/"
+
+
+@pytest.mark.parametrize("prefix", ["/", "/portal/"])
+def test_the_plain_url_tag_writes_what_the_url_tag_writes(prefix):
+    from django.template import Context, Template
+
+    set_script_prefix(prefix)
+    try:
+        for name in ("drafts:draft_list", "drafts:draft_create"):
+            ours = Template(f"{{% load drafts_tags %}}{{% plain_url '{name}' %}}").render(Context())
+            djangos = Template(f"{{% url '{name}' %}}").render(Context())
+            assert ours == djangos == reverse(name) and ours.startswith(prefix)
+    finally:
+        clear_script_prefix()

@@ -227,3 +227,25 @@ def test_drafts_deleted_after_their_tally_leave_no_negative_counts(agent):
     assert not DraftTally.objects.exists()
     DraftFactory(list_agent=agent)
     assert_exact()
+
+
+def test_a_users_count_follows_their_office_role_and_activity(office, other_office):
+    """The count's SELECT is kept per what it reads of the user: a move, a new role or a
+    deactivation counts what the user now sees, not what the kept SELECT saw."""
+    DraftFactory.create_batch(2, list_agent=AgentFactory(office=office))
+    DraftFactory(list_agent=AgentFactory(office=other_office))
+    admin = OfficeAdminFactory(office=office)
+    assert DraftTally.objects.visible_count(admin) == 2
+    admin.office = other_office
+    admin.save()
+    assert DraftTally.objects.visible_count(admin) == 1
+    admin.role = Role.COMPANY_ADMIN
+    admin.save()
+    assert DraftTally.objects.visible_count(admin) == Draft.objects.visible_to(admin).active().count()
+    admin.role = Role.AGENT
+    admin.save()
+    assert DraftTally.objects.visible_count(admin) == 0
+    admin.is_active = False
+    assert DraftTally.objects.visible_count(admin) == 0
+    narrowed = DraftTally.objects.filter(office=office)
+    assert narrowed.visible_count(UserFactory(is_superuser=True)) == 2

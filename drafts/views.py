@@ -360,6 +360,7 @@ def draft_list(request: HttpRequest) -> HttpResponse:
         ways,
         rows=shown,
         known_count=None if tallied is None else DraftTally.objects.visible_count(request.user, **tallied),
+        expected_window=_page_window(request.GET.get("page"), LIST_PAGE_SIZE),
     )
     page = Paginator(drafts, LIST_PAGE_SIZE).get_page(request.GET.get("page"))
     in_trash = bool(form.is_valid() and form.cleaned_data.get("trash"))
@@ -566,6 +567,13 @@ def _saved_response(request: HttpRequest, draft: Draft, state: FieldView, *, cha
             # Another type has another layout (sections, fields, lists): show it.
             response["HX-Refresh"] = "true"
     return response
+
+
+def _page_window(number: str | None, per_page: int) -> slice:
+    """The rows of page `number` as the Paginator will slice them if that page exists (a page it
+    corrects, such as one past the end, is read again)."""
+    page = max(_int(number, 1), 1)
+    return slice((page - 1) * per_page, page * per_page)
 
 
 def _int(text: str | None, default: int) -> int:

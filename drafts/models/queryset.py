@@ -8,7 +8,7 @@ import math
 from collections.abc import Sequence
 
 from django.db import connections, models
-from django.db.models import Q
+from django.db.models import Count, Q, Window
 
 from listings_portal.compiled_get import compile_get, compiled_once
 
@@ -240,8 +240,11 @@ class ListedDrafts:
         *,
         rows: DraftQuerySet | None = None,
         known_count: int | None = None,
+        expected_window: slice | None = None,
     ) -> None:
-        """`known_count`: the list's count when it is known without counting (`DraftTally`)."""
+        """`known_count`: the list's count when it is known without counting (`DraftTally`).
+        `expected_window`: the slice of the page the request asks for, so that a count the tally
+        cannot give is read with that page's keys, in one scan of the matches, not two."""
         self.everything = everything
         self.ways = list(ways)
         self.ordered = everything.ordered
@@ -249,6 +252,9 @@ class ListedDrafts:
         # (no filters: the keys come from `everything` or `ways`); `everything` when not given.
         self.rows = rows
         self.known_count = known_count
+        self.expected_window = expected_window
+        # The keys read with the count: (the window's start, its keys, whether the list ends there).
+        self._counted_keys: tuple[int, list[int], bool] | None = None
 
     def _by_union(self) -> bool:
         """Only with an explicit order (the union's parts need one) where the database can order
@@ -264,7 +270,8 @@ class ListedDrafts:
         if self.known_count is not None:
             return self.known_count
         if not self._by_union():
-            return self.everything.count()
+            counted = self._count_with_expected_keys()
+            return self.everything.count() if counted is None else counted
         first, *rest = (way.order_by().values("id") for way in self.ways)
         return first.union(*rest).count()
 
@@ -275,10 +282,13 @@ class ListedDrafts:
         if not isinstance(window, slice) or window.step is not None:
             raise TypeError("ListedDrafts takes a slice of a page")
         if not self._by_union():
-            if self.rows is None:
+            keys = self._keys_read_with_count(window)
+            if keys is None and self.rows is None:
                 return list(self.everything[window])
+            if keys is None:
+                keys = list(self.everything.values_list("pk", flat=True)[window])
             # The page's keys, then their rows by a SELECT compiled once (`in_order_of`).
-            return self.rows.in_order_of(list(self.everything.values_list("pk", flat=True)[window]))
+            return (self.everything if self.rows is None else self.rows).in_order_of(keys)
         start, stop = window.start or 0, window.stop
         if stop is None or stop <= start:  # an empty list's first page is [0:0]
             return []
@@ -294,6 +304,40 @@ class ListedDrafts:
             rows = list(firsts[0].union(*firsts[1:]).order_by(*ordering)[start:stop])
         ids = [row[0] for row in rows]
         return (self.everything if self.rows is None else self.rows).in_order_of(ids)
+
+    def _count_with_expected_keys(self) -> int | None:
+        """The count, read with the expected window's keys by one query (`COUNT(*) OVER ()` beside
+        each key): the matches are found once, where a COUNT(*) and then the page's keys found
+        them twice (an address search reads every draft of the office to count it). None where
+        it cannot tell: no expected window, no window functions, or a window past the end."""
+        window = self.expected_window
+        if window is None or not connections[self.everything.db].features.supports_over_clause:
+            return None
+        start, stop = window.start or 0, window.stop
+        if stop is None or stop <= start:
+            return None
+        counted = self.everything.values_list("pk", Window(Count("*")))[start:stop]
+        rows = list(counted)
+        if not rows:
+            # Nothing from the start: there is nothing to count; past it, the count is unknown.
+            return 0 if start == 0 else None
+        self._counted_keys = (start, [pk for pk, _ in rows], len(rows) < stop - start)
+        return rows[0][1]
+
+    def _keys_read_with_count(self, window: slice) -> list[int] | None:
+        """The keys of `window` if they are among those read with the count, else None."""
+        if self._counted_keys is None:
+            return None
+        start, keys, at_end = self._counted_keys
+        wanted_start, wanted_stop = window.start or 0, window.stop
+        if wanted_start < start:
+            return None
+        read_stop = start + len(keys)
+        if wanted_stop is None or wanted_stop > read_stop:
+            if not at_end:
+                return None
+            wanted_stop = read_stop
+        return keys[wanted_start - start : max(wanted_stop - start, 0)]
 
     @staticmethod
     def _column(term: str) -> str:

@@ -1,0 +1,150 @@
+"""The list's search and filters read their count with the page's keys, in one query
+(`ListedDrafts(expected_window=...)`): every page shows the drafts the plain ORM filter gives, in
+its order, with its count, however the page, the filters and the viewer vary."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from drafts.forms import DraftFilterForm
+from drafts.models import Draft, DraftStatus, ListedDrafts
+from tests.factories import AgentFactory, DraftFactory
+
+LIST = reverse("drafts:draft_list")
+PAGE_SIZE = 25
+
+STREETS = ["Elm", "Broadway", "University", "Main", "Oak", "8th", "Prairie Rose"]
+CITIES = ["Fargo", "West Fargo", "Moorhead"]
+
+
+@pytest.fixture
+def office_drafts(office, agent):
+    """60 drafts of the office (two agents, the second co-listing some), with repeated prices and
+    addresses so that sorts meet ties, two of them trashed."""
+    colleague = AgentFactory(office=office)
+    drafts = []
+    for n in range(60):
+        drafts.append(
+            DraftFactory(
+                list_agent=agent if n % 3 else colleague,
+                co_list_agent=colleague if n % 4 == 0 and n % 3 else None,
+                street_number=str(100 + n % 9),
+                street_name=STREETS[n % len(STREETS)],
+                city=CITIES[n % len(CITIES)],
+                postal_code="58103" if n % 2 else "56560",
+                list_price=Decimal(100_000 + (n % 5) * 50_000) if n % 11 else None,
+                status=DraftStatus.SUBMITTED if n % 6 == 0 else DraftStatus.DRAFT,
+                property_type="AB"[n % 2],
+            )
+        )
+    for draft in drafts[:2]:
+        Draft.objects.filter(pk=draft.pk).update(deleted_at=draft.created_at)
+    return drafts
+
+
+QUERIES = [
+    {"q": "elm"},
+    {"q": "ELM", "sort": "price"},
+    {"q": "fargo", "sort": "-price"},
+    {"q": "west fargo", "sort": "address"},
+    {"q": "10", "sort": "-address", "page": "2"},
+    {"q": "fargo", "page": "2"},
+    {"q": "fargo", "page": "3"},  # past the end: the Paginator shows the last page
+    {"q": "fargo", "page": "nope"},
+    {"q": "nowhere"},
+    {"q": "nowhere", "page": "4"},
+    {"q": "o", "status": "submitted", "sort": "status"},
+    {"q": "rose", "property_type": "A", "sort": "updated"},
+    {"property_type": "B", "page": "2"},
+    {"q": "elm", "trash": "on"},
+    {"q": "%"},
+    {"q": "_"},
+]
+
+
+def expected_pages(user, params) -> tuple[int, list[int]]:
+    """The count and the page's keys as the plain ORM filter and Django's Paginator give them."""
+    from django.core.paginator import Paginator
+
+    form = DraftFilterForm(params, user=user)
+    everything = form.filter(Draft.objects.visible_to(user))
+    page = Paginator(everything, PAGE_SIZE).get_page(params.get("page"))
+    return page.paginator.count, [draft.pk for draft in page.object_list]
+
+
+@pytest.mark.parametrize("user_kind", ["agent", "office_admin", "company_admin"])
+def test_every_search_page_is_the_plain_filters_page(client, user_kind, office_drafts, request):
+    user = request.getfixturevalue(user_kind)
+    client.force_login(user)
+    params_list = [*QUERIES]
+    if user_kind != "agent":
+        params_list.append({"q": "fargo", "agent": office_drafts[0].list_agent_id, "sort": "price"})
+    for params in params_list:
+        count, keys = expected_pages(user, params)
+        for headers in ({}, {"HX-Request": "true"}):
+            response = client.get(LIST, params, headers=headers)
+            assert response.status_code == 200
+            assert response.context["page"].paginator.count == count, params
+            assert [row.draft.pk for row in response.context["rows"]] == keys, params
+
+
+def test_a_search_counts_and_reads_its_keys_in_one_query(admin_client, office_drafts):
+    admin_client.get(LIST, {"q": "fargo"})  # warm the session and caches
+    with CaptureQueriesContext(connection) as searched:
+        response = admin_client.get(LIST, {"q": "fargo"})
+    assert response.context["page"].paginator.count == 38
+    reads = [query["sql"] for query in searched.captured_queries if '"drafts_draft"' in query["sql"]]
+    counts = [sql for sql in reads if "COUNT(" in sql]
+    # One read of the matches (their count beside the page's keys), then the page's rows.
+    assert len(counts) == 1 and "OVER" in counts[0]
+    assert len(reads) == 2
+
+
+def listed(user, window: slice | None, **filters) -> ListedDrafts:
+    drafts = DraftFilterForm(filters, user=user).filter(Draft.objects.visible_to(user))
+    return ListedDrafts(drafts, [drafts], rows=Draft.objects.all(), expected_window=window)
+
+
+def test_the_count_read_with_the_keys_is_the_count(office_admin, office_drafts):
+    keys = list(listed(office_admin, None, q="fargo").everything.values_list("pk", flat=True))
+    assert len(keys) == 38
+
+    first = listed(office_admin, slice(0, 25), q="fargo")
+    assert first.count() == 38
+    with CaptureQueriesContext(connection) as read:
+        assert [draft.pk for draft in first[0:25]] == keys[0:25]
+    assert len(read.captured_queries) == 1  # the rows only: the keys came with the count
+
+    last = listed(office_admin, slice(25, 50), q="fargo")
+    assert last.count() == 38
+    with CaptureQueriesContext(connection) as read:
+        # The Paginator asks for the last page up to the count.
+        assert [draft.pk for draft in last[25:38]] == keys[25:38]
+    assert len(read.captured_queries) == 1
+
+
+def test_a_window_past_the_end_or_another_window_is_counted_and_read_again(office_admin, office_drafts):
+    keys = list(listed(office_admin, None, q="fargo").everything.values_list("pk", flat=True))
+
+    past = listed(office_admin, slice(100, 125), q="fargo")
+    assert past.count() == 38
+    assert [draft.pk for draft in past[25:38]] == keys[25:38]
+
+    elsewhere = listed(office_admin, slice(25, 50), q="fargo")
+    assert elsewhere.count() == 38
+    assert [draft.pk for draft in elsewhere[0:25]] == keys[0:25]
+
+    nothing = listed(office_admin, slice(0, 25), q="nowhere")
+    with CaptureQueriesContext(connection) as read:
+        assert nothing.count() == 0
+        assert nothing[0:0] == []
+    assert len(read.captured_queries) == 1
+
+    unexpected = listed(office_admin, None, q="fargo")
+    assert unexpected.count() == 38
+    assert [draft.pk for draft in unexpected[0:25]] == keys[0:25]

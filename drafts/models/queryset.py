@@ -7,8 +7,10 @@ import functools
 import math
 from collections.abc import Sequence
 
+from django.core.exceptions import EmptyResultSet
 from django.db import connections, models
-from django.db.models import Count, Q, Window
+from django.db.models import Q
+from django.db.models.expressions import RawSQL
 
 from listings_portal.compiled_get import compile_get, compiled_once
 
@@ -95,6 +97,17 @@ def _compiled_once(drafts: DraftQuerySet, pks: Sequence[int]) -> list | None:
     if compiled is None:
         return None
     return compiled.fetch_all({f"key{index}": functools.partial(int, pk) for index, pk in enumerate(pks)})
+
+
+# SQLite's trigram index of the address columns (migration 0013): the drafts whose columns may
+# hold a phrase. A word shorter than a trigram matches nothing there, so it is not asked.
+ADDRESS_TRIGRAM_MATCH = "SELECT rowid FROM draft_address_search WHERE draft_address_search MATCH %s"
+ADDRESS_TRIGRAM_LENGTH = 3
+
+
+def _fts_phrase(word: str) -> str:
+    """`word` as an FTS5 phrase: quoted, so none of its characters is query syntax."""
+    return '"' + word.replace('"', '""') + '"'
 
 
 # The ways an agent comes to see a draft: each has an index in the list's order.
@@ -197,6 +210,11 @@ class DraftQuerySet(models.QuerySet["Draft"]):
         return self.filter(deleted_at__isnull=False)
 
     def matching_address(self, text: str) -> DraftQuerySet:
+        """Drafts whose address columns hold each word of `text`, in any case. On SQLite the
+        drafts that may hold a word come from its trigram index (migration 0013) and the LIKEs
+        judge only those: the index folds case at least as widely as SQLite's LIKE, so it never
+        leaves out a draft the LIKEs would match."""
+        trigrams = connections[self.db].vendor == "sqlite"
         query = Q()
         for word in text.split():
             query &= (
@@ -206,6 +224,9 @@ class DraftQuerySet(models.QuerySet["Draft"]):
                 | Q(postal_code__icontains=word)
                 | Q(subdivision_name__icontains=word)
             )
+            if trigrams and len(word) >= ADDRESS_TRIGRAM_LENGTH:
+                # A constant query; the word is its parameter.
+                query &= Q(pk__in=RawSQL(ADDRESS_TRIGRAM_MATCH, [_fts_phrase(word)]))  # noqa: S611
         return self.filter(query)
 
     def ordered_by(self, sort: str) -> DraftQuerySet:
@@ -306,18 +327,42 @@ class ListedDrafts:
         return (self.everything if self.rows is None else self.rows).in_order_of(ids)
 
     def _count_with_expected_keys(self) -> int | None:
-        """The count, read with the expected window's keys by one query (`COUNT(*) OVER ()` beside
-        each key): the matches are found once, where a COUNT(*) and then the page's keys found
-        them twice (an address search reads every draft of the office to count it). None where
-        it cannot tell: no expected window, no window functions, or a window past the end."""
+        """The count, read with the expected window's keys by one query: the matches (their keys
+        and sort columns) are found once, kept as a materialized CTE, counted and sorted there,
+        where a COUNT(*) and then the page's keys found them twice (an address search reads
+        every draft of the office that may match to count it). None where it cannot tell: no
+        expected window, an order that is not of plain columns, or a window past the end.
+
+        Not `COUNT(*) OVER ()` beside each key: PostgreSQL 15 costs a window over the whole set
+        as if a LIMIT above it could stop early, and so reads a search sorted by date through
+        the office's date index, every row of the office (90 ms at 100,000 drafts, against
+        11 ms for the trigram bitmap)."""
         window = self.expected_window
-        if window is None or not connections[self.everything.db].features.supports_over_clause:
+        ordering = self.everything.query.order_by
+        if window is None or not ordering or not all(isinstance(term, str) for term in ordering):
             return None
         start, stop = window.start or 0, window.stop
         if stop is None or stop <= start:
             return None
-        counted = self.everything.values_list("pk", Window(Count("*")))[start:stop]
-        rows = list(counted)
+        terms = [self._column(term) for term in ordering]
+        names = list(dict.fromkeys(["id", *(term.lstrip("-") for term in terms)]))
+        try:
+            matches, params = self.everything.order_by().values_list(*names).query.sql_with_params()
+        except EmptyResultSet:  # a set of nothing (`.none()`)
+            self._counted_keys = (start, [], True)
+            return 0
+        columns = [f"c{index}" for index in range(len(names))]
+        order = ", ".join(
+            columns[names.index(term.lstrip("-"))] + (" DESC" if term.startswith("-") else "")
+            for term in terms
+        )
+        # Built of the ORM's SQL (its values are parameters), column numbers and integers.
+        limit = f"LIMIT {int(stop - start)} OFFSET {int(start)}"
+        cte = f"WITH matches ({', '.join(columns)}) AS MATERIALIZED ({matches})"
+        sql = f"{cte} SELECT c0, (SELECT COUNT(*) FROM matches) FROM matches ORDER BY {order} {limit}"  # noqa: S608
+        with connections[self.everything.db].cursor() as cursor:
+            cursor.execute(sql, params)
+            rows = cursor.fetchall()
         if not rows:
             # Nothing from the start: there is nothing to count; past it, the count is unknown.
             return 0 if start == 0 else None

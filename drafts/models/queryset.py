@@ -290,9 +290,11 @@ class ListedDrafts:
     def count(self) -> int:
         if self.known_count is not None:
             return self.known_count
+        counted = self._count_with_expected_keys()
+        if counted is not None:
+            return counted
         if not self._by_union():
-            counted = self._count_with_expected_keys()
-            return self.everything.count() if counted is None else counted
+            return self.everything.count()
         first, *rest = (way.order_by().values("id") for way in self.ways)
         return first.union(*rest).count()
 
@@ -302,14 +304,15 @@ class ListedDrafts:
     def __getitem__(self, window: slice) -> list:
         if not isinstance(window, slice) or window.step is not None:
             raise TypeError("ListedDrafts takes a slice of a page")
+        shown = self.everything if self.rows is None else self.rows
+        keys = self._keys_read_with_count(window)
+        if keys is not None:
+            return shown.in_order_of(keys)
         if not self._by_union():
-            keys = self._keys_read_with_count(window)
-            if keys is None and self.rows is None:
+            if self.rows is None:
                 return list(self.everything[window])
-            if keys is None:
-                keys = list(self.everything.values_list("pk", flat=True)[window])
             # The page's keys, then their rows by a SELECT compiled once (`in_order_of`).
-            return (self.everything if self.rows is None else self.rows).in_order_of(keys)
+            return shown.in_order_of(list(self.everything.values_list("pk", flat=True)[window]))
         start, stop = window.start or 0, window.stop
         if stop is None or stop <= start:  # an empty list's first page is [0:0]
             return []
@@ -323,8 +326,7 @@ class ListedDrafts:
             rows = list(firsts[0])[start:stop]
         else:
             rows = list(firsts[0].union(*firsts[1:]).order_by(*ordering)[start:stop])
-        ids = [row[0] for row in rows]
-        return (self.everything if self.rows is None else self.rows).in_order_of(ids)
+        return shown.in_order_of([row[0] for row in rows])
 
     def _count_with_expected_keys(self) -> int | None:
         """The count, read with the expected window's keys by one query: the matches (their keys
@@ -346,8 +348,17 @@ class ListedDrafts:
             return None
         terms = [self._column(term) for term in ordering]
         names = list(dict.fromkeys(["id", *(term.lstrip("-") for term in terms)]))
+        if self._by_union():
+            # The union of the ways' matches (a draft seen two ways is one row of the union).
+            parts = [way.order_by().values_list(*names) for way in self.ways]
+            parts = [part for part in parts if not part.query.is_empty()]  # union() drops them
+            found = parts[0].union(*parts[1:]).order_by() if parts else None
+        else:
+            found = self.everything.order_by().values_list(*names)
         try:
-            matches, params = self.everything.order_by().values_list(*names).query.sql_with_params()
+            if found is None:
+                raise EmptyResultSet
+            matches, params = found.query.sql_with_params()
         except EmptyResultSet:  # a set of nothing (`.none()`)
             self._counted_keys = (start, [], True)
             return 0

@@ -356,10 +356,10 @@ class ListedDrafts:
         else:
             found = self.everything.order_by().values_list(*names)
         try:
-            if found is None:
-                raise EmptyResultSet
-            matches, params = found.query.sql_with_params()
+            matches, params = found.query.sql_with_params() if found is not None else ("", [])
         except EmptyResultSet:  # a set of nothing (`.none()`)
+            found = None
+        if found is None:
             self._counted_keys = (start, [], True)
             return 0
         columns = [f"c{index}" for index in range(len(names))]
@@ -374,11 +374,10 @@ class ListedDrafts:
         with connections[self.everything.db].cursor() as cursor:
             cursor.execute(sql, params)
             rows = cursor.fetchall()
-        if not rows:
-            # Nothing from the start: there is nothing to count; past it, the count is unknown.
-            return 0 if start == 0 else None
+        if not rows and start > 0:
+            return None  # past the end: the count is unknown
         self._counted_keys = (start, [pk for pk, _ in rows], len(rows) < stop - start)
-        return rows[0][1]
+        return rows[0][1] if rows else 0
 
     def _keys_read_with_count(self, window: slice) -> list[int] | None:
         """The keys of `window` if they are among those read with the count, else None."""

@@ -10,6 +10,7 @@ Django's related populators for its select_related joins, the compiler's column 
 
 from __future__ import annotations
 
+import datetime
 import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -96,17 +97,24 @@ class CompiledGet(_Compiled):
 def _sql_of(compiler, stand_ins: Mapping[Any, str]) -> tuple[str, tuple[str, ...]] | None:
     """The compiler's SQL and, per parameter, the name of its stand-in; None for a queryset that
     reads nothing (`.none()`: no SQL to keep) or a parameter that is not a stand-in. Stand-ins
-    may be floats (coordinates), never booleans: True would be taken for the stand-in 1."""
+    are keys as the database receives them: integers, floats (coordinates), strings (a session's
+    key), datetimes (an expiry, adapted for the connection); never booleans: True would be taken
+    for the stand-in 1."""
     try:
         sql, params = compiler.as_sql()
     except EmptyResultSet:
         return None
-    if not all(
-        not isinstance(param, bool) and isinstance(param, int | float) and param in stand_ins
-        for param in params
-    ):
+    if not all(_is_stand_in(param, stand_ins) for param in params):
         return None
     return sql, tuple(stand_ins[param] for param in params)
+
+
+def _is_stand_in(param: Any, stand_ins: Mapping[Any, str]) -> bool:
+    return (
+        not isinstance(param, bool)
+        and isinstance(param, int | float | str | datetime.datetime)
+        and param in stand_ins
+    )
 
 
 def compile_get(

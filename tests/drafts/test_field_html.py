@@ -326,3 +326,45 @@ def test_a_lists_options_are_escaped_as_each_value_would_be():
 def test_esc_prints_what_a_template_prints(value):
     """esc (one str.translate) escapes exactly as `{{ value }}` does, lazy and safe strings too."""
     assert field_html.esc(value) == Template("{{ value }}").render(Context({"value": value}))
+
+
+SECTIONS_TEMPLATE = """{% load editor_tags %}    <nav class="section-jump" aria-label="Jump to a section">
+      <ul>{% for section in sections %}<li><a href="#section-{{ section.slug }}">{{ section.title }}</a></li>{% endfor %}<li><a href="#rules">Ready to publish?</a></li></ul>
+    </nav>
+    {% for section in sections %}
+    <section class="card editor-section" id="section-{{ section.slug }}" aria-labelledby="heading-{{ section.slug }}">
+      <h2 id="heading-{{ section.slug }}">{{ section.title }}</h2>
+      <div class="field-grid">
+        {# the fields #}
+        {% editor_fields section.fields %}
+      </div>
+    </section>
+    {% endfor %}
+"""
+
+
+def test_the_sections_are_written_as_the_templates_loop_wrote_them():
+    sections = [
+        {"slug": "a&b", "title": HOSTILE, "fields": []},
+        {"slug": "location", "title": gettext_lazy("Location"), "fields": []},
+        {"slug": "safe", "title": mark_safe("<em>Safe</em>"), "fields": []},
+    ]
+    context = {"sections": sections, "csrf_token": "token"}
+    expected = Template(SECTIONS_TEMPLATE).render(Context(context))
+    written = Template(
+        """{% load editor_tags %}    <nav class="section-jump" aria-label="Jump to a section">
+      <ul>{% editor_section_links sections %}<li><a href="#rules">Ready to publish?</a></li></ul>
+    </nav>
+    {% editor_sections sections %}
+"""
+    ).render(Context(context))
+    assert written == expected
+    assert ESCAPED in expected and "<em>Safe</em>" in expected and 'id="section-a&amp;b"' in expected
+
+
+@pytest.mark.django_db
+def test_the_editors_sections_carry_their_fields(agent_client, draft):
+    body = edit(agent_client, draft)
+    for section in re.findall(r'<section class="card editor-section" id="section-([\w-]+)"', body)[:3]:
+        assert f'<li><a href="#section-{section}">' in body
+    assert body.count('<div class="field-grid">') >= 3 and 'id="field-city"' in body

@@ -13,6 +13,7 @@ from django import template
 from django.utils.safestring import SafeString, mark_safe
 
 from ..field_html import esc, field_head, field_rules, field_tail, readiness_checklist, save_state
+from .drafts_tags import distance, pk_url_of
 from .review_tags import comments_on
 
 register = template.Library()
@@ -123,6 +124,22 @@ def editor_sections(context: template.Context, sections) -> SafeString:
             "\n      </div>\n    </section>\n    "
         )
     return mark_safe("".join(cards))  # noqa: S308 - each part is escaped where it is written
+
+
+@register.simple_tag
+def editor_nearby_items(nearby) -> SafeString:
+    """The nearby drafts' items, each a link to the draft with its distance, status and listing
+    agent, as the template's loop of them wrote it (~100 Python calls an item that way)."""
+    edit_url = pk_url_of("drafts:draft_edit")
+    return mark_safe(  # noqa: S308 - each part is escaped where it is written
+        "".join(
+            f'\n        <li><a href="{esc(edit_url(other.pk))}">'
+            f"{esc(other.unparsed_first_line_address or 'Untitled draft')}</a>"
+            f'\n          <span class="nearby-meta">{esc(distance(metres))}'
+            f" · {esc(other.get_status_display())} · {esc(other.list_agent)}</span></li>\n        "
+            for other, metres in nearby
+        )
+    )
 
 
 @register.simple_tag(takes_context=True)

@@ -368,3 +368,26 @@ def test_the_editors_sections_carry_their_fields(agent_client, draft):
     for section in re.findall(r'<section class="card editor-section" id="section-([\w-]+)"', body)[:3]:
         assert f'<li><a href="#section-{section}">' in body
     assert body.count('<div class="field-grid">') >= 3 and 'id="field-city"' in body
+
+
+NEARBY_TEMPLATE = """{% load drafts_tags %}
+        {% for other, metres in nearby %}
+        <li><a href="{% pk_url 'drafts:draft_edit' other.pk %}">{{ other.unparsed_first_line_address|default:"Untitled draft" }}</a>
+          <span class="nearby-meta">{{ metres|distance }} · {{ other.get_status_display }} · {{ other.list_agent }}</span></li>
+        {% endfor %}
+"""
+
+
+def test_the_nearby_drafts_are_written_as_the_templates_loop_wrote_them():
+    agent = AgentFactory.build(first_name=HOSTILE, last_name="Smith", username="agent")
+    nearby = [
+        (Draft(pk=7, street_number="12", street_name=HOSTILE, status="draft", list_agent=agent), 12.4),
+        (Draft(pk=8, status="submitted", list_agent=agent), 1499.0),  # no address: "Untitled draft"
+        (Draft(pk=9, street_name="Elm", status="live", list_agent=agent), 999.6),
+    ]
+    expected = Template(NEARBY_TEMPLATE).render(Context({"nearby": nearby}))
+    written = Template("{% load editor_tags %}\n        {% editor_nearby_items nearby %}\n").render(
+        Context({"nearby": nearby})
+    )
+    assert written == expected
+    assert ESCAPED in expected and "Untitled draft" in expected and "1.5 km" in expected

@@ -391,3 +391,57 @@ def test_the_nearby_drafts_are_written_as_the_templates_loop_wrote_them():
     )
     assert written == expected
     assert ESCAPED in expected and "Untitled draft" in expected and "1.5 km" in expected
+
+
+METER_TEMPLATE = """{% load drafts_tags %}
+<span class="readiness" id="readiness-{{ meter_id|default:'head' }}"{% if oob and not meter_id %} hx-swap-oob="true"{% endif %}>
+  <meter min="0" max="100" low="60" high="99" optimum="100" value="{{ readiness }}" aria-label="Readiness">{{ readiness }}%</meter>
+  <span class="readiness-text">{{ readiness }}% ready{% if readiness_report %}{% if readiness_report.gaps %} · <span class="text-err">{{ readiness_report.gaps|length }} missing</span>{% endif %}{% elif rule_errors %} · <span class="text-err">{{ rule_errors|severity_label }}</span>{% endif %}{% if rule_warnings %} · <span class="text-warn">{{ rule_warnings|plural_warning }}</span>{% endif %}</span>
+</span>
+"""
+
+WARNINGS_TEMPLATE = """{% for result in rule_warnings %}<li class="rule rule-warning"><a href="#id_{{ result.field }}" data-focus-field="id_{{ result.field }}">{% if result.ours %}<span class="rule-source">Our check:</span> {% endif %}{{ result.message }}</a></li>{% endfor %}"""
+
+
+def _results(count: int, *, ours: bool = True) -> list:
+    from drafts.rules import RuleResult, Severity
+
+    return [
+        RuleResult(f"r{n}", f"f&{n}", "Spark", Severity.WARNING, f"{HOSTILE} {n}", ours=ours and n % 2 == 0)
+        for n in range(count)
+    ]
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        {"meter_id": "side", "readiness": 40, "gaps": 2, "rule_warnings": 1},
+        {"meter_id": "", "oob": True, "readiness": 100, "gaps": 0, "rule_warnings": 3},
+        {"oob": True, "readiness": 7, "rule_errors": 1},
+        {"meter_id": "side", "oob": True, "readiness": 55, "rule_errors": 2, "rule_warnings": 2},
+        {"readiness": 0},
+        {},  # the frame's meter on a page with no readiness: the template printed nothing
+    ],
+)
+def test_the_readiness_meter_is_written_as_its_partial_wrote_it(values):
+    from drafts.readiness import Gap, Readiness
+
+    context = dict(values)
+    if "gaps" in context:
+        gaps = [Gap("Photos", "Photos", "Add a photo.", "/x")] * context.pop("gaps")
+        context["readiness_report"] = Readiness([], gaps, [], [])
+    for name in ("rule_errors", "rule_warnings"):
+        if name in context:
+            context[name] = _results(context[name])
+    expected = Template(METER_TEMPLATE).render(Context(context))
+    written = Template("{% load editor_tags %}{% editor_readiness_meter %}").render(Context(context))
+    assert written == expected
+
+
+def test_the_rule_warnings_are_written_as_the_templates_loop_wrote_them():
+    warnings = _results(3) + _results(1, ours=False)
+    expected = Template(WARNINGS_TEMPLATE).render(Context({"rule_warnings": warnings}))
+    written = Template("{% load editor_tags %}{% editor_rule_warnings rule_warnings %}").render(
+        Context({"rule_warnings": warnings})
+    )
+    assert written == expected and ESCAPED in expected and "Our check:" in expected

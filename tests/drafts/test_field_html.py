@@ -445,3 +445,32 @@ def test_the_rule_warnings_are_written_as_the_templates_loop_wrote_them():
         Context({"rule_warnings": warnings})
     )
     assert written == expected and ESCAPED in expected and "Our check:" in expected
+
+
+TABS_TEMPLATE = """{% load drafts_tags %}
+<nav class="tabs draft-frame-tabs" id="draft-tabs" aria-label="Draft sections" data-tab-bar{% if banner_oob %} hx-swap-oob="true"{% endif %}>
+    <a href="{% pk_url 'drafts:draft_edit' draft.pk %}"{% if tab == "details" %} aria-current="page"{% endif %}>Details</a>
+    {% media_tab_url draft as media_url %}{% if media_url %}<a href="{{ media_url }}"{% if tab == "media" %} aria-current="page"{% endif %}>Photos &amp; documents</a>{% endif %}
+    <a href="{% pk_url 'drafts:draft_history' draft.pk %}"{% if tab == "history" %} aria-current="page"{% endif %}>History</a>
+    <a href="{% pk_url 'mls:draft_sync' draft.pk %}"{% if tab == "sync" %} aria-current="page"{% endif %}>MLS sync</a>
+    {% if user.is_reviewer or user.is_superuser %}<a href="{% pk_url 'drafts:draft_review' draft.pk %}"{% if tab == "review" %} aria-current="page"{% endif %}>Review</a>{% endif %}
+    {% if draft.live_listing_id %}<a href="{% pk_url 'mls:live_listing' draft.pk %}"{% if tab == "live" %} aria-current="page"{% endif %}>Live listing</a>{% endif %}
+</nav>
+"""
+
+
+@pytest.mark.parametrize("tab", ["details", "media", "history", "sync", "review", "live", None])
+@pytest.mark.parametrize("who", ["agent", "office_admin", "superuser", None])
+@pytest.mark.parametrize("live", [False, True])
+def test_the_draft_tabs_are_written_as_their_partial_wrote_them(tab, who, live):
+    from accounts.models import Role, User
+
+    user = None if who is None else User(role=Role.OFFICE_ADMIN if who == "office_admin" else Role.AGENT)
+    if who == "superuser":
+        user.is_superuser = True
+    draft = Draft(pk=42, live_listing_id="20261208LIVE" if live else "")
+    for oob in (False, True):
+        context = {"draft": draft, "tab": tab, "user": user, "banner_oob": oob}
+        expected = Template(TABS_TEMPLATE).render(Context(context))
+        written = Template("{% load drafts_tags %}{% draft_tabs %}").render(Context(context))
+        assert written == expected

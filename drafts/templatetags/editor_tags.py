@@ -12,8 +12,8 @@ from __future__ import annotations
 from django import template
 from django.utils.safestring import SafeString, mark_safe
 
-from ..field_html import esc, field_head, field_rules, field_tail, readiness_checklist, save_state
-from .drafts_tags import distance, pk_url_of, plural_warning, severity_label
+from ..field_html import csrf_input, esc, field_head, field_rules, field_tail, readiness_checklist, save_state
+from .drafts_tags import distance, pk_url, pk_url_of, plural_warning, severity_label
 from .review_tags import comments_on
 
 register = template.Library()
@@ -148,6 +148,28 @@ def editor_readiness_meter(context: template.Context) -> SafeString:
         f'\n  <meter min="0" max="100" low="60" high="99" optimum="100" value="{readiness}"'
         f' aria-label="Readiness">{readiness}%</meter>'
         f'\n  <span class="readiness-text">{readiness}% ready{counts}</span>\n</span>\n'
+    )
+
+
+@register.simple_tag(takes_context=True)
+def editor_submit_action(context: template.Context) -> SafeString:
+    """The `submit_action` partial (the rules panel's submit button, disabled while anything is
+    missing), as its template wrote it from the same context."""
+    draft, report = context["draft"], context.get("readiness_report")
+    gaps = bool(report and report.gaps)
+    blocked = ' disabled aria-describedby="submit-blocked"' if gaps else ""
+    words = "Submit again for review" if draft.status == "changes_requested" else "Submit for review"
+    note = (
+        '<p class="subtle small" id="submit-blocked">Complete what is missing to submit it for review.</p>'
+        if gaps
+        else ""
+    )
+    return mark_safe(  # noqa: S308 - each part is escaped where it is written
+        '\n\n<div class="submit-action" id="submit-action">'
+        f'\n  <form method="post" action="{esc(pk_url("drafts:draft_submit", draft.pk))}">'
+        f"{csrf_input(context.get('csrf_token'))}"
+        f'<button class="button primary" type="submit"{blocked}>{words}</button></form>'
+        f"\n  {note}\n</div>\n"
     )
 
 

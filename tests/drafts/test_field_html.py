@@ -474,3 +474,29 @@ def test_the_draft_tabs_are_written_as_their_partial_wrote_them(tab, who, live):
         expected = Template(TABS_TEMPLATE).render(Context(context))
         written = Template("{% load drafts_tags %}{% draft_tabs %}").render(Context(context))
         assert written == expected
+
+
+SUBMIT_TEMPLATE = """{% load drafts_tags %}
+{# comment #}
+<div class="submit-action" id="submit-action">
+  <form method="post" action="{% pk_url 'drafts:draft_submit' draft.pk %}">{% csrf_token %}<button class="button primary" type="submit"{% if readiness_report.gaps %} disabled aria-describedby="submit-blocked"{% endif %}>{% if draft.status == "changes_requested" %}Submit again for review{% else %}Submit for review{% endif %}</button></form>
+  {% if readiness_report.gaps %}<p class="subtle small" id="submit-blocked">Complete what is missing to submit it for review.</p>{% endif %}
+</div>
+"""
+
+
+@pytest.mark.parametrize("status", ["draft", "changes_requested"])
+@pytest.mark.parametrize("gaps", [0, 2, None])
+@pytest.mark.parametrize("token", ["tok&en", None])
+def test_the_submit_action_is_written_as_its_partial_wrote_it(status, gaps, token):
+    from drafts.readiness import Gap, Readiness
+
+    report = (
+        None
+        if gaps is None
+        else Readiness([], [Gap("Photos", "Photos", "Add a photo.", "/x")] * gaps, [], [])
+    )
+    context = {"draft": Draft(pk=5, status=status), "readiness_report": report, "csrf_token": token}
+    expected = Template(SUBMIT_TEMPLATE).render(Context(context))
+    written = Template("{% load editor_tags %}{% editor_submit_action %}").render(Context(context))
+    assert written == expected

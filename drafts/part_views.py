@@ -314,7 +314,7 @@ def part_regions(
         draft.property_type, lists_read=lists_read, unit_fields=specs["unit"], room_fields=specs["room"]
     )
     by_kind: dict[str, list[ListingPart]] = {kind: [] for kind in ListingPart.Kind.values}
-    for part in draft.parts.order_by("kind", "position", "pk"):
+    for part in ListingPart.of_draft_in_order(draft):
         by_kind[part.kind].append(part)
     sent = [part for kind in kinds for part in by_kind[kind]]
     shared = SharedStates(draft, sent)

@@ -37,7 +37,7 @@ from .forms import (
     DraftFilterForm,
     FieldSaveForm,
     agent_menu,
-    co_listing_candidates,
+    co_listing_choices,
     custom_fields_json,
     custom_rows,
     plain_message,
@@ -182,13 +182,6 @@ def _field_view(
     return view
 
 
-def _co_list_choices(draft: Draft) -> list[tuple[str, str]]:
-    # Four columns, as User.get_full_name() joins them: the users' manager would join their
-    # office and company and build three models per agent for a label.
-    agents = co_listing_candidates(draft).values_list("pk", "first_name", "last_name", "username")
-    return [(str(pk), f"{first} {last}".strip() or username) for pk, first, last, username in agents]
-
-
 def _mls_field_view(draft: Draft, spec: MlsField, found: dict[str, list]) -> FieldView:
     """One field of the MLS's layout: a choice control with the MLS's labels for a list (the
     value kept is the MLS's), a date, a number or text."""
@@ -300,7 +293,7 @@ def _editor_context(
     errors, warnings = report.errors, report.warnings
     found = rules.by_field(errors + warnings)
     required = rules.required_fields(draft.property_type, book)
-    co_list_choices = _co_list_choices(draft) if can_edit else []
+    co_list_choices = co_listing_choices(draft) if can_edit else []
     if layout is not None:
         sections = _mls_sections(draft, layout, co_list_choices, found)
     else:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import EmptyResultSet
-from django.db import connections
+from django.db import connections, router
 from django.db.models import Model, QuerySet
 from django.db.models.query import MAX_GET_RESULTS, get_related_populators
 from django.db.transaction import TransactionManagementError
@@ -96,17 +96,25 @@ class CompiledGet(_Compiled):
 def _sql_of(compiler, stand_ins: Mapping[Any, str]) -> tuple[str, tuple[str, ...]] | None:
     """The compiler's SQL and, per parameter, the name of its stand-in; None for a queryset that
     reads nothing (`.none()`: no SQL to keep) or a parameter that is not a stand-in. Stand-ins
-    may be floats (coordinates), never booleans: True would be taken for the stand-in 1."""
+    are values as the database receives them: keys, floats (coordinates), strings (a session's
+    key), datetimes (an expiry, adapted for the connection), or a query's constant as a stand-in
+    for itself (a role, True). A parameter is a stand-in's of its own type and value only: True
+    is not taken for the stand-in 1, nor 1 for True."""
     try:
         sql, params = compiler.as_sql()
     except EmptyResultSet:
         return None
-    if not all(
-        not isinstance(param, bool) and isinstance(param, int | float) and param in stand_ins
-        for param in params
-    ):
-        return None
-    return sql, tuple(stand_ins[param] for param in params)
+    typed = {(type(value), value): role for value, role in stand_ins.items()}
+    roles = []
+    for param in params:
+        try:
+            role = typed.get((type(param), param))
+        except TypeError:  # an unhashable parameter (a list): not a stand-in
+            return None
+        if role is None:
+            return None
+        roles.append(role)
+    return sql, tuple(roles)
 
 
 def compile_get(
@@ -199,3 +207,18 @@ def compile_rows(queryset: QuerySet, alias: str, stand_ins: Mapping[Any, str]) -
         compiler=compiler,
         converters=compiler.get_converters(expressions),
     )
+
+
+def read_rows(
+    key: Any,
+    model: type[Model],
+    build: Callable[[], QuerySet],
+    stand_ins: Mapping[Any, str],
+    values: Mapping[str, Callable[[], Any]],
+) -> list[tuple] | None:
+    """The rows of `build()` (a `values_list()` queryset of `model` filtered with the stand-ins'
+    values), compiled once per connection and `key`, for `values` (each stand-in's name -> its
+    value); None where it cannot be compiled: the caller then reads through the ORM."""
+    alias = router.db_for_read(model)
+    compiled = compiled_once(alias, key, lambda: compile_rows(build(), alias, stand_ins))
+    return None if compiled is None else compiled.fetch(values)

@@ -223,6 +223,8 @@ STORAGES = {
 }
 
 # --- Security -------------------------------------------------------------------------
+# Django's database sessions, their read on every request compiled once (accounts/sessions.py).
+SESSION_ENGINE = "accounts.sessions"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"

@@ -12,7 +12,8 @@ from __future__ import annotations
 from django import template
 from django.utils.safestring import SafeString, mark_safe
 
-from ..field_html import esc, field_head, field_rules, field_tail, readiness_checklist, save_state
+from ..field_html import csrf_input, esc, field_head, field_rules, field_tail, readiness_checklist, save_state
+from .drafts_tags import distance, pk_url, pk_url_of, plural_warning, severity_label
 from .review_tags import comments_on
 
 register = template.Library()
@@ -94,6 +95,112 @@ def editor_fields(context: template.Context, fields) -> SafeString:
             parts.append(editor_field_head(context, f))
             parts.append(editor_field_tail(context, f))
     return mark_safe("".join(parts))  # noqa: S308 - each part is escaped where it is written
+
+
+@register.simple_tag
+def editor_section_links(sections) -> SafeString:
+    """The links to each section (the page's "Jump to a section")."""
+    return mark_safe(  # noqa: S308 - escaped where written
+        "".join(
+            f'<li><a href="#section-{esc(section["slug"])}">{esc(section["title"])}</a></li>'
+            for section in sections
+        )
+    )
+
+
+@register.simple_tag(takes_context=True)
+def editor_sections(context: template.Context, sections) -> SafeString:
+    """Every section's card with its fields (`editor_fields`), as the template's loop of them
+    wrote it, whitespace and all: ~70 template nodes a section, ~1k Python calls a page."""
+    cards = []
+    for section in sections:
+        slug, title = esc(section["slug"]), esc(section["title"])
+        cards.append(
+            f'\n    <section class="card editor-section" id="section-{slug}"'
+            f' aria-labelledby="heading-{slug}">'
+            f'\n      <h2 id="heading-{slug}">{title}</h2>'
+            '\n      <div class="field-grid">'
+            f"\n        \n        {editor_fields(context, section['fields'])}"
+            "\n      </div>\n    </section>\n    "
+        )
+    return mark_safe("".join(cards))  # noqa: S308 - each part is escaped where it is written
+
+
+@register.simple_tag(takes_context=True)
+def editor_readiness_meter(context: template.Context) -> SafeString:
+    """The `readiness_meter` partial (the page's head and side meters, the draft frame's, a rules
+    re-read's out of band), as its template wrote it from the same context: ~370 Python calls a
+    meter that way, two or three a page."""
+    meter_id, report = context.get("meter_id"), context.get("readiness_report")
+    errors, warnings = context.get("rule_errors"), context.get("rule_warnings")
+    readiness = esc(context.get("readiness", ""))  # a missing variable prints nothing
+    oob = ' hx-swap-oob="true"' if context.get("oob") and not meter_id else ""
+    counts = ""
+    if report:
+        if report.gaps:
+            counts = f' · <span class="text-err">{len(report.gaps)} missing</span>'
+    elif errors:
+        counts = f' · <span class="text-err">{esc(severity_label(errors))}</span>'
+    if warnings:
+        counts += f' · <span class="text-warn">{esc(plural_warning(warnings))}</span>'
+    return mark_safe(  # noqa: S308 - each part is escaped where it is written
+        f'\n<span class="readiness" id="readiness-{esc(meter_id or "head")}"{oob}>'
+        f'\n  <meter min="0" max="100" low="60" high="99" optimum="100" value="{readiness}"'
+        f' aria-label="Readiness">{readiness}%</meter>'
+        f'\n  <span class="readiness-text">{readiness}% ready{counts}</span>\n</span>\n'
+    )
+
+
+@register.simple_tag(takes_context=True)
+def editor_submit_action(context: template.Context) -> SafeString:
+    """The `submit_action` partial (the rules panel's submit button, disabled while anything is
+    missing), as its template wrote it from the same context."""
+    draft, report = context["draft"], context.get("readiness_report")
+    gaps = bool(report and report.gaps)
+    blocked = ' disabled aria-describedby="submit-blocked"' if gaps else ""
+    words = "Submit again for review" if draft.status == "changes_requested" else "Submit for review"
+    note = (
+        '<p class="subtle small" id="submit-blocked">Complete what is missing to submit it for review.</p>'
+        if gaps
+        else ""
+    )
+    return mark_safe(  # noqa: S308 - each part is escaped where it is written
+        '\n\n<div class="submit-action" id="submit-action">'
+        f'\n  <form method="post" action="{esc(pk_url("drafts:draft_submit", draft.pk))}">'
+        f"{csrf_input(context.get('csrf_token'))}"
+        f'<button class="button primary" type="submit"{blocked}>{words}</button></form>'
+        f"\n  {note}\n</div>\n"
+    )
+
+
+@register.simple_tag
+def editor_rule_warnings(warnings) -> SafeString:
+    """The rules panel's warnings, each a link to its field."""
+    items = []
+    for result in warnings:
+        field = esc(result.field)
+        source = '<span class="rule-source">Our check:</span> ' if result.ours else ""
+        items.append(
+            f'<li class="rule rule-warning"><a href="#id_{field}" data-focus-field="id_{field}">'
+            f"{source}{esc(result.message)}</a></li>"
+        )
+    return mark_safe("".join(items))  # noqa: S308 - each part is escaped where it is written
+
+
+@register.simple_tag
+def editor_nearby_items(nearby) -> SafeString:
+    """The nearby drafts' items, each a link to the draft with its distance, status and listing
+    agent, as the template's loop of them wrote it (~100 Python calls an item that way)."""
+    edit_url = pk_url_of("drafts:draft_edit")
+    return mark_safe(  # noqa: S308 - each part is escaped where it is written
+        "".join(
+            f'\n        <li><a href="{esc(edit_url(other.pk))}">'
+            f"{esc(other.unparsed_first_line_address or 'Untitled draft')}</a>"
+            f'\n          <span class="nearby-meta">{esc(distance(metres))}'
+            f" · {esc(other.get_status_display())} · {esc(other.list_agent)}</span></li>\n        "
+            for other, metres in nearby
+        )
+    )
 
 
 @register.simple_tag(takes_context=True)

@@ -82,9 +82,7 @@ class Doorbell:
                     self.failed += 1
                     if item_id not in self._pending and len(self._pending) < self.maxsize:
                         self._pending[item_id] = None
-                logger.warning(
-                    "doorbell: could not publish %s (%s); retrying", item_id, type(error).__name__
-                )
+                logger.warning("doorbell: could not publish %s (%s); retrying", item_id, type(error).__name__)
                 time.sleep(self.retry_pause)
             else:
                 with self._cond:

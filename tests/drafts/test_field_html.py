@@ -326,3 +326,177 @@ def test_a_lists_options_are_escaped_as_each_value_would_be():
 def test_esc_prints_what_a_template_prints(value):
     """esc (one str.translate) escapes exactly as `{{ value }}` does, lazy and safe strings too."""
     assert field_html.esc(value) == Template("{{ value }}").render(Context({"value": value}))
+
+
+SECTIONS_TEMPLATE = """{% load editor_tags %}    <nav class="section-jump" aria-label="Jump to a section">
+      <ul>{% for section in sections %}<li><a href="#section-{{ section.slug }}">{{ section.title }}</a></li>{% endfor %}<li><a href="#rules">Ready to publish?</a></li></ul>
+    </nav>
+    {% for section in sections %}
+    <section class="card editor-section" id="section-{{ section.slug }}" aria-labelledby="heading-{{ section.slug }}">
+      <h2 id="heading-{{ section.slug }}">{{ section.title }}</h2>
+      <div class="field-grid">
+        {# the fields #}
+        {% editor_fields section.fields %}
+      </div>
+    </section>
+    {% endfor %}
+"""
+
+
+def test_the_sections_are_written_as_the_templates_loop_wrote_them():
+    sections = [
+        {"slug": "a&b", "title": HOSTILE, "fields": []},
+        {"slug": "location", "title": gettext_lazy("Location"), "fields": []},
+        {"slug": "safe", "title": mark_safe("<em>Safe</em>"), "fields": []},
+    ]
+    context = {"sections": sections, "csrf_token": "token"}
+    expected = Template(SECTIONS_TEMPLATE).render(Context(context))
+    written = Template(
+        """{% load editor_tags %}    <nav class="section-jump" aria-label="Jump to a section">
+      <ul>{% editor_section_links sections %}<li><a href="#rules">Ready to publish?</a></li></ul>
+    </nav>
+    {% editor_sections sections %}
+"""
+    ).render(Context(context))
+    assert written == expected
+    assert ESCAPED in expected and "<em>Safe</em>" in expected and 'id="section-a&amp;b"' in expected
+
+
+@pytest.mark.django_db
+def test_the_editors_sections_carry_their_fields(agent_client, draft):
+    body = edit(agent_client, draft)
+    for section in re.findall(r'<section class="card editor-section" id="section-([\w-]+)"', body)[:3]:
+        assert f'<li><a href="#section-{section}">' in body
+    assert body.count('<div class="field-grid">') >= 3 and 'id="field-city"' in body
+
+
+NEARBY_TEMPLATE = """{% load drafts_tags %}
+        {% for other, metres in nearby %}
+        <li><a href="{% pk_url 'drafts:draft_edit' other.pk %}">{{ other.unparsed_first_line_address|default:"Untitled draft" }}</a>
+          <span class="nearby-meta">{{ metres|distance }} · {{ other.get_status_display }} · {{ other.list_agent }}</span></li>
+        {% endfor %}
+"""
+
+
+def test_the_nearby_drafts_are_written_as_the_templates_loop_wrote_them():
+    agent = AgentFactory.build(first_name=HOSTILE, last_name="Smith", username="agent")
+    nearby = [
+        (Draft(pk=7, street_number="12", street_name=HOSTILE, status="draft", list_agent=agent), 12.4),
+        (Draft(pk=8, status="submitted", list_agent=agent), 1499.0),  # no address: "Untitled draft"
+        (Draft(pk=9, street_name="Elm", status="live", list_agent=agent), 999.6),
+    ]
+    expected = Template(NEARBY_TEMPLATE).render(Context({"nearby": nearby}))
+    written = Template("{% load editor_tags %}\n        {% editor_nearby_items nearby %}\n").render(
+        Context({"nearby": nearby})
+    )
+    assert written == expected
+    assert ESCAPED in expected and "Untitled draft" in expected and "1.5 km" in expected
+
+
+METER_TEMPLATE = """{% load drafts_tags %}
+<span class="readiness" id="readiness-{{ meter_id|default:'head' }}"{% if oob and not meter_id %} hx-swap-oob="true"{% endif %}>
+  <meter min="0" max="100" low="60" high="99" optimum="100" value="{{ readiness }}" aria-label="Readiness">{{ readiness }}%</meter>
+  <span class="readiness-text">{{ readiness }}% ready{% if readiness_report %}{% if readiness_report.gaps %} · <span class="text-err">{{ readiness_report.gaps|length }} missing</span>{% endif %}{% elif rule_errors %} · <span class="text-err">{{ rule_errors|severity_label }}</span>{% endif %}{% if rule_warnings %} · <span class="text-warn">{{ rule_warnings|plural_warning }}</span>{% endif %}</span>
+</span>
+"""
+
+WARNINGS_TEMPLATE = """{% for result in rule_warnings %}<li class="rule rule-warning"><a href="#id_{{ result.field }}" data-focus-field="id_{{ result.field }}">{% if result.ours %}<span class="rule-source">Our check:</span> {% endif %}{{ result.message }}</a></li>{% endfor %}"""
+
+
+def _results(count: int, *, ours: bool = True) -> list:
+    from drafts.rules import RuleResult, Severity
+
+    return [
+        RuleResult(f"r{n}", f"f&{n}", "Spark", Severity.WARNING, f"{HOSTILE} {n}", ours=ours and n % 2 == 0)
+        for n in range(count)
+    ]
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        {"meter_id": "side", "readiness": 40, "gaps": 2, "rule_warnings": 1},
+        {"meter_id": "", "oob": True, "readiness": 100, "gaps": 0, "rule_warnings": 3},
+        {"oob": True, "readiness": 7, "rule_errors": 1},
+        {"meter_id": "side", "oob": True, "readiness": 55, "rule_errors": 2, "rule_warnings": 2},
+        {"readiness": 0},
+        {},  # the frame's meter on a page with no readiness: the template printed nothing
+    ],
+)
+def test_the_readiness_meter_is_written_as_its_partial_wrote_it(values):
+    from drafts.readiness import Gap, Readiness
+
+    context = dict(values)
+    if "gaps" in context:
+        gaps = [Gap("Photos", "Photos", "Add a photo.", "/x")] * context.pop("gaps")
+        context["readiness_report"] = Readiness([], gaps, [], [])
+    for name in ("rule_errors", "rule_warnings"):
+        if name in context:
+            context[name] = _results(context[name])
+    expected = Template(METER_TEMPLATE).render(Context(context))
+    written = Template("{% load editor_tags %}{% editor_readiness_meter %}").render(Context(context))
+    assert written == expected
+
+
+def test_the_rule_warnings_are_written_as_the_templates_loop_wrote_them():
+    warnings = _results(3) + _results(1, ours=False)
+    expected = Template(WARNINGS_TEMPLATE).render(Context({"rule_warnings": warnings}))
+    written = Template("{% load editor_tags %}{% editor_rule_warnings rule_warnings %}").render(
+        Context({"rule_warnings": warnings})
+    )
+    assert written == expected and ESCAPED in expected and "Our check:" in expected
+
+
+TABS_TEMPLATE = """{% load drafts_tags %}
+<nav class="tabs draft-frame-tabs" id="draft-tabs" aria-label="Draft sections" data-tab-bar{% if banner_oob %} hx-swap-oob="true"{% endif %}>
+    <a href="{% pk_url 'drafts:draft_edit' draft.pk %}"{% if tab == "details" %} aria-current="page"{% endif %}>Details</a>
+    {% media_tab_url draft as media_url %}{% if media_url %}<a href="{{ media_url }}"{% if tab == "media" %} aria-current="page"{% endif %}>Photos &amp; documents</a>{% endif %}
+    <a href="{% pk_url 'drafts:draft_history' draft.pk %}"{% if tab == "history" %} aria-current="page"{% endif %}>History</a>
+    <a href="{% pk_url 'mls:draft_sync' draft.pk %}"{% if tab == "sync" %} aria-current="page"{% endif %}>MLS sync</a>
+    {% if user.is_reviewer or user.is_superuser %}<a href="{% pk_url 'drafts:draft_review' draft.pk %}"{% if tab == "review" %} aria-current="page"{% endif %}>Review</a>{% endif %}
+    {% if draft.live_listing_id %}<a href="{% pk_url 'mls:live_listing' draft.pk %}"{% if tab == "live" %} aria-current="page"{% endif %}>Live listing</a>{% endif %}
+</nav>
+"""
+
+
+@pytest.mark.parametrize("tab", ["details", "media", "history", "sync", "review", "live", None])
+@pytest.mark.parametrize("who", ["agent", "office_admin", "superuser", None])
+@pytest.mark.parametrize("live", [False, True])
+def test_the_draft_tabs_are_written_as_their_partial_wrote_them(tab, who, live):
+    from accounts.models import Role, User
+
+    user = None if who is None else User(role=Role.OFFICE_ADMIN if who == "office_admin" else Role.AGENT)
+    if who == "superuser":
+        user.is_superuser = True
+    draft = Draft(pk=42, live_listing_id="20261208LIVE" if live else "")
+    for oob in (False, True):
+        context = {"draft": draft, "tab": tab, "user": user, "banner_oob": oob}
+        expected = Template(TABS_TEMPLATE).render(Context(context))
+        written = Template("{% load drafts_tags %}{% draft_tabs %}").render(Context(context))
+        assert written == expected
+
+
+SUBMIT_TEMPLATE = """{% load drafts_tags %}
+{# comment #}
+<div class="submit-action" id="submit-action">
+  <form method="post" action="{% pk_url 'drafts:draft_submit' draft.pk %}">{% csrf_token %}<button class="button primary" type="submit"{% if readiness_report.gaps %} disabled aria-describedby="submit-blocked"{% endif %}>{% if draft.status == "changes_requested" %}Submit again for review{% else %}Submit for review{% endif %}</button></form>
+  {% if readiness_report.gaps %}<p class="subtle small" id="submit-blocked">Complete what is missing to submit it for review.</p>{% endif %}
+</div>
+"""
+
+
+@pytest.mark.parametrize("status", ["draft", "changes_requested"])
+@pytest.mark.parametrize("gaps", [0, 2, None])
+@pytest.mark.parametrize("token", ["tok&en", None])
+def test_the_submit_action_is_written_as_its_partial_wrote_it(status, gaps, token):
+    from drafts.readiness import Gap, Readiness
+
+    report = (
+        None
+        if gaps is None
+        else Readiness([], [Gap("Photos", "Photos", "Add a photo.", "/x")] * gaps, [], [])
+    )
+    context = {"draft": Draft(pk=5, status=status), "readiness_report": report, "csrf_token": token}
+    expected = Template(SUBMIT_TEMPLATE).render(Context(context))
+    written = Template("{% load editor_tags %}{% editor_submit_action %}").render(Context(context))
+    assert written == expected

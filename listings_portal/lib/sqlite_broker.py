@@ -118,7 +118,7 @@ class Channel(kombu_sqlalchemy.Channel):
         A queue's row is never deleted (a purge deletes its messages only), so its id holds."""
         found = self._queue_ids.get(queue)
         if found is None:
-            found = self._queue_ids[queue] = int(self._get_or_create(queue).id)
+            found = self._queue_ids[queue] = int(self._get_or_create(queue).id)  # type: ignore[attr-defined]
         return found
 
     def _get(self, queue):

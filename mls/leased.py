@@ -26,7 +26,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from drafts.models import Draft, DraftEvent
-from listings_portal.compiled_write import run_update
+from listings_portal.compiled_write import insert_rows, run_update
 from spark.transport import Exchange
 
 from .models import (
@@ -330,11 +330,12 @@ class LeasedJob:
         if not self.pending_calls:
             return
         calls, self.pending_calls = self.pending_calls, []
-        if transaction.get_connection().in_atomic_block:
-            RemoteCall.objects.bulk_create(calls)  # with the confirmation it led to
+        alias = router.db_for_write(RemoteCall)
+        if transaction.get_connection(alias).in_atomic_block:
+            insert_rows(calls, alias, keys=False)  # with the confirmation it led to
             return
         try:
-            once_the_database_is_back(lambda: RemoteCall.objects.bulk_create(calls))
+            once_the_database_is_back(lambda: insert_rows(calls, alias, keys=False))
         except DatabaseError:
             # The log is for people; a job must not fail for it.
             logger.warning("draft %s: could not write the call log", self.draft_id, exc_info=True)

@@ -25,7 +25,7 @@ from django.db import DatabaseError, router
 from django.db.models import OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
-from listings_portal.compiled_write import run_update
+from listings_portal.compiled_write import insert_rows, run_update
 from media_manager.models import Document, Photo
 from spark.client import ListingRef, Ticket
 from spark.errors import SparkError, SparkRateLimited, SparkTicketError
@@ -290,7 +290,7 @@ class UploadRun:
         new = [row for row, _op, _ticket in run if row.pk is None]
         known = [row for row, _op, _ticket in run if row.pk is not None]
         if new:
-            RemoteItem.objects.bulk_create(new)
+            insert_rows(new, router.db_for_write(RemoteItem), keys=True)
         if known:
             RemoteItem.objects.bulk_update(known, INTENT_FIELDS)
         for row, op, _ticket in run:

@@ -7,13 +7,13 @@ import datetime as dt
 
 import pytest
 from django.db import connection
-from django.db.models.sql.compiler import SQLUpdateCompiler
+from django.db.models.sql.compiler import SQLInsertCompiler, SQLUpdateCompiler
 from django.utils import timezone
 
 from drafts.models import DraftStatus
-from listings_portal.compiled_write import compile_update
+from listings_portal.compiled_write import compile_update, insert_rows
 from mls import push
-from mls.models import DraftSync, RemoteItem, SyncState
+from mls.models import DraftSync, RemoteCall, RemoteItem, SyncState
 from tests.factories import DraftFactory
 
 pytestmark = pytest.mark.django_db
@@ -117,3 +117,56 @@ def test_the_compiled_claim_keeps_the_orms_conditions(agent):
     assert row.lease_owner == pusher.owner and row.state == SyncState.SYNCING
     assert row.last_attempt_at >= before
     assert row.lease_expires_at == row.last_attempt_at + dt.timedelta(seconds=pusher.lease)
+
+
+def call(draft, **values) -> RemoteCall:
+    return RemoteCall(
+        **{
+            "draft_id": draft.pk, "method": "POST", "route": "photos", "path": "/v1/listings/1/photos",
+            "status": 201, "duration_ms": 12.5, "outcome": RemoteCall.Outcome.OK,
+            "purpose": "Upload a photo", "worker": "w-1", **values,
+        }
+    )  # fmt: skip
+
+
+def test_inserted_rows_are_the_rows_bulk_create_writes(agent):
+    draft = DraftFactory(list_agent=agent)
+    by_orm = call(draft, change_seq=3)
+    RemoteCall.objects.bulk_create([by_orm])
+    compiled = [call(draft, change_seq=3), call(draft, status=None, outcome=RemoteCall.Outcome.UNKNOWN)]
+    insert_rows(compiled, connection.alias, keys=False)
+    assert all(not row._state.adding and row._state.db == connection.alias for row in compiled)
+    written = list(RemoteCall.objects.filter(draft_id=draft.pk).order_by("pk"))
+    assert len(written) == 3
+    ignored = {"id": None, "at": None}
+    assert {**columns(written[1]), **ignored} == {**columns(written[0]), **ignored}
+    assert written[2].status is None and written[2].outcome == RemoteCall.Outcome.UNKNOWN
+
+    intent = RemoteItem(
+        draft_id=draft.pk, kind="photo", local_id=5, sending=True, sending_since=timezone.now()
+    )
+    insert_rows([intent], connection.alias, keys=True)
+    assert intent.pk is not None and not intent._state.adding
+    assert columns(RemoteItem.objects.get(pk=intent.pk)) == columns(intent)
+
+
+def test_an_insert_is_compiled_once_per_connection(agent, compiled):
+    draft = DraftFactory(list_agent=agent)
+    inserts: list = []
+    as_sql = SQLInsertCompiler.as_sql
+
+    def counting(self, *args, **kwargs):
+        inserts.append(self.query.model)
+        return as_sql(self, *args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(SQLInsertCompiler, "as_sql", counting)
+        for number in range(3):
+            insert_rows([call(draft, change_seq=number)], connection.alias, keys=False)
+            insert_rows(
+                [RemoteItem(draft_id=draft.pk, kind="photo", local_id=number)], connection.alias, keys=True
+            )
+    # Each compiled once, as a plain INSERT and one answering the new key.
+    assert sorted(model.__name__ for model in inserts) == ["RemoteCall"] * 2 + ["RemoteItem"] * 2
+    assert RemoteCall.objects.filter(draft_id=draft.pk).count() == 3
+    assert RemoteItem.objects.filter(draft_id=draft.pk).count() == 3

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextvars
 import datetime as dt
+import functools
 import logging
 import os
 import threading
@@ -109,6 +110,20 @@ def _confirmed_upload(values: Mapping[str, Any]) -> tuple[QuerySet[RemoteItem], 
         "ticket_refused": False,
         "confirmed_at": values["now"],
     }
+
+
+# What a single remote id's copy onto its media row is compiled with (`_copied_remote_id`).
+_COPY_STAND_INS: dict[str, Any] = {
+    "item": -2_000_000_601,
+    "remote_id": "stand-in remote id of a compiled copy",
+}
+
+
+def _copied_remote_id(
+    model: type[Photo | Document], values: Mapping[str, Any]
+) -> tuple[QuerySet[Photo] | QuerySet[Document], dict[str, Any]]:
+    """A media row given the remote id its upload was confirmed as."""
+    return model.objects.filter(pk=values["item"]), {"remote_id": values["remote_id"]}
 
 
 class UploadRun:
@@ -317,8 +332,15 @@ class UploadRun:
         for kind, model in ((planner.PHOTO, Photo), (planner.DOCUMENT, Document)):
             ids = [local_id for (k, local_id) in copies if k == kind]
             if len(ids) == 1:
-                # One item (a photo's push): its id as it is, without the subquery's compilation.
-                model.objects.filter(pk=ids[0]).update(remote_id=copies[kind, ids[0]])
+                # One item (a photo's push): its id as it is, without the subquery's compilation,
+                # the UPDATE compiled once per connection.
+                run_update(
+                    ("mls.uploads copy", model),
+                    router.db_for_write(model),
+                    functools.partial(_copied_remote_id, model),
+                    _COPY_STAND_INS,
+                    {"item": ids[0], "remote_id": copies[kind, ids[0]]},
+                )
             elif ids:
                 mirror = RemoteItem.objects.filter(
                     draft_id=self.job.draft_id, kind=kind, local_id=OuterRef("pk")

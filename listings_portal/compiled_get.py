@@ -167,9 +167,7 @@ def compile_get(
 CACHE_ATTRIBUTE = "listings_portal_compiled_gets"
 
 
-def compiled_once[C: (CompiledGet | None, CompiledRows | None)](
-    alias: str, key: Any, compile: Callable[[], C]
-) -> C:
+def compiled_once[C](alias: str, key: Any, compile: Callable[[], C]) -> C:
     """`compile()`'s answer for `key` on this thread's connection to `alias`, compiled once."""
     by_key = connections[alias].__dict__.setdefault(CACHE_ATTRIBUTE, {})
     if key not in by_key:

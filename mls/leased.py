@@ -17,15 +17,16 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, ClassVar
 
 from django.conf import settings
-from django.db import DatabaseError, InterfaceError, OperationalError, connection, models, transaction
+from django.db import DatabaseError, InterfaceError, OperationalError, connection, models, router, transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from drafts.models import Draft, DraftEvent
+from listings_portal.compiled_write import insert_rows, run_update
 from spark.transport import Exchange
 
 from .models import (
@@ -45,6 +46,14 @@ logger = logging.getLogger(__name__)
 DATABASE_LOST = (OperationalError, InterfaceError)
 # Waits (seconds) between tries of bookkeeping while the database is unreachable.
 DATABASE_BACK_WAITS = (0.5, 1, 2, 4, 8)
+# What the claim's UPDATE is compiled with (`LeasedJob.claim`), never written: a draft id no
+# draft has, an owner no worker is, and times no lease has.
+_CLAIM_STAND_INS: dict[str, Any] = {
+    "draft": -2_000_000_301,
+    "owner": "stand-in owner of a compiled claim",
+    "now": dt.datetime(1901, 1, 1, 0, 0, 1, 301, tzinfo=dt.UTC),
+    "expires": dt.datetime(1901, 1, 1, 0, 0, 2, 302, tzinfo=dt.UTC),
+}
 # The derived lease outlives one request (connect + read) twice plus this wait for the rate limit.
 LEASE_RATE_WAIT_SECONDS = 60
 
@@ -173,7 +182,7 @@ class LeasedJob:
         self.pending_calls: list[RemoteCall] = []
 
     # -- the claim --
-    def claimable(self, now: dt.datetime) -> models.QuerySet[models.Model]:
+    def claimable(self, now: dt.datetime, *, draft_id: int) -> models.QuerySet[models.Model]:
         raise NotImplementedError
 
     def claim_values(self, now: dt.datetime) -> dict[str, Any]:
@@ -187,14 +196,18 @@ class LeasedJob:
 
     def claim(self) -> bool:
         now = timezone.now()
-        claimable = self.claimable(now)
-        values = {
-            "lease_owner": self.owner,
-            "lease_expires_at": now + dt.timedelta(seconds=self.lease),
-            **self.claim_values(now),
-        }
-        taken = claimable.filter(Q(lease_owner="") | Q(lease_expires_at__isnull=True)).update(**values)
+        expires = now + dt.timedelta(seconds=self.lease)
+        # A row nobody holds: every claim but a takeover. Its SQL is compiled once per connection.
+        taken = run_update(
+            ("mls.leased claim", type(self)),
+            router.db_for_write(self.model),
+            self._unheld_claim,
+            _CLAIM_STAND_INS,
+            {"draft": self.draft_id, "owner": self.owner, "now": now, "expires": expires},
+        )
         if not taken:
+            claimable = self.claimable(now, draft_id=self.draft_id)
+            values = {"lease_owner": self.owner, "lease_expires_at": expires, **self.claim_values(now)}
             # A lease left behind: its worker died (or outlived it), perhaps mid-call.
             taken = claimable.filter(lease_expires_at__lt=now).update(**values)
             if not taken:
@@ -207,6 +220,19 @@ class LeasedJob:
         self.held = taken == 1
         self.renewed_at = time.monotonic()
         return self.held
+
+    def _unheld_claim(
+        self, values: Mapping[str, Any]
+    ) -> tuple[models.QuerySet[models.Model], dict[str, Any]]:
+        """The claim of `values["draft"]`'s row while nobody holds it: the rows and what it writes."""
+        unheld = self.claimable(values["now"], draft_id=values["draft"]).filter(
+            Q(lease_owner="") | Q(lease_expires_at__isnull=True)
+        )
+        return unheld, {
+            "lease_owner": values["owner"],
+            "lease_expires_at": values["expires"],
+            **self.claim_values(values["now"]),
+        }
 
     def renew_lease(self, *, force: bool = False) -> None:
         """Extend the claim; LeaseLost if another worker has it. Renewed at most every quarter
@@ -304,11 +330,12 @@ class LeasedJob:
         if not self.pending_calls:
             return
         calls, self.pending_calls = self.pending_calls, []
-        if transaction.get_connection().in_atomic_block:
-            RemoteCall.objects.bulk_create(calls)  # with the confirmation it led to
+        alias = router.db_for_write(RemoteCall)
+        if transaction.get_connection(alias).in_atomic_block:
+            insert_rows(calls, alias, keys=False)  # with the confirmation it led to
             return
         try:
-            once_the_database_is_back(lambda: RemoteCall.objects.bulk_create(calls))
+            once_the_database_is_back(lambda: insert_rows(calls, alias, keys=False))
         except DatabaseError:
             # The log is for people; a job must not fail for it.
             logger.warning("draft %s: could not write the call log", self.draft_id, exc_info=True)
@@ -359,9 +386,9 @@ class SyncLease(LeasedJob):
         for name, value in values.items():
             setattr(self.row, name, value)
 
-    def claimable(self, now: dt.datetime) -> models.QuerySet[DraftSync]:
+    def claimable(self, now: dt.datetime, *, draft_id: int) -> models.QuerySet[DraftSync]:
         return (
-            DraftSync.objects.filter(pk=self.draft_id)
+            DraftSync.objects.filter(pk=draft_id)
             .exclude(state__in=HELD_STATES)
             # Checked in the claim itself: a promotion that began since we looked wins. As a
             # subquery on draft_id, not a join: with a join Django turns the UPDATE into
@@ -390,9 +417,9 @@ class PublishingLease(LeasedJob):
     model = Promotion
     purpose_prefix = "Publish: "
 
-    def claimable(self, now: dt.datetime) -> models.QuerySet[Promotion]:
+    def claimable(self, now: dt.datetime, *, draft_id: int) -> models.QuerySet[Promotion]:
         return Promotion.objects.filter(
-            pk=self.draft_id, state__in=(PromotionState.RUNNING, PromotionState.WAITING)
+            pk=draft_id, state__in=(PromotionState.RUNNING, PromotionState.WAITING)
         ).filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
 
     def claim_values(self, now: dt.datetime) -> dict[str, Any]:

@@ -11,18 +11,22 @@ order (and heals the copies).
 from __future__ import annotations
 
 import contextvars
+import datetime as dt
+import functools
 import logging
 import os
 import threading
 import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 from django.conf import settings
-from django.db import DatabaseError
-from django.db.models import OuterRef, Subquery
+from django.db import DatabaseError, router
+from django.db.models import OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
+from listings_portal.compiled_write import insert_rows, run_update
 from media_manager.models import Document, Photo
 from spark.client import ListingRef, Ticket
 from spark.errors import SparkError, SparkRateLimited, SparkTicketError
@@ -85,6 +89,41 @@ def _ticket_or_error(kind: str, ref: ListingRef, *, helper: bool = False) -> Tic
         return upload_ticket(kind, ref)
     except SparkError as error:
         return error
+
+
+# What the confirmation's UPDATE is compiled with (`_confirmed_upload`), never written.
+_CONFIRM_STAND_INS: dict[str, Any] = {
+    "item": -2_000_000_501,
+    "remote_id": "stand-in remote id of a compiled confirmation",
+    "now": dt.datetime(1901, 1, 1, 0, 0, 5, 503, tzinfo=dt.UTC),
+}
+
+
+def _confirmed_upload(values: Mapping[str, Any]) -> tuple[QuerySet[RemoteItem], dict[str, Any]]:
+    """A mirror row whose upload the remote confirmed as `values["remote_id"]`: its ticket spent."""
+    return RemoteItem.objects.filter(pk=values["item"]), {
+        "remote_id": values["remote_id"],
+        "sending": False,
+        "ticket_token": "",
+        "ticket_uri": "",
+        "ticket_expires_at": None,
+        "ticket_refused": False,
+        "confirmed_at": values["now"],
+    }
+
+
+# What a single remote id's copy onto its media row is compiled with (`_copied_remote_id`).
+_COPY_STAND_INS: dict[str, Any] = {
+    "item": -2_000_000_601,
+    "remote_id": "stand-in remote id of a compiled copy",
+}
+
+
+def _copied_remote_id(
+    model: type[Photo | Document], values: Mapping[str, Any]
+) -> tuple[QuerySet[Photo] | QuerySet[Document], dict[str, Any]]:
+    """A media row given the remote id its upload was confirmed as."""
+    return model.objects.filter(pk=values["item"]), {"remote_id": values["remote_id"]}
 
 
 class UploadRun:
@@ -157,17 +196,17 @@ class UploadRun:
         remote_id = result.resource_id
         if not remote_id:
             return  # stays `sending`: the next step reads the list and adopts it
-        confirmed = {
-            "remote_id": remote_id,
-            "sending": False,
-            "ticket_token": "",
-            "ticket_uri": "",
-            "ticket_expires_at": None,
-            "ticket_refused": False,
-            "confirmed_at": timezone.now(),
-        }
-        self.job.write_at_once(lambda: RemoteItem.objects.filter(pk=row.pk).update(**confirmed))
-        for name, value in confirmed.items():
+        confirmation = {"item": row.pk, "remote_id": remote_id, "now": timezone.now()}
+        self.job.write_at_once(
+            lambda: run_update(
+                "mls.uploads confirm",
+                router.db_for_write(RemoteItem),
+                _confirmed_upload,
+                _CONFIRM_STAND_INS,
+                confirmation,
+            )
+        )
+        for name, value in _confirmed_upload(confirmation)[1].items():
             setattr(row, name, value)
         # The remote puts a new item last; the first photo of a listing becomes its primary
         # (docs/spark-protocol.md#photos).
@@ -266,7 +305,7 @@ class UploadRun:
         new = [row for row, _op, _ticket in run if row.pk is None]
         known = [row for row, _op, _ticket in run if row.pk is not None]
         if new:
-            RemoteItem.objects.bulk_create(new)
+            insert_rows(new, router.db_for_write(RemoteItem), keys=True)
         if known:
             RemoteItem.objects.bulk_update(known, INTENT_FIELDS)
         for row, op, _ticket in run:
@@ -293,8 +332,15 @@ class UploadRun:
         for kind, model in ((planner.PHOTO, Photo), (planner.DOCUMENT, Document)):
             ids = [local_id for (k, local_id) in copies if k == kind]
             if len(ids) == 1:
-                # One item (a photo's push): its id as it is, without the subquery's compilation.
-                model.objects.filter(pk=ids[0]).update(remote_id=copies[kind, ids[0]])
+                # One item (a photo's push): its id as it is, without the subquery's compilation,
+                # the UPDATE compiled once per connection.
+                run_update(
+                    ("mls.uploads copy", model),
+                    router.db_for_write(model),
+                    functools.partial(_copied_remote_id, model),
+                    _COPY_STAND_INS,
+                    {"item": ids[0], "remote_id": copies[kind, ids[0]]},
+                )
             elif ids:
                 mirror = RemoteItem.objects.filter(
                     draft_id=self.job.draft_id, kind=kind, local_id=OuterRef("pk")

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Self
+from urllib.parse import urlsplit
 
 import requests
 import urllib3.exceptions
@@ -106,6 +107,37 @@ class _NoRetryAdapter(HTTPAdapter):
         super().__init__(pool_connections=4, pool_maxsize=pool_maxsize, max_retries=0)
 
 
+class _EnvironmentReadOnceSession(requests.Session):
+    """A session that reads the environment's proxy variables and CA bundle once per origin.
+
+    requests reads them on every request (`merge_environment_settings`: every proxy variable,
+    the NO_PROXY list matched against the host; ~430 Python calls a request). What it finds
+    depends only on the environment, which does not change while the process runs, and on the
+    URL's scheme and host, so the answer for a request with no settings of its own is kept."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        # (scheme, host, stream) -> (the session's own settings then, the answer)
+        self._environment_settings: dict[tuple[str, str, Any], tuple[tuple[Any, ...], Any]] = {}
+
+    def merge_environment_settings(self, url, proxies, stream, verify, cert):  # type: ignore[no-untyped-def]
+        if proxies or verify is not None or cert is not None:
+            return super().merge_environment_settings(url, proxies, stream, verify, cert)
+        parsed = urlsplit(url)
+        key = (parsed.scheme, parsed.netloc, stream)
+        own = self._session_settings()
+        kept = self._environment_settings.get(key)
+        if kept is None or kept[0] != own:
+            kept = (own, super().merge_environment_settings(url, proxies, stream, verify, cert))
+            self._environment_settings[key] = kept
+        answer = kept[1]
+        return {**answer, "proxies": dict(answer["proxies"])}
+
+    def _session_settings(self) -> tuple[Any, ...]:
+        """What of the session's own the answer also depends on (changed by hand, it is read again)."""
+        return (self.trust_env, tuple(sorted(self.proxies.items())), self.verify, self.cert)
+
+
 class SparkTransport:
     """Authenticated requests to Spark; :class:`~spark.client.SparkClient` adds the endpoints.
 
@@ -160,7 +192,7 @@ class SparkTransport:
                 if self.token_store.get() is None:
                     self.token_store.set(TokenSet(access_token or None, refresh_token or None))
 
-        self.session = session or requests.Session()
+        self.session = session or _EnvironmentReadOnceSession()
         adapter = _NoRetryAdapter(pool_maxsize)
         self.session.mount("https://", adapter)
         self.session.mount("http://", adapter)
@@ -480,9 +512,7 @@ class SparkTransport:
             extra={"spark": fields},
         )
         if self.after_request is not None:
-            self.after_request(
-                Exchange(method, path, route, status, code, duration_ms, request_id, failure)
-            )
+            self.after_request(Exchange(method, path, route, status, code, duration_ms, request_id, failure))
 
     def request(
         self,

@@ -78,6 +78,7 @@ class Channel(kombu_sqlalchemy.Channel):
         self._empty: dict[str, tuple[int, float]] = {}
         self._looking: tuple[str, int, float] | None = None
         self._broker_file = str(connection.client.hostname).split("sqlite:///", 1)[1]
+        self._queue_ids: dict[str, int] = {}
         super().__init__(connection, **kwargs)
 
     def _open(self):
@@ -111,17 +112,26 @@ class Channel(kombu_sqlalchemy.Channel):
         self._looking = (queue, version, now)
         return False
 
+    def _queue_id(self, queue) -> int:
+        """The queue's row id, read once per channel. Kombu reads the queue's row on every look,
+        and once more after each commit expires it: two queries of a busy worker's every poll.
+        A queue's row is never deleted (a purge deletes its messages only), so its id holds."""
+        found = self._queue_ids.get(queue)
+        if found is None:
+            found = self._queue_ids[queue] = int(self._get_or_create(queue).id)  # type: ignore[attr-defined]
+        return found
+
     def _get(self, queue):
         if not self._settled and self._nothing_new(queue):
             raise Empty()
         looking, self._looking = self._looking, None
-        obj = self._get_or_create(queue)
+        queue_id = self._queue_id(queue)
         message = self.message_cls
         session = self.session
         taken_before = datetime.datetime.now() - datetime.timedelta(seconds=self.visibility_timeout)
         deliverable = (
             session.query(message)
-            .filter(message.queue_id == obj.id)
+            .filter(message.queue_id == queue_id)
             .filter(or_(message.visible != False, message.sent_at < taken_before))  # noqa: E712
             .order_by(message.id)
             .limit(1)

@@ -205,9 +205,9 @@ def test_an_idle_poll_looks_again_after_any_commit_and_at_least_once_a_second(tm
             channel._get("q")
         looks = []
         monkeypatch.setattr(
-            channel,
-            "_get_or_create",
-            lambda queue, real=channel._get_or_create: looks.append(queue) or real(queue),
+            channel.session,
+            "query",
+            lambda *entities, real=channel.session.query: looks.append(entities) or real(*entities),
         )
         with pytest.raises(Empty):
             channel._get("q")
@@ -260,6 +260,36 @@ def test_one_poll_of_several_queues_reads_the_gate_once(tmp_path, monkeypatch):
             channel._get("celery")
         assert channel._get("photos")["body"] == "photo"
         assert len(reads) == 2  # one read per look once the window is over
+
+
+def test_a_queues_row_is_read_once_per_channel(tmp_path, monkeypatch):
+    """Kombu reads the queue's row on every look (and again when a commit expired it): the
+    channel keeps its id instead, so a busy worker's look is the message's query alone."""
+    from queue import Empty
+
+    from kombu import Connection
+
+    url = f"portal-sqlite+sqlite:///{tmp_path / 'broker.sqlite3'}"
+    with Connection(url) as consumer, Connection(url) as producer:
+        channel, sender = consumer.default_channel, producer.default_channel
+        rows_read: list[str] = []
+        monkeypatch.setattr(
+            channel,
+            "_get_or_create",
+            lambda queue, real=channel._get_or_create: rows_read.append(queue) or real(queue),
+        )
+        for number in range(3):
+            for queue in ("celery", "photos"):
+                sender._put(
+                    queue, {"body": f"{queue}-{number}", "properties": {"delivery_tag": f"{queue}{number}"}}
+                )
+                assert channel._get(queue)["body"] == f"{queue}-{number}"
+                channel.basic_ack(f"{queue}{number}")
+        with pytest.raises(Empty):
+            channel._get("celery")
+        assert rows_read == ["celery", "photos"]
+    with Connection(url) as consumer:
+        assert consumer.default_channel._size("celery") == 0  # every acked message deleted
 
 
 BACKLOG_THEN_PHOTO = textwrap.dedent(

@@ -115,3 +115,40 @@ def test_a_304_keeps_the_validator_it_does_not_repeat(edge):
     assert headers["If-Modified-Since"] == "Tue, 12 Aug 2014 15:42:08 GMT"
     plain = client.request("GET", "/v1/plain", route="edge.plain")
     assert not plain.not_modified and "If-None-Match" not in EdgeHandler.seen[1][1]
+
+
+def test_the_environments_proxies_are_read_once_per_host_as_requests_reads_them(monkeypatch):
+    """requests reads the proxy variables on every request; the transport's session keeps what
+    it found per scheme and host, the same answer as a plain session's."""
+    from requests import Session
+
+    from spark.transport import SparkTransport
+
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    monkeypatch.setenv("NO_PROXY", "sandbox.example")
+    session = SparkTransport("https://api.example", access_token="t").session
+    plain = Session()
+    for url in (
+        "https://api.example/v1/listings",
+        "https://sandbox.example/v1/x",
+        "https://api.example/v1/y",
+    ):
+        assert session.merge_environment_settings(url, {}, True, None, None) == (
+            plain.merge_environment_settings(url, {}, True, None, None)
+        )
+    found = session.merge_environment_settings("https://api.example/v1/z", {}, True, None, None)
+    assert found["proxies"]["https"] == "http://proxy.example:3128"
+    monkeypatch.setenv("HTTPS_PROXY", "http://other.example:3128")
+    # Kept: the environment is read once (a process's environment does not change while it runs)...
+    kept = session.merge_environment_settings("https://api.example/v1/z", {}, True, None, None)
+    assert kept["proxies"]["https"] == "http://proxy.example:3128"
+    # ...but a setting of the session's own, or of the request, is honoured at once.
+    session.trust_env = False
+    assert (
+        session.merge_environment_settings("https://api.example/v1/z", {}, True, None, None)["proxies"] == {}
+    )
+    session.trust_env = True
+    asked = session.merge_environment_settings(
+        "https://api.example/v1/z", {"https": "http://p:1"}, True, None, None
+    )
+    assert asked["proxies"]["https"] == "http://p:1"

@@ -110,6 +110,13 @@ class ChildStats:
     work_cpu_seconds: float  # CPU time of the operation itself (steady on a busy machine)
     isolation_cpu_seconds: float = 0.0  # the fork server's CPU to hand the job over (a fork, if fresh)
     page_faults: int = 0  # the job process's page faults since its job before (or its fork)
+    # The job process's RSS when the job started: a warm process keeps the heap earlier jobs
+    # grew, so peak - start is what this job itself needed.
+    start_rss_bytes: int = 0
+
+    @property
+    def job_rss_growth_bytes(self) -> int:
+        return max(0, self.peak_rss_bytes - self.start_rss_bytes)
 
 
 @dataclass(frozen=True, slots=True)

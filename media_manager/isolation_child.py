@@ -57,17 +57,26 @@ def _set_limits(memory_limit: int, max_file_bytes: int) -> None:
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
 
 
-def _peak_rss_bytes() -> int:
-    # VmHWM belongs to this address space (reset when the job starts, see _reset_peak_rss);
-    # ru_maxrss would carry the fork server's peak over the fork.
+def _status_bytes(field: str) -> int | None:
     try:
         with open("/proc/self/status", encoding="ascii") as status:
             for line in status:
-                if line.startswith("VmHWM:"):
+                if line.startswith(field):
                     return int(line.split()[1]) * 1024
     except OSError:
         pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    return None
+
+
+def _peak_rss_bytes() -> int:
+    # VmHWM belongs to this address space (reset when the job starts, see _reset_peak_rss);
+    # ru_maxrss would carry the fork server's peak over the fork.
+    peak = _status_bytes("VmHWM:")
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 if peak is None else peak
+
+
+def _rss_bytes() -> int:
+    return _status_bytes("VmRSS:") or 0
 
 
 def _reset_peak_rss() -> None:
@@ -548,6 +557,7 @@ def _run_job(request: dict[str, Any], reply_fd: int, errors_fd: int, since: reso
     os.close(reply_fd)
     os.close(errors_fd)
     _reset_peak_rss()
+    start_rss = _rss_bytes()
     header: dict[str, Any]
     blobs: dict[str, bytes] = {}
     started, started_cpu = time.perf_counter(), time.process_time()
@@ -567,6 +577,7 @@ def _run_job(request: dict[str, Any], reply_fd: int, errors_fd: int, since: reso
     usage = resource.getrusage(resource.RUSAGE_SELF)
     header["stats"] = {
         "peak_rss_bytes": _peak_rss_bytes(),
+        "start_rss_bytes": start_rss,
         "cpu_seconds": usage.ru_utime + usage.ru_stime - since.ru_utime - since.ru_stime,
         "work_seconds": time.perf_counter() - started,
         "work_cpu_seconds": time.process_time() - started_cpu,

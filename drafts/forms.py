@@ -211,6 +211,7 @@ class DraftFilterForm(forms.Form):
         return ListShape(
             key=key,
             build=lambda: _listed(shown, stand_in_user, stand_in_data),
+            lists=lambda: _listed(shown, user, data),
             stand_ins=stand_ins,
             values=values,
         )

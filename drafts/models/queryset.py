@@ -117,7 +117,9 @@ def like_contains(connection, word: str) -> str:
     """The parameter Django gives `field__icontains=word` on `connection`: the word with its
     LIKE wildcards (and the escape character) escaped, between `%`s."""
     pattern = connection.ops.prep_for_like_query(word)
-    return IContains.param_pattern % pattern if connection.features.pattern_lookup_needs_param_pattern else pattern
+    if not connection.features.pattern_lookup_needs_param_pattern:
+        return pattern
+    return IContains.param_pattern % pattern
 
 
 # The ways an agent comes to see a draft: each has an index in the list's order.
@@ -261,10 +263,12 @@ class ListShape:
     `key`: everything that shapes that SQL besides the stand-ins' values. `build()`: the list's
     (everything, ways) filtered with the stand-ins. `stand_ins`: each stand-in, as its SQL's
     parameter, -> its name. `values`: each name -> the request's value, read only if the SQL has
-    it."""
+    it. `lists()`: the list's (everything, ways) for the request's values, built only where the
+    compiled SQL does not answer (the ORM building a search's filters was ~1k Python calls)."""
 
     key: tuple
     build: Callable[[], tuple[DraftQuerySet, list[DraftQuerySet]]]
+    lists: Callable[[], tuple[DraftQuerySet, list[DraftQuerySet]]]
     stand_ins: Mapping[Any, str]
     values: Mapping[str, Callable[[], Any]]
 
@@ -276,6 +280,7 @@ class _CompiledCount:
 
     sql: str
     roles: tuple[str, ...]
+    ordered: bool  # the list's `ordered`, the same for every list of the shape
 
 
 class ListedDrafts:
@@ -291,8 +296,8 @@ class ListedDrafts:
 
     def __init__(
         self,
-        everything: DraftQuerySet,
-        ways: Sequence[DraftQuerySet],
+        everything: DraftQuerySet | None,
+        ways: Sequence[DraftQuerySet] = (),
         *,
         rows: DraftQuerySet | None = None,
         known_count: int | None = None,
@@ -303,23 +308,48 @@ class ListedDrafts:
         `expected_window`: the slice of the page the request asks for, so that a count the tally
         cannot give is read with that page's keys, in one scan of the matches, not two.
         `shape`: the list built with stand-ins, for that count's SQL compiled once per shape (the
-        ORM compiling a search's five LIKEs per word was ~1.2k Python calls of every search)."""
-        self.everything = everything
-        self.ways = list(ways)
-        self.ordered = everything.ordered
+        ORM compiling a search's five LIKEs per word was ~1.2k Python calls of every search);
+        with it, `everything` may be None (with `rows` given): the shape's `lists()` then builds
+        `everything` and `ways` if they are needed."""
+        if everything is None and (shape is None or rows is None):
+            raise TypeError("ListedDrafts needs `everything`, or a shape and the rows to build it from")
+        self._lists = None if everything is None else (everything, list(ways))
         # What a page's rows are read from by their keys, with the joins and columns they show
         # (no filters: the keys come from `everything` or `ways`); `everything` when not given.
         self.rows = rows
+        # The database the list is read from (`rows` is of the same model, with no filters).
+        self._alias = everything.db if everything is not None else rows.db  # type: ignore[union-attr]
         self.known_count = known_count
         self.expected_window = expected_window
         self.shape = shape
         # The keys read with the count: (the window's start, its keys, whether the list ends there).
         self._counted_keys: tuple[int, list[int], bool] | None = None
 
+    @property
+    def everything(self) -> DraftQuerySet:
+        return self._built()[0]
+
+    @property
+    def ways(self) -> list[DraftQuerySet]:
+        return self._built()[1]
+
+    def _built(self) -> tuple[DraftQuerySet, list[DraftQuerySet]]:
+        if self._lists is None:
+            everything, ways = self.shape.lists()  # type: ignore[union-attr]  # __init__ checks it
+            self._lists = (everything, list(ways))
+        return self._lists
+
+    @property
+    def ordered(self) -> bool:
+        """As a queryset's (the Paginator warns of an unordered list), known from the compiled
+        shape without building the list."""
+        compiled = self._compiled_count() if self._lists is None else None
+        return compiled.ordered if compiled is not None else self.everything.ordered
+
     def _by_union(self) -> bool:
         """Only with an explicit order (the union's parts need one) where the database can order
         and limit a UNION's parts (PostgreSQL; SQLite cannot, and sorts an agent's few itself)."""
-        features = connections[self.everything.db].features
+        features = connections[self._alias].features
         return (
             len(self.ways) > 1
             and bool(self.everything.query.order_by)
@@ -396,7 +426,7 @@ class ListedDrafts:
         if not sql:  # a set of nothing (`.none()`)
             self._counted_keys = (start, [], True)
             return 0
-        with connections[self.everything.db].cursor() as cursor:
+        with connections[self._alias].cursor() as cursor:
             cursor.execute(sql, [*params, int(stop - start), int(start)])
             rows = cursor.fetchall()
         if not rows and start > 0:
@@ -412,7 +442,8 @@ class ListedDrafts:
             return None
 
         def compile_count() -> _CompiledCount | None:
-            counting = _count_sql(*shape.build())
+            everything, ways = shape.build()
+            counting = _count_sql(everything, ways)
             if counting is None:
                 return None
             sql, params = counting
@@ -420,9 +451,11 @@ class ListedDrafts:
             roles = [typed.get((type(param), param)) for param in params]
             if None in roles:
                 return None
-            return _CompiledCount(sql=sql, roles=tuple(role for role in roles if role is not None))
+            return _CompiledCount(
+                sql=sql, roles=tuple(role for role in roles if role is not None), ordered=everything.ordered
+            )
 
-        return compiled_once(self.everything.db, ("listed-count", *shape.key), compile_count)
+        return compiled_once(self._alias, ("listed-count", *shape.key), compile_count)
 
     def _keys_read_with_count(self, window: slice) -> list[int] | None:
         """The keys of `window` if they are among those read with the count, else None."""

@@ -13,8 +13,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from drafts.forms import DraftFilterForm
-from listings_portal.compiled_get import CACHE_ATTRIBUTE
 from drafts.models import Draft, DraftStatus, ListedDrafts
+from listings_portal.compiled_get import CACHE_ATTRIBUTE
 from tests.factories import AgentFactory, DraftFactory
 
 LIST = reverse("drafts:draft_list")

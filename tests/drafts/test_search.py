@@ -69,7 +69,7 @@ QUERIES = [
     {"q": "\\"},
     {"q": "fargo elm 10 o", "sort": "-updated"},  # long and short words: one shape
     {"q": "o fargo", "property_type": "B", "status": "draft"},
-    {"q": "it's \"elm\""},
+    {"q": 'it\'s "elm"'},
     {"q": "a b c d e"},  # more words than shapes are kept for: the ORM builds it
 ]
 

@@ -184,13 +184,12 @@ class DraftFilterForm(forms.Form):
             stand_ins[address_trigram_phrase(stand_in)] = f"phrase{index}"
             values[f"like{index}"] = functools.partial(like_contains, connection, word)
             values[f"phrase{index}"] = functools.partial(address_trigram_phrase, word)
-        # The status and the type chosen are the SQL's constants, each a stand-in for itself.
-        for name in ("status", "property_type"):
-            if data.get(name):
-                stand_ins[data[name]] = name
-                values[name] = functools.partial(str, data[name])
+        for name, stand_in in _CHOICE_STAND_INS.items():
+            stand_ins[stand_in] = name
+            values[name] = functools.partial(str, data.get(name))
         stand_in_data = {
             **data,
+            **{name: stand_in for name, stand_in in _CHOICE_STAND_INS.items() if data.get(name)},
             "q": " ".join(stand_in_words),
             "agent": User(pk=_AGENT_STAND_IN) if data.get("agent") else None,
         }
@@ -203,8 +202,8 @@ class DraftFilterForm(forms.Form):
             repr(shown.query.select_related),
             bool(data.get("trash")),
             long_words,
-            data.get("status") or "",
-            data.get("property_type") or "",
+            bool(data.get("status")),
+            bool(data.get("property_type")),
             bool(data.get("agent")),
             data.get("sort") or "",
         )
@@ -233,6 +232,8 @@ _COMPANY_STAND_IN = -4_000_000_003
 _AGENT_STAND_IN = -4_000_000_004
 _WORD_STAND_IN = "\ue000word{}\ue000"
 _SHORT_WORD_STAND_IN = 0xE100
+# The status and the type chosen: stand-ins too, so that the shapes kept do not multiply by them.
+_CHOICE_STAND_INS = {"status": "\ue000status\ue000", "property_type": "\ue000type\ue000"}
 # A search of more words is built by the ORM each time: the shapes kept stay few.
 _SHAPED_WORDS = 4
 

@@ -167,35 +167,40 @@ class DraftFilterForm(forms.Form):
             _WORD_STAND_IN.format(index) if long else chr(_SHORT_WORD_STAND_IN + index)
             for index, long in enumerate(long_words)
         ]
-        stand_ins: dict[Any, str] = {
-            _USER_STAND_IN: "user",
-            _LIST_OFFICE_STAND_IN: "office",
-            _COMPANY_STAND_IN: "company",
-            _AGENT_STAND_IN: "agent",
-        }
         values = {
             "user": lambda: int(user.pk),
             "office": lambda: int(user.office_id),
             "company": lambda: int(user.office.company_id),
             "agent": lambda: int(data["agent"].pk),
         }
-        for index, (word, stand_in) in enumerate(zip(words, stand_in_words, strict=True)):
-            stand_ins[like_contains(connection, stand_in)] = f"like{index}"
-            stand_ins[address_trigram_phrase(stand_in)] = f"phrase{index}"
+        for index, word in enumerate(words):
             values[f"like{index}"] = functools.partial(like_contains, connection, word)
             values[f"phrase{index}"] = functools.partial(address_trigram_phrase, word)
-        for name, stand_in in _CHOICE_STAND_INS.items():
-            stand_ins[stand_in] = name
+        for name in _CHOICE_STAND_INS:
             values[name] = functools.partial(str, data.get(name))
-        stand_in_data = {
-            **data,
-            **{name: stand_in for name, stand_in in _CHOICE_STAND_INS.items() if data.get(name)},
-            "q": " ".join(stand_in_words),
-            "agent": User(pk=_AGENT_STAND_IN) if data.get("agent") else None,
-        }
-        stand_in_user = user_with_keys(
-            user, pk=_USER_STAND_IN, office_pk=_LIST_OFFICE_STAND_IN, company_pk=_COMPANY_STAND_IN
-        )
+
+        def build():  # once per connection and shape: the stand-ins are made here
+            stand_ins: dict[Any, str] = {
+                _USER_STAND_IN: "user",
+                _LIST_OFFICE_STAND_IN: "office",
+                _COMPANY_STAND_IN: "company",
+                _AGENT_STAND_IN: "agent",
+                **{stand_in: name for name, stand_in in _CHOICE_STAND_INS.items()},
+            }
+            for index, stand_in in enumerate(stand_in_words):
+                stand_ins[like_contains(connection, stand_in)] = f"like{index}"
+                stand_ins[address_trigram_phrase(stand_in)] = f"phrase{index}"
+            stand_in_data = {
+                **data,
+                **{name: stand_in for name, stand_in in _CHOICE_STAND_INS.items() if data.get(name)},
+                "q": " ".join(stand_in_words),
+                "agent": User(pk=_AGENT_STAND_IN) if data.get("agent") else None,
+            }
+            stand_in_user = user_with_keys(
+                user, pk=_USER_STAND_IN, office_pk=_LIST_OFFICE_STAND_IN, company_pk=_COMPANY_STAND_IN
+            )
+            return *_listed(shown, stand_in_user, stand_in_data), stand_ins
+
         key = (
             reach,
             shown.model,
@@ -209,9 +214,8 @@ class DraftFilterForm(forms.Form):
         )
         return ListShape(
             key=key,
-            build=lambda: _listed(shown, stand_in_user, stand_in_data),
+            build=build,
             lists=lambda: _listed(shown, user, data),
-            stand_ins=stand_ins,
             values=values,
         )
 

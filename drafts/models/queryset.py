@@ -261,15 +261,14 @@ class ListShape:
     SQL that counts it and reads a page's keys is compiled once per connection and `key`.
 
     `key`: everything that shapes that SQL besides the stand-ins' values. `build()`: the list's
-    (everything, ways) filtered with the stand-ins. `stand_ins`: each stand-in, as its SQL's
-    parameter, -> its name. `values`: each name -> the request's value, read only if the SQL has
-    it. `lists()`: the list's (everything, ways) for the request's values, built only where the
+    (everything, ways) filtered with the stand-ins, and the stand-ins (each as its SQL's
+    parameter -> its name). `values`: each name -> the request's value, read only if the SQL
+    has it. `lists()`: the list's (everything, ways) for the request's values, built only where the
     compiled SQL does not answer (the ORM building a search's filters was ~1k Python calls)."""
 
     key: tuple
-    build: Callable[[], tuple[DraftQuerySet, list[DraftQuerySet]]]
+    build: Callable[[], tuple[DraftQuerySet, list[DraftQuerySet], Mapping[Any, str]]]
     lists: Callable[[], tuple[DraftQuerySet, list[DraftQuerySet]]]
-    stand_ins: Mapping[Any, str]
     values: Mapping[str, Callable[[], Any]]
 
 
@@ -442,12 +441,12 @@ class ListedDrafts:
             return None
 
         def compile_count() -> _CompiledCount | None:
-            everything, ways = shape.build()
+            everything, ways, stand_ins = shape.build()
             counting = _count_sql(everything, ways)
             if counting is None:
                 return None
             sql, params = counting
-            typed = {(type(value), value): role for value, role in shape.stand_ins.items()}
+            typed = {(type(value), value): role for value, role in stand_ins.items()}
             roles = [typed.get((type(param), param)) for param in params]
             if None in roles:
                 return None

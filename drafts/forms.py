@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from decimal import Decimal
@@ -17,6 +18,14 @@ from listings_portal.compiled_get import read_rows
 from .fields import PropertyType
 from .layout import MlsField
 from .models import AUTOSAVE_FIELDS, SORTS, Draft, DraftStatus
+from .models.queryset import (
+    ADDRESS_TRIGRAM_LENGTH,
+    ListShape,
+    address_trigram_phrase,
+    like_contains,
+    reach_of,
+    user_with_keys,
+)
 
 PAGE_SIZE_CHOICES = (25, 50, 100)
 CUSTOM_GROUP_DEFAULT = "General"
@@ -135,19 +144,80 @@ class DraftFilterForm(forms.Form):
 
     def filter(self, drafts):
         """`drafts` narrowed and ordered as asked (an invalid form filters nothing)."""
+        return _filtered(drafts, self.cleaned_data if self.is_valid() else {})
+
+    def listed(self, shown, user) -> tuple[Any, list]:
+        """`shown` as `user` sees it, filtered: (everything, the ways it is the union of), as
+        ListedDrafts takes them."""
+        return _listed(shown, user, self.cleaned_data if self.is_valid() else {})
+
+    def list_shape(self, shown, user) -> ListShape | None:
+        """The filtered list's shape (ListedDrafts' `shape`): built with stand-ins for the words,
+        the viewer's keys and the agent chosen; None where there is no such shape to keep (a
+        viewer who sees nothing, or more words than shapes are kept for)."""
         data = self.cleaned_data if self.is_valid() else {}
-        drafts = drafts.in_trash() if data.get("trash") else drafts.active()
-        if data.get("q"):
-            drafts = drafts.matching_address(data["q"])
-        if data.get("status"):
-            drafts = drafts.filter(status=data["status"])
-        if data.get("property_type"):
-            drafts = drafts.filter(property_type=data["property_type"])
-        if data.get("agent"):
-            agent = data["agent"]
-            drafts = drafts.filter(list_agent=agent) | drafts.filter(co_list_agent=agent)
-        sort = data.get("sort") or "-updated"
-        return drafts.ordered_by(sort if sort in SORTS else "-updated")
+        words = (data.get("q") or "").split()
+        reach = reach_of(user)
+        if reach == "nothing" or len(words) > _SHAPED_WORDS:
+            return None
+        connection = connections[shown.db]
+        # A word of fewer letters than a trigram is asked of the LIKEs alone: its stand-in as short.
+        long_words = tuple(len(word) >= ADDRESS_TRIGRAM_LENGTH for word in words)
+        stand_in_words = [
+            _WORD_STAND_IN.format(index) if long else chr(_SHORT_WORD_STAND_IN + index)
+            for index, long in enumerate(long_words)
+        ]
+        values = {
+            "user": lambda: int(user.pk),
+            "office": lambda: int(user.office_id),
+            "company": lambda: int(user.office.company_id),
+            "agent": lambda: int(data["agent"].pk),
+        }
+        for index, word in enumerate(words):
+            values[f"like{index}"] = functools.partial(like_contains, connection, word)
+            values[f"phrase{index}"] = functools.partial(address_trigram_phrase, word)
+        for name in _CHOICE_STAND_INS:
+            values[name] = functools.partial(str, data.get(name))
+
+        def build():  # once per connection and shape: the stand-ins are made here
+            stand_ins: dict[Any, str] = {
+                _USER_STAND_IN: "user",
+                _LIST_OFFICE_STAND_IN: "office",
+                _COMPANY_STAND_IN: "company",
+                _AGENT_STAND_IN: "agent",
+                **{stand_in: name for name, stand_in in _CHOICE_STAND_INS.items()},
+            }
+            for index, stand_in in enumerate(stand_in_words):
+                stand_ins[like_contains(connection, stand_in)] = f"like{index}"
+                stand_ins[address_trigram_phrase(stand_in)] = f"phrase{index}"
+            stand_in_data = {
+                **data,
+                **{name: stand_in for name, stand_in in _CHOICE_STAND_INS.items() if data.get(name)},
+                "q": " ".join(stand_in_words),
+                "agent": User(pk=_AGENT_STAND_IN) if data.get("agent") else None,
+            }
+            stand_in_user = user_with_keys(
+                user, pk=_USER_STAND_IN, office_pk=_LIST_OFFICE_STAND_IN, company_pk=_COMPANY_STAND_IN
+            )
+            return *_listed(shown, stand_in_user, stand_in_data), stand_ins
+
+        key = (
+            reach,
+            shown.model,
+            repr(shown.query.select_related),
+            bool(data.get("trash")),
+            long_words,
+            bool(data.get("status")),
+            bool(data.get("property_type")),
+            bool(data.get("agent")),
+            data.get("sort") or "",
+        )
+        return ListShape(
+            key=key,
+            build=build,
+            lists=lambda: _listed(shown, user, data),
+            values=values,
+        )
 
     def tallied_filters(self) -> dict | None:
         """The filters as `DraftTally.objects.visible_count`'s arguments when they are only what
@@ -156,6 +226,44 @@ class DraftFilterForm(forms.Form):
         if any(data.get(name) for name in ("q", "property_type", "agent")):
             return None
         return {"status": data.get("status") or None, "trashed": bool(data.get("trash"))}
+
+
+# The stand-ins a list's shape is built with (`DraftFilterForm.list_shape`), never a real value:
+# keys no row has, and words of the Unicode private use area (no whitespace, no LIKE wildcard).
+_USER_STAND_IN = -4_000_000_001
+_LIST_OFFICE_STAND_IN = -4_000_000_002
+_COMPANY_STAND_IN = -4_000_000_003
+_AGENT_STAND_IN = -4_000_000_004
+_WORD_STAND_IN = "\ue000word{}\ue000"
+_SHORT_WORD_STAND_IN = 0xE100
+# The status and the type chosen: stand-ins too, so that the shapes kept do not multiply by them.
+_CHOICE_STAND_INS = {"status": "\ue000status\ue000", "property_type": "\ue000type\ue000"}
+# A search of more words is built by the ORM each time: the shapes kept stay few.
+_SHAPED_WORDS = 4
+
+
+def _listed(shown, user, data: dict) -> tuple[Any, list]:
+    """DraftFilterForm.listed for the cleaned `data`."""
+    ways = [_filtered(way, data) for way in shown.visible_ways(user)]
+    # Anyone but an agent sees drafts one way, which is all of them: built once, not twice.
+    everything = ways[0] if len(ways) == 1 else _filtered(shown.visible_to(user), data)
+    return everything, ways
+
+
+def _filtered(drafts, data: dict):
+    """DraftFilterForm.filter for the cleaned `data`."""
+    drafts = drafts.in_trash() if data.get("trash") else drafts.active()
+    if data.get("q"):
+        drafts = drafts.matching_address(data["q"])
+    if data.get("status"):
+        drafts = drafts.filter(status=data["status"])
+    if data.get("property_type"):
+        drafts = drafts.filter(property_type=data["property_type"])
+    if data.get("agent"):
+        agent = data["agent"]
+        drafts = drafts.filter(list_agent=agent) | drafts.filter(co_list_agent=agent)
+    sort = data.get("sort") or "-updated"
+    return drafts.ordered_by(sort if sort in SORTS else "-updated")
 
 
 class DraftCreateForm(forms.Form):
@@ -226,7 +334,7 @@ def co_listing_choices(draft: Draft) -> list[tuple[str, str]]:
 _OFFICE_STAND_IN = -2_000_000_301
 _LIST_AGENT_STAND_IN = -2_000_000_302
 _CO_LISTING_STAND_INS = {
-    _OFFICE_STAND_IN: "office",
+    _LIST_OFFICE_STAND_IN: "office",
     _LIST_AGENT_STAND_IN: "agent",
     Role.AGENT: "role",
     True: "active",

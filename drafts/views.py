@@ -343,17 +343,19 @@ def draft_list(request: HttpRequest) -> HttpResponse:
     # A company admin's (or a superuser's) list mixes offices: each row names its office.
     spans_offices = request.user.is_company_admin or request.user.is_superuser
     shown = Draft.objects.with_row_relations(agents=shows_agents(request.user), office=spans_offices)
-    ways = [form.filter(way) for way in shown.visible_ways(request.user)]
-    # Anyone but an agent sees drafts one way, which is all of them: built once, not twice.
-    everything = ways[0] if len(ways) == 1 else form.filter(shown.visible_to(request.user))
     # Unfiltered (or by status or trash only), the count is the tally's: no COUNT(*) of the office.
     tallied = form.tallied_filters()
+    # Counted (a search, a type or an agent chosen), the list's SQL is compiled once per shape,
+    # and its querysets built only where that SQL does not answer.
+    shape = form.list_shape(shown, request.user) if tallied is None else None
+    everything, ways = (None, []) if shape is not None else form.listed(shown, request.user)
     drafts = ListedDrafts(
         everything,
         ways,
         rows=shown,
         known_count=None if tallied is None else DraftTally.objects.visible_count(request.user, **tallied),
         expected_window=_page_window(request.GET.get("page"), LIST_PAGE_SIZE),
+        shape=shape,
     )
     page = Paginator(drafts, LIST_PAGE_SIZE).get_page(request.GET.get("page"))
     in_trash = bool(form.is_valid() and form.cleaned_data.get("trash"))

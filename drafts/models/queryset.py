@@ -5,12 +5,15 @@ from __future__ import annotations
 import copy
 import functools
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from django.core.exceptions import EmptyResultSet
 from django.db import connections, models
 from django.db.models import Q
 from django.db.models.expressions import RawSQL
+from django.db.models.lookups import IContains
 
 from listings_portal.compiled_get import compile_get, compiled_once
 
@@ -105,9 +108,18 @@ ADDRESS_TRIGRAM_MATCH = "SELECT rowid FROM draft_address_search WHERE draft_addr
 ADDRESS_TRIGRAM_LENGTH = 3
 
 
-def _fts_phrase(word: str) -> str:
+def address_trigram_phrase(word: str) -> str:
     """`word` as an FTS5 phrase: quoted, so none of its characters is query syntax."""
     return '"' + word.replace('"', '""') + '"'
+
+
+def like_contains(connection, word: str) -> str:
+    """The parameter Django gives `field__icontains=word` on `connection`: the word with its
+    LIKE wildcards (and the escape character) escaped, between `%`s."""
+    pattern = connection.ops.prep_for_like_query(word)
+    if not connection.features.pattern_lookup_needs_param_pattern:
+        return pattern
+    return IContains.param_pattern % pattern
 
 
 # The ways an agent comes to see a draft: each has an index in the list's order.
@@ -226,7 +238,7 @@ class DraftQuerySet(models.QuerySet["Draft"]):
             )
             if trigrams and len(word) >= ADDRESS_TRIGRAM_LENGTH:
                 # A constant query; the word is its parameter.
-                query &= Q(pk__in=RawSQL(ADDRESS_TRIGRAM_MATCH, [_fts_phrase(word)]))  # noqa: S611
+                query &= Q(pk__in=RawSQL(ADDRESS_TRIGRAM_MATCH, [address_trigram_phrase(word)]))  # noqa: S611
         return self.filter(query)
 
     def ordered_by(self, sort: str) -> DraftQuerySet:
@@ -243,6 +255,33 @@ class DraftQuerySet(models.QuerySet["Draft"]):
         return self.filter(latitude__range=latitudes, longitude__range=longitudes)
 
 
+@dataclass(frozen=True)
+class ListShape:
+    """A list's querysets as they would be built with stand-ins for the request's values, so the
+    SQL that counts it and reads a page's keys is compiled once per connection and `key`.
+
+    `key`: everything that shapes that SQL besides the stand-ins' values. `build()`: the list's
+    (everything, ways) filtered with the stand-ins, and the stand-ins (each as its SQL's
+    parameter -> its name). `values`: each name -> the request's value, read only if the SQL
+    has it. `lists()`: the list's (everything, ways) for the request's values, built only where the
+    compiled SQL does not answer (the ORM building a search's filters was ~1k Python calls)."""
+
+    key: tuple
+    build: Callable[[], tuple[DraftQuerySet, list[DraftQuerySet], Mapping[Any, str]]]
+    lists: Callable[[], tuple[DraftQuerySet, list[DraftQuerySet]]]
+    values: Mapping[str, Callable[[], Any]]
+
+
+@dataclass(frozen=True)
+class _CompiledCount:
+    """The count-with-keys SQL of a ListShape, compiled on one connection; `roles`: per parameter
+    of the matches' SQL, its stand-in's name (the window's LIMIT and OFFSET follow them)."""
+
+    sql: str
+    roles: tuple[str, ...]
+    ordered: bool  # the list's `ordered`, the same for every list of the shape
+
+
 class ListedDrafts:
     """The drafts a list shows, for a Paginator: `everything` (one ordered queryset), also given
     as `ways`, the ordered querysets whose union it is (see `DraftQuerySet.visible_ways`).
@@ -256,31 +295,60 @@ class ListedDrafts:
 
     def __init__(
         self,
-        everything: DraftQuerySet,
-        ways: Sequence[DraftQuerySet],
+        everything: DraftQuerySet | None,
+        ways: Sequence[DraftQuerySet] = (),
         *,
         rows: DraftQuerySet | None = None,
         known_count: int | None = None,
         expected_window: slice | None = None,
+        shape: ListShape | None = None,
     ) -> None:
         """`known_count`: the list's count when it is known without counting (`DraftTally`).
         `expected_window`: the slice of the page the request asks for, so that a count the tally
-        cannot give is read with that page's keys, in one scan of the matches, not two."""
-        self.everything = everything
-        self.ways = list(ways)
-        self.ordered = everything.ordered
+        cannot give is read with that page's keys, in one scan of the matches, not two.
+        `shape`: the list built with stand-ins, for that count's SQL compiled once per shape (the
+        ORM compiling a search's five LIKEs per word was ~1.2k Python calls of every search);
+        with it, `everything` may be None (with `rows` given): the shape's `lists()` then builds
+        `everything` and `ways` if they are needed."""
+        if everything is None and (shape is None or rows is None):
+            raise TypeError("ListedDrafts needs `everything`, or a shape and the rows to build it from")
+        self._lists = None if everything is None else (everything, list(ways))
         # What a page's rows are read from by their keys, with the joins and columns they show
         # (no filters: the keys come from `everything` or `ways`); `everything` when not given.
         self.rows = rows
+        # The database the list is read from (`rows` is of the same model, with no filters).
+        self._alias = everything.db if everything is not None else rows.db  # type: ignore[union-attr]
         self.known_count = known_count
         self.expected_window = expected_window
+        self.shape = shape
         # The keys read with the count: (the window's start, its keys, whether the list ends there).
         self._counted_keys: tuple[int, list[int], bool] | None = None
+
+    @property
+    def everything(self) -> DraftQuerySet:
+        return self._built()[0]
+
+    @property
+    def ways(self) -> list[DraftQuerySet]:
+        return self._built()[1]
+
+    def _built(self) -> tuple[DraftQuerySet, list[DraftQuerySet]]:
+        if self._lists is None:
+            everything, ways = self.shape.lists()  # type: ignore[union-attr]  # __init__ checks it
+            self._lists = (everything, list(ways))
+        return self._lists
+
+    @property
+    def ordered(self) -> bool:
+        """As a queryset's (the Paginator warns of an unordered list), known from the compiled
+        shape without building the list."""
+        compiled = self._compiled_count() if self._lists is None else None
+        return compiled.ordered if compiled is not None else self.everything.ordered
 
     def _by_union(self) -> bool:
         """Only with an explicit order (the union's parts need one) where the database can order
         and limit a UNION's parts (PostgreSQL; SQLite cannot, and sorts an agent's few itself)."""
-        features = connections[self.everything.db].features
+        features = connections[self._alias].features
         return (
             len(self.ways) > 1
             and bool(self.everything.query.order_by)
@@ -340,44 +408,53 @@ class ListedDrafts:
         the office's date index, every row of the office (90 ms at 100,000 drafts, against
         11 ms for the trigram bitmap)."""
         window = self.expected_window
-        ordering = self.everything.query.order_by
-        if window is None or not ordering or not all(isinstance(term, str) for term in ordering):
+        if window is None:
             return None
         start, stop = window.start or 0, window.stop
         if stop is None or stop <= start:
             return None
-        terms = [self._column(term) for term in ordering]
-        names = list(dict.fromkeys(["id", *(term.lstrip("-") for term in terms)]))
-        if self._by_union():
-            # The union of the ways' matches (a draft seen two ways is one row of the union).
-            parts = [way.order_by().values_list(*names) for way in self.ways]
-            parts = [part for part in parts if not part.query.is_empty()]  # union() drops them
-            found = parts[0].union(*parts[1:]).order_by() if parts else None
+        compiled = self._compiled_count()
+        if compiled is not None:
+            values = self.shape.values  # type: ignore[union-attr]  # compiled from the shape
+            sql, params = compiled.sql, [values[role]() for role in compiled.roles]
         else:
-            found = self.everything.order_by().values_list(*names)
-        try:
-            matches, params = found.query.sql_with_params() if found is not None else ("", [])
-        except EmptyResultSet:  # a set of nothing (`.none()`)
-            found = None
-        if found is None:
+            counting = _count_sql(self.everything, self.ways)
+            if counting is None:
+                return None
+            sql, params = counting
+        if not sql:  # a set of nothing (`.none()`)
             self._counted_keys = (start, [], True)
             return 0
-        columns = [f"c{index}" for index in range(len(names))]
-        order = ", ".join(
-            columns[names.index(term.lstrip("-"))] + (" DESC" if term.startswith("-") else "")
-            for term in terms
-        )
-        # Built of the ORM's SQL (its values are parameters), column numbers and integers.
-        limit = f"LIMIT {int(stop - start)} OFFSET {int(start)}"
-        cte = f"WITH matches ({', '.join(columns)}) AS MATERIALIZED ({matches})"
-        sql = f"{cte} SELECT c0, (SELECT COUNT(*) FROM matches) FROM matches ORDER BY {order} {limit}"  # noqa: S608
-        with connections[self.everything.db].cursor() as cursor:
-            cursor.execute(sql, params)
+        with connections[self._alias].cursor() as cursor:
+            cursor.execute(sql, [*params, int(stop - start), int(start)])
             rows = cursor.fetchall()
         if not rows and start > 0:
             return None  # past the end: the count is unknown
         self._counted_keys = (start, [pk for pk, _ in rows], len(rows) < stop - start)
         return rows[0][1] if rows else 0
+
+    def _compiled_count(self) -> _CompiledCount | None:
+        """The shape's count-with-keys SQL, compiled once per connection and shape; None without
+        a shape, or where its SQL cannot be told apart by stand-ins (the ORM's SQL is then used)."""
+        shape = self.shape
+        if shape is None:
+            return None
+
+        def compile_count() -> _CompiledCount | None:
+            everything, ways, stand_ins = shape.build()
+            counting = _count_sql(everything, ways)
+            if counting is None:
+                return None
+            sql, params = counting
+            typed = {(type(value), value): role for value, role in stand_ins.items()}
+            roles = [typed.get((type(param), param)) for param in params]
+            if None in roles:
+                return None
+            return _CompiledCount(
+                sql=sql, roles=tuple(role for role in roles if role is not None), ordered=everything.ordered
+            )
+
+        return compiled_once(self._alias, ("listed-count", *shape.key), compile_count)
 
     def _keys_read_with_count(self, window: slice) -> list[int] | None:
         """The keys of `window` if they are among those read with the count, else None."""
@@ -399,3 +476,36 @@ class ListedDrafts:
         """An order_by term as a column of the union ("pk" has no meaning there)."""
         descending, name = term.startswith("-"), term.lstrip("-")
         return ("-" if descending else "") + ("id" if name == "pk" else name)
+
+
+def _count_sql(everything: DraftQuerySet, ways: Sequence[DraftQuerySet]) -> tuple[str, list] | None:
+    """`ListedDrafts._count_with_expected_keys`' SQL and its parameters, the window's LIMIT and
+    OFFSET left as the last two; ("", []) for a set of nothing; None for an order that is not of
+    plain columns."""
+    ordering = everything.query.order_by
+    if not ordering or not all(isinstance(term, str) for term in ordering):
+        return None
+    terms = [ListedDrafts._column(term) for term in ordering]
+    names = list(dict.fromkeys(["id", *(term.lstrip("-") for term in terms)]))
+    features = connections[everything.db].features
+    if len(ways) > 1 and features.supports_slicing_ordering_in_compound:  # as ListedDrafts._by_union
+        # The union of the ways' matches (a draft seen two ways is one row of the union).
+        parts = [way.order_by().values_list(*names) for way in ways]
+        parts = [part for part in parts if not part.query.is_empty()]  # union() drops them
+        found = parts[0].union(*parts[1:]).order_by() if parts else None
+    else:
+        found = everything.order_by().values_list(*names)
+    if found is None:
+        return "", []
+    try:
+        matches, params = found.query.sql_with_params()
+    except EmptyResultSet:  # a set of nothing (`.none()`)
+        return "", []
+    columns = [f"c{index}" for index in range(len(names))]
+    order = ", ".join(
+        columns[names.index(term.lstrip("-"))] + (" DESC" if term.startswith("-") else "") for term in terms
+    )
+    # Built of the ORM's SQL (its values are parameters) and column numbers.
+    cte = f"WITH matches ({', '.join(columns)}) AS MATERIALIZED ({matches})"
+    sql = f"{cte} SELECT c0, (SELECT COUNT(*) FROM matches) FROM matches ORDER BY {order} LIMIT %s OFFSET %s"  # noqa: S608
+    return sql, list(params)

@@ -4,15 +4,17 @@ its order, with its count, however the page, the filters and the viewer vary."""
 
 from __future__ import annotations
 
+import dataclasses
 from decimal import Decimal
 
 import pytest
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from drafts.forms import DraftFilterForm
 from drafts.models import Draft, DraftStatus, ListedDrafts
+from listings_portal.compiled_get import CACHE_ATTRIBUTE
 from tests.factories import AgentFactory, DraftFactory
 
 LIST = reverse("drafts:draft_list")
@@ -64,6 +66,11 @@ QUERIES = [
     {"q": "elm", "trash": "on"},
     {"q": "%"},
     {"q": "_"},
+    {"q": "\\"},
+    {"q": "fargo elm 10 o", "sort": "-updated"},  # long and short words: one shape
+    {"q": "o fargo", "property_type": "B", "status": "draft"},
+    {"q": 'it\'s "elm"'},
+    {"q": "a b c d e"},  # more words than shapes are kept for: the ORM builds it
 ]
 
 
@@ -91,6 +98,7 @@ def test_every_search_page_is_the_plain_filters_page(client, user_kind, office_d
             assert response.status_code == 200
             assert response.context["page"].paginator.count == count, params
             assert [row.draft.pk for row in response.context["rows"]] == keys, params
+    assert_every_shape_compiled()
 
 
 @pytest.mark.parametrize("user_kind", ["agent", "office_admin"])
@@ -229,6 +237,86 @@ def test_every_address_search_matches_what_the_likes_alone_match(agent):
     for text in SEARCHES:
         expected = sorted(plain_address_match(text).values_list("pk", flat=True))
         assert sorted(Draft.objects.matching_address(text).values_list("pk", flat=True)) == expected, text
+
+
+@pytest.mark.parametrize("user_kind", ["agent", "office_admin", "company_admin"])
+def test_every_word_searched_through_the_compiled_sql_finds_what_the_orm_finds(client, user_kind, request):
+    """The list's count-with-keys SQL is compiled once per shape with stand-in words; each word's
+    LIKE pattern and trigram phrase are made as Django makes them, wildcards and quotes escaped."""
+    user = request.getfixturevalue(user_kind)
+    agent = user if user_kind == "agent" else request.getfixturevalue("agent")
+    addresses = [
+        ("101", "Elm", "Fargo", "58103", ""),
+        ("7", "École", "St. Jean", "56560", ""),
+        ("8", "école", "Moorhead", "56560", "50% Off"),
+        ("9", 'The "Quoted" Way', "Fargo", "58103", "a_c"),
+        ("10", "Ørsted", "Fargo", "58103", "a\\c"),
+        ("11", "Or Near", "Fargo", "58103", "(elm)"),
+        ("12", "O'Hara", "Fargo", "58103", "it's"),
+    ]
+    for number, street, city, postal, subdivision in addresses:
+        DraftFactory(
+            list_agent=agent,
+            street_number=number,
+            street_name=street,
+            city=city,
+            postal_code=postal,
+            subdivision_name=subdivision,
+        )
+    client.force_login(user)
+    texts = [*SEARCHES, "\\", "a\\c", "a\\", "it's", "o'hara", "%%", "_c", "é", "ø", "10 fargo", "fa 58103"]
+    for text in texts:
+        for params in ({"q": text}, {"q": text, "sort": "address", "property_type": "A"}):
+            count, keys = expected_pages(user, params)
+            response = client.get(LIST, params)
+            assert response.context["page"].paginator.count == count, params
+            assert [row.draft.pk for row in response.context["rows"]] == keys, params
+    assert_every_shape_compiled()
+
+
+def assert_every_shape_compiled() -> None:
+    """Every list shape's SQL was told apart by its stand-ins: none was left to the ORM."""
+    compiled = connections[DEFAULT_DB_ALIAS].__dict__[CACHE_ATTRIBUTE]
+    shapes = [value for key, value in compiled.items() if key[0] == "listed-count"]
+    assert shapes and None not in shapes
+
+
+def test_a_shaped_list_is_not_built_when_its_compiled_sql_answers(office_admin, office_drafts):
+    """The form's querysets are built for the stand-ins once per connection and shape; the
+    request's own only where the compiled SQL cannot answer (here: never)."""
+    shown = Draft.objects.all()
+    built = []
+
+    def shaped(q: str) -> ListedDrafts:
+        form = DraftFilterForm({"q": q, "sort": "price"}, user=office_admin)
+        shape = form.list_shape(shown, office_admin)
+        assert shape is not None
+
+        def lists():
+            built.append(q)
+            return shape.lists()
+
+        return ListedDrafts(
+            None, rows=shown, expected_window=slice(0, 25), shape=dataclasses.replace(shape, lists=lists)
+        )
+
+    for q in ("fargo", "elm", "west fargo"):
+        count, keys = expected_pages(office_admin, {"q": q, "sort": "price"})
+        listed = shaped(q)
+        assert listed.ordered
+        assert listed.count() == count
+        assert [draft.pk for draft in listed[0 : min(count, 25)]] == keys
+    assert built == []
+    # A window past the end is read again by the ORM: the list is then built.
+    past = ListedDrafts(None, rows=shown, expected_window=slice(100, 125), shape=shaped("fargo").shape)
+    assert past.count() == 38
+    assert len(past.everything.values_list("pk", flat=True)) == 38
+
+
+def test_more_words_than_shapes_are_kept_for_have_no_shape(office_admin):
+    form = DraftFilterForm({"q": "a b c d e"}, user=office_admin)
+    assert form.list_shape(Draft.objects.all(), office_admin) is None
+    assert DraftFilterForm({"q": "a b c d"}, user=office_admin).list_shape(Draft.objects.all(), office_admin)
 
 
 def test_the_index_follows_each_change_of_an_address(agent):

@@ -11,6 +11,8 @@ Django's related populators for its select_related joins, the compiler's column 
 from __future__ import annotations
 
 import functools
+import inspect
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -18,7 +20,11 @@ from typing import Any
 from django.core.exceptions import EmptyResultSet
 from django.db import connections, router
 from django.db.models import Model, QuerySet
+from django.db.models.base import ModelState
+from django.db.models.fields.related_descriptors import ForeignKeyDeferredAttribute
 from django.db.models.query import MAX_GET_RESULTS, get_related_populators
+from django.db.models.query_utils import DeferredAttribute
+from django.db.models.signals import post_init, pre_init
 from django.db.transaction import TransactionManagementError
 
 
@@ -51,6 +57,10 @@ class CompiledGet(_Compiled):
     from_db: Callable[..., Model]
     populators: tuple
     locks: bool
+    # Whether a row's instance may be made as `from_db` would make it without its __init__
+    # (`_plain_columns`): each column's value put in its __dict__.
+    directly: bool = False
+    fetch_mode: Any = None  # the queryset's, which from_db gives each instance
 
     def fetch(self, values: Mapping[str, Callable[[], Any]]) -> Model | None:
         """The one row for `values` (each stand-in's name -> its value, read only if the SQL
@@ -84,13 +94,54 @@ class CompiledGet(_Compiled):
     def _instances(self, rows: list[tuple]) -> list[Model]:
         rows = self._converted(rows)
         alias = self.compiler.connection.alias
+        model = self.compiler.query.model
+        # Model.__init__ sets each column through setattr() (~50 calls a row of a list) and
+        # sends pre_init and post_init: without receivers, it is the same as filling __dict__.
+        directly = self.directly and not (pre_init.has_listeners(model) or post_init.has_listeners(model))
+        fetch_mode = self.fetch_mode
         instances = []
         for row in rows:
-            instance = self.from_db(alias, list(self.init_list), row[self.columns])
+            if directly:
+                instance = _made_directly(model, fetch_mode, alias, self.init_list, row[self.columns])
+            else:
+                instance = self.from_db(alias, list(self.init_list), row[self.columns])
             for populator in self.populators:
                 populator.populate(row, instance)
             instances.append(instance)
         return instances
+
+
+def _made_directly(model: type[Model], fetch_mode: Any, alias: str, attnames, values) -> Model:
+    """An instance of `model` (whose columns are plain: `_plain_columns`) as from_db makes it
+    when no pre_init or post_init receiver is connected: its state, then its columns' values."""
+    instance = model.__new__(model)
+    instance._state = state = ModelState()
+    state.adding, state.db = False, alias
+    if fetch_mode is not None:
+        state.fetch_mode = fetch_mode
+    instance.__dict__.update(zip(attnames, values, strict=True))
+    return instance
+
+
+def _from_db_or_directly(
+    model: type[Model], from_db: Callable[..., Model], fetch_mode: Any, alias, attnames, values
+):
+    """A related populator's instance: `from_db`'s, made directly where that is the same."""
+    if pre_init.has_listeners(model) or post_init.has_listeners(model):
+        return from_db(alias, attnames, values)
+    return _made_directly(model, fetch_mode, alias, attnames, values)
+
+
+def _populators_made_directly(populators: list, fetch_mode: Any) -> tuple:
+    """Django's related populators, those of models with plain columns (and theirs) making
+    their instances directly: as the row's own instance is (`CompiledGet.directly`)."""
+    for populator in populators:
+        if _plain_columns(populator.model_cls, populator.init_list):
+            populator.from_db = functools.partial(
+                _from_db_or_directly, populator.model_cls, populator.from_db, fetch_mode
+            )
+        _populators_made_directly(populator.related_populators, fetch_mode)
+    return tuple(populators)
 
 
 def _sql_of(compiler, stand_ins: Mapping[Any, str]) -> tuple[str, tuple[str, ...]] | None:
@@ -156,9 +207,26 @@ def compile_get(
         columns=slice(first, last),
         init_list=tuple(column[0].target.attname for column in select[first:last]),
         from_db=functools.partial(klass_info["model"].from_db, fetch_mode=fetch_mode),
-        populators=tuple(get_related_populators(klass_info, select, alias, fetch_mode)),
+        populators=_populators_made_directly(
+            get_related_populators(klass_info, select, alias, fetch_mode), fetch_mode
+        ),
         locks=bool(queryset.query.select_for_update),
+        fetch_mode=fetch_mode,
+        directly=_plain_columns(
+            klass_info["model"], [column[0].target.attname for column in select[first:last]]
+        ),
     )
+
+
+def _plain_columns(model: type[Model], attnames: list[str]) -> bool:
+    """Whether an instance of `model` with these columns is made by Model.__init__ only by
+    putting each value in its __dict__: Django's own __init__ and from_db, and each column's
+    attribute Django's plain one (a foreign key's clears a cached object a new instance has
+    not got), not a descriptor that converts what it is given."""
+    if model.__init__ is not Model.__init__ or model.from_db.__func__ is not Model.from_db.__func__:  # type: ignore[attr-defined]
+        return False
+    plain = (DeferredAttribute, ForeignKeyDeferredAttribute)
+    return all(type(inspect.getattr_static(model, attname, None)) in plain for attname in attnames)
 
 
 # Kept on the connection itself (each thread has its own, and the compiler and the columns'
@@ -184,10 +252,53 @@ class CompiledRows(_Compiled):
         return [tuple(row) for row in self._converted(self._execute(values))]
 
 
-def compile_rows(queryset: QuerySet, alias: str, stand_ins: Mapping[Any, str]) -> CompiledRows | None:
+# A window of rows a query is compiled with (`compile_rows(windowed=True)`): the database's
+# LIMIT and OFFSET are written into the SQL as numbers, not parameters, so these, which no
+# query holds otherwise, are found there and made parameters filled with a page's numbers.
+WINDOW_STAND_IN = slice(3_100_000_007, 5_300_000_010)
+_WINDOW_NUMBERS = {
+    str(WINDOW_STAND_IN.start): "window_offset",
+    str(WINDOW_STAND_IN.stop - WINDOW_STAND_IN.start): "window_limit",
+    str(WINDOW_STAND_IN.stop): "window_stop",
+}
+_PLACEHOLDER_OR_WINDOW = re.compile(r"%%|%s|\b(" + "|".join(_WINDOW_NUMBERS) + r")\b")
+
+
+def window_values(window: slice) -> dict[str, Callable[[], Any]]:
+    """A window's values for the parameters of a query compiled with WINDOW_STAND_IN."""
+    start, stop = window.start or 0, window.stop
+    return {
+        "window_offset": functools.partial(int, start),
+        "window_limit": functools.partial(int, stop - start),
+        "window_stop": functools.partial(int, stop),
+    }
+
+
+def windowed_sql(sql: str, roles: tuple[str, ...]) -> tuple[str, tuple[str, ...]]:
+    """`sql` with WINDOW_STAND_IN's numbers made parameters, and the roles of all of its
+    parameters in their order in it."""
+    placeholders = iter(roles)
+    windowed_roles = []
+
+    def parameter(match: re.Match) -> str:
+        if match.group(0) == "%%":
+            return "%%"
+        if match.group(1) is None:
+            windowed_roles.append(next(placeholders))
+        else:
+            windowed_roles.append(_WINDOW_NUMBERS[match.group(1)])
+        return "%s"
+
+    return _PLACEHOLDER_OR_WINDOW.sub(parameter, sql), tuple(windowed_roles)
+
+
+def compile_rows(
+    queryset: QuerySet, alias: str, stand_ins: Mapping[Any, str], *, windowed: bool = False
+) -> CompiledRows | None:
     """A `values_list()` queryset (filtered with the stand-ins' values, sliced as it is to be
     read) compiled on `alias`, or None when its SQL has a parameter that is not a stand-in or
-    its columns are not plain fields in the order named."""
+    its columns are not plain fields in the order named. `windowed`: the queryset was sliced
+    (and its parts, for a union) with WINDOW_STAND_IN, and is read with `window_values()`."""
     query = queryset.query
     if query.select_for_update or query.annotation_select or query.extra_select or not query.values_select:
         return None
@@ -196,6 +307,8 @@ def compile_rows(queryset: QuerySet, alias: str, stand_ins: Mapping[Any, str]) -
     if compiled is None:
         return None
     sql, roles = compiled
+    if windowed:
+        sql, roles = windowed_sql(sql, roles)
     expressions = [column[0] for column in compiler.select[: compiler.col_count]]
     if compiler.has_composite_fields(expressions):
         return None

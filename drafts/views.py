@@ -345,9 +345,9 @@ def draft_list(request: HttpRequest) -> HttpResponse:
     shown = Draft.objects.with_row_relations(agents=shows_agents(request.user), office=spans_offices)
     # Unfiltered (or by status or trash only), the count is the tally's: no COUNT(*) of the office.
     tallied = form.tallied_filters()
-    # Counted (a search, a type or an agent chosen), the list's SQL is compiled once per shape,
-    # and its querysets built only where that SQL does not answer.
-    shape = form.list_shape(shown, request.user) if tallied is None else None
+    # The list's SQL (a counted list's count with its keys, any list's page of keys) is compiled
+    # once per shape, and its querysets built only where that SQL does not answer.
+    shape = form.list_shape(shown, request.user)
     everything, ways = (None, []) if shape is not None else form.listed(shown, request.user)
     drafts = ListedDrafts(
         everything,

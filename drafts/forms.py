@@ -334,7 +334,7 @@ def co_listing_choices(draft: Draft) -> list[tuple[str, str]]:
 _OFFICE_STAND_IN = -2_000_000_301
 _LIST_AGENT_STAND_IN = -2_000_000_302
 _CO_LISTING_STAND_INS = {
-    _LIST_OFFICE_STAND_IN: "office",
+    _OFFICE_STAND_IN: "office",
     _LIST_AGENT_STAND_IN: "agent",
     Role.AGENT: "role",
     True: "active",

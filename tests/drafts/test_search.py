@@ -213,6 +213,19 @@ SEARCHES = [
 ]
 
 
+def drafts_at(agent, addresses) -> None:
+    """One draft of `agent`'s at each (number, street, city, postal code, subdivision)."""
+    for number, street, city, postal, subdivision in addresses:
+        DraftFactory(
+            list_agent=agent,
+            street_number=number,
+            street_name=street,
+            city=city,
+            postal_code=postal,
+            subdivision_name=subdivision,
+        )
+
+
 def test_every_address_search_matches_what_the_likes_alone_match(agent):
     addresses = [
         ("101", "Elm", "Fargo", "58103", ""),
@@ -223,15 +236,7 @@ def test_every_address_search_matches_what_the_likes_alone_match(agent):
         ("10", "Ørsted", "Fargo", "58103", "abc"),
         ("11", "Or Near", "Fargo", "58103", "(elm)"),
     ]
-    for number, street, city, postal, subdivision in addresses:
-        DraftFactory(
-            list_agent=agent,
-            street_number=number,
-            street_name=street,
-            city=city,
-            postal_code=postal,
-            subdivision_name=subdivision,
-        )
+    drafts_at(agent, addresses)
     if connection.vendor == "sqlite":
         assert "draft_address_search MATCH" in str(Draft.objects.matching_address("elm").query)
     for text in SEARCHES:
@@ -254,15 +259,7 @@ def test_every_word_searched_through_the_compiled_sql_finds_what_the_orm_finds(c
         ("11", "Or Near", "Fargo", "58103", "(elm)"),
         ("12", "O'Hara", "Fargo", "58103", "it's"),
     ]
-    for number, street, city, postal, subdivision in addresses:
-        DraftFactory(
-            list_agent=agent,
-            street_number=number,
-            street_name=street,
-            city=city,
-            postal_code=postal,
-            subdivision_name=subdivision,
-        )
+    drafts_at(agent, addresses)
     client.force_login(user)
     texts = [*SEARCHES, "\\", "a\\c", "a\\", "it's", "o'hara", "%%", "_c", "é", "ø", "10 fargo", "fa 58103"]
     for text in texts:

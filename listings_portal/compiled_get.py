@@ -155,17 +155,24 @@ def _sql_of(compiler, stand_ins: Mapping[Any, str]) -> tuple[str, tuple[str, ...
         sql, params = compiler.as_sql()
     except EmptyResultSet:
         return None
-    typed = {(type(value), value): role for value, role in stand_ins.items()}
+    typed = {stand_in_key(value): role for value, role in stand_ins.items()}
     roles = []
     for param in params:
-        try:
-            role = typed.get((type(param), param))
-        except TypeError:  # an unhashable parameter (a list): not a stand-in
-            return None
+        role = typed.get(stand_in_key(param))
         if role is None:
             return None
         roles.append(role)
     return sql, tuple(roles)
+
+
+def stand_in_key(value: Any) -> tuple[type, Any] | None:
+    """What a parameter is known by among stand-ins: its type as well as its value (True is not
+    the stand-in 1), None for a parameter that cannot be a stand-in (a list, a JSON adapter)."""
+    try:
+        hash(value)
+    except TypeError:
+        return None
+    return (type(value), value)
 
 
 def compile_get(

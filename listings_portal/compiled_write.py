@@ -22,7 +22,7 @@ from django.core.exceptions import EmptyResultSet, FullResultSet
 from django.db import connections, transaction
 from django.db.models import AutoField, Model, QuerySet, sql
 
-from listings_portal.compiled_get import compiled_once
+from listings_portal.compiled_get import compiled_once, stand_in_key
 
 
 @dataclass(frozen=True)
@@ -75,12 +75,12 @@ def compile_update(
         return None
     datetimes = frozenset(name for name, value in stand_ins.items() if isinstance(value, dt.datetime))
     as_passed = {
-        _key(connection.ops.adapt_datetimefield_value(value) if name in datetimes else value): name
+        stand_in_key(connection.ops.adapt_datetimefield_value(value) if name in datetimes else value): name
         for name, value in stand_ins.items()
     }
     if len(as_passed) != len(stand_ins):
         return None  # two stand-ins the SQL could not tell apart
-    roles = tuple(as_passed.get(_key(param)) for param in params)
+    roles = tuple(as_passed.get(stand_in_key(param)) for param in params)
     if set(stand_ins) - set(roles):
         return None  # a stand-in the ORM did not pass through as it was (converted, dropped)
     return CompiledUpdate(
@@ -90,16 +90,6 @@ def compile_update(
         constants=tuple(None if role else param for role, param in zip(roles, params, strict=True)),
         datetimes=datetimes,
     )
-
-
-def _key(value: Any) -> tuple[type, Any] | None:
-    """What a parameter is known by: its type as well as its value (True is not the stand-in 1),
-    None for a parameter that cannot be a stand-in (a list, a JSON adapter)."""
-    try:
-        hash(value)
-    except TypeError:
-        return None
-    return (type(value), value)
 
 
 def run_update(

@@ -21,6 +21,7 @@ from listings_portal.compiled_get import (
     compile_get,
     compile_rows,
     compiled_once,
+    stand_in_key,
     window_values,
 )
 
@@ -465,8 +466,9 @@ class ListedDrafts:
             if counting is None:
                 return None
             sql, params = counting
-            typed = {(type(value), value): role for value, role in stand_ins.items()}
-            roles = [typed.get((type(param), param)) for param in params]
+            # A parameter that is no stand-in's (unhashable ones included) leaves it to the ORM.
+            typed = {stand_in_key(value): role for value, role in stand_ins.items()}
+            roles = [typed.get(stand_in_key(param)) for param in params]
             if None in roles:
                 return None
             return _CompiledCount(

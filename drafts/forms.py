@@ -91,24 +91,24 @@ class AgentChoiceField(forms.ModelChoiceField):
         return agent_label(obj)
 
 
-class FixedChoiceField(forms.ChoiceField):
-    """A menu whose choices are the same for every form: a form's copy of the field shares them.
-
-    Django copies every field for each form, and a ChoiceField deep-copies its choices (about a
-    hundred Python calls a menu, every list page); these are never changed after the class is
-    made, so a copy is the plain field's (its widget, messages and validators)."""
+class PlainCopyMixin:
+    """A form's copy of the field is the plain field's (its widget, messages and validators):
+    Django copies every field for each form, and a choice field deep-copies its choices (about a
+    hundred Python calls a menu, every list page)."""
 
     def __deepcopy__(self, memo):
-        return forms.Field.__deepcopy__(self, memo)
+        return forms.Field.__deepcopy__(self, memo)  # type: ignore[arg-type]
 
 
-class ChosenAgentField(AgentChoiceField):
+class FixedChoiceField(PlainCopyMixin, forms.ChoiceField):
+    """A menu whose choices are the same for every form (never changed after the class is made):
+    a form's copy of the field shares them."""
+
+
+class ChosenAgentField(PlainCopyMixin, AgentChoiceField):
     """The list's agent filter: a form's copy shares the class's empty set of agents (Django's
     copy clones the set for each form) until `DraftFilterForm` gives it the viewer's agents,
     which it does only when an agent is chosen."""
-
-    def __deepcopy__(self, memo):
-        return forms.Field.__deepcopy__(self, memo)
 
 
 class DraftFilterForm(forms.Form):
@@ -181,10 +181,10 @@ class DraftFilterForm(forms.Form):
 
         def build():  # once per connection and shape: the stand-ins are made here
             stand_ins: dict[Any, str] = {
-                _USER_STAND_IN: "user",
-                _LIST_OFFICE_STAND_IN: "office",
-                _COMPANY_STAND_IN: "company",
-                _AGENT_STAND_IN: "agent",
+                _SHAPE_USER_STAND_IN: "user",
+                _SHAPE_OFFICE_STAND_IN: "office",
+                _SHAPE_COMPANY_STAND_IN: "company",
+                _SHAPE_AGENT_STAND_IN: "agent",
                 **{stand_in: name for name, stand_in in _CHOICE_STAND_INS.items()},
             }
             for index, stand_in in enumerate(stand_in_words):
@@ -194,10 +194,13 @@ class DraftFilterForm(forms.Form):
                 **data,
                 **{name: stand_in for name, stand_in in _CHOICE_STAND_INS.items() if data.get(name)},
                 "q": " ".join(stand_in_words),
-                "agent": User(pk=_AGENT_STAND_IN) if data.get("agent") else None,
+                "agent": User(pk=_SHAPE_AGENT_STAND_IN) if data.get("agent") else None,
             }
             stand_in_user = user_with_keys(
-                user, pk=_USER_STAND_IN, office_pk=_LIST_OFFICE_STAND_IN, company_pk=_COMPANY_STAND_IN
+                user,
+                pk=_SHAPE_USER_STAND_IN,
+                office_pk=_SHAPE_OFFICE_STAND_IN,
+                company_pk=_SHAPE_COMPANY_STAND_IN,
             )
             return *_listed(shown, stand_in_user, stand_in_data), stand_ins
 
@@ -230,10 +233,10 @@ class DraftFilterForm(forms.Form):
 
 # The stand-ins a list's shape is built with (`DraftFilterForm.list_shape`), never a real value:
 # keys no row has, and words of the Unicode private use area (no whitespace, no LIKE wildcard).
-_USER_STAND_IN = -4_000_000_001
-_LIST_OFFICE_STAND_IN = -4_000_000_002
-_COMPANY_STAND_IN = -4_000_000_003
-_AGENT_STAND_IN = -4_000_000_004
+_SHAPE_USER_STAND_IN = -4_000_000_001
+_SHAPE_OFFICE_STAND_IN = -4_000_000_002
+_SHAPE_COMPANY_STAND_IN = -4_000_000_003
+_SHAPE_AGENT_STAND_IN = -4_000_000_004
 _WORD_STAND_IN = "\ue000word{}\ue000"
 _SHORT_WORD_STAND_IN = 0xE100
 # The status and the type chosen: stand-ins too, so that the shapes kept do not multiply by them.
@@ -310,7 +313,7 @@ def co_listing_choices(draft: Draft) -> list[tuple[str, str]]:
     rows = None
     # Without an office or a listing agent the SQL has another shape (IS NULL): the ORM reads it.
     if draft.office_id is not None and draft.list_agent_id is not None:
-        stand_in = Draft(office_id=_OFFICE_STAND_IN, list_agent_id=_LIST_AGENT_STAND_IN)
+        stand_in = Draft(office_id=_CO_LISTING_OFFICE_STAND_IN, list_agent_id=_CO_LISTING_AGENT_STAND_IN)
         rows = read_rows(
             "co_listing_choices",
             User,
@@ -331,11 +334,11 @@ def co_listing_choices(draft: Draft) -> list[tuple[str, str]]:
 # Stand-ins co_listing_choices' SELECT is compiled with (never executed with); the role and
 # `is_active = true` (where the database compares it as a value) are the query's constants, each
 # a stand-in for itself.
-_OFFICE_STAND_IN = -2_000_000_301
-_LIST_AGENT_STAND_IN = -2_000_000_302
+_CO_LISTING_OFFICE_STAND_IN = -2_000_000_301
+_CO_LISTING_AGENT_STAND_IN = -2_000_000_302
 _CO_LISTING_STAND_INS = {
-    _OFFICE_STAND_IN: "office",
-    _LIST_AGENT_STAND_IN: "agent",
+    _CO_LISTING_OFFICE_STAND_IN: "office",
+    _CO_LISTING_AGENT_STAND_IN: "agent",
     Role.AGENT: "role",
     True: "active",
 }
